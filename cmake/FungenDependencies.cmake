@@ -1,0 +1,38 @@
+# Required and optional dependencies, all from Debian packages (scripts/install-deps.sh).
+find_package(Threads REQUIRED)
+find_package(fmt REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(CLI11 REQUIRED)
+
+# fungen_optional(NAME FOUND_VAR "what to install"): AUTO -> use if found; ON -> fatal if missing.
+function(fungen_optional option found hint)
+  if(${option} STREQUAL "OFF")
+    set(${option}_ENABLED OFF PARENT_SCOPE)
+  elseif(${found})
+    set(${option}_ENABLED ON PARENT_SCOPE)
+  elseif(${option} STREQUAL "ON")
+    message(FATAL_ERROR "${option}=ON but it was not found: ${hint}")
+  else()
+    set(${option}_ENABLED OFF PARENT_SCOPE)
+  endif()
+  message(STATUS "${option}: requested ${${option}}, found ${${found}}")
+endfunction()
+
+if(NOT FUNGEN_ONEDNN STREQUAL "OFF")
+  find_package(dnnl CONFIG QUIET)
+endif()
+fungen_optional(FUNGEN_ONEDNN dnnl_FOUND "install Debian's libdnnl-dev")
+
+if(NOT FUNGEN_CUDA STREQUAL "OFF")
+  find_package(CUDAToolkit QUIET)
+endif()
+fungen_optional(FUNGEN_CUDA CUDAToolkit_FOUND "install the CUDA toolkit (nvcc, cuBLAS) and cuDNN")
+
+if(NOT FUNGEN_FFMPEG STREQUAL "OFF")
+  find_package(PkgConfig QUIET)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(FFMPEG QUIET IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
+  endif()
+endif()
+fungen_optional(FUNGEN_FFMPEG FFMPEG_FOUND
+  "install Debian's libavformat-dev libavcodec-dev libavutil-dev libswscale-dev")

@@ -1,0 +1,72 @@
+// fungen/engine.h — load an ONNX model and run it.
+//
+//   #include <fungen/engine.h>
+//   auto engine = fungen::Engine::load("yolo11n.onnx", {.threads = 2});
+//   if (!engine) { std::cerr << engine.status().message() << "\n"; return 1; }
+//   fungen::Tensor images(fungen::DType::kFloat32, {1, 3, 640, 640});
+//   std::vector<fungen::Tensor> outputs;
+//   fungen::Status s = engine->run({&images, 1}, outputs);   // outputs[0]: 1x84x8400
+//
+// Loading parses the file, checks every node against fungen's op table (an unsupported op or
+// attribute fails here, before any compute) and, for each new set of input shapes, specializes
+// the graph (shape inference, constant folding, dead-node removal) and plans memory once.
+// Later runs with the same shapes allocate nothing. One Engine runs one inference at a time:
+// concurrent callers need one Engine each or a lock around run().
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fungen/status.h"
+#include "fungen/tensor.h"
+
+namespace fungen {
+
+struct EngineOptions {
+  int threads = 0;             // 0: one per physical core
+  std::string backend = "auto";  // "auto" | "reference" (more as backends land)
+};
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  std::vector<int64_t> shape;  // -1 for a dynamic dimension
+};
+
+class Engine {
+ public:
+  static Result<Engine> load(const std::string& path, const EngineOptions& options = {});
+  static Result<Engine> load_from_memory(std::span<const uint8_t> bytes,
+                                         const EngineOptions& options = {},
+                                         const std::string& label = "<memory>");
+  Engine(Engine&&) noexcept;
+  Engine& operator=(Engine&&) noexcept;
+  ~Engine();
+
+  const std::vector<TensorInfo>& inputs() const;
+  const std::vector<TensorInfo>& outputs() const;
+  // metadata_props of the model file (Ultralytics: names, imgsz, stride, task, batch, ...).
+  const std::map<std::string, std::string>& metadata() const;
+  int64_t opset() const;
+
+  // Specializes and plans for these input shapes (one per graph input) without running.
+  Status prepare(std::span<const Shape> input_shapes);
+  // Runs the model. `outputs` is resized to the graph's outputs; its tensors share memory with
+  // the engine and stay valid until the next run() (clone() to keep them longer).
+  Status run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs);
+
+  // Bytes of activation memory of the last prepared plan (arena, outputs excluded).
+  size_t arena_bytes() const;
+  int threads() const;
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fungen

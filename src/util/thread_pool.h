@@ -1,0 +1,58 @@
+// thread_pool.h — one pool of worker threads shared by the kernels of an engine.
+//
+//   pool.parallel_for(0, n, [&](int64_t begin, int64_t end) { ... });  // blocks until done
+//
+// parallel_for splits [begin, end) into at most threads() contiguous chunks; the calling thread
+// runs one of them. It allocates nothing per call.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace fungen {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int threads() const { return threads_; }
+
+  template <class F>
+  void parallel_for(int64_t begin, int64_t end, F&& body) {
+    run_chunks(begin, end, ChunkFn(&body, [](void* f, int64_t b, int64_t e) {
+                 (*static_cast<F*>(f))(b, e);
+               }));
+  }
+
+  // Physical cores of this machine (logical CPUs / SMT siblings), at least 1.
+  static int physical_cores();
+
+ private:
+  struct ChunkFn {
+    ChunkFn(void* f, void (*call)(void*, int64_t, int64_t)) : fn(f), invoke(call) {}
+    void* fn;
+    void (*invoke)(void*, int64_t, int64_t);
+  };
+  void run_chunks(int64_t begin, int64_t end, ChunkFn fn);
+  void worker(int index);
+
+  int threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+  // Current job.
+  ChunkFn job_{nullptr, nullptr};
+  int64_t job_begin_ = 0, job_end_ = 0, job_chunks_ = 0;
+};
+
+}  // namespace fungen

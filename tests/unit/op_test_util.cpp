@@ -1,0 +1,88 @@
+#include "op_test_util.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+#include "ops/op.h"
+
+namespace fungen::test {
+
+Attribute attr_int(int64_t v) { Attribute a; a.kind = Attribute::Kind::kInt; a.i = v; return a; }
+Attribute attr_float(float v) { Attribute a; a.kind = Attribute::Kind::kFloat; a.f = v; return a; }
+Attribute attr_string(std::string v) {
+  Attribute a; a.kind = Attribute::Kind::kString; a.s = std::move(v); return a;
+}
+Attribute attr_ints(std::vector<int64_t> v) {
+  Attribute a; a.kind = Attribute::Kind::kInts; a.ints = std::move(v); return a;
+}
+Attribute attr_floats(std::vector<float> v) {
+  Attribute a; a.kind = Attribute::Kind::kFloats; a.floats = std::move(v); return a;
+}
+
+Result<std::vector<Tensor>> run_op(const std::string& op_type, std::vector<OpInput> inputs,
+                                   const AttrList& attrs, int64_t opset, int num_outputs) {
+  const OpSchema* schema = find_op_schema(op_type);
+  if (!schema) return unsupported("no such op in fungen's table: " + op_type);
+  Graph g;
+  g.opset = opset;
+  Node node;
+  node.name = "test_" + op_type;
+  node.op_type = op_type;
+  node.schema = schema;
+  for (auto& [k, v] : attrs) node.attributes[k] = v;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].tensor.empty()) {
+      node.inputs.push_back(-1);
+      continue;
+    }
+    int id = g.add_value("in" + std::to_string(i));
+    Value& v = g.values[static_cast<size_t>(id)];
+    v.dtype = inputs[i].tensor.dtype();
+    v.shape = inputs[i].tensor.shape();
+    v.shape_known = true;
+    if (inputs[i].constant) v.constant = inputs[i].tensor;
+    node.inputs.push_back(id);
+  }
+  for (int i = 0; i < num_outputs; ++i) node.outputs.push_back(g.add_value("out" + std::to_string(i)));
+  InferContext ictx(node, g);
+  FUNGEN_RETURN_IF_ERROR(schema->infer(ictx));
+  std::vector<Tensor> outs;
+  for (int id : node.outputs) {
+    const Value& v = g.values[static_cast<size_t>(id)];
+    if (!v.shape_known) return internal_error("shape function left output " + v.name + " unset");
+    outs.emplace_back(v.dtype, v.shape);
+  }
+  std::vector<const Tensor*> in_ptrs;
+  for (auto& in : inputs) in_ptrs.push_back(in.tensor.empty() ? nullptr : &in.tensor);
+  std::vector<Tensor*> out_ptrs;
+  for (auto& t : outs) out_ptrs.push_back(&t);
+  std::vector<std::byte> scratch(ictx.scratch_bytes() + 64);
+  KernelContext kctx(node, opset, in_ptrs, out_ptrs, scratch.data(), ictx.scratch_bytes(), nullptr);
+  FUNGEN_RETURN_IF_ERROR(schema->reference(kctx));
+  return outs;
+}
+
+Tensor random_tensor(Shape shape, std::mt19937& rng, float lo, float hi) {
+  Tensor t(DType::kFloat32, std::move(shape));
+  std::uniform_real_distribution<float> dist(lo, hi);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
+  return t;
+}
+
+Tensor int64_tensor(Shape shape, std::vector<int64_t> values) {
+  Tensor t(DType::kInt64, std::move(shape));
+  std::memcpy(t.raw(), values.data(), values.size() * sizeof(int64_t));
+  return t;
+}
+
+uint32_t test_seed() {
+  static const uint32_t seed = [] {
+    if (const char* s = std::getenv("FUNGEN_TEST_SEED")) return static_cast<uint32_t>(std::strtoul(s, nullptr, 10));
+    return static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }();
+  return seed;
+}
+
+}  // namespace fungen::test
