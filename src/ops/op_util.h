@@ -27,4 +27,10 @@ std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
 // Reads an integer tensor (int32 or int64) as int64 values.
 std::vector<int64_t> tensor_to_int64s(const Tensor& t);
 
+// IEEE binary16 and bfloat16 bit patterns <-> float (round to nearest even; NaN stays NaN).
+float float16_to_float(uint16_t bits);
+uint16_t float_to_float16(float value);
+float bfloat16_to_float(uint16_t bits);
+uint16_t float_to_bfloat16(float value);
+
 }  // namespace fungen
