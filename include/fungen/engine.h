@@ -63,8 +63,9 @@ class Engine {
   size_t arena_bytes() const;
   int threads() const;
 
+  struct Impl;  // opaque
+
  private:
-  struct Impl;
   explicit Engine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

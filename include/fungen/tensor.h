@@ -86,6 +86,8 @@ class Tensor {
 
   // Same bytes, another shape of equal element count (no copy).
   Tensor reshaped(Shape shape) const;
+  // Points this view at other bytes of the same dtype and shape (the executor binds inputs so).
+  void rebind(void* data) { data_ = data; }
 
  private:
   DType dtype_ = DType::kUndefined;

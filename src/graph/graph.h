@@ -40,6 +40,7 @@ struct Node {
   std::vector<int> outputs;   // value ids; -1 marks an omitted optional output
   std::map<std::string, Attribute, std::less<>> attributes;
   const OpSchema* schema = nullptr;  // bound by bind_schemas()
+  size_t scratch_bytes = 0;          // set by specialize_shapes() from the shape function
 
   bool has_attr(std::string_view key) const { return attributes.count(key) != 0; }
   const Attribute* attr(std::string_view key) const;

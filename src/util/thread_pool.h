@@ -11,6 +11,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace fungen {
@@ -26,9 +27,10 @@ class ThreadPool {
 
   template <class F>
   void parallel_for(int64_t begin, int64_t end, F&& body) {
-    run_chunks(begin, end, ChunkFn(&body, [](void* f, int64_t b, int64_t e) {
-                 (*static_cast<F*>(f))(b, e);
-               }));
+    using Body = std::remove_reference_t<F>;
+    run_chunks(begin, end,
+               ChunkFn(const_cast<void*>(static_cast<const void*>(&body)),
+                       [](void* f, int64_t b, int64_t e) { (*static_cast<Body*>(f))(b, e); }));
   }
 
   // Physical cores of this machine (logical CPUs / SMT siblings), at least 1.

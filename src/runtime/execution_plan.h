@@ -1,0 +1,62 @@
+// execution_plan.h — a graph specialized for one set of input shapes, ready to run: each node
+// prepared by its backend, every intermediate tensor placed in one arena by plan_memory(),
+// outputs in buffers of their own. run() allocates nothing.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "fungen/status.h"
+#include "fungen/tensor.h"
+#include "graph/graph.h"
+#include "runtime/backend.h"
+
+namespace fungen {
+
+class ThreadPool;
+
+class ExecutionPlan {
+ public:
+  // `base` must have bound schemas. Backends are tried in order for each node.
+  static Result<std::unique_ptr<ExecutionPlan>> build(const Graph& base,
+                                                      std::span<const Shape> input_shapes,
+                                                      std::span<Backend* const> backends,
+                                                      ThreadPool* pool);
+
+  bool matches(std::span<const Tensor> inputs) const;
+  // Inputs must match the planned shapes. `outputs` receives tensors that share the plan's
+  // output buffers.
+  Status run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs);
+
+  size_t arena_bytes() const { return arena_bytes_; }
+  const Graph& graph() const { return graph_; }
+  // Number of nodes that each backend took, for logs and tests.
+  size_t nodes_on(std::string_view backend) const;
+
+ private:
+  struct Step {
+    const Node* node = nullptr;
+    std::unique_ptr<NodeKernel> kernel;
+    std::string_view backend;
+    std::vector<const Tensor*> inputs;
+    std::vector<Tensor*> outputs;
+    void* scratch = nullptr;
+  };
+  ExecutionPlan() = default;
+  Status run_step(Step& step);
+
+  Graph graph_;
+  std::vector<Shape> input_shapes_;
+  std::vector<Tensor> slots_;  // one per value: constant, bound input, arena view or output
+  std::vector<Step> steps_;
+  std::shared_ptr<void> arena_;
+  size_t arena_bytes_ = 0;
+  std::vector<int> copy_to_output_;  // output index -> value id to copy from, or -1
+  std::vector<Tensor> outputs_;
+  ThreadPool* pool_ = nullptr;
+};
+
+}  // namespace fungen
