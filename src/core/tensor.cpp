@@ -5,6 +5,7 @@
 #include <new>
 
 #include "util/assert.h"
+#include "util/memory.h"
 
 namespace fungen {
 
@@ -57,19 +58,11 @@ std::string shape_to_string(const Shape& shape) {
   return s + "]";
 }
 
-namespace {
-constexpr size_t kAlignment = 64;
-}
-
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
-  size_t bytes = nbytes();
-  size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  if (rounded == 0) rounded = kAlignment;
-  void* p = std::aligned_alloc(kAlignment, rounded);
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, rounded);
-  owner_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
-  data_ = p;
+  owner_ = allocate_buffer(nbytes());
+  if (!owner_) throw std::bad_alloc();
+  std::memset(owner_.get(), 0, nbytes());
+  data_ = owner_.get();
 }
 
 Tensor Tensor::view(DType dtype, Shape shape, void* data) {

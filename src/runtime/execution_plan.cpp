@@ -9,6 +9,7 @@
 #include "graph/memory_plan.h"
 #include "graph/passes/passes.h"
 #include "util/assert.h"
+#include "util/memory.h"
 
 namespace fungen {
 
@@ -59,13 +60,12 @@ Result<std::unique_ptr<ExecutionPlan>> ExecutionPlan::build(const Graph& base,
   }
   MemoryPlan mem = plan_memory(requests);
   plan->arena_bytes_ = mem.arena_bytes;
-  void* arena = mem.arena_bytes ? std::aligned_alloc(kArenaAlignment, mem.arena_bytes) : nullptr;
-  if (mem.arena_bytes && !arena) {
+  plan->arena_ = allocate_buffer(mem.arena_bytes);
+  if (!plan->arena_) {
     return out_of_memory("cannot allocate " + std::to_string(mem.arena_bytes >> 20) +
                          " MiB of activation memory; use a smaller batch");
   }
-  plan->arena_ = std::shared_ptr<void>(arena, [](void* p) { std::free(p); });
-  auto* base_ptr = static_cast<std::byte*>(arena);
+  auto* base_ptr = static_cast<std::byte*>(plan->arena_.get());
 
   // Slots: one Tensor per value.
   plan->slots_.resize(g.values.size());
