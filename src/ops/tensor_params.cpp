@@ -293,3 +293,61 @@ int64_t resize_nearest_index(const ResizeParams& p, int axis, float x) {
 }
 
 }  // namespace fungen::tensor_ops
+
+namespace fungen::tensor_ops {
+
+Status resolve_pad(const Node& node, int64_t opset, const Shape& in, const Tensor* pads,
+                   const Tensor* axes, PadParams* p) {
+  const int rank = static_cast<int>(in.size());
+  if (rank > kMaxRank) return unsupported("rank " + std::to_string(rank) + " > 8");
+  p->rank = rank;
+  std::string_view mode = attr_string_view(node, "mode", "constant");
+  if (mode == "constant") p->mode = PadMode::kConstant;
+  else if (mode == "reflect") p->mode = PadMode::kReflect;
+  else if (mode == "edge") p->mode = PadMode::kEdge;
+  else if (mode == "wrap" && opset >= 19) p->mode = PadMode::kWrap;
+  else return unsupported("attribute mode='" + std::string(mode) + "' is not supported");
+  for (int d = 0; d < rank; ++d) p->begin[d] = p->end[d] = 0;
+  if (opset < 11) {
+    std::span<const int64_t> a = attr_ints_view(node, opset < 2 ? "paddings" : "pads");
+    if (static_cast<int>(a.size()) != 2 * rank)
+      return invalid_argument("attribute 'pads' must hold 2 values per axis (" + std::to_string(2 * rank) + ")");
+    for (int d = 0; d < rank; ++d) {
+      p->begin[d] = a[static_cast<size_t>(d)];
+      p->end[d] = a[static_cast<size_t>(rank + d)];
+    }
+  } else {
+    if (!pads || !is_index_dtype(pads->dtype())) return invalid_argument("input 'pads' must be int64");
+    int n_axes = rank;
+    int axis_of[kMaxRank];
+    for (int d = 0; d < rank; ++d) axis_of[d] = d;
+    if (axes) {
+      if (!is_index_dtype(axes->dtype())) return invalid_argument("input 'axes' must be int32 or int64");
+      if (axes->numel() > rank) return invalid_argument("input 'axes' is longer than the rank");
+      n_axes = static_cast<int>(axes->numel());
+      bool seen[kMaxRank] = {};
+      for (int i = 0; i < n_axes; ++i) {
+        auto a = normalize_axis(int_at(*axes, i), rank);
+        if (!a || seen[*a]) return invalid_argument("input 'axes' has a bad or repeated axis");
+        seen[*a] = true;
+        axis_of[i] = *a;
+      }
+    }
+    if (pads->numel() != 2 * n_axes)
+      return invalid_argument("input 'pads' must hold 2 values per axis (" + std::to_string(2 * n_axes) + ")");
+    for (int i = 0; i < n_axes; ++i) {
+      p->begin[axis_of[i]] = int_at(*pads, i);
+      p->end[axis_of[i]] = int_at(*pads, n_axes + i);
+    }
+  }
+  for (int d = 0; d < rank; ++d) {
+    const int64_t dim = in[static_cast<size_t>(d)];
+    const int64_t kept = dim + std::min<int64_t>(p->begin[d], 0) + std::min<int64_t>(p->end[d], 0);
+    if (kept < 0) return invalid_argument("pads crop more than axis " + std::to_string(d) + " holds");
+    if (p->mode != PadMode::kConstant && kept == 0 && (p->begin[d] > 0 || p->end[d] > 0))
+      return invalid_argument("mode '" + std::string(mode) + "' cannot pad an empty axis " + std::to_string(d));
+  }
+  return Status();
+}
+
+}  // namespace fungen::tensor_ops

@@ -10,11 +10,13 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "fungen/status.h"
 #include "fungen/tensor.h"
 #include "graph/graph.h"
+#include "ops/op.h"
 
 namespace fungen::tensor_ops {
 
@@ -46,6 +48,25 @@ inline int64_t int_at(const Tensor& t, int64_t i) {
 }
 
 inline bool is_index_dtype(DType d) { return d == DType::kInt32 || d == DType::kInt64; }
+
+// True when the element at p (of dtype dt) is not zero; -0.0 counts as zero, NaN as non-zero.
+inline bool element_nonzero(const void* p, DType dt) {
+  switch (dt) {
+    case DType::kFloat32: return *static_cast<const float*>(p) != 0.0f;
+    case DType::kFloat64: return *static_cast<const double*>(p) != 0.0;
+    case DType::kFloat16: case DType::kBFloat16: {
+      uint16_t b;
+      std::memcpy(&b, p, 2);
+      return (b & 0x7fffu) != 0;
+    }
+    default: {
+      const auto* c = static_cast<const unsigned char*>(p);
+      for (size_t k = 0; k < dtype_size(dt); ++k)
+        if (c[k]) return true;
+      return false;
+    }
+  }
+}
 
 // Attribute views that do not copy (kernels read attributes without allocating).
 inline std::span<const int64_t> attr_ints_view(const Node& node, std::string_view key) {
@@ -100,6 +121,13 @@ struct ResizeParams {
   float roi_end[kMaxRank] = {};
 };
 
+// One output coordinate's input taps along one axis: element offsets (index * stride; -1 means
+// "outside the image": extrapolation_value) and weights. Nearest uses 1 tap, linear 2, cubic 4.
+struct ResizeTap {
+  int64_t off[4];
+  float w[4];
+};
+
 // Resolves Resize (opset 10..19) or Upsample (7..9) from attributes and inputs (roi/scales/sizes,
 // each may be null). `op_upsample` selects Upsample's input layout. Errors are plain messages.
 Status resolve_resize(const Node& node, int64_t opset, bool op_upsample, const Shape& in,
@@ -110,5 +138,48 @@ Status resolve_resize(const Node& node, int64_t opset, bool op_upsample, const S
 float resize_source_coord(const ResizeParams& p, int axis, float x);
 // Nearest input index for a source coordinate (before clamping).
 int64_t resize_nearest_index(const ResizeParams& p, int axis, float x);
+
+}  // namespace fungen::tensor_ops
+
+// ---- Shape-function helpers ----------------------------------------------------------------------
+
+namespace fungen::tensor_ops {
+
+// The constant value of input i, or an error saying that `name` must be constant at load.
+inline Status require_constant(const InferContext& ctx, size_t i, const char* name,
+                               const Tensor** out) {
+  *out = ctx.has_input(i) ? ctx.input_constant(i) : nullptr;
+  if (*out) return Status();
+  return ctx.fail(StatusCode::kUnsupported,
+                  std::string("input '") + name +
+                      "' must be constant at load (data-dependent shapes are not supported)");
+}
+
+inline Status check_max_rank(const InferContext& ctx, int rank, const char* what) {
+  if (rank <= kMaxRank) return Status();
+  return ctx.fail(StatusCode::kUnsupported, std::string(what) + " has rank " +
+                                                std::to_string(rank) + "; tensor ops handle up to 8");
+}
+
+// Re-raises a plain-message Status from a resolve_* helper with the node's name in front.
+inline Status with_node(const InferContext& ctx, const Status& s) {
+  return s.ok() ? s : ctx.fail(s.code(), s.message());
+}
+
+}  // namespace fungen::tensor_ops
+
+namespace fungen::tensor_ops {
+
+// ---- Pad ---------------------------------------------------------------------------------------
+enum class PadMode { kConstant, kReflect, kEdge, kWrap };
+struct PadParams {
+  int rank = 0;
+  PadMode mode = PadMode::kConstant;
+  int64_t begin[kMaxRank] = {};  // may be negative (crop)
+  int64_t end[kMaxRank] = {};
+};
+// From attribute 'pads'/'paddings' (opset < 11) or inputs pads/axes (opset >= 11; axes may be null).
+Status resolve_pad(const Node& node, int64_t opset, const Shape& in, const Tensor* pads,
+                   const Tensor* axes, PadParams* p);
 
 }  // namespace fungen::tensor_ops
