@@ -55,7 +55,7 @@ Status infer_Relu(InferContext& ctx) { return infer_unary(ctx, SignedNumericType
 Status infer_LeakyRelu(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
 Status infer_Elu(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
 Status infer_Selu(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Celu(InferContext& ctx) { return infer_unary(ctx, TypeList<float>{}); }
+Status infer_Celu(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
 Status infer_ThresholdedRelu(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
 Status infer_HardSigmoid(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
 Status infer_HardSwish(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }

@@ -1,0 +1,165 @@
+// test_ref_nn_common.h — helpers shared by the elementwise/NN reference-kernel tests: typed
+// random tensors, element access as double, a tolerance check against an oracle, and a runner
+// that also exercises the thread-pool path of a kernel.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fungen/tensor.h"
+#include "op_test_util.h"
+#include "ops/op.h"
+#include "util/thread_pool.h"
+
+namespace fungen::test {
+
+// Element i of any numeric/bool tensor as double.
+inline double element(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::kFloat32: return t.data<float>()[i];
+    case DType::kFloat64: return t.data<double>()[i];
+    case DType::kInt8: return t.data<int8_t>()[i];
+    case DType::kUInt8: return t.data<uint8_t>()[i];
+    case DType::kInt16: return t.data<int16_t>()[i];
+    case DType::kUInt16: return t.data<uint16_t>()[i];
+    case DType::kInt32: return t.data<int32_t>()[i];
+    case DType::kInt64: return static_cast<double>(t.data<int64_t>()[i]);
+    case DType::kUInt32: return t.data<uint32_t>()[i];
+    case DType::kUInt64: return static_cast<double>(t.data<uint64_t>()[i]);
+    case DType::kBool: return t.data<bool>()[i] ? 1.0 : 0.0;
+    default: ADD_FAILURE() << "element(): dtype " << dtype_name(t.dtype()); return 0;
+  }
+}
+
+inline void set_element(Tensor& t, int64_t i, double v) {
+  switch (t.dtype()) {
+    case DType::kFloat32: t.data<float>()[i] = static_cast<float>(v); break;
+    case DType::kFloat64: t.data<double>()[i] = v; break;
+    case DType::kInt8: t.data<int8_t>()[i] = static_cast<int8_t>(v); break;
+    case DType::kUInt8: t.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
+    case DType::kInt16: t.data<int16_t>()[i] = static_cast<int16_t>(v); break;
+    case DType::kUInt16: t.data<uint16_t>()[i] = static_cast<uint16_t>(v); break;
+    case DType::kInt32: t.data<int32_t>()[i] = static_cast<int32_t>(v); break;
+    case DType::kInt64: t.data<int64_t>()[i] = static_cast<int64_t>(v); break;
+    case DType::kUInt32: t.data<uint32_t>()[i] = static_cast<uint32_t>(v); break;
+    case DType::kUInt64: t.data<uint64_t>()[i] = static_cast<uint64_t>(v); break;
+    case DType::kBool: t.data<bool>()[i] = v != 0; break;
+    default: ADD_FAILURE() << "set_element(): dtype " << dtype_name(t.dtype());
+  }
+}
+
+// Uniform values in [lo, hi] (integers for integer dtypes, 0/1 for bool).
+inline Tensor random_typed(DType dtype, Shape shape, std::mt19937& rng, double lo, double hi) {
+  Tensor t(dtype, std::move(shape));
+  const bool integral = dtype != DType::kFloat32 && dtype != DType::kFloat64;
+  std::uniform_real_distribution<double> real(lo, hi);
+  std::uniform_int_distribution<int64_t> integer(static_cast<int64_t>(lo), static_cast<int64_t>(hi));
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    set_element(t, i, dtype == DType::kBool ? static_cast<double>(rng() & 1)
+                      : integral            ? static_cast<double>(integer(rng))
+                                            : real(rng));
+  }
+  return t;
+}
+
+inline Tensor scalar_tensor(DType dtype, double v, Shape shape = {}) {
+  Tensor t(dtype, std::move(shape));
+  for (int64_t i = 0; i < t.numel(); ++i) set_element(t, i, v);
+  return t;
+}
+
+// |got - want| <= atol + rtol * |want| everywhere (NaN must match NaN); reports the first misses.
+inline void expect_close(const Tensor& got, const std::vector<double>& want, double atol,
+                         double rtol, const std::string& what = "") {
+  ASSERT_EQ(got.numel(), static_cast<int64_t>(want.size())) << what;
+  int reported = 0;
+  int64_t bad = 0;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const double g = element(got, i), w = want[static_cast<size_t>(i)];
+    const bool ok = (std::isnan(g) && std::isnan(w)) || g == w ||
+                    std::abs(g - w) <= atol + rtol * std::abs(w);
+    if (!ok) {
+      ++bad;
+      if (reported++ < 5) ADD_FAILURE() << what << " element " << i << ": got " << g << ", want " << w;
+    }
+  }
+  EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << got.numel() << " elements differ";
+}
+
+// Runs one op like run_op, but its kernel with a thread pool (the parallel path).
+inline Result<std::vector<Tensor>> run_op_pooled(const std::string& op_type,
+                                                 std::vector<OpInput> inputs, const AttrList& attrs,
+                                                 int64_t opset, ThreadPool* pool,
+                                                 int num_outputs = 1) {
+  const OpSchema* schema = find_op_schema(op_type);
+  if (!schema) return unsupported("no such op: " + op_type);
+  Graph g;
+  g.opset = opset;
+  Node node;
+  node.name = "test_" + op_type;
+  node.op_type = op_type;
+  node.schema = schema;
+  for (auto& [k, v] : attrs) node.attributes[k] = v;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].tensor.empty()) {
+      node.inputs.push_back(-1);
+      continue;
+    }
+    int id = g.add_value("in" + std::to_string(i));
+    Value& v = g.values[static_cast<size_t>(id)];
+    v.dtype = inputs[i].tensor.dtype();
+    v.shape = inputs[i].tensor.shape();
+    v.shape_known = true;
+    if (inputs[i].constant) v.constant = inputs[i].tensor;
+    node.inputs.push_back(id);
+  }
+  for (int i = 0; i < num_outputs; ++i) node.outputs.push_back(g.add_value("out" + std::to_string(i)));
+  InferContext ictx(node, g);
+  FUNGEN_RETURN_IF_ERROR(schema->infer(ictx));
+  std::vector<Tensor> outs;
+  for (int id : node.outputs) {
+    const Value& v = g.values[static_cast<size_t>(id)];
+    outs.emplace_back(v.dtype, v.shape);
+  }
+  std::vector<const Tensor*> in_ptrs;
+  for (auto& in : inputs) in_ptrs.push_back(in.tensor.empty() ? nullptr : &in.tensor);
+  std::vector<Tensor*> out_ptrs;
+  for (auto& t : outs) out_ptrs.push_back(&t);
+  std::vector<std::byte> scratch(ictx.scratch_bytes() + 64);
+  KernelContext kctx(node, opset, in_ptrs, out_ptrs, scratch.data(), ictx.scratch_bytes(), pool);
+  FUNGEN_RETURN_IF_ERROR(schema->reference(kctx));
+  return outs;
+}
+
+// A pool shared by the tests (3 threads, so chunk splits are uneven).
+inline ThreadPool* test_pool() {
+  static ThreadPool pool(3);
+  return &pool;
+}
+
+// Row-major multi-index helpers for oracles.
+inline std::vector<int64_t> unravel(int64_t flat, const Shape& shape) {
+  std::vector<int64_t> idx(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    idx[d] = flat % shape[d];
+    flat /= shape[d];
+  }
+  return idx;
+}
+
+// Index into `shape` of a position in the broadcast output `idx` (numpy rules).
+inline int64_t broadcast_index(const std::vector<int64_t>& idx, const Shape& shape) {
+  int64_t flat = 0;
+  const size_t off = idx.size() - shape.size();
+  for (size_t d = 0; d < shape.size(); ++d) {
+    flat = flat * shape[d] + (shape[d] == 1 ? 0 : idx[off + d]);
+  }
+  return flat;
+}
+
+}  // namespace fungen::test
