@@ -121,16 +121,18 @@ Status sort_nodes(std::vector<Node>& nodes, const std::vector<int>& producer_of,
   return Status();
 }
 
-Status check_opset(const RawModel& m, Graph& g) {
+// Called once the nodes are built (all of the default domain by then): they need an ai.onnx
+// opset import, except in IR < 3 files, which predate opset_import and mean opset 1.
+Status check_opset(const RawModel& m, const std::vector<Node>& nodes, Graph& g) {
   bool found = false;
   g.opset = default_opset(m, found);
-  if (found) return Status();
+  if (found || nodes.empty()) return Status();
   if (m.ir_version < 3) {
-    g.opset = 1;  // before IR v3 there was no opset_import and the opset was 1
+    g.opset = 1;
     return Status();
   }
-  if (!m.graph.nodes.empty()) return corrupt("the model imports no ai.onnx opset (opset_import)");
-  return Status();
+  return corrupt("the model imports no ai.onnx opset (opset_import) but uses ai.onnx ops, e.g. " +
+                 nodes[0].describe(0));
 }
 
 Status build_graph(RawModel& m, Graph& g) {
@@ -140,7 +142,8 @@ Status build_graph(RawModel& m, Graph& g) {
   g.producer_version = m.producer_version;
   g.metadata = m.metadata;
   g.graph_name = rg.name;
-  FUNGEN_RETURN_IF_ERROR(check_opset(m, g));
+  bool has_default_opset = false;
+  g.opset = default_opset(m, has_default_opset);  // for messages; check_opset() decides
   if (rg.sparse_initializers) {
     return unsupported("the model has " + std::to_string(rg.sparse_initializers) +
                        " sparse initializer(s), which fungen does not read");
@@ -182,7 +185,13 @@ Status build_graph(RawModel& m, Graph& g) {
     node.domain = is_default_domain(rn.domain) ? "" : rn.domain;
     for (auto& [key, attr] : rn.attributes) node.attributes[key] = std::move(attr);
     if (!node.domain.empty()) {
-      return unsupported(node.describe(g.opset) + " uses operator domain " + quoted(node.domain) +
+      int64_t version = 0;
+      for (const auto& [domain, v] : m.opset_imports) {
+        if (domain == node.domain) version = v;
+      }
+      return unsupported("node " + quoted(node.name.empty() ? "<unnamed>" : node.name) + " (" +
+                         node.domain + "." + node.op_type + ", opset " + std::to_string(version) +
+                         ") uses operator domain " + quoted(node.domain) +
                          ", which fungen does not support (only standard ai.onnx ops are); "
                          "re-export the model without custom or vendor ops");
     }
@@ -195,6 +204,7 @@ Status build_graph(RawModel& m, Graph& g) {
       node.outputs.push_back(g.add_value(out));
     }
   }
+  FUNGEN_RETURN_IF_ERROR(check_opset(m, nodes, g));
   producer_of.assign(g.values.size(), -1);
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (int out : nodes[i].outputs) {
