@@ -279,6 +279,28 @@ TEST(OnnxImport, Domains) {
   EXPECT_EQ(r2->nodes[0].domain, "");
 }
 
+TEST(OnnxImport, MissingAiOnnxOpset) {
+  auto relu_graph = [](const std::string& domain) {
+    Pb g;
+    g.msg(1, node("Relu", {"x"}, {"y"}, "r", {}, domain))
+        .msg(11, value_info("x", kFloat, {int64_t{1}})).msg(12, value_info("y", kFloat, {int64_t{1}}));
+    return g;
+  };
+  Pb training;
+  training.bytes(1, "ai.onnx.preview.training").sint(2, 1);
+  Pb only_custom;  // no ai.onnx import, a node of another domain: unsupported, not corrupt
+  only_custom.varint(1, 8).msg(8, training).msg(7, relu_graph("ai.onnx.preview.training"));
+  EXPECT_EQ(import(only_custom).status().code(), StatusCode::kUnsupported);
+  Pb no_opset;  // IR 8 with an ai.onnx node and no ai.onnx import
+  no_opset.varint(1, 8).msg(7, relu_graph(""));
+  EXPECT_EQ(import(no_opset).status().code(), StatusCode::kCorrupt);
+  Pb ir2;  // before IR v3 there was no opset_import: opset 1
+  ir2.varint(1, 2).msg(7, relu_graph(""));
+  Result<Graph> r = import(ir2);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->opset, 1);
+}
+
 TEST(OnnxImport, TruncationAtEveryOffsetFails) {
   const std::string full = small_model().str();
   ASSERT_TRUE(import(small_model()).ok());
