@@ -20,8 +20,12 @@ endfunction()
 
 if(NOT FUNGEN_ONEDNN STREQUAL "OFF")
   find_package(dnnl CONFIG QUIET)
+  find_package(OpenMP QUIET COMPONENTS CXX)
+  if(dnnl_FOUND AND NOT OpenMP_CXX_FOUND)
+    set(dnnl_FOUND FALSE)  # Debian's oneDNN runs on OpenMP; the backend bounds its threads
+  endif()
 endif()
-fungen_optional(FUNGEN_ONEDNN dnnl_FOUND "install Debian's libdnnl-dev")
+fungen_optional(FUNGEN_ONEDNN dnnl_FOUND "install Debian's libdnnl-dev (and a compiler with OpenMP)")
 
 if(NOT FUNGEN_CUDA STREQUAL "OFF")
   find_package(CUDAToolkit QUIET)
@@ -36,3 +40,10 @@ if(NOT FUNGEN_FFMPEG STREQUAL "OFF")
 endif()
 fungen_optional(FUNGEN_FFMPEG FFMPEG_FOUND
   "install Debian's libavformat-dev libavcodec-dev libavutil-dev libswscale-dev")
+if(FUNGEN_FFMPEG_ENABLED)
+  # The video writers' .msgpack output (Debian's libmsgpack-cxx-dev, header-only).
+  find_package(msgpack CONFIG QUIET)
+  if(NOT TARGET msgpackc-cxx)
+    message(FATAL_ERROR "FUNGEN_FFMPEG needs msgpack-cxx for .msgpack output: install Debian's libmsgpack-cxx-dev")
+  endif()
+endif()
