@@ -122,7 +122,7 @@ using PowTypes = TypeList<float, double, int32_t, int64_t>;
 Status infer_Pow(InferContext& ctx) {
   FUNGEN_RETURN_IF_ERROR(check_all_present(ctx, 2, 2));
   FUNGEN_RETURN_IF_ERROR(check_dtype(ctx, PowTypes{}, 0));
-  FUNGEN_RETURN_IF_ERROR(check_dtype(ctx, PowTypes{}, 1));
+  FUNGEN_RETURN_IF_ERROR(check_dtype(ctx, NumericTypes{}, 1));
   Shape out;
   FUNGEN_RETURN_IF_ERROR(broadcast_inputs(ctx, 0, &out));
   ctx.set_output(0, ctx.input_dtype(0), out);

@@ -114,4 +114,26 @@ Status infer_Clip(InferContext& ctx) {
   return Status();
 }
 
+Status infer_Shrink(InferContext& ctx) { return infer_unary(ctx, NumericTypes{}); }
+
+// Inference only: Y = X; the optional mask output is all true. A training_mode input must be a
+// constant false.
+Status infer_Dropout(InferContext& ctx) {
+  FUNGEN_RETURN_IF_ERROR(check_input_count(ctx, 1, ctx.opset() >= 12 ? 3 : 1));
+  if (ctx.has_input(2)) {
+    const Tensor* training = ctx.input_constant(2);
+    if (!training || training->dtype() != DType::kBool || training->numel() != 1) {
+      return ctx.fail(StatusCode::kUnsupported,
+                      "input training_mode must be a constant bool scalar (inference only)");
+    }
+    if (*training->data<bool>()) {
+      return ctx.fail(StatusCode::kUnsupported, "training_mode=true is not supported (inference only)");
+    }
+  }
+  FUNGEN_RETURN_IF_ERROR(check_dtype(ctx, FloatTypes{}, 0));
+  ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0));
+  ctx.set_output(1, DType::kBool, ctx.input_shape(0));
+  return Status();
+}
+
 }  // namespace fungen

@@ -43,7 +43,9 @@
   X(Not, "", 1)                                                      \
   X(IsNaN, "", 9)                                                    \
   X(IsInf, "detect_negative detect_positive", 10)                    \
-  X(Clip, "min max", 6)
+  X(Clip, "min max", 6)                                             \
+  X(Shrink, "bias lambd", 9)                                         \
+  X(Dropout, "ratio seed", 7)
 
 // Broadcasting binary and variadic ops, comparisons, logic, Where.
 #define FUNGEN_BINARY_OPS(X)                                         \

@@ -28,7 +28,9 @@
   X(Gemm, "alpha beta transA transB", 7)                                                  \
   X(Softmax, "axis", 1)                                                                   \
   X(LogSoftmax, "axis", 1)                                                                \
+  X(Hardmax, "axis", 1)                                                                   \
   FUNGEN_NN_REDUCE_OPS(X)                                                                 \
   X(BatchNormalization, "epsilon momentum spatial training_mode", 7)                      \
   X(InstanceNormalization, "epsilon", 6)                                                  \
-  X(LayerNormalization, "axis epsilon stash_type", 17)
+  X(LayerNormalization, "axis epsilon stash_type", 17)                                    \
+  X(LRN, "alpha beta bias size", 1)

@@ -1,5 +1,5 @@
-// Shape functions of BatchNormalization (inference mode), InstanceNormalization and
-// LayerNormalization.
+// Shape functions of BatchNormalization (inference mode), InstanceNormalization,
+// LayerNormalization and LRN.
 #include <string>
 
 #include "ops/elementwise_dtypes.h"
@@ -76,6 +76,14 @@ Status infer_InstanceNormalization(InferContext& ctx) {
     return ctx.invalid("X must have rank >= 3 (N, C, spatial...), got " + shape_to_string(ctx.input_shape(0)));
   }
   FUNGEN_RETURN_IF_ERROR(check_per_channel(ctx, 1, 2));
+  ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0));
+  return Status();
+}
+
+Status infer_LRN(InferContext& ctx) {
+  FUNGEN_RETURN_IF_ERROR(check_float_inputs(ctx, 1, 1));
+  const int64_t size = ctx.node().attr_int("size", 0);
+  if (size < 1) return ctx.invalid("attribute size=" + std::to_string(size) + " must be given and >= 1");
   ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0));
   return Status();
 }

@@ -1,4 +1,4 @@
-// Shape functions of Softmax and LogSoftmax. Opset >= 13: one axis (default -1). Before 13: the
+// Shape functions of Softmax, LogSoftmax and Hardmax. Opset >= 13: one axis (default -1). Before 13: the
 // input is coerced to 2-D at `axis` (default 1) and each row is normalized.
 #include <string>
 
@@ -32,5 +32,6 @@ Status infer_softmax(InferContext& ctx) {
 
 Status infer_Softmax(InferContext& ctx) { return infer_softmax(ctx); }
 Status infer_LogSoftmax(InferContext& ctx) { return infer_softmax(ctx); }
+Status infer_Hardmax(InferContext& ctx) { return infer_softmax(ctx); }
 
 }  // namespace fungen

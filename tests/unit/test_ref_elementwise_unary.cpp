@@ -74,6 +74,8 @@ const UnaryCase kUnaryCases[] = {
     {"Acosh", 1.01, 10, [](double x) { return std::log(x + std::sqrt(x * x - 1)); }, {}},
     {"Atanh", -0.99, 0.99, [](double x) { return 0.5 * std::log((1 + x) / (1 - x)); }, {}, 17, 1e-5, 1e-5},
     {"Sign", -3, 3, [](double x) { return static_cast<double>((x > 0) - (x < 0)); }, {}, 17, 0, 0},
+    {"Shrink", -2, 2, [](double x) { return std::fabs(x) <= 0.5 ? 0.0 : x - std::copysign(0.25, x); },
+     {{"bias", attr_float(0.25f)}, {"lambd", attr_float(0.5f)}}},
 };
 
 const Shape kUnaryShapes[] = {{3, 5, 7}, {1}, {}, {2, 3, 67, 71}};
@@ -159,6 +161,24 @@ TEST(RefElementwiseUnary, IntegerAndBoolDtypes) {
     EXPECT_EQ(out.value()[0].dtype(), c.dtype);
     expect_close(out.value()[0], want, 0, 0);
   }
+}
+
+TEST(RefElementwiseUnary, DropoutIsIdentityInInference) {
+  const uint32_t seed = test_seed();
+  SCOPED_TRACE("FUNGEN_TEST_SEED=" + std::to_string(seed));
+  std::mt19937 rng(seed);
+  Tensor x = random_tensor({3, 7, 5}, rng);
+  std::vector<double> same, ones(static_cast<size_t>(x.numel()), 1.0);
+  for (int64_t i = 0; i < x.numel(); ++i) same.push_back(element(x, i));
+  Tensor not_training(DType::kBool, {});
+  auto out = run_op("Dropout", {x, scalar_tensor(DType::kFloat32, 0.3), OpInput(not_training, true)}, {}, 13, 2);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  expect_close(out.value()[0], same, 0, 0);
+  expect_close(out.value()[1], ones, 0, 0);
+  Tensor training(DType::kBool, {});
+  training.data<bool>()[0] = true;
+  EXPECT_FALSE(run_op("Dropout", {x, Tensor(), OpInput(training, true)}, {}, 13).ok());
+  EXPECT_FALSE(run_op("Dropout", {x, Tensor(), OpInput(training, false)}, {}, 13).ok());
 }
 
 TEST(RefElementwiseUnary, IsNaNAndIsInf) {

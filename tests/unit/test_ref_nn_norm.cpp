@@ -125,6 +125,33 @@ TEST(RefNnNorm, LayerNormalizationWithStatistics) {
   }
 }
 
+TEST(RefNnNorm, LocalResponseNormalization) {
+  const uint32_t seed = test_seed();
+  SCOPED_TRACE("FUNGEN_TEST_SEED=" + std::to_string(seed));
+  std::mt19937 rng(seed);
+  for (int64_t size : {1, 2, 3, 5}) {
+    SCOPED_TRACE("size=" + std::to_string(size));
+    const Shape shape = {2, 7, 3, 5};
+    Tensor x = random_tensor(shape, rng, -2, 2);
+    const double alpha = double{0.002f}, beta = double{0.6f}, bias = double{1.5f};
+    const int64_t c = shape[1], plane = shape[2] * shape[3];
+    std::vector<double> want;
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const int64_t ch = (i / plane) % c, base = i - ch * plane;
+      double sq = 0;
+      for (int64_t k = ch - (size - 1) / 2; k <= ch + size / 2; ++k) {
+        if (k >= 0 && k < c) sq += element(x, base + k * plane) * element(x, base + k * plane);
+      }
+      want.push_back(element(x, i) * std::pow(bias + alpha / static_cast<double>(size) * sq, -beta));
+    }
+    auto out = run_op("LRN", {x}, {{"size", attr_int(size)}, {"alpha", attr_float(0.002f)},
+                                   {"beta", attr_float(0.6f)}, {"bias", attr_float(1.5f)}});
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    expect_close(out.value()[0], want, 1e-6, 1e-5);
+  }
+  EXPECT_FALSE(run_op("LRN", {Tensor(DType::kFloat32, {1, 3, 2, 2})}).ok());  // size missing
+}
+
 TEST(RefNnNorm, RejectsUnsupportedModesAndBadShapes) {
   const Shape x = {1, 3, 4, 4};
   auto bn = [&](AttrList attrs, Shape param, int64_t opset, int outputs) {

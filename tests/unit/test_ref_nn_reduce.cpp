@@ -1,4 +1,4 @@
-// Softmax/LogSoftmax, Reduce*, ArgMax/ArgMin reference kernels against double-precision
+// Softmax/LogSoftmax/Hardmax, Reduce*, ArgMax/ArgMin reference kernels against double-precision
 // oracles: softmax by the max-subtract formula per row, reductions by scattering every input
 // element into its output slot, arg ops by a scan.
 #include <gtest/gtest.h>
@@ -24,6 +24,44 @@ const SoftmaxCase kSoftmaxCases[] = {
     {{5}, 0, 13},           {{2, 3, 4}, -2, 13},
 };
 
+// Groups of elements normalized together: [outer, len, inner] (opset < 13 coerces to 2-D).
+void softmax_groups(const SoftmaxCase& c, int64_t* outer, int64_t* len, int64_t* inner) {
+  const int rank = static_cast<int>(c.shape.size());
+  const int64_t axis = c.axis < 0 ? c.axis + rank : c.axis;
+  *outer = *len = *inner = 1;
+  for (int i = 0; i < rank; ++i) {
+    if (i < axis) *outer *= c.shape[static_cast<size_t>(i)];
+    else if (c.opset < 13 || i == axis) *len *= c.shape[static_cast<size_t>(i)];
+    else *inner *= c.shape[static_cast<size_t>(i)];
+  }
+}
+
+TEST(RefNnSoftmax, HardmaxMarksFirstMaximum) {
+  const uint32_t seed = test_seed();
+  SCOPED_TRACE("FUNGEN_TEST_SEED=" + std::to_string(seed));
+  std::mt19937 rng(seed);
+  for (const SoftmaxCase& c : kSoftmaxCases) {
+    SCOPED_TRACE(shape_to_string(c.shape) + " axis=" + std::to_string(c.axis) + " opset=" + std::to_string(c.opset));
+    Tensor x = random_typed(DType::kFloat32, c.shape, rng, 0, 3);
+    for (int64_t i = 0; i < x.numel(); ++i) set_element(x, i, std::round(element(x, i)));  // ties
+    int64_t outer, len, inner;
+    softmax_groups(c, &outer, &len, &inner);
+    std::vector<double> want(static_cast<size_t>(x.numel()), 0.0);
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t in = 0; in < inner; ++in) {
+        int64_t best = 0;
+        for (int64_t a = 1; a < len; ++a) {
+          if (element(x, (o * len + a) * inner + in) > element(x, (o * len + best) * inner + in)) best = a;
+        }
+        want[static_cast<size_t>((o * len + best) * inner + in)] = 1.0;
+      }
+    }
+    auto out = run_op("Hardmax", {x}, {{"axis", attr_int(c.axis)}}, c.opset);
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    expect_close(out.value()[0], want, 0, 0);
+  }
+}
+
 TEST(RefNnSoftmax, MatchesMaxSubtractOracle) {
   const uint32_t seed = test_seed();
   SCOPED_TRACE("FUNGEN_TEST_SEED=" + std::to_string(seed));
@@ -33,15 +71,8 @@ TEST(RefNnSoftmax, MatchesMaxSubtractOracle) {
       SCOPED_TRACE(std::string(log ? "LogSoftmax " : "Softmax ") + shape_to_string(c.shape) + " axis=" +
                    std::to_string(c.axis) + " opset=" + std::to_string(c.opset));
       Tensor x = random_tensor(c.shape, rng, -50, 50);
-      const int rank = static_cast<int>(c.shape.size());
-      const int64_t axis = c.axis < 0 ? c.axis + rank : c.axis;
-      // Groups of elements normalized together: [outer, len, inner].
-      int64_t outer = 1, len = 1, inner = 1;
-      for (int i = 0; i < rank; ++i) {
-        if (i < axis) outer *= c.shape[static_cast<size_t>(i)];
-        else if (c.opset < 13 || i == axis) len *= c.shape[static_cast<size_t>(i)];
-        else inner *= c.shape[static_cast<size_t>(i)];
-      }
+      int64_t outer, len, inner;
+      softmax_groups(c, &outer, &len, &inner);
       std::vector<double> want(static_cast<size_t>(x.numel()));
       for (int64_t o = 0; o < outer; ++o) {
         for (int64_t in = 0; in < inner; ++in) {

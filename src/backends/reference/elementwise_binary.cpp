@@ -211,7 +211,7 @@ Status reference_Pow(KernelContext& ctx) {
   const Tensor& b = ctx.input(1);
   bool ok = false;
   dispatch_dtype(PowTypes{}, a.dtype(), [&]<class T>() {
-    ok = dispatch_dtype(PowTypes{}, b.dtype(), [&]<class U>() {
+    ok = dispatch_dtype(NumericTypes{}, b.dtype(), [&]<class U>() {
       binary_broadcast<T, U, T>(a, b, ctx.output(0), ctx.pool(), [](T x, U y) -> T {
         if constexpr (std::is_floating_point_v<T>) {
           return static_cast<T>(std::pow(x, static_cast<T>(y)));

@@ -2,6 +2,7 @@
 // Each op is a small functor; run_unary dispatches the dtype and splits the range over the pool.
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <type_traits>
 
@@ -217,6 +218,23 @@ Status reference_IsInf(KernelContext& ctx) {
   return run_predicate(ctx, FloatTypes{}, [=]<class T>(T x) {
     return std::isinf(x) && ((x > T(0) && pos) || (x < T(0) && neg));
   });
+}
+
+// x + bias below -lambd, x - bias above lambd, 0 between (computed in double, then cast).
+Status reference_Shrink(KernelContext& ctx) {
+  const double bias = ctx.node().attr_float("bias", 0.0f);
+  const double lambd = ctx.node().attr_float("lambd", 0.5f);
+  return run_unary(ctx, NumericTypes{}, [=]<class T>(T x) -> T {
+    const double v = static_cast<double>(x);
+    return static_cast<T>(v < -lambd ? v + bias : (v > lambd ? v - bias : 0.0));
+  });
+}
+
+Status reference_Dropout(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  std::copy_n(static_cast<const std::byte*>(x.raw()), x.nbytes(), static_cast<std::byte*>(ctx.output(0).raw()));
+  if (ctx.has_output(1)) std::fill_n(ctx.output(1).data<bool>(), ctx.output(1).numel(), true);
+  return Status();
 }
 
 // min(max(x, lo), hi); a bound not given is the dtype's lowest/highest value.

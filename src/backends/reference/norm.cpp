@@ -1,5 +1,6 @@
-// Reference kernels of BatchNormalization (inference), InstanceNormalization and
-// LayerNormalization. Statistics accumulate in double.
+// Reference kernels of BatchNormalization (inference), InstanceNormalization,
+// LayerNormalization and LRN. Statistics accumulate in double.
+#include <algorithm>
 #include <cmath>
 
 #include "ops/elementwise_dtypes.h"
@@ -76,6 +77,38 @@ Status reference_InstanceNormalization(KernelContext& ctx) {
         const double inv = 1.0 / std::sqrt(sq / static_cast<double>(plane) + eps);
         for (int64_t i = 0; i < plane; ++i) {
           yp[i] = static_cast<T>((xp[i] - mean) * inv * scale[ch] + bias[ch]);
+        }
+      }
+    });
+  });
+  return ok ? Status() : bad_dtype(ctx);
+}
+
+// Across channels: y = x / (bias + alpha / size * sum of x^2 over channels
+// [c - floor((size-1)/2), c + ceil((size-1)/2)])^beta.
+Status reference_LRN(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const double alpha = ctx.node().attr_float("alpha", 1e-4f);
+  const double beta = ctx.node().attr_float("beta", 0.75f);
+  const double bias = ctx.node().attr_float("bias", 1.0f);
+  const int64_t size = ctx.node().attr_int("size", 1);
+  const int64_t n = x.dim(0), c = x.dim(1);
+  const int64_t plane = n * c == 0 ? 0 : x.numel() / (n * c);
+  const int64_t before = (size - 1) / 2, after = size - 1 - before;
+  bool ok = dispatch_dtype(FloatTypes{}, x.dtype(), [&]<class T>() {
+    const T* xd = x.data<T>();
+    T* yd = ctx.output(0).data<T>();
+    parallel_over(ctx.pool(), n * c, [&](int64_t begin, int64_t end) {
+      for (int64_t nc = begin; nc < end; ++nc) {
+        const int64_t img = nc / c, ch = nc % c;
+        const int64_t lo = std::max<int64_t>(0, ch - before), hi = std::min<int64_t>(c - 1, ch + after);
+        for (int64_t i = 0; i < plane; ++i) {
+          double sq = 0;
+          for (int64_t k = lo; k <= hi; ++k) {
+            const double v = xd[(img * c + k) * plane + i];
+            sq += v * v;
+          }
+          yd[nc * plane + i] = static_cast<T>(xd[nc * plane + i] / std::pow(bias + alpha / static_cast<double>(size) * sq, beta));
         }
       }
     });

@@ -1,4 +1,4 @@
-// Reference kernels of Softmax and LogSoftmax over [outer, axis, inner]: subtract the max,
+// Reference kernels of Softmax, LogSoftmax and Hardmax over [outer, axis, inner]: subtract the max,
 // exponentiate, normalize by the sum (accumulated in the element type, as ONNX Runtime does).
 // inner == 1 walks contiguous rows; otherwise the axis is walked with stride `inner` per column.
 #include <algorithm>
@@ -11,12 +11,19 @@
 namespace fungen {
 namespace {
 
-template <class T, bool kLog>
+enum class Mode { kSoftmax, kLogSoftmax, kHardmax };
+
+template <class T, Mode kMode>
 void softmax_column(const T* x, T* y, int64_t len, int64_t stride) {
   T mx = x[0];
-  for (int64_t a = 1; a < len; ++a) mx = std::max(mx, x[a * stride]);
+  int64_t arg = 0;
+  for (int64_t a = 1; a < len; ++a) {
+    if (x[a * stride] > mx) mx = x[a * stride], arg = a;
+  }
   T sum = 0;
-  if constexpr (kLog) {
+  if constexpr (kMode == Mode::kHardmax) {  // 1 at the first maximum, 0 elsewhere
+    for (int64_t a = 0; a < len; ++a) y[a * stride] = a == arg ? T(1) : T(0);
+  } else if constexpr (kMode == Mode::kLogSoftmax) {
     for (int64_t a = 0; a < len; ++a) sum += std::exp(x[a * stride] - mx);
     const T log_sum = std::log(sum);
     for (int64_t a = 0; a < len; ++a) y[a * stride] = x[a * stride] - mx - log_sum;
@@ -31,7 +38,7 @@ void softmax_column(const T* x, T* y, int64_t len, int64_t stride) {
   }
 }
 
-template <bool kLog>
+template <Mode kMode>
 Status run_softmax(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const int rank = x.rank();
@@ -55,7 +62,7 @@ Status run_softmax(KernelContext& ctx) {
       for (int64_t col = begin; col < end; ++col) {
         const int64_t o = col / inner, i = col % inner;
         const int64_t base = o * len * inner + i;
-        softmax_column<T, kLog>(xd + base, yd + base, len, inner);
+        softmax_column<T, kMode>(xd + base, yd + base, len, inner);
       }
     };
     ThreadPool* pool = ctx.pool();
@@ -71,7 +78,8 @@ Status run_softmax(KernelContext& ctx) {
 
 }  // namespace
 
-Status reference_Softmax(KernelContext& ctx) { return run_softmax<false>(ctx); }
-Status reference_LogSoftmax(KernelContext& ctx) { return run_softmax<true>(ctx); }
+Status reference_Softmax(KernelContext& ctx) { return run_softmax<Mode::kSoftmax>(ctx); }
+Status reference_LogSoftmax(KernelContext& ctx) { return run_softmax<Mode::kLogSoftmax>(ctx); }
+Status reference_Hardmax(KernelContext& ctx) { return run_softmax<Mode::kHardmax>(ctx); }
 
 }  // namespace fungen
