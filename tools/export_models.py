@@ -75,6 +75,8 @@ VARIANTS = [
 
 RAW_HEAD_VARIANT = 0  # index into VARIANTS
 
+BN_SCALE = (0.5, 1.5)  # BN weight ~ U(BN_SCALE)
+BN_SHIFT_STD = 2.0  # BN bias ~ N(0, BN_SHIFT_STD): large shifts keep the random nets out of the chaotic regime
 CLS_BIAS_MEAN = -3.0
 CLS_SPREAD = 0.5
 CALIB_BATCH = 8
@@ -104,7 +106,7 @@ def cache_key() -> str:
 def randomize(model, seed: int, imgsz: tuple[int, int]) -> None:
     """Give a freshly built ultralytics DetectionModel non-trivial, seeded BatchNorm and head parameters.
 
-    BN scale/shift are drawn at random; then, in one eval-mode pass over random images, each BN's
+    BN scale/shift are drawn at random (U(BN_SCALE), N(0, BN_SHIFT_STD)); then, in one eval-mode pass over random images, each BN's
     running statistics are set, just before it runs, to those of the input it actually gets (so
     activations stay O(1) through the depth of the network, and folding BN into the convolutions is
     not a no-op). The last conv of each head branch (the only convs with a bias, not followed by BN)
@@ -112,6 +114,12 @@ def randomize(model, seed: int, imgsz: tuple[int, int]) -> None:
     around spread 1, class branches N(CLS_BIAS_MEAN, 0.5) around spread CLS_SPREAD, so that even the
     top 300 of the A x 80 class scores, which the end-to-end heads select, sit where the sigmoid still
     has slope (not all ~1.0, where they would tie).
+
+    Conditioning: with small BN shifts (std 0.3) these random nets are chaotic, float32 rounding
+    grows through the depth (YOLOv9: float32 vs float64 box error ~1 px, ORT with graph optimizations
+    on vs off ~30x the 1e-4 tolerance), so no two correct implementations could agree to 1e-4. Shifts
+    of std 2 put most SiLUs in their near-linear or near-off ranges; then ORT on vs off agrees to
+    <= 0.3x the tolerance on scores on every model (boxes: see tests/conformance/run_conformance.py).
     """
     import torch
 
@@ -139,8 +147,8 @@ def randomize(model, seed: int, imgsz: tuple[int, int]) -> None:
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.copy_(torch.empty(m.num_features).uniform_(0.5, 1.5, generator=g))
-                m.bias.copy_(torch.empty(m.num_features).normal_(0.0, 0.3, generator=g))
+                m.weight.copy_(torch.empty(m.num_features).uniform_(*BN_SCALE, generator=g))
+                m.bias.copy_(torch.empty(m.num_features).normal_(0.0, BN_SHIFT_STD, generator=g))
                 hooks.append(m.register_forward_pre_hook(set_bn_stats))
         hooks += [conv.register_forward_hook(scale_final) for conv in finals]
         model.eval()

@@ -12,6 +12,15 @@ default optimizations) run it, and every output must satisfy, element-wise,
 
     |fungen - ort| <= 1e-4 * max(1, |ort|)
 
+except for box coordinates (x, y, w, h rows of N x (4 + classes) x A outputs; x1, y1, x2, y2 of
+end-to-end rows), where the floor is 32 instead of 1: |fungen - ort| <= 1e-4 * max(32, |ort|),
+i.e. 3.2e-3 px absolute near the image's left and top edges. A box coordinate is (anchor +- DFL
+distance) x stride with operands up to ~16 x 32 px, so its float32 rounding error scales with the
+stride, not with the result; where the result is near 0 the unrelaxed floor (1e-4 px) is below what
+two correct float32 implementations agree to: ORT with graph optimizations on vs off differs there
+by up to ~7x that floor on these models (and by <= 0.5x the floor-32 tolerance). --strict restores
+floor 1 everywhere; strict_ratio in the report is always the unrelaxed ratio.
+
 End-to-end outputs (N x K x 6 rows of x1, y1, x2, y2, score, class, sorted by score by a TopK in
 the graph) get one relaxation, for ties: two candidates whose scores are within the tolerance may
 come out of TopK in either order, and one at the cut-off may be in one top-K and not in the other.
@@ -48,27 +57,32 @@ import ort_run  # noqa: E402
 RTOL = 1e-4  # tolerance: |a - b| <= RTOL * max(1, |b|)
 
 
-def tolerance(b: np.ndarray) -> np.ndarray:
-    return RTOL * np.maximum(1.0, np.abs(b))
+BOX_FLOOR = 32.0  # see the module doc: box coordinates are compared with max(BOX_FLOOR, |b|); --strict: 1
+
+
+def tolerance(b: np.ndarray, floor=1.0) -> np.ndarray:
+    return RTOL * np.maximum(floor, np.abs(b))
 
 
 class Result:
     def __init__(self):
         self.max_abs = 0.0
-        self.max_ratio = 0.0  # max of |a - b| / tolerance(b); <= 1 passes
+        self.max_ratio = 0.0  # max of |a - b| / tolerance(b, floor); <= 1 passes
+        self.strict_ratio = 0.0  # the same with floor 1 everywhere (the unrelaxed criterion)
         self.ties = 0
         self.problems: list[str] = []
 
-    def add(self, a: np.ndarray, b: np.ndarray) -> None:
+    def add(self, a: np.ndarray, b: np.ndarray, floor=1.0) -> None:
         if a.size == 0:
             return
-        err = np.abs(a - b)
-        self.max_abs = max(self.max_abs, float(np.nanmax(np.where(np.isnan(err), np.inf, err))))
-        self.max_ratio = max(self.max_ratio, float(np.max(np.where(np.isnan(err), np.inf, err / tolerance(b)))))
+        err = np.where(np.isnan(a - b), np.inf, np.abs(a - b))
+        self.max_abs = max(self.max_abs, float(np.max(err)))
+        self.max_ratio = max(self.max_ratio, float(np.max(err / tolerance(b, floor))))
+        self.strict_ratio = max(self.strict_ratio, float(np.max(err / tolerance(b))))
 
 
-def compare_dense(name: str, a: np.ndarray, b: np.ndarray, r: Result) -> None:
-    """Element-wise comparison (integer outputs must be equal)."""
+def compare_dense(name: str, a: np.ndarray, b: np.ndarray, r: Result, floor=1.0) -> None:
+    """Element-wise comparison (integer outputs must be equal); `floor`: scalar or broadcastable array."""
     if np.issubdtype(b.dtype, np.integer) or b.dtype == np.bool_:
         bad = int(np.count_nonzero(a != b))
         if bad:
@@ -77,8 +91,8 @@ def compare_dense(name: str, a: np.ndarray, b: np.ndarray, r: Result) -> None:
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     both_nan = np.isnan(a64) & np.isnan(b64)
     a64, b64 = np.where(both_nan, 0, a64), np.where(both_nan, 0, b64)
-    r.add(a64, b64)
-    over = np.abs(a64 - b64) > tolerance(b64)
+    r.add(a64, b64, floor)
+    over = np.abs(a64 - b64) > tolerance(b64, floor)
     over |= np.isnan(a64) | np.isnan(b64)
     if over.any():
         idx = tuple(int(i) for i in np.argwhere(over)[0])
@@ -86,7 +100,7 @@ def compare_dense(name: str, a: np.ndarray, b: np.ndarray, r: Result) -> None:
                           f"first at {list(idx)}: fungen {a[idx]!r} vs ort {b[idx]!r}")
 
 
-def compare_end_to_end(name: str, a: np.ndarray, b: np.ndarray, r: Result) -> None:
+def compare_end_to_end(name: str, a: np.ndarray, b: np.ndarray, r: Result, box_floor: float) -> None:
     """N x K x 6 (x1, y1, x2, y2, score, class) sorted by score: tie-aware row matching (see module doc)."""
     a, b = a.astype(np.float64), b.astype(np.float64)
     for n in range(b.shape[0]):
@@ -102,7 +116,7 @@ def compare_end_to_end(name: str, a: np.ndarray, b: np.ndarray, r: Result) -> No
 
         def same(i: int, j: int) -> bool:
             return (an[i, 5] == bn[j, 5]
-                    and bool(np.all(np.abs(an[i, :4] - bn[j, :4]) <= tolerance(bn[j, :4]))))
+                    and bool(np.all(np.abs(an[i, :4] - bn[j, :4]) <= tolerance(bn[j, :4], box_floor))))
 
         K = bn.shape[0]
         match_a, used_b = [-1] * K, [False] * K
@@ -122,7 +136,7 @@ def compare_end_to_end(name: str, a: np.ndarray, b: np.ndarray, r: Result) -> No
         for i in range(K):
             j = match_a[i]
             if j >= 0:
-                r.add(an[i, :4], bn[j, :4])
+                r.add(an[i, :4], bn[j, :4], box_floor)
             elif abs(sa[i] - cutoff) <= 2 * tolerance(cutoff):
                 r.ties += 1  # in fungen's top K, just out of ORT's
             else:
@@ -165,6 +179,8 @@ def main() -> int:
     ap.add_argument("--ort-threads", type=int, default=1, help="ORT intra-op threads (default 1)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per fungen run (default 900)")
     ap.add_argument("--keep", type=Path, help="keep inputs and outputs under this directory")
+    ap.add_argument("--strict", action="store_true", help="no floor for box coordinates: 1e-4 * max(1, |ort|) "
+                    "everywhere (see the module doc for why the default differs)")
     args = ap.parse_args()
 
     seed = args.seed if args.seed is not None else time.time_ns() % 2**32
@@ -176,6 +192,7 @@ def main() -> int:
         print(f"no model matches --filter {args.filter!r} in {models}")
         return 1
     fungen = shlex.split(args.fungen)
+    box_floor = 1.0 if args.strict else BOX_FLOOR
 
     passed = failed = 0
     work = Path(args.keep or tempfile.mkdtemp(prefix="fungen-conformance-"))
@@ -209,7 +226,11 @@ def main() -> int:
                 if a.shape != b.shape:
                     r.problems.append(f"{name}: shape {list(a.shape)} from fungen, {list(b.shape)} from ORT")
                 elif e.get("end2end") and b.ndim == 3 and b.shape[-1] == 6:
-                    compare_end_to_end(name, a, b, r)
+                    compare_end_to_end(name, a, b, r, box_floor)
+                elif b.ndim == 3 and b.shape[1] > 4:  # N x (4 + classes) x anchors: rows 0-3 are boxes
+                    floor = np.ones((1, b.shape[1], 1))
+                    floor[:, :4] = box_floor
+                    compare_dense(name, a, b, r, floor)
                 else:
                     compare_dense(name, a, b, r)
         ok = not r.problems
@@ -217,7 +238,7 @@ def main() -> int:
         outs = " ".join(f"{n}{list(v.shape)}" for n, v in want.items())
         ties = f" ties={r.ties}" if r.ties else ""
         print(f"{'PASS' if ok else 'FAIL'} {model.stem} in={list(x.shape)} out={outs} max_abs={r.max_abs:.3g} "
-              f"max_ratio={r.max_ratio:.3g}{ties} fungen={fungen_s:.2f}s ort={ort_s:.2f}s", flush=True)
+              f"max_ratio={r.max_ratio:.3g} strict_ratio={r.strict_ratio:.3g}{ties} fungen={fungen_s:.2f}s ort={ort_s:.2f}s", flush=True)
         for p in r.problems:
             print(f"    {p}")
         if not ok:
