@@ -106,14 +106,15 @@ def cache_key() -> str:
 def randomize(model, seed: int, imgsz: tuple[int, int]) -> None:
     """Give a freshly built ultralytics DetectionModel non-trivial, seeded BatchNorm and head parameters.
 
-    BN scale/shift are drawn at random (U(BN_SCALE), N(0, BN_SHIFT_STD)); then, in one eval-mode pass over random images, each BN's
-    running statistics are set, just before it runs, to those of the input it actually gets (so
-    activations stay O(1) through the depth of the network, and folding BN into the convolutions is
-    not a no-op). The last conv of each head branch (the only convs with a bias, not followed by BN)
-    is rescaled, per output channel, to a fixed spread on those images and gets a random bias: box branches N(0, 1)
-    around spread 1, class branches N(CLS_BIAS_MEAN, 0.5) around spread CLS_SPREAD, so that even the
-    top 300 of the A x 80 class scores, which the end-to-end heads select, sit where the sigmoid still
-    has slope (not all ~1.0, where they would tie).
+    BN scale/shift are drawn at random (U(BN_SCALE), N(0, BN_SHIFT_STD)); then, in one eval-mode
+    pass over random images, each BN's running statistics are set, just before it runs, to those of
+    the input it actually gets (so activations stay O(1) through the depth of the network, and
+    folding BN into the convolutions is not a no-op). The last conv of each head branch (the only
+    convs with a bias, not followed by BN) is rescaled, per output channel, to a fixed spread on
+    those images and gets a random bias: box branches N(0, 1) around spread 1, class branches
+    N(CLS_BIAS_MEAN, 0.5) around spread CLS_SPREAD, so that even the top 300 of the A x 80 class
+    scores, which the end-to-end heads select, sit where the sigmoid still has slope (not all ~1.0,
+    where they would tie).
 
     Conditioning: with small BN shifts (std 0.3) these random nets are chaotic, float32 rounding
     grows through the depth (YOLOv9: float32 vs float64 box error ~1 px, ORT with graph optimizations
