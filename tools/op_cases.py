@@ -99,7 +99,8 @@ def pool(op):
         attrs = dict(kernel_shape=[k, k], strides=[s, s], pads=pad, ceil_mode=int(rng.integers(0, 2)))
         if op == "AveragePool":
             attrs["count_include_pad"] = int(rng.integers(0, 2))
-        x = f32(rng, int(rng.integers(1, 3)), int(rng.integers(1, 6)), int(rng.integers(k, 20)), int(rng.integers(k, 20)))
+        x = f32(rng, int(rng.integers(1, 3)), int(rng.integers(1, 6)),
+                int(rng.integers(k, 20)), int(rng.integers(k, 20)))
         return Case(op, {"x": x}, attrs, opset=int(rng.choice([12, 17])))
     return make
 
@@ -349,7 +350,8 @@ def main() -> int:
                     break
         ok = not problem
         passed, failed = passed + ok, failed + (not ok)
-        print(f"{'PASS' if ok else 'FAIL'} {c.describe()} max_ratio={worst:.3g}" + (f"\n    {problem}" if problem else ""))
+        print(f"{'PASS' if ok else 'FAIL'} {c.describe()} max_ratio={worst:.3g}"
+              + (f"\n    {problem}" if problem else ""))
         if not ok:
             print(f"    repeat: {shlex.join(cmd)}")
     if failed:

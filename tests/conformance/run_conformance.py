@@ -238,7 +238,8 @@ def main() -> int:
         outs = " ".join(f"{n}{list(v.shape)}" for n, v in want.items())
         ties = f" ties={r.ties}" if r.ties else ""
         print(f"{'PASS' if ok else 'FAIL'} {model.stem} in={list(x.shape)} out={outs} max_abs={r.max_abs:.3g} "
-              f"max_ratio={r.max_ratio:.3g} strict_ratio={r.strict_ratio:.3g}{ties} fungen={fungen_s:.2f}s ort={ort_s:.2f}s", flush=True)
+              f"max_ratio={r.max_ratio:.3g} strict_ratio={r.strict_ratio:.3g}{ties} "
+              f"fungen={fungen_s:.2f}s ort={ort_s:.2f}s", flush=True)
         for p in r.problems:
             print(f"    {p}")
         if not ok:
