@@ -19,6 +19,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fungen/status.h"
@@ -28,7 +29,11 @@ namespace fungen {
 
 struct EngineOptions {
   int threads = 0;             // 0: one per physical core
-  std::string backend = "auto";  // "auto" | "reference" (more as backends land)
+  // "auto": the fastest compiled in (cpu when fungen has oneDNN), the reference kernels for the
+  // rest; "cpu": oneDNN (an error without it); "reference": the plain kernels only, no fusion.
+  std::string backend = "auto";
+  // "fp32" (exact to 1e-4) | "bf16" (cpu backend: convolutions in bfloat16, opt-in).
+  std::string precision = "fp32";
 };
 
 struct TensorInfo {
@@ -62,6 +67,8 @@ class Engine {
   // Bytes of activation memory of the last prepared plan (arena, outputs excluded).
   size_t arena_bytes() const;
   int threads() const;
+  // Graph nodes of the last prepared plan that `backend` ("cpu", "reference") runs.
+  size_t nodes_on(std::string_view backend) const;
 
   struct Impl;  // opaque
 

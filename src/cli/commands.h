@@ -19,6 +19,7 @@ int report(const Status& status);
 using Action = std::function<int()>;
 
 Action add_infer_command(CLI::App& app);
+Action add_bench_command(CLI::App& app);
 Action add_detect_command(CLI::App& app);
 
 }  // namespace fungen::cli

@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   std::vector<std::pair<CLI::App*, Action>> actions;
   Action infer = add_infer_command(app);
   actions.emplace_back(app.get_subcommand("infer"), infer);
+  Action bench = add_bench_command(app);
+  actions.emplace_back(app.get_subcommand("bench"), bench);
   Action detect = add_detect_command(app);
   actions.emplace_back(app.get_subcommand("detect"), detect);
   try {

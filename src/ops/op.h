@@ -40,6 +40,13 @@ class InferContext {
     return v.constant ? &*v.constant : nullptr;
   }
   void set_output(size_t i, DType dtype, Shape shape);
+  // The shape set_output() gave output i.
+  const Shape& output_shape(size_t i) const {
+    return graph_.values[static_cast<size_t>(node_.outputs[i])].shape;
+  }
+  // A context for `other` on the same graph (fused ops reuse the shape function of the op they
+  // contain); `other` must outlive it.
+  InferContext for_node(const Node& other) const { return InferContext(other, graph_); }
   // Scratch bytes the kernel may use through KernelContext::scratch(); default 0.
   void request_scratch(size_t bytes) { scratch_bytes_ = bytes; }
   size_t scratch_bytes() const { return scratch_bytes_; }
@@ -97,10 +104,13 @@ struct OpSchema {
   int min_opset = 1;       // first ai.onnx opset whose semantics fungen implements for this op
   InferFn infer = nullptr;
   KernelFn reference = nullptr;
+  bool internal = false;   // made by a fusion pass; a model file cannot name it
 };
 
-// The schema of `op_type` in the default domain, or nullptr.
+// The schema of `op_type` in the default domain, or nullptr. Internal ops are not found here.
 const OpSchema* find_op_schema(std::string_view op_type);
+// The schema of an internal (fused) op of ops/list_fused.h, or nullptr.
+const OpSchema* find_internal_op_schema(std::string_view op_type);
 // Every op fungen implements, in the order of ops/op_list.h.
 std::span<const OpSchema* const> all_op_schemas();
 

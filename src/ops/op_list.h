@@ -7,7 +7,11 @@
 #pragma once
 
 #include "ops/list_elementwise.h"
+#include "ops/list_fused.h"
 #include "ops/list_nn.h"
 #include "ops/list_tensor.h"
 
 #define FUNGEN_OPS(X) FUNGEN_ELEMENTWISE_OPS(X) FUNGEN_NN_OPS(X) FUNGEN_TENSOR_OPS(X)
+
+// Ops the passes create and model files may not name (see list_fused.h).
+#define FUNGEN_INTERNAL_OPS(X) FUNGEN_FUSED_OPS(X)

@@ -11,6 +11,7 @@ namespace fungen {
   Status infer_##name(InferContext&);             \
   Status reference_##name(KernelContext&);
 FUNGEN_OPS(FUNGEN_DECLARE_OP)
+FUNGEN_INTERNAL_OPS(FUNGEN_DECLARE_OP)
 #undef FUNGEN_DECLARE_OP
 
 namespace {
@@ -19,6 +20,10 @@ namespace {
   OpSchema{#name, attrs, min_opset, &infer_##name, &reference_##name},
 const OpSchema kSchemas[] = {FUNGEN_OPS(FUNGEN_SCHEMA) OpSchema{}};
 #undef FUNGEN_SCHEMA
+#define FUNGEN_INTERNAL_SCHEMA(name, attrs, min_opset) \
+  OpSchema{#name, attrs, min_opset, &infer_##name, &reference_##name, true},
+const OpSchema kInternalSchemas[] = {FUNGEN_INTERNAL_OPS(FUNGEN_INTERNAL_SCHEMA) OpSchema{}};
+#undef FUNGEN_INTERNAL_SCHEMA
 
 #define FUNGEN_COUNT(name, attrs, min_opset) +1
 constexpr size_t kNumOps = 0 FUNGEN_OPS(FUNGEN_COUNT);
@@ -36,6 +41,13 @@ const std::array<const OpSchema*, kNumOps> kSchemaPointers = [] {
 const OpSchema* find_op_schema(std::string_view op_type) {
   for (size_t i = 0; i < kNumOps; ++i) {
     if (kSchemas[i].name == op_type) return &kSchemas[i];
+  }
+  return nullptr;
+}
+
+const OpSchema* find_internal_op_schema(std::string_view op_type) {
+  for (const OpSchema& s : kInternalSchemas) {
+    if (!s.name.empty() && s.name == op_type) return &s;
   }
   return nullptr;
 }

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "fungen/status.h"
 #include "graph/graph.h"
@@ -19,6 +21,16 @@ class NodeKernel {
   virtual Status run(KernelContext& ctx) = 0;
 };
 
+// A run of consecutive nodes of the (topologically sorted) graph that one backend compiles into
+// one kernel, keeping tensors between them in its own layouts. `inputs` are the values the run
+// reads that are neither constants nor produced inside it; `outputs` are the values it produces
+// that are read after it or are graph outputs. The run's KernelContext carries exactly these, in
+// this order, in the graph's plain layout.
+struct NodeRun {
+  size_t first = 0, last = 0;  // node indices, inclusive
+  std::vector<int> inputs, outputs;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -27,9 +39,25 @@ class Backend {
   virtual bool supports(const Node& node, const Graph& graph) const = 0;
   // Prepares the node (primitive creation, weight packing); called once per plan.
   virtual Result<std::unique_ptr<NodeKernel>> prepare(const Node& node, const Graph& graph) = 0;
+  // A backend that returns true here gets each maximal run of consecutive nodes it supports
+  // through prepare_run() instead of prepare() per node.
+  virtual bool prepares_runs() const { return false; }
+  virtual Result<std::unique_ptr<NodeKernel>> prepare_run(const Graph& graph, const NodeRun& run) {
+    return unsupported(std::string(name()) + " does not prepare runs");
+  }
 };
 
 // The plain reference kernels of ops/op_list.h: the ground truth, supports every op.
 std::unique_ptr<Backend> make_reference_backend();
+
+#ifdef FUNGEN_HAVE_ONEDNN
+// oneDNN (fp32, or bf16 where the CPU has it): runs of convolutions, pooling, resizing and the
+// glue between them with activations in blocked layouts; `threads` bounds oneDNN's threads.
+struct CpuBackendOptions {
+  int threads = 1;
+  std::string precision = "fp32";  // "fp32" | "bf16"
+};
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options);
+#endif
 
 }  // namespace fungen

@@ -20,11 +20,15 @@ struct Engine::Impl {
   std::unique_ptr<ThreadPool> pool;
   std::vector<std::unique_ptr<Backend>> backends;
   std::vector<Backend*> backend_order;
-  std::map<std::vector<Shape>, std::unique_ptr<ExecutionPlan>> plans;
+  // Plans by input shapes, plus the bytes of the inputs a plan was specialized on (see run()).
+  std::map<std::pair<std::vector<Shape>, std::string>, std::unique_ptr<ExecutionPlan>> plans;
+  std::vector<bool> value_inputs;  // inputs whose values the graph needs at load
   ExecutionPlan* last = nullptr;
+  bool fuse = false;  // run graph/passes/fusions.h (when a backend with fused kernels is in use)
 
   Status check_inputs(std::span<const Tensor> given) const;
-  Result<ExecutionPlan*> plan_for(std::span<const Shape> shapes);
+  Result<ExecutionPlan*> plan_for(std::span<const Tensor> given);
+  Result<ExecutionPlan*> build_plan(std::span<const Tensor> given);
 };
 
 namespace {
@@ -40,9 +44,21 @@ TensorInfo info_of(const Value& v) {
 Result<std::unique_ptr<Engine::Impl>> make_impl(Graph graph, const EngineOptions& options) {
   auto impl = std::make_unique<Engine::Impl>();
   FUNGEN_RETURN_IF_ERROR(bind_schemas(graph));
-  if (options.backend != "auto" && options.backend != "reference") {
+  if (options.backend != "auto" && options.backend != "reference" && options.backend != "cpu") {
     return invalid_argument("unknown backend '" + options.backend +
-                            "' (choose auto or reference)");
+                            "' (choose auto, cpu or reference)");
+  }
+#ifndef FUNGEN_HAVE_ONEDNN
+  if (options.backend == "cpu") {
+    return unsupported("backend 'cpu' needs oneDNN, which this build of fungen lacks "
+                       "(install libdnnl-dev and rebuild with -DFUNGEN_ONEDNN=ON)");
+  }
+#endif
+  if (options.precision != "fp32" && options.precision != "bf16") {
+    return invalid_argument("unknown precision '" + options.precision + "' (choose fp32 or bf16)");
+  }
+  if (options.precision != "fp32" && options.backend == "reference") {
+    return invalid_argument("precision " + options.precision + " needs the cpu backend");
   }
   if (options.threads < 0) {
     return invalid_argument("threads must be >= 0 (0 = one per physical core), got " +
@@ -51,6 +67,16 @@ Result<std::unique_ptr<Engine::Impl>> make_impl(Graph graph, const EngineOptions
   impl->options = options;
   int threads = options.threads > 0 ? options.threads : ThreadPool::physical_cores();
   impl->pool = std::make_unique<ThreadPool>(threads);
+#ifdef FUNGEN_HAVE_ONEDNN
+  if (options.backend != "reference") {
+    impl->backends.push_back(make_cpu_backend({.threads = threads, .precision = options.precision}));
+    impl->fuse = true;
+  }
+#else
+  if (options.precision != "fp32") {
+    return unsupported("precision " + options.precision + " needs oneDNN, which this build lacks");
+  }
+#endif
   impl->backends.push_back(make_reference_backend());
   for (auto& b : impl->backends) impl->backend_order.push_back(b.get());
   for (int id : graph.inputs) impl->inputs.push_back(info_of(graph.values[static_cast<size_t>(id)]));
@@ -79,15 +105,63 @@ Status Engine::Impl::check_inputs(std::span<const Tensor> given) const {
   return Status();
 }
 
-Result<ExecutionPlan*> Engine::Impl::plan_for(std::span<const Shape> shapes) {
-  std::vector<Shape> key(shapes.begin(), shapes.end());
-  auto it = plans.find(key);
-  if (it == plans.end()) {
-    auto plan = ExecutionPlan::build(graph, shapes, backend_order, pool.get());
-    if (!plan.ok()) return plan.status();
-    it = plans.emplace(std::move(key), std::move(plan).value()).first;
+// A graph whose shapes depend on the VALUE of a small graph input (ONNX's node tests feed
+// Reshape's shape, Resize's scales or TopK's k as inputs) cannot be planned from shapes alone.
+// Then the engine specializes the plan on those inputs' values too: they fold like initializers,
+// and a later run with other values builds (and caches) another plan. Large inputs such as
+// images are never specialized on.
+constexpr int64_t kMaxValueInputElements = 4096;
+
+Result<ExecutionPlan*> Engine::Impl::plan_for(std::span<const Tensor> given) {
+  auto key_of = [&] {
+    std::pair<std::vector<Shape>, std::string> key;
+    for (size_t i = 0; i < given.size(); ++i) {
+      key.first.push_back(given[i].shape());
+      if (!value_inputs.empty() && value_inputs[i]) {
+        key.second.append(static_cast<const char*>(given[i].raw()), given[i].nbytes());
+      }
+    }
+    return key;
+  };
+  auto it = plans.find(key_of());
+  if (it != plans.end()) return it->second.get();
+  auto plan = build_plan(given);  // may decide to specialize on values: key after it
+  if (!plan.ok()) return plan.status();
+  return plans.emplace(key_of(), std::unique_ptr<ExecutionPlan>(plan.value())).first->second.get();
+}
+
+Result<ExecutionPlan*> Engine::Impl::build_plan(std::span<const Tensor> given) {
+  std::vector<Shape> shapes;
+  for (const Tensor& t : given) shapes.push_back(t.shape());
+  std::vector<Tensor> values(given.size());
+  auto specialize_on_values = [&] {
+    for (size_t i = 0; i < given.size(); ++i) {
+      if (value_inputs[i]) values[i] = given[i];
+    }
+  };
+  if (!value_inputs.empty()) specialize_on_values();
+  auto plan = ExecutionPlan::build(graph, shapes, backend_order, pool.get(), fuse, values);
+  if (!plan.ok() && value_inputs.empty() && plan.status().code() == StatusCode::kUnsupported) {
+    std::vector<bool> small(given.size());
+    bool any = false;
+    for (size_t i = 0; i < given.size(); ++i) {
+      small[i] = given[i].numel() <= kMaxValueInputElements;
+      any = any || small[i];
+    }
+    if (any) {
+      value_inputs = small;
+      specialize_on_values();
+      auto retry = ExecutionPlan::build(graph, shapes, backend_order, pool.get(), fuse, values);
+      if (!retry.ok()) {
+        value_inputs.clear();
+        return plan.status();
+      }
+      log(LogLevel::kInfo, "shapes depend on input values: plans are specialized on small inputs");
+      plan = std::move(retry);
+    }
   }
-  return it->second.get();
+  if (!plan.ok()) return plan.status();
+  return std::move(plan).value().release();
 }
 
 Result<Engine> Engine::load(const std::string& path, const EngineOptions& options) {
@@ -117,10 +191,21 @@ const std::vector<TensorInfo>& Engine::outputs() const { return impl_->outputs; 
 const std::map<std::string, std::string>& Engine::metadata() const { return impl_->graph.metadata; }
 int64_t Engine::opset() const { return impl_->graph.opset; }
 int Engine::threads() const { return impl_->pool->threads(); }
+size_t Engine::nodes_on(std::string_view backend) const {
+  return impl_->last ? impl_->last->nodes_on(backend) : 0;
+}
 size_t Engine::arena_bytes() const { return impl_->last ? impl_->last->arena_bytes() : 0; }
 
 Status Engine::prepare(std::span<const Shape> input_shapes) {
-  auto plan = impl_->plan_for(input_shapes);
+  if (input_shapes.size() != impl_->inputs.size()) {
+    return invalid_argument("the model takes " + std::to_string(impl_->inputs.size()) +
+                            " input(s), got " + std::to_string(input_shapes.size()) + " shapes");
+  }
+  std::vector<Tensor> zeros;
+  for (size_t i = 0; i < input_shapes.size(); ++i) {
+    zeros.emplace_back(impl_->inputs[i].dtype, input_shapes[i]);
+  }
+  auto plan = impl_->plan_for(zeros);
   if (!plan.ok()) return plan.status();
   impl_->last = plan.value();
   return Status();
@@ -129,9 +214,7 @@ Status Engine::prepare(std::span<const Shape> input_shapes) {
 Status Engine::run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) {
   FUNGEN_RETURN_IF_ERROR(impl_->check_inputs(inputs));
   if (!impl_->last || !impl_->last->matches(inputs)) {
-    std::vector<Shape> shapes;
-    for (const Tensor& t : inputs) shapes.push_back(t.shape());
-    auto plan = impl_->plan_for(shapes);
+    auto plan = impl_->plan_for(inputs);
     if (!plan.ok()) return plan.status();
     impl_->last = plan.value();
   }

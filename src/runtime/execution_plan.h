@@ -20,11 +20,15 @@ class ThreadPool;
 
 class ExecutionPlan {
  public:
-  // `base` must have bound schemas. Backends are tried in order for each node.
+  // `input_values`, when not empty, has one entry per graph input: a non-empty tensor makes that
+  // input a constant of the plan (its value folds like an initializer; see Engine::run).
+  // `base` must have bound schemas. Backends are tried in order for each node; consecutive nodes
+  // taken by a backend that prepares runs become one step. `fuse` runs graph/passes/fusions.h.
   static Result<std::unique_ptr<ExecutionPlan>> build(const Graph& base,
                                                       std::span<const Shape> input_shapes,
                                                       std::span<Backend* const> backends,
-                                                      ThreadPool* pool);
+                                                      ThreadPool* pool, bool fuse = false,
+                                                      std::span<const Tensor> input_values = {});
 
   bool matches(std::span<const Tensor> inputs) const;
   // Inputs must match the planned shapes. `outputs` receives tensors that share the plan's
@@ -33,7 +37,7 @@ class ExecutionPlan {
 
   size_t arena_bytes() const { return arena_bytes_; }
   const Graph& graph() const { return graph_; }
-  // Number of nodes that each backend took, for logs and tests.
+  // Number of graph nodes that each backend took, for logs and tests.
   size_t nodes_on(std::string_view backend) const;
 
  private:
@@ -44,14 +48,17 @@ class ExecutionPlan {
     std::vector<const Tensor*> inputs;
     std::vector<Tensor*> outputs;
     void* scratch = nullptr;
+    size_t node_count = 1;  // graph nodes this step runs (more than one for a run)
   };
   ExecutionPlan() = default;
   Status run_step(Step& step);
 
   Graph graph_;
   std::vector<Shape> input_shapes_;
+  std::vector<Tensor> input_values_;  // per input: the value this plan was specialized on, or empty
   std::vector<Tensor> slots_;  // one per value: constant, bound input, arena view or output
   std::vector<Step> steps_;
+  std::vector<std::unique_ptr<Node>> run_nodes_;  // the Node a run step's KernelContext names
   std::shared_ptr<void> arena_;
   size_t arena_bytes_ = 0;
   std::vector<int> copy_to_output_;  // output index -> value id to copy from, or -1

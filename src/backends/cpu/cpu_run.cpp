@@ -1,0 +1,486 @@
+#include "backends/cpu/cpu_run.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "backends/cpu/cpu_ops.h"
+#include "fungen/log.h"
+#include "graph/memory_plan.h"
+#include "util/assert.h"
+#include "util/memory.h"
+
+namespace fungen::cpu {
+
+memory::dims to_dims(const Shape& s) { return memory::dims(s.begin(), s.end()); }
+
+memory::format_tag plain_tag(size_t rank) {
+  using tag = memory::format_tag;
+  switch (rank) {
+    case 0:
+    case 1: return tag::a;
+    case 2: return tag::ab;
+    case 3: return tag::abc;
+    case 4: return tag::abcd;
+    case 5: return tag::abcde;
+    case 6: return tag::abcdef;
+    default: return tag::undef;
+  }
+}
+
+memory::format_tag blocked_tag() {
+  // FUNGEN_CPU_LAYOUT=nhwc|nChw16c|nChw8c overrides the default, for layout experiments.
+  static const memory::format_tag tag = [] {
+    const char* env = std::getenv("FUNGEN_CPU_LAYOUT");
+    std::string v = env ? env : "";
+    if (v == "nhwc") return memory::format_tag::nhwc;
+    if (v == "nChw8c") return memory::format_tag::nChw8c;
+    return memory::format_tag::nChw16c;
+  }();
+  return tag;
+}
+
+memory::desc blocked_desc(const Shape& s, memory::data_type dt) {
+  return memory::desc(to_dims(s), dt, blocked_tag());
+}
+
+bool is_reference_impl(const char* impl_info) {
+  return std::strncmp(impl_info, "ref", 3) == 0;
+}
+
+CpuRun::CpuRun(const Graph& graph, const CpuOptions& options)
+    : graph_(graph), options_(options), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
+
+bool CpuRun::is_constant(int value) const {
+  return graph_.values[static_cast<size_t>(value)].is_constant();
+}
+const Tensor& CpuRun::constant(int value) const {
+  return *graph_.values[static_cast<size_t>(value)].constant;
+}
+
+bool CpuRun::dies_at(int value, size_t node_index) const {
+  return last_reader_[static_cast<size_t>(value)] == static_cast<int>(node_index) &&
+         !leaves_run_[static_cast<size_t>(value)];
+}
+
+const memory::desc& CpuRun::desc_of(int value) const {
+  const auto& v = variants_[static_cast<size_t>(value)];
+  FUNGEN_ASSERT(!v.empty());
+  return bufs_[static_cast<size_t>(v.front())].desc;
+}
+
+memory::desc CpuRun::plain_desc(int value) const {
+  const Shape& s = shape(value);
+  return memory::desc(to_dims(s), memory::data_type::f32, plain_tag(s.size()));
+}
+
+int CpuRun::new_storage(size_t bytes) {
+  Storage st;
+  st.bytes = bytes;
+  st.first = st.last = static_cast<int>(steps_.size());
+  storages_.push_back(std::move(st));
+  return static_cast<int>(storages_.size()) - 1;
+}
+
+void CpuRun::touch(int buf) {
+  Storage& st = storages_[static_cast<size_t>(bufs_[static_cast<size_t>(buf)].storage)];
+  int now = static_cast<int>(steps_.size());
+  st.first = std::min(st.first, now);
+  st.last = std::max(st.last, now);
+}
+
+int CpuRun::define(int value, const memory::desc& desc) {
+  Buf b;
+  b.desc = desc;
+  int out = output_index_[static_cast<size_t>(value)];
+  if (out >= 0 && desc == plain_desc(value)) {
+    b.storage = output_storage_[static_cast<size_t>(out)];
+  } else {
+    b.storage = new_storage(desc.get_size());
+  }
+  bufs_.push_back(b);
+  int id = static_cast<int>(bufs_.size()) - 1;
+  variants_[static_cast<size_t>(value)] = {id};
+  touch(id);
+  return id;
+}
+
+int CpuRun::define_alias(int value, int buf, const memory::desc& desc) {
+  int id = view(buf, desc, 0);
+  variants_[static_cast<size_t>(value)] = {id};
+  return id;
+}
+
+int CpuRun::view(int buf, const memory::desc& desc, size_t offset) {
+  Buf b;
+  b.desc = desc;
+  b.storage = bufs_[static_cast<size_t>(buf)].storage;
+  b.offset = bufs_[static_cast<size_t>(buf)].offset + offset;
+  bufs_.push_back(b);
+  int id = static_cast<int>(bufs_.size()) - 1;
+  touch(id);
+  return id;
+}
+
+int CpuRun::get(int value, const memory::desc& want) {
+  auto& vs = variants_[static_cast<size_t>(value)];
+  FUNGEN_ASSERT(!vs.empty());
+  for (int id : vs) {
+    if (bufs_[static_cast<size_t>(id)].desc == want) {
+      touch(id);
+      return id;
+    }
+  }
+  int src = vs.front();
+  Buf b;
+  b.desc = want;
+  b.storage = new_storage(want.get_size());
+  bufs_.push_back(b);
+  int dst = static_cast<int>(bufs_.size()) - 1;
+  dnnl::reorder::primitive_desc pd(engine_, bufs_[static_cast<size_t>(src)].desc, engine_, want);
+  add_primitive("reorder " + graph_.values[static_cast<size_t>(value)].name, dnnl::reorder(pd),
+                {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}, pd.scratchpad_desc());
+  vs.push_back(dst);
+  return dst;
+}
+
+void CpuRun::add_primitive(std::string label, dnnl::primitive prim,
+                           std::vector<std::pair<int, int>> args, const memory::desc& scratchpad) {
+  for (auto& a : args) touch(a.second);
+  scratchpad_bytes_ = std::max(scratchpad_bytes_, scratchpad.get_size());
+  Step s;
+  s.label = std::move(label);
+  s.prim = std::move(prim);
+  s.args = std::move(args);
+  steps_.push_back(std::move(s));
+}
+
+void CpuRun::add_plain(const Node& node, std::vector<int> in_bufs, std::vector<int> out_bufs) {
+  for (int b : in_bufs) {
+    if (b >= 0) touch(b);
+  }
+  for (int b : out_bufs) {
+    if (b >= 0) touch(b);
+  }
+  Step s;
+  s.label = node.name + " (" + node.op_type + ", plain)";
+  s.kernel = node.schema->reference;
+  s.node = &node;
+  s.in_bufs = std::move(in_bufs);
+  s.out_bufs = std::move(out_bufs);
+  if (node.scratch_bytes) {
+    s.scratch_storage = new_storage(node.scratch_bytes);
+    s.scratch_bytes = node.scratch_bytes;
+  }
+  steps_.push_back(std::move(s));
+}
+
+int CpuRun::pack(const memory& src, const memory::desc& want) {
+  memory dst(want, engine_);
+  dnnl::reorder(src, dst).execute(stream_, const_cast<memory&>(src), dst);
+  stream_.wait();
+  packed_.push_back(dst);
+  Storage st;
+  st.bytes = want.get_size();
+  st.owned = std::shared_ptr<void>(dst.get_data_handle(), [](void*) {});  // packed_ owns it
+  st.ptr = static_cast<std::byte*>(dst.get_data_handle());
+  storages_.push_back(std::move(st));
+  Buf b;
+  b.desc = want;
+  b.storage = static_cast<int>(storages_.size()) - 1;
+  bufs_.push_back(b);
+  return static_cast<int>(bufs_.size()) - 1;
+}
+
+bool CpuRun::can_overwrite(int value, int buf) const {
+  if (!dies_at(value, current_node_)) return false;
+  int storage = bufs_[static_cast<size_t>(buf)].storage;
+  const Storage& st = storages_[static_cast<size_t>(storage)];
+  if (st.boundary_input >= 0 || st.boundary_output >= 0 || st.owned) return false;
+  int sharing = 0;
+  for (const Buf& b : bufs_) sharing += b.storage == storage;
+  return sharing == 1;
+}
+
+namespace {
+
+// Does every op of the run treat the images of the batch independently, so the run can go image
+// by image? (All values carry the batch in dim 0; no op works across dim 0.)
+bool images_independent(const Graph& g, const NodeRun& run, int64_t batch) {
+  auto axis_ok = [](int64_t axis, size_t rank) { return axis != 0 && axis != -static_cast<int64_t>(rank); };
+  for (size_t n = run.first; n <= run.last; ++n) {
+    const Node& node = g.nodes[n];
+    size_t rank = 0;
+    for (int id : node.outputs) {
+      if (id < 0) continue;
+      const Value& v = g.values[static_cast<size_t>(id)];
+      if (v.shape.empty() || v.shape[0] != batch) return false;
+      rank = v.shape.size();
+    }
+    for (int id : node.inputs) {
+      if (id < 0) continue;
+      const Value& v = g.values[static_cast<size_t>(id)];
+      if (v.is_constant()) {
+        // A constant operand must broadcast over the batch.
+        if (v.shape.size() >= rank && !v.shape.empty() && v.shape[0] != 1 && node.op_type != "Reshape" &&
+            node.op_type != "Slice" && node.op_type != "Resize" && node.op_type != "Split" &&
+            node.op_type != "Conv" && node.op_type != "FusedConv") {
+          return false;
+        }
+        continue;
+      }
+      if (v.shape.empty() || v.shape[0] != batch) return false;
+    }
+    const std::string& op = node.op_type;
+    if (op == "Concat" || op == "Softmax" || op == "Split" || op == "Flatten") {
+      if (!axis_ok(node.attr_int("axis", op == "Concat" ? 0 : (op == "Split" ? 0 : 1)), rank)) return false;
+    } else if (op == "Transpose") {
+      auto perm = node.attr_ints("perm");
+      if (perm.empty() || perm[0] != 0) return false;
+    } else if (op == "Slice") {
+      // axes are an input; only claimed when constant and non-zero (checked by the backend)
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CpuRun>> CpuRun::build(const Graph& graph, const NodeRun& run,
+                                              const CpuOptions& options) {
+  // oneDNN sizes its parallel work when a primitive is created: bound it here as in run().
+  omp_set_num_threads(options.threads);
+  std::unique_ptr<CpuRun> r(new CpuRun(graph, options));
+  const size_t nv = graph.values.size();
+  r->shapes_.resize(nv);
+  r->last_reader_.assign(nv, -1);
+  r->leaves_run_.assign(nv, false);
+  r->output_index_.assign(nv, -1);
+  r->variants_.resize(nv);
+  int64_t batch = 1;
+  if (!run.inputs.empty()) {
+    const Shape& s = graph.values[static_cast<size_t>(run.inputs[0])].shape;
+    if (!s.empty()) batch = s[0];
+  }
+  bool per_image = batch > 1 && images_independent(graph, run, batch);
+  r->images_ = per_image ? static_cast<int>(batch) : 1;
+  for (size_t v = 0; v < nv; ++v) {
+    r->shapes_[v] = graph.values[v].shape;
+    if (per_image && !graph.values[v].is_constant() && !r->shapes_[v].empty()) r->shapes_[v][0] = 1;
+  }
+  for (size_t n = run.first; n <= run.last; ++n) {
+    for (int id : graph.nodes[n].inputs) {
+      if (id >= 0) r->last_reader_[static_cast<size_t>(id)] = static_cast<int>(n);
+    }
+  }
+  for (size_t i = 0; i < run.outputs.size(); ++i) {
+    int id = run.outputs[i];
+    r->leaves_run_[static_cast<size_t>(id)] = true;
+    if (r->output_index_[static_cast<size_t>(id)] < 0) r->output_index_[static_cast<size_t>(id)] = static_cast<int>(i);
+  }
+  // Boundary storages.
+  for (size_t i = 0; i < run.inputs.size(); ++i) {
+    int id = run.inputs[i];
+    memory::desc d = r->plain_desc(id);
+    int st = r->new_storage(d.get_size());
+    r->storages_[static_cast<size_t>(st)].boundary_input = static_cast<int>(i);
+    r->storages_[static_cast<size_t>(st)].image_stride = per_image ? d.get_size() : 0;
+    r->input_storage_.push_back(st);
+    Buf b;
+    b.desc = d;
+    b.storage = st;
+    r->bufs_.push_back(b);
+    r->variants_[static_cast<size_t>(id)] = {static_cast<int>(r->bufs_.size()) - 1};
+  }
+  for (size_t i = 0; i < run.outputs.size(); ++i) {
+    memory::desc d = r->plain_desc(run.outputs[i]);
+    int st = r->new_storage(d.get_size());
+    r->storages_[static_cast<size_t>(st)].boundary_output = static_cast<int>(i);
+    r->storages_[static_cast<size_t>(st)].image_stride = per_image ? d.get_size() : 0;
+    r->output_storage_.push_back(st);
+  }
+  FUNGEN_RETURN_IF_ERROR(r->lower(run));
+  FUNGEN_RETURN_IF_ERROR(r->finalize(run));
+  return r;
+}
+
+Status CpuRun::lower(const NodeRun& run) {
+  for (size_t n = run.first; n <= run.last; ++n) {
+    current_node_ = n;
+    const Node& node = graph_.nodes[n];
+    LowerFn fn = lowering_for(node.op_type);
+    Status s = fn ? fn(*this, node) : unsupported("no oneDNN lowering");
+    if (s.code() == StatusCode::kUnsupported) {
+      log(LogLevel::kDebug, "cpu: {} ({}) runs plain: {}", node.name, node.op_type, s.message());
+      s = lower_plain(*this, node);
+    }
+    if (!s.ok()) return s.with_context(node.describe(graph_.opset));
+  }
+  // Run outputs end in their boundary tensors, in the plain layout.
+  for (size_t i = 0; i < run.outputs.size(); ++i) {
+    int id = run.outputs[i];
+    int st = output_storage_[i];
+    bool there = false;
+    for (int b : variants_[static_cast<size_t>(id)]) there |= bufs_[static_cast<size_t>(b)].storage == st;
+    if (there) continue;
+    Buf b;
+    b.desc = plain_desc(id);
+    b.storage = st;
+    bufs_.push_back(b);
+    int dst = static_cast<int>(bufs_.size()) - 1;
+    int src = variants_[static_cast<size_t>(id)].front();
+    dnnl::reorder::primitive_desc pd(engine_, bufs_[static_cast<size_t>(src)].desc, engine_, b.desc);
+    add_primitive("output " + graph_.values[static_cast<size_t>(id)].name, dnnl::reorder(pd),
+                  {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}, pd.scratchpad_desc());
+  }
+  return Status();
+}
+
+Status CpuRun::finalize(const NodeRun& run) {
+  // Arena: every storage that is neither a boundary tensor nor owned.
+  std::vector<BufferRequest> requests;
+  std::vector<int> which;
+  for (size_t i = 0; i < storages_.size(); ++i) {
+    const Storage& st = storages_[i];
+    if (st.boundary_input >= 0 || st.boundary_output >= 0 || st.owned || st.bytes == 0) continue;
+    requests.push_back({st.bytes, st.first, st.last});
+    which.push_back(static_cast<int>(i));
+  }
+  MemoryPlan plan = plan_memory(requests);
+  size_t total = plan.arena_bytes + scratchpad_bytes_ + kArenaAlignment;
+  arena_ = allocate_buffer(total);
+  if (!arena_) return out_of_memory("cannot allocate " + std::to_string(total >> 20) + " MiB for the cpu backend");
+  auto* base = static_cast<std::byte*>(arena_.get());
+  for (size_t r = 0; r < requests.size(); ++r) storages_[static_cast<size_t>(which[r])].ptr = base + plan.offsets[r];
+  size_t pad_offset = (plan.arena_bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+  scratchpad_ = memory(memory::desc({static_cast<memory::dim>(std::max<size_t>(scratchpad_bytes_, 1))},
+                                    memory::data_type::u8, memory::format_tag::a),
+                       engine_, base + pad_offset);
+  // oneDNN memory objects over the placed bytes (boundary ones are pointed per run).
+  for (Buf& b : bufs_) {
+    const Storage& st = storages_[static_cast<size_t>(b.storage)];
+    void* p = st.ptr ? static_cast<void*>(st.ptr + b.offset) : nullptr;
+    b.mem = memory(b.desc, engine_, p);
+  }
+  for (Step& s : steps_) {
+    if (s.kernel) {
+      const Node& node = *s.node;
+      for (size_t i = 0; i < node.inputs.size(); ++i) {
+        int id = node.inputs[i];
+        int b = s.in_bufs[i];
+        if (b >= 0) {
+          const Buf& buf = bufs_[static_cast<size_t>(b)];
+          const Storage& st = storages_[static_cast<size_t>(buf.storage)];
+          memory::dims dims = buf.desc.dims();
+          s.in_tensors.push_back(Tensor::view(graph_.values[static_cast<size_t>(id)].dtype,
+                                              Shape(dims.begin(), dims.end()),
+                                              st.ptr ? st.ptr + buf.offset : nullptr));
+        } else if (id >= 0) {
+          s.in_tensors.push_back(constant(id));
+        } else {
+          s.in_tensors.emplace_back();
+        }
+      }
+      for (size_t i = 0; i < node.outputs.size(); ++i) {
+        int id = node.outputs[i];
+        int b = s.out_bufs[i];
+        if (b >= 0) {
+          const Buf& buf = bufs_[static_cast<size_t>(b)];
+          const Storage& st = storages_[static_cast<size_t>(buf.storage)];
+          memory::dims dims = buf.desc.dims();
+          s.out_tensors.push_back(Tensor::view(graph_.values[static_cast<size_t>(id)].dtype,
+                                               Shape(dims.begin(), dims.end()),
+                                               st.ptr ? st.ptr + buf.offset : nullptr));
+        } else {
+          s.out_tensors.emplace_back();
+        }
+      }
+      for (size_t i = 0; i < node.inputs.size(); ++i) {
+        bool present = s.in_bufs[i] >= 0 || node.inputs[i] >= 0;
+        s.in_ptrs.push_back(present ? &s.in_tensors[i] : nullptr);
+      }
+      for (size_t i = 0; i < node.outputs.size(); ++i) {
+        s.out_ptrs.push_back(s.out_bufs[i] >= 0 ? &s.out_tensors[i] : nullptr);
+      }
+      if (s.scratch_storage >= 0) s.scratch_bytes = storages_[static_cast<size_t>(s.scratch_storage)].bytes;
+    } else {
+      for (auto& [arg, b] : s.args) s.exec_args.push_back({arg, bufs_[static_cast<size_t>(b)].mem.get()});
+      s.exec_args.push_back({DNNL_ARG_SCRATCHPAD, scratchpad_.get()});
+    }
+  }
+  for (size_t i = 0; i < bufs_.size(); ++i) {
+    const Storage& st = storages_[static_cast<size_t>(bufs_[i].storage)];
+    if (st.boundary_input >= 0 || st.boundary_output >= 0) boundary_bufs_.push_back(static_cast<int>(i));
+  }
+  for (Step& s : steps_) {
+    if (!s.kernel) continue;
+    for (size_t i = 0; i < s.in_bufs.size(); ++i) {
+      int b = s.in_bufs[i];
+      if (b < 0) continue;
+      const Storage& st = storages_[static_cast<size_t>(bufs_[static_cast<size_t>(b)].storage)];
+      if (st.boundary_input >= 0 || st.boundary_output >= 0) boundary_tensors_.push_back({&s.in_tensors[i], b});
+    }
+    for (size_t i = 0; i < s.out_bufs.size(); ++i) {
+      int b = s.out_bufs[i];
+      if (b < 0) continue;
+      const Storage& st = storages_[static_cast<size_t>(bufs_[static_cast<size_t>(b)].storage)];
+      if (st.boundary_input >= 0 || st.boundary_output >= 0) boundary_tensors_.push_back({&s.out_tensors[i], b});
+    }
+  }
+  size_t prims = 0;
+  for (const Step& s : steps_) prims += !s.kernel;
+  log(LogLevel::kDebug, "cpu run: {} nodes -> {} steps ({} oneDNN), {} image(s) per batch, arena {:.1f} MiB",
+      run.last - run.first + 1, steps_.size(), prims, images_,
+      static_cast<double>(total) / (1 << 20));
+  return Status();
+}
+
+Status CpuRun::run(KernelContext& ctx) {
+  omp_set_num_threads(options_.threads);
+  const bool timing = log_enabled(LogLevel::kDebug);
+  for (int image = 0; image < images_; ++image) {
+    for (Storage& st : storages_) {
+      if (st.boundary_input >= 0) {
+        st.ptr = static_cast<std::byte*>(const_cast<void*>(ctx.input(static_cast<size_t>(st.boundary_input)).raw())) +
+                 st.image_stride * static_cast<size_t>(image);
+      } else if (st.boundary_output >= 0) {
+        st.ptr = static_cast<std::byte*>(ctx.output(static_cast<size_t>(st.boundary_output)).raw()) +
+                 st.image_stride * static_cast<size_t>(image);
+      }
+    }
+    for (int b : boundary_bufs_) {
+      Buf& buf = bufs_[static_cast<size_t>(b)];
+      buf.mem.set_data_handle(storages_[static_cast<size_t>(buf.storage)].ptr + buf.offset);
+    }
+    for (auto& [t, b] : boundary_tensors_) {
+      const Buf& buf = bufs_[static_cast<size_t>(b)];
+      t->rebind(storages_[static_cast<size_t>(buf.storage)].ptr + buf.offset);
+    }
+    for (Step& s : steps_) {
+      auto t0 = timing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+      if (s.kernel) {
+        void* scratch = s.scratch_storage >= 0 ? storages_[static_cast<size_t>(s.scratch_storage)].ptr : nullptr;
+        KernelContext kctx(*s.node, graph_.opset, s.in_ptrs, s.out_ptrs, scratch, s.scratch_bytes, ctx.pool());
+        Status st = s.kernel(kctx);
+        if (!st.ok()) return st.with_context(s.label);
+      } else {
+        dnnl_status_t st = dnnl_primitive_execute(s.prim.get(), stream_.get(),
+                                                  static_cast<int>(s.exec_args.size()), s.exec_args.data());
+        if (st != dnnl_success) {
+          return internal_error("oneDNN failed (status " + std::to_string(static_cast<int>(st)) + ") in " + s.label);
+        }
+      }
+      if (timing) {
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        log(LogLevel::kDebug, "  cpu {:<60} {:.3f} ms", s.label, ms);
+      }
+    }
+  }
+  return Status();
+}
+
+}  // namespace fungen::cpu

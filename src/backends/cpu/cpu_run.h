@@ -1,0 +1,166 @@
+// cpu_run.h — one run of consecutive graph nodes compiled for oneDNN (see runtime/backend.h,
+// NodeRun). Activations stay in the layouts oneDNN's primitives prefer (blocked, e.g. nChw16c)
+// between ops; a value is reordered only when a consumer wants another layout (the plain ONNX
+// layout at the run's edges and for the glue ops that run on plain tensors).
+//
+// Building (once per input shape): each node is lowered by one function of lower_*.cpp into
+// steps (a oneDNN primitive with its arguments, or a plain kernel on plain tensors); then every
+// buffer of the run gets its bytes in one arena planned by lifetime; weights are packed once.
+// Running executes the steps in order and allocates nothing of fungen's own.
+//
+// Batch: when every op of the run treats images independently (the case for YOLO exports), the
+// run is built for one image and executed once per image of the batch, so buffers stay small
+// and in cache.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fungen/status.h"
+#include "graph/graph.h"
+#include "ops/op.h"
+#include "runtime/backend.h"
+
+namespace fungen::cpu {
+
+using dnnl::memory;
+
+struct CpuOptions {
+  int threads = 1;
+  bool bf16 = false;  // convolutions' activations and weights in bfloat16
+};
+
+// Bytes that hold one or more buffers: arena-planned, or a boundary tensor of the run.
+struct Storage {
+  size_t bytes = 0;
+  int first = 0, last = 0;  // step indices of its lifetime
+  int boundary_input = -1, boundary_output = -1;  // index in the run's inputs/outputs, or -1
+  size_t image_stride = 0;  // boundary: bytes between images of the batch
+  std::shared_ptr<void> owned;  // constants and packed weights
+  std::byte* ptr = nullptr;
+};
+
+// A tensor in one physical layout, at `offset` bytes into its storage.
+struct Buf {
+  memory::desc desc;
+  int storage = -1;
+  size_t offset = 0;
+  memory mem;  // created when storage is placed
+};
+
+class CpuRun;
+
+// One step of a run.
+struct Step {
+  std::string label;  // for logs: node name and what the step does
+  // A oneDNN primitive with (DNNL_ARG_*, buffer id) arguments...
+  dnnl::primitive prim;
+  std::vector<std::pair<int, int>> args;
+  std::vector<dnnl_exec_arg_t> exec_args;  // filled at finalize
+  // ...or a plain kernel (reference) on plain tensors.
+  KernelFn kernel = nullptr;
+  const Node* node = nullptr;
+  std::vector<int> in_bufs, out_bufs;  // -1: omitted or constant (then the tensor is set)
+  std::vector<Tensor> in_tensors, out_tensors;
+  std::vector<const Tensor*> in_ptrs;
+  std::vector<Tensor*> out_ptrs;
+  int scratch_storage = -1;
+  size_t scratch_bytes = 0;
+};
+
+class CpuRun final : public NodeKernel {
+ public:
+  static Result<std::unique_ptr<CpuRun>> build(const Graph& graph, const NodeRun& run,
+                                               const CpuOptions& options);
+  Status run(KernelContext& ctx) override;
+
+  // --- for the lower_*.cpp functions ---
+  const Graph& graph() const { return graph_; }
+  const CpuOptions& options() const { return options_; }
+  dnnl::engine& engine() { return engine_; }
+  // The value's shape inside the run (dim 0 is 1 when the run goes image by image).
+  const Shape& shape(int value) const { return shapes_[static_cast<size_t>(value)]; }
+  bool is_constant(int value) const;
+  const Tensor& constant(int value) const;
+  // True when `node_index` is the last reader of `value` and the value leaves the run nowhere.
+  bool dies_at(int value, size_t node_index) const;
+  size_t current_node() const { return current_node_; }
+  // The value's layout as produced.
+  const memory::desc& desc_of(int value) const;
+  // A buffer holding `value` in layout `want`, reordering (once) if it was produced otherwise.
+  int get(int value, const memory::desc& want);
+  int get_plain(int value) { return get(value, plain_desc(value)); }
+  memory::desc plain_desc(int value) const;
+  // Makes `desc` the layout `value` is produced in, in a new buffer (or in the run's output
+  // tensor when the value leaves the run and the layout is plain).
+  int define(int value, const memory::desc& desc);
+  // Makes `value` an alias of buffer `buf` reinterpreted as `desc` (same bytes), e.g. Reshape.
+  int define_alias(int value, int buf, const memory::desc& desc);
+  // A buffer of `desc` over the bytes of buffer `buf` from `offset` on (views such as Split).
+  int view(int buf, const memory::desc& desc, size_t offset);
+  const Buf& buf(int id) const { return bufs_[static_cast<size_t>(id)]; }
+  // Adds a step; the buffers it names are live at it. `scratchpad` is the primitive's.
+  void add_primitive(std::string label, dnnl::primitive prim,
+                     std::vector<std::pair<int, int>> args, const memory::desc& scratchpad);
+  void add_plain(const Node& node, std::vector<int> in_bufs, std::vector<int> out_bufs);
+  // A buffer that lives as long as the run (packed weights, bias): `src` reordered into `want` now.
+  int pack(const memory& src, const memory::desc& want);
+  // May a step write over buffer `buf` of `value` (it dies at the current node and nothing else
+  // shares its bytes)?
+  bool can_overwrite(int value, int buf) const;
+  dnnl::stream& stream() { return stream_; }
+
+ private:
+  CpuRun(const Graph& graph, const CpuOptions& options);
+  Status lower(const NodeRun& run);
+  Status finalize(const NodeRun& run);
+  void touch(int buf);  // extends the lifetime of the buffer's storage to the current step
+  int new_storage(size_t bytes);
+
+  const Graph& graph_;
+  CpuOptions options_;
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  int images_ = 1;
+  std::vector<Shape> shapes_;
+  std::vector<int> last_reader_;      // value -> last node index (in the graph) that reads it
+  std::vector<bool> leaves_run_;      // value -> is a run output
+  std::vector<int> output_index_;     // value -> index in run outputs, or -1
+  std::vector<std::vector<int>> variants_;  // value -> buffers holding it (first: as produced)
+  std::vector<Buf> bufs_;
+  std::vector<Storage> storages_;
+  std::vector<Step> steps_;
+  std::vector<memory> packed_;  // weights, bias
+  size_t current_node_ = 0;
+  size_t scratchpad_bytes_ = 0;
+  memory scratchpad_;
+  std::shared_ptr<void> arena_;
+  std::vector<int> input_storage_, output_storage_;
+  std::vector<int> boundary_bufs_;  // buffers on boundary storages: pointed per image
+  std::vector<std::pair<Tensor*, int>> boundary_tensors_;  // plain steps' views of those
+};
+
+// Lowering of one node into steps; returns kUnsupported when this node can't be lowered.
+using LowerFn = Status (*)(CpuRun& run, const Node& node);
+Status lower_conv(CpuRun& run, const Node& node);
+Status lower_pool(CpuRun& run, const Node& node);
+Status lower_resize(CpuRun& run, const Node& node);
+Status lower_concat(CpuRun& run, const Node& node);
+Status lower_split(CpuRun& run, const Node& node);
+Status lower_eltwise(CpuRun& run, const Node& node);
+Status lower_binary(CpuRun& run, const Node& node);
+Status lower_view(CpuRun& run, const Node& node);
+Status lower_plain(CpuRun& run, const Node& node);
+
+// Helpers.
+memory::dims to_dims(const Shape& s);
+memory::format_tag plain_tag(size_t rank);
+// The blocked layout this backend keeps 4-D activations in (nChw16c).
+memory::format_tag blocked_tag();
+memory::desc blocked_desc(const Shape& s, memory::data_type dt);
+bool is_reference_impl(const char* impl_info);
+
+}  // namespace fungen::cpu

@@ -1,0 +1,78 @@
+// Concat and Split along the channels of 4-D activations, in the blocked layout: Concat as
+// oneDNN's concat, Split as reorders out of sub-memory views of the input.
+#include <string>
+
+#include "backends/cpu/cpu_run.h"
+
+namespace fungen::cpu {
+
+namespace {
+int64_t norm_axis(int64_t axis, size_t rank) { return axis < 0 ? axis + static_cast<int64_t>(rank) : axis; }
+}  // namespace
+
+Status lower_concat(CpuRun& run, const Node& node) {
+  const int y = node.outputs[0];
+  const Shape& ys = run.shape(y);
+  if (ys.size() != 4 || norm_axis(node.attr_int("axis", 0), 4) != 1) return unsupported("only channel concat of 4-D");
+  for (int id : node.inputs) {
+    if (id < 0 || run.is_constant(id)) return unsupported("constant operand");
+  }
+  // All inputs in the layout of the first (they are normally produced blocked alike).
+  memory::desc first = run.desc_of(node.inputs[0]);
+  const memory::data_type t = first.data_type();
+  std::vector<memory::desc> srcs;
+  for (int id : node.inputs) srcs.push_back(memory::desc(to_dims(run.shape(id)), t, blocked_tag()));
+  memory::desc dst(to_dims(ys), t, blocked_tag());
+  dnnl::concat::primitive_desc pd;
+  try {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    pd = dnnl::concat::primitive_desc(dst, 1, srcs, run.engine(), attr);
+  } catch (const dnnl::error& e) {
+    return unsupported(std::string("oneDNN concat: ") + e.what());
+  }
+  std::vector<std::pair<int, int>> args;
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    args.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), run.get(node.inputs[i], srcs[i])});
+  }
+  args.push_back({DNNL_ARG_DST, run.define(y, pd.dst_desc())});
+  run.add_primitive(node.name + " (concat " + pd.impl_info_str() + ")", dnnl::concat(pd), std::move(args),
+                    pd.scratchpad_desc());
+  return Status();
+}
+
+Status lower_split(CpuRun& run, const Node& node) {
+  const int x = node.inputs[0];
+  const Shape& xs = run.shape(x);
+  if (xs.size() != 4 || norm_axis(node.attr_int("axis", 0), 4) != 1) return unsupported("only channel split of 4-D");
+  memory::desc src = run.desc_of(x);
+  const memory::data_type t = src.data_type();
+  // Views of the input's channel ranges; a range not aligned to the layout's blocks fails here.
+  std::vector<memory::desc> views;
+  int64_t offset = 0;
+  try {
+    for (int id : node.outputs) {
+      const Shape& s = run.shape(id);
+      views.push_back(src.submemory_desc(to_dims(s), {0, offset, 0, 0}));
+      offset += s[1];
+    }
+  } catch (const dnnl::error& e) {
+    return unsupported(std::string("split view: ") + e.what());
+  }
+  int xb = run.get(x, src);
+  for (size_t i = 0; i < node.outputs.size(); ++i) {
+    int id = node.outputs[i];
+    if (id < 0) continue;
+    memory::desc dense(to_dims(run.shape(id)), t, src.data.format_kind == dnnl_blocked && src.data.format_desc.blocking.inner_nblks == 0
+                                                      ? memory::format_tag::nchw
+                                                      : blocked_tag());
+    int view = run.view(xb, views[i], 0);
+    dnnl::reorder::primitive_desc pd(run.engine(), views[i], run.engine(), dense);
+    int yb = run.define(id, dense);
+    run.add_primitive(node.name + " (split part " + std::to_string(i) + ")", dnnl::reorder(pd),
+                      {{DNNL_ARG_FROM, view}, {DNNL_ARG_TO, yb}}, pd.scratchpad_desc());
+  }
+  return Status();
+}
+
+}  // namespace fungen::cpu
