@@ -4,6 +4,7 @@
 // accepted either way.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "test_ref_tensor_util.h"
@@ -223,6 +224,38 @@ TEST(RefTensorResize, AxesPolicyAndErrors) {
   EXPECT_FALSE(e.ok());
   e = run_op("Resize", {x, Tensor(), {s2, true}, {vec_i64({1, 1, 8, 12}), true}}, {}, 13);
   EXPECT_FALSE(e.ok());
+}
+
+// Two ONNX Runtime behaviours the spec does not spell out: an axis of scale 1 is not resampled
+// (tf_crop_and_resize's roi included), and an output of the input's shape is the input.
+TEST(RefTensorResize, OrtShortcuts) {
+  std::mt19937 rng(test_seed());
+  SCOPED_TRACE(seed_note());
+  Tensor x = random_tensor({1, 1, 4, 5}, rng);
+  Tensor roi(DType::kFloat32, {8});
+  const float rv[8] = {0, 0, 0.1f, 0.3f, 1, 1, 0.9f, 0.6f};
+  std::copy(rv, rv + 8, roi.data<float>());
+  Tensor scales(DType::kFloat32, {4});
+  const float sv[4] = {1, 1, 2, 1};
+  std::copy(sv, sv + 4, scales.data<float>());
+  auto r = run_op("Resize", {x, {roi, true}, {scales, true}},
+                  {{"mode", attr_string("nearest")}, {"coordinate_transformation_mode", attr_string("tf_crop_and_resize")}}, 13);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const Tensor& y = r.value()[0];
+  ASSERT_EQ(y.shape(), (Shape{1, 1, 8, 5}));
+  for (int64_t oy = 0; oy < 8; ++oy) {  // every output row is some input row, unchanged along W
+    bool found = false;
+    for (int64_t iy = 0; iy < 4 && !found; ++iy)
+      found = std::equal(y.data<float>() + oy * 5, y.data<float>() + oy * 5 + 5, x.data<float>() + iy * 5);
+    EXPECT_TRUE(found || y.data<float>()[oy * 5] == 0.0f) << oy;
+  }
+  const float same[4] = {1, 1, 1.1f, 1.1f};  // floor(4 * 1.1) = 4, floor(5 * 1.1) = 5: no change
+  std::copy(same, same + 4, scales.data<float>());
+  r = run_op("Resize", {x, Tensor(), {scales, true}},
+             {{"mode", attr_string("nearest")}, {"coordinate_transformation_mode", attr_string("half_pixel")},
+              {"nearest_mode", attr_string("floor")}}, 13);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(same_tensor(x, r.value()[0]));
 }
 
 }  // namespace

@@ -42,8 +42,10 @@ void build_taps(const ResizeParams& p, int axis, int64_t stride, ResizeTap* taps
       t.off[k] = 0;
       t.w[k] = 0.0f;
     }
+    // An axis of scale 1 is not resampled, whatever the mode and coordinate transformation
+    // (ONNX Runtime does so, tf_crop_and_resize's roi included).
     float c;
-    if (p.mode == ResizeMode::kLinear && p.scale[axis] == 1.0f && !extrapolate) c = static_cast<float>(o);
+    if (p.scale[axis] == 1.0f) c = static_cast<float>(o);
     else c = tensor_ops::resize_source_coord(p, axis, static_cast<float>(o));
     if (extrapolate && (c < 0.0f || c > last)) {
       t.off[0] = -1;
@@ -120,7 +122,7 @@ void resize_linear(const ResizeParams& p, const ResizeTap* const* tab, const T* 
   int active[kMaxRank];
   int k = 0;
   for (int d = 0; d < r; ++d)
-    if (p.in[d] != p.out[d] || p.scale[d] != 1.0f || p.coord == CoordMode::kTfCropAndResize) active[k++] = d;
+    if (p.scale[d] != 1.0f) active[k++] = d;
   bool is_active[kMaxRank] = {};
   for (int i = 0; i < k; ++i) is_active[active[i]] = true;
   const int corners = 1 << k;
@@ -228,6 +230,11 @@ Status resize_kernel(KernelContext& ctx, bool upsample) {
     if (p.out[d] != y.dim(d))
       return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kInternal, "output shape changed since load");
     taps += p.out[d];
+  }
+  // An output of the input's shape is the input, whatever the scales say (ONNX Runtime).
+  if (y.shape() == x.shape()) {
+    if (y.raw() != x.raw()) std::memcpy(y.raw(), x.raw(), y.nbytes());
+    return Status();
   }
   if (ctx.scratch_bytes() < static_cast<size_t>(taps) * sizeof(ResizeTap))
     return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kInternal, "scratch too small");
