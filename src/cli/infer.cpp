@@ -17,6 +17,7 @@ struct InferOptions {
   std::string output;
   std::string output_dir;
   int threads = 0;
+  std::string backend = "auto";
 };
 
 // Orders the --input arguments by graph input: positional, or name=path.
@@ -65,6 +66,7 @@ int run_infer(const InferOptions& opt) {
   }
   EngineOptions eo;
   eo.threads = opt.threads;
+  eo.backend = opt.backend;
   auto engine = Engine::load(opt.model, eo);
   if (!engine.ok()) return report(engine.status());
   auto paths = input_paths(*engine, opt.inputs);
@@ -102,6 +104,9 @@ Action add_infer_command(CLI::App& app) {
   cmd->add_option("--output-dir", opt->output_dir, "Write every output as <name>.npy here");
   cmd->add_option("--threads,-t", opt->threads, "Worker threads (0 = physical cores)")
       ->check(CLI::Range(0, 1024));
+  cmd->add_option("--backend", opt->backend,
+                  "auto (fastest compiled in) | cpu (oneDNN) | reference (plain kernels)")
+      ->capture_default_str();
   return [opt] { return run_infer(*opt); };
 }
 

@@ -13,7 +13,7 @@
 namespace fungen {
 
 // ai.onnx opsets fungen implements.
-inline constexpr int64_t kMinOpset = 7;
+inline constexpr int64_t kMinOpset = 1;
 inline constexpr int64_t kMaxOpset = 21;
 
 Status bind_schemas(Graph& graph);
