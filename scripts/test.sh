@@ -8,6 +8,11 @@ bash scripts/check-format.sh
 status=0
 ctest --test-dir build --output-on-failure --timeout 3600 "$@" || status=1
 if [ $# -eq 0 ]; then
+  # The full list of ONNX node-test cases run and skipped (with reasons), then the per-op summary.
+  build/bin/fungen_node_tests > build/node-tests.txt 2>&1 || status=1
+  echo "ONNX node tests: every case is in build/node-tests.txt"
+  grep -E '^(FAIL|SKIP)' build/node-tests.txt | grep -v 'not implemented' || true
+  tail -n 1 build/node-tests.txt
   bash scripts/run_fuzz.sh || status=1
 fi
 exit $status

@@ -188,3 +188,34 @@ TEST(Engine, WrongInputDtypeOrShapeIsAClearError) {
 
 }  // namespace
 }  // namespace fungen
+
+namespace fungen {
+namespace {
+
+// Reshape's target shape fed as a graph input (as ONNX's node tests do): the engine specializes
+// its plan on that small input's value, and a new value gives a new, correct plan.
+TEST(Engine, ShapeFedAsAnInputSpecializesOnItsValue) {
+  test::ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {int64_t{2}, int64_t{3}, int64_t{4}});
+  b.input("shape", DType::kInt64, {int64_t{2}});
+  b.node("Reshape", {"x", "shape"}, {"y"});
+  b.output("y");
+  std::string bytes = b.build();
+  auto engine = Engine::load_from_memory({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  std::mt19937 rng(test::test_seed());
+  Tensor x = test::random_tensor({2, 3, 4}, rng);
+  for (auto target : {std::vector<int64_t>{6, 4}, std::vector<int64_t>{-1, 12}, std::vector<int64_t>{6, 4}}) {
+    Tensor shape = test::int64_tensor({2}, target);
+    std::vector<Tensor> inputs{x, shape};
+    std::vector<Tensor> out;
+    Status s = engine->run(inputs, out);
+    ASSERT_TRUE(s.ok()) << s.message();
+    Shape expected{target[0] < 0 ? 2 : target[0], target[1]};
+    EXPECT_EQ(out[0].shape(), expected);
+    EXPECT_EQ(0, std::memcmp(out[0].raw(), x.raw(), x.nbytes()));
+  }
+}
+
+}  // namespace
+}  // namespace fungen
