@@ -93,6 +93,7 @@ void resize_nearest(const ResizeParams& p, const ResizeTap* const* tab, const T*
   const int r = p.rank;
   const int last = r - 1;
   int64_t idx[kMaxRank] = {};
+  int64_t prev_base = -1;
   do {
     int64_t base = 0;
     bool outside = false;
@@ -102,10 +103,17 @@ void resize_nearest(const ResizeParams& p, const ResizeTap* const* tab, const T*
       base += o;
     }
     const ResizeTap* tl = tab[last];
-    for (int64_t j = 0; j < p.out[last]; ++j) {
-      const int64_t o = tl[j].off[0];
-      *dst++ = (outside || o < 0) ? extra : src[base + o];
+    const int64_t width = p.out[last];
+    if (!outside && base == prev_base) {  // same source row as the previous output row
+      std::memcpy(dst, dst - width, static_cast<size_t>(width) * sizeof(T));
+      dst += width;
+    } else {
+      for (int64_t j = 0; j < width; ++j) {
+        const int64_t o = tl[j].off[0];
+        *dst++ = (outside || o < 0) ? extra : src[base + o];
+      }
     }
+    prev_base = outside ? -1 : base;
   } while ([&] {
     for (int d = last - 1; d >= 0; --d) {
       if (++idx[d] < p.out[d]) return true;
@@ -113,6 +121,36 @@ void resize_nearest(const ResizeParams& p, const ResizeTap* const* tab, const T*
     }
     return false;
   }());
+}
+
+// Bilinear over the last two axes (the common case), same sum order as the general path.
+template <class T>
+void resize_bilinear(const ResizeParams& p, const ResizeTap* const* tab, const T* src, T* dst, T extra) {
+  const int r = p.rank;
+  const int64_t H = p.out[r - 2], W = p.out[r - 1];
+  int64_t planes = 1;
+  for (int d = 0; d + 2 < r; ++d) planes *= p.out[d];
+  const int64_t in_plane = p.in[r - 2] * p.in[r - 1];
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const T* s = src + pl * in_plane;
+    for (int64_t y = 0; y < H; ++y) {
+      const ResizeTap& ty = tab[r - 2][y];
+      for (int64_t x = 0; x < W; ++x) {
+        const ResizeTap& tx = tab[r - 1][x];
+        if (ty.off[0] < 0 || tx.off[0] < 0) {
+          *dst++ = extra;
+          continue;
+        }
+        const T* r0 = s + ty.off[0];
+        const T* r1 = s + ty.off[1];
+        T acc = static_cast<T>(ty.w[0] * tx.w[0]) * r0[tx.off[0]];
+        acc = acc + static_cast<T>(ty.w[0] * tx.w[1]) * r0[tx.off[1]];
+        acc = acc + static_cast<T>(ty.w[1] * tx.w[0]) * r1[tx.off[0]];
+        acc = acc + static_cast<T>(ty.w[1] * tx.w[1]) * r1[tx.off[1]];
+        *dst++ = acc;
+      }
+    }
+  }
 }
 
 // N-linear: 2^k corners over the k axes that actually resample.
@@ -123,6 +161,10 @@ void resize_linear(const ResizeParams& p, const ResizeTap* const* tab, const T* 
   int k = 0;
   for (int d = 0; d < r; ++d)
     if (p.scale[d] != 1.0f) active[k++] = d;
+  if (k == 2 && active[0] == r - 2 && active[1] == r - 1) {
+    resize_bilinear<T>(p, tab, src, dst, extra);
+    return;
+  }
   bool is_active[kMaxRank] = {};
   for (int i = 0; i < k; ++i) is_active[active[i]] = true;
   const int corners = 1 << k;
