@@ -1,6 +1,7 @@
 // fungen detect — YOLO detection on PNG/JPEG images; JSON lines out.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <sstream>
@@ -10,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/config_options.h"
+#include "fungen/config.h"
 #include "fungen/detector.h"
 #include "fungen/image.h"
 #include "io/npy.h"
@@ -18,20 +21,15 @@ namespace fungen::cli {
 namespace {
 
 struct DetectCliOptions {
+  ConfigFlags config;
   std::string model;
-  std::string model_dir;
   std::string name;
   std::string names_file;
   std::vector<std::string> inputs;
-  float conf = 0.25f;
-  float iou = 0.45f;
-  int max_det = 300;
   std::string classes;
   bool agnostic = false;
   bool json = false;
   std::string out;
-  int threads = 0;
-  int batch = 1;
   std::string save_input;
   std::string make_test_image;
   std::string size = "640x640";
@@ -122,25 +120,30 @@ int make_image(const DetectCliOptions& opt) {
 
 Result<std::string> resolve_model_path(const std::string& model, const std::string& model_dir,
                                        const std::string& name);
+std::string default_model_dir();
 
 int run_detect(const DetectCliOptions& opt) {
   if (!opt.make_test_image.empty()) return make_image(opt);
   if (opt.inputs.empty()) return report(invalid_argument("give at least one IMAGE or DIR"));
   auto classes = parse_class_list(opt.classes);
   if (!classes.ok()) return report(classes.status());
-  auto model_path = resolve_model_path(opt.model, opt.model_dir, opt.name);
+  auto resolved = resolve_config_flags(opt.config);
+  if (!resolved.ok()) return report(resolved.status());
+  const Config& cfg = resolved->config;
+  std::string model_dir = cfg.model_dir.empty() ? default_model_dir() : cfg.model_dir;
+  auto model_path = resolve_model_path(opt.model, model_dir, opt.name.empty() ? cfg.model_name : opt.name);
   if (!model_path.ok()) return report(model_path.status());
 
   DetectorOptions dopt;
-  dopt.threads = opt.threads;
-  dopt.names_file = opt.names_file;
+  dopt.threads = cfg.threads;
+  dopt.names_file = opt.names_file.empty() ? cfg.names_file : opt.names_file;
   auto detector = Detector::load(model_path.value(), dopt);
   if (!detector.ok()) return report(detector.status());
 
   DetectOptions o;
-  o.conf = opt.conf;
-  o.iou = opt.iou;
-  o.max_det = opt.max_det;
+  o.conf = cfg.conf_threshold;
+  o.iou = cfg.iou_threshold;
+  o.max_det = cfg.max_det;
   o.classes = classes.value();
   o.agnostic = opt.agnostic;
 
@@ -148,7 +151,7 @@ int run_detect(const DetectCliOptions& opt) {
   if (files.empty()) return report(invalid_argument("no .png/.jpg/.jpeg images in the given inputs"));
   std::string lines;
   int exit_code = 0;
-  size_t batch = static_cast<size_t>(std::max(detector->static_batch() > 0 ? detector->static_batch() : opt.batch, 1));
+  size_t batch = static_cast<size_t>(std::max(detector->static_batch() > 0 ? detector->static_batch() : cfg.batch_size, 1));
   for (size_t begin = 0; begin < files.size(); begin += batch) {
     std::vector<Image> images;
     std::vector<std::string> names;
@@ -206,24 +209,17 @@ Action add_detect_command(CLI::App& app) {
       "the exit code is then 3. Exit codes: 0 ok, 2 bad command line, 3 bad input, 4 I/O error,\n"
       "5 out of memory.");
   cmd->add_option("inputs", opt->inputs, "Images (.png/.jpg/.jpeg) or directories of them");
-  auto* model = cmd->add_option("--model,-m", opt->model, "ONNX model file");
-  auto* dir = cmd->add_option("--model-dir", opt->model_dir, "Directory to find --name in");
-  cmd->add_option("--name", opt->name, "Model name in --model-dir (NAME.engine > NAME.onnx > NAME.pt)")
-      ->needs(dir);
-  model->excludes(dir);
+  auto* model = cmd->add_option("--model,-m", opt->model, "Model file (.onnx, or .pt to convert once)");
+  auto* name = cmd->add_option("--name", opt->name,
+                               "Model name in the model directory: NAME.engine > NAME.onnx > NAME.pt "
+                               "(default: the config's model_name)");
+  model->excludes(name);
+  add_config_flags(cmd, opt->config, true);
   cmd->add_option("--names", opt->names_file, "Class names file, used when the model has none");
-  cmd->add_option("--conf", opt->conf, "Confidence threshold: keep scores > conf")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  cmd->add_option("--iou", opt->iou, "NMS IoU threshold")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  cmd->add_option("--max-det", opt->max_det, "Most detections per image")
-      ->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--classes", opt->classes, "Keep only these class ids, e.g. 0,2");
   cmd->add_flag("--agnostic", opt->agnostic, "Class-agnostic NMS");
   cmd->add_flag("--json", opt->json, "Print one JSON object per image per line");
   cmd->add_option("--out,-o", opt->out, "Write the JSON lines to this file (atomically)");
-  cmd->add_option("--threads,-t", opt->threads, "Engine threads (0 = physical cores)")->check(CLI::Range(0, 1024));
-  cmd->add_option("--batch", opt->batch, "Images per engine run for dynamic-batch models")
-      ->check(CLI::Range(1, 1024))->capture_default_str();
   cmd->add_option("--save-input", opt->save_input,
                   "Also write each image's letterboxed model input as DIR/<stem>.npy (debugging)");
   cmd->add_option("--make-test-image", opt->make_test_image,
@@ -239,6 +235,13 @@ Action add_detect_command(CLI::App& app) {
 
 namespace fungen::cli {
 
+std::string default_model_dir() {
+  const char* cache = std::getenv("FUNGEN_CACHE");
+  if (cache && *cache) return std::string(cache) + "/models";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : ".") + "/.cache/fungen/models";
+}
+
 Result<std::string> resolve_model_path(const std::string& model, const std::string& model_dir,
                                        const std::string& name) {
   if (!model.empty()) {
@@ -246,7 +249,7 @@ Result<std::string> resolve_model_path(const std::string& model, const std::stri
     if (!found.ok()) return found.status();
     return found->path;
   }
-  if (name.empty()) return invalid_argument("give --model FILE, or --model-dir DIR with --name NAME");
+  if (name.empty()) return invalid_argument("give --model FILE, or --name NAME (with --model-dir DIR)");
   auto found = detect::find_model(model_dir, name);
   if (!found.ok()) return found.status();
   return found->path;
