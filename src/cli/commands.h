@@ -21,5 +21,7 @@ using Action = std::function<int()>;
 Action add_infer_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
 Action add_detect_command(CLI::App& app);
+Action add_config_command(CLI::App& app);
+Action add_doctor_command(CLI::App& app);
 
 }  // namespace fungen::cli

@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
   actions.emplace_back(app.get_subcommand("bench"), bench);
   Action detect = add_detect_command(app);
   actions.emplace_back(app.get_subcommand("detect"), detect);
+  Action config = add_config_command(app);
+  actions.emplace_back(app.get_subcommand("config"), config);
+  Action doctor = add_doctor_command(app);
+  actions.emplace_back(app.get_subcommand("doctor"), doctor);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
