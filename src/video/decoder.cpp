@@ -203,16 +203,16 @@ Result<bool> Decoder::decode_one(AVFrame* out) {
       if (out->decode_error_flags != 0 || (out->flags & AV_FRAME_FLAG_CORRUPT)) {
         double t = frame_time_ms(out);
         av_frame_unref(out);
-        return corrupt(fmt::format("{}: frame {} (at {}) is damaged; the file is corrupt from here",
-                                   path_, next_index_, time_text(t)));
+        return corrupt(fmt::format("{}: frame {} (at {}) did not decode cleanly; {}", path_, next_index_,
+                                   time_text(t), damage_hint()));
       }
       return true;
     }
     if (rc == AVERROR_EOF) return false;
     if (rc != AVERROR(EAGAIN)) {
-      return corrupt(fmt::format("{}: decoding failed at frame {} (after {}): {}; the file is damaged",
-                                 path_, next_index_, time_text(std::max(last_t_ms_, 0.0)),
-                                 av_error_text(rc)));
+      return corrupt(fmt::format("{}: decoding failed at frame {} (after {}): {}; {}", path_,
+                                 next_index_, time_text(std::max(last_t_ms_, 0.0)),
+                                 av_error_text(rc), damage_hint()));
     }
     if (draining_) return false;
     AVPacket* pkt = packet_.get();
@@ -234,11 +234,19 @@ Result<bool> Decoder::decode_one(AVFrame* out) {
     rc = avcodec_send_packet(ctx, pkt);
     av_packet_unref(pkt);
     if (rc < 0 && rc != AVERROR(EAGAIN)) {
-      return corrupt(fmt::format("{}: frame data after frame {} (at {}) cannot be decoded: {}; the "
-                                 "file is damaged from here", path_, next_index_ - 1,
-                                 time_text(std::max(last_t_ms_, 0.0)), av_error_text(rc)));
+      return corrupt(fmt::format("{}: frame data after frame {} (at {}) cannot be decoded: {}; {}",
+                                 path_, next_index_ - 1, time_text(std::max(last_t_ms_, 0.0)),
+                                 av_error_text(rc), damage_hint()));
     }
   }
+}
+
+std::string Decoder::damage_hint() const {
+  if (format_->pb && avio_feof(format_->pb)) {
+    return "the file ends in the middle of the video: it looks truncated (an interrupted "
+           "download or copy?)";
+  }
+  return "the file is damaged from here";
 }
 
 Status Decoder::check_complete() const {

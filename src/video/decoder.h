@@ -39,6 +39,7 @@ class Decoder {
   Result<bool> decode_one(AVFrame* out);
   double frame_time_ms(const AVFrame* f);
   Status check_complete() const;
+  std::string damage_hint() const;
 
   std::string path_;
   VideoOptions options_;
