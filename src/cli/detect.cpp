@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/config_options.h"
+#include "cli/detect_video.h"  // video branch (owned by the video work)
 #include "fungen/config.h"
 #include "fungen/detector.h"
 #include "fungen/image.h"
@@ -34,6 +35,7 @@ struct DetectCliOptions {
   std::string make_test_image;
   std::string size = "640x640";
   uint32_t seed = 1;
+  VideoFlags video;  // videos: see cli/detect_video.h
 };
 
 Result<std::vector<int>> parse_class_list(const std::string& text) {
@@ -146,6 +148,10 @@ int run_detect(const DetectCliOptions& opt) {
   o.max_det = cfg.max_det;
   o.classes = classes.value();
   o.agnostic = opt.agnostic;
+  if (has_video_inputs(opt.inputs, opt.video)) {  // videos: src/cli/detect_video.cpp
+    int batch = detector->static_batch() > 0 ? detector->static_batch() : cfg.batch_size;
+    return run_video_detect(opt.inputs, opt.out, opt.video, *detector, o, model_path.value(), batch);
+  }
 
   std::vector<std::string> files = expand_inputs(opt.inputs);
   if (files.empty()) return report(invalid_argument("no .png/.jpg/.jpeg images in the given inputs"));
@@ -226,6 +232,7 @@ Action add_detect_command(CLI::App& app) {
                   "Write a deterministic synthetic test picture (PNG) here and exit");
   cmd->add_option("--size", opt->size, "Size of --make-test-image, WIDTHxHEIGHT")->capture_default_str();
   cmd->add_option("--seed", opt->seed, "Seed of --make-test-image")->capture_default_str();
+  add_video_flags(cmd, opt->video);
   return [opt] { return run_detect(*opt); };
 }
 
