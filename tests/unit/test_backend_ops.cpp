@@ -161,7 +161,7 @@ Case head_glue(std::mt19937& rng, int64_t batch) {
   b.node("Conv", {"s", "dfl_w"}, {"d"});
   b.initializer("shape2", test::int64_tensor({3}, {batch, 4, a}));
   b.node("Reshape", {"d", "shape2"}, {"box"});
-  b.initializer("anchors", test::random_tensor({1, 4, a}, rng, 0.0f, 80.0f));
+  b.initializer("anchors", test::random_tensor({1, 4, a}, rng, 0.0f, 3.0f));
   b.node("Sub", {"anchors", "box"}, {"lt"});
   b.node("Add", {"lt", "anchors"}, {"sum"});
   b.initializer("two", test::random_tensor({1}, rng, 1.5f, 2.5f));
@@ -171,7 +171,8 @@ Case head_glue(std::mt19937& rng, int64_t batch) {
   b.node("Softmax", {"mm"}, {"attn"}, {{"axis", attr_int(-1)}});
   b.output("attn");
   b.output("mid");
-  return {"head_glue_b" + std::to_string(batch), b.build(), {test::random_tensor({batch, 64, a, 1}, rng)}};
+  // MatMul's sums run in another order than the reference's, and softmax passes that on.
+  return {"head_glue_b" + std::to_string(batch), b.build(), {test::random_tensor({batch, 64, a, 1}, rng)}, 1e-4};
 }
 
 double normalized_error(const Tensor& got, const Tensor& ref) {

@@ -26,9 +26,9 @@ namespace fungen::cpu {
   X(Squeeze, lower_view)            \
   X(Unsqueeze, lower_view)          \
   X(Identity, lower_view)           \
-  X(Transpose, nullptr)             \
-  X(Softmax, nullptr)               \
-  X(MatMul, nullptr)                \
+  X(Transpose, lower_transpose)     \
+  X(Softmax, lower_softmax)         \
+  X(MatMul, lower_matmul)           \
   X(Slice, nullptr)                 \
   X(ReduceSum, nullptr)             \
   X(ReduceMax, nullptr)

@@ -93,11 +93,108 @@ void CpuRun::touch(int buf) {
   st.last = std::max(st.last, now);
 }
 
+size_t CpuRun::channel_offset(const Shape& s, int64_t c, memory::data_type dt) {
+  return static_cast<size_t>(c * s[2] * s[3]) * memory::data_type_size(dt);
+}
+
+void CpuRun::plan_concats(const NodeRun& run) {
+  const size_t nv = graph_.values.size();
+  placement_.assign(nv, {-1, 0});
+  reserved_.assign(nv, -1);
+  if (!contiguous_blocks_ || blocked_tag() != memory::format_tag::nChw16c) return;
+  const memory::data_type t = options_.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+  std::vector<bool> made_inside(nv, false);
+  for (size_t n = run.first; n <= run.last; ++n) {
+    for (int id : graph_.nodes[n].outputs) {
+      if (id >= 0) made_inside[static_cast<size_t>(id)] = true;
+    }
+  }
+  // Consumers first, so an outer Concat places its inputs before they place theirs.
+  for (size_t n = run.last + 1; n-- > run.first;) {
+    const Node& node = graph_.nodes[n];
+    if (node.op_type == "Concat") {
+      const int y = node.outputs[0];
+      const Shape& ys = shape(y);
+      int64_t axis = node.attr_int("axis", 0);
+      if (ys.size() != 4 || (axis != 1 && axis != -3)) continue;
+      int64_t c = 0;
+      bool ok = true;
+      std::vector<int> seen;
+      for (int id : node.inputs) {
+        if (id < 0 || c % 16 != 0 || !made_inside[static_cast<size_t>(id)] || placement_[static_cast<size_t>(id)].first >= 0 ||
+            std::find(seen.begin(), seen.end(), id) != seen.end()) {
+          ok = false;
+          break;
+        }
+        seen.push_back(id);
+        c += shape(id)[1];
+      }
+      if (!ok) continue;
+      c = 0;
+      for (int id : node.inputs) {
+        placement_[static_cast<size_t>(id)] = {y, channel_offset(ys, c, t)};
+        c += shape(id)[1];
+      }
+    } else if (node.op_type == "Split") {
+      // All parts placed one after another in one Concat: place the input there.
+      const int x = node.inputs[0];
+      int64_t axis = node.attr_int("axis", 0);
+      if (shape(x).size() != 4 || (axis != 1 && axis != -3) || placement_[static_cast<size_t>(x)].first >= 0) continue;
+      int target = -1;
+      size_t base = 0;
+      int64_t c = 0;
+      bool ok = made_inside[static_cast<size_t>(x)];
+      for (int id : node.outputs) {
+        if (!ok) break;
+        auto [tv, off] = id >= 0 ? placement_[static_cast<size_t>(id)] : std::pair<int, size_t>{-1, 0};
+        if (tv < 0 || c % 16 != 0) {
+          ok = false;
+          break;
+        }
+        if (target < 0) {
+          target = tv;
+          base = off;
+        }
+        ok = tv == target && off == base + channel_offset(shape(x), c, t);
+        c += shape(id)[1];
+      }
+      if (ok && target >= 0) placement_[static_cast<size_t>(x)] = {target, base};
+    }
+  }
+}
+
+std::pair<int, size_t> CpuRun::placed(int value) {
+  auto [target, offset] = placement_[static_cast<size_t>(value)];
+  if (target < 0) {
+    // A Concat output whose inputs were placed in it: its storage, made on first use.
+    int& st = reserved_[static_cast<size_t>(value)];
+    bool is_target = false;
+    for (const auto& p : placement_) is_target |= p.first == value;
+    if (!is_target) return {-1, 0};
+    if (st < 0) st = new_storage(blocked_desc(shape(value), options_.bf16 ? memory::data_type::bf16 : memory::data_type::f32).get_size());
+    return {st, 0};
+  }
+  auto [st, base] = placed(target);
+  return {st, base + offset};
+}
+
+int CpuRun::define_view(int value, int buf, const memory::desc& desc, size_t offset) {
+  int id = view(buf, desc, offset);
+  variants_[static_cast<size_t>(value)] = {id};
+  return id;
+}
+
 int CpuRun::define(int value, const memory::desc& desc) {
   Buf b;
   b.desc = desc;
   int out = output_index_[static_cast<size_t>(value)];
-  if (out >= 0 && desc == plain_desc(value)) {
+  const memory::data_type t = options_.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+  std::pair<int, size_t> where{-1, 0};
+  if (contiguous_blocks_ && shape(value).size() == 4 && desc == blocked_desc(shape(value), t)) where = placed(value);
+  if (where.first >= 0) {
+    b.storage = where.first;
+    b.offset = where.second;
+  } else if (out >= 0 && desc == plain_desc(value)) {
     b.storage = output_storage_[static_cast<size_t>(out)];
   } else {
     b.storage = new_storage(desc.get_size());
@@ -303,6 +400,16 @@ Result<std::unique_ptr<CpuRun>> CpuRun::build(const Graph& graph, const NodeRun&
     r->storages_[static_cast<size_t>(st)].image_stride = per_image ? d.get_size() : 0;
     r->output_storage_.push_back(st);
   }
+  // One image at a time (or a batch of one): channel blocks are contiguous.
+  r->contiguous_blocks_ = true;
+  for (size_t n = run.first; n <= run.last && r->contiguous_blocks_; ++n) {
+    for (int id : graph.nodes[n].outputs) {
+      if (id >= 0 && !r->shapes_[static_cast<size_t>(id)].empty() && r->shapes_[static_cast<size_t>(id)][0] != 1) {
+        r->contiguous_blocks_ = false;
+      }
+    }
+  }
+  r->plan_concats(run);
   FUNGEN_RETURN_IF_ERROR(r->lower(run));
   FUNGEN_RETURN_IF_ERROR(r->finalize(run));
   return r;

@@ -101,7 +101,23 @@ class CpuRun final : public NodeKernel {
   int define_alias(int value, int buf, const memory::desc& desc);
   // A buffer of `desc` over the bytes of buffer `buf` from `offset` on (views such as Split).
   int view(int buf, const memory::desc& desc, size_t offset);
+  // Makes `value` a view of buffer `buf` at `offset` bytes (zero-copy Split).
+  int define_view(int value, int buf, const memory::desc& desc, size_t offset);
+  // Concat without copies: with one image per run and channel blocks of 16, a channel range
+  // that starts at a multiple of 16 is a contiguous byte range of the blocked tensor. A value
+  // that feeds such a Concat is produced straight into its slice (see plan_concats()).
+  bool blocks_are_contiguous() const { return contiguous_blocks_; }
+  // Byte offset of channel `c` in the blocked layout of a one-image tensor of shape `s`.
+  static size_t channel_offset(const Shape& s, int64_t c, memory::data_type dt);
   const Buf& buf(int id) const { return bufs_[static_cast<size_t>(id)]; }
+  // Is `value` already held in layout `desc` at (`storage`, `offset`)?
+  bool holds(int value, int storage, size_t offset, const memory::desc& desc) const {
+    for (int b : variants_[static_cast<size_t>(value)]) {
+      const Buf& x = bufs_[static_cast<size_t>(b)];
+      if (x.storage == storage && x.offset == offset && x.desc == desc) return true;
+    }
+    return false;
+  }
   // Adds a step; the buffers it names are live at it. `scratchpad` is the primitive's.
   void add_primitive(std::string label, dnnl::primitive prim,
                      std::vector<std::pair<int, int>> args, const memory::desc& scratchpad);
@@ -116,6 +132,9 @@ class CpuRun final : public NodeKernel {
  private:
   CpuRun(const Graph& graph, const CpuOptions& options);
   Status lower(const NodeRun& run);
+  void plan_concats(const NodeRun& run);
+  // Where `value` must live when produced in the blocked layout: (storage, offset), or storage -1.
+  std::pair<int, size_t> placed(int value);
   Status finalize(const NodeRun& run);
   void touch(int buf);  // extends the lifetime of the buffer's storage to the current step
   int new_storage(size_t bytes);
@@ -135,6 +154,9 @@ class CpuRun final : public NodeKernel {
   std::vector<Step> steps_;
   std::vector<memory> packed_;  // weights, bias
   size_t current_node_ = 0;
+  bool contiguous_blocks_ = false;
+  std::vector<std::pair<int, size_t>> placement_;  // value -> (concat output value, byte offset)
+  std::vector<int> reserved_;                       // concat output value -> its storage
   size_t scratchpad_bytes_ = 0;
   memory scratchpad_;
   std::shared_ptr<void> arena_;
@@ -153,6 +175,9 @@ Status lower_split(CpuRun& run, const Node& node);
 Status lower_eltwise(CpuRun& run, const Node& node);
 Status lower_binary(CpuRun& run, const Node& node);
 Status lower_view(CpuRun& run, const Node& node);
+Status lower_matmul(CpuRun& run, const Node& node);
+Status lower_softmax(CpuRun& run, const Node& node);
+Status lower_transpose(CpuRun& run, const Node& node);
 Status lower_plain(CpuRun& run, const Node& node);
 
 // Helpers.

@@ -10,12 +10,46 @@ namespace {
 int64_t norm_axis(int64_t axis, size_t rank) { return axis < 0 ? axis + static_cast<int64_t>(rank) : axis; }
 }  // namespace
 
+namespace {
+
+// Channel offsets of the parts, or empty when one does not start on a 16-channel block.
+std::vector<int64_t> block_offsets(CpuRun& run, const std::vector<int>& parts) {
+  std::vector<int64_t> offsets;
+  int64_t c = 0;
+  for (int id : parts) {
+    if (c % 16 != 0) return {};
+    offsets.push_back(c);
+    c += id >= 0 ? run.shape(id)[1] : 0;
+  }
+  return offsets;
+}
+
+}  // namespace
+
 Status lower_concat(CpuRun& run, const Node& node) {
   const int y = node.outputs[0];
   const Shape& ys = run.shape(y);
   if (ys.size() != 4 || norm_axis(node.attr_int("axis", 0), 4) != 1) return unsupported("only channel concat of 4-D");
   for (int id : node.inputs) {
     if (id < 0 || run.is_constant(id)) return unsupported("constant operand");
+  }
+  const memory::data_type bt = run.options().bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+  std::vector<int64_t> offsets = block_offsets(run, node.inputs);
+  if (run.blocks_are_contiguous() && blocked_tag() == memory::format_tag::nChw16c && !offsets.empty()) {
+    // Parts live in their slices of the output: copy in only those produced elsewhere.
+    int yb = run.define(y, blocked_desc(ys, bt));
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      int id = node.inputs[i];
+      memory::desc part = blocked_desc(run.shape(id), bt);
+      size_t at = run.buf(yb).offset + CpuRun::channel_offset(ys, offsets[i], bt);
+      if (run.holds(id, run.buf(yb).storage, at, part)) continue;
+      int src = run.get(id, part);
+      int dst = run.view(yb, part, CpuRun::channel_offset(ys, offsets[i], bt));
+      dnnl::reorder::primitive_desc pd(run.engine(), part, run.engine(), part);
+      run.add_primitive(node.name + " (concat part " + std::to_string(i) + ")", dnnl::reorder(pd),
+                        {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}, pd.scratchpad_desc());
+    }
+    return Status();
   }
   // All inputs in the layout of the first (they are normally produced blocked alike).
   memory::desc first = run.desc_of(node.inputs[0]);
@@ -60,6 +94,14 @@ Status lower_split(CpuRun& run, const Node& node) {
     return unsupported(std::string("split view: ") + e.what());
   }
   int xb = run.get(x, src);
+  std::vector<int64_t> offsets = block_offsets(run, node.outputs);
+  if (run.blocks_are_contiguous() && src == blocked_desc(xs, t) && !offsets.empty()) {
+    for (size_t i = 0; i < node.outputs.size(); ++i) {  // zero-copy: each part is a byte range
+      int id = node.outputs[i];
+      if (id >= 0) run.define_view(id, xb, blocked_desc(run.shape(id), t), CpuRun::channel_offset(xs, offsets[i], t));
+    }
+    return Status();
+  }
   for (size_t i = 0; i < node.outputs.size(); ++i) {
     int id = node.outputs[i];
     if (id < 0) continue;

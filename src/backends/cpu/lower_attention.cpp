@@ -1,0 +1,109 @@
+// The ops of attention (YOLO11's C2PSA, YOLO12's area attention) and of the DFL head on plain
+// tensors: MatMul → oneDNN matmul (batch dims broadcast), Softmax → oneDNN softmax along the
+// axis, Transpose → a reorder from a permuted-strides view of the input.
+#include <string>
+
+#include "backends/cpu/cpu_run.h"
+
+namespace fungen::cpu {
+
+using dt = memory::data_type;
+
+namespace {
+
+// Row-major strides of `dims`.
+memory::dims dense_strides(const memory::dims& dims) {
+  memory::dims s(dims.size(), 1);
+  for (size_t i = dims.size(); i-- > 1;) s[i - 1] = s[i] * dims[i];
+  return s;
+}
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+}  // namespace
+
+Status lower_matmul(CpuRun& run, const Node& node) {
+  const int a = node.inputs[0], b = node.inputs[1], y = node.outputs[0];
+  Shape as = run.shape(a), bs = run.shape(b);
+  const Shape& ys = run.shape(y);
+  if (as.size() < 2 || bs.size() < 2 || ys.size() < 2) return unsupported("MatMul of vectors");
+  as.insert(as.begin(), ys.size() - as.size(), 1);
+  bs.insert(bs.begin(), ys.size() - bs.size(), 1);
+  memory::desc ad(to_dims(as), dt::f32, plain_tag(as.size()));
+  memory::desc bd(to_dims(bs), dt::f32, plain_tag(bs.size()));
+  memory::desc yd(to_dims(ys), dt::f32, plain_tag(ys.size()));
+  dnnl::matmul::primitive_desc pd;
+  try {
+    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, yd), user_scratchpad(), run.engine());
+  } catch (const dnnl::error& e) {
+    return unsupported(std::string("oneDNN matmul: ") + e.what());
+  }
+  int ab = run.is_constant(a) ? run.pack(memory(ad, run.engine(), const_cast<void*>(run.constant(a).raw())), ad)
+                              : run.view(run.get_plain(a), ad, 0);
+  int bb = run.is_constant(b) ? run.pack(memory(bd, run.engine(), const_cast<void*>(run.constant(b).raw())), bd)
+                              : run.view(run.get_plain(b), bd, 0);
+  int yb = run.define(y, run.plain_desc(y));
+  run.add_primitive(node.name + " (matmul " + pd.impl_info_str() + ")", dnnl::matmul(pd),
+                    {{DNNL_ARG_SRC, ab}, {DNNL_ARG_WEIGHTS, bb}, {DNNL_ARG_DST, yb}}, pd.scratchpad_desc());
+  return Status();
+}
+
+Status lower_softmax(CpuRun& run, const Node& node) {
+  const int x = node.inputs[0], y = node.outputs[0];
+  const Shape& xs = run.shape(x);
+  int64_t axis = node.attr_int("axis", run.graph().opset >= 13 ? -1 : 1);
+  if (axis < 0) axis += static_cast<int64_t>(xs.size());
+  // Before opset 13 Softmax flattens from `axis` on; same thing when it is the last axis.
+  if (run.graph().opset < 13 && axis != static_cast<int64_t>(xs.size()) - 1) return unsupported("coerced softmax");
+  memory::desc d = run.plain_desc(x);
+  dnnl::softmax_forward::primitive_desc pd;
+  try {
+    pd = dnnl::softmax_forward::primitive_desc(
+        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, d, static_cast<int>(axis)), user_scratchpad(),
+        run.engine());
+  } catch (const dnnl::error& e) {
+    return unsupported(std::string("oneDNN softmax: ") + e.what());
+  }
+  // oneDNN 2.6 has fast softmax only along the innermost axis; its reference kernel is ~50x
+  // slower than fungen's own (DFL's softmax over 16 bins, axis 1).
+  if (is_reference_impl(pd.impl_info_str())) return unsupported("softmax not along the last axis");
+  int xb = run.get_plain(x);
+  int yb = run.define(y, run.plain_desc(y));
+  run.add_primitive(node.name + " (softmax " + pd.impl_info_str() + ")", dnnl::softmax_forward(pd),
+                    {{DNNL_ARG_SRC, xb}, {DNNL_ARG_DST, yb}}, pd.scratchpad_desc());
+  return Status();
+}
+
+Status lower_transpose(CpuRun& run, const Node& node) {
+  const int x = node.inputs[0], y = node.outputs[0];
+  const Shape& xs = run.shape(x);
+  std::vector<int64_t> perm = node.attr_ints("perm");
+  if (perm.empty()) {
+    for (size_t i = xs.size(); i-- > 0;) perm.push_back(static_cast<int64_t>(i));
+  }
+  memory::dims in_strides = dense_strides(to_dims(xs));
+  memory::dims out_dims, view_strides;
+  for (int64_t p : perm) {
+    out_dims.push_back(xs[static_cast<size_t>(p)]);
+    view_strides.push_back(in_strides[static_cast<size_t>(p)]);
+  }
+  memory::desc view(out_dims, dt::f32, view_strides);
+  memory::desc out = run.plain_desc(y);
+  dnnl::reorder::primitive_desc pd;
+  try {
+    pd = dnnl::reorder::primitive_desc(run.engine(), view, run.engine(), out, user_scratchpad());
+  } catch (const dnnl::error& e) {
+    return unsupported(std::string("oneDNN reorder: ") + e.what());
+  }
+  int xb = run.view(run.get_plain(x), view, 0);
+  int yb = run.define(y, out);
+  run.add_primitive(node.name + " (transpose " + pd.impl_info_str() + ")", dnnl::reorder(pd),
+                    {{DNNL_ARG_FROM, xb}, {DNNL_ARG_TO, yb}}, pd.scratchpad_desc());
+  return Status();
+}
+
+}  // namespace fungen::cpu
