@@ -78,6 +78,29 @@ def compare(got: list[dict], want: list[dict]) -> str | None:
     return None
 
 
+def check_cli_behaviour(fungen: str, model: Path, image: str, work: Path) -> int:
+    """A bad image is reported, the others still processed, exit 3; --out writes the same lines."""
+    bad = work / "not_an_image.png"
+    bad.write_bytes(b"this is not a PNG")
+    out = work / "out.jsonl"
+    r = subprocess.run([fungen, "detect", "--model", str(model), "--conf", "0.5", "--json", "--out", str(out),
+                        str(bad), image], capture_output=True, text=True)
+    problems = []
+    if r.returncode != 3:
+        problems.append(f"exit code {r.returncode}, want 3")
+    if "not_an_image.png" not in r.stderr or r.stderr.count("fungen: error:") != 1:
+        problems.append(f"want one error line naming the bad file, got: {r.stderr!r}")
+    lines = r.stdout.splitlines()
+    if len(lines) != 1 or json.loads(lines[0])["image"] != image:
+        problems.append(f"want one JSON line for {image}, got {len(lines)}")
+    if not out.exists() or out.read_text() != r.stdout:
+        problems.append("--out FILE does not hold the same JSON lines as stdout")
+    print(f"{'ok' if not problems else 'FAIL':4s} CLI: bad image reported, others processed, --out")
+    for p in problems:
+        print(f"     {p}")
+    return int(bool(problems))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fungen", required=True)
@@ -124,6 +147,7 @@ def main() -> int:
             for p in problems:
                 print(f"     {p}")
             failures += bool(problems)
+    failures += check_cli_behaviour(args.fungen, models / MODELS[0][0], images[0], work)
     print(f"{failures} failure(s); images and outputs in {work}" if failures or args.keep else f"{failures} failure(s)")
     return 1 if failures else 0
 
