@@ -256,7 +256,7 @@ void CpuRun::add_primitive(std::string label, dnnl::primitive prim,
   steps_.push_back(std::move(s));
 }
 
-void CpuRun::add_plain(const Node& node, std::vector<int> in_bufs, std::vector<int> out_bufs) {
+void CpuRun::add_plain(const Node& node, std::vector<int> in_bufs, std::vector<int> out_bufs, KernelFn kernel) {
   for (int b : in_bufs) {
     if (b >= 0) touch(b);
   }
@@ -264,8 +264,8 @@ void CpuRun::add_plain(const Node& node, std::vector<int> in_bufs, std::vector<i
     if (b >= 0) touch(b);
   }
   Step s;
-  s.label = node.name + " (" + node.op_type + ", plain)";
-  s.kernel = node.schema->reference;
+  s.label = node.name + " (" + node.op_type + (kernel ? ", own)" : ", plain)");
+  s.kernel = kernel ? kernel : node.schema->reference;
   s.node = &node;
   s.in_bufs = std::move(in_bufs);
   s.out_bufs = std::move(out_bufs);

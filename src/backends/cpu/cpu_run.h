@@ -121,7 +121,8 @@ class CpuRun final : public NodeKernel {
   // Adds a step; the buffers it names are live at it. `scratchpad` is the primitive's.
   void add_primitive(std::string label, dnnl::primitive prim,
                      std::vector<std::pair<int, int>> args, const memory::desc& scratchpad);
-  void add_plain(const Node& node, std::vector<int> in_bufs, std::vector<int> out_bufs);
+  // A plain-tensor step: the op's reference kernel, or `kernel` (the backend's own).
+  void add_plain(const Node& node, std::vector<int> in_bufs, std::vector<int> out_bufs, KernelFn kernel = nullptr);
   // A buffer that lives as long as the run (packed weights, bias): `src` reordered into `want` now.
   int pack(const memory& src, const memory::desc& want);
   // May a step write over buffer `buf` of `value` (it dies at the current node and nothing else
@@ -178,6 +179,7 @@ Status lower_view(CpuRun& run, const Node& node);
 Status lower_matmul(CpuRun& run, const Node& node);
 Status lower_softmax(CpuRun& run, const Node& node);
 Status lower_transpose(CpuRun& run, const Node& node);
+Status lower_softmax_axis(CpuRun& run, const Node& node);
 Status lower_plain(CpuRun& run, const Node& node);
 
 // Helpers.

@@ -70,7 +70,7 @@ Status lower_softmax(CpuRun& run, const Node& node) {
   }
   // oneDNN 2.6 has fast softmax only along the innermost axis; its reference kernel is ~50x
   // slower than fungen's own (DFL's softmax over 16 bins, axis 1).
-  if (is_reference_impl(pd.impl_info_str())) return unsupported("softmax not along the last axis");
+  if (is_reference_impl(pd.impl_info_str())) return lower_softmax_axis(run, node);
   int xb = run.get_plain(x);
   int yb = run.define(y, run.plain_desc(y));
   run.add_primitive(node.name + " (softmax " + pd.impl_info_str() + ")", dnnl::softmax_forward(pd),

@@ -1,0 +1,70 @@
+// Softmax along a non-innermost axis on plain tensors (the DFL head's softmax over 16 bins,
+// axis 1), where oneDNN 2.6 has only a reference kernel: rows of the inner extent are processed
+// together, so every loop runs over contiguous memory and vectorizes.
+#include <algorithm>
+#include <cmath>
+
+#include "backends/cpu/cpu_run.h"
+#include "util/thread_pool.h"
+
+namespace fungen::cpu {
+namespace {
+
+Status softmax_axis_kernel(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  const Shape& s = x.shape();
+  int64_t axis = ctx.node().attr_int("axis", -1);
+  if (axis < 0) axis += static_cast<int64_t>(s.size());
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < axis; ++i) outer *= s[static_cast<size_t>(i)];
+  for (size_t i = static_cast<size_t>(axis) + 1; i < s.size(); ++i) inner *= s[i];
+  const int64_t n = s[static_cast<size_t>(axis)];
+  const float* xp = x.data<float>();
+  float* yp = y.data<float>();
+  constexpr int64_t kChunk = 256;  // inner elements per unit of work
+  const int64_t chunks = (inner + kChunk - 1) / kChunk;
+  auto body = [&](int64_t begin, int64_t end) {
+    float mx[kChunk], sum[kChunk];
+    for (int64_t u = begin; u < end; ++u) {
+      const int64_t o = u / chunks, c0 = (u % chunks) * kChunk, len = std::min(kChunk, inner - c0);
+      const float* in = xp + o * n * inner + c0;
+      float* out = yp + o * n * inner + c0;
+      std::copy(in, in + len, mx);
+      for (int64_t k = 1; k < n; ++k) {
+        for (int64_t i = 0; i < len; ++i) mx[i] = std::max(mx[i], in[k * inner + i]);
+      }
+      std::fill(sum, sum + len, 0.0f);
+      for (int64_t k = 0; k < n; ++k) {
+        for (int64_t i = 0; i < len; ++i) {
+          float e = std::exp(in[k * inner + i] - mx[i]);
+          out[k * inner + i] = e;
+          sum[i] += e;
+        }
+      }
+      for (int64_t i = 0; i < len; ++i) sum[i] = 1.0f / sum[i];
+      for (int64_t k = 0; k < n; ++k) {
+        for (int64_t i = 0; i < len; ++i) out[k * inner + i] *= sum[i];
+      }
+    }
+  };
+  if (ctx.pool() && outer * chunks > 1) {
+    ctx.pool()->parallel_for(0, outer * chunks, body);
+  } else {
+    body(0, outer * chunks);
+  }
+  return Status();
+}
+
+}  // namespace
+
+Status lower_softmax_axis(CpuRun& run, const Node& node) {
+  const int x = node.inputs[0], y = node.outputs[0];
+  if (run.graph().opset < 13) return unsupported("coerced softmax");
+  int xb = run.get_plain(x);
+  int yb = run.define(y, run.plain_desc(y));
+  run.add_plain(node, {xb}, {yb}, &softmax_axis_kernel);
+  return Status();
+}
+
+}  // namespace fungen::cpu
