@@ -1,7 +1,11 @@
 #include "video/frame_sampler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "fungen/log.h"
 
@@ -50,7 +54,7 @@ inline uint8_t to_u8(float v) {
 
 // Bilinear tap ×16384 (7-bit weights on both axes).
 template <class T>
-inline int32_t bilerp(const T* p, int32_t o, int32_t sx, int32_t sy, int32_t wx, int32_t wy) {
+inline int32_t bilerp8(const T* p, int32_t o, int32_t sx, int32_t sy, int32_t wx, int32_t wy) {
   int32_t a = p[o], b = p[o + sx], c = p[o + sy], d = p[o + sx + sy];
   int32_t top = a * 128 + (b - a) * wx;
   int32_t bot = c * 128 + (d - c) * wx;
@@ -76,15 +80,116 @@ void sample_yuv(const T* yp, const T* up, const T* vp, const PlaneTaps& lt, cons
         out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = 0;
         continue;
       }
-      float y = bilerp(yp, lo[i], lt.step_x, lt.step_y, lwx[i], lwy[i]) * ys + cc.y_offset;
-      float u = bilerp(up, co[i], ct.step_x, ct.step_y, cwx[i], cwy[i]) * cs + cc.c_offset;
-      float v = bilerp(vp, co[i], ct.step_x, ct.step_y, cwx[i], cwy[i]) * cs + cc.c_offset;
+      float y = bilerp8(yp, lo[i], lt.step_x, lt.step_y, lwx[i], lwy[i]) * ys + cc.y_offset;
+      float u = bilerp8(up, co[i], ct.step_x, ct.step_y, cwx[i], cwy[i]) * cs + cc.c_offset;
+      float v = bilerp8(vp, co[i], ct.step_x, ct.step_y, cwx[i], cwy[i]) * cs + cc.c_offset;
       out[3 * i + 0] = to_u8(y + cc.b_u * u);
       out[3 * i + 1] = to_u8(y + cc.g_u * u + cc.g_v * v);
       out[3 * i + 2] = to_u8(y + cc.r_v * v);
     }
   }
 }
+
+#if defined(__x86_64__)
+// Bilinear taps ×16384, as bilerp8().
+__attribute__((target("avx2"))) inline __m256i lerp8(__m256i a, __m256i b, __m256i c, __m256i d,
+                                                     __m256i wx, __m256i wy) {
+  const __m256i k128 = _mm256_set1_epi32(128);
+  __m256i t = _mm256_add_epi32(_mm256_mullo_epi32(a, k128), _mm256_mullo_epi32(_mm256_sub_epi32(b, a), wx));
+  __m256i u = _mm256_add_epi32(_mm256_mullo_epi32(c, k128), _mm256_mullo_epi32(_mm256_sub_epi32(d, c), wx));
+  return _mm256_add_epi32(_mm256_mullo_epi32(t, k128), _mm256_mullo_epi32(_mm256_sub_epi32(u, t), wy));
+}
+// to_u8(): clamp to [0, 255], + 0.5, truncate.
+__attribute__((target("avx2"))) inline __m256i to_u8_8(__m256 v) {
+  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(255.f));
+  return _mm256_cvttps_epi32(_mm256_add_ps(v, _mm256_set1_ps(0.5f)));
+}
+
+// The same arithmetic as sample_yuv<uint8_t, kSemi> on 8 pixels at a time (AVX2 gathers). Each
+// 32-bit gather at a tap's offset also brings its right neighbour (and, in NV12, both chroma
+// components), so two gathers per plane give all four taps. Reads up to 3 bytes past a tap,
+// within FFmpeg's frame padding.
+template <bool kSemi>
+__attribute__((target("avx2"))) void sample_yuv8_avx2(const uint8_t* yp, const uint8_t* up,
+                                                      const uint8_t* vp, const PlaneTaps& lt,
+                                                      const PlaneTaps& ct, const ColorCoeffs& cc,
+                                                      int width, int height, uint8_t* dst,
+                                                      int dst_stride) {
+  constexpr float kTap = 1.f / 16384.f;
+  const __m256 ys = _mm256_set1_ps(cc.y_scale * kTap), cs = _mm256_set1_ps(cc.c_scale * kTap);
+  const __m256 yo = _mm256_set1_ps(cc.y_offset), co = _mm256_set1_ps(cc.c_offset);
+  const __m256 bu = _mm256_set1_ps(cc.b_u), gu = _mm256_set1_ps(cc.g_u);
+  const __m256 gv = _mm256_set1_ps(cc.g_v), rv = _mm256_set1_ps(cc.r_v);
+  const __m256i ff = _mm256_set1_epi32(0xff);
+  const __m256i lsy = _mm256_set1_epi32(lt.step_y), csy = _mm256_set1_epi32(ct.step_y);
+  alignas(32) int32_t bb[8], gg[8], rr[8];
+  for (int row = 0; row < height; ++row) {
+    uint8_t* out = dst + static_cast<ptrdiff_t>(row) * dst_stride;
+    const size_t base = static_cast<size_t>(row) * width;
+    int i = 0;
+    for (; i + 8 <= width; i += 8) {
+      __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lt.offset.data() + base + i));
+      __m256i outside = _mm256_cmpgt_epi32(_mm256_setzero_si256(), lo);
+      lo = _mm256_max_epi32(lo, _mm256_setzero_si256());
+      __m256i lwx = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(lt.wx.data() + base + i)));
+      __m256i lwy = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(lt.wy.data() + base + i)));
+      __m256i g0 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(yp), lo, 1);
+      __m256i g1 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(yp), _mm256_add_epi32(lo, lsy), 1);
+      __m256i yv = lerp8(_mm256_and_si256(g0, ff), _mm256_and_si256(_mm256_srli_epi32(g0, 8), ff),
+                        _mm256_and_si256(g1, ff), _mm256_and_si256(_mm256_srli_epi32(g1, 8), ff), lwx, lwy);
+      __m256i c_off = _mm256_max_epi32(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ct.offset.data() + base + i)), _mm256_setzero_si256());
+      __m256i cwx = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ct.wx.data() + base + i)));
+      __m256i cwy = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ct.wy.data() + base + i)));
+      __m256i uv, vv;
+      if constexpr (kSemi) {  // U V U V ...: one gather holds both components of both columns
+        __m256i h0 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(up), c_off, 1);
+        __m256i h1 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(up), _mm256_add_epi32(c_off, csy), 1);
+        uv = lerp8(_mm256_and_si256(h0, ff), _mm256_and_si256(_mm256_srli_epi32(h0, 16), ff),
+                  _mm256_and_si256(h1, ff), _mm256_and_si256(_mm256_srli_epi32(h1, 16), ff), cwx, cwy);
+        vv = lerp8(_mm256_and_si256(_mm256_srli_epi32(h0, 8), ff), _mm256_srli_epi32(h0, 24),
+                  _mm256_and_si256(_mm256_srli_epi32(h1, 8), ff), _mm256_srli_epi32(h1, 24), cwx, cwy);
+      } else {
+        __m256i u0 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(up), c_off, 1);
+        __m256i u1 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(up), _mm256_add_epi32(c_off, csy), 1);
+        __m256i v0 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(vp), c_off, 1);
+        __m256i v1 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(vp), _mm256_add_epi32(c_off, csy), 1);
+        uv = lerp8(_mm256_and_si256(u0, ff), _mm256_and_si256(_mm256_srli_epi32(u0, 8), ff),
+                  _mm256_and_si256(u1, ff), _mm256_and_si256(_mm256_srli_epi32(u1, 8), ff), cwx, cwy);
+        vv = lerp8(_mm256_and_si256(v0, ff), _mm256_and_si256(_mm256_srli_epi32(v0, 8), ff),
+                  _mm256_and_si256(v1, ff), _mm256_and_si256(_mm256_srli_epi32(v1, 8), ff), cwx, cwy);
+      }
+      __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(yv), ys), yo);
+      __m256 u = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(uv), cs), co);
+      __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(vv), cs), co);
+      __m256i b = to_u8_8(_mm256_add_ps(y, _mm256_mul_ps(bu, u)));
+      __m256i g = to_u8_8(_mm256_add_ps(_mm256_add_ps(y, _mm256_mul_ps(gu, u)), _mm256_mul_ps(gv, v)));
+      __m256i r = to_u8_8(_mm256_add_ps(y, _mm256_mul_ps(rv, v)));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bb), _mm256_andnot_si256(outside, b));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(gg), _mm256_andnot_si256(outside, g));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(rr), _mm256_andnot_si256(outside, r));
+      for (int k = 0; k < 8; ++k) {
+        out[3 * (i + k)] = static_cast<uint8_t>(bb[k]);
+        out[3 * (i + k) + 1] = static_cast<uint8_t>(gg[k]);
+        out[3 * (i + k) + 2] = static_cast<uint8_t>(rr[k]);
+      }
+    }
+    if (i < width) {  // the row's last few pixels: the scalar kernel on a one-row slice
+      PlaneTaps lt_tail, ct_tail;
+      for (const PlaneTaps* src : {&lt, &ct}) {
+        PlaneTaps& t = src == &lt ? lt_tail : ct_tail;
+        t.step_x = src->step_x, t.step_y = src->step_y;
+        t.offset.assign(src->offset.begin() + base + i, src->offset.begin() + base + width);
+        t.wx.assign(src->wx.begin() + base + i, src->wx.begin() + base + width);
+        t.wy.assign(src->wy.begin() + base + i, src->wy.begin() + base + width);
+      }
+      sample_yuv<uint8_t, kSemi>(yp, up, vp, lt_tail, ct_tail, cc, width - i, 1, out + 3 * i, dst_stride);
+    }
+  }
+}
+#endif
+
+std::atomic<bool> g_simd_enabled{true};
 
 // Display pixel (x, y) → coded pixel, for a picture shown rotated `rotation` degrees clockwise.
 inline void display_to_coded(int rotation, int coded_w, int coded_h, float x, float y, float& cx,
@@ -154,12 +259,14 @@ void sample_packed_bgr(const uint8_t* src, const PlaneTaps& taps, int width, int
         continue;
       }
       for (int ch = 0; ch < 3; ++ch) {
-        int32_t v = bilerp(src, o + ch, taps.step_x, taps.step_y, taps.wx[base + i], taps.wy[base + i]);
+        int32_t v = bilerp8(src, o + ch, taps.step_x, taps.step_y, taps.wx[base + i], taps.wy[base + i]);
         out[3 * i + ch] = static_cast<uint8_t>((v + 8192) >> 14);
       }
     }
   }
 }
+
+void set_sampler_simd(bool enabled) { g_simd_enabled = enabled; }
 
 FrameSampler::FrameSampler() = default;
 FrameSampler::~FrameSampler() { sws_freeContext(sws_); }
@@ -250,6 +357,21 @@ Status FrameSampler::sample(const AVFrame* f, int rotation, const RemapTable& ta
   if (wide) {
     semi ? run(uint16_t{}, std::true_type{}) : run(uint16_t{}, std::false_type{});
   } else {
+#if defined(__x86_64__)
+    bool simd_ok = g_simd_enabled && __builtin_cpu_supports("avx2") && luma_.step_x == 1 &&
+                   chroma_.step_x == (semi ? 2 : 1) && luma_.step_y > 0 && chroma_.step_y > 0;
+    if (simd_ok) {
+      const uint8_t* yp = f->data[0];
+      const uint8_t* up = f->data[1] + d->comp[1].offset;
+      const uint8_t* vp = semi ? f->data[1] + d->comp[2].offset : f->data[2] + d->comp[2].offset;
+      if (semi) {
+        sample_yuv8_avx2<true>(yp, up, vp, luma_, chroma_, cc, table.width, table.height, out.data(), table.width * 3);
+      } else {
+        sample_yuv8_avx2<false>(yp, up, vp, luma_, chroma_, cc, table.width, table.height, out.data(), table.width * 3);
+      }
+      return Status();
+    }
+#endif
     semi ? run(uint8_t{}, std::true_type{}) : run(uint8_t{}, std::false_type{});
   }
   return Status();

@@ -51,6 +51,9 @@ class FrameSampler {
   std::vector<uint8_t> bgr_;
 };
 
+// Tests and benchmarks: use (true, the default) or bypass the AVX2 kernel of 8-bit YUV.
+void set_sampler_simd(bool enabled);
+
 // Builds taps over a plane of plane_w × plane_h elements (linesize in elements) for the given
 // source coordinates in plane pixels (pixel i's centre at i).
 void build_taps(const std::vector<float>& xs, const std::vector<float>& ys, int plane_w,

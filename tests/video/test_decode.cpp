@@ -33,6 +33,9 @@ const ClipCase kClips[] = {
     {"vp9_odd", "libvpx-vp9", "-vf scale=333:187 -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -pix_fmt yuv420p", "webm", 333, 187, 8},
     {"vp9_10bit", "libvpx-vp9", "-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -pix_fmt yuv420p10le", "webm", 192, 108, 10},
     {"av1_svt", "libsvtav1", "-c:v libsvtav1 -preset 12 -pix_fmt yuv420p", "mkv", 320, 240, 8},
+    // NVDEC's 8-bit output layout (semi-planar NV12), through the rawvideo decoder. (P010 has no
+    // container tag: nut stores it as rgb555, so it is covered on the GPU machine only.)
+    {"nv12_raw", "rawvideo", "-c:v rawvideo -pix_fmt nv12", "nut", 320, 240, 8},
     {"av1_aom_10bit", "libaom-av1", "-c:v libaom-av1 -cpu-used 8 -usage realtime -pix_fmt yuv420p10le", "mkv", 160, 96, 10},
 };
 

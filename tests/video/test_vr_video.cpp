@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include "fungen/video.h"
+#include "video/decoder.h"
+#include "video/frame_sampler.h"
 #include "video_test_util.h"
 
 namespace fungen {
@@ -217,6 +219,35 @@ TEST_P(VrClip, DotsLandWhereTheAnalyticViewPutsThem) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, VrClip, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// The AVX2 kernel computes what the scalar reference computes, for planar and NV12 frames.
+TEST(VrClip, SimdSamplerMatchesTheScalarReference) {
+  for (const char* fmt_args : {"-c:v libx264 -preset ultrafast -pix_fmt yuv420p",
+                               "-c:v rawvideo -pix_fmt nv12"}) {
+    std::string path = test::temp_dir() + "/simd_" + std::to_string(std::string(fmt_args).size()) +
+                       (std::string(fmt_args).find("rawvideo") != std::string::npos ? ".nut" : ".mp4");
+    ASSERT_TRUE(test::ffmpeg("-f lavfi -i testsrc2=size=1000x500:rate=25:duration=0.04 " +
+                             std::string(fmt_args) + " '" + path + "'"));
+    auto dec = video::Decoder::open(path, {.device = DecodeDevice::kCpu});
+    ASSERT_TRUE(dec.ok());
+    video::DecodedFrame f;
+    ASSERT_TRUE((*dec)->next(f).value());
+    RemapTable t = make_unwarp_table(parse_vr_format("sbs-fisheye190").value(),
+                                     small_view(ViewProjection::kStereographic, Eye::kLeft), 1000, 500);
+    t.width = 317, t.height = 323;  // odd widths exercise the scalar tail of each row
+    t.x.resize(317 * 323), t.y.resize(317 * 323);
+    Image simd, scalar;
+    video::FrameSampler a, b;
+    ASSERT_TRUE(a.sample(f.frame.get(), 0, t, simd).ok());
+    video::set_sampler_simd(false);
+    Status s = b.sample(f.frame.get(), 0, t, scalar);
+    video::set_sampler_simd(true);
+    ASSERT_TRUE(s.ok());
+    int worst = 0;
+    for (size_t i = 0; i < 317u * 323u * 3; ++i) worst = std::max(worst, std::abs(simd.data()[i] - scalar.data()[i]));
+    EXPECT_LE(worst, 1) << fmt_args;
+  }
+}
 
 TEST(VrClip, FormatIsGuessedFromTheFileName) {
   VrFormat f = parse_vr_format("sbs-fisheye190").value();

@@ -1,0 +1,131 @@
+// fungen_video_bench — frames per second of one video through: decode only; decode + sample
+// (VR unwarp or resize to the model input); detect only (the model on already sampled frames);
+// decode + sample + detect (the full pipeline, no output file). One JSON line per mode.
+//
+//   fungen_video_bench clip.mp4 --model yolo11n.onnx --batch 4 --max-frames 60
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "fungen/detector.h"
+#include "fungen/video.h"
+#include "video/decoder.h"
+#include "video/pipeline.h"
+
+using namespace fungen;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+void emit(const std::string& video, const std::string& mode, int64_t frames, double s,
+          const nlohmann::ordered_json& extra = {}) {
+  nlohmann::ordered_json j = {{"video", video}, {"mode", mode}, {"frames", frames},
+                              {"seconds", std::round(s * 1000) / 1000},
+                              {"fps", s > 0 ? std::round(frames / s * 10) / 10 : 0.0}};
+  for (auto it = extra.begin(); it != extra.end(); ++it) j[it.key()] = it.value();
+  std::printf("%s\n", j.dump().c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fungen video benchmark"};
+  std::string video, model, vr = "auto", decode = "cpu", modes = "decode,sample,detect,pipeline";
+  int batch = 1, threads = 0, decode_threads = 0;
+  int64_t max_frames = -1;
+  app.add_option("video", video)->required();
+  app.add_option("--model,-m", model, "ONNX model (detect and pipeline modes)");
+  app.add_option("--vr", vr);
+  app.add_option("--decode", decode);
+  app.add_option("--decode-threads", decode_threads);
+  app.add_option("--batch", batch);
+  app.add_option("--threads", threads, "engine threads");
+  app.add_option("--max-frames", max_frames);
+  app.add_option("--modes", modes);
+  CLI11_PARSE(app, argc, argv);
+  auto has = [&](const char* m) { return modes.find(m) != std::string::npos; };
+
+  auto dev = parse_decode_device(decode);
+  if (!dev.ok()) return std::fprintf(stderr, "%s\n", dev.status().message().c_str()), 2;
+  VideoOptions vo = dev.value();
+  vo.threads = decode_threads;
+
+  if (has("decode")) {
+    auto dec = video::Decoder::open(video, vo);
+    if (!dec.ok()) return std::fprintf(stderr, "%s\n", dec.status().message().c_str()), 3;
+    auto t = Clock::now();
+    video::DecodedFrame f;
+    int64_t n = 0;
+    while ((max_frames < 0 || n < max_frames)) {
+      auto more = (*dec)->next(f);
+      if (!more.ok() || !more.value()) break;
+      ++n;
+    }
+    const VideoInfo& info = (*dec)->info();
+    emit(video, "decode", n, seconds_since(t),
+         {{"size", std::to_string(info.width) + "x" + std::to_string(info.height)},
+          {"codec", info.codec}, {"decoder", info.decoder}});
+  }
+  video::VideoJob job;
+  job.video = video;
+  job.decode = vo;
+  job.vr = vr;
+  job.batch = batch;
+  job.progress = video::ProgressMode::kQuiet;
+  job.stop_after_frames = max_frames;
+  if (has("sample")) {
+    auto r = video::run_video_job(job, nullptr);
+    if (!r.ok()) return std::fprintf(stderr, "%s\n", r.status().message().c_str()), 3;
+    emit(video, "decode+sample", r->frames, r->seconds, {{"vr", r->vr}});
+  }
+  if (model.empty() || (!has("detect") && !has("pipeline"))) return 0;
+  DetectorOptions dopt;
+  dopt.threads = threads;
+  auto det = Detector::load(model, dopt);
+  if (!det.ok()) return std::fprintf(stderr, "%s\n", det.status().message().c_str()), 3;
+  job.input_width = det->input_width(), job.input_height = det->input_height();
+  if (det->static_batch() > 0) job.batch = det->static_batch();
+  if (has("detect")) {
+    // The model on sampled frames of this video, without decoding in the loop.
+    VideoReader reader = VideoReader::open(video, vo).value();
+    VrFormat fmt = vr == "auto" ? detect_vr_format(video, reader.info().width, reader.info().height)
+                                : parse_vr_format(vr).value();
+    RemapTable table;
+    if (fmt.is_vr()) {
+      table = make_unwarp_table(fmt, {}, reader.info().width, reader.info().height);
+    } else {
+      LetterboxParams lp = letterbox_params(reader.info().width, reader.info().height,
+                                            det->input_width(), det->input_height());
+      table = make_resize_table(reader.info().width, reader.info().height, lp.resized_width, lp.resized_height);
+    }
+    std::vector<VideoFrame> frames(static_cast<size_t>(job.batch));
+    for (auto& f : frames) (void)reader.read(f, table);
+    std::vector<Frame> views;
+    for (auto& f : frames) views.push_back(f.image.frame());
+    (void)det->detect(views);  // warm-up
+    int64_t n = 0;
+    auto t = Clock::now();
+    int64_t target = max_frames > 0 ? max_frames : 32;
+    while (n < target) {
+      auto r = det->detect(views);
+      if (!r.ok()) return std::fprintf(stderr, "%s\n", r.status().message().c_str()), 3;
+      n += static_cast<int64_t>(views.size());
+    }
+    emit(video, "detect", n, seconds_since(t), {{"batch", job.batch}});
+  }
+  if (has("pipeline")) {
+    video::DetectBatchFn fn = [&](std::span<const Frame> frames) { return det->detect(frames); };
+    auto r = video::run_video_job(job, fn);
+    if (!r.ok()) return std::fprintf(stderr, "%s\n", r.status().message().c_str()), 3;
+    emit(video, "decode+detect", r->frames, r->seconds, {{"vr", r->vr}, {"batch", job.batch}});
+  }
+  return 0;
+}
