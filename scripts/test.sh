@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
-bash scripts/check-format.sh
 status=0
+bash scripts/check-format.sh || status=1
 ctest --test-dir build --output-on-failure --timeout 3600 "$@" || status=1
 if [ $# -eq 0 ]; then
   # The full list of ONNX node-test cases run and skipped (with reasons), then the per-op summary.
