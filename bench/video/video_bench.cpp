@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "engine threads");
   app.add_option("--max-frames", max_frames);
   app.add_option("--modes", modes);
+  std::string out;
+  app.add_option("--out", out, "decode+sample mode: also write a detections file (empty records)");
   CLI11_PARSE(app, argc, argv);
   auto has = [&](const char* m) { return modes.find(m) != std::string::npos; };
 
@@ -83,7 +85,10 @@ int main(int argc, char** argv) {
   job.progress = video::ProgressMode::kQuiet;
   job.stop_after_frames = max_frames;
   if (has("sample")) {
-    auto r = video::run_video_job(job, nullptr);
+    video::VideoJob sample_job = job;
+    sample_job.out = out;
+    sample_job.overwrite = true;
+    auto r = video::run_video_job(sample_job, nullptr);
     if (!r.ok()) return std::fprintf(stderr, "%s\n", r.status().message().c_str()), 3;
     emit(video, "decode+sample", r->frames, r->seconds, {{"vr", r->vr}});
   }
