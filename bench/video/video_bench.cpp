@@ -27,7 +27,9 @@ double seconds_since(Clock::time_point t) {
 
 void emit(const std::string& video, const std::string& mode, int64_t frames, double s,
           const nlohmann::ordered_json& extra = {}) {
-  nlohmann::ordered_json j = {{"video", video}, {"mode", mode}, {"frames", frames},
+  nlohmann::ordered_json j = {{"video", video},
+                              {"mode", mode},
+                              {"frames", frames},
                               {"seconds", std::round(s * 1000) / 1000},
                               {"fps", s > 0 ? std::round(frames / s * 10) / 10 : 0.0}};
   for (auto it = extra.begin(); it != extra.end(); ++it) j[it.key()] = it.value();
@@ -75,7 +77,8 @@ int main(int argc, char** argv) {
     const VideoInfo& info = (*dec)->info();
     emit(video, "decode", n, seconds_since(t),
          {{"size", std::to_string(info.width) + "x" + std::to_string(info.height)},
-          {"codec", info.codec}, {"decoder", info.decoder}});
+          {"codec", info.codec},
+          {"decoder", info.decoder}});
   }
   video::VideoJob job;
   job.video = video;
@@ -110,14 +113,16 @@ int main(int argc, char** argv) {
     } else {
       LetterboxParams lp = letterbox_params(reader.info().width, reader.info().height,
                                             det->input_width(), det->input_height());
-      table = make_resize_table(reader.info().width, reader.info().height, lp.resized_width, lp.resized_height);
+      table = make_resize_table(reader.info().width, reader.info().height, lp.resized_width,
+                                lp.resized_height);
     }
     std::vector<VideoFrame> frames(static_cast<size_t>(job.batch));
     for (auto& f : frames) (void)reader.read(f, table);
     std::vector<Frame> views;
     for (auto& f : frames) views.push_back(f.image.frame());
     auto warm = det->detect(views);  // warm-up
-    int64_t per_frame = warm.ok() && !warm.value().empty() ? static_cast<int64_t>(warm.value()[0].size()) : -1;
+    int64_t per_frame =
+        warm.ok() && !warm.value().empty() ? static_cast<int64_t>(warm.value()[0].size()) : -1;
     int64_t n = 0;
     auto t = Clock::now();
     int64_t target = max_frames > 0 ? max_frames : 32;
@@ -135,7 +140,8 @@ int main(int argc, char** argv) {
     });
     worker.join();
     if (!failed.ok()) return std::fprintf(stderr, "%s\n", failed.message().c_str()), 3;
-    emit(video, "detect", n, seconds_since(t), {{"batch", job.batch}, {"detections_per_frame", per_frame}});
+    emit(video, "detect", n, seconds_since(t),
+         {{"batch", job.batch}, {"detections_per_frame", per_frame}});
   }
   if (has("pipeline")) {
     double detect_s = 0;
@@ -144,13 +150,16 @@ int main(int argc, char** argv) {
       auto t = Clock::now();
       auto r = det->detect(frames);
       detect_s += seconds_since(t);
-      if (r.ok()) for (const auto& d : r.value()) detections += static_cast<int64_t>(d.size());
+      if (r.ok())
+        for (const auto& d : r.value()) detections += static_cast<int64_t>(d.size());
       return r;
     };
     auto r = video::run_video_job(job, fn);
     if (!r.ok()) return std::fprintf(stderr, "%s\n", r.status().message().c_str()), 3;
     emit(video, "decode+detect", r->frames, r->seconds,
-         {{"vr", r->vr}, {"batch", job.batch}, {"detect_busy_s", std::round(detect_s * 1000) / 1000},
+         {{"vr", r->vr},
+          {"batch", job.batch},
+          {"detect_busy_s", std::round(detect_s * 1000) / 1000},
           {"detections", detections}});
   }
   return 0;

@@ -42,24 +42,24 @@ enum class DecodeDevice {
 };
 
 struct VideoOptions {
-  int threads = 0;                             // CPU decoder threads, 0: FFmpeg picks (per core)
+  int threads = 0;  // CPU decoder threads, 0: FFmpeg picks (per core)
   DecodeDevice device = DecodeDevice::kAuto;
   int cuda_device = 0;
 };
 
 struct VideoInfo {
   std::string path;
-  std::string codec;             // "h264", "hevc", "vp9", "av1", ...
-  std::string pixel_format;      // of the decoded frames: "yuv420p", "yuv420p10le", ...
+  std::string codec;         // "h264", "hevc", "vp9", "av1", ...
+  std::string pixel_format;  // of the decoded frames: "yuv420p", "yuv420p10le", ...
   int bit_depth = 8;
-  int width = 0, height = 0;     // as displayed (rotation applied)
+  int width = 0, height = 0;  // as displayed (rotation applied)
   int coded_width = 0, coded_height = 0;
-  int rotation = 0;              // clockwise degrees a player rotates by: 0, 90, 180 or 270
-  double fps = 0;                // average frame rate, 0 when unknown
-  double duration_ms = 0;        // 0 when unknown
-  int64_t frame_count = 0;       // declared by the container, 0 when unknown
-  std::string decoder = "cpu";   // "cpu" or "cuda"
-  std::string fallback_reason;   // why NVDEC was not used when it was asked for (or kAuto)
+  int rotation = 0;             // clockwise degrees a player rotates by: 0, 90, 180 or 270
+  double fps = 0;               // average frame rate, 0 when unknown
+  double duration_ms = 0;       // 0 when unknown
+  int64_t frame_count = 0;      // declared by the container, 0 when unknown
+  std::string decoder = "cpu";  // "cpu" or "cuda"
+  std::string fallback_reason;  // why NVDEC was not used when it was asked for (or kAuto)
 };
 
 // Parses "auto", "cpu", "cuda" or "cuda:N".

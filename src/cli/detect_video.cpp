@@ -33,7 +33,8 @@ std::vector<std::string> find_videos(const std::vector<std::string>& inputs, boo
     }
     std::vector<std::string> found;
     auto add = [&](const fs::directory_entry& e) {
-      if (e.is_regular_file() && is_video_file_name(e.path().string())) found.push_back(e.path().string());
+      if (e.is_regular_file() && is_video_file_name(e.path().string()))
+        found.push_back(e.path().string());
     };
     if (recursive) {
       for (const auto& e : fs::recursive_directory_iterator(in, ec)) add(e);
@@ -83,7 +84,10 @@ std::string output_for(const std::string& video, const std::string& out, bool se
 
 video::Json detect_settings_json(const DetectOptions& o) {
   auto r6 = [](float v) { return std::round(static_cast<double>(v) * 1e6) / 1e6; };
-  return {{"conf", r6(o.conf)}, {"iou", r6(o.iou)}, {"max_det", o.max_det}, {"classes", o.classes},
+  return {{"conf", r6(o.conf)},
+          {"iou", r6(o.iou)},
+          {"max_det", o.max_det},
+          {"classes", o.classes},
           {"agnostic", o.agnostic}};
 }
 #endif
@@ -96,18 +100,22 @@ void add_video_flags(CLI::App* cmd, VideoFlags& f) {
                 "Videos: VR format, auto (from the file name, then the aspect ratio), none, or "
                 "[sbs|rl|tb|mono]-[he180|equirect360|fisheye190|fisheye200|fisheye220]")
       ->capture_default_str();
-  g->add_option("--view", f.view, "VR view projection: stereographic or rectilinear")->capture_default_str();
+  g->add_option("--view", f.view, "VR view projection: stereographic or rectilinear")
+      ->capture_default_str();
   g->add_option("--fov", f.fov, "VR view horizontal field of view, degrees")->capture_default_str();
   g->add_option("--fov-y", f.fov_y, "VR view vertical field of view (default: --fov)");
-  g->add_option("--pitch", f.pitch, "VR view pitch, degrees (negative looks down)")->capture_default_str();
-  g->add_option("--yaw", f.yaw, "VR view yaw, degrees (positive looks right)")->capture_default_str();
+  g->add_option("--pitch", f.pitch, "VR view pitch, degrees (negative looks down)")
+      ->capture_default_str();
+  g->add_option("--yaw", f.yaw, "VR view yaw, degrees (positive looks right)")
+      ->capture_default_str();
   g->add_option("--view-size", f.view_size, "VR view size WIDTHxHEIGHT")->capture_default_str();
   g->add_option("--eye", f.eye, "VR eye: left or right")->capture_default_str();
   g->add_option("--decode", f.decode, "Video decoder: auto (NVDEC when usable), cpu, cuda, cuda:N")
       ->capture_default_str();
   g->add_option("--decode-threads", f.decode_threads, "CPU decoder threads (0: FFmpeg's choice)")
       ->check(CLI::Range(0, 256));
-  g->add_option("--progress", f.progress, "Videos: auto (a bar on a terminal), bar, json (lines on stdout), none")
+  g->add_option("--progress", f.progress,
+                "Videos: auto (a bar on a terminal), bar, json (lines on stdout), none")
       ->capture_default_str();
   g->add_flag("--quiet,-q", f.quiet, "Videos: no progress and no summary");
   g->add_flag("--overwrite", f.overwrite, "Videos: redo outputs that are complete or interrupted");
@@ -125,8 +133,9 @@ int run_video_detect(const std::vector<std::string>& inputs, const std::string& 
                      const VideoFlags& flags, Detector& detector, const DetectOptions& options,
                      const std::string& model_path, int batch) {
 #ifndef FUNGEN_HAVE_VIDEO
-  return report(unsupported("this fungen was built without FFmpeg (FUNGEN_FFMPEG=OFF); videos "
-                            "cannot be read"));
+  return report(
+      unsupported("this fungen was built without FFmpeg (FUNGEN_FFMPEG=OFF); videos "
+                  "cannot be read"));
 #else
   std::vector<std::string> videos = find_videos(inputs, flags.recursive);
   for (const std::string& v : videos) {
@@ -165,7 +174,8 @@ int run_video_detect(const std::vector<std::string>& inputs, const std::string& 
   base.batch = std::max(batch, 1);
   base.overwrite = flags.overwrite;
   base.progress = progress.value();
-  base.model_info = {{"path", model_path}, {"input", {detector.input_width(), detector.input_height()}},
+  base.model_info = {{"path", model_path},
+                     {"input", {detector.input_width(), detector.input_height()}},
                      {"classes", detector.num_classes()}};
   base.detect_settings = detect_settings_json(options);
   base.stop = &g_interrupted;
@@ -189,15 +199,16 @@ int run_video_detect(const std::vector<std::string>& inputs, const std::string& 
     if (!flags.quiet) {
       const auto& res = r.value();
       if (res.skipped) {
-        std::fprintf(stderr, "%s: %s is complete (%lld frames); kept (--overwrite redoes it)\n", v.c_str(),
-                     job.out.c_str(), static_cast<long long>(res.frames));
+        std::fprintf(stderr, "%s: %s is complete (%lld frames); kept (--overwrite redoes it)\n",
+                     v.c_str(), job.out.c_str(), static_cast<long long>(res.frames));
       } else {
-        std::fprintf(stderr, "%s: %lld frames (%s, %s decode%s) in %.1f s, %.1f fps -> %s%s\n", v.c_str(),
-                     static_cast<long long>(res.frames), res.vr.c_str(), res.info.decoder.c_str(),
-                     res.resumed_from > 0 ? fmt::format(", resumed after {}", res.resumed_from).c_str() : "",
-                     res.seconds, res.seconds > 0 ? res.frames_this_run / res.seconds : 0.0,
-                     res.interrupted ? video::part_path_for(job.out).c_str() : job.out.c_str(),
-                     res.interrupted ? " (interrupted; run again to resume)" : "");
+        std::fprintf(
+            stderr, "%s: %lld frames (%s, %s decode%s) in %.1f s, %.1f fps -> %s%s\n", v.c_str(),
+            static_cast<long long>(res.frames), res.vr.c_str(), res.info.decoder.c_str(),
+            res.resumed_from > 0 ? fmt::format(", resumed after {}", res.resumed_from).c_str() : "",
+            res.seconds, res.seconds > 0 ? res.frames_this_run / res.seconds : 0.0,
+            res.interrupted ? video::part_path_for(job.out).c_str() : job.out.c_str(),
+            res.interrupted ? " (interrupted; run again to resume)" : "");
       }
     }
     if (r->interrupted || g_interrupted) {

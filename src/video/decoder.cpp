@@ -37,13 +37,16 @@ enum AVPixelFormat pick_cuda_format(AVCodecContext*, const enum AVPixelFormat* f
   return formats[0];  // NVDEC refused: the first (software) format; the probe notices
 }
 
-std::string time_text(double t_ms) { return fmt::format("{:.3f} s", t_ms / 1000.0); }
+std::string time_text(double t_ms) {
+  return fmt::format("{:.3f} s", t_ms / 1000.0);
+}
 
 }  // namespace
 
 Decoder::~Decoder() = default;
 
-Result<std::unique_ptr<Decoder>> Decoder::open(const std::string& path, const VideoOptions& options) {
+Result<std::unique_ptr<Decoder>> Decoder::open(const std::string& path,
+                                               const VideoOptions& options) {
   quiet_ffmpeg_logs();
   std::unique_ptr<Decoder> d(new Decoder());
   d->path_ = path;
@@ -115,7 +118,8 @@ Result<std::unique_ptr<Decoder>> Decoder::open(const std::string& path, const Vi
           d->last_pts_ = AV_NOPTS_VALUE;
           d->last_t_ms_ = -1;
           d->next_index_ = 0;
-          av_seek_frame(raw, d->stream_index_, st->start_time != AV_NOPTS_VALUE ? st->start_time : 0,
+          av_seek_frame(raw, d->stream_index_,
+                        st->start_time != AV_NOPTS_VALUE ? st->start_time : 0,
                         AVSEEK_FLAG_BACKWARD);
         }
       }
@@ -196,15 +200,16 @@ Result<bool> Decoder::decode_one(AVFrame* out) {
     int rc = avcodec_receive_frame(ctx, out);
     if (rc == 0) {
       if (using_cuda_ && out->format != AV_PIX_FMT_CUDA) {
-        return unsupported("the decoder returned " +
-                           std::string(av_get_pix_fmt_name(static_cast<AVPixelFormat>(out->format))) +
-                           " frames instead of CUDA ones");
+        return unsupported(
+            "the decoder returned " +
+            std::string(av_get_pix_fmt_name(static_cast<AVPixelFormat>(out->format))) +
+            " frames instead of CUDA ones");
       }
       if (out->decode_error_flags != 0 || (out->flags & AV_FRAME_FLAG_CORRUPT)) {
         double t = frame_time_ms(out);
         av_frame_unref(out);
-        return corrupt(fmt::format("{}: frame {} (at {}) did not decode cleanly; {}", path_, next_index_,
-                                   time_text(t), damage_hint()));
+        return corrupt(fmt::format("{}: frame {} (at {}) did not decode cleanly; {}", path_,
+                                   next_index_, time_text(t), damage_hint()));
       }
       return true;
     }
@@ -223,9 +228,10 @@ Result<bool> Decoder::decode_one(AVFrame* out) {
       continue;
     }
     if (rc < 0) {
-      return corrupt(fmt::format("{}: reading failed after frame {} (at {}): {}; the file is damaged "
-                                 "or truncated", path_, next_index_ - 1,
-                                 time_text(std::max(last_t_ms_, 0.0)), av_error_text(rc)));
+      return corrupt(fmt::format(
+          "{}: reading failed after frame {} (at {}): {}; the file is damaged "
+          "or truncated",
+          path_, next_index_ - 1, time_text(std::max(last_t_ms_, 0.0)), av_error_text(rc)));
     }
     if (pkt->stream_index != stream_index_) {
       av_packet_unref(pkt);
@@ -252,8 +258,9 @@ std::string Decoder::damage_hint() const {
 Status Decoder::check_complete() const {
   const char* hint = "; the file looks truncated (an interrupted download or copy?)";
   if (info_.frame_count > 0 && next_index_ < info_.frame_count) {
-    return corrupt(fmt::format("{}: the video ends after {} of the {} frames its container declares{}",
-                               path_, next_index_, info_.frame_count, hint));
+    return corrupt(
+        fmt::format("{}: the video ends after {} of the {} frames its container declares{}", path_,
+                    next_index_, info_.frame_count, hint));
   }
   if (info_.frame_count == 0 && info_.duration_ms > 0 && frame_ms_ > 0) {
     double end = last_t_ms_ + frame_ms_;
@@ -315,8 +322,8 @@ Status Decoder::skip_through(double t_ms, int64_t next_index) {
   bool sought = av_seek_frame(format_.get(), stream_index_, target, AVSEEK_FLAG_BACKWARD) >= 0;
   if (!sought) {
     log(LogLevel::kInfo, "{}: seek failed; decoding from the start to resume", path_);
-    av_seek_frame(format_.get(), stream_index_, st->start_time != AV_NOPTS_VALUE ? st->start_time : 0,
-                  AVSEEK_FLAG_BACKWARD);
+    av_seek_frame(format_.get(), stream_index_,
+                  st->start_time != AV_NOPTS_VALUE ? st->start_time : 0, AVSEEK_FLAG_BACKWARD);
   }
   avcodec_flush_buffers(codec_.get());
   draining_ = false;
@@ -334,8 +341,8 @@ Status Decoder::skip_through(double t_ms, int64_t next_index) {
     double t = frame_time_ms(f.get());
     if (first && sought && t > t_ms + 1e-6) {
       // The seek landed after the frame we need: start over from the beginning.
-      av_seek_frame(format_.get(), stream_index_, st->start_time != AV_NOPTS_VALUE ? st->start_time : 0,
-                    AVSEEK_FLAG_BACKWARD);
+      av_seek_frame(format_.get(), stream_index_,
+                    st->start_time != AV_NOPTS_VALUE ? st->start_time : 0, AVSEEK_FLAG_BACKWARD);
       avcodec_flush_buffers(codec_.get());
       draining_ = false;
       sought = false;

@@ -20,7 +20,8 @@ class Decoder {
  public:
   // Opens `path`; with DecodeDevice kAuto/kCuda tries NVDEC on the first frame and falls back to
   // the CPU (info().fallback_reason says why).
-  static Result<std::unique_ptr<Decoder>> open(const std::string& path, const VideoOptions& options);
+  static Result<std::unique_ptr<Decoder>> open(const std::string& path,
+                                               const VideoOptions& options);
   ~Decoder();
 
   const VideoInfo& info() const { return info_; }
@@ -48,13 +49,13 @@ class Decoder {
   CodecContextPtr codec_;
   BufferRefPtr hw_device_;
   PacketPtr packet_;
-  FramePtr pending_;       // a frame decoded by the NVDEC probe, returned first
+  FramePtr pending_;  // a frame decoded by the NVDEC probe, returned first
   FramePtr hw_frame_;
   int stream_index_ = -1;
-  double time_base_ms_ = 0;   // ms per timestamp tick
+  double time_base_ms_ = 0;  // ms per timestamp tick
   int64_t start_pts_ = AV_NOPTS_VALUE;
   int64_t last_pts_ = AV_NOPTS_VALUE;
-  double frame_ms_ = 0;       // nominal frame duration, for frames without timestamps
+  double frame_ms_ = 0;  // nominal frame duration, for frames without timestamps
   double last_t_ms_ = -1;
   int64_t next_index_ = 0;
   bool draining_ = false;

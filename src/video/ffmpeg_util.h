@@ -34,7 +34,9 @@ using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
 using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
 using BufferRefPtr = std::unique_ptr<AVBufferRef, BufferRefDeleter>;
 
-inline FramePtr make_frame() { return FramePtr(av_frame_alloc()); }
+inline FramePtr make_frame() {
+  return FramePtr(av_frame_alloc());
+}
 
 // av_strerror's text for an FFmpeg error code.
 std::string av_error_text(int code);

@@ -31,7 +31,8 @@ ColorCoeffs color_coeffs(const AVFrame* f, const AVPixFmtDescriptor* desc, float
     kr = 0.2627f, kb = 0.0593f;
   }
   float kg = 1.f - kr - kb;
-  bool full = f->color_range == AVCOL_RANGE_JPEG || std::string_view(desc->name).starts_with("yuvj");
+  bool full =
+      f->color_range == AVCOL_RANGE_JPEG || std::string_view(desc->name).starts_with("yuvj");
   ColorCoeffs c{};
   if (full) {
     c.y_scale = sample_to_8bit, c.y_offset = 0.f;
@@ -95,9 +96,12 @@ void sample_yuv(const T* yp, const T* up, const T* vp, const PlaneTaps& lt, cons
 __attribute__((target("avx2"))) inline __m256i lerp8(__m256i a, __m256i b, __m256i c, __m256i d,
                                                      __m256i wx, __m256i wy) {
   const __m256i k128 = _mm256_set1_epi32(128);
-  __m256i t = _mm256_add_epi32(_mm256_mullo_epi32(a, k128), _mm256_mullo_epi32(_mm256_sub_epi32(b, a), wx));
-  __m256i u = _mm256_add_epi32(_mm256_mullo_epi32(c, k128), _mm256_mullo_epi32(_mm256_sub_epi32(d, c), wx));
-  return _mm256_add_epi32(_mm256_mullo_epi32(t, k128), _mm256_mullo_epi32(_mm256_sub_epi32(u, t), wy));
+  __m256i t =
+      _mm256_add_epi32(_mm256_mullo_epi32(a, k128), _mm256_mullo_epi32(_mm256_sub_epi32(b, a), wx));
+  __m256i u =
+      _mm256_add_epi32(_mm256_mullo_epi32(c, k128), _mm256_mullo_epi32(_mm256_sub_epi32(d, c), wx));
+  return _mm256_add_epi32(_mm256_mullo_epi32(t, k128),
+                          _mm256_mullo_epi32(_mm256_sub_epi32(u, t), wy));
 }
 // to_u8(): clamp to [0, 255], + 0.5, truncate.
 __attribute__((target("avx2"))) inline __m256i to_u8_8(__m256 v) {
@@ -128,42 +132,58 @@ __attribute__((target("avx2"))) void sample_yuv8_avx2(const uint8_t* yp, const u
     const size_t base = static_cast<size_t>(row) * width;
     int i = 0;
     for (; i + 8 <= width; i += 8) {
-      __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lt.offset.data() + base + i));
+      __m256i lo =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lt.offset.data() + base + i));
       __m256i outside = _mm256_cmpgt_epi32(_mm256_setzero_si256(), lo);
       lo = _mm256_max_epi32(lo, _mm256_setzero_si256());
-      __m256i lwx = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(lt.wx.data() + base + i)));
-      __m256i lwy = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(lt.wy.data() + base + i)));
+      __m256i lwx = _mm256_cvtepu8_epi32(
+          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(lt.wx.data() + base + i)));
+      __m256i lwy = _mm256_cvtepu8_epi32(
+          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(lt.wy.data() + base + i)));
       __m256i g0 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(yp), lo, 1);
-      __m256i g1 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(yp), _mm256_add_epi32(lo, lsy), 1);
-      __m256i yv = lerp8(_mm256_and_si256(g0, ff), _mm256_and_si256(_mm256_srli_epi32(g0, 8), ff),
-                        _mm256_and_si256(g1, ff), _mm256_and_si256(_mm256_srli_epi32(g1, 8), ff), lwx, lwy);
+      __m256i g1 =
+          _mm256_i32gather_epi32(reinterpret_cast<const int*>(yp), _mm256_add_epi32(lo, lsy), 1);
+      __m256i yv =
+          lerp8(_mm256_and_si256(g0, ff), _mm256_and_si256(_mm256_srli_epi32(g0, 8), ff),
+                _mm256_and_si256(g1, ff), _mm256_and_si256(_mm256_srli_epi32(g1, 8), ff), lwx, lwy);
       __m256i c_off = _mm256_max_epi32(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ct.offset.data() + base + i)), _mm256_setzero_si256());
-      __m256i cwx = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ct.wx.data() + base + i)));
-      __m256i cwy = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ct.wy.data() + base + i)));
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ct.offset.data() + base + i)),
+          _mm256_setzero_si256());
+      __m256i cwx = _mm256_cvtepu8_epi32(
+          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(ct.wx.data() + base + i)));
+      __m256i cwy = _mm256_cvtepu8_epi32(
+          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(ct.wy.data() + base + i)));
       __m256i uv, vv;
       if constexpr (kSemi) {  // U V U V ...: one gather holds both components of both columns
         __m256i h0 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(up), c_off, 1);
-        __m256i h1 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(up), _mm256_add_epi32(c_off, csy), 1);
+        __m256i h1 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(up),
+                                            _mm256_add_epi32(c_off, csy), 1);
         uv = lerp8(_mm256_and_si256(h0, ff), _mm256_and_si256(_mm256_srli_epi32(h0, 16), ff),
-                  _mm256_and_si256(h1, ff), _mm256_and_si256(_mm256_srli_epi32(h1, 16), ff), cwx, cwy);
+                   _mm256_and_si256(h1, ff), _mm256_and_si256(_mm256_srli_epi32(h1, 16), ff), cwx,
+                   cwy);
         vv = lerp8(_mm256_and_si256(_mm256_srli_epi32(h0, 8), ff), _mm256_srli_epi32(h0, 24),
-                  _mm256_and_si256(_mm256_srli_epi32(h1, 8), ff), _mm256_srli_epi32(h1, 24), cwx, cwy);
+                   _mm256_and_si256(_mm256_srli_epi32(h1, 8), ff), _mm256_srli_epi32(h1, 24), cwx,
+                   cwy);
       } else {
         __m256i u0 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(up), c_off, 1);
-        __m256i u1 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(up), _mm256_add_epi32(c_off, csy), 1);
+        __m256i u1 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(up),
+                                            _mm256_add_epi32(c_off, csy), 1);
         __m256i v0 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(vp), c_off, 1);
-        __m256i v1 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(vp), _mm256_add_epi32(c_off, csy), 1);
+        __m256i v1 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(vp),
+                                            _mm256_add_epi32(c_off, csy), 1);
         uv = lerp8(_mm256_and_si256(u0, ff), _mm256_and_si256(_mm256_srli_epi32(u0, 8), ff),
-                  _mm256_and_si256(u1, ff), _mm256_and_si256(_mm256_srli_epi32(u1, 8), ff), cwx, cwy);
+                   _mm256_and_si256(u1, ff), _mm256_and_si256(_mm256_srli_epi32(u1, 8), ff), cwx,
+                   cwy);
         vv = lerp8(_mm256_and_si256(v0, ff), _mm256_and_si256(_mm256_srli_epi32(v0, 8), ff),
-                  _mm256_and_si256(v1, ff), _mm256_and_si256(_mm256_srli_epi32(v1, 8), ff), cwx, cwy);
+                   _mm256_and_si256(v1, ff), _mm256_and_si256(_mm256_srli_epi32(v1, 8), ff), cwx,
+                   cwy);
       }
       __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(yv), ys), yo);
       __m256 u = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(uv), cs), co);
       __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(vv), cs), co);
       __m256i b = to_u8_8(_mm256_add_ps(y, _mm256_mul_ps(bu, u)));
-      __m256i g = to_u8_8(_mm256_add_ps(_mm256_add_ps(y, _mm256_mul_ps(gu, u)), _mm256_mul_ps(gv, v)));
+      __m256i g =
+          to_u8_8(_mm256_add_ps(_mm256_add_ps(y, _mm256_mul_ps(gu, u)), _mm256_mul_ps(gv, v)));
       __m256i r = to_u8_8(_mm256_add_ps(y, _mm256_mul_ps(rv, v)));
       _mm256_store_si256(reinterpret_cast<__m256i*>(bb), _mm256_andnot_si256(outside, b));
       _mm256_store_si256(reinterpret_cast<__m256i*>(gg), _mm256_andnot_si256(outside, g));
@@ -183,7 +203,8 @@ __attribute__((target("avx2"))) void sample_yuv8_avx2(const uint8_t* yp, const u
         t.wx.assign(src->wx.begin() + base + i, src->wx.begin() + base + width);
         t.wy.assign(src->wy.begin() + base + i, src->wy.begin() + base + width);
       }
-      sample_yuv<uint8_t, kSemi>(yp, up, vp, lt_tail, ct_tail, cc, width - i, 1, out + 3 * i, dst_stride);
+      sample_yuv<uint8_t, kSemi>(yp, up, vp, lt_tail, ct_tail, cc, width - i, 1, out + 3 * i,
+                                 dst_stride);
     }
   }
 }
@@ -195,10 +216,17 @@ std::atomic<bool> g_simd_enabled{true};
 inline void display_to_coded(int rotation, int coded_w, int coded_h, float x, float y, float& cx,
                              float& cy) {
   switch (rotation) {
-    case 90: cx = y, cy = static_cast<float>(coded_h - 1) - x; break;
-    case 180: cx = static_cast<float>(coded_w - 1) - x, cy = static_cast<float>(coded_h - 1) - y; break;
-    case 270: cx = static_cast<float>(coded_w - 1) - y, cy = x; break;
-    default: cx = x, cy = y;
+    case 90:
+      cx = y, cy = static_cast<float>(coded_h - 1) - x;
+      break;
+    case 180:
+      cx = static_cast<float>(coded_w - 1) - x, cy = static_cast<float>(coded_h - 1) - y;
+      break;
+    case 270:
+      cx = static_cast<float>(coded_w - 1) - y, cy = x;
+      break;
+    default:
+      cx = x, cy = y;
   }
 }
 
@@ -259,17 +287,22 @@ void sample_packed_bgr(const uint8_t* src, const PlaneTaps& taps, int width, int
         continue;
       }
       for (int ch = 0; ch < 3; ++ch) {
-        int32_t v = bilerp8(src, o + ch, taps.step_x, taps.step_y, taps.wx[base + i], taps.wy[base + i]);
+        int32_t v =
+            bilerp8(src, o + ch, taps.step_x, taps.step_y, taps.wx[base + i], taps.wy[base + i]);
         out[3 * i + ch] = static_cast<uint8_t>((v + 8192) >> 14);
       }
     }
   }
 }
 
-void set_sampler_simd(bool enabled) { g_simd_enabled = enabled; }
+void set_sampler_simd(bool enabled) {
+  g_simd_enabled = enabled;
+}
 
 FrameSampler::FrameSampler() = default;
-FrameSampler::~FrameSampler() { sws_freeContext(sws_); }
+FrameSampler::~FrameSampler() {
+  sws_freeContext(sws_);
+}
 
 Status FrameSampler::compile(const AVFrame* f, int rotation, const RemapTable& table) {
   const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(f->format));
@@ -329,7 +362,8 @@ Status FrameSampler::sample(const AVFrame* f, int rotation, const RemapTable& ta
     sws_ = sws_getCachedContext(sws_, f->width, f->height, static_cast<AVPixelFormat>(f->format),
                                 f->width, f->height, AV_PIX_FMT_BGR24, SWS_BILINEAR, nullptr,
                                 nullptr, nullptr);
-    if (!sws_) return unsupported(std::string("cannot convert pixel format ") + d->name + " to BGR");
+    if (!sws_)
+      return unsupported(std::string("cannot convert pixel format ") + d->name + " to BGR");
     bgr_.resize(static_cast<size_t>(f->width) * f->height * 3);
     uint8_t* dst[4] = {bgr_.data(), nullptr, nullptr, nullptr};
     int dst_ls[4] = {f->width * 3, 0, 0, 0};
@@ -365,9 +399,11 @@ Status FrameSampler::sample(const AVFrame* f, int rotation, const RemapTable& ta
       const uint8_t* up = f->data[1] + d->comp[1].offset;
       const uint8_t* vp = semi ? f->data[1] + d->comp[2].offset : f->data[2] + d->comp[2].offset;
       if (semi) {
-        sample_yuv8_avx2<true>(yp, up, vp, luma_, chroma_, cc, table.width, table.height, out.data(), table.width * 3);
+        sample_yuv8_avx2<true>(yp, up, vp, luma_, chroma_, cc, table.width, table.height,
+                               out.data(), table.width * 3);
       } else {
-        sample_yuv8_avx2<false>(yp, up, vp, luma_, chroma_, cc, table.width, table.height, out.data(), table.width * 3);
+        sample_yuv8_avx2<false>(yp, up, vp, luma_, chroma_, cc, table.width, table.height,
+                                out.data(), table.width * 3);
       }
       return Status();
     }

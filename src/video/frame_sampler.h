@@ -20,8 +20,8 @@ namespace fungen::video {
 struct PlaneTaps {
   std::vector<int32_t> offset;
   std::vector<uint8_t> wx, wy;
-  int32_t step_x = 1;   // elements to the right neighbour (0 for a 1-pixel-wide plane)
-  int32_t step_y = 0;   // elements to the lower neighbour
+  int32_t step_x = 1;  // elements to the right neighbour (0 for a 1-pixel-wide plane)
+  int32_t step_y = 0;  // elements to the lower neighbour
 };
 
 class FrameSampler {

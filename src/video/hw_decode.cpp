@@ -35,7 +35,8 @@ const AVCodec* find_cuda_decoder(const AVCodecParameters* par) {
 
 std::string cuda_unsupported_reason(const AVCodecParameters* par) {
   std::string codec = avcodec_get_name(par->codec_id);
-  if (!find_cuda_decoder(par)) return "this FFmpeg has no NVDEC (CUDA hwaccel) decoder for " + codec;
+  if (!find_cuda_decoder(par))
+    return "this FFmpeg has no NVDEC (CUDA hwaccel) decoder for " + codec;
   const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(par->format));
   int depth = desc ? desc->comp[0].depth : 8;
   if (desc && par->codec_id == AV_CODEC_ID_H264 &&
@@ -58,8 +59,10 @@ Result<BufferRefPtr> create_cuda_device(int device) {
   std::string name = std::to_string(device);
   int rc = av_hwdevice_ctx_create(&ref, AV_HWDEVICE_TYPE_CUDA, name.c_str(), nullptr, 0);
   if (rc < 0) {
-    return unsupported(fmt::format("no usable CUDA device {} for NVDEC ({}): no NVIDIA driver or "
-                                   "GPU here", device, av_error_text(rc)));
+    return unsupported(
+        fmt::format("no usable CUDA device {} for NVDEC ({}): no NVIDIA driver or "
+                    "GPU here",
+                    device, av_error_text(rc)));
   }
   return BufferRefPtr(ref);
 }

@@ -44,16 +44,19 @@ Result<Geometry> plan_geometry(const VideoJob& job, const VideoInfo& info) {
   if (g.vr.is_vr()) {
     const UnwarpOptions& v = job.view;
     if (v.width < 32 || v.height < 32 || v.width > 8192 || v.height > 8192) {
-      return invalid_argument(fmt::format("view size {}x{} is outside 32..8192", v.width, v.height));
+      return invalid_argument(
+          fmt::format("view size {}x{} is outside 32..8192", v.width, v.height));
     }
     if (v.fov_x_deg <= 0 || v.fov_y_deg <= 0 || v.fov_x_deg >= 360 || v.fov_y_deg >= 360 ||
-        (v.projection == ViewProjection::kRectilinear && (v.fov_x_deg >= 180 || v.fov_y_deg >= 180))) {
+        (v.projection == ViewProjection::kRectilinear &&
+         (v.fov_x_deg >= 180 || v.fov_y_deg >= 180))) {
       return invalid_argument("view FOV must be in (0, 360) degrees, (0, 180) for rectilinear");
     }
     g.table = make_unwarp_table(g.vr, v, info.width, info.height);
     g.record_width = v.width, g.record_height = v.height;
   } else {
-    LetterboxParams lp = letterbox_params(info.width, info.height, job.input_width, job.input_height);
+    LetterboxParams lp =
+        letterbox_params(info.width, info.height, job.input_width, job.input_height);
     g.table = make_resize_table(info.width, info.height, lp.resized_width, lp.resized_height);
     g.record_width = info.width, g.record_height = info.height;
     g.scale_x = static_cast<double>(info.width) / lp.resized_width;
@@ -68,10 +71,16 @@ Json make_header(const VideoJob& job, const VideoInfo& info, const Geometry& g) 
   Json settings = {{"detect", job.detect_settings}, {"vr", g.vr.to_string()}};
   if (g.vr.is_vr()) {
     const UnwarpOptions& v = job.view;
-    settings["view"] = {{"projection", v.projection == ViewProjection::kRectilinear ? "rectilinear" : "stereographic"},
-                        {"fov_x", v.fov_x_deg}, {"fov_y", v.fov_y_deg}, {"pitch", v.pitch_deg},
-                        {"yaw", v.yaw_deg}, {"width", v.width}, {"height", v.height},
-                        {"eye", v.eye == Eye::kRight ? "right" : "left"}};
+    settings["view"] = {
+        {"projection",
+         v.projection == ViewProjection::kRectilinear ? "rectilinear" : "stereographic"},
+        {"fov_x", v.fov_x_deg},
+        {"fov_y", v.fov_y_deg},
+        {"pitch", v.pitch_deg},
+        {"yaw", v.yaw_deg},
+        {"width", v.width},
+        {"height", v.height},
+        {"eye", v.eye == Eye::kRight ? "right" : "left"}};
   }
   settings["input"] = {job.input_width, job.input_height};
   settings["batch"] = job.batch;
@@ -83,9 +92,14 @@ Json make_header(const VideoJob& job, const VideoInfo& info, const Geometry& g) 
           {"model", job.model_info},
           {"fungen_version", FUNGEN_VERSION},
           {"settings", settings},
-          {"video_info", {{"width", info.width}, {"height", info.height}, {"fps", info.fps},
-                          {"frame_count", info.frame_count}, {"duration_ms", info.duration_ms},
-                          {"codec", info.codec}, {"rotation", info.rotation}}},
+          {"video_info",
+           {{"width", info.width},
+            {"height", info.height},
+            {"fps", info.fps},
+            {"frame_count", info.frame_count},
+            {"duration_ms", info.duration_ms},
+            {"codec", info.codec},
+            {"rotation", info.rotation}}},
           {"boxes_in", g.vr.is_vr() ? "view" : "video"}};
 }
 
@@ -110,11 +124,13 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
     std::error_code ec;
     if (!job.overwrite && std::filesystem::exists(job.out, ec)) {
       auto scan = scan_records(job.out, format);
-      std::string why = scan.ok() ? incomplete_reason(scan.value(), header) : scan.status().message();
+      std::string why =
+          scan.ok() ? incomplete_reason(scan.value(), header) : scan.status().message();
       if (why.empty()) {
         result.skipped = true;
         result.frames = static_cast<int64_t>(scan->frames.size());
-        log(LogLevel::kInfo, "{}: complete, {} frames; kept (--overwrite redoes it)", job.out, result.frames);
+        log(LogLevel::kInfo, "{}: complete, {} frames; kept (--overwrite redoes it)", job.out,
+            result.frames);
         return result;
       }
       log(LogLevel::kWarn, "{}: redoing it: {}", job.out, why);
@@ -206,10 +222,14 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
       for (size_t i = 0; i < frames.size(); ++i) {
         out[i].index = frames[i].index, out[i].t_ms = frames[i].t_ms;
         for (Detection& d : out[i].detections) {
-          d.x1 = std::clamp(static_cast<float>(d.x1 * geo.scale_x), 0.f, static_cast<float>(geo.record_width));
-          d.x2 = std::clamp(static_cast<float>(d.x2 * geo.scale_x), 0.f, static_cast<float>(geo.record_width));
-          d.y1 = std::clamp(static_cast<float>(d.y1 * geo.scale_y), 0.f, static_cast<float>(geo.record_height));
-          d.y2 = std::clamp(static_cast<float>(d.y2 * geo.scale_y), 0.f, static_cast<float>(geo.record_height));
+          d.x1 = std::clamp(static_cast<float>(d.x1 * geo.scale_x), 0.f,
+                            static_cast<float>(geo.record_width));
+          d.x2 = std::clamp(static_cast<float>(d.x2 * geo.scale_x), 0.f,
+                            static_cast<float>(geo.record_width));
+          d.y1 = std::clamp(static_cast<float>(d.y1 * geo.scale_y), 0.f,
+                            static_cast<float>(geo.record_height));
+          d.y2 = std::clamp(static_cast<float>(d.y2 * geo.scale_y), 0.f,
+                            static_cast<float>(geo.record_height));
         }
       }
       if (!detected_q.push(std::move(out))) break;
@@ -219,8 +239,9 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
 
   // The writer runs here.
   std::string label = std::filesystem::path(job.video).filename().string();
-  int64_t total = info.frame_count > 0 ? info.frame_count
-                  : static_cast<int64_t>(std::llround(info.duration_ms * info.fps / 1000.0));
+  int64_t total = info.frame_count > 0
+                      ? info.frame_count
+                      : static_cast<int64_t>(std::llround(info.duration_ms * info.fps / 1000.0));
   Progress progress(job.progress, label, total, first);
   Status write_status;
   int64_t done = first;
@@ -232,8 +253,8 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
         break;
       }
       if (writer) {
-        write_status = writer->write(frame_record(f.index, f.t_ms, geo.record_width,
-                                                  geo.record_height, f.detections));
+        write_status = writer->write(
+            frame_record(f.index, f.t_ms, geo.record_width, geo.record_height, f.detections));
         if (!write_status.ok()) break;
       }
       ++done;
@@ -265,8 +286,10 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
     if (!s->ok()) {
       if (writer) (void)writer->flush();
       progress.done(done, "failed");
-      std::string kept = writer ? fmt::format("; the {} frames written so far are kept in {} and a "
-                                              "rerun resumes", done, writer->part_path())
+      std::string kept = writer ? fmt::format(
+                                      "; the {} frames written so far are kept in {} and a "
+                                      "rerun resumes",
+                                      done, writer->part_path())
                                 : "";
       return Status(s->code(), s->message() + kept);
     }
@@ -279,16 +302,21 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
   if (!decode_status.ok()) {
     // A damaged video: keep every frame before the damage and say so in the footer.
     if (writer) {
-      Json footer = {{"type", "footer"}, {"frames", done}, {"complete", false},
+      Json footer = {{"type", "footer"},
+                     {"frames", done},
+                     {"complete", false},
                      {"error", decode_status.message()}};
       FUNGEN_RETURN_IF_ERROR(writer->finish(footer));
     }
     progress.done(done, "damaged");
-    std::string kept = writer ? fmt::format("; the detections of its first {} frames are in {}", done, job.out) : "";
+    std::string kept =
+        writer ? fmt::format("; the detections of its first {} frames are in {}", done, job.out)
+               : "";
     return Status(decode_status.code(), decode_status.message() + kept);
   }
   if (writer) {
-    FUNGEN_RETURN_IF_ERROR(writer->finish({{"type", "footer"}, {"frames", done}, {"complete", true}}));
+    FUNGEN_RETURN_IF_ERROR(
+        writer->finish({{"type", "footer"}, {"frames", done}, {"complete", true}}));
   }
   progress.done(done, "done");
   return result;

@@ -21,29 +21,29 @@ using DetectBatchFn =
 
 struct VideoJob {
   std::string video;
-  std::string out;                 // .jsonl or .msgpack; empty: decode and detect, write nothing
+  std::string out;  // .jsonl or .msgpack; empty: decode and detect, write nothing
   VideoOptions decode;
-  std::string vr = "auto";         // "auto", "none" or a parse_vr_format() spec
+  std::string vr = "auto";  // "auto", "none" or a parse_vr_format() spec
   UnwarpOptions view;
   int input_width = 640, input_height = 640;  // the model's input: 2D frames are scaled to fit
   int batch = 1;
   bool overwrite = false;
   ProgressMode progress = ProgressMode::kAuto;
-  Json model_info;                 // goes into the header (model path, classes, ...)
-  Json detect_settings;            // goes into the header's settings
+  Json model_info;                          // goes into the header (model path, classes, ...)
+  Json detect_settings;                     // goes into the header's settings
   const std::atomic<bool>* stop = nullptr;  // set by Ctrl-C: stop cleanly, keep the .part file
   int64_t stop_after_frames = -1;  // tests: behave as if stopped once this many frames are written
 };
 
 struct VideoJobResult {
-  int64_t frames = 0;          // frames in the output (including resumed ones)
+  int64_t frames = 0;  // frames in the output (including resumed ones)
   int64_t frames_this_run = 0;
-  int64_t resumed_from = 0;    // frames kept from an interrupted run
-  bool skipped = false;        // a complete output already existed
+  int64_t resumed_from = 0;  // frames kept from an interrupted run
+  bool skipped = false;      // a complete output already existed
   bool interrupted = false;
   double seconds = 0;
   VideoInfo info;
-  std::string vr;              // the format used ("none" for 2D)
+  std::string vr;  // the format used ("none" for 2D)
 };
 
 // Processes one video. A damaged video ends with an error Status after writing every frame

@@ -20,9 +20,12 @@ EyeRect eye_rect(const VrFormat& f, Eye eye, int w, int h) {
   // Which half: the left eye is the first half unless the file is "_RL".
   int half = (eye == Eye::kRight) != f.right_eye_first ? 1 : 0;
   switch (f.layout) {
-    case VrLayout::kSideBySide: return {half * w / 2.0, 0.0, w / 2.0, static_cast<double>(h)};
-    case VrLayout::kTopBottom: return {0.0, half * h / 2.0, static_cast<double>(w), h / 2.0};
-    case VrLayout::kMono: break;
+    case VrLayout::kSideBySide:
+      return {half * w / 2.0, 0.0, w / 2.0, static_cast<double>(h)};
+    case VrLayout::kTopBottom:
+      return {0.0, half * h / 2.0, static_cast<double>(w), h / 2.0};
+    case VrLayout::kMono:
+      break;
   }
   return {0.0, 0.0, static_cast<double>(w), static_cast<double>(h)};
 }
@@ -46,13 +49,15 @@ bool direction_to_eye_uv(const VrFormat& f, const double d[3], double& u, double
     case VrProjection::kEquirect: {
       double lon = std::atan2(d[0], d[2]);
       double lat = std::asin(std::clamp(d[1], -1.0, 1.0));
-      double span = f.projection == VrProjection::kHalfEquirect ? std::numbers::pi : 2 * std::numbers::pi;
+      double span =
+          f.projection == VrProjection::kHalfEquirect ? std::numbers::pi : 2 * std::numbers::pi;
       if (std::abs(lon) > span / 2) return false;
       u = 0.5 + lon / span;
       v = 0.5 + lat / std::numbers::pi;
       return true;
     }
-    case VrProjection::kFlat: break;
+    case VrProjection::kFlat:
+      break;
   }
   return false;
 }
@@ -63,7 +68,8 @@ bool view_pixel_direction(const UnwarpOptions& view, double px, double py, doubl
   double nx = 2.0 * px / view.width - 1.0, ny = 2.0 * py / view.height - 1.0;
   if (view.projection == ViewProjection::kRectilinear) {
     if (view.fov_x_deg >= 180 || view.fov_y_deg >= 180) return false;
-    double x = nx * std::tan(view.fov_x_deg * kDeg / 2), y = ny * std::tan(view.fov_y_deg * kDeg / 2);
+    double x = nx * std::tan(view.fov_x_deg * kDeg / 2),
+           y = ny * std::tan(view.fov_y_deg * kDeg / 2);
     double n = std::sqrt(x * x + y * y + 1.0);
     dir[0] = x / n, dir[1] = y / n, dir[2] = 1.0 / n;
     return true;

@@ -23,7 +23,9 @@ Result<VideoReader> VideoReader::open(const std::string& path, const VideoOption
   return VideoReader(std::move(impl));
 }
 
-const VideoInfo& VideoReader::info() const { return impl_->decoder->info(); }
+const VideoInfo& VideoReader::info() const {
+  return impl_->decoder->info();
+}
 
 Result<bool> VideoReader::read(VideoFrame& frame) {
   const VideoInfo& info = impl_->decoder->info();
@@ -36,8 +38,8 @@ Result<bool> VideoReader::read(VideoFrame& frame) {
 Result<bool> VideoReader::read(VideoFrame& frame, const RemapTable& table) {
   auto more = impl_->decoder->next(impl_->decoded);
   if (!more.ok() || !more.value()) return more;
-  FUNGEN_RETURN_IF_ERROR(impl_->sampler.sample(impl_->decoded.frame.get(), info().rotation, table,
-                                               frame.image));
+  FUNGEN_RETURN_IF_ERROR(
+      impl_->sampler.sample(impl_->decoded.frame.get(), info().rotation, table, frame.image));
   frame.index = impl_->decoded.index;
   frame.t_ms = impl_->decoded.t_ms;
   return true;

@@ -21,7 +21,8 @@ std::vector<std::string> split_tokens(std::string_view s) {
   std::vector<std::string> out;
   std::string cur;
   for (char c : s) {
-    if (c == '_' || c == '-' || c == '.' || c == ' ' || c == '(' || c == ')' || c == '[' || c == ']') {
+    if (c == '_' || c == '-' || c == '.' || c == ' ' || c == '(' || c == ')' || c == '[' ||
+        c == ']') {
       if (!cur.empty()) out.push_back(lower(cur));
       cur.clear();
     } else {
@@ -37,7 +38,8 @@ bool parse_projection(std::string_view t, VrFormat& f) {
   auto number_after = [&](std::string_view prefix, double fallback) {
     std::string_view rest = t.substr(prefix.size());
     if (rest.empty()) return fallback;
-    if (!std::all_of(rest.begin(), rest.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    if (!std::all_of(rest.begin(), rest.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
       return -1.0;
     }
     return std::stod(std::string(rest));
@@ -83,15 +85,22 @@ bool parse_layout(std::string_view t, VrFormat& f) {
 
 std::string VrFormat::to_string() const {
   if (!is_vr()) return "none";
-  std::string layout_name = layout == VrLayout::kSideBySide ? (right_eye_first ? "rl" : "sbs")
+  std::string layout_name = layout == VrLayout::kSideBySide  ? (right_eye_first ? "rl" : "sbs")
                             : layout == VrLayout::kTopBottom ? (right_eye_first ? "bt" : "tb")
                                                              : "mono";
   std::string proj;
   switch (projection) {
-    case VrProjection::kFisheye: proj = fmt::format("fisheye{:g}", fov_deg); break;
-    case VrProjection::kHalfEquirect: proj = "he180"; break;
-    case VrProjection::kEquirect: proj = "equirect360"; break;
-    case VrProjection::kFlat: break;
+    case VrProjection::kFisheye:
+      proj = fmt::format("fisheye{:g}", fov_deg);
+      break;
+    case VrProjection::kHalfEquirect:
+      proj = "he180";
+      break;
+    case VrProjection::kEquirect:
+      proj = "equirect360";
+      break;
+    case VrProjection::kFlat:
+      break;
   }
   return layout_name + "-" + proj;
 }
@@ -107,9 +116,10 @@ Result<VrFormat> parse_vr_format(std::string_view text) {
     } else if (!have_projection && parse_projection(t, f)) {
       have_projection = true;
     } else {
-      return invalid_argument("--vr '" + std::string(text) + "': '" + t +
-                              "' is not a layout (sbs, rl, tb, mono) or projection (he180, "
-                              "equirect360, fisheye190/200/220); e.g. sbs-fisheye200, tb-360, none");
+      return invalid_argument(
+          "--vr '" + std::string(text) + "': '" + t +
+          "' is not a layout (sbs, rl, tb, mono) or projection (he180, "
+          "equirect360, fisheye190/200/220); e.g. sbs-fisheye200, tb-360, none");
     }
   }
   if (!have_projection) {
@@ -128,8 +138,10 @@ VrFormat detect_vr_format(std::string_view file_name, int width, int height) {
   bool have_layout = false, have_projection = false;
   for (const std::string& t : split_tokens(stem)) {
     if (t == "2d") return VrFormat{};
-    if (!have_layout && parse_layout(t, f)) have_layout = true;
-    else if (!have_projection && parse_projection(t, f)) have_projection = true;
+    if (!have_layout && parse_layout(t, f))
+      have_layout = true;
+    else if (!have_projection && parse_projection(t, f))
+      have_projection = true;
     else if (t == "eac360" || t == "eac") {
       log(LogLevel::kWarn, "{}: EAC (equi-angular cubemap) is not supported; pass --vr", file_name);
     }
@@ -168,7 +180,8 @@ Result<VideoOptions> parse_decode_device(std::string_view text, VideoOptions bas
   } else if (s == "cuda" || s == "nvdec") {
     base.device = DecodeDevice::kCuda;
   } else if (s.starts_with("cuda:") && s.size() > 5 &&
-             std::all_of(s.begin() + 5, s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+             std::all_of(s.begin() + 5, s.end(),
+                         [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     base.device = DecodeDevice::kCuda;
     base.cuda_device = std::stoi(s.substr(5));
   } else {

@@ -33,7 +33,7 @@ TEST(VrFormat, ParsesFlagSyntax) {
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->layout, VrLayout::kMono);
   EXPECT_FALSE(parse_vr_format("none")->is_vr());
-  EXPECT_FALSE(parse_vr_format("sbs").ok());           // no projection
+  EXPECT_FALSE(parse_vr_format("sbs").ok());  // no projection
   EXPECT_FALSE(parse_vr_format("sbs-wobble").ok());
   auto bad = parse_vr_format("sbs-fisheye9999");
   EXPECT_FALSE(bad.ok());
@@ -101,7 +101,8 @@ void eye_uv_to_direction(const VrFormat& f, double u, double v, double d[3]) {
     d[1] = r > 0 ? std::sin(phi) * dy / r : 0;
     d[2] = std::cos(phi);
   } else {
-    double span = f.projection == VrProjection::kHalfEquirect ? std::numbers::pi : 2 * std::numbers::pi;
+    double span =
+        f.projection == VrProjection::kHalfEquirect ? std::numbers::pi : 2 * std::numbers::pi;
     double lon = (u - 0.5) * span, lat = (v - 0.5) * std::numbers::pi;
     d[0] = std::cos(lat) * std::sin(lon);
     d[1] = std::sin(lat);
@@ -162,19 +163,23 @@ UnwarpOptions view(ViewProjection p, double fov, double pitch, double yaw, int w
 
 const TableCase kTables[] = {
     {"sbs-fisheye190", UnwarpOptions{}, 7680, 3840},
-    {"rl-fisheye200", view(ViewProjection::kStereographic, 100, -30, 15, 320, 240, Eye::kLeft), 5760, 2880},
-    {"sbs-fisheye220", view(ViewProjection::kRectilinear, 80, 10, -20, 256, 256, Eye::kRight), 4000, 2000},
+    {"rl-fisheye200", view(ViewProjection::kStereographic, 100, -30, 15, 320, 240, Eye::kLeft),
+     5760, 2880},
+    {"sbs-fisheye220", view(ViewProjection::kRectilinear, 80, 10, -20, 256, 256, Eye::kRight), 4000,
+     2000},
     {"sbs-he180", UnwarpOptions{}, 4096, 2048},
-    {"tb-equirect360", view(ViewProjection::kStereographic, 90, -21, 120, 200, 200, Eye::kRight), 4096, 4096},
-    {"mono-equirect360", view(ViewProjection::kRectilinear, 60, 0, -170, 128, 96, Eye::kLeft), 3840, 1920},
+    {"tb-equirect360", view(ViewProjection::kStereographic, 90, -21, 120, 200, 200, Eye::kRight),
+     4096, 4096},
+    {"mono-equirect360", view(ViewProjection::kRectilinear, 60, 0, -170, 128, 96, Eye::kLeft), 3840,
+     1920},
 };
 
-INSTANTIATE_TEST_SUITE_P(Formats, UnwarpTable, ::testing::ValuesIn(kTables),
-                         [](const auto& info) {
-                           std::string s = info.param.format;
-                           for (char& ch : s) if (ch == '-') ch = '_';
-                           return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(Formats, UnwarpTable, ::testing::ValuesIn(kTables), [](const auto& info) {
+  std::string s = info.param.format;
+  for (char& ch : s)
+    if (ch == '-') ch = '_';
+  return s;
+});
 
 TEST(UnwarpTable, DefaultViewLooksAtMinus21DegreesInTheLeftEyeCentre) {
   VrFormat f = parse_vr_format("sbs-fisheye190").value();
@@ -189,7 +194,7 @@ TEST(UnwarpTable, DefaultViewLooksAtMinus21DegreesInTheLeftEyeCentre) {
 
 TEST(Remap, ResizeTableUsesHalfPixelCentres) {
   RemapTable t = make_resize_table(1920, 1080, 640, 360);
-  EXPECT_FLOAT_EQ(t.x[0], 1.0f);   // (0 + 0.5)·3 − 0.5
+  EXPECT_FLOAT_EQ(t.x[0], 1.0f);  // (0 + 0.5)·3 − 0.5
   EXPECT_FLOAT_EQ(t.y[0], 1.0f);
   EXPECT_FLOAT_EQ(t.x[639], 1918.0f);
   RemapTable up = make_resize_table(10, 10, 40, 40);

@@ -12,20 +12,25 @@
 namespace fungen::video {
 namespace {
 
-Json header() { return {{"type", "header"}, {"video", "v.mp4"}, {"settings", {{"conf", 0.25}}}}; }
+Json header() {
+  return {{"type", "header"}, {"video", "v.mp4"}, {"settings", {{"conf", 0.25}}}};
+}
 
 std::string write_file(RecordFormat f, int frames, bool footer) {
   std::string path = (std::filesystem::temp_directory_path() /
-                      ("fungen_records_" + std::to_string(frames) + (f == RecordFormat::kJsonl ? ".jsonl" : ".msgpack")))
+                      ("fungen_records_" + std::to_string(frames) +
+                       (f == RecordFormat::kJsonl ? ".jsonl" : ".msgpack")))
                          .string();
   std::string bytes = encode_record(header(), f);
   for (int i = 0; i < frames; ++i) {
     Detection d;
-    d.class_id = i % 3, d.class_name = "c" + std::to_string(i % 3), d.confidence = 0.123456789f * (i + 1) / 10;
+    d.class_id = i % 3, d.class_name = "c" + std::to_string(i % 3),
+    d.confidence = 0.123456789f * (i + 1) / 10;
     d.x1 = 1.234567f * i, d.y1 = 2, d.x2 = 300.5f, d.y2 = 400.25f;
     bytes += encode_record(frame_record(i, i * 33.366666, 640, 360, {d}), f);
   }
-  if (footer) bytes += encode_record({{"type", "footer"}, {"frames", frames}, {"complete", true}}, f);
+  if (footer)
+    bytes += encode_record({{"type", "footer"}, {"frames", frames}, {"complete", true}}, f);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
   return path;
 }

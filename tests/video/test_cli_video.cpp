@@ -3,15 +3,15 @@
 // run; a complete file is kept; a truncated video exits 3 naming the damage.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -32,7 +32,8 @@ std::string find_model() {
   std::vector<std::string> found;
   for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
     std::string name = e.path().filename().string();
-    if (name.starts_with("yolo11_384x640_dyn") && name.ends_with(".onnx")) found.push_back(e.path().string());
+    if (name.starts_with("yolo11_384x640_dyn") && name.ends_with(".onnx"))
+      found.push_back(e.path().string());
   }
   std::sort(found.begin(), found.end());
   return found.empty() ? "" : found.front();
@@ -56,15 +57,19 @@ class CliVideo : public ::testing::Test {
  protected:
   void SetUp() override {
     model_ = find_model();
-    if (model_.empty()) GTEST_SKIP() << "no model: set FUNGEN_TEST_MODEL or run tools/export_models.py";
+    if (model_.empty())
+      GTEST_SKIP() << "no model: set FUNGEN_TEST_MODEL or run tools/export_models.py";
     clip_ = test::temp_dir() + "/cli_clip.mp4";
     if (!fs::exists(clip_)) {
-      ASSERT_TRUE(test::ffmpeg("-f lavfi -i testsrc2=size=256x144:rate=25:duration=0.32 -c:v libx264 "
-                               "-preset ultrafast -pix_fmt yuv420p -movflags +faststart '" + clip_ + "'"));
+      ASSERT_TRUE(
+          test::ffmpeg("-f lavfi -i testsrc2=size=256x144:rate=25:duration=0.32 -c:v libx264 "
+                       "-preset ultrafast -pix_fmt yuv420p -movflags +faststart '" +
+                       clip_ + "'"));
     }
   }
   std::string args(const std::string& out) {
-    return fmt::format("detect '{}' -m '{}' --out '{}' --batch 2 --conf 0.001 --quiet", clip_, model_, out);
+    return fmt::format("detect '{}' -m '{}' --out '{}' --batch 2 --conf 0.001 --quiet", clip_,
+                       model_, out);
   }
   std::string model_, clip_;
 };
@@ -113,9 +118,10 @@ TEST_F(CliVideo, TruncatedVideoExitsWithBadInputAndKeepsEarlierFrames) {
   std::string cut = test::temp_dir() + "/cli_cut.mp4";
   std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() * 7 / 10);
   std::string out = test::temp_dir() + "/cli_cut.jsonl";
-  std::string message = test::capture(fmt::format("{} detect '{}' -m '{}' --out '{}' --batch 2 --quiet "
-                                                  "2>&1 >/dev/null; echo \"rc=$?\"",
-                                                  FUNGEN_CLI_EXE, cut, model_, out));
+  std::string message =
+      test::capture(fmt::format("{} detect '{}' -m '{}' --out '{}' --batch 2 --quiet "
+                                "2>&1 >/dev/null; echo \"rc=$?\"",
+                                FUNGEN_CLI_EXE, cut, model_, out));
   EXPECT_NE(message.find("rc=3"), std::string::npos) << message;
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
   std::string text = read_all(out);

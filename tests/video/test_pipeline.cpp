@@ -56,9 +56,10 @@ std::string read_all(const std::string& path) {
 std::string make_clip(const std::string& name, double seconds, const std::string& extra = "") {
   std::string path = test::temp_dir() + "/" + name;
   if (!std::filesystem::exists(path)) {
-    EXPECT_TRUE(test::ffmpeg(fmt::format("-f lavfi -i testsrc2=size=320x180:rate=25:duration={} "
-                                         "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 12 {} '{}'",
-                                         seconds, extra, path)));
+    EXPECT_TRUE(
+        test::ffmpeg(fmt::format("-f lavfi -i testsrc2=size=320x180:rate=25:duration={} "
+                                 "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 12 {} '{}'",
+                                 seconds, extra, path)));
   }
   return path;
 }
@@ -129,7 +130,8 @@ TEST(Pipeline, ResumeAfterInterruptionGivesTheSameFile) {
     std::string part = video::part_path_for(out);
     ASSERT_TRUE(std::filesystem::exists(part));
     // ...a torn record at its end, as a kill during a write leaves...
-    std::string torn = std::string(ext) == "jsonl" ? "{\"type\":\"frame\",\"frame\":23,\"t_" : "\x86\xa4type";
+    std::string torn =
+        std::string(ext) == "jsonl" ? "{\"type\":\"frame\",\"frame\":23,\"t_" : "\x86\xa4type";
     std::ofstream(part, std::ios::app | std::ios::binary) << torn;
     // ...and the next run resumes at a batch boundary and ends with the very same file.
     auto r2 = video::run_video_job(job_for(clip, out, 4), fake_detect);
@@ -213,7 +215,8 @@ TEST(Pipeline, CorruptedVideoEndsWithAClearErrorKeepingEarlierFrames) {
   ASSERT_TRUE(video::run_video_job(job_for(clip, clean), fake_detect).ok());
   std::string bytes = read_all(clip);
   // Garble a stretch in the middle of the file.
-  for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 4000; ++i) bytes[i] = static_cast<char>((i * 7919) & 0xff);
+  for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 4000; ++i)
+    bytes[i] = static_cast<char>((i * 7919) & 0xff);
   std::string bad = test::temp_dir() + "/garbled.mkv";
   std::ofstream(bad, std::ios::binary) << bytes;
   std::string out = test::temp_dir() + "/garbled.jsonl";
@@ -230,8 +233,10 @@ TEST(Pipeline, CorruptedVideoEndsWithAClearErrorKeepingEarlierFrames) {
 
 TEST(Pipeline, VrVideoRecordsAreInTheViewsPixels) {
   std::string path = test::temp_dir() + "/scene_FISHEYE190_LR.mp4";
-  ASSERT_TRUE(test::ffmpeg("-f lavfi -i testsrc2=size=800x400:rate=25:duration=0.4 -c:v libx264 "
-                           "-preset ultrafast -pix_fmt yuv420p '" + path + "'"));
+  ASSERT_TRUE(
+      test::ffmpeg("-f lavfi -i testsrc2=size=800x400:rate=25:duration=0.4 -c:v libx264 "
+                   "-preset ultrafast -pix_fmt yuv420p '" +
+                   path + "'"));
   std::string out = test::temp_dir() + "/vr.msgpack";
   video::VideoJob job = job_for(path, out, 2);
   job.view.width = job.view.height = 320;

@@ -57,7 +57,8 @@ bool eye_uv_to_direction(const VrFormat& f, double u, double v, double d[3]) {
     d[2] = std::cos(phi);
     return true;
   }
-  double span = f.projection == VrProjection::kHalfEquirect ? std::numbers::pi : 2 * std::numbers::pi;
+  double span =
+      f.projection == VrProjection::kHalfEquirect ? std::numbers::pi : 2 * std::numbers::pi;
   double lon = (u - 0.5) * span, lat = (v - 0.5) * std::numbers::pi;
   d[0] = std::cos(lat) * std::sin(lon);
   d[1] = std::sin(lat);
@@ -73,7 +74,9 @@ Image render_vr_frame(const VrFormat& f, int w, int h) {
   constexpr int kSs = 3;  // supersampling per axis
   for (int y = 0; y < h; ++y) {
     for (int x = 0; x < w; ++x) {
-      int half = f.layout == VrLayout::kSideBySide ? x / ew : f.layout == VrLayout::kTopBottom ? y / eh : 0;
+      int half = f.layout == VrLayout::kSideBySide  ? x / ew
+                 : f.layout == VrLayout::kTopBottom ? y / eh
+                                                    : 0;
       bool is_right = (half == 1) != f.right_eye_first;
       const auto& dots = is_right ? kRightDots : kLeftDots;
       double lx = x - (f.layout == VrLayout::kSideBySide ? half * ew : 0);
@@ -109,11 +112,13 @@ Image render_view(const UnwarpOptions& v, const std::vector<Dot>& dots) {
           double ny = 2 * (y + (ssy + 0.5) / kSs) / v.height - 1;
           double c[3];
           if (v.projection == ViewProjection::kRectilinear) {
-            double px = nx * std::tan(v.fov_x_deg * kDeg / 2), py = ny * std::tan(v.fov_y_deg * kDeg / 2);
+            double px = nx * std::tan(v.fov_x_deg * kDeg / 2),
+                   py = ny * std::tan(v.fov_y_deg * kDeg / 2);
             double n = std::sqrt(px * px + py * py + 1);
             c[0] = px / n, c[1] = py / n, c[2] = 1 / n;
           } else {
-            double px = nx * 2 * std::tan(v.fov_x_deg * kDeg / 4), py = ny * 2 * std::tan(v.fov_y_deg * kDeg / 4);
+            double px = nx * 2 * std::tan(v.fov_x_deg * kDeg / 4),
+                   py = ny * 2 * std::tan(v.fov_y_deg * kDeg / 4);
             double r = std::hypot(px, py), th = 2 * std::atan(r / 2);
             c[0] = r > 0 ? std::sin(th) * px / r : 0, c[1] = r > 0 ? std::sin(th) * py / r : 0;
             c[2] = std::cos(th);
@@ -182,10 +187,14 @@ UnwarpOptions small_view(ViewProjection p, Eye eye, double yaw = 0) {
 }
 
 const VrCase kCases[] = {
-    {"sbs_fisheye190_left", "sbs-fisheye190", 1600, 800, small_view(ViewProjection::kStereographic, Eye::kLeft)},
-    {"rl_fisheye200_left", "rl-fisheye200", 1600, 800, small_view(ViewProjection::kStereographic, Eye::kLeft)},
-    {"sbs_he180_right_rectilinear", "sbs-he180", 1600, 800, small_view(ViewProjection::kRectilinear, Eye::kRight)},
-    {"tb_equirect360_left", "tb-equirect360", 1280, 1280, small_view(ViewProjection::kStereographic, Eye::kLeft)},
+    {"sbs_fisheye190_left", "sbs-fisheye190", 1600, 800,
+     small_view(ViewProjection::kStereographic, Eye::kLeft)},
+    {"rl_fisheye200_left", "rl-fisheye200", 1600, 800,
+     small_view(ViewProjection::kStereographic, Eye::kLeft)},
+    {"sbs_he180_right_rectilinear", "sbs-he180", 1600, 800,
+     small_view(ViewProjection::kRectilinear, Eye::kRight)},
+    {"tb_equirect360_left", "tb-equirect360", 1280, 1280,
+     small_view(ViewProjection::kStereographic, Eye::kLeft)},
 };
 
 class VrClip : public ::testing::TestWithParam<VrCase> {};
@@ -211,7 +220,8 @@ TEST_P(VrClip, DotsLandWhereTheAnalyticViewPutsThem) {
   ASSERT_EQ(got.size(), expected.size());
   for (const auto& e : expected) {
     double best = 1e9;
-    for (const auto& g : got) best = std::min(best, std::hypot(g.first - e.first, g.second - e.second));
+    for (const auto& g : got)
+      best = std::min(best, std::hypot(g.first - e.first, g.second - e.second));
     if (std::getenv("FUNGEN_TEST_VERBOSE")) std::printf("%s dot error %.3f px\n", c.name, best);
     EXPECT_LT(best, 0.5) << "dot expected at (" << e.first << ", " << e.second << ")";
   }
@@ -222,18 +232,20 @@ INSTANTIATE_TEST_SUITE_P(Formats, VrClip, ::testing::ValuesIn(kCases),
 
 // The AVX2 kernel computes what the scalar reference computes, for planar and NV12 frames.
 TEST(VrClip, SimdSamplerMatchesTheScalarReference) {
-  for (const char* fmt_args : {"-c:v libx264 -preset ultrafast -pix_fmt yuv420p",
-                               "-c:v rawvideo -pix_fmt nv12"}) {
-    std::string path = test::temp_dir() + "/simd_" + std::to_string(std::string(fmt_args).size()) +
-                       (std::string(fmt_args).find("rawvideo") != std::string::npos ? ".nut" : ".mp4");
+  for (const char* fmt_args :
+       {"-c:v libx264 -preset ultrafast -pix_fmt yuv420p", "-c:v rawvideo -pix_fmt nv12"}) {
+    std::string path =
+        test::temp_dir() + "/simd_" + std::to_string(std::string(fmt_args).size()) +
+        (std::string(fmt_args).find("rawvideo") != std::string::npos ? ".nut" : ".mp4");
     ASSERT_TRUE(test::ffmpeg("-f lavfi -i testsrc2=size=1000x500:rate=25:duration=0.04 " +
                              std::string(fmt_args) + " '" + path + "'"));
     auto dec = video::Decoder::open(path, {.device = DecodeDevice::kCpu});
     ASSERT_TRUE(dec.ok());
     video::DecodedFrame f;
     ASSERT_TRUE((*dec)->next(f).value());
-    RemapTable t = make_unwarp_table(parse_vr_format("sbs-fisheye190").value(),
-                                     small_view(ViewProjection::kStereographic, Eye::kLeft), 1000, 500);
+    RemapTable t =
+        make_unwarp_table(parse_vr_format("sbs-fisheye190").value(),
+                          small_view(ViewProjection::kStereographic, Eye::kLeft), 1000, 500);
     t.width = 317, t.height = 323;  // odd widths exercise the scalar tail of each row
     t.x.resize(317 * 323), t.y.resize(317 * 323);
     Image simd, scalar;
@@ -244,7 +256,8 @@ TEST(VrClip, SimdSamplerMatchesTheScalarReference) {
     video::set_sampler_simd(true);
     ASSERT_TRUE(s.ok());
     int worst = 0;
-    for (size_t i = 0; i < 317u * 323u * 3; ++i) worst = std::max(worst, std::abs(simd.data()[i] - scalar.data()[i]));
+    for (size_t i = 0; i < 317u * 323u * 3; ++i)
+      worst = std::max(worst, std::abs(simd.data()[i] - scalar.data()[i]));
     EXPECT_LE(worst, 1) << fmt_args;
   }
 }
@@ -253,7 +266,8 @@ TEST(VrClip, FormatIsGuessedFromTheFileName) {
   VrFormat f = parse_vr_format("sbs-fisheye190").value();
   Image frame = render_vr_frame(f, 400, 200);
   std::string path = test::temp_dir() + "/scene_FISHEYE190_LR.mp4";
-  ASSERT_TRUE(test::encode_frames({frame}, 25, "-c:v libx264 -preset ultrafast -pix_fmt yuv420p", path));
+  ASSERT_TRUE(
+      test::encode_frames({frame}, 25, "-c:v libx264 -preset ultrafast -pix_fmt yuv420p", path));
   auto reader = VideoReader::open(path);
   ASSERT_TRUE(reader.ok());
   VrFormat g = detect_vr_format(path, reader->info().width, reader->info().height);

@@ -1,12 +1,12 @@
 #include "video_test_util.h"
 
+#include <unistd.h>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <sstream>
-#include <unistd.h>
 
 namespace fungen::test {
 namespace {
@@ -15,7 +15,8 @@ struct TempDir {
   std::string path;
   TempDir() {
     path = (std::filesystem::temp_directory_path() /
-            ("fungen_video_tests_" + std::to_string(::getpid()))).string();
+            ("fungen_video_tests_" + std::to_string(::getpid())))
+               .string();
     std::filesystem::create_directories(path);
   }
   ~TempDir() {
@@ -54,22 +55,24 @@ bool have_encoder(const std::string& name) {
   static std::map<std::string, bool> cache;
   auto it = cache.find(name);
   if (it != cache.end()) return it->second;
-  std::string list = capture(std::string(FUNGEN_FFMPEG_EXE) + " -hide_banner -encoders 2>/dev/null");
+  std::string list =
+      capture(std::string(FUNGEN_FFMPEG_EXE) + " -hide_banner -encoders 2>/dev/null");
   bool found = list.find(" " + name + " ") != std::string::npos;
   cache[name] = found;
   return found;
 }
 
 bool ffmpeg(const std::string& args) {
-  return run_command(std::string(FUNGEN_FFMPEG_EXE) + " -hide_banner -loglevel error -y " + args) == 0;
+  return run_command(std::string(FUNGEN_FFMPEG_EXE) + " -hide_banner -loglevel error -y " + args) ==
+         0;
 }
 
 std::vector<double> ffprobe_frame_times(const std::string& path) {
   std::string probe = std::string(FUNGEN_FFPROBE_EXE) + " -v error -select_streams v:0 ";
   std::string start = capture(probe + "-show_entries stream=start_time -of csv=p=0 '" + path + "'");
   double start_s = std::atof(start.c_str());
-  std::string out = capture(probe + "-show_entries frame=best_effort_timestamp_time -of csv=p=0 '" +
-                            path + "'");
+  std::string out =
+      capture(probe + "-show_entries frame=best_effort_timestamp_time -of csv=p=0 '" + path + "'");
   std::vector<double> times;
   std::istringstream in(out);
   std::string line;
@@ -81,8 +84,9 @@ std::vector<double> ffprobe_frame_times(const std::string& path) {
 }
 
 std::vector<Image> ffmpeg_decode_bgr(const std::string& path, int width, int height) {
-  std::string raw = capture(std::string(FUNGEN_FFMPEG_EXE) + " -v error -i '" + path +
-                            "' -sws_flags bilinear+accurate_rnd+full_chroma_int -f rawvideo -pix_fmt bgr24 -");
+  std::string raw =
+      capture(std::string(FUNGEN_FFMPEG_EXE) + " -v error -i '" + path +
+              "' -sws_flags bilinear+accurate_rnd+full_chroma_int -f rawvideo -pix_fmt bgr24 -");
   size_t bytes = static_cast<size_t>(width) * height * 3;
   std::vector<Image> frames;
   for (size_t off = 0; off + bytes <= raw.size(); off += bytes) {

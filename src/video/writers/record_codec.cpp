@@ -9,10 +9,18 @@ namespace {
 void pack(msgpack::packer<msgpack::sbuffer>& pk, const Json& j) {
   using T = Json::value_t;
   switch (j.type()) {
-    case T::boolean: j.get<bool>() ? pk.pack_true() : pk.pack_false(); break;
-    case T::number_integer: pk.pack_int64(j.get<int64_t>()); break;
-    case T::number_unsigned: pk.pack_uint64(j.get<uint64_t>()); break;
-    case T::number_float: pk.pack_double(j.get<double>()); break;
+    case T::boolean:
+      j.get<bool>() ? pk.pack_true() : pk.pack_false();
+      break;
+    case T::number_integer:
+      pk.pack_int64(j.get<int64_t>());
+      break;
+    case T::number_unsigned:
+      pk.pack_uint64(j.get<uint64_t>());
+      break;
+    case T::number_float:
+      pk.pack_double(j.get<double>());
+      break;
     case T::string: {
       const auto& s = j.get_ref<const std::string&>();
       pk.pack_str(static_cast<uint32_t>(s.size()));
@@ -31,21 +39,29 @@ void pack(msgpack::packer<msgpack::sbuffer>& pk, const Json& j) {
         pack(pk, it.value());
       }
       break;
-    default: pk.pack_nil(); break;
+    default:
+      pk.pack_nil();
+      break;
   }
 }
 
 Json unpack_object(const msgpack::object& o) {
   switch (o.type) {
-    case msgpack::type::BOOLEAN: return o.via.boolean;
-    case msgpack::type::POSITIVE_INTEGER: return o.via.u64;
-    case msgpack::type::NEGATIVE_INTEGER: return o.via.i64;
+    case msgpack::type::BOOLEAN:
+      return o.via.boolean;
+    case msgpack::type::POSITIVE_INTEGER:
+      return o.via.u64;
+    case msgpack::type::NEGATIVE_INTEGER:
+      return o.via.i64;
     case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64: return o.via.f64;
-    case msgpack::type::STR: return std::string(o.via.str.ptr, o.via.str.size);
+    case msgpack::type::FLOAT64:
+      return o.via.f64;
+    case msgpack::type::STR:
+      return std::string(o.via.str.ptr, o.via.str.size);
     case msgpack::type::ARRAY: {
       Json a = Json::array();
-      for (uint32_t i = 0; i < o.via.array.size; ++i) a.push_back(unpack_object(o.via.array.ptr[i]));
+      for (uint32_t i = 0; i < o.via.array.size; ++i)
+        a.push_back(unpack_object(o.via.array.ptr[i]));
       return a;
     }
     case msgpack::type::MAP: {
@@ -59,7 +75,8 @@ Json unpack_object(const msgpack::object& o) {
       }
       return m;
     }
-    default: return nullptr;
+    default:
+      return nullptr;
   }
 }
 
@@ -73,7 +90,8 @@ std::string encode_record(const Json& record, RecordFormat format) {
   return std::string(buf.data(), buf.size());
 }
 
-DecodeOutcome decode_record(std::string_view bytes, size_t& offset, RecordFormat format, Json& out) {
+DecodeOutcome decode_record(std::string_view bytes, size_t& offset, RecordFormat format,
+                            Json& out) {
   if (offset >= bytes.size()) return DecodeOutcome::kIncomplete;
   if (format == RecordFormat::kJsonl) {
     size_t nl = bytes.find('\n', offset);

@@ -1,12 +1,12 @@
 #include "video/writers/record_io.h"
 
+#include <unistd.h>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -15,7 +15,9 @@
 namespace fungen::video {
 namespace {
 
-double round_to(double v, double step) { return std::round(v / step) * step; }
+double round_to(double v, double step) {
+  return std::round(v / step) * step;
+}
 
 Status write_bytes(FILE* f, const std::string& bytes, const std::string& path) {
   if (std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) {
@@ -33,7 +35,9 @@ RecordFormat record_format_for(const std::string& path) {
                                                               : RecordFormat::kJsonl;
 }
 
-std::string part_path_for(const std::string& path) { return path + ".part"; }
+std::string part_path_for(const std::string& path) {
+  return path + ".part";
+}
 
 Json frame_record(int64_t frame, double t_ms, int width, int height,
                   const std::vector<Detection>& detections) {
@@ -47,16 +51,17 @@ Json frame_record(int64_t frame, double t_ms, int width, int height,
                     {"x2", round_to(d.x2, 0.01)},
                     {"y2", round_to(d.y2, 0.01)}});
   }
-  return {{"type", "frame"}, {"frame", frame}, {"t_ms", round_to(t_ms, 1e-3)},
-          {"width", width}, {"height", height}, {"detections", std::move(list)}};
+  return {{"type", "frame"}, {"frame", frame},   {"t_ms", round_to(t_ms, 1e-3)},
+          {"width", width},  {"height", height}, {"detections", std::move(list)}};
 }
 
 RecordWriter::~RecordWriter() {
   if (file_) std::fclose(file_);
 }
 
-Result<std::unique_ptr<RecordWriter>> RecordWriter::open(const std::string& path, RecordFormat format,
-                                                         const Json& header, uint64_t keep_bytes) {
+Result<std::unique_ptr<RecordWriter>> RecordWriter::open(const std::string& path,
+                                                         RecordFormat format, const Json& header,
+                                                         uint64_t keep_bytes) {
   std::unique_ptr<RecordWriter> w(new RecordWriter());
   w->path_ = path;
   w->part_path_ = part_path_for(path);
@@ -83,7 +88,8 @@ Status RecordWriter::write(const Json& record) {
 
 Status RecordWriter::flush() {
   if (std::fflush(file_) != 0) {
-    return io_error(part_path_ + ": write failed (" + std::strerror(errno) + "); is the disk full?");
+    return io_error(part_path_ + ": write failed (" + std::strerror(errno) +
+                    "); is the disk full?");
   }
   return Status();
 }
@@ -112,7 +118,9 @@ Result<ScanResult> scan_records(const std::string& path, RecordFormat format) {
     size_t start = offset;
     DecodeOutcome r = decode_record(bytes, offset, format, rec);
     if (r != DecodeOutcome::kOk) {
-      scan.stopped = fmt::format("{} record at byte {}", r == DecodeOutcome::kIncomplete ? "an unfinished" : "a garbled", start);
+      scan.stopped =
+          fmt::format("{} record at byte {}",
+                      r == DecodeOutcome::kIncomplete ? "an unfinished" : "a garbled", start);
       break;
     }
     std::string type = rec.value("type", "");
@@ -155,7 +163,8 @@ std::string incomplete_reason(const ScanResult& scan, const Json& header) {
   if (!scan.stopped.empty()) return "it ends with " + scan.stopped;
   if (!scan.has_footer) return "it has no footer (an interrupted run)";
   if (!scan.footer.value("complete", false)) {
-    return "its footer marks it incomplete (" + scan.footer.value("error", std::string("no reason")) + ")";
+    return "its footer marks it incomplete (" +
+           scan.footer.value("error", std::string("no reason")) + ")";
   }
   if (scan.footer.value("frames", int64_t{-1}) != static_cast<int64_t>(scan.frames.size())) {
     return "its footer's frame count disagrees with its records";
