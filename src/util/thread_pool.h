@@ -57,4 +57,15 @@ class ThreadPool {
   int64_t job_begin_ = 0, job_end_ = 0, job_chunks_ = 0;
 };
 
+// Runs body(begin, end) over [0, count): split over `pool` when there is one with several threads,
+// else in one call on this thread.
+template <class F>
+void parallel_over(ThreadPool* pool, int64_t count, F&& body) {
+  if (pool && pool->threads() > 1 && count > 1) {
+    pool->parallel_for(0, count, body);
+  } else {
+    body(0, count);
+  }
+}
+
 }  // namespace fungen

@@ -21,7 +21,8 @@ Attribute attr_floats(std::vector<float> v) {
 }
 
 Result<std::vector<Tensor>> run_op(const std::string& op_type, std::vector<OpInput> inputs,
-                                   const AttrList& attrs, int64_t opset, int num_outputs) {
+                                   const AttrList& attrs, int64_t opset, int num_outputs,
+                                   ThreadPool* pool) {
   const OpSchema* schema = find_op_schema(op_type);
   if (!schema) return unsupported("no such op in fungen's table: " + op_type);
   Graph g;
@@ -58,7 +59,7 @@ Result<std::vector<Tensor>> run_op(const std::string& op_type, std::vector<OpInp
   std::vector<Tensor*> out_ptrs;
   for (auto& t : outs) out_ptrs.push_back(&t);
   std::vector<std::byte> scratch(ictx.scratch_bytes() + 64);
-  KernelContext kctx(node, opset, in_ptrs, out_ptrs, scratch.data(), ictx.scratch_bytes(), nullptr);
+  KernelContext kctx(node, opset, in_ptrs, out_ptrs, scratch.data(), ictx.scratch_bytes(), pool);
   FUNGEN_RETURN_IF_ERROR(schema->reference(kctx));
   return outs;
 }

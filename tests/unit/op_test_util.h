@@ -15,6 +15,10 @@
 #include "fungen/tensor.h"
 #include "graph/graph.h"
 
+namespace fungen {
+class ThreadPool;
+}
+
 namespace fungen::test {
 
 struct OpInput {
@@ -31,10 +35,11 @@ Attribute attr_string(std::string v);
 Attribute attr_ints(std::vector<int64_t> v);
 Attribute attr_floats(std::vector<float> v);
 
-// Runs infer + reference kernel. num_outputs defaults to 1.
+// Runs infer + reference kernel (on `pool` when given: the parallel path). num_outputs
+// defaults to 1.
 Result<std::vector<Tensor>> run_op(const std::string& op_type, std::vector<OpInput> inputs,
                                    const AttrList& attrs = {}, int64_t opset = 17,
-                                   int num_outputs = 1);
+                                   int num_outputs = 1, ThreadPool* pool = nullptr);
 
 // Random float tensor in [lo, hi).
 Tensor random_tensor(Shape shape, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f);

@@ -96,44 +96,7 @@ inline Result<std::vector<Tensor>> run_op_pooled(const std::string& op_type,
                                                  std::vector<OpInput> inputs, const AttrList& attrs,
                                                  int64_t opset, ThreadPool* pool,
                                                  int num_outputs = 1) {
-  const OpSchema* schema = find_op_schema(op_type);
-  if (!schema) return unsupported("no such op: " + op_type);
-  Graph g;
-  g.opset = opset;
-  Node node;
-  node.name = "test_" + op_type;
-  node.op_type = op_type;
-  node.schema = schema;
-  for (auto& [k, v] : attrs) node.attributes[k] = v;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].tensor.empty()) {
-      node.inputs.push_back(-1);
-      continue;
-    }
-    int id = g.add_value("in" + std::to_string(i));
-    Value& v = g.values[static_cast<size_t>(id)];
-    v.dtype = inputs[i].tensor.dtype();
-    v.shape = inputs[i].tensor.shape();
-    v.shape_known = true;
-    if (inputs[i].constant) v.constant = inputs[i].tensor;
-    node.inputs.push_back(id);
-  }
-  for (int i = 0; i < num_outputs; ++i) node.outputs.push_back(g.add_value("out" + std::to_string(i)));
-  InferContext ictx(node, g);
-  FUNGEN_RETURN_IF_ERROR(schema->infer(ictx));
-  std::vector<Tensor> outs;
-  for (int id : node.outputs) {
-    const Value& v = g.values[static_cast<size_t>(id)];
-    outs.emplace_back(v.dtype, v.shape);
-  }
-  std::vector<const Tensor*> in_ptrs;
-  for (auto& in : inputs) in_ptrs.push_back(in.tensor.empty() ? nullptr : &in.tensor);
-  std::vector<Tensor*> out_ptrs;
-  for (auto& t : outs) out_ptrs.push_back(&t);
-  std::vector<std::byte> scratch(ictx.scratch_bytes() + 64);
-  KernelContext kctx(node, opset, in_ptrs, out_ptrs, scratch.data(), ictx.scratch_bytes(), pool);
-  FUNGEN_RETURN_IF_ERROR(schema->reference(kctx));
-  return outs;
+  return run_op(op_type, std::move(inputs), attrs, opset, num_outputs, pool);
 }
 
 // A pool shared by the tests (3 threads, so chunk splits are uneven).

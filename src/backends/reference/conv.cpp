@@ -22,14 +22,6 @@ struct ConvDims {
   int64_t taps() const { return w.kernel[0] * w.kernel[1] * w.kernel[2]; }
 };
 
-template <class F>
-void parallel_over(ThreadPool* pool, int64_t count, F&& body) {
-  if (pool && pool->threads() > 1 && count > 1) {
-    pool->parallel_for(0, count, body);
-  } else {
-    body(0, count);
-  }
-}
 
 // One output row: y[o] += wv * x[o*stride + off] for o in [lo, hi).
 template <class T>

@@ -12,14 +12,6 @@ namespace {
 
 using MatMulTypes = TypeList<float, double, int32_t, int64_t, uint32_t, uint64_t>;
 
-template <class F>
-void parallel_over(ThreadPool* pool, int64_t count, F&& body) {
-  if (pool && pool->threads() > 1 && count > 1) {
-    pool->parallel_for(0, count, body);
-  } else {
-    body(0, count);
-  }
-}
 
 // c[0, n) = sum_k a[k * a_stride] * b[k * ldb + 0 .. n)
 template <class T>

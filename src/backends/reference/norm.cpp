@@ -11,14 +11,6 @@
 namespace fungen {
 namespace {
 
-template <class F>
-void parallel_over(ThreadPool* pool, int64_t count, F&& body) {
-  if (pool && pool->threads() > 1 && count > 1) {
-    pool->parallel_for(0, count, body);
-  } else {
-    body(0, count);
-  }
-}
 
 Status bad_dtype(KernelContext& ctx) {
   return unsupported(ctx.node().describe(ctx.opset()) + ": dtype " + dtype_name(ctx.input(0).dtype()) + " not supported");

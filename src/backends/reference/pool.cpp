@@ -13,14 +13,6 @@ namespace {
 
 using MaxPoolTypes = TypeList<float, double, int8_t, uint8_t>;
 
-template <class F>
-void parallel_over(ThreadPool* pool, int64_t count, F&& body) {
-  if (pool && pool->threads() > 1 && count > 1) {
-    pool->parallel_for(0, count, body);
-  } else {
-    body(0, count);
-  }
-}
 
 Status window_of(KernelContext& ctx, Window3* w, std::array<int64_t, 3>* pads_end = nullptr) {
   const Shape& x = ctx.input(0).shape();
