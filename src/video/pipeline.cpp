@@ -168,6 +168,8 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
     detected_q.cancel();
   };
   Status decode_status, sample_status, detect_status;
+  std::atomic<bool> decode_reached_end{false};
+  std::atomic<int64_t> frames_pushed{0};
 
   std::thread decode_thread([&] {
     while (!stopping()) {
@@ -177,7 +179,12 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
         decode_status = more.status();
         break;
       }
-      if (!more.value() || !decoded_q.push(std::move(f))) break;
+      if (!more.value()) {
+        decode_reached_end = true;
+        break;
+      }
+      if (!decoded_q.push(std::move(f))) break;
+      ++frames_pushed;
     }
     decoded_q.close();
   });
@@ -281,7 +288,9 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
   result.frames = done;
   result.frames_this_run = done - first;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  result.interrupted = stopping();
+  // A stop that came after the last frame was written interrupts nothing.
+  bool all_written = decode_reached_end && done == first + frames_pushed;
+  result.interrupted = stopping() && !all_written;
   for (const Status* s : {&write_status, &sample_status, &detect_status}) {
     if (!s->ok()) {
       if (writer) (void)writer->flush();
