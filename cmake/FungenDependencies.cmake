@@ -27,10 +27,25 @@ if(NOT FUNGEN_ONEDNN STREQUAL "OFF")
 endif()
 fungen_optional(FUNGEN_ONEDNN dnnl_FOUND "install Debian's libdnnl-dev (and a compiler with OpenMP)")
 
+# CUDA backend: the toolkit (nvcc, cudart, cuBLAS) and cuDNN 9 (header + libcudnn), looked for
+# beside the toolkit unless CUDNN_ROOT says otherwise.
+set(FUNGEN_CUDA_FOUND FALSE)
 if(NOT FUNGEN_CUDA STREQUAL "OFF")
   find_package(CUDAToolkit QUIET)
+  if(CUDAToolkit_FOUND)
+    find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDNN_ROOT} ${CUDAToolkit_INCLUDE_DIRS}
+              PATH_SUFFIXES include)
+    find_library(CUDNN_LIBRARY cudnn HINTS ${CUDNN_ROOT} ${CUDAToolkit_LIBRARY_DIR}
+                 PATH_SUFFIXES lib64 lib)
+    include(CheckLanguage)
+    check_language(CUDA)
+    if(CUDNN_INCLUDE_DIR AND CUDNN_LIBRARY AND CMAKE_CUDA_COMPILER AND TARGET CUDA::cublas)
+      set(FUNGEN_CUDA_FOUND TRUE)
+    endif()
+  endif()
 endif()
-fungen_optional(FUNGEN_CUDA CUDAToolkit_FOUND "install the CUDA toolkit (nvcc, cuBLAS) and cuDNN")
+fungen_optional(FUNGEN_CUDA FUNGEN_CUDA_FOUND
+  "install the CUDA toolkit (nvcc, cudart, cuBLAS) and cuDNN 9 (or set CUDNN_ROOT)")
 
 if(NOT FUNGEN_FFMPEG STREQUAL "OFF")
   find_package(PkgConfig QUIET)

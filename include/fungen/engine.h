@@ -29,10 +29,12 @@ namespace fungen {
 
 struct EngineOptions {
   int threads = 0;             // 0: one per physical core
-  // "auto": the fastest compiled in (cpu when fungen has oneDNN), the reference kernels for the
-  // rest; "cpu": oneDNN (an error without it); "reference": the plain kernels only, no fusion.
+  // "auto": the fastest compiled in (cuda when built with it and a GPU is present, else cpu when
+  // fungen has oneDNN), the reference kernels for the rest; "cuda": the GPU (an error without
+  // one); "cpu": oneDNN (an error without it); "reference": the plain kernels only, no fusion.
   std::string backend = "auto";
-  // "fp32" (exact to 1e-4) | "bf16" (cpu backend: convolutions in bfloat16, opt-in).
+  // "fp32" (exact to 1e-4) | "bf16" (cpu backend: convolutions in bfloat16, opt-in) |
+  // "fp16" (cuda backend: fp16 storage, fp32 accumulation, tensor cores).
   std::string precision = "fp32";
 };
 

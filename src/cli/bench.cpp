@@ -112,7 +112,8 @@ int run_bench(const BenchOptions& opt) {
   }
   const double median = percentile(ms, 0.5), p90 = percentile(ms, 0.9);
   const double images_per_s = 1000.0 * opt.batch / median;
-  const std::string backend = engine->nodes_on("cpu") > 0 ? "cpu" : "reference";
+  const std::string backend = engine->nodes_on("cuda") > 0 ? "cuda"
+                              : engine->nodes_on("cpu") > 0 ? "cpu" : "reference";
   if (opt.json) {
     nlohmann::json j = {{"model", opt.model},           {"batch", opt.batch},
                         {"threads", engine->threads()}, {"precision", opt.precision},
@@ -144,8 +145,8 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("-t,--threads", opt->threads, "Worker threads (0 = physical cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--size", opt->size, "Input height and width for dynamic models (default: imgsz or 640)")
       ->check(CLI::Range(32, 8192));
-  cmd->add_option("--precision", opt->precision, "fp32 | bf16")->check(CLI::IsMember({"fp32", "bf16"}));
-  cmd->add_option("--backend", opt->backend, "auto | cpu | reference")->check(CLI::IsMember({"auto", "cpu", "reference"}));
+  cmd->add_option("--precision", opt->precision, "fp32 | bf16 (cpu) | fp16 (cuda)")->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  cmd->add_option("--backend", opt->backend, "auto | cuda | cpu | reference")->check(CLI::IsMember({"auto", "cuda", "cpu", "reference"}));
   cmd->add_flag("--json", opt->json, "Print one JSON object on stdout");
   return [opt] { return run_bench(*opt); };
 }

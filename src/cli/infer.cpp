@@ -105,7 +105,7 @@ Action add_infer_command(CLI::App& app) {
   cmd->add_option("--threads,-t", opt->threads, "Worker threads (0 = physical cores)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--backend", opt->backend,
-                  "auto (fastest compiled in) | cpu (oneDNN) | reference (plain kernels)")
+                  "auto (fastest compiled in; the GPU when present) | cuda | cpu (oneDNN) | reference (plain kernels)")
       ->capture_default_str();
   return [opt] { return run_infer(*opt); };
 }

@@ -60,4 +60,16 @@ struct CpuBackendOptions {
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options);
 #endif
 
+#ifdef FUNGEN_HAVE_CUDA
+// cuDNN + cuBLAS + fungen's kernels on one GPU: runs of nodes with activations in device memory,
+// fp16 storage with fp32 accumulation ("fp16") or fp32 throughout ("fp32").
+struct CudaBackendOptions {
+  int device = 0;
+  std::string precision = "fp16";  // "fp16" | "fp32"
+};
+Result<std::unique_ptr<Backend>> make_cuda_backend(const CudaBackendOptions& options);
+// CUDA devices usable now; 0 without a driver or a GPU.
+int cuda_device_count();
+#endif
+
 }  // namespace fungen

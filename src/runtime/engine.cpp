@@ -44,18 +44,37 @@ TensorInfo info_of(const Value& v) {
 Result<std::unique_ptr<Engine::Impl>> make_impl(Graph graph, const EngineOptions& options) {
   auto impl = std::make_unique<Engine::Impl>();
   FUNGEN_RETURN_IF_ERROR(bind_schemas(graph));
-  if (options.backend != "auto" && options.backend != "reference" && options.backend != "cpu") {
+  if (options.backend != "auto" && options.backend != "reference" && options.backend != "cpu" &&
+      options.backend != "cuda") {
     return invalid_argument("unknown backend '" + options.backend +
-                            "' (choose auto, cpu or reference)");
+                            "' (choose auto, cuda, cpu or reference)");
   }
+  // The GPU: asked for, or "auto" with a CUDA device present now (bf16 is a CPU precision).
+  bool use_cuda = options.backend == "cuda";
+#ifdef FUNGEN_HAVE_CUDA
+  use_cuda = use_cuda || (options.backend == "auto" && options.precision != "bf16" &&
+                          cuda_device_count() > 0);
+#else
+  if (use_cuda) {
+    return unsupported("backend 'cuda' needs a build of fungen with -DFUNGEN_CUDA=ON "
+                       "(CUDA toolkit and cuDNN 9)");
+  }
+#endif
 #ifndef FUNGEN_HAVE_ONEDNN
   if (options.backend == "cpu") {
     return unsupported("backend 'cpu' needs oneDNN, which this build of fungen lacks "
                        "(install libdnnl-dev and rebuild with -DFUNGEN_ONEDNN=ON)");
   }
 #endif
-  if (options.precision != "fp32" && options.precision != "bf16") {
-    return invalid_argument("unknown precision '" + options.precision + "' (choose fp32 or bf16)");
+  if (options.precision != "fp32" && options.precision != "bf16" && options.precision != "fp16") {
+    return invalid_argument("unknown precision '" + options.precision +
+                            "' (choose fp32, bf16 or fp16)");
+  }
+  if (options.precision == "fp16" && !use_cuda) {
+    return invalid_argument("precision fp16 needs the cuda backend (a GPU and -DFUNGEN_CUDA=ON)");
+  }
+  if (options.precision == "bf16" && use_cuda) {
+    return invalid_argument("precision bf16 is a CPU precision; the cuda backend runs fp16 or fp32");
   }
   if (options.precision != "fp32" && options.backend == "reference") {
     return invalid_argument("precision " + options.precision + " needs the cpu backend");
@@ -67,13 +86,23 @@ Result<std::unique_ptr<Engine::Impl>> make_impl(Graph graph, const EngineOptions
   impl->options = options;
   int threads = options.threads > 0 ? options.threads : ThreadPool::physical_cores();
   impl->pool = std::make_unique<ThreadPool>(threads);
+#ifdef FUNGEN_HAVE_CUDA
+  if (use_cuda) {
+    auto cuda = make_cuda_backend({.precision = options.precision == "fp16" ? "fp16" : "fp32"});
+    if (!cuda.ok()) return cuda.status();
+    impl->backends.push_back(std::move(cuda).value());
+    impl->fuse = true;
+  }
+#endif
 #ifdef FUNGEN_HAVE_ONEDNN
   if (options.backend != "reference") {
-    impl->backends.push_back(make_cpu_backend({.threads = threads, .precision = options.precision}));
+    // Behind the GPU the CPU takes what it cannot, in fp32.
+    impl->backends.push_back(make_cpu_backend(
+        {.threads = threads, .precision = use_cuda ? std::string("fp32") : options.precision}));
     impl->fuse = true;
   }
 #else
-  if (options.precision != "fp32") {
+  if (options.precision == "bf16") {
     return unsupported("precision " + options.precision + " needs oneDNN, which this build lacks");
   }
 #endif

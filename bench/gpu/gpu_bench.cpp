@@ -1,0 +1,180 @@
+// gpu_bench — checks the cuda backend against the CPU path on a model and times it per batch.
+//
+//   fungen_gpu_bench --model yolo11n_dyn.onnx --batches 1,8,32,128 [--iterations 50]
+//
+// Correctness (batch 1, one fresh random input in [0,1)): relative L2 error of every raw output
+// of cuda fp16 and cuda fp32 against the CPU fp32 path (oneDNN when built in, else reference).
+// Timing per batch: `model` = device time of the compiled run between the input upload and the
+// output download (CUDA events; a CUDA-graph replay from the second run on), `end-to-end` = wall
+// time of Engine::run with fp32 input and outputs in host memory (upload + compute + download).
+// Memory: fungen's own device allocations at their peak (arena, weights, workspace, staging) and
+// the device memory in use per cudaMemGetInfo (context and library handles included).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/cuda_run.h"
+#include "fungen/engine.h"
+
+namespace {
+
+using fungen::Engine;
+using fungen::EngineOptions;
+using fungen::Tensor;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+Tensor random_input(const fungen::Shape& shape, uint32_t seed) {
+  Tensor t(fungen::DType::kFloat32, shape);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
+  return t;
+}
+
+double rel_l2(const Tensor& a, const Tensor& ref) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    double d = static_cast<double>(a.data<float>()[i]) - ref.data<float>()[i];
+    if (!std::isfinite(a.data<float>()[i])) return INFINITY;
+    num += d * d;
+    den += static_cast<double>(ref.data<float>()[i]) * ref.data<float>()[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+size_t device_used() {
+  size_t free_b = 0, total = 0;
+  cudaMemGetInfo(&free_b, &total);
+  return total - free_b;
+}
+
+fungen::Shape input_shape(const Engine& e, int64_t batch) {
+  fungen::Shape s;
+  for (int64_t d : e.inputs()[0].shape) s.push_back(d < 0 ? 640 : d);
+  s[0] = batch;
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model, batches_arg = "1,8,32,128", cpu_backend = "auto";
+  int iterations = 50;
+  bool check = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--model") model = next();
+    else if (a == "--batches") batches_arg = next();
+    else if (a == "--iterations") iterations = std::stoi(next());
+    else if (a == "--no-check") check = false;
+  }
+  if (model.empty()) {
+    std::fprintf(stderr, "usage: fungen_gpu_bench --model M.onnx [--batches 1,8] [--iterations N]\n");
+    return 2;
+  }
+  std::vector<int64_t> batches;
+  std::stringstream ss(batches_arg);
+  for (std::string tok; std::getline(ss, tok, ',');) batches.push_back(std::stoll(tok));
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+    std::fprintf(stderr, "no CUDA device\n");
+    return 1;
+  }
+  const size_t used0 = device_used();
+  std::printf("device: %s, model: %s\n", prop.name, model.c_str());
+
+  int failures = 0;
+  if (check) {
+    EngineOptions cpu_opts;
+    cpu_opts.backend = "cpu";
+    auto ref_engine = Engine::load(model, cpu_opts);
+    if (!ref_engine.ok()) {
+      cpu_opts.backend = "reference";
+      ref_engine = Engine::load(model, cpu_opts);
+    }
+    if (!ref_engine.ok()) {
+      std::fprintf(stderr, "%s\n", ref_engine.status().message().c_str());
+      return 1;
+    }
+    Tensor x = random_input(input_shape(*ref_engine, 1), std::random_device{}());
+    std::vector<Tensor> ref;
+    fungen::Status s = ref_engine->run({&x, 1}, ref);
+    if (!s.ok()) {
+      std::fprintf(stderr, "cpu: %s\n", s.message().c_str());
+      return 1;
+    }
+    for (std::string precision : {"fp16", "fp32"}) {
+      auto gpu = Engine::load(model, {.backend = "cuda", .precision = precision});
+      if (!gpu.ok()) {
+        std::fprintf(stderr, "%s\n", gpu.status().message().c_str());
+        return 1;
+      }
+      std::vector<Tensor> out;
+      for (int rep = 0; rep < 3; ++rep) {  // eager, captured, replayed: all must agree
+        s = gpu->run({&x, 1}, out);
+        if (!s.ok()) {
+          std::fprintf(stderr, "cuda %s: %s\n", precision.c_str(), s.message().c_str());
+          return 1;
+        }
+        for (size_t o = 0; o < out.size(); ++o) {
+          double err = rel_l2(out[o], ref[o]);
+          double tol = precision == "fp16" ? 1e-2 : 1e-4;
+          bool ok = err <= tol;
+          failures += !ok;
+          std::printf("check %s run %d output %zu (%s): rel L2 %.3e vs %s fp32 (tol %.0e) %s; "
+                      "nodes on cuda %zu, cpu %zu, reference %zu\n",
+                      precision.c_str(), rep, o, gpu->outputs()[o].name.c_str(), err,
+                      cpu_opts.backend.c_str(), tol, ok ? "PASS" : "FAIL", gpu->nodes_on("cuda"),
+                      gpu->nodes_on("cpu"), gpu->nodes_on("reference"));
+        }
+      }
+    }
+  }
+
+  std::printf("\n| batch | model ms (median) | model img/s | end-to-end ms | e2e img/s | plan+first run s | "
+              "fungen device MiB (peak) | device used MiB |\n|---|---|---|---|---|---|---|---|\n");
+  for (int64_t batch : batches) {
+    auto gpu = Engine::load(model, {.backend = "cuda", .precision = "fp16"});
+    if (!gpu.ok()) {
+      std::fprintf(stderr, "%s\n", gpu.status().message().c_str());
+      return 1;
+    }
+    Tensor x = random_input(input_shape(*gpu, batch), 7);
+    std::vector<Tensor> out;
+    auto t0 = std::chrono::steady_clock::now();
+    fungen::Status s = gpu->run({&x, 1}, out);
+    double first = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!s.ok()) {
+      std::fprintf(stderr, "batch %lld: %s\n", static_cast<long long>(batch), s.message().c_str());
+      return 1;
+    }
+    for (int w = 0; w < 3; ++w) (void)gpu->run({&x, 1}, out);
+    std::vector<double> model_ms, wall_ms;
+    for (int it = 0; it < iterations; ++it) {
+      auto a = std::chrono::steady_clock::now();
+      s = gpu->run({&x, 1}, out);
+      wall_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+      model_ms.push_back(fungen::cuda::last_run_stats().compute_ms);
+      if (!s.ok()) return 1;
+    }
+    double m = median(model_ms), w = median(wall_ms);
+    std::printf("| %lld | %.3f | %.0f | %.3f | %.0f | %.2f | %.0f | %.0f |\n",
+                static_cast<long long>(batch), m, 1000.0 * batch / m, w, 1000.0 * batch / w, first,
+                fungen::cuda::device_bytes_peak() / 1048576.0, (device_used() - used0) / 1048576.0);
+    std::fflush(stdout);
+  }
+  if (failures) std::printf("\n%d correctness check(s) FAILED\n", failures);
+  return failures ? 1 : 0;
+}

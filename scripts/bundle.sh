@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# bundle.sh — a relocatable copy of fungen binaries and the non-system shared libraries they
+# need, for a machine that lacks Debian's packages (the GPU machine): DEST/bin/<binaries> with
+# rpath $ORIGIN/../lib, DEST/lib/<libs>. Libraries of the C runtime, the GPU driver, CUDA's cuDNN
+# and cuBLAS (large; the GPU machine has its own through PyTorch's wheels) are left out.
+#
+#   scripts/bundle.sh bundle build-cuda/bin/fungen_gpu_bench [more binaries]
+set -euo pipefail
+dest=$1; shift
+mkdir -p "$dest/bin" "$dest/lib"
+skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libgcc_s|libstdc\+\+|libcuda\.so|libcudnn|libcublas|libnvidia)'
+for bin in "$@"; do
+  cp -f "$bin" "$dest/bin/"
+  ldd "$bin" | awk '/=> \// {print $1, $3}' | while read -r name path; do
+    if [[ $name =~ $skip ]]; then continue; fi
+    cp -fL "$path" "$dest/lib/$name"
+  done
+  patchelf --set-rpath '$ORIGIN/../lib' "$dest/bin/$(basename "$bin")" 2>/dev/null ||
+    echo "bundle.sh: patchelf missing; set LD_LIBRARY_PATH=$dest/lib" >&2
+done
+du -sh "$dest/bin" "$dest/lib"

@@ -1,0 +1,294 @@
+#include "backends/cuda/cuda_run.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_ops.h"
+#include "backends/cuda/permute.cuh"
+#include "fungen/log.h"
+#include "graph/memory_plan.h"
+
+namespace fungen::cuda {
+
+namespace {
+std::atomic<size_t> g_in_use{0}, g_peak{0};
+RunStats g_stats;
+
+// Layout conversion of a 4-D [N,C,H,W] value: NCHW -> NHWC or back.
+PermuteDesc layout_change(const Shape& s, Layout to) {
+  int64_t n = s[0], c = s[1], h = s[2], w = s[3];
+  PermuteDesc d;
+  d.rank = 4;
+  if (to == Layout::kNhwc) {  // out [N,H,W,C] from NCHW
+    int64_t dims[4] = {n, h, w, c}, str[4] = {c * h * w, w, 1, h * w};
+    std::copy(dims, dims + 4, d.out_dims);
+    std::copy(str, str + 4, d.in_strides);
+  } else {  // out [N,C,H,W] from NHWC
+    int64_t dims[4] = {n, c, h, w}, str[4] = {h * w * c, 1, w * c, c};
+    std::copy(dims, dims + 4, d.out_dims);
+    std::copy(str, str + 4, d.in_strides);
+  }
+  return d;
+}
+
+PermuteDesc flat_copy(int64_t n) {
+  PermuteDesc d;
+  d.rank = 1;
+  d.out_dims[0] = n;
+  d.in_strides[0] = 1;
+  return d;
+}
+}  // namespace
+
+std::shared_ptr<void> device_alloc(size_t bytes) {
+  void* p = nullptr;
+  if (cudaMalloc(&p, std::max<size_t>(bytes, 256)) != cudaSuccess) return nullptr;
+  size_t now = g_in_use += bytes;
+  size_t peak = g_peak.load();
+  while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
+  }
+  return std::shared_ptr<void>(p, [bytes](void* q) {
+    cudaFree(q);
+    g_in_use -= bytes;
+  });
+}
+size_t device_bytes_in_use() { return g_in_use; }
+size_t device_bytes_peak() { return g_peak; }
+const RunStats& last_run_stats() { return g_stats; }
+
+CudaRun::~CudaRun() {
+  if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+  for (cudaEvent_t e : events_) {
+    if (e) cudaEventDestroy(e);
+  }
+}
+
+size_t CudaRun::value_bytes(int value) const {
+  return static_cast<size_t>(shape_numel(shape(value))) * elem_size(elem());
+}
+
+int CudaRun::new_buf(size_t bytes) {
+  Buf b;
+  b.bytes = bytes;
+  bufs_.push_back(std::move(b));
+  return static_cast<int>(bufs_.size()) - 1;
+}
+
+void CudaRun::touch(int buf) {
+  Buf& b = bufs_[static_cast<size_t>(buf)];
+  int now = static_cast<int>(steps_.size());
+  if (b.first < 0) b.first = now;
+  b.last = std::max(b.last, now);
+}
+
+int CudaRun::persistent(size_t bytes) {
+  int id = new_buf(bytes);
+  Buf& b = bufs_[static_cast<size_t>(id)];
+  b.persistent = true;
+  b.owned = device_alloc(bytes);
+  b.ptr = b.owned.get();
+  return id;
+}
+
+int CudaRun::define(int value, Layout layout) {
+  int id = new_buf(value_bytes(value));
+  variants_[static_cast<size_t>(value)].insert(variants_[static_cast<size_t>(value)].begin(),
+                                               Held{id, layout});
+  return id;
+}
+
+void CudaRun::define_alias(int value, int buf) {
+  variants_[static_cast<size_t>(value)].push_back(Held{buf, Layout::kPlain});
+}
+
+Layout CudaRun::produced_layout(int value) const {
+  const auto& v = variants_[static_cast<size_t>(value)];
+  return v.empty() ? Layout::kPlain : v.front().layout;
+}
+
+void CudaRun::add_step(std::string label, std::vector<int> bufs, StepFn fn) {
+  for (int b : bufs) {
+    if (b >= 0) touch(b);
+  }
+  steps_.push_back(Step{std::move(label), std::move(fn)});
+}
+
+Result<int> CudaRun::get(int value, Layout want) {
+  auto& held = variants_[static_cast<size_t>(value)];
+  for (const Held& h : held) {
+    if (h.layout == want) return h.buf;
+  }
+  const Shape& s = shape(value);
+  if (held.empty()) {
+    if (!is_constant(value)) {
+      return internal_error("cuda: value '" + graph_.values[static_cast<size_t>(value)].name +
+                            "' is read before it is produced");
+    }
+    const Tensor& c = constant(value);
+    if (c.dtype() != DType::kFloat32) {
+      return unsupported("cuda: constant '" + graph_.values[static_cast<size_t>(value)].name +
+                         "' is not float32");
+    }
+    // Upload as fp32, convert to the run's type on the device (once, now).
+    int id = persistent(value_bytes(value));
+    auto staging = device_alloc(c.nbytes());
+    CUDA_CHECK(cudaMemcpy(staging.get(), c.raw(), c.nbytes(), cudaMemcpyHostToDevice));
+    launch_permute(Elem::kF32, elem(), staging.get(), ptr(id), flat_copy(c.numel()), ctx_.stream);
+    CUDA_CHECK(cudaGetLastError());
+    CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
+    held.push_back(Held{id, Layout::kPlain});
+    if (want == Layout::kPlain) return id;
+  }
+  if (s.size() != 4) return internal_error("cuda: NHWC asked of a value of rank " + std::to_string(s.size()));
+  int from = held.front().buf;
+  Layout from_layout = held.front().layout;
+  if (from_layout == want) return from;
+  int to = new_buf(value_bytes(value));
+  held.push_back(Held{to, want});
+  PermuteDesc d = layout_change(s, want);
+  Elem e = elem();
+  add_step(std::string(want == Layout::kNhwc ? "to NHWC " : "to NCHW ") +
+               graph_.values[static_cast<size_t>(value)].name,
+           {from, to}, [this, from, to, d, e](cudaStream_t st) {
+             launch_permute(e, e, ptr(from), ptr(to), d, st);
+             return Status();
+           });
+  return to;
+}
+
+Result<std::unique_ptr<CudaRun>> CudaRun::build(const Graph& graph, const NodeRun& run,
+                                                CudaContext& ctx) {
+  std::unique_ptr<CudaRun> r(new CudaRun(graph, ctx));
+  CUDA_CHECK(cudaSetDevice(ctx.device));
+  FUNGEN_RETURN_IF_ERROR(r->lower(run));
+  FUNGEN_RETURN_IF_ERROR(r->finalize());
+  for (cudaEvent_t& e : r->events_) CUDA_CHECK(cudaEventCreate(&e));
+  return r;
+}
+
+Status CudaRun::lower(const NodeRun& run) {
+  variants_.assign(graph_.values.size(), {});
+  // Inputs: fp32 plain staging; converted to the run's type by the first step (fp16).
+  for (int v : run.inputs) {
+    size_t n = static_cast<size_t>(shape_numel(shape(v)));
+    int staging = persistent(n * sizeof(float));
+    input_staging_.push_back(staging);
+    if (elem() == Elem::kF32) {
+      variants_[static_cast<size_t>(v)].push_back(Held{staging, Layout::kPlain});
+      continue;
+    }
+    int b = define(v, Layout::kPlain);
+    Elem e = elem();
+    add_step("cast input " + graph_.values[static_cast<size_t>(v)].name, {staging, b},
+             [this, staging, b, e, n](cudaStream_t st) {
+               launch_permute(Elem::kF32, e, ptr(staging), ptr(b), flat_copy(static_cast<int64_t>(n)), st);
+               return Status();
+             });
+  }
+  for (size_t k = run.first; k <= run.last; ++k) {
+    const Node& node = graph_.nodes[k];
+    const CudaOp* op = find_cuda_op(node.op_type);
+    if (!op) return unsupported("cuda: no lowering for " + node.describe(graph_.opset));
+    Status s = op->lower(*this, node);
+    if (!s.ok()) return s.with_context(node.describe(graph_.opset));
+  }
+  // Outputs: converted to fp32 plain in their staging buffers by the last steps.
+  for (int v : run.outputs) {
+    FUNGEN_ASSIGN_OR_RETURN(int b, get(v, Layout::kPlain));
+    int64_t n = shape_numel(shape(v));
+    int staging = persistent(static_cast<size_t>(n) * sizeof(float));
+    output_staging_.push_back(staging);
+    Elem e = elem();
+    add_step("output " + graph_.values[static_cast<size_t>(v)].name, {b, staging},
+             [this, staging, b, e, n](cudaStream_t st) {
+               launch_permute(e, Elem::kF32, ptr(b), ptr(staging), flat_copy(n), st);
+               return Status();
+             });
+  }
+  return Status();
+}
+
+Status CudaRun::finalize() {
+  std::vector<BufferRequest> requests;
+  std::vector<int> ids;
+  for (size_t i = 0; i < bufs_.size(); ++i) {
+    const Buf& b = bufs_[i];
+    if (b.persistent || b.first < 0) continue;
+    requests.push_back({b.bytes, b.first, b.last});
+    ids.push_back(static_cast<int>(i));
+  }
+  MemoryPlan mem = plan_memory(requests);
+  arena_ = device_alloc(mem.arena_bytes);
+  if (!arena_) {
+    return out_of_memory("cuda: cannot allocate " + std::to_string(mem.arena_bytes >> 20) +
+                         " MiB of device memory for activations; use a smaller batch");
+  }
+  auto* base = static_cast<std::byte*>(arena_.get());
+  for (size_t r = 0; r < ids.size(); ++r) bufs_[static_cast<size_t>(ids[r])].ptr = base + mem.offsets[r];
+  if (workspace_bytes_) {
+    workspace_ = device_alloc(workspace_bytes_);
+    if (!workspace_) return out_of_memory("cuda: cannot allocate the convolution workspace");
+  }
+  log(LogLevel::kInfo, "cuda run: {} steps, arena {:.1f} MiB, workspace {:.1f} MiB", steps_.size(),
+      static_cast<double>(mem.arena_bytes) / (1 << 20),
+      static_cast<double>(workspace_bytes_) / (1 << 20));
+  return Status();
+}
+
+Status CudaRun::run_steps() {
+  for (Step& s : steps_) {
+    Status st = s.fn(ctx_.stream);
+    if (!st.ok()) return st.with_context(s.label);
+    cudaError_t err = cudaGetLastError();
+    if (err != cudaSuccess) {
+      return internal_error("cuda: step '" + s.label + "' failed to launch: " + cudaGetErrorString(err));
+    }
+  }
+  return Status();
+}
+
+Status CudaRun::run(KernelContext& kc) {
+  cudaStream_t st = ctx_.stream;
+  CUDA_CHECK(cudaEventRecord(events_[0], st));
+  for (size_t i = 0; i < input_staging_.size(); ++i) {
+    const Tensor& t = kc.input(i);
+    CUDA_CHECK(cudaMemcpyAsync(ptr(input_staging_[i]), t.raw(), t.nbytes(), cudaMemcpyHostToDevice, st));
+  }
+  CUDA_CHECK(cudaEventRecord(events_[1], st));
+  bool graph = false;
+  if (graph_exec_) {
+    CUDA_CHECK(cudaGraphLaunch(graph_exec_, st));
+    graph = true;
+  } else if (ctx_.graphs && runs_ >= 1) {
+    // The first run went eagerly (library initialization); capture the second.
+    cudaGraph_t g = nullptr;
+    CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+    Status s = run_steps();
+    cudaError_t end = cudaStreamEndCapture(st, &g);
+    FUNGEN_RETURN_IF_ERROR(s);
+    CUDA_CHECK(end);
+    cudaError_t inst = cudaGraphInstantiate(&graph_exec_, g, 0);
+    cudaGraphDestroy(g);
+    CUDA_CHECK(inst);
+    CUDA_CHECK(cudaGraphLaunch(graph_exec_, st));
+    graph = true;
+  } else {
+    FUNGEN_RETURN_IF_ERROR(run_steps());
+  }
+  CUDA_CHECK(cudaEventRecord(events_[2], st));
+  for (size_t i = 0; i < output_staging_.size(); ++i) {
+    Tensor& t = kc.output(i);
+    CUDA_CHECK(cudaMemcpyAsync(t.raw(), ptr(output_staging_[i]), t.nbytes(), cudaMemcpyDeviceToHost, st));
+  }
+  CUDA_CHECK(cudaEventRecord(events_[3], st));
+  CUDA_CHECK(cudaStreamSynchronize(st));
+  ++runs_;
+  g_stats.graph = graph;
+  CUDA_CHECK(cudaEventElapsedTime(&g_stats.compute_ms, events_[1], events_[2]));
+  CUDA_CHECK(cudaEventElapsedTime(&g_stats.total_ms, events_[0], events_[3]));
+  return Status();
+}
+
+}  // namespace fungen::cuda

@@ -1,0 +1,164 @@
+// cuda_run.h — one run of consecutive graph nodes compiled for the GPU (see runtime/backend.h,
+// NodeRun). Activations live in device memory in the run's element type (fp16 or fp32); 4-D
+// activations produced by convolutions stay NHWC (channels last, what the tensor cores want)
+// until a consumer needs the plain ONNX layout, when one conversion is inserted and reused.
+//
+// Building (once per input shapes): each node is lowered by one function of lower_*.cpp into
+// steps (a closure that launches kernels on the backend's stream); every buffer of the run gets
+// its bytes in one device arena planned by lifetime (graph/memory_plan.h); weights are converted
+// and uploaded once. Running copies the run's inputs to the device, replays the steps (captured
+// as one CUDA graph from the second run on), and copies the outputs back; it allocates nothing.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/elem.h"
+#include "fungen/status.h"
+#include "graph/graph.h"
+#include "ops/op.h"
+#include "runtime/backend.h"
+
+namespace fungen::cuda {
+
+enum class Layout { kPlain, kNhwc };
+
+// What all runs of one backend share: the device, its stream and library handles.
+struct CudaContext {
+  int device = 0;
+  cudaStream_t stream = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  cublasHandle_t cublas = nullptr;
+  Elem elem = Elem::kF16;
+  bool nhwc = true;     // keep conv activations channels-last
+  bool graphs = true;   // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
+  size_t max_workspace = size_t{256} << 20;  // per convolution (cuDNN algorithm search limit)
+};
+
+// Device memory: cudaMalloc'd, freed by the last owner, counted in device_bytes_in_use().
+std::shared_ptr<void> device_alloc(size_t bytes);
+size_t device_bytes_in_use();
+size_t device_bytes_peak();
+
+// Timings of the last CudaRun::run (device events): compute excludes the host<->device copies.
+struct RunStats {
+  float compute_ms = 0, total_ms = 0;
+  bool graph = false;  // the compute part was a CUDA graph replay
+};
+const RunStats& last_run_stats();
+
+class CudaRun final : public NodeKernel {
+ public:
+  static Result<std::unique_ptr<CudaRun>> build(const Graph& graph, const NodeRun& run,
+                                                CudaContext& ctx);
+  ~CudaRun() override;
+  Status run(KernelContext& ctx) override;
+
+  // --- for the lower_*.cpp functions ---
+  const Graph& graph() const { return graph_; }
+  CudaContext& ctx() { return ctx_; }
+  Elem elem() const { return ctx_.elem; }
+  const Shape& shape(int value) const { return graph_.values[static_cast<size_t>(value)].shape; }
+  bool is_constant(int value) const { return graph_.values[static_cast<size_t>(value)].is_constant(); }
+  const Tensor& constant(int value) const { return *graph_.values[static_cast<size_t>(value)].constant; }
+  // The layout `value` was produced in (constants: plain).
+  Layout produced_layout(int value) const;
+  // A buffer holding `value` in layout `want` (NHWC only for 4-D values): converts (once) when
+  // it was produced otherwise; uploads a constant on first use.
+  Result<int> get(int value, Layout want);
+  // A new arena buffer in which `value` is produced in `layout`.
+  int define(int value, Layout layout);
+  // `value` shares the bytes of plain buffer `buf` (Reshape and friends).
+  void define_alias(int value, int buf);
+  // A buffer that lives as long as the run (weights, bias), allocated now.
+  int persistent(size_t bytes);
+  // The device address of a buffer: at once for persistent ones, after finalize for the rest.
+  void* ptr(int buf) const { return bufs_[static_cast<size_t>(buf)].ptr; }
+  // Adds a step; `bufs` are the buffers it reads or writes (they live at least until it runs).
+  using StepFn = std::function<Status(cudaStream_t)>;
+  void add_step(std::string label, std::vector<int> bufs, StepFn fn);
+  // cuDNN workspace shared by the run's convolutions.
+  void need_workspace(size_t bytes) { workspace_bytes_ = std::max(workspace_bytes_, bytes); }
+  void* workspace() const { return workspace_.get(); }
+  size_t workspace_bytes() const { return workspace_bytes_; }
+
+ private:
+  struct Buf {
+    size_t bytes = 0;
+    int first = -1, last = -1;  // step lifetime; -1: never used
+    bool persistent = false;
+    std::shared_ptr<void> owned;
+    void* ptr = nullptr;
+  };
+  struct Held {
+    int buf = -1;
+    Layout layout = Layout::kPlain;
+  };
+  struct Step {
+    std::string label;
+    StepFn fn;
+  };
+
+  CudaRun(const Graph& graph, CudaContext& ctx) : graph_(graph), ctx_(ctx) {}
+  Status lower(const NodeRun& run);
+  Status finalize();
+  Status run_steps();
+  int new_buf(size_t bytes);
+  void touch(int buf);
+  size_t value_bytes(int value) const;
+
+  const Graph& graph_;
+  CudaContext& ctx_;
+  std::vector<Buf> bufs_;
+  std::vector<std::vector<Held>> variants_;  // value -> buffers holding it (first: as produced)
+  std::vector<Step> steps_;
+  std::vector<int> input_staging_, output_staging_;  // fp32 plain, one per run input/output
+  std::shared_ptr<void> arena_, workspace_;
+  size_t workspace_bytes_ = 0;
+  cudaGraphExec_t graph_exec_ = nullptr;
+  int runs_ = 0;
+  cudaEvent_t events_[4] = {};  // start, inputs copied, computed, outputs copied
+};
+
+// Element strides of `s` in the plain (row-major) layout.
+inline std::vector<int64_t> plain_strides(const Shape& s) {
+  std::vector<int64_t> st(s.size(), 1);
+  for (int k = static_cast<int>(s.size()) - 2; k >= 0; --k) st[k] = st[k + 1] * s[k + 1];
+  return st;
+}
+
+// Lowering of one node into steps; kUnsupported when it cannot be lowered.
+using LowerFn = Status (*)(CudaRun& run, const Node& node);
+// Can the node be lowered (attributes and shapes the kernels handle)? Checked by supports().
+using CheckFn = bool (*)(const Node& node, const Graph& graph);
+
+Status lower_conv(CudaRun& run, const Node& node);
+Status lower_matmul(CudaRun& run, const Node& node);
+Status lower_unary(CudaRun& run, const Node& node);
+Status lower_binary(CudaRun& run, const Node& node);
+Status lower_concat(CudaRun& run, const Node& node);
+Status lower_split(CudaRun& run, const Node& node);
+Status lower_slice(CudaRun& run, const Node& node);
+Status lower_maxpool(CudaRun& run, const Node& node);
+Status lower_resize(CudaRun& run, const Node& node);
+Status lower_view(CudaRun& run, const Node& node);
+Status lower_transpose(CudaRun& run, const Node& node);
+Status lower_softmax(CudaRun& run, const Node& node);
+
+bool check_conv(const Node& node, const Graph& graph);
+bool check_matmul(const Node& node, const Graph& graph);
+bool check_any(const Node& node, const Graph& graph);
+bool check_binary(const Node& node, const Graph& graph);
+bool check_slice(const Node& node, const Graph& graph);
+bool check_maxpool(const Node& node, const Graph& graph);
+bool check_resize(const Node& node, const Graph& graph);
+bool check_softmax(const Node& node, const Graph& graph);
+
+}  // namespace fungen::cuda

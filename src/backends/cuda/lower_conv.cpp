@@ -1,0 +1,160 @@
+// Conv and FusedConv through cuDNN's convolution (legacy API, fp32 accumulation, tensor cores in
+// fp16), its algorithm picked by cudnnFindConvolutionForwardAlgorithm when the plan is built,
+// followed by one epilogue kernel for bias + SiLU + residual (conv_epilogue.cuh).
+#include <memory>
+
+#include "backends/cuda/conv_epilogue.cuh"
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_run.h"
+#include "backends/cuda/permute.cuh"
+
+namespace fungen::cuda {
+
+namespace {
+
+struct ConvDescriptors {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+  size_t workspace = 0;
+  ~ConvDescriptors() {
+    if (x) cudnnDestroyTensorDescriptor(x);
+    if (y) cudnnDestroyTensorDescriptor(y);
+    if (w) cudnnDestroyFilterDescriptor(w);
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+  }
+};
+
+std::vector<int64_t> ints_or(const Node& node, const char* key, std::vector<int64_t> fallback) {
+  std::vector<int64_t> v = node.attr_ints(key);
+  return v.empty() ? fallback : v;
+}
+
+}  // namespace
+
+bool check_conv(const Node& node, const Graph& graph) {
+  const Value& x = graph.values[static_cast<size_t>(node.inputs[0])];
+  if (x.shape.size() != 4 || node.inputs.size() < 2) return false;
+  if (!graph.values[static_cast<size_t>(node.inputs[1])].is_constant()) return false;
+  if (node.inputs.size() > 2 && node.inputs[2] >= 0 &&
+      !graph.values[static_cast<size_t>(node.inputs[2])].is_constant()) {
+    return false;
+  }
+  std::string pad = node.attr_string("auto_pad", "NOTSET");
+  if (pad != "NOTSET") return false;  // specialize_shapes leaves explicit pads for exports
+  std::vector<int64_t> pads = ints_or(node, "pads", {0, 0, 0, 0});
+  return pads.size() == 4 && pads[0] == pads[2] && pads[1] == pads[3];
+}
+
+Status lower_conv(CudaRun& run, const Node& node) {
+  const int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
+  const int b = node.inputs.size() > 2 ? node.inputs[2] : -1;
+  const int z = node.inputs.size() > 3 ? node.inputs[3] : -1;
+  const bool silu = node.attr_string("activation", "") == "silu";
+  const Shape& xs = run.shape(x);
+  const Shape& ws = run.shape(w);
+  const Shape& ys = run.shape(y);
+  const int64_t group = node.attr_int("group", 1);
+  std::vector<int64_t> pads = ints_or(node, "pads", {0, 0, 0, 0});
+  std::vector<int64_t> strides = ints_or(node, "strides", {1, 1});
+  std::vector<int64_t> dil = ints_or(node, "dilations", {1, 1});
+  CudaContext& ctx = run.ctx();
+  const Layout layout = ctx.nhwc ? Layout::kNhwc : Layout::kPlain;
+  const cudnnTensorFormat_t fmt = ctx.nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+  const bool half = run.elem() == Elem::kF16;
+  const cudnnDataType_t dt = half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+
+  auto d = std::make_shared<ConvDescriptors>();
+  CUDNN_CHECK(cudnnCreateTensorDescriptor(&d->x));
+  CUDNN_CHECK(cudnnCreateTensorDescriptor(&d->y));
+  CUDNN_CHECK(cudnnCreateFilterDescriptor(&d->w));
+  CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d->conv));
+  auto i32 = [](int64_t v) { return static_cast<int>(v); };
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(d->x, fmt, dt, i32(xs[0]), i32(xs[1]), i32(xs[2]), i32(xs[3])));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(d->y, fmt, dt, i32(ys[0]), i32(ys[1]), i32(ys[2]), i32(ys[3])));
+  CUDNN_CHECK(cudnnSetFilter4dDescriptor(d->w, dt, fmt, i32(ws[0]), i32(ws[1]), i32(ws[2]), i32(ws[3])));
+  CUDNN_CHECK(cudnnSetConvolution2dDescriptor(d->conv, i32(pads[0]), i32(pads[1]), i32(strides[0]),
+                                              i32(strides[1]), i32(dil[0]), i32(dil[1]),
+                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  CUDNN_CHECK(cudnnSetConvolutionGroupCount(d->conv, i32(group)));
+  // fp16: tensor cores; fp32: plain FMA (no TF32), so fp32 mode stays exact to ~1e-5.
+  const cudnnMathType_t math = half ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+  CUDNN_CHECK(cudnnSetConvolutionMathType(d->conv, math));
+
+  // Algorithm: measured now on this device; the fastest whose workspace fits.
+  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  int found = 0;
+  CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(ctx.cudnn, d->x, d->w, d->conv, d->y,
+                                                   CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+  bool chosen = false;
+  for (int i = 0; i < found && !chosen; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > ctx.max_workspace) continue;
+    if (!half && perf[i].mathType != CUDNN_FMA_MATH) continue;
+    d->algo = perf[i].algo;
+    d->workspace = perf[i].memory;
+    CUDNN_CHECK(cudnnSetConvolutionMathType(d->conv, perf[i].mathType));
+    chosen = true;
+  }
+  if (!chosen) return unsupported("cuda: cuDNN found no algorithm for this convolution");
+  run.need_workspace(d->workspace);
+
+  // Weights: OIHW fp32 -> the run's type, OHWI (KRSC) for NHWC.
+  const Tensor& wt = run.constant(w);
+  int wbuf = run.persistent(static_cast<size_t>(wt.numel()) * elem_size(run.elem()));
+  {
+    auto staging = device_alloc(wt.nbytes());
+    CUDA_CHECK(cudaMemcpy(staging.get(), wt.raw(), wt.nbytes(), cudaMemcpyHostToDevice));
+    PermuteDesc p;
+    p.rank = 4;
+    int64_t o = ws[0], i = ws[1], h = ws[2], wd = ws[3];
+    if (ctx.nhwc) {
+      int64_t dims[4] = {o, h, wd, i}, str[4] = {i * h * wd, wd, 1, h * wd};
+      std::copy(dims, dims + 4, p.out_dims);
+      std::copy(str, str + 4, p.in_strides);
+    } else {
+      int64_t dims[4] = {o, i, h, wd}, str[4] = {i * h * wd, h * wd, wd, 1};
+      std::copy(dims, dims + 4, p.out_dims);
+      std::copy(str, str + 4, p.in_strides);
+    }
+    launch_permute(Elem::kF32, run.elem(), staging.get(), run.ptr(wbuf), p, ctx.stream);
+    CUDA_CHECK(cudaGetLastError());
+    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+  }
+  int bbuf = -1;
+  if (b >= 0) {
+    const Tensor& bt = run.constant(b);
+    bbuf = run.persistent(bt.nbytes());
+    CUDA_CHECK(cudaMemcpy(run.ptr(bbuf), bt.raw(), bt.nbytes(), cudaMemcpyHostToDevice));
+  }
+
+  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, layout));
+  int zb = -1;
+  if (z >= 0) {
+    FUNGEN_ASSIGN_OR_RETURN(zb, run.get(z, layout));
+  }
+  int yb = run.define(y, layout);
+  const Elem e = run.elem();
+  const int64_t n = shape_numel(ys), channels = ys[1];
+  const int64_t inner = ctx.nhwc ? 1 : ys[2] * ys[3];
+  const bool epilogue = bbuf >= 0 || silu || zb >= 0;
+  CudaRun* r = &run;
+  cudnnHandle_t handle = ctx.cudnn;
+  run.add_step(node.name + " (cudnn conv)", {xb, yb, zb, wbuf, bbuf},
+               [=](cudaStream_t st) {
+                 const float one = 1.0f, zero = 0.0f;
+                 CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w,
+                                                     r->ptr(wbuf), d->conv, d->algo,
+                                                     r->workspace(), d->workspace, &zero, d->y,
+                                                     r->ptr(yb)));
+                 if (epilogue) {
+                   launch_conv_epilogue(e, r->ptr(yb),
+                                        bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr,
+                                        zb >= 0 ? r->ptr(zb) : nullptr, n, channels, inner, silu, st);
+                 }
+                 return Status();
+               });
+  return Status();
+}
+
+}  // namespace fungen::cuda

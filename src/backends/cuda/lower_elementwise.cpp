@@ -1,0 +1,144 @@
+// Elementwise ops (Sigmoid; Add/Sub/Mul/Div), Softmax, Transpose and the reshaping views.
+#include "backends/cuda/binary.cuh"
+#include "backends/cuda/cuda_run.h"
+#include "backends/cuda/permute.cuh"
+#include "backends/cuda/softmax.cuh"
+#include "backends/cuda/unary.cuh"
+
+namespace fungen::cuda {
+
+bool check_any(const Node& node, const Graph& graph) {
+  for (int id : node.outputs) {
+    if (id >= 0 && graph.values[static_cast<size_t>(id)].shape.size() > kMaxRank) return false;
+  }
+  return true;
+}
+
+Status lower_unary(CudaRun& run, const Node& node) {
+  const int x = node.inputs[0], y = node.outputs[0];
+  Layout layout = run.produced_layout(x);
+  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, layout));
+  int yb = run.define(y, layout);
+  const int64_t n = shape_numel(run.shape(y));
+  const Elem e = run.elem();
+  CudaRun* r = &run;
+  run.add_step(node.name, {xb, yb}, [=](cudaStream_t st) {
+    launch_unary(UnaryOp::kSigmoid, e, r->ptr(xb), r->ptr(yb), n, st);
+    return Status();
+  });
+  return Status();
+}
+
+bool check_binary(const Node& node, const Graph& graph) {
+  return graph.values[static_cast<size_t>(node.outputs[0])].shape.size() <= kMaxRank;
+}
+
+Status lower_binary(CudaRun& run, const Node& node) {
+  const int a = node.inputs[0], b = node.inputs[1], y = node.outputs[0];
+  BinaryOp op = node.op_type == "Add"   ? BinaryOp::kAdd
+                : node.op_type == "Sub" ? BinaryOp::kSub
+                : node.op_type == "Mul" ? BinaryOp::kMul
+                                        : BinaryOp::kDiv;
+  const Shape& ys = run.shape(y);
+  const Elem e = run.elem();
+  CudaRun* r = &run;
+  // Same shapes: one flat pass in the layout the first operand was produced in.
+  if (run.shape(a) == ys && run.shape(b) == ys && !run.is_constant(a) && !run.is_constant(b)) {
+    Layout layout = run.produced_layout(a);
+    FUNGEN_ASSIGN_OR_RETURN(int ab, run.get(a, layout));
+    FUNGEN_ASSIGN_OR_RETURN(int bb, run.get(b, layout));
+    int yb = run.define(y, layout);
+    const int64_t n = shape_numel(ys);
+    run.add_step(node.name, {ab, bb, yb}, [=](cudaStream_t st) {
+      launch_binary_flat(op, e, r->ptr(ab), r->ptr(bb), r->ptr(yb), n, st);
+      return Status();
+    });
+    return Status();
+  }
+  // Broadcast, in the plain layout: numpy rules, operands aligned on their last dimension.
+  BroadcastDesc d;
+  d.rank = static_cast<int>(ys.size());
+  for (int k = 0; k < d.rank; ++k) d.dims[k] = ys[static_cast<size_t>(k)];
+  auto strides_of = [&](const Shape& s, int64_t* out) {
+    std::vector<int64_t> st = plain_strides(s);
+    int off = d.rank - static_cast<int>(s.size());
+    for (int k = 0; k < d.rank; ++k) {
+      int j = k - off;
+      out[k] = (j < 0 || s[static_cast<size_t>(j)] == 1) ? 0 : st[static_cast<size_t>(j)];
+    }
+  };
+  strides_of(run.shape(a), d.a_strides);
+  strides_of(run.shape(b), d.b_strides);
+  FUNGEN_ASSIGN_OR_RETURN(int ab, run.get(a, Layout::kPlain));
+  FUNGEN_ASSIGN_OR_RETURN(int bb, run.get(b, Layout::kPlain));
+  int yb = run.define(y, Layout::kPlain);
+  run.add_step(node.name + " (broadcast)", {ab, bb, yb}, [=](cudaStream_t st) {
+    launch_binary_broadcast(op, e, r->ptr(ab), r->ptr(bb), r->ptr(yb), d, st);
+    return Status();
+  });
+  return Status();
+}
+
+bool check_softmax(const Node& node, const Graph& graph) {
+  const Shape& s = graph.values[static_cast<size_t>(node.inputs[0])].shape;
+  int64_t rank = static_cast<int64_t>(s.size());
+  int64_t axis = node.attr_int("axis", graph.opset >= 13 ? -1 : 1);
+  if (axis < 0) axis += rank;
+  // Before opset 13 Softmax flattens from `axis` on: the same only when it is the last axis.
+  return axis >= 0 && axis < rank && (graph.opset >= 13 || axis == rank - 1);
+}
+
+Status lower_softmax(CudaRun& run, const Node& node) {
+  const int x = node.inputs[0], y = node.outputs[0];
+  const Shape& s = run.shape(x);
+  int64_t rank = static_cast<int64_t>(s.size());
+  int64_t axis = node.attr_int("axis", run.graph().opset >= 13 ? -1 : 1);
+  if (axis < 0) axis += rank;
+  int64_t outer = 1, inner = 1;
+  for (int64_t k = 0; k < axis; ++k) outer *= s[static_cast<size_t>(k)];
+  for (int64_t k = axis + 1; k < rank; ++k) inner *= s[static_cast<size_t>(k)];
+  const int64_t len = s[static_cast<size_t>(axis)];
+  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, Layout::kPlain));
+  int yb = run.define(y, Layout::kPlain);
+  const Elem e = run.elem();
+  CudaRun* r = &run;
+  run.add_step(node.name, {xb, yb}, [=](cudaStream_t st) {
+    launch_softmax(e, r->ptr(xb), r->ptr(yb), outer, len, inner, st);
+    return Status();
+  });
+  return Status();
+}
+
+Status lower_transpose(CudaRun& run, const Node& node) {
+  const int x = node.inputs[0], y = node.outputs[0];
+  const Shape& s = run.shape(x);
+  const int rank = static_cast<int>(s.size());
+  std::vector<int64_t> perm = node.attr_ints("perm");
+  if (perm.empty()) {
+    for (int k = rank - 1; k >= 0; --k) perm.push_back(k);
+  }
+  std::vector<int64_t> st = plain_strides(s);
+  PermuteDesc d;
+  d.rank = rank;
+  for (int k = 0; k < rank; ++k) {
+    d.out_dims[k] = s[static_cast<size_t>(perm[static_cast<size_t>(k)])];
+    d.in_strides[k] = st[static_cast<size_t>(perm[static_cast<size_t>(k)])];
+  }
+  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, Layout::kPlain));
+  int yb = run.define(y, Layout::kPlain);
+  const Elem e = run.elem();
+  CudaRun* r = &run;
+  run.add_step(node.name, {xb, yb}, [=](cudaStream_t stream) {
+    launch_permute(e, e, r->ptr(xb), r->ptr(yb), d, stream);
+    return Status();
+  });
+  return Status();
+}
+
+Status lower_view(CudaRun& run, const Node& node) {
+  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(node.inputs[0], Layout::kPlain));
+  run.define_alias(node.outputs[0], xb);
+  return Status();
+}
+
+}  // namespace fungen::cuda

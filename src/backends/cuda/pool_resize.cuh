@@ -1,0 +1,26 @@
+// pool_resize.cuh — MaxPool (2-D, no dilation, floor mode) and nearest Resize by integer factors
+// on 4-D activations in NCHW or NHWC.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "backends/cuda/elem.h"
+
+namespace fungen::cuda {
+
+struct Image4d {
+  int64_t n = 0, c = 0, h = 0, w = 0;
+};
+
+struct MaxPoolDesc {
+  Image4d in, out;
+  int kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
+  bool nhwc = false;
+};
+void launch_maxpool(Elem e, const void* x, void* y, const MaxPoolDesc& d, cudaStream_t stream);
+
+// out.h = in.h * k for an integer k (likewise w): y[.., oh, ow] = x[.., oh * in.h / out.h, ..].
+void launch_resize_nearest(Elem e, const void* x, void* y, const Image4d& in, const Image4d& out,
+                           bool nhwc, cudaStream_t stream);
+
+}  // namespace fungen::cuda
