@@ -42,8 +42,8 @@ int main(int argc, char** argv) {
   std::printf("%s: %dx%d, model input %dx%d, %zu detections\n", argv[2], frame.width, frame.height,
               detector->input_width(), detector->input_height(), detections.size());
   for (const fungen::Detection& d : detections) {
-    std::printf("%-14s %.3f  x1=%.1f y1=%.1f x2=%.1f y2=%.1f\n", d.class_name.c_str(), d.confidence, d.x1,
-                d.y1, d.x2, d.y2);
+    std::printf("%-14s %.3f  x1=%.1f y1=%.1f x2=%.1f y2=%.1f\n", d.class_name.c_str(), d.confidence,
+                d.x1, d.y1, d.x2, d.y2);
   }
   return 0;
 }

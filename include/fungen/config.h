@@ -1,9 +1,9 @@
 // fungen/config.h — settings: hardware profiles, auto-detection, JSON files, environment.
 //
-//   fungen::HardwareInfo hw = fungen::detect_hardware();   // CPU, RAM, CUDA GPUs (driver via dlopen)
-//   auto cfg = fungen::resolve_config({.profile = "", .file = "fungen.json"});  // see precedence
-//   if (!cfg) { std::cerr << cfg.status().message() << "\n"; return 1; }
-//   auto s = cfg->config.optimal_settings_for_resolution(3840, 2160);  // batch, resize, fps
+//   fungen::HardwareInfo hw = fungen::detect_hardware();   // CPU, RAM, CUDA GPUs (driver via
+//   dlopen) auto cfg = fungen::resolve_config({.profile = "", .file = "fungen.json"});  // see
+//   precedence if (!cfg) { std::cerr << cfg.status().message() << "\n"; return 1; } auto s =
+//   cfg->config.optimal_settings_for_resolution(3840, 2160);  // batch, resize, fps
 //
 // Precedence, highest first: command-line flag > environment (FUNGEN_*) > config file > profile
 // default. The profile itself is chosen the same way: --profile > FUNGEN_PROFILE > the file's
@@ -31,15 +31,16 @@ struct GpuInfo {
 
 struct HardwareInfo {
   std::string cpu_model;
-  std::string arch;                       // "x86_64", "aarch64", ...
-  int logical_cpus = 1;                   // usable by this process (affinity mask)
+  std::string arch;      // "x86_64", "aarch64", ...
+  int logical_cpus = 1;  // usable by this process (affinity mask)
   int physical_cores = 1;
-  std::vector<std::string> cpu_features;  // of interest to fungen: avx2, fma, avx512f, avx512_vnni, ...
+  std::vector<std::string>
+      cpu_features;  // of interest to fungen: avx2, fma, avx512f, avx512_vnni, ...
   double ram_total_gb = 0;
   double ram_available_gb = 0;
-  std::vector<GpuInfo> gpus;              // CUDA devices seen by the driver
-  int cuda_driver_version = 0;            // e.g. 12040; 0 when no driver
-  std::string cuda_status;                // why there are no GPUs, or "ok"
+  std::vector<GpuInfo> gpus;    // CUDA devices seen by the driver
+  int cuda_driver_version = 0;  // e.g. 12040; 0 when no driver
+  std::string cuda_status;      // why there are no GPUs, or "ok"
 };
 
 // Reads /proc/cpuinfo, /proc/meminfo, the affinity mask, and loads libcuda.so.1 at run time
@@ -65,30 +66,31 @@ struct ResolutionSettings {
 
 struct Config {
   std::string profile = "cpu";
-  std::string device = "auto";       // auto | cpu | cuda | cuda:N
-  std::string model_dir;             // "" = ${FUNGEN_CACHE:-~/.cache/fungen}/models
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  std::string model_dir;        // "" = ${FUNGEN_CACHE:-~/.cache/fungen}/models
   std::string model_name = "yolo11n";
-  std::string names_file;            // class names when the model has none
-  float conf_threshold = 0.25f;      // [0, 1]
-  float iou_threshold = 0.45f;       // [0, 1]
-  int max_det = 300;                 // [1, 100000]
-  int batch_size = 1;                // [1, 1024]; the most frames per inference
-  int threads = 0;                   // [0, 1024]; 0 = one per physical core
-  std::string precision = "fp32";    // fp32 | fp16
-  bool optimize = true;              // build optimized engines at load
-  bool warmup = true;                // run a few inferences at load
+  std::string names_file;          // class names when the model has none
+  float conf_threshold = 0.25f;    // [0, 1]
+  float iou_threshold = 0.45f;     // [0, 1]
+  int max_det = 300;               // [1, 100000]
+  int batch_size = 1;              // [1, 1024]; the most frames per inference
+  int threads = 0;                 // [0, 1024]; 0 = one per physical core
+  std::string precision = "fp32";  // fp32 | fp16
+  bool optimize = true;            // build optimized engines at load
+  bool warmup = true;              // run a few inferences at load
   bool verbose = false;
-  std::string log_level = "warn";    // error | warn | info | debug
+  std::string log_level = "warn";  // error | warn | info | debug
   bool optical_flow = false;
-  bool reid = false;                 // re-identification in the tracker
+  bool reid = false;  // re-identification in the tracker
   std::string default_tracker = "bytetrack";
-  int num_workers = 1;               // [1, 256] decode/pre-process workers
-  double vram_limit_gb = 0;          // [0, 1024]; 0 = no limit
+  int num_workers = 1;       // [1, 256] decode/pre-process workers
+  double vram_limit_gb = 0;  // [0, 1024]; 0 = no limit
 
   static std::vector<std::string> profile_names();  // cpu-small, cpu, cuda-fp16, debug
   static Result<Config> from_profile(const std::string& name);
   // Picks a profile for this machine and this build; `reason` says why.
-  static Config auto_detect(const HardwareInfo& hw, const BuildInfo& build, std::string* reason = nullptr);
+  static Config auto_detect(const HardwareInfo& hw, const BuildInfo& build,
+                            std::string* reason = nullptr);
   static Config auto_detect();
 
   // JSON: every field optional; a file's "profile" picks the defaults for the rest. Unknown
@@ -122,8 +124,8 @@ struct ConfigRequest {
 struct ResolvedConfig {
   Config config;
   std::map<std::string, ConfigSource> sources;  // field -> where its value came from
-  std::string profile_reason;                    // why this profile
-  std::string file;                              // the file read, if any
+  std::string profile_reason;                   // why this profile
+  std::string file;                             // the file read, if any
 };
 
 // Applies the precedence above, then validate(). Errors name the field, the value, the allowed

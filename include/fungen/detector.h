@@ -52,21 +52,21 @@ struct Detection {
 
 // Per-call thresholds (Ultralytics' predict arguments of the same names).
 struct DetectOptions {
-  float conf = 0.25f;          // keep scores > conf
-  float iou = 0.45f;           // NMS: suppress IoU > iou (Ultralytics' predict default is 0.7)
-  int max_det = 300;           // per frame
-  std::vector<int> classes;    // empty: all classes
-  bool agnostic = false;       // class-agnostic NMS
-  int max_nms = 30000;         // candidates into NMS, best scores first
+  float conf = 0.25f;        // keep scores > conf
+  float iou = 0.45f;         // NMS: suppress IoU > iou (Ultralytics' predict default is 0.7)
+  int max_det = 300;         // per frame
+  std::vector<int> classes;  // empty: all classes
+  bool agnostic = false;     // class-agnostic NMS
+  int max_nms = 30000;       // candidates into NMS, best scores first
 };
 
 // Per-model settings, fixed at load.
 struct DetectorOptions {
-  int threads = 0;              // engine threads, 0: one per physical core
+  int threads = 0;  // engine threads, 0: one per physical core
   std::string backend = "auto";
-  std::string names_file;       // used when the model has no `names` metadata
-  int max_batch = 0;            // dynamic-batch models: frames per engine run (0: all given)
-  int input_height = 0;         // dynamic-size models without `imgsz`: input size (0: 640)
+  std::string names_file;  // used when the model has no `names` metadata
+  int max_batch = 0;       // dynamic-batch models: frames per engine run (0: all given)
+  int input_height = 0;    // dynamic-size models without `imgsz`: input size (0: 640)
   int input_width = 0;
 };
 
@@ -74,12 +74,12 @@ enum class HeadLayout { kRaw, kEndToEnd };
 
 // Where a frame of width×height lands in a model input of in_w×in_h.
 struct LetterboxParams {
-  double ratio = 1.0;          // r = min(in_h/h, in_w/w)
-  int resized_width = 0;       // max(round(w·r), 1)
+  double ratio = 1.0;     // r = min(in_h/h, in_w/w)
+  int resized_width = 0;  // max(round(w·r), 1)
   int resized_height = 0;
-  int left = 0, top = 0;       // padding before the picture
-  int right = 0, bottom = 0;   // padding after it
-  double gain_x = 1.0;         // resized_width / width: the scale the resize applies
+  int left = 0, top = 0;      // padding before the picture
+  int right = 0, bottom = 0;  // padding after it
+  double gain_x = 1.0;        // resized_width / width: the scale the resize applies
   double gain_y = 1.0;
 };
 LetterboxParams letterbox_params(int width, int height, int input_width, int input_height);
@@ -110,9 +110,9 @@ class Detector {
 
   int input_width() const;
   int input_height() const;
-  int static_batch() const;          // the model's fixed batch, 0 when dynamic
+  int static_batch() const;  // the model's fixed batch, 0 when dynamic
   HeadLayout layout() const;
-  int num_classes() const;           // from the output shape (raw) or the names (end-to-end)
+  int num_classes() const;  // from the output shape (raw) or the names (end-to-end)
   const std::map<int, std::string>& class_names() const;
   std::string class_name(int class_id) const;  // "class<N>" when unknown
   Engine& engine();

@@ -28,7 +28,7 @@
 namespace fungen {
 
 struct EngineOptions {
-  int threads = 0;             // 0: one per physical core
+  int threads = 0;  // 0: one per physical core
   // "auto": the fastest compiled in (cuda when built with it and a GPU is present, else cpu when
   // fungen has oneDNN), the reference kernels for the rest; "cuda": the GPU (an error without
   // one); "cpu": oneDNN (an error without it); "reference": the plain kernels only, no fusion.

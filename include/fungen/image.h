@@ -24,8 +24,8 @@ namespace fungen {
 struct Frame {
   int width = 0;
   int height = 0;
-  int stride = 0;                 // bytes from one row to the next
-  const uint8_t* bgr = nullptr;   // first pixel: B, G, R
+  int stride = 0;                // bytes from one row to the next
+  const uint8_t* bgr = nullptr;  // first pixel: B, G, R
 
   const uint8_t* row(int y) const { return bgr + static_cast<ptrdiff_t>(y) * stride; }
   bool empty() const { return width <= 0 || height <= 0 || bgr == nullptr; }
@@ -41,7 +41,9 @@ class Image {
   int height() const { return height_; }
   uint8_t* data() { return pixels_.data(); }
   const uint8_t* data() const { return pixels_.data(); }
-  uint8_t* pixel(int x, int y) { return pixels_.data() + (static_cast<size_t>(y) * width_ + x) * 3; }
+  uint8_t* pixel(int x, int y) {
+    return pixels_.data() + (static_cast<size_t>(y) * width_ + x) * 3;
+  }
   Frame frame() const { return Frame{width_, height_, width_ * 3, pixels_.data()}; }
 
  private:

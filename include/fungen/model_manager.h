@@ -11,11 +11,12 @@
 //    other tool's) is foreign: skipped with a warning naming it, never trusted.
 //  - .onnx: loaded.
 //  - .pt: converted once to NAME.onnx beside it by running the Ultralytics exporter
-//    ($FUNGEN_PYTHON, default python3, `-c "from ultralytics import YOLO; YOLO(pt).export(format='onnx')"`);
-//    the command is logged; when ultralytics is missing the error gives the exact command.
-//    fungen never unpickles a .pt itself.
+//    ($FUNGEN_PYTHON, default python3, `-c "from ultralytics import YOLO;
+//    YOLO(pt).export(format='onnx')"`); the command is logged; when ultralytics is missing the
+//    error gives the exact command. fungen never unpickles a .pt itself.
 // `optimize` picks the fastest backend compiled in (with graph fusions); false runs the plain
-// reference kernels. `force_fp16` needs the CUDA backend; on the CPU it logs a warning and runs fp32.
+// reference kernels. `force_fp16` needs the CUDA backend; on the CPU it logs a warning and runs
+// fp32.
 //
 // Thread safety: every public method may be called from any thread. predict_batch() holds one
 // mutex per ModelManager around the engine, so concurrent callers are served one at a time (the
@@ -43,21 +44,21 @@ struct ModelManagerOptions {
   int max_batch_size = 8;
   bool warmup = true;
   bool verbose = false;
-  int threads = 0;              // engine threads, 0 = one per physical core
-  std::string names_file;       // class names when the model has none
+  int threads = 0;         // engine threads, 0 = one per physical core
+  std::string names_file;  // class names when the model has none
 };
 
 struct PerformanceStats {
   uint64_t frames = 0;
   uint64_t batches = 0;
-  double avg_fps = 0;           // frames / seconds spent in predict_batch
-  double latency_mean_ms = 0;   // per frame (batch time / frames in the batch)
+  double avg_fps = 0;          // frames / seconds spent in predict_batch
+  double latency_mean_ms = 0;  // per frame (batch time / frames in the batch)
   double latency_p50_ms = 0;
   double latency_p95_ms = 0;
-  double memory_gb = 0;         // in use now (host RSS on the CPU)
-  double peak_memory_gb = 0;    // peak (VmHWM)
-  int batch_size = 0;           // current chunk size
-  uint64_t oom_retries = 0;     // times the batch was halved
+  double memory_gb = 0;       // in use now (host RSS on the CPU)
+  double peak_memory_gb = 0;  // peak (VmHWM)
+  int batch_size = 0;         // current chunk size
+  uint64_t oom_retries = 0;   // times the batch was halved
 };
 
 class ModelManager {
@@ -71,8 +72,8 @@ class ModelManager {
 
   Status load_model(const std::string& name, bool optimize = true, bool force_fp16 = false);
   bool loaded() const;
-  std::string model_path() const;                // the file loaded
-  std::vector<std::string> load_notes() const;   // what discovery skipped or converted
+  std::string model_path() const;               // the file loaded
+  std::vector<std::string> load_notes() const;  // what discovery skipped or converted
 
   Result<std::vector<std::vector<Detection>>> predict_batch(std::span<const Frame> frames,
                                                             float conf = 0.25f, float iou = 0.45f,

@@ -48,8 +48,9 @@ Result<Shape> bench_shape(const Engine& engine, const TensorInfo& info, const Be
   if (s[0] < 0) {
     s[0] = opt.batch;
   } else if (s[0] != opt.batch) {
-    return invalid_argument("the model has a fixed batch of " + std::to_string(s[0]) + "; --batch " +
-                            std::to_string(opt.batch) + " needs a model exported with a dynamic batch");
+    return invalid_argument("the model has a fixed batch of " + std::to_string(s[0]) +
+                            "; --batch " + std::to_string(opt.batch) +
+                            " needs a model exported with a dynamic batch");
   }
   for (size_t d = 1; d < s.size(); ++d) {
     if (s[d] < 0) s[d] = fallback;
@@ -97,7 +98,8 @@ int run_bench(const BenchOptions& opt) {
   auto t_plan = std::chrono::steady_clock::now();
   Status s = engine->run(inputs, outputs);  // plans; counts as warm-up
   if (!s.ok()) return report(s.with_context(opt.model));
-  double plan_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_plan).count();
+  double plan_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_plan).count();
   for (int i = 1; i < opt.warmup; ++i) {
     s = engine->run(inputs, outputs);
     if (!s.ok()) return report(s.with_context(opt.model));
@@ -107,27 +109,36 @@ int run_bench(const BenchOptions& opt) {
   for (int i = 0; i < opt.iterations; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     s = engine->run(inputs, outputs);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     if (!s.ok()) return report(s.with_context(opt.model));
   }
   const double median = percentile(ms, 0.5), p90 = percentile(ms, 0.9);
   const double images_per_s = 1000.0 * opt.batch / median;
-  const std::string backend = engine->nodes_on("cuda") > 0 ? "cuda"
-                              : engine->nodes_on("cpu") > 0 ? "cpu" : "reference";
+  const std::string backend = engine->nodes_on("cuda") > 0  ? "cuda"
+                              : engine->nodes_on("cpu") > 0 ? "cpu"
+                                                            : "reference";
   if (opt.json) {
-    nlohmann::json j = {{"model", opt.model},           {"batch", opt.batch},
-                        {"threads", engine->threads()}, {"precision", opt.precision},
-                        {"backend", backend},           {"iterations", opt.iterations},
-                        {"warmup", opt.warmup},         {"median_ms", median},
-                        {"p90_ms", p90},                {"min_ms", percentile(ms, 0.0)},
-                        {"images_per_s", images_per_s}, {"peak_rss_mb", peak_rss_mb()},
+    nlohmann::json j = {{"model", opt.model},
+                        {"batch", opt.batch},
+                        {"threads", engine->threads()},
+                        {"precision", opt.precision},
+                        {"backend", backend},
+                        {"iterations", opt.iterations},
+                        {"warmup", opt.warmup},
+                        {"median_ms", median},
+                        {"p90_ms", p90},
+                        {"min_ms", percentile(ms, 0.0)},
+                        {"images_per_s", images_per_s},
+                        {"peak_rss_mb", peak_rss_mb()},
                         {"first_run_ms", plan_ms}};
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("%s: batch %d, %d threads, %s on %s\n", opt.model.c_str(), opt.batch, engine->threads(),
-                opt.precision.c_str(), backend.c_str());
-    std::printf("  median %.2f ms  p90 %.2f ms  (%d iterations after %d warm-up; first run %.0f ms)\n",
-                median, p90, opt.iterations, opt.warmup, plan_ms);
+    std::printf("%s: batch %d, %d threads, %s on %s\n", opt.model.c_str(), opt.batch,
+                engine->threads(), opt.precision.c_str(), backend.c_str());
+    std::printf(
+        "  median %.2f ms  p90 %.2f ms  (%d iterations after %d warm-up; first run %.0f ms)\n",
+        median, p90, opt.iterations, opt.warmup, plan_ms);
     std::printf("  %.1f images/s  peak RSS %.0f MB\n", images_per_s, peak_rss_mb());
   }
   return 0;
@@ -137,16 +148,24 @@ int run_bench(const BenchOptions& opt) {
 
 Action add_bench_command(CLI::App& app) {
   auto opt = std::make_shared<BenchOptions>();
-  CLI::App* cmd = app.add_subcommand("bench", "Time a model on random inputs (median, p90, images/s, peak RSS)");
-  cmd->add_option("-m,--model", opt->model, "ONNX model file")->required()->check(CLI::ExistingFile);
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Time a model on random inputs (median, p90, images/s, peak RSS)");
+  cmd->add_option("-m,--model", opt->model, "ONNX model file")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("-b,--batch", opt->batch, "Images per batch")->check(CLI::Range(1, 4096));
   cmd->add_option("-n,--iterations", opt->iterations, "Timed runs")->check(CLI::Range(1, 1000000));
-  cmd->add_option("--warmup", opt->warmup, "Untimed runs first (the first one plans)")->check(CLI::Range(1, 1000));
-  cmd->add_option("-t,--threads", opt->threads, "Worker threads (0 = physical cores)")->check(CLI::Range(0, 1024));
-  cmd->add_option("--size", opt->size, "Input height and width for dynamic models (default: imgsz or 640)")
+  cmd->add_option("--warmup", opt->warmup, "Untimed runs first (the first one plans)")
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("-t,--threads", opt->threads, "Worker threads (0 = physical cores)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--size", opt->size,
+                  "Input height and width for dynamic models (default: imgsz or 640)")
       ->check(CLI::Range(32, 8192));
-  cmd->add_option("--precision", opt->precision, "fp32 | bf16 (cpu) | fp16 (cuda)")->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
-  cmd->add_option("--backend", opt->backend, "auto | cuda | cpu | reference")->check(CLI::IsMember({"auto", "cuda", "cpu", "reference"}));
+  cmd->add_option("--precision", opt->precision, "fp32 | bf16 (cpu) | fp16 (cuda)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  cmd->add_option("--backend", opt->backend, "auto | cuda | cpu | reference")
+      ->check(CLI::IsMember({"auto", "cuda", "cpu", "reference"}));
   cmd->add_flag("--json", opt->json, "Print one JSON object on stdout");
   return [opt] { return run_bench(*opt); };
 }

@@ -10,11 +10,17 @@ namespace fungen::cli {
 
 void add_config_flags(CLI::App* cmd, ConfigFlags& flags, bool detection) {
   std::string profiles;
-  for (const std::string& p : Config::profile_names()) profiles += (profiles.empty() ? "" : ", ") + p;
-  cmd->add_option("--profile", flags.profile, "Settings profile: " + profiles + " (default: auto-detect)");
+  for (const std::string& p : Config::profile_names())
+    profiles += (profiles.empty() ? "" : ", ") + p;
+  cmd->add_option("--profile", flags.profile,
+                  "Settings profile: " + profiles + " (default: auto-detect)");
   cmd->add_option("--config", flags.file, "JSON config file (default: $FUNGEN_CONFIG)");
   if (!detection) return;
-  struct Flag { const char* name; const char* field; const char* help; };
+  struct Flag {
+    const char* name;
+    const char* field;
+    const char* help;
+  };
   static const Flag kFlags[] = {
       {"--device", "device", "auto, cpu, cuda or cuda:N"},
       {"--model-dir", "model_dir", "Directory of models (--name is looked up here)"},
@@ -48,11 +54,13 @@ int show(const ConfigCmdOptions& opt) {
   auto r = resolve_config_flags(opt.flags);
   if (!r.ok()) return report(r.status());
   // Where each value came from goes to stderr, so stdout is the JSON alone.
-  std::fprintf(stderr, "# profile: %s (%s)\n", r->config.profile.c_str(), r->profile_reason.c_str());
+  std::fprintf(stderr, "# profile: %s (%s)\n", r->config.profile.c_str(),
+               r->profile_reason.c_str());
   if (!r->file.empty()) std::fprintf(stderr, "# file: %s\n", r->file.c_str());
   std::fprintf(stderr, "# precedence: flag > environment > file > profile\n");
   for (const auto& [field, env] : config_fields()) {
-    std::fprintf(stderr, "# %-16s from %-11s%s\n", field.c_str(), config_source_name(r->sources[field]),
+    std::fprintf(stderr, "# %-16s from %-11s%s\n", field.c_str(),
+                 config_source_name(r->sources[field]),
                  env.empty() ? "" : ("  (env " + env + ")").c_str());
   }
   std::fputs(r->config.to_json().c_str(), stdout);
@@ -69,7 +77,8 @@ int save(const ConfigCmdOptions& opt) {
 }
 
 int validate(const ConfigCmdOptions& opt) {
-  if (opt.flags.file.empty()) return report(invalid_argument("config validate needs --config FILE or a FILE argument"));
+  if (opt.flags.file.empty())
+    return report(invalid_argument("config validate needs --config FILE or a FILE argument"));
   auto c = Config::load(opt.flags.file);
   if (!c.ok()) return report(c.status());
   Status s = c->validate();
@@ -82,10 +91,13 @@ int validate(const ConfigCmdOptions& opt) {
 
 Action add_config_command(CLI::App& app) {
   auto opt = std::make_shared<ConfigCmdOptions>();
-  CLI::App* cmd = app.add_subcommand("config", "Show, save or validate settings (profiles, file, FUNGEN_* environment)");
+  CLI::App* cmd = app.add_subcommand(
+      "config", "Show, save or validate settings (profiles, file, FUNGEN_* environment)");
   cmd->require_subcommand(1);
-  cmd->footer("Precedence: command-line flag > environment (FUNGEN_*) > config file > profile default.");
-  CLI::App* show_cmd = cmd->add_subcommand("show", "Print the resolved settings as JSON, with where each came from");
+  cmd->footer(
+      "Precedence: command-line flag > environment (FUNGEN_*) > config file > profile default.");
+  CLI::App* show_cmd =
+      cmd->add_subcommand("show", "Print the resolved settings as JSON, with where each came from");
   add_config_flags(show_cmd, opt->flags, true);
   CLI::App* save_cmd = cmd->add_subcommand("save", "Write the resolved settings to a JSON file");
   add_config_flags(save_cmd, opt->flags, true);

@@ -80,18 +80,24 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
   return files;
 }
 
-nlohmann::ordered_json to_json(const std::string& path, const Frame& frame, const std::vector<Detection>& dets) {
+nlohmann::ordered_json to_json(const std::string& path, const Frame& frame,
+                               const std::vector<Detection>& dets) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const Detection& d : dets) {
-    list.push_back({{"class_id", d.class_id}, {"class_name", d.class_name}, {"confidence", d.confidence},
-                    {"x1", d.x1}, {"y1", d.y1}, {"x2", d.x2}, {"y2", d.y2}});
+    list.push_back({{"class_id", d.class_id},
+                    {"class_name", d.class_name},
+                    {"confidence", d.confidence},
+                    {"x1", d.x1},
+                    {"y1", d.y1},
+                    {"x2", d.x2},
+                    {"y2", d.y2}});
   }
   return {{"image", path}, {"width", frame.width}, {"height", frame.height}, {"detections", list}};
 }
 
 // Writes each image's letterboxed model input as DIR/<image stem>.npy (3×H×W float32).
-Status save_inputs(Detector& detector, const std::vector<Frame>& frames, const std::vector<std::string>& names,
-                   const std::string& dir) {
+Status save_inputs(Detector& detector, const std::vector<Frame>& frames,
+                   const std::vector<std::string>& names, const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return io_error(dir + ": cannot create directory (" + ec.message() + ")");
@@ -133,7 +139,8 @@ int run_detect(const DetectCliOptions& opt) {
   if (!resolved.ok()) return report(resolved.status());
   const Config& cfg = resolved->config;
   std::string model_dir = cfg.model_dir.empty() ? default_model_dir() : cfg.model_dir;
-  auto model_path = resolve_model_path(opt.model, model_dir, opt.name.empty() ? cfg.model_name : opt.name);
+  auto model_path =
+      resolve_model_path(opt.model, model_dir, opt.name.empty() ? cfg.model_name : opt.name);
   if (!model_path.ok()) return report(model_path.status());
 
   DetectorOptions dopt;
@@ -150,14 +157,17 @@ int run_detect(const DetectCliOptions& opt) {
   o.agnostic = opt.agnostic;
   if (has_video_inputs(opt.inputs, opt.video)) {  // videos: src/cli/detect_video.cpp
     int batch = detector->static_batch() > 0 ? detector->static_batch() : cfg.batch_size;
-    return run_video_detect(opt.inputs, opt.out, opt.video, *detector, o, model_path.value(), batch);
+    return run_video_detect(opt.inputs, opt.out, opt.video, *detector, o, model_path.value(),
+                            batch);
   }
 
   std::vector<std::string> files = expand_inputs(opt.inputs);
-  if (files.empty()) return report(invalid_argument("no .png/.jpg/.jpeg images in the given inputs"));
+  if (files.empty())
+    return report(invalid_argument("no .png/.jpg/.jpeg images in the given inputs"));
   std::string lines;
   int exit_code = 0;
-  size_t batch = static_cast<size_t>(std::max(detector->static_batch() > 0 ? detector->static_batch() : cfg.batch_size, 1));
+  size_t batch = static_cast<size_t>(
+      std::max(detector->static_batch() > 0 ? detector->static_batch() : cfg.batch_size, 1));
   for (size_t begin = 0; begin < files.size(); begin += batch) {
     std::vector<Image> images;
     std::vector<std::string> names;
@@ -187,11 +197,11 @@ int run_detect(const DetectCliOptions& opt) {
         if (opt.json) std::fputs(line.c_str(), stdout);
         lines += line;
       } else {
-        std::printf("%s: %dx%d, %zu detections\n", names[k].c_str(), frames[k].width, frames[k].height,
-                    dets.size());
+        std::printf("%s: %dx%d, %zu detections\n", names[k].c_str(), frames[k].width,
+                    frames[k].height, dets.size());
         for (const Detection& d : dets) {
-          std::printf("  %-12s %.3f  [%.1f, %.1f, %.1f, %.1f]\n", d.class_name.c_str(), d.confidence, d.x1,
-                      d.y1, d.x2, d.y2);
+          std::printf("  %-12s %.3f  [%.1f, %.1f, %.1f, %.1f]\n", d.class_name.c_str(),
+                      d.confidence, d.x1, d.y1, d.x2, d.y2);
         }
       }
     }
@@ -206,19 +216,23 @@ int run_detect(const DetectCliOptions& opt) {
 
 Action add_detect_command(CLI::App& app) {
   auto opt = std::make_shared<DetectCliOptions>();
-  CLI::App* cmd = app.add_subcommand("detect", "Detect objects in PNG/JPEG images with a YOLO ONNX model");
+  CLI::App* cmd =
+      app.add_subcommand("detect", "Detect objects in PNG/JPEG images with a YOLO ONNX model");
   cmd->footer(
       "Output: a human-readable summary, or with --json one JSON object per image per line:\n"
-      "  {\"image\", \"width\", \"height\", \"detections\": [{\"class_id\", \"class_name\", \"confidence\",\n"
+      "  {\"image\", \"width\", \"height\", \"detections\": [{\"class_id\", \"class_name\", "
+      "\"confidence\",\n"
       "   \"x1\", \"y1\", \"x2\", \"y2\"}, ...]}  (boxes in the image's pixels, best first).\n"
       "An image that cannot be read prints one error line; the others are still processed and\n"
       "the exit code is then 3. Exit codes: 0 ok, 2 bad command line, 3 bad input, 4 I/O error,\n"
       "5 out of memory.");
   cmd->add_option("inputs", opt->inputs, "Images (.png/.jpg/.jpeg) or directories of them");
-  auto* model = cmd->add_option("--model,-m", opt->model, "Model file (.onnx, or .pt to convert once)");
-  auto* name = cmd->add_option("--name", opt->name,
-                               "Model name in the model directory: NAME.engine > NAME.onnx > NAME.pt "
-                               "(default: the config's model_name)");
+  auto* model =
+      cmd->add_option("--model,-m", opt->model, "Model file (.onnx, or .pt to convert once)");
+  auto* name =
+      cmd->add_option("--name", opt->name,
+                      "Model name in the model directory: NAME.engine > NAME.onnx > NAME.pt "
+                      "(default: the config's model_name)");
   model->excludes(name);
   add_config_flags(cmd, opt->config, true);
   cmd->add_option("--names", opt->names_file, "Class names file, used when the model has none");
@@ -230,7 +244,8 @@ Action add_detect_command(CLI::App& app) {
                   "Also write each image's letterboxed model input as DIR/<stem>.npy (debugging)");
   cmd->add_option("--make-test-image", opt->make_test_image,
                   "Write a deterministic synthetic test picture (PNG) here and exit");
-  cmd->add_option("--size", opt->size, "Size of --make-test-image, WIDTHxHEIGHT")->capture_default_str();
+  cmd->add_option("--size", opt->size, "Size of --make-test-image, WIDTHxHEIGHT")
+      ->capture_default_str();
   cmd->add_option("--seed", opt->seed, "Seed of --make-test-image")->capture_default_str();
   add_video_flags(cmd, opt->video);
   return [opt] { return run_detect(*opt); };
@@ -256,7 +271,8 @@ Result<std::string> resolve_model_path(const std::string& model, const std::stri
     if (!found.ok()) return found.status();
     return found->path;
   }
-  if (name.empty()) return invalid_argument("give --model FILE, or --name NAME (with --model-dir DIR)");
+  if (name.empty())
+    return invalid_argument("give --model FILE, or --name NAME (with --model-dir DIR)");
   auto found = detect::find_model(model_dir, name);
   if (!found.ok()) return found.status();
   return found->path;

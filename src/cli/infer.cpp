@@ -21,7 +21,8 @@ struct InferOptions {
 };
 
 // Orders the --input arguments by graph input: positional, or name=path.
-Result<std::vector<std::string>> input_paths(const Engine& engine, const std::vector<std::string>& args) {
+Result<std::vector<std::string>> input_paths(const Engine& engine,
+                                             const std::vector<std::string>& args) {
   const auto& infos = engine.inputs();
   std::vector<std::string> paths(infos.size());
   size_t next = 0;
@@ -40,7 +41,8 @@ Result<std::vector<std::string>> input_paths(const Engine& engine, const std::ve
     }
     while (next < paths.size() && !paths[next].empty()) ++next;
     if (next >= paths.size()) {
-      return invalid_argument("--input: more inputs than the model's " + std::to_string(infos.size()));
+      return invalid_argument("--input: more inputs than the model's " +
+                              std::to_string(infos.size()));
     }
     paths[next++] = arg;
   }
@@ -83,7 +85,8 @@ int run_infer(const InferOptions& opt) {
   if (!opt.output.empty()) return report(write_npy(opt.output, outputs[0]));
   std::error_code ec;
   std::filesystem::create_directories(opt.output_dir, ec);
-  if (ec) return report(io_error(opt.output_dir + ": cannot create directory (" + ec.message() + ")"));
+  if (ec)
+    return report(io_error(opt.output_dir + ": cannot create directory (" + ec.message() + ")"));
   for (size_t i = 0; i < outputs.size(); ++i) {
     std::string path = opt.output_dir + "/" + safe_file_name(engine->outputs()[i].name) + ".npy";
     Status w = write_npy(path, outputs[i]);
@@ -99,13 +102,15 @@ Action add_infer_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("infer", "Run a model on .npy inputs; write outputs as .npy");
   cmd->add_option("--model,-m", opt->model, "ONNX model file")->required();
   cmd->add_option("--input,-i", opt->inputs,
-                  "Input .npy (repeat in graph-input order, or name=path)")->required();
+                  "Input .npy (repeat in graph-input order, or name=path)")
+      ->required();
   cmd->add_option("--output,-o", opt->output, "Write the first output to this .npy file");
   cmd->add_option("--output-dir", opt->output_dir, "Write every output as <name>.npy here");
   cmd->add_option("--threads,-t", opt->threads, "Worker threads (0 = physical cores)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--backend", opt->backend,
-                  "auto (fastest compiled in; the GPU when present) | cuda | cpu (oneDNN) | reference (plain kernels)")
+                  "auto (fastest compiled in; the GPU when present) | cuda | cpu (oneDNN) | "
+                  "reference (plain kernels)")
       ->capture_default_str();
   return [opt] { return run_infer(*opt); };
 }

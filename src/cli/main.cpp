@@ -9,14 +9,19 @@ namespace fungen::cli {
 
 int exit_code_for(const Status& status) {
   switch (status.code()) {
-    case StatusCode::kOk: return 0;
+    case StatusCode::kOk:
+      return 0;
     case StatusCode::kInvalidArgument:
     case StatusCode::kNotFound:
     case StatusCode::kUnsupported:
-    case StatusCode::kCorrupt: return 3;
-    case StatusCode::kIoError: return 4;
-    case StatusCode::kOutOfMemory: return 5;
-    case StatusCode::kInternal: return 1;
+    case StatusCode::kCorrupt:
+      return 3;
+    case StatusCode::kIoError:
+      return 4;
+    case StatusCode::kOutOfMemory:
+      return 5;
+    case StatusCode::kInternal:
+      return 1;
   }
   return 1;
 }

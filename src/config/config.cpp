@@ -107,14 +107,16 @@ Config Config::auto_detect(const HardwareInfo& hw, const BuildInfo& build, std::
   } else if (hw.physical_cores <= 4 || hw.ram_total_gb < 4.0) {
     name = "cpu-small";
     std::ostringstream ss;
-    ss << hw.physical_cores << " physical cores, " << static_cast<int>(hw.ram_total_gb + 0.5) << " GB RAM";
+    ss << hw.physical_cores << " physical cores, " << static_cast<int>(hw.ram_total_gb + 0.5)
+       << " GB RAM";
     why = ss.str();
   } else {
     name = "cpu";
     why = std::to_string(hw.physical_cores) + " physical cores";
   }
   if (!hw.gpus.empty() && !build.cuda) {
-    why += "; GPU " + hw.gpus[0].name + " found, but this build has no CUDA backend (rebuild with "
+    why += "; GPU " + hw.gpus[0].name +
+           " found, but this build has no CUDA backend (rebuild with "
            "-DFUNGEN_CUDA=ON to use it with the cuda-fp16 profile)";
   } else if (hw.gpus.empty() && name != "cuda-fp16") {
     why += "; no CUDA GPU (" + hw.cuda_status + ")";
@@ -125,7 +127,9 @@ Config Config::auto_detect(const HardwareInfo& hw, const BuildInfo& build, std::
   return c;
 }
 
-Config Config::auto_detect() { return auto_detect(detect_hardware(), build_info()); }
+Config Config::auto_detect() {
+  return auto_detect(detect_hardware(), build_info());
+}
 
 namespace {
 
@@ -138,7 +142,8 @@ Status apply_json(Config& c, const nlohmann::json& j, const std::string& source,
     const cd::Field* f = cd::find_field(key);
     if (f == nullptr) {
       std::string known;
-      for (const cd::Field& x : cd::fields()) known += (known.empty() ? "" : ", ") + std::string(x.name);
+      for (const cd::Field& x : cd::fields())
+        known += (known.empty() ? "" : ", ") + std::string(x.name);
       return invalid_argument(source + ": unknown field '" + key + "'; fields: " + known);
     }
     if (skip_profile && key == "profile") continue;
@@ -164,7 +169,8 @@ Status apply_json(Config& c, const nlohmann::json& j, const std::string& source,
         },
         f->member);
     if (!s.ok()) {
-      return invalid_argument(source + ": field '" + key + "' is " + v.dump() + "; it must be " + s.message());
+      return invalid_argument(source + ": field '" + key + "' is " + v.dump() + "; it must be " +
+                              s.message());
     }
     if (sources) (*sources)[key] = ConfigSource::kFile;
   }
@@ -193,7 +199,8 @@ Result<Config> Config::from_json(const std::string& text, const std::string& sou
   FUNGEN_ASSIGN_OR_RETURN(nlohmann::json j, parse_json(text, source));
   Config c;
   if (j.is_object() && j.contains("profile")) {
-    if (!j["profile"].is_string()) return invalid_argument(source + ": field 'profile' must be a string");
+    if (!j["profile"].is_string())
+      return invalid_argument(source + ": field 'profile' must be a string");
     auto base = from_profile(j["profile"].get<std::string>());
     if (!base.ok()) return base.status().with_context(source);
     c = std::move(base).value();
@@ -214,7 +221,8 @@ std::string Config::to_json() const {
         [&](auto m) {
           using T = std::decay_t<decltype(this->*m)>;
           if constexpr (std::is_same_v<T, float>) {
-            j[f.name] = std::stod(fmt_float(this->*m));  // 0.4f prints as 0.4, not 0.4000000059604645
+            j[f.name] =
+                std::stod(fmt_float(this->*m));  // 0.4f prints as 0.4, not 0.4000000059604645
           } else {
             j[f.name] = this->*m;
           }
@@ -224,7 +232,9 @@ std::string Config::to_json() const {
   return j.dump(2) + "\n";
 }
 
-Status Config::save(const std::string& path) const { return write_file_atomically(path, to_json()); }
+Status Config::save(const std::string& path) const {
+  return write_file_atomically(path, to_json());
+}
 
 Status Config::validate() const {
   for (const cd::Field& f : cd::fields()) {
@@ -252,10 +262,14 @@ ResolutionSettings Config::optimal_settings_for_resolution(int width, int height
 
 const char* config_source_name(ConfigSource s) {
   switch (s) {
-    case ConfigSource::kProfile: return "profile";
-    case ConfigSource::kFile: return "file";
-    case ConfigSource::kEnvironment: return "environment";
-    case ConfigSource::kFlag: return "flag";
+    case ConfigSource::kProfile:
+      return "profile";
+    case ConfigSource::kFile:
+      return "file";
+    case ConfigSource::kEnvironment:
+      return "environment";
+    case ConfigSource::kFlag:
+      return "flag";
   }
   return "?";
 }
@@ -273,7 +287,8 @@ std::vector<std::pair<std::string, std::string>> config_fields() {
 }
 
 Result<ResolvedConfig> resolve_config(const ConfigRequest& request) {
-  auto env = request.getenv ? request.getenv : [](const std::string& name) -> std::optional<std::string> {
+  auto env =
+      request.getenv ? request.getenv : [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
     if (v == nullptr) return std::nullopt;
     return std::string(v);
@@ -286,7 +301,8 @@ Result<ResolvedConfig> resolve_config(const ConfigRequest& request) {
   if (!r.file.empty()) {
     FUNGEN_ASSIGN_OR_RETURN(std::string text, read_text(r.file));
     FUNGEN_ASSIGN_OR_RETURN(file_json, parse_json(text, r.file));
-    if (!file_json.is_object()) return invalid_argument(r.file + ": a config file is a JSON object");
+    if (!file_json.is_object())
+      return invalid_argument(r.file + ": a config file is a JSON object");
   }
   // The profile: --profile > FUNGEN_PROFILE > the file's > auto-detection.
   std::string profile;
@@ -301,7 +317,8 @@ Result<ResolvedConfig> resolve_config(const ConfigRequest& request) {
     profile_source = ConfigSource::kEnvironment;
     r.profile_reason = "FUNGEN_PROFILE=" + profile;
   } else if (file_json.is_object() && file_json.contains("profile")) {
-    if (!file_json["profile"].is_string()) return invalid_argument(r.file + ": field 'profile' must be a string");
+    if (!file_json["profile"].is_string())
+      return invalid_argument(r.file + ": field 'profile' must be a string");
     profile = file_json["profile"].get<std::string>();
     profile_source = ConfigSource::kFile;
     r.profile_reason = "\"profile\" in " + r.file;
@@ -318,7 +335,8 @@ Result<ResolvedConfig> resolve_config(const ConfigRequest& request) {
   for (const cd::Field& f : cd::fields()) r.sources[f.name] = ConfigSource::kProfile;
   r.sources["profile"] = profile_source;
   // File, then environment, then flags: each overrides the one before.
-  if (file_json.is_object()) FUNGEN_RETURN_IF_ERROR(apply_json(r.config, file_json, r.file, true, &r.sources));
+  if (file_json.is_object())
+    FUNGEN_RETURN_IF_ERROR(apply_json(r.config, file_json, r.file, true, &r.sources));
   std::map<std::string, std::string> origin;  // field -> "FUNGEN_X" / "--flag" for messages
   for (const cd::Field& f : cd::fields()) {
     if (*f.env == '\0') continue;
@@ -344,7 +362,8 @@ Result<ResolvedConfig> resolve_config(const ConfigRequest& request) {
     std::string from = src == ConfigSource::kFile ? r.file
                        : origin.count(f.name)     ? origin[f.name]
                                                   : "profile " + r.config.profile;
-    return invalid_argument("config field '" + std::string(f.name) + "' (from " + from + "): " + why);
+    return invalid_argument("config field '" + std::string(f.name) + "' (from " + from +
+                            "): " + why);
   }
   return r;
 }

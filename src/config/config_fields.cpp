@@ -70,9 +70,12 @@ std::string field_value_text(const Config& c, const Field& f) {
   return std::visit(
       [&](auto m) -> std::string {
         using T = std::decay_t<decltype(c.*m)>;
-        if constexpr (std::is_same_v<T, std::string>) return c.*m;
-        else if constexpr (std::is_same_v<T, bool>) return (c.*m) ? "true" : "false";
-        else return number_text(static_cast<double>(c.*m));
+        if constexpr (std::is_same_v<T, std::string>)
+          return c.*m;
+        else if constexpr (std::is_same_v<T, bool>)
+          return (c.*m) ? "true" : "false";
+        else
+          return number_text(static_cast<double>(c.*m));
       },
       f.member);
 }
@@ -105,7 +108,8 @@ std::string check_field(const Config& c, const Field& f) {
 
 Status set_from_text(Config& c, const Field& f, const std::string& text) {
   auto bad = [&](const std::string& want) {
-    return invalid_argument("config field '" + std::string(f.name) + "': '" + text + "' is not " + want);
+    return invalid_argument("config field '" + std::string(f.name) + "': '" + text + "' is not " +
+                            want);
   };
   return std::visit(
       [&](auto m) -> Status {
@@ -113,9 +117,12 @@ Status set_from_text(Config& c, const Field& f, const std::string& text) {
         if constexpr (std::is_same_v<T, std::string>) {
           c.*m = text;
         } else if constexpr (std::is_same_v<T, bool>) {
-          if (text == "true" || text == "1" || text == "yes" || text == "on") c.*m = true;
-          else if (text == "false" || text == "0" || text == "no" || text == "off") c.*m = false;
-          else return bad("a boolean (true/false, 1/0, yes/no, on/off)");
+          if (text == "true" || text == "1" || text == "yes" || text == "on")
+            c.*m = true;
+          else if (text == "false" || text == "0" || text == "no" || text == "off")
+            c.*m = false;
+          else
+            return bad("a boolean (true/false, 1/0, yes/no, on/off)");
         } else if constexpr (std::is_same_v<T, int>) {
           errno = 0;
           char* end = nullptr;

@@ -15,7 +15,7 @@ using Member = std::variant<std::string Config::*, float Config::*, int Config::
 
 struct Field {
   const char* name;
-  const char* env;                   // "" when no environment variable
+  const char* env;  // "" when no environment variable
   Member member;
   double min = 0, max = 0;           // numbers: inclusive range
   std::vector<std::string> choices;  // strings: allowed values (empty: any; device is special)

@@ -44,9 +44,10 @@ void read_cpuinfo(HardwareInfo& hw) {
       while (ss >> f) flags.insert(f);
     }
   }
-  static const char* interesting[] = {"sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
-                                      "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
-                                      "asimd", "asimdhp", "asimddp", "sve", "sve2", "bf16", "i8mm"};
+  static const char* interesting[] = {
+      "sse4_2",   "avx",         "avx2",        "fma",         "f16c",     "avx512f",  "avx512bw",
+      "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "asimd",
+      "asimdhp",  "asimddp",     "sve",         "sve2",        "bf16",     "i8mm"};
   for (const char* f : interesting) {
     if (flags.count(f)) hw.cpu_features.push_back(f);
   }
@@ -115,7 +116,8 @@ void read_cuda(HardwareInfo& hw) {
     char name[256] = {0};
     if (cu_name(name, sizeof(name) - 1, dev) == 0) g.name = name;
     size_t bytes = 0;
-    if (cu_mem(&bytes, dev) == 0) g.memory_gb = static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0);
+    if (cu_mem(&bytes, dev) == 0)
+      g.memory_gb = static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0);
     if (cu_attr) {
       cu_attr(&g.compute_major, 75, dev);  // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
       cu_attr(&g.compute_minor, 76, dev);  // ..._MINOR

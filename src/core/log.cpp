@@ -24,10 +24,14 @@ LogSink g_sink;
 
 const char* level_tag(LogLevel level) {
   switch (level) {
-    case LogLevel::kError: return "error";
-    case LogLevel::kWarn: return "warning";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kDebug: return "debug";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kWarn:
+      return "warning";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kDebug:
+      return "debug";
   }
   return "";
 }
@@ -39,9 +43,15 @@ void set_log_sink(LogSink sink) {
   g_sink = std::move(sink);
 }
 
-void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
-LogLevel log_level() { return static_cast<LogLevel>(g_level.load()); }
-bool log_enabled(LogLevel level) { return static_cast<int>(level) <= g_level.load(); }
+void set_log_level(LogLevel level) {
+  g_level = static_cast<int>(level);
+}
+LogLevel log_level() {
+  return static_cast<LogLevel>(g_level.load());
+}
+bool log_enabled(LogLevel level) {
+  return static_cast<int>(level) <= g_level.load();
+}
 
 void log_message(LogLevel level, std::string_view message) {
   std::lock_guard<std::mutex> lock(g_mutex);

@@ -19,7 +19,10 @@ class LiteralParser {
       ++pos_;
       while (true) {
         skip_space();
-        if (peek() == '}') { ++pos_; break; }
+        if (peek() == '}') {
+          ++pos_;
+          break;
+        }
         FUNGEN_ASSIGN_OR_RETURN(int id, parse_key());
         skip_space();
         if (peek() != ':') return error("expected ':' after key " + std::to_string(id));
@@ -30,8 +33,14 @@ class LiteralParser {
           return error("class id " + std::to_string(id) + " appears twice");
         }
         skip_space();
-        if (peek() == ',') { ++pos_; continue; }
-        if (peek() == '}') { ++pos_; break; }
+        if (peek() == ',') {
+          ++pos_;
+          continue;
+        }
+        if (peek() == '}') {
+          ++pos_;
+          break;
+        }
         return error("expected ',' or '}'");
       }
     } else if (peek() == '[') {
@@ -39,12 +48,21 @@ class LiteralParser {
       int id = 0;
       while (true) {
         skip_space();
-        if (peek() == ']') { ++pos_; break; }
+        if (peek() == ']') {
+          ++pos_;
+          break;
+        }
         FUNGEN_ASSIGN_OR_RETURN(std::string name, parse_string());
         names.emplace(id++, std::move(name));
         skip_space();
-        if (peek() == ',') { ++pos_; continue; }
-        if (peek() == ']') { ++pos_; break; }
+        if (peek() == ',') {
+          ++pos_;
+          continue;
+        }
+        if (peek() == ']') {
+          ++pos_;
+          break;
+        }
         return error("expected ',' or ']'");
       }
     } else {
@@ -61,7 +79,8 @@ class LiteralParser {
     while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
   }
   Status error(const std::string& what) const {
-    return invalid_argument("class names literal, at character " + std::to_string(pos_) + ": " + what);
+    return invalid_argument("class names literal, at character " + std::to_string(pos_) + ": " +
+                            what);
   }
 
   Result<int> parse_key() {
@@ -111,7 +130,9 @@ class LiteralParser {
     for (int i = 0; i < digits; ++i) {
       char c = peek();
       if (!std::isxdigit(static_cast<unsigned char>(c))) return error("bad hex escape");
-      v = v * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10));
+      v = v * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(c))
+                                             ? c - '0'
+                                             : (std::tolower(c) - 'a' + 10));
       ++pos_;
     }
     if (v > 0x10FFFF) return error("escape out of Unicode range");
@@ -129,28 +150,65 @@ class LiteralParser {
       if (pos_ >= s_.size()) return error("unterminated string");
       char c = s_[pos_++];
       if (c == quote) break;
-      if (c != '\\') { out += c; continue; }
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
       if (pos_ >= s_.size()) return error("unterminated escape");
       char e = s_[pos_++];
       switch (e) {
-        case '\\': out += '\\'; break;
-        case '\'': out += '\''; break;
-        case '"': out += '"'; break;
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'a': out += '\a'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'v': out += '\v'; break;
-        case '\n': break;  // line continuation
-        case 'x': { FUNGEN_ASSIGN_OR_RETURN(uint32_t v, parse_hex(2)); append_utf8(out, v); break; }
-        case 'u': { FUNGEN_ASSIGN_OR_RETURN(uint32_t v, parse_hex(4)); append_utf8(out, v); break; }
-        case 'U': { FUNGEN_ASSIGN_OR_RETURN(uint32_t v, parse_hex(8)); append_utf8(out, v); break; }
+        case '\\':
+          out += '\\';
+          break;
+        case '\'':
+          out += '\'';
+          break;
+        case '"':
+          out += '"';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'a':
+          out += '\a';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'v':
+          out += '\v';
+          break;
+        case '\n':
+          break;  // line continuation
+        case 'x': {
+          FUNGEN_ASSIGN_OR_RETURN(uint32_t v, parse_hex(2));
+          append_utf8(out, v);
+          break;
+        }
+        case 'u': {
+          FUNGEN_ASSIGN_OR_RETURN(uint32_t v, parse_hex(4));
+          append_utf8(out, v);
+          break;
+        }
+        case 'U': {
+          FUNGEN_ASSIGN_OR_RETURN(uint32_t v, parse_hex(8));
+          append_utf8(out, v);
+          break;
+        }
         default:
           if (e >= '0' && e <= '7') {
             uint32_t v = static_cast<uint32_t>(e - '0');
-            for (int i = 0; i < 2 && peek() >= '0' && peek() <= '7'; ++i) v = v * 8 + static_cast<uint32_t>(s_[pos_++] - '0');
+            for (int i = 0; i < 2 && peek() >= '0' && peek() <= '7'; ++i)
+              v = v * 8 + static_cast<uint32_t>(s_[pos_++] - '0');
             append_utf8(out, v);
           } else {  // Python keeps unknown escapes verbatim
             out += '\\';

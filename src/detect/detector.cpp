@@ -94,8 +94,10 @@ Result<Detector> Detector::from_engine(Engine engine, const DetectorOptions& opt
   if (imgsz.size() == 1) imgsz.push_back(imgsz[0]);
   int h = static_cast<int>(in.shape[2]);
   int w = static_cast<int>(in.shape[3]);
-  if (h <= 0) h = options.input_height > 0 ? options.input_height : (imgsz.size() == 2 ? imgsz[0] : 640);
-  if (w <= 0) w = options.input_width > 0 ? options.input_width : (imgsz.size() == 2 ? imgsz[1] : 640);
+  if (h <= 0)
+    h = options.input_height > 0 ? options.input_height : (imgsz.size() == 2 ? imgsz[0] : 640);
+  if (w <= 0)
+    w = options.input_width > 0 ? options.input_width : (imgsz.size() == 2 ? imgsz[1] : 640);
   impl->in_h = h;
   impl->in_w = w;
   impl->static_batch = in.shape[0] > 0 ? static_cast<int>(in.shape[0]) : 0;
@@ -104,12 +106,13 @@ Result<Detector> Detector::from_engine(Engine engine, const DetectorOptions& opt
   if (e2e == "True" || e2e == "False") {
     impl->layout = e2e == "True" ? HeadLayout::kEndToEnd : HeadLayout::kRaw;
     impl->layout_known = true;
-  } else if (!e.outputs().empty() && e.outputs()[0].shape.size() == 3 && e.outputs()[0].shape[2] > 0) {
+  } else if (!e.outputs().empty() && e.outputs()[0].shape.size() == 3 &&
+             e.outputs()[0].shape[2] > 0) {
     impl->layout = e.outputs()[0].shape[2] == 6 ? HeadLayout::kEndToEnd : HeadLayout::kRaw;
     impl->layout_known = true;
   }
-  if (impl->layout == HeadLayout::kRaw && !e.outputs().empty() && e.outputs()[0].shape.size() == 3 &&
-      e.outputs()[0].shape[1] > 4) {
+  if (impl->layout == HeadLayout::kRaw && !e.outputs().empty() &&
+      e.outputs()[0].shape.size() == 3 && e.outputs()[0].shape[1] > 4) {
     impl->num_classes = static_cast<int>(e.outputs()[0].shape[1]) - 4;
   }
 
@@ -128,17 +131,32 @@ Result<Detector> Detector::from_engine(Engine engine, const DetectorOptions& opt
     if (!names.ok()) return names.status();
     impl->names = std::move(names).value();
   }
-  if (impl->num_classes == 0 && !impl->names.empty()) impl->num_classes = impl->names.rbegin()->first + 1;
+  if (impl->num_classes == 0 && !impl->names.empty())
+    impl->num_classes = impl->names.rbegin()->first + 1;
   return Detector(std::move(impl));
 }
 
-int Detector::input_width() const { return impl_->in_w; }
-int Detector::input_height() const { return impl_->in_h; }
-int Detector::static_batch() const { return impl_->static_batch; }
-HeadLayout Detector::layout() const { return impl_->layout; }
-int Detector::num_classes() const { return impl_->num_classes; }
-const std::map<int, std::string>& Detector::class_names() const { return impl_->names; }
-Engine& Detector::engine() { return impl_->engine; }
+int Detector::input_width() const {
+  return impl_->in_w;
+}
+int Detector::input_height() const {
+  return impl_->in_h;
+}
+int Detector::static_batch() const {
+  return impl_->static_batch;
+}
+HeadLayout Detector::layout() const {
+  return impl_->layout;
+}
+int Detector::num_classes() const {
+  return impl_->num_classes;
+}
+const std::map<int, std::string>& Detector::class_names() const {
+  return impl_->names;
+}
+Engine& Detector::engine() {
+  return impl_->engine;
+}
 
 std::string Detector::class_name(int class_id) const {
   auto it = impl_->names.find(class_id);
@@ -158,7 +176,8 @@ Result<Tensor> Detector::preprocess(std::span<const Frame> frames) {
   const size_t plane3 = static_cast<size_t>(3) * m.in_w * m.in_h;
   for (size_t k = 0; k < frames.size(); ++k) {
     const Frame& f = frames[k];
-    if (f.empty() || f.stride < 3 * f.width) return invalid_argument("frame " + std::to_string(k) + " is empty");
+    if (f.empty() || f.stride < 3 * f.width)
+      return invalid_argument("frame " + std::to_string(k) + " is empty");
     detect::letterbox_to_chw(f, letterbox_params(f.width, f.height, m.in_w, m.in_h), m.in_w, m.in_h,
                              t.data<float>() + k * plane3, m.scratch);
   }
@@ -185,8 +204,10 @@ Result<std::vector<std::vector<Detection>>> Detector::detect(std::span<const Fra
   }
   std::vector<std::vector<Detection>> results(frames.size());
   const size_t n = frames.size();
-  size_t chunk = m.static_batch > 0 ? static_cast<size_t>(m.static_batch)
-                 : (m.options.max_batch > 0 ? static_cast<size_t>(m.options.max_batch) : std::max<size_t>(n, 1));
+  size_t chunk = m.static_batch > 0
+                     ? static_cast<size_t>(m.static_batch)
+                     : (m.options.max_batch > 0 ? static_cast<size_t>(m.options.max_batch)
+                                                : std::max<size_t>(n, 1));
   const size_t plane3 = static_cast<size_t>(3) * m.in_w * m.in_h;
   for (size_t begin = 0; begin < n; begin += chunk) {
     size_t count = std::min(chunk, n - begin);
@@ -207,14 +228,16 @@ Result<std::vector<std::vector<Detection>>> Detector::detect(std::span<const Fra
     Status s = m.engine.run({&m.input, 1}, outputs);
     if (!s.ok()) return s.with_context(m.label);
     if (outputs.empty() || outputs[0].rank() != 3 || outputs[0].dim(0) != batch) {
-      return internal_error(m.label + ": output 0 has shape " +
-                            (outputs.empty() ? std::string("(none)") : shape_to_string(outputs[0].shape())) +
-                            "; expected " + std::to_string(batch) + " x C x A or " +
-                            std::to_string(batch) + " x K x 6");
+      return internal_error(
+          m.label + ": output 0 has shape " +
+          (outputs.empty() ? std::string("(none)") : shape_to_string(outputs[0].shape())) +
+          "; expected " + std::to_string(batch) + " x C x A or " + std::to_string(batch) +
+          " x K x 6");
     }
     const Tensor& out = outputs[0];
     if (out.dtype() != DType::kFloat32) {
-      return unsupported(m.label + ": output 0 is " + dtype_name(out.dtype()) + "; expected float32");
+      return unsupported(m.label + ": output 0 is " + dtype_name(out.dtype()) +
+                         "; expected float32");
     }
     if (!m.layout_known) {
       m.layout = out.dim(2) == 6 ? HeadLayout::kEndToEnd : HeadLayout::kRaw;
@@ -222,10 +245,13 @@ Result<std::vector<std::vector<Detection>>> Detector::detect(std::span<const Fra
     }
     const int d1 = static_cast<int>(out.dim(1)), d2 = static_cast<int>(out.dim(2));
     if (m.layout == HeadLayout::kRaw) {
-      if (d1 <= 4) return internal_error(m.label + ": output 0 has " + std::to_string(d1) + " rows; expected 4 + classes");
+      if (d1 <= 4)
+        return internal_error(m.label + ": output 0 has " + std::to_string(d1) +
+                              " rows; expected 4 + classes");
       m.num_classes = d1 - 4;
     } else if (d2 < 6) {
-      return internal_error(m.label + ": end-to-end output has " + std::to_string(d2) + " columns; expected 6");
+      return internal_error(m.label + ": end-to-end output has " + std::to_string(d2) +
+                            " columns; expected 6");
     }
     for (size_t k = 0; k < count; ++k) {
       const float* o = out.data<float>() + k * static_cast<size_t>(d1) * d2;
@@ -240,7 +266,8 @@ Result<std::vector<std::vector<Detection>>> Detector::detect(std::span<const Fra
       std::vector<Detection>& dets = results[begin + k];
       dets.reserve(boxes.size());
       for (const detect::Candidate& b : boxes) {
-        dets.push_back(Detection{b.class_id, class_name(b.class_id), b.score, b.x1, b.y1, b.x2, b.y2});
+        dets.push_back(
+            Detection{b.class_id, class_name(b.class_id), b.score, b.x1, b.y1, b.x2, b.y2});
       }
       std::stable_sort(dets.begin(), dets.end(), [](const Detection& a, const Detection& b) {
         return a.confidence > b.confidence;

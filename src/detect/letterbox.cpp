@@ -12,7 +12,9 @@ namespace fungen {
 
 namespace {
 // Python 3's round(): nearest, ties to even (std::nearbyint in the default rounding mode).
-int round_half_even(double v) { return static_cast<int>(std::nearbyint(v)); }
+int round_half_even(double v) {
+  return static_cast<int>(std::nearbyint(v));
+}
 }  // namespace
 
 LetterboxParams letterbox_params(int width, int height, int input_width, int input_height) {
@@ -38,7 +40,7 @@ namespace {
 constexpr int kCoefScale = 2048;  // OpenCV's INTER_RESIZE_COEF_SCALE (11 bits)
 
 struct Taps {
-  std::vector<int> index;      // first source sample (second is index + 1, clamped)
+  std::vector<int> index;  // first source sample (second is index + 1, clamped)
   std::vector<int16_t> w0, w1;
 };
 
@@ -119,8 +121,9 @@ void resize_bilinear_bgr(const Frame& src, int dst_width, int dst_height, uint8_
       sb = 1 - sa;
       fill(sb, yb);
     }
-    vertical_pass(rows.data() + static_cast<size_t>(sa) * n, rows.data() + static_cast<size_t>(sb) * n,
-                  ty.w0[dy], ty.w1[dy], dst + static_cast<size_t>(dy) * dst_stride, n);
+    vertical_pass(rows.data() + static_cast<size_t>(sa) * n,
+                  rows.data() + static_cast<size_t>(sb) * n, ty.w0[dy], ty.w1[dy],
+                  dst + static_cast<size_t>(dy) * dst_stride, n);
   }
 }
 

@@ -26,8 +26,10 @@ std::string shell_quote_command(const std::vector<std::string>& argv) {
   std::string out;
   for (const std::string& a : argv) {
     if (!out.empty()) out += ' ';
-    bool plain = !a.empty() && a.find_first_not_of(
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:+,") == std::string::npos;
+    bool plain = !a.empty() &&
+                 a.find_first_not_of(
+                     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:+,") ==
+                     std::string::npos;
     if (plain) {
       out += a;
       continue;
@@ -51,21 +53,26 @@ Result<std::string> convert_pt_to_onnx(const std::string& pt_path) {
   pid_t pid = 0;
   int rc = posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ);
   if (rc != 0) {
-    return unsupported(pt_path + ": cannot run '" + argv[0] + "' to convert this .pt; install "
-                       "ultralytics (pip install ultralytics) and run: " + shown);
+    return unsupported(pt_path + ": cannot run '" + argv[0] +
+                       "' to convert this .pt; install "
+                       "ultralytics (pip install ultralytics) and run: " +
+                       shown);
   }
   int wstatus = 0;
   waitpid(pid, &wstatus, 0);
   std::error_code ec;
   if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0 || !fs::exists(onnx, ec)) {
-    return unsupported(pt_path + ": the Ultralytics exporter failed or is not installed; fungen "
+    return unsupported(pt_path +
+                       ": the Ultralytics exporter failed or is not installed; fungen "
                        "never unpickles .pt files itself. Install ultralytics (pip install "
-                       "ultralytics) and run: " + shown + "  (or set FUNGEN_PYTHON to a python that has it)");
+                       "ultralytics) and run: " +
+                       shown + "  (or set FUNGEN_PYTHON to a python that has it)");
   }
   return onnx.string();
 }
 
-Result<FoundModel> find_model(const std::string& model_dir, const std::string& name, bool allow_convert) {
+Result<FoundModel> find_model(const std::string& model_dir, const std::string& name,
+                              bool allow_convert) {
   if (name.empty()) return invalid_argument("empty model name");
   FoundModel found;
   fs::path given(name);
@@ -80,8 +87,10 @@ Result<FoundModel> find_model(const std::string& model_dir, const std::string& n
       return found;
     }
     if (ext == ".engine") {
-      return unsupported(direct.string() + ": .engine files (TensorRT and others) are foreign to "
-                         "fungen, which has no engine format yet; give the .onnx it was built from");
+      return unsupported(
+          direct.string() +
+          ": .engine files (TensorRT and others) are foreign to "
+          "fungen, which has no engine format yet; give the .onnx it was built from");
     }
     if (!allow_convert) {
       return unsupported(direct.string() + ": .pt needs converting; run: " +
@@ -96,7 +105,8 @@ Result<FoundModel> find_model(const std::string& model_dir, const std::string& n
   fs::path onnx = fs::path(base.string() + ".onnx");
   fs::path pt = fs::path(base.string() + ".pt");
   if (fs::exists(engine, ec)) {
-    found.notes.push_back(engine.string() + ": skipped: .engine files are foreign to fungen (no "
+    found.notes.push_back(engine.string() +
+                          ": skipped: .engine files are foreign to fungen (no "
                           "fungen engine format exists yet; TensorRT engines are tied to another "
                           "runtime, GPU and version)");
     log(LogLevel::kWarn, "{}", found.notes.back());
@@ -114,8 +124,9 @@ Result<FoundModel> find_model(const std::string& model_dir, const std::string& n
     found.notes.push_back("converted " + pt.string() + " to " + found.path);
     return found;
   }
-  return not_found("no model '" + name + "' in " + (model_dir.empty() ? std::string(".") : model_dir) +
-                   " (looked for " + engine.filename().string() + ", " + onnx.filename().string() + ", " +
+  return not_found("no model '" + name + "' in " +
+                   (model_dir.empty() ? std::string(".") : model_dir) + " (looked for " +
+                   engine.filename().string() + ", " + onnx.filename().string() + ", " +
                    pt.filename().string() + ")");
 }
 

@@ -9,8 +9,8 @@
 namespace fungen::detect {
 
 struct FoundModel {
-  std::string path;                 // what to load (an .onnx file)
-  std::vector<std::string> notes;   // what was skipped or done on the way, one line each
+  std::string path;                // what to load (an .onnx file)
+  std::vector<std::string> notes;  // what was skipped or done on the way, one line each
 };
 
 // `name` may be a bare name ("yolo11n"), a file name with extension, or a path. Discovery:
@@ -19,7 +19,8 @@ struct FoundModel {
 //  - NAME.onnx: loaded;
 //  - NAME.pt: converted once to NAME.onnx beside it by running the Ultralytics exporter
 //    (pt_export_command) when `allow_convert`; fungen never unpickles a .pt itself.
-Result<FoundModel> find_model(const std::string& model_dir, const std::string& name, bool allow_convert = true);
+Result<FoundModel> find_model(const std::string& model_dir, const std::string& name,
+                              bool allow_convert = true);
 
 // The exporter command for a .pt file, as argv; $FUNGEN_PYTHON (default python3) runs it.
 std::vector<std::string> pt_export_command(const std::string& pt_path);

@@ -59,8 +59,10 @@ struct ModelManager::Impl {
     if (!one.ok()) return one.status();
     auto two = detector->activation_bytes(2);
     if (!two.ok()) return two.status();
-    const double in_out = 3.0 * detector->input_width() * detector->input_height() * 4.0;  // input tensor
-    per_image_bytes = std::max(static_cast<double>(two.value()) - static_cast<double>(one.value()), 0.0) + in_out;
+    const double in_out =
+        3.0 * detector->input_width() * detector->input_height() * 4.0;  // input tensor
+    per_image_bytes =
+        std::max(static_cast<double>(two.value()) - static_cast<double>(one.value()), 0.0) + in_out;
     if (per_image_bytes <= in_out) per_image_bytes = static_cast<double>(one.value()) + in_out;
     base_bytes = std::max(static_cast<double>(one.value()) + in_out - per_image_bytes, 0.0);
     measured = true;
@@ -78,9 +80,10 @@ struct ModelManager::Impl {
   }
 };
 
-ModelManager::ModelManager(std::string model_dir, std::string device, int max_batch_size, bool warmup,
-                           bool verbose)
-    : ModelManager(ModelManagerOptions{std::move(model_dir), std::move(device), max_batch_size, warmup, verbose}) {}
+ModelManager::ModelManager(std::string model_dir, std::string device, int max_batch_size,
+                           bool warmup, bool verbose)
+    : ModelManager(ModelManagerOptions{std::move(model_dir), std::move(device), max_batch_size,
+                                       warmup, verbose}) {}
 
 ModelManager::ModelManager(const ModelManagerOptions& options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
@@ -98,13 +101,15 @@ Status ModelManager::load_model(const std::string& name, bool optimize, bool for
   }
   BuildInfo build = build_info();
   if (wants_cuda && !build.cuda) {
-    return unsupported("device '" + device + "' asked for, but this build has no CUDA backend; "
+    return unsupported("device '" + device +
+                       "' asked for, but this build has no CUDA backend; "
                        "rebuild with -DFUNGEN_CUDA=ON or use --device cpu");
   }
   if (m.options.max_batch_size < 1) return invalid_argument("max_batch_size must be at least 1");
   FUNGEN_ASSIGN_OR_RETURN(detect::FoundModel found, detect::find_model(m.options.model_dir, name));
   if (force_fp16 && !wants_cuda) {
-    log(LogLevel::kWarn, "force_fp16: FP16 needs the CUDA backend; {} runs in fp32 on the CPU", found.path);
+    log(LogLevel::kWarn, "force_fp16: FP16 needs the CUDA backend; {} runs in fp32 on the CPU",
+        found.path);
   }
   DetectorOptions dopt;
   dopt.threads = m.options.threads;
@@ -120,7 +125,8 @@ Status ModelManager::load_model(const std::string& name, bool optimize, bool for
   m.measured = false;
   m.batch = m.optimal();
   log(LogLevel::kInfo, "loaded {} ({}x{}, {} head, batch {})", m.path, m.detector->input_width(),
-      m.detector->input_height(), m.detector->layout() == HeadLayout::kRaw ? "raw" : "end-to-end", m.batch);
+      m.detector->input_height(), m.detector->layout() == HeadLayout::kRaw ? "raw" : "end-to-end",
+      m.batch);
   if (m.options.warmup) {
     // Inferences at batch 1 and at the working batch, so the first real calls do not pay for
     // planning memory and cold caches.
@@ -150,10 +156,12 @@ std::vector<std::string> ModelManager::load_notes() const {
   return impl_->notes;
 }
 
-const Detector* ModelManager::detector() const { return impl_->detector.get(); }
+const Detector* ModelManager::detector() const {
+  return impl_->detector.get();
+}
 
-Result<std::vector<std::vector<Detection>>> ModelManager::predict_batch(std::span<const Frame> frames, float conf,
-                                                                        float iou, int max_det) {
+Result<std::vector<std::vector<Detection>>> ModelManager::predict_batch(
+    std::span<const Frame> frames, float conf, float iou, int max_det) {
   DetectOptions o;
   o.conf = conf;
   o.iou = iou;
@@ -161,11 +169,12 @@ Result<std::vector<std::vector<Detection>>> ModelManager::predict_batch(std::spa
   return predict_batch(frames, o);
 }
 
-Result<std::vector<std::vector<Detection>>> ModelManager::predict_batch(std::span<const Frame> frames,
-                                                                        const DetectOptions& options) {
+Result<std::vector<std::vector<Detection>>> ModelManager::predict_batch(
+    std::span<const Frame> frames, const DetectOptions& options) {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.run_mutex);
-  if (!m.detector) return invalid_argument("predict_batch: no model loaded; call load_model() first");
+  if (!m.detector)
+    return invalid_argument("predict_batch: no model loaded; call load_model() first");
   std::vector<std::vector<Detection>> results;
   results.reserve(frames.size());
   size_t begin = 0;
@@ -185,7 +194,8 @@ Result<std::vector<std::vector<Detection>>> ModelManager::predict_batch(std::spa
       }
     }
     if (!r.ok()) {
-      if (r.status().code() == StatusCode::kOutOfMemory && count > 1 && m.detector->static_batch() == 0) {
+      if (r.status().code() == StatusCode::kOutOfMemory && count > 1 &&
+          m.detector->static_batch() == 0) {
         m.batch = std::max(static_cast<int>(count) / 2, 1);
         log(LogLevel::kWarn, "out of memory at batch {}; retrying with batch {}", count, m.batch);
         std::lock_guard<std::mutex> s(m.stats_mutex);
@@ -194,7 +204,8 @@ Result<std::vector<std::vector<Detection>>> ModelManager::predict_batch(std::spa
       }
       return r.status();
     }
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     {
       std::lock_guard<std::mutex> s(m.stats_mutex);
       m.frames += count;
@@ -219,8 +230,12 @@ int ModelManager::batch_size() const {
   return impl_->batch;
 }
 
-double ModelManager::memory_usage_gb() const { return proc_kb_field("/proc/self/status", "VmRSS") / kGB; }
-double ModelManager::memory_peak_gb() const { return proc_kb_field("/proc/self/status", "VmHWM") / kGB; }
+double ModelManager::memory_usage_gb() const {
+  return proc_kb_field("/proc/self/status", "VmRSS") / kGB;
+}
+double ModelManager::memory_peak_gb() const {
+  return proc_kb_field("/proc/self/status", "VmHWM") / kGB;
+}
 
 PerformanceStats ModelManager::performance_stats() const {
   PerformanceStats st;

@@ -35,9 +35,9 @@ const char* attribute_kind_name(Attribute::Kind kind);
 struct Node {
   std::string name;
   std::string op_type;
-  std::string domain;         // "" for the default ONNX domain
-  std::vector<int> inputs;    // value ids; -1 marks an omitted optional input
-  std::vector<int> outputs;   // value ids; -1 marks an omitted optional output
+  std::string domain;        // "" for the default ONNX domain
+  std::vector<int> inputs;   // value ids; -1 marks an omitted optional input
+  std::vector<int> outputs;  // value ids; -1 marks an omitted optional output
   std::map<std::string, Attribute, std::less<>> attributes;
   const OpSchema* schema = nullptr;  // bound by bind_schemas()
   size_t scratch_bytes = 0;          // set by specialize_shapes() from the shape function
@@ -64,23 +64,23 @@ struct DeclaredDim {
 struct Value {
   std::string name;
   DType dtype = DType::kUndefined;
-  Shape shape;                       // valid once shape_known
+  Shape shape;  // valid once shape_known
   bool shape_known = false;
-  std::optional<Tensor> constant;    // initializer or folded value
-  std::vector<DeclaredDim> declared; // shape as written in the file (inputs/outputs), if any
+  std::optional<Tensor> constant;     // initializer or folded value
+  std::vector<DeclaredDim> declared;  // shape as written in the file (inputs/outputs), if any
   bool declared_shape = false;
-  int producer = -1;                 // node index, -1 for inputs/constants
+  int producer = -1;  // node index, -1 for inputs/constants
 
   bool is_constant() const { return constant.has_value(); }
 };
 
 struct Graph {
   std::vector<Value> values;
-  std::vector<Node> nodes;        // topologically sorted
-  std::vector<int> inputs;        // runtime inputs (initializers excluded)
+  std::vector<Node> nodes;  // topologically sorted
+  std::vector<int> inputs;  // runtime inputs (initializers excluded)
   std::vector<int> outputs;
 
-  int64_t opset = 0;              // ai.onnx opset import
+  int64_t opset = 0;  // ai.onnx opset import
   int64_t ir_version = 0;
   std::string producer_name;
   std::string producer_version;

@@ -6,7 +6,9 @@
 namespace fungen {
 
 MemoryPlan plan_memory(const std::vector<BufferRequest>& requests) {
-  auto align = [](size_t n) { return (n + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment; };
+  auto align = [](size_t n) {
+    return (n + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+  };
   std::vector<size_t> order(requests.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),

@@ -34,7 +34,8 @@ Image::Image(int width, int height, uint8_t fill)
 Result<Image> read_image(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return not_found(path + ": no such file");
-  if (std::filesystem::is_directory(path, ec)) return invalid_argument(path + ": is a directory, not an image");
+  if (std::filesystem::is_directory(path, ec))
+    return invalid_argument(path + ": is a directory, not an image");
   int w = 0, h = 0, channels = 0;
   stbi_uc* rgb = stbi_load(path.c_str(), &w, &h, &channels, 3);
   if (rgb == nullptr) {
@@ -56,7 +57,8 @@ Result<Image> read_image(const std::string& path) {
 
 namespace {
 void append_bytes(void* context, void* data, int size) {
-  static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+  static_cast<std::string*>(context)->append(static_cast<const char*>(data),
+                                             static_cast<size_t>(size));
 }
 }  // namespace
 
@@ -82,7 +84,8 @@ Status write_png(const std::string& path, const Frame& frame) {
 
 bool is_image_file_name(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
 }
 
@@ -97,7 +100,9 @@ struct Rng {
     s ^= s << 5;
     return s;
   }
-  int range(int lo, int hi) { return lo + static_cast<int>(next() % static_cast<uint32_t>(hi - lo + 1)); }
+  int range(int lo, int hi) {
+    return lo + static_cast<int>(next() % static_cast<uint32_t>(hi - lo + 1));
+  }
 };
 
 void put(Image& img, int x, int y, const uint8_t bgr[3]) {
@@ -122,8 +127,8 @@ Image make_test_image(int width, int height, uint32_t seed) {
   }
   Rng rng{seed * 2654435761u + 0x9E3779B9u};
   if (rng.s == 0) rng.s = 1;
-  static const uint8_t palette[][3] = {{0, 0, 255},   {0, 200, 0},   {255, 0, 0},   {0, 220, 255},
-                                       {255, 0, 200}, {255, 255, 0}, {20, 20, 20},  {250, 250, 250},
+  static const uint8_t palette[][3] = {{0, 0, 255},   {0, 200, 0},   {255, 0, 0},  {0, 220, 255},
+                                       {255, 0, 200}, {255, 255, 0}, {20, 20, 20}, {250, 250, 250},
                                        {0, 128, 255}, {128, 0, 128}};
   const int scale = std::min(width, height);
   const int shapes = 12;

@@ -1,5 +1,6 @@
 #include "io/npy.h"
 
+#include <unistd.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -7,7 +8,6 @@
 #include <iterator>
 #include <sstream>
 #include <string_view>
-#include <unistd.h>
 
 namespace fungen {
 namespace {
@@ -47,17 +47,20 @@ Status parse_header(std::string_view header, const std::string& path, DType& dty
   std::string_view d = descr.substr(1, descr.find('\'', 1) - 1);
   dtype = DType::kUndefined;
   for (const DescrEntry& e : kDescrs) {
-    if (d == e.descr || (d.size() == 3 && d[0] == '<' && std::string_view(e.descr).substr(1) == d.substr(1) && e.descr[0] == '|')) {
+    if (d == e.descr || (d.size() == 3 && d[0] == '<' &&
+                         std::string_view(e.descr).substr(1) == d.substr(1) && e.descr[0] == '|')) {
       dtype = e.dtype;
     }
   }
   if (dtype == DType::kUndefined) {
-    return unsupported(path + ": .npy dtype '" + std::string(d) +
-                       "' is not supported (use little-endian float32/64, int8-64, uint8-64 or bool)");
+    return unsupported(
+        path + ": .npy dtype '" + std::string(d) +
+        "' is not supported (use little-endian float32/64, int8-64, uint8-64 or bool)");
   }
   std::string_view order = dict_value(header, "fortran_order");
   if (order.rfind("False", 0) != 0) {
-    return unsupported(path + ": Fortran-order .npy is not supported; save with np.ascontiguousarray");
+    return unsupported(path +
+                       ": Fortran-order .npy is not supported; save with np.ascontiguousarray");
   }
   std::string_view sh = dict_value(header, "shape");
   if (sh.empty() || sh.front() != '(') return bad("no shape");
@@ -100,21 +103,24 @@ Result<Tensor> read_npy(const std::string& path) {
   } else if (major == 2 || major == 3) {
     if (bytes.size() < 12) return corrupt(path + ": truncated .npy header");
     header_len = 0;
-    for (int b = 0; b < 4; ++b) header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + b])) << (8 * b);
+    for (int b = 0; b < 4; ++b)
+      header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + b])) << (8 * b);
     header_start = 12;
   } else {
-    return unsupported(path + ": .npy format version " + std::to_string(major) + " is not supported");
+    return unsupported(path + ": .npy format version " + std::to_string(major) +
+                       " is not supported");
   }
   if (header_start + header_len > bytes.size()) return corrupt(path + ": truncated .npy header");
   DType dtype;
   Shape shape;
-  FUNGEN_RETURN_IF_ERROR(parse_header(std::string_view(bytes).substr(header_start, header_len), path, dtype, shape));
+  FUNGEN_RETURN_IF_ERROR(
+      parse_header(std::string_view(bytes).substr(header_start, header_len), path, dtype, shape));
   size_t data_start = header_start + header_len;
   size_t expected = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
   if (bytes.size() - data_start != expected) {
     return corrupt(path + ": .npy holds " + std::to_string(bytes.size() - data_start) +
-                   " data bytes but its header " + shape_to_string(shape) + " " + dtype_name(dtype) +
-                   " needs " + std::to_string(expected) + " (truncated file?)");
+                   " data bytes but its header " + shape_to_string(shape) + " " +
+                   dtype_name(dtype) + " needs " + std::to_string(expected) + " (truncated file?)");
   }
   Tensor t(dtype, shape);
   if (expected) std::memcpy(t.raw(), bytes.data() + data_start, expected);
@@ -151,7 +157,8 @@ Status write_npy(const std::string& path, const Tensor& tensor) {
   std::ostringstream dict;
   dict << "{'descr': '" << descr << "', 'fortran_order': False, 'shape': (";
   for (size_t i = 0; i < tensor.shape().size(); ++i) {
-    dict << tensor.shape()[i] << (tensor.shape().size() == 1 ? "," : (i + 1 < tensor.shape().size() ? ", " : ""));
+    dict << tensor.shape()[i]
+         << (tensor.shape().size() == 1 ? "," : (i + 1 < tensor.shape().size() ? ", " : ""));
   }
   dict << "), }";
   std::string header = dict.str();

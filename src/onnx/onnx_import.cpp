@@ -26,9 +26,13 @@ constexpr const char* kReexportHint =
     "check that the file is complete and really an .onnx export (re-download it, or re-export "
     "with `yolo export model=<weights>.pt format=onnx`)";
 
-bool is_default_domain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
+bool is_default_domain(const std::string& domain) {
+  return domain.empty() || domain == "ai.onnx";
+}
 
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
+std::string quoted(const std::string& s) {
+  return "'" + s + "'";
+}
 
 Status not_an_onnx_model(const std::string& label, const std::string& why) {
   return corrupt(label + " is not an ONNX model (" + why + "); " + kReexportHint);
@@ -40,7 +44,8 @@ std::string sniff_format(std::span<const uint8_t> bytes) {
     size_t n = std::strlen(magic);
     return bytes.size() >= n && std::memcmp(bytes.data(), magic, n) == 0;
   };
-  if (starts("PK\x03\x04")) return "it is a zip archive, e.g. a PyTorch .pt file; export it to ONNX first";
+  if (starts("PK\x03\x04"))
+    return "it is a zip archive, e.g. a PyTorch .pt file; export it to ONNX first";
   if (starts("\x89HDF")) return "it is an HDF5 file";
   if (starts("version https://git-lfs")) return "it is a Git LFS pointer, not the model itself";
   if (starts("<")) return "it looks like an HTML/XML page, not a model";
@@ -51,7 +56,8 @@ Status set_declared(const RawValueInfo& info, Value& v, const char* role) {
   if (info.type_kind != "tensor") {
     if (info.type_kind == "none") return Status();  // no type written: nothing to declare
     return unsupported("graph " + std::string(role) + " " + quoted(info.name) + " is a " +
-                       info.type_kind + "; fungen runs models whose inputs and outputs are tensors");
+                       info.type_kind +
+                       "; fungen runs models whose inputs and outputs are tensors");
   }
   if (info.elem_type != 0) {
     if (!dtype_is_known(info.elem_type) || info.elem_type == static_cast<int32_t>(DType::kString)) {
@@ -151,7 +157,8 @@ Status build_graph(RawModel& m, Graph& g) {
 
   for (auto& [name, tensor] : rg.initializers) {
     if (name.empty()) return corrupt("an initializer has no name");
-    if (g.find_value(name) >= 0) return corrupt("initializer " + quoted(name) + " is defined twice");
+    if (g.find_value(name) >= 0)
+      return corrupt("initializer " + quoted(name) + " is defined twice");
     Value& v = g.values[static_cast<size_t>(g.add_value(name))];
     v.dtype = tensor.dtype();
     v.shape = tensor.shape();
@@ -196,10 +203,14 @@ Status build_graph(RawModel& m, Graph& g) {
                          "re-export the model without custom or vendor ops");
     }
     for (const std::string& out : rn.outputs) {
-      if (out.empty()) { node.outputs.push_back(-1); continue; }
+      if (out.empty()) {
+        node.outputs.push_back(-1);
+        continue;
+      }
       if (g.find_value(out) >= 0) {
-        return corrupt(node.describe(g.opset) + " output " + quoted(out) +
-                       " is already defined (as a graph input, initializer or another node's output)");
+        return corrupt(
+            node.describe(g.opset) + " output " + quoted(out) +
+            " is already defined (as a graph input, initializer or another node's output)");
       }
       node.outputs.push_back(g.add_value(out));
     }
@@ -213,7 +224,10 @@ Status build_graph(RawModel& m, Graph& g) {
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (const std::string& in : rg.nodes[i].inputs) {
-      if (in.empty()) { nodes[i].inputs.push_back(-1); continue; }
+      if (in.empty()) {
+        nodes[i].inputs.push_back(-1);
+        continue;
+      }
       int id = g.find_value(in);
       if (id < 0) {
         return corrupt(nodes[i].describe(g.opset) + " reads " + quoted(in) +
@@ -265,13 +279,15 @@ Result<Graph> import_onnx_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
-    if (err == ENOENT || err == ENOTDIR) return not_found("model file " + quoted(path) + " does not exist");
+    if (err == ENOENT || err == ENOTDIR)
+      return not_found("model file " + quoted(path) + " does not exist");
     return io_error("cannot open model file " + quoted(path) + ": " + std::strerror(err));
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return invalid_argument(quoted(path) + " is not a regular file; pass the path of an .onnx model");
+    return invalid_argument(quoted(path) +
+                            " is not a regular file; pass the path of an .onnx model");
   }
   const size_t size = static_cast<size_t>(st.st_size);
   if (size == 0) {

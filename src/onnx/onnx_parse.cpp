@@ -27,7 +27,8 @@ Status read_string_pair(Reader r, std::string& key, std::string& value) {
   while (!r.at_end()) {
     FUNGEN_RETURN_IF_ERROR(r.next(f));
     if (f.number == 1) FUNGEN_RETURN_IF_ERROR(read_string(f, "StringStringEntryProto.key", key));
-    if (f.number == 2) FUNGEN_RETURN_IF_ERROR(read_string(f, "StringStringEntryProto.value", value));
+    if (f.number == 2)
+      FUNGEN_RETURN_IF_ERROR(read_string(f, "StringStringEntryProto.value", value));
   }
   return Status();
 }
@@ -55,7 +56,8 @@ Status read_tensor_type(Reader r, RawValueInfo& info) {
   while (!r.at_end()) {
     FUNGEN_RETURN_IF_ERROR(r.next(f));
     if (f.number == 1) {
-      FUNGEN_RETURN_IF_ERROR(proto::expect_wire(f, WireType::kVarint, "TypeProto.Tensor.elem_type"));
+      FUNGEN_RETURN_IF_ERROR(
+          proto::expect_wire(f, WireType::kVarint, "TypeProto.Tensor.elem_type"));
       info.elem_type = f.as_int32();
     } else if (f.number == 2) {
       info.has_shape = true;
@@ -94,11 +96,20 @@ Status read_value_info(Reader r, RawValueInfo& info) {
             FUNGEN_RETURN_IF_ERROR(read_tensor_type(tensor, info));
             break;
           }
-          case 4: info.type_kind = "sequence"; break;
-          case 5: info.type_kind = "map"; break;
-          case 8: info.type_kind = "sparse tensor"; break;
-          case 9: info.type_kind = "optional"; break;
-          default: break;  // denotation
+          case 4:
+            info.type_kind = "sequence";
+            break;
+          case 5:
+            info.type_kind = "map";
+            break;
+          case 8:
+            info.type_kind = "sparse tensor";
+            break;
+          case 9:
+            info.type_kind = "optional";
+            break;
+          default:
+            break;  // denotation
         }
       }
     }
@@ -108,13 +119,20 @@ Status read_value_info(Reader r, RawValueInfo& info) {
 
 const char* attribute_type_label(int64_t type) {
   switch (type) {
-    case 9: return "TENSORS";
-    case 10: return "GRAPHS";
-    case 11: return "SPARSE_TENSOR";
-    case 12: return "SPARSE_TENSORS";
-    case 13: return "TYPE_PROTO";
-    case 14: return "TYPE_PROTOS";
-    default: return "unknown";
+    case 9:
+      return "TENSORS";
+    case 10:
+      return "GRAPHS";
+    case 11:
+      return "SPARSE_TENSOR";
+    case 12:
+      return "SPARSE_TENSORS";
+    case 13:
+      return "TYPE_PROTO";
+    case 14:
+      return "TYPE_PROTOS";
+    default:
+      return "unknown";
   }
 }
 
@@ -128,16 +146,28 @@ Status read_attribute(Reader r, std::string& name, Attribute& a) {
   while (!r.at_end()) {
     FUNGEN_RETURN_IF_ERROR(r.next(f));
     switch (f.number) {
-      case 1: FUNGEN_RETURN_IF_ERROR(read_string(f, "AttributeProto.name", name)); break;
-      case 20: FUNGEN_RETURN_IF_ERROR(read_varint_field(f, "AttributeProto.type", type)); break;
-      case 21: FUNGEN_RETURN_IF_ERROR(read_string(f, "AttributeProto.ref_attr_name", ref_attr)); break;
+      case 1:
+        FUNGEN_RETURN_IF_ERROR(read_string(f, "AttributeProto.name", name));
+        break;
+      case 20:
+        FUNGEN_RETURN_IF_ERROR(read_varint_field(f, "AttributeProto.type", type));
+        break;
+      case 21:
+        FUNGEN_RETURN_IF_ERROR(read_string(f, "AttributeProto.ref_attr_name", ref_attr));
+        break;
       case 2:
         FUNGEN_RETURN_IF_ERROR(proto::expect_wire(f, WireType::kFixed32, "AttributeProto.f"));
         a.f = f.as_float();
         seen_type = 1;
         break;
-      case 3: FUNGEN_RETURN_IF_ERROR(read_varint_field(f, "AttributeProto.i", a.i)); seen_type = 2; break;
-      case 4: FUNGEN_RETURN_IF_ERROR(read_string(f, "AttributeProto.s", a.s)); seen_type = 3; break;
+      case 3:
+        FUNGEN_RETURN_IF_ERROR(read_varint_field(f, "AttributeProto.i", a.i));
+        seen_type = 2;
+        break;
+      case 4:
+        FUNGEN_RETURN_IF_ERROR(read_string(f, "AttributeProto.s", a.s));
+        seen_type = 3;
+        break;
       case 5: {
         FUNGEN_ASSIGN_OR_RETURN(Reader tensor, r.nested(f));
         FUNGEN_ASSIGN_OR_RETURN(a.t, read_tensor(tensor, nullptr));
@@ -145,11 +175,18 @@ Status read_attribute(Reader r, std::string& name, Attribute& a) {
         break;
       }
       case 6:  // graph: the body is not imported (see onnx_import.h)
-        FUNGEN_RETURN_IF_ERROR(proto::expect_wire(f, WireType::kLengthDelimited, "AttributeProto.g"));
+        FUNGEN_RETURN_IF_ERROR(
+            proto::expect_wire(f, WireType::kLengthDelimited, "AttributeProto.g"));
         seen_type = 5;
         break;
-      case 7: FUNGEN_RETURN_IF_ERROR(proto::append_floats(f, a.floats, "AttributeProto.floats")); seen_type = 6; break;
-      case 8: FUNGEN_RETURN_IF_ERROR(proto::append_int64s(f, a.ints, "AttributeProto.ints")); seen_type = 7; break;
+      case 7:
+        FUNGEN_RETURN_IF_ERROR(proto::append_floats(f, a.floats, "AttributeProto.floats"));
+        seen_type = 6;
+        break;
+      case 8:
+        FUNGEN_RETURN_IF_ERROR(proto::append_int64s(f, a.ints, "AttributeProto.ints"));
+        seen_type = 7;
+        break;
       case 9: {
         std::string s;
         FUNGEN_RETURN_IF_ERROR(read_string(f, "AttributeProto.strings", s));
@@ -157,13 +194,26 @@ Status read_attribute(Reader r, std::string& name, Attribute& a) {
         seen_type = 8;
         break;
       }
-      case 10: seen_type = 9; break;
-      case 11: seen_type = 10; break;
-      case 22: seen_type = 11; break;
-      case 23: seen_type = 12; break;
-      case 14: seen_type = 13; break;
-      case 15: seen_type = 14; break;
-      default: break;  // doc_string
+      case 10:
+        seen_type = 9;
+        break;
+      case 11:
+        seen_type = 10;
+        break;
+      case 22:
+        seen_type = 11;
+        break;
+      case 23:
+        seen_type = 12;
+        break;
+      case 14:
+        seen_type = 13;
+        break;
+      case 15:
+        seen_type = 14;
+        break;
+      default:
+        break;  // doc_string
     }
   }
   if (name.empty()) return corrupt("an attribute has no name");
@@ -173,15 +223,32 @@ Status read_attribute(Reader r, std::string& name, Attribute& a) {
   }
   if (type == 0) type = seen_type;
   switch (type) {
-    case 1: a.kind = Kind::kFloat; break;
-    case 2: a.kind = Kind::kInt; break;
-    case 3: a.kind = Kind::kString; break;
-    case 4: a.kind = Kind::kTensor; break;
-    case 5: a.kind = Kind::kGraph; break;
-    case 6: a.kind = Kind::kFloats; break;
-    case 7: a.kind = Kind::kInts; break;
-    case 8: a.kind = Kind::kStrings; break;
-    case 0: return corrupt("attribute '" + name + "' has no type and no value");
+    case 1:
+      a.kind = Kind::kFloat;
+      break;
+    case 2:
+      a.kind = Kind::kInt;
+      break;
+    case 3:
+      a.kind = Kind::kString;
+      break;
+    case 4:
+      a.kind = Kind::kTensor;
+      break;
+    case 5:
+      a.kind = Kind::kGraph;
+      break;
+    case 6:
+      a.kind = Kind::kFloats;
+      break;
+    case 7:
+      a.kind = Kind::kInts;
+      break;
+    case 8:
+      a.kind = Kind::kStrings;
+      break;
+    case 0:
+      return corrupt("attribute '" + name + "' has no type and no value");
     default:
       return unsupported("attribute '" + name + "' has kind " + attribute_type_label(type) +
                          ", which fungen does not support");
@@ -193,8 +260,8 @@ Status read_attribute(Reader r, std::string& name, Attribute& a) {
 }
 
 std::string node_label(const RawNode& n, size_t index) {
-  return "node " + std::to_string(index) + " '" + (n.name.empty() ? "<unnamed>" : n.name) +
-         "' (" + (n.op_type.empty() ? "<no op_type>" : n.op_type) + ")";
+  return "node " + std::to_string(index) + " '" + (n.name.empty() ? "<unnamed>" : n.name) + "' (" +
+         (n.op_type.empty() ? "<no op_type>" : n.op_type) + ")";
 }
 
 // NodeProto. Errors in attributes are reported once the node's name and op are known.
@@ -204,11 +271,23 @@ Status read_node(Reader r, size_t index, RawNode& node) {
   while (!r.at_end()) {
     FUNGEN_RETURN_IF_ERROR(r.next(f));
     switch (f.number) {
-      case 1: node.inputs.emplace_back(); FUNGEN_RETURN_IF_ERROR(read_string(f, "NodeProto.input", node.inputs.back())); break;
-      case 2: node.outputs.emplace_back(); FUNGEN_RETURN_IF_ERROR(read_string(f, "NodeProto.output", node.outputs.back())); break;
-      case 3: FUNGEN_RETURN_IF_ERROR(read_string(f, "NodeProto.name", node.name)); break;
-      case 4: FUNGEN_RETURN_IF_ERROR(read_string(f, "NodeProto.op_type", node.op_type)); break;
-      case 7: FUNGEN_RETURN_IF_ERROR(read_string(f, "NodeProto.domain", node.domain)); break;
+      case 1:
+        node.inputs.emplace_back();
+        FUNGEN_RETURN_IF_ERROR(read_string(f, "NodeProto.input", node.inputs.back()));
+        break;
+      case 2:
+        node.outputs.emplace_back();
+        FUNGEN_RETURN_IF_ERROR(read_string(f, "NodeProto.output", node.outputs.back()));
+        break;
+      case 3:
+        FUNGEN_RETURN_IF_ERROR(read_string(f, "NodeProto.name", node.name));
+        break;
+      case 4:
+        FUNGEN_RETURN_IF_ERROR(read_string(f, "NodeProto.op_type", node.op_type));
+        break;
+      case 7:
+        FUNGEN_RETURN_IF_ERROR(read_string(f, "NodeProto.domain", node.domain));
+        break;
       case 5: {
         FUNGEN_ASSIGN_OR_RETURN(Reader attr_reader, r.nested(f));
         std::string name;
@@ -221,7 +300,8 @@ Status read_node(Reader r, size_t index, RawNode& node) {
         }
         break;
       }
-      default: break;  // doc_string, metadata_props
+      default:
+        break;  // doc_string, metadata_props
     }
   }
   if (!attr_error.ok()) return attr_error.with_context(node_label(node, index));
@@ -240,7 +320,9 @@ Status read_graph(Reader r, RawGraph& g) {
         FUNGEN_RETURN_IF_ERROR(read_node(node, g.nodes.size() - 1, g.nodes.back()));
         break;
       }
-      case 2: FUNGEN_RETURN_IF_ERROR(read_string(f, "GraphProto.name", g.name)); break;
+      case 2:
+        FUNGEN_RETURN_IF_ERROR(read_string(f, "GraphProto.name", g.name));
+        break;
       case 5: {
         FUNGEN_ASSIGN_OR_RETURN(Reader tensor, r.nested(f));
         std::string name;
@@ -263,11 +345,12 @@ Status read_graph(Reader r, RawGraph& g) {
         break;  // value_info (13): checked for well-formedness, otherwise unused
       }
       case 15:
-        FUNGEN_RETURN_IF_ERROR(proto::expect_wire(f, WireType::kLengthDelimited,
-                                                  "GraphProto.sparse_initializer"));
+        FUNGEN_RETURN_IF_ERROR(
+            proto::expect_wire(f, WireType::kLengthDelimited, "GraphProto.sparse_initializer"));
         ++g.sparse_initializers;
         break;
-      default: break;  // doc_string, quantization_annotation, metadata_props
+      default:
+        break;  // doc_string, quantization_annotation, metadata_props
     }
   }
   return Status();
@@ -280,9 +363,15 @@ Status read_model(Reader r, RawModel& m) {
   while (!r.at_end()) {
     FUNGEN_RETURN_IF_ERROR(r.next(f));
     switch (f.number) {
-      case 1: FUNGEN_RETURN_IF_ERROR(read_varint_field(f, "ModelProto.ir_version", m.ir_version)); break;
-      case 2: FUNGEN_RETURN_IF_ERROR(read_string(f, "ModelProto.producer_name", m.producer_name)); break;
-      case 3: FUNGEN_RETURN_IF_ERROR(read_string(f, "ModelProto.producer_version", m.producer_version)); break;
+      case 1:
+        FUNGEN_RETURN_IF_ERROR(read_varint_field(f, "ModelProto.ir_version", m.ir_version));
+        break;
+      case 2:
+        FUNGEN_RETURN_IF_ERROR(read_string(f, "ModelProto.producer_name", m.producer_name));
+        break;
+      case 3:
+        FUNGEN_RETURN_IF_ERROR(read_string(f, "ModelProto.producer_version", m.producer_version));
+        break;
       case 7: {
         if (m.has_graph) return corrupt("the model holds more than one graph");
         m.has_graph = true;
@@ -297,8 +386,10 @@ Status read_model(Reader r, RawModel& m) {
         Field o;
         while (!opset.at_end()) {
           FUNGEN_RETURN_IF_ERROR(opset.next(o));
-          if (o.number == 1) FUNGEN_RETURN_IF_ERROR(read_string(o, "OperatorSetIdProto.domain", domain));
-          if (o.number == 2) FUNGEN_RETURN_IF_ERROR(read_varint_field(o, "OperatorSetIdProto.version", version));
+          if (o.number == 1)
+            FUNGEN_RETURN_IF_ERROR(read_string(o, "OperatorSetIdProto.domain", domain));
+          if (o.number == 2)
+            FUNGEN_RETURN_IF_ERROR(read_varint_field(o, "OperatorSetIdProto.version", version));
         }
         m.opset_imports.emplace_back(std::move(domain), version);
         break;
@@ -310,7 +401,8 @@ Status read_model(Reader r, RawModel& m) {
         m.metadata[key] = std::move(value);
         break;
       }
-      default: break;  // domain, model_version, doc_string, training_info, functions
+      default:
+        break;  // domain, model_version, doc_string, training_info, functions
     }
   }
   return Status();

@@ -11,34 +11,60 @@ namespace {
 
 // TensorProto field numbers (onnx.proto3).
 enum TensorField : uint32_t {
-  kDims = 1, kDataType = 2, kSegment = 3, kFloatData = 4, kInt32Data = 5, kStringData = 6,
-  kInt64Data = 7, kName = 8, kRawData = 9, kDoubleData = 10, kUInt64Data = 11,
-  kExternalData = 13, kDataLocation = 14,
+  kDims = 1,
+  kDataType = 2,
+  kSegment = 3,
+  kFloatData = 4,
+  kInt32Data = 5,
+  kStringData = 6,
+  kInt64Data = 7,
+  kName = 8,
+  kRawData = 9,
+  kDoubleData = 10,
+  kUInt64Data = 11,
+  kExternalData = 13,
+  kDataLocation = 14,
 };
 
 std::string onnx_dtype_label(int32_t v) {
   switch (v) {
-    case 14: return "COMPLEX64";
-    case 15: return "COMPLEX128";
-    case 17: return "FLOAT8E4M3FN";
-    case 18: return "FLOAT8E4M3FNUZ";
-    case 19: return "FLOAT8E5M2";
-    case 20: return "FLOAT8E5M2FNUZ";
-    case 21: return "UINT4";
-    case 22: return "INT4";
-    case 23: return "FLOAT4E2M1";
-    default: return dtype_name(static_cast<DType>(v));
+    case 14:
+      return "COMPLEX64";
+    case 15:
+      return "COMPLEX128";
+    case 17:
+      return "FLOAT8E4M3FN";
+    case 18:
+      return "FLOAT8E4M3FNUZ";
+    case 19:
+      return "FLOAT8E5M2";
+    case 20:
+      return "FLOAT8E5M2FNUZ";
+    case 21:
+      return "UINT4";
+    case 22:
+      return "INT4";
+    case 23:
+      return "FLOAT4E2M1";
+    default:
+      return dtype_name(static_cast<DType>(v));
   }
 }
 
 // The typed field the spec stores `dtype` in.
 uint32_t typed_field_for(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return kFloatData;
-    case DType::kInt64: return kInt64Data;
-    case DType::kFloat64: return kDoubleData;
-    case DType::kUInt32: case DType::kUInt64: return kUInt64Data;
-    default: return kInt32Data;  // int32, int16, int8, uint16, uint8, bool, float16, bfloat16
+    case DType::kFloat32:
+      return kFloatData;
+    case DType::kInt64:
+      return kInt64Data;
+    case DType::kFloat64:
+      return kDoubleData;
+    case DType::kUInt32:
+    case DType::kUInt64:
+      return kUInt64Data;
+    default:
+      return kInt32Data;  // int32, int16, int8, uint16, uint8, bool, float16, bfloat16
   }
 }
 
@@ -65,8 +91,8 @@ Status read_external_entry(proto::Reader r, TensorFields& t) {
   while (!r.at_end()) {
     FUNGEN_RETURN_IF_ERROR(r.next(f));
     if (f.number == 1 || f.number == 2) {
-      FUNGEN_RETURN_IF_ERROR(proto::expect_wire(f, proto::WireType::kLengthDelimited,
-                                                "external_data entry"));
+      FUNGEN_RETURN_IF_ERROR(
+          proto::expect_wire(f, proto::WireType::kLengthDelimited, "external_data entry"));
       (f.number == 1 ? key : value) = f.as_string();
     }
   }
@@ -80,24 +106,31 @@ Status read_fields(proto::Reader& r, TensorFields& t) {
   while (!r.at_end()) {
     FUNGEN_RETURN_IF_ERROR(r.next(f));
     switch (f.number) {
-      case kDims: FUNGEN_RETURN_IF_ERROR(proto::append_int64s(f, t.dims, "TensorProto.dims")); break;
+      case kDims:
+        FUNGEN_RETURN_IF_ERROR(proto::append_int64s(f, t.dims, "TensorProto.dims"));
+        break;
       case kDataType:
         FUNGEN_RETURN_IF_ERROR(proto::expect_wire(f, WireType::kVarint, "TensorProto.data_type"));
         t.data_type = f.as_int32();
         break;
-      case kSegment: t.has_segment = true; break;
+      case kSegment:
+        t.has_segment = true;
+        break;
       case kFloatData:
         FUNGEN_RETURN_IF_ERROR(proto::append_floats(f, t.floats, "TensorProto.float_data"));
         break;
       case kInt32Data:
         FUNGEN_RETURN_IF_ERROR(proto::append_int32s(f, t.int32s, "TensorProto.int32_data"));
         break;
-      case kStringData: ++t.strings; break;
+      case kStringData:
+        ++t.strings;
+        break;
       case kInt64Data:
         FUNGEN_RETURN_IF_ERROR(proto::append_int64s(f, t.int64s, "TensorProto.int64_data"));
         break;
       case kName:
-        FUNGEN_RETURN_IF_ERROR(proto::expect_wire(f, WireType::kLengthDelimited, "TensorProto.name"));
+        FUNGEN_RETURN_IF_ERROR(
+            proto::expect_wire(f, WireType::kLengthDelimited, "TensorProto.name"));
         t.name = f.as_string();
         break;
       case kRawData:
@@ -123,7 +156,8 @@ Status read_fields(proto::Reader& r, TensorFields& t) {
             proto::expect_wire(f, WireType::kVarint, "TensorProto.data_location"));
         if (f.scalar == 1) t.external = true;
         break;
-      default: break;  // doc_string, metadata_props, fields newer than this reader
+      default:
+        break;  // doc_string, metadata_props, fields newer than this reader
     }
   }
   return Status();
@@ -138,32 +172,61 @@ void copy_elements(const std::vector<Src>& src, Tensor& dst) {
 
 size_t typed_count(const TensorFields& t, uint32_t field) {
   switch (field) {
-    case kFloatData: return t.floats.size();
-    case kInt32Data: return t.int32s.size();
-    case kInt64Data: return t.int64s.size();
-    case kDoubleData: return t.doubles.size();
-    case kUInt64Data: return t.uint64s.size();
-    default: return 0;
+    case kFloatData:
+      return t.floats.size();
+    case kInt32Data:
+      return t.int32s.size();
+    case kInt64Data:
+      return t.int64s.size();
+    case kDoubleData:
+      return t.doubles.size();
+    case kUInt64Data:
+      return t.uint64s.size();
+    default:
+      return 0;
   }
 }
 
 void fill_typed(const TensorFields& t, Tensor& out) {
   switch (out.dtype()) {
-    case DType::kFloat32: copy_elements<float>(t.floats, out); break;
-    case DType::kFloat64: copy_elements<double>(t.doubles, out); break;
-    case DType::kInt64: copy_elements<int64_t>(t.int64s, out); break;
-    case DType::kUInt64: copy_elements<uint64_t>(t.uint64s, out); break;
-    case DType::kUInt32: copy_elements<uint32_t>(t.uint64s, out); break;
-    case DType::kInt32: copy_elements<int32_t>(t.int32s, out); break;
-    case DType::kInt16: copy_elements<int16_t>(t.int32s, out); break;
-    case DType::kInt8: copy_elements<int8_t>(t.int32s, out); break;
-    case DType::kUInt8: copy_elements<uint8_t>(t.int32s, out); break;
-    case DType::kBool: copy_elements<uint8_t>(t.int32s, out); break;
+    case DType::kFloat32:
+      copy_elements<float>(t.floats, out);
+      break;
+    case DType::kFloat64:
+      copy_elements<double>(t.doubles, out);
+      break;
+    case DType::kInt64:
+      copy_elements<int64_t>(t.int64s, out);
+      break;
+    case DType::kUInt64:
+      copy_elements<uint64_t>(t.uint64s, out);
+      break;
+    case DType::kUInt32:
+      copy_elements<uint32_t>(t.uint64s, out);
+      break;
+    case DType::kInt32:
+      copy_elements<int32_t>(t.int32s, out);
+      break;
+    case DType::kInt16:
+      copy_elements<int16_t>(t.int32s, out);
+      break;
+    case DType::kInt8:
+      copy_elements<int8_t>(t.int32s, out);
+      break;
+    case DType::kUInt8:
+      copy_elements<uint8_t>(t.int32s, out);
+      break;
+    case DType::kBool:
+      copy_elements<uint8_t>(t.int32s, out);
+      break;
     // float16/bfloat16 travel as their bit patterns in the low 16 bits.
-    case DType::kUInt16: case DType::kFloat16: case DType::kBFloat16:
+    case DType::kUInt16:
+    case DType::kFloat16:
+    case DType::kBFloat16:
       copy_elements<uint16_t>(t.int32s, out);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -180,7 +243,8 @@ Result<Tensor> read_tensor(proto::Reader reader, std::string* name) {
                        (t.external_location.empty() ? "<no location>" : t.external_location) +
                        "'); re-export with the weights inside the .onnx");
   }
-  if (t.has_segment) return unsupported(what + " is stored in segments, which fungen does not read");
+  if (t.has_segment)
+    return unsupported(what + " is stored in segments, which fungen does not read");
   if (t.data_type == 0) return corrupt(what + " has no data type");
   if (t.data_type == static_cast<int32_t>(DType::kString) || t.strings) {
     return unsupported(what + " is a string tensor; fungen computes on numeric tensors only");
@@ -198,8 +262,12 @@ Result<Tensor> read_tensor(proto::Reader reader, std::string* name) {
   bool zero = false;
   for (int64_t d : t.dims) {
     if (d < 0) return corrupt(what + " has a negative dimension in " + shape_to_string(t.dims));
-    if (d == 0) { zero = true; continue; }
-    if (numel > kLimit / d) return corrupt(what + " has dims " + shape_to_string(t.dims) + " too large for memory");
+    if (d == 0) {
+      zero = true;
+      continue;
+    }
+    if (numel > kLimit / d)
+      return corrupt(what + " has dims " + shape_to_string(t.dims) + " too large for memory");
     numel *= d;
   }
   if (zero) numel = 0;

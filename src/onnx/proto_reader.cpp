@@ -26,12 +26,18 @@ uint64_t load_le(const uint8_t* p, size_t n) {
 
 const char* wire_type_name(WireType wire) {
   switch (wire) {
-    case WireType::kVarint: return "varint";
-    case WireType::kFixed64: return "fixed64";
-    case WireType::kLengthDelimited: return "length-delimited";
-    case WireType::kStartGroup: return "start-group";
-    case WireType::kEndGroup: return "end-group";
-    case WireType::kFixed32: return "fixed32";
+    case WireType::kVarint:
+      return "varint";
+    case WireType::kFixed64:
+      return "fixed64";
+    case WireType::kLengthDelimited:
+      return "length-delimited";
+    case WireType::kStartGroup:
+      return "start-group";
+    case WireType::kEndGroup:
+      return "end-group";
+    case WireType::kFixed32:
+      return "fixed32";
   }
   return "invalid";
 }
@@ -41,7 +47,9 @@ float Field::as_float() const {
   return std::bit_cast<float>(bits);
 }
 
-double Field::as_double() const { return std::bit_cast<double>(scalar); }
+double Field::as_double() const {
+  return std::bit_cast<double>(scalar);
+}
 
 Status read_varint(std::span<const uint8_t> bytes, size_t& pos, uint64_t& value, size_t base) {
   const size_t start = pos;
@@ -107,8 +115,8 @@ Status Reader::next(Field& field) {
       return wire_error(field.offset, "field " + std::to_string(number) +
                                           " is a protobuf group, which ONNX never uses");
     default:
-      return wire_error(field.offset, "invalid wire type " + std::to_string(wire) +
-                                          " for field " + std::to_string(number));
+      return wire_error(field.offset, "invalid wire type " + std::to_string(wire) + " for field " +
+                                          std::to_string(number));
   }
 }
 

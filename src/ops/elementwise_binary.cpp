@@ -13,9 +13,9 @@ template <class... Ts>
 Status check_dtype(InferContext& ctx, TypeList<Ts...> types, size_t input) {
   DType d = ctx.input_dtype(input);
   if (!dtype_in(types, d)) {
-    return ctx.fail(StatusCode::kUnsupported, "input " + std::to_string(input) + " dtype " +
-                                                  dtype_name(d) + " not supported (supported: " +
-                                                  dtype_list_names(types) + ")");
+    return ctx.fail(StatusCode::kUnsupported,
+                    "input " + std::to_string(input) + " dtype " + dtype_name(d) +
+                        " not supported (supported: " + dtype_list_names(types) + ")");
   }
   return Status();
 }
@@ -70,18 +70,36 @@ constexpr size_t kVariadicMax = 1 << 20;
 
 }  // namespace
 
-Status infer_Add(InferContext& ctx) { return infer_broadcast(ctx, NumericTypes{}, 2, 2); }
-Status infer_Sub(InferContext& ctx) { return infer_broadcast(ctx, NumericTypes{}, 2, 2); }
-Status infer_Mul(InferContext& ctx) { return infer_broadcast(ctx, NumericTypes{}, 2, 2); }
-Status infer_Div(InferContext& ctx) { return infer_broadcast(ctx, NumericTypes{}, 2, 2); }
-Status infer_Max(InferContext& ctx) { return infer_broadcast(ctx, NumericTypes{}, 1, kVariadicMax); }
-Status infer_Min(InferContext& ctx) { return infer_broadcast(ctx, NumericTypes{}, 1, kVariadicMax); }
-Status infer_Sum(InferContext& ctx) { return infer_broadcast(ctx, NumericTypes{}, 1, kVariadicMax); }
-Status infer_Mean(InferContext& ctx) { return infer_broadcast(ctx, FloatTypes{}, 1, kVariadicMax); }
+Status infer_Add(InferContext& ctx) {
+  return infer_broadcast(ctx, NumericTypes{}, 2, 2);
+}
+Status infer_Sub(InferContext& ctx) {
+  return infer_broadcast(ctx, NumericTypes{}, 2, 2);
+}
+Status infer_Mul(InferContext& ctx) {
+  return infer_broadcast(ctx, NumericTypes{}, 2, 2);
+}
+Status infer_Div(InferContext& ctx) {
+  return infer_broadcast(ctx, NumericTypes{}, 2, 2);
+}
+Status infer_Max(InferContext& ctx) {
+  return infer_broadcast(ctx, NumericTypes{}, 1, kVariadicMax);
+}
+Status infer_Min(InferContext& ctx) {
+  return infer_broadcast(ctx, NumericTypes{}, 1, kVariadicMax);
+}
+Status infer_Sum(InferContext& ctx) {
+  return infer_broadcast(ctx, NumericTypes{}, 1, kVariadicMax);
+}
+Status infer_Mean(InferContext& ctx) {
+  return infer_broadcast(ctx, FloatTypes{}, 1, kVariadicMax);
+}
 Status infer_Equal(InferContext& ctx) {
   return infer_broadcast(ctx, NumericBoolTypes{}, 2, 2, DType::kBool);
 }
-Status infer_Less(InferContext& ctx) { return infer_broadcast(ctx, NumericTypes{}, 2, 2, DType::kBool); }
+Status infer_Less(InferContext& ctx) {
+  return infer_broadcast(ctx, NumericTypes{}, 2, 2, DType::kBool);
+}
 Status infer_Greater(InferContext& ctx) {
   return infer_broadcast(ctx, NumericTypes{}, 2, 2, DType::kBool);
 }
@@ -91,9 +109,15 @@ Status infer_LessOrEqual(InferContext& ctx) {
 Status infer_GreaterOrEqual(InferContext& ctx) {
   return infer_broadcast(ctx, NumericTypes{}, 2, 2, DType::kBool);
 }
-Status infer_And(InferContext& ctx) { return infer_broadcast(ctx, BoolTypes{}, 2, 2); }
-Status infer_Or(InferContext& ctx) { return infer_broadcast(ctx, BoolTypes{}, 2, 2); }
-Status infer_Xor(InferContext& ctx) { return infer_broadcast(ctx, BoolTypes{}, 2, 2); }
+Status infer_And(InferContext& ctx) {
+  return infer_broadcast(ctx, BoolTypes{}, 2, 2);
+}
+Status infer_Or(InferContext& ctx) {
+  return infer_broadcast(ctx, BoolTypes{}, 2, 2);
+}
+Status infer_Xor(InferContext& ctx) {
+  return infer_broadcast(ctx, BoolTypes{}, 2, 2);
+}
 
 Status infer_Mod(InferContext& ctx) {
   int64_t fmod = ctx.node().attr_int("fmod", 0);

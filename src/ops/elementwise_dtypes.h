@@ -19,8 +19,8 @@ struct TypeList {};
 using FloatTypes = TypeList<float, double>;
 using UnsignedTypes = TypeList<uint8_t, uint16_t, uint32_t, uint64_t>;
 using SignedNumericTypes = TypeList<float, double, int8_t, int16_t, int32_t, int64_t>;
-using NumericTypes =
-    TypeList<float, double, int8_t, uint8_t, int16_t, uint16_t, int32_t, int64_t, uint32_t, uint64_t>;
+using NumericTypes = TypeList<float, double, int8_t, uint8_t, int16_t, uint16_t, int32_t, int64_t,
+                              uint32_t, uint64_t>;
 using NumericBoolTypes = TypeList<float, double, int8_t, uint8_t, int16_t, uint16_t, int32_t,
                                   int64_t, uint32_t, uint64_t, bool>;
 using BoolTypes = TypeList<bool>;

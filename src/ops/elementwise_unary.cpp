@@ -22,9 +22,9 @@ template <class... Ts>
 Status check_dtype(InferContext& ctx, TypeList<Ts...> types, size_t input) {
   DType d = ctx.input_dtype(input);
   if (!dtype_in(types, d)) {
-    return ctx.fail(StatusCode::kUnsupported, "input " + std::to_string(input) + " dtype " +
-                                                  dtype_name(d) + " not supported (supported: " +
-                                                  dtype_list_names(types) + ")");
+    return ctx.fail(StatusCode::kUnsupported,
+                    "input " + std::to_string(input) + " dtype " + dtype_name(d) +
+                        " not supported (supported: " + dtype_list_names(types) + ")");
   }
   return Status();
 }
@@ -40,44 +40,120 @@ Status infer_unary(InferContext& ctx, TypeList<Ts...> types, DType out = DType::
 
 }  // namespace
 
-Status infer_Abs(InferContext& ctx) { return infer_unary(ctx, NumericTypes{}); }
-Status infer_Neg(InferContext& ctx) { return infer_unary(ctx, SignedNumericTypes{}); }
-Status infer_Exp(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Log(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Sqrt(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Reciprocal(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Floor(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Ceil(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Round(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Sigmoid(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Tanh(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Relu(InferContext& ctx) { return infer_unary(ctx, SignedNumericTypes{}); }
-Status infer_LeakyRelu(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Elu(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Selu(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Celu(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_ThresholdedRelu(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_HardSigmoid(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_HardSwish(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Softplus(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Softsign(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Mish(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Erf(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Sin(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Cos(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Tan(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Asin(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Acos(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Atan(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Sinh(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Cosh(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Asinh(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Acosh(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Atanh(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}); }
-Status infer_Sign(InferContext& ctx) { return infer_unary(ctx, NumericTypes{}); }
-Status infer_Not(InferContext& ctx) { return infer_unary(ctx, BoolTypes{}); }
-Status infer_IsNaN(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}, DType::kBool); }
-Status infer_IsInf(InferContext& ctx) { return infer_unary(ctx, FloatTypes{}, DType::kBool); }
+Status infer_Abs(InferContext& ctx) {
+  return infer_unary(ctx, NumericTypes{});
+}
+Status infer_Neg(InferContext& ctx) {
+  return infer_unary(ctx, SignedNumericTypes{});
+}
+Status infer_Exp(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Log(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Sqrt(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Reciprocal(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Floor(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Ceil(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Round(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Sigmoid(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Tanh(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Relu(InferContext& ctx) {
+  return infer_unary(ctx, SignedNumericTypes{});
+}
+Status infer_LeakyRelu(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Elu(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Selu(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Celu(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_ThresholdedRelu(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_HardSigmoid(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_HardSwish(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Softplus(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Softsign(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Mish(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Erf(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Sin(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Cos(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Tan(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Asin(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Acos(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Atan(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Sinh(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Cosh(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Asinh(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Acosh(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Atanh(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{});
+}
+Status infer_Sign(InferContext& ctx) {
+  return infer_unary(ctx, NumericTypes{});
+}
+Status infer_Not(InferContext& ctx) {
+  return infer_unary(ctx, BoolTypes{});
+}
+Status infer_IsNaN(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{}, DType::kBool);
+}
+Status infer_IsInf(InferContext& ctx) {
+  return infer_unary(ctx, FloatTypes{}, DType::kBool);
+}
 
 Status infer_Gelu(InferContext& ctx) {
   std::string approximate = ctx.node().attr_string("approximate", "none");
@@ -114,7 +190,9 @@ Status infer_Clip(InferContext& ctx) {
   return Status();
 }
 
-Status infer_Shrink(InferContext& ctx) { return infer_unary(ctx, NumericTypes{}); }
+Status infer_Shrink(InferContext& ctx) {
+  return infer_unary(ctx, NumericTypes{});
+}
 
 // Inference only: Y = X; the optional mask output is all true. A training_mode input must be a
 // constant false.
@@ -127,7 +205,8 @@ Status infer_Dropout(InferContext& ctx) {
                       "input training_mode must be a constant bool scalar (inference only)");
     }
     if (*training->data<bool>()) {
-      return ctx.fail(StatusCode::kUnsupported, "training_mode=true is not supported (inference only)");
+      return ctx.fail(StatusCode::kUnsupported,
+                      "training_mode=true is not supported (inference only)");
     }
   }
   FUNGEN_RETURN_IF_ERROR(check_dtype(ctx, FloatTypes{}, 0));

@@ -8,7 +8,9 @@
 namespace fungen {
 namespace {
 
-std::string dims_to_string(const Shape& s) { return shape_to_string(s); }
+std::string dims_to_string(const Shape& s) {
+  return shape_to_string(s);
+}
 
 // Shared checks of X (input 0), W (input 1) and optional B (input 2); fills group and the kernel.
 Status check_conv_inputs(InferContext& ctx, bool transpose, int64_t* group,
@@ -29,7 +31,8 @@ Status check_conv_inputs(InferContext& ctx, bool transpose, int64_t* group,
   }
   const Shape& x = ctx.input_shape(0);
   const Shape& w = ctx.input_shape(1);
-  if (x.size() < 3) return ctx.invalid("X must have rank >= 3 (N, C, spatial...), got " + dims_to_string(x));
+  if (x.size() < 3)
+    return ctx.invalid("X must have rank >= 3 (N, C, spatial...), got " + dims_to_string(x));
   if (x.size() > 5) {
     return ctx.fail(StatusCode::kUnsupported,
                     "only 1 to 3 spatial dims are supported, X has shape " + dims_to_string(x));
@@ -62,8 +65,9 @@ Status check_conv_inputs(InferContext& ctx, bool transpose, int64_t* group,
   }
   kernel->assign(w.begin() + 2, w.end());
   if (ctx.node().has_attr("kernel_shape") && ctx.node().attr_ints("kernel_shape") != *kernel) {
-    return ctx.invalid("attribute kernel_shape=" + dims_to_string(ctx.node().attr_ints("kernel_shape")) +
-                       " disagrees with W shape " + dims_to_string(w));
+    return ctx.invalid(
+        "attribute kernel_shape=" + dims_to_string(ctx.node().attr_ints("kernel_shape")) +
+        " disagrees with W shape " + dims_to_string(w));
   }
   const int64_t m = transpose ? w[1] * *group : w[0];
   if (ctx.has_input(2) && ctx.input_shape(2) != Shape{m}) {

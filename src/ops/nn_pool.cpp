@@ -15,11 +15,13 @@ Status check_pool_input(InferContext& ctx, TypeList<Ts...> types, size_t max_spa
   if (ctx.num_inputs() != 1 || !ctx.has_input(0)) return ctx.invalid("expects exactly one input X");
   const DType d = ctx.input_dtype(0);
   if (!dtype_in(types, d)) {
-    return ctx.fail(StatusCode::kUnsupported, "dtype " + dtype_name(d) + " not supported (supported: " +
-                                                  dtype_list_names(types) + ")");
+    return ctx.fail(
+        StatusCode::kUnsupported,
+        "dtype " + dtype_name(d) + " not supported (supported: " + dtype_list_names(types) + ")");
   }
   const Shape& x = ctx.input_shape(0);
-  if (x.size() < 3) return ctx.invalid("X must have rank >= 3 (N, C, spatial...), got " + shape_to_string(x));
+  if (x.size() < 3)
+    return ctx.invalid("X must have rank >= 3 (N, C, spatial...), got " + shape_to_string(x));
   if (x.size() - 2 > max_spatial) {
     return ctx.fail(StatusCode::kUnsupported, "only 1 to " + std::to_string(max_spatial) +
                                                   " spatial dims are supported, X has shape " +
@@ -30,7 +32,8 @@ Status check_pool_input(InferContext& ctx, TypeList<Ts...> types, size_t max_spa
 
 Status infer_window_pool(InferContext& ctx, WindowOptions options) {
   const Shape& x = ctx.input_shape(0);
-  if (!ctx.node().has_attr("kernel_shape")) return ctx.invalid("attribute kernel_shape is required");
+  if (!ctx.node().has_attr("kernel_shape"))
+    return ctx.invalid("attribute kernel_shape is required");
   WindowGeometry g;
   Status s = compute_window(ctx.node(), Shape(x.begin() + 2, x.end()),
                             ctx.node().attr_ints("kernel_shape"), options, &g);
@@ -56,7 +59,8 @@ Status infer_MaxPool(InferContext& ctx) {
   FUNGEN_RETURN_IF_ERROR(check_pool_input(ctx, MaxPoolTypes{}, 3));
   const int64_t storage_order = ctx.node().attr_int("storage_order", 0);
   if (storage_order != 0 && storage_order != 1) {
-    return ctx.invalid("attribute storage_order=" + std::to_string(storage_order) + " must be 0 or 1");
+    return ctx.invalid("attribute storage_order=" + std::to_string(storage_order) +
+                       " must be 0 or 1");
   }
   if (ctx.num_outputs() > 2) return ctx.invalid("has at most 2 outputs (Y, Indices)");
   return infer_window_pool(ctx, WindowOptions{true, true});
@@ -66,13 +70,18 @@ Status infer_AveragePool(InferContext& ctx) {
   FUNGEN_RETURN_IF_ERROR(check_pool_input(ctx, FloatTypes{}, 3));
   const int64_t include = ctx.node().attr_int("count_include_pad", 0);
   if (include != 0 && include != 1) {
-    return ctx.invalid("attribute count_include_pad=" + std::to_string(include) + " must be 0 or 1");
+    return ctx.invalid("attribute count_include_pad=" + std::to_string(include) +
+                       " must be 0 or 1");
   }
   if (ctx.num_outputs() != 1) return ctx.invalid("has exactly one output");
   return infer_window_pool(ctx, WindowOptions{true, true});
 }
 
-Status infer_GlobalAveragePool(InferContext& ctx) { return infer_global_pool(ctx); }
-Status infer_GlobalMaxPool(InferContext& ctx) { return infer_global_pool(ctx); }
+Status infer_GlobalAveragePool(InferContext& ctx) {
+  return infer_global_pool(ctx);
+}
+Status infer_GlobalMaxPool(InferContext& ctx) {
+  return infer_global_pool(ctx);
+}
 
 }  // namespace fungen

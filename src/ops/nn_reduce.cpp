@@ -22,7 +22,8 @@ Status resolve_reduce_axes(const Node& node, int64_t opset, int rank, const Tens
     return invalid_argument("attribute keepdims=" + std::to_string(keepdims) + " must be 0 or 1");
   }
   if (noop != 0 && noop != 1) {
-    return invalid_argument("attribute noop_with_empty_axes=" + std::to_string(noop) + " must be 0 or 1");
+    return invalid_argument("attribute noop_with_empty_axes=" + std::to_string(noop) +
+                            " must be 0 or 1");
   }
   if (reduce_axes_from_input(node, opset)) {
     if (node.has_attr("axes")) {
@@ -30,13 +31,15 @@ Status resolve_reduce_axes(const Node& node, int64_t opset, int rank, const Tens
     }
     if (axes_input) {
       if (axes_input->dtype() != DType::kInt64) {
-        return invalid_argument("axes input dtype " + dtype_name(axes_input->dtype()) + " must be int64");
+        return invalid_argument("axes input dtype " + dtype_name(axes_input->dtype()) +
+                                " must be int64");
       }
       axes = tensor_to_int64s(*axes_input);
     }
   } else {
     if (axes_input) return invalid_argument("axes as input 1 needs opset >= 13 (ReduceSum) / 18");
-    if (noop) return invalid_argument("attribute noop_with_empty_axes needs the opset of axes-as-input");
+    if (noop)
+      return invalid_argument("attribute noop_with_empty_axes needs the opset of axes-as-input");
     axes = node.attr_ints("axes");
   }
   out->keepdims = keepdims == 1;
@@ -45,7 +48,8 @@ Status resolve_reduce_axes(const Node& node, int64_t opset, int rank, const Tens
   for (int64_t a : axes) {
     std::optional<int> n = normalize_axis(a, rank);
     if (!n) {
-      return invalid_argument("axis " + std::to_string(a) + " is out of range for rank " + std::to_string(rank));
+      return invalid_argument("axis " + std::to_string(a) + " is out of range for rank " +
+                              std::to_string(rank));
     }
     if (out->reduced[static_cast<size_t>(*n)]) {
       return invalid_argument("axis " + std::to_string(a) + " appears twice in axes");
@@ -59,8 +63,10 @@ Shape reduced_shape(const Shape& in, const ReduceAxes& axes) {
   if (axes.noop) return in;
   Shape out;
   for (size_t i = 0; i < in.size(); ++i) {
-    if (!axes.reduced[i]) out.push_back(in[i]);
-    else if (axes.keepdims) out.push_back(1);
+    if (!axes.reduced[i])
+      out.push_back(in[i]);
+    else if (axes.keepdims)
+      out.push_back(1);
   }
   return out;
 }
@@ -74,15 +80,17 @@ Status infer_reduce(InferContext& ctx, TypeList<Ts...> types) {
   }
   const DType d = ctx.input_dtype(0);
   if (!dtype_in(types, d)) {
-    return ctx.fail(StatusCode::kUnsupported, "dtype " + dtype_name(d) + " not supported (supported: " +
-                                                  dtype_list_names(types) + ")");
+    return ctx.fail(
+        StatusCode::kUnsupported,
+        "dtype " + dtype_name(d) + " not supported (supported: " + dtype_list_names(types) + ")");
   }
   const Tensor* axes_input = nullptr;
   if (ctx.has_input(1)) {
     axes_input = ctx.input_constant(1);
     if (!axes_input) {
-      return ctx.fail(StatusCode::kUnsupported,
-                      "axes input must be a constant known at load; computed axes are not supported");
+      return ctx.fail(
+          StatusCode::kUnsupported,
+          "axes input must be a constant known at load; computed axes are not supported");
     }
   }
   ReduceAxes axes;
@@ -109,10 +117,15 @@ Status infer_arg(InferContext& ctx) {
   const int64_t keepdims = ctx.node().attr_int("keepdims", 1);
   const int64_t last = ctx.node().attr_int("select_last_index", 0);
   std::optional<int> a = normalize_axis(axis, rank);
-  if (!a) return ctx.invalid("attribute axis=" + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  if (keepdims != 0 && keepdims != 1) return ctx.invalid("attribute keepdims=" + std::to_string(keepdims) + " must be 0 or 1");
-  if (last != 0 && last != 1) return ctx.invalid("attribute select_last_index=" + std::to_string(last) + " must be 0 or 1");
-  if (ctx.input_shape(0)[static_cast<size_t>(*a)] == 0) return ctx.invalid("cannot take the arg of an empty axis");
+  if (!a)
+    return ctx.invalid("attribute axis=" + std::to_string(axis) + " is out of range for rank " +
+                       std::to_string(rank));
+  if (keepdims != 0 && keepdims != 1)
+    return ctx.invalid("attribute keepdims=" + std::to_string(keepdims) + " must be 0 or 1");
+  if (last != 0 && last != 1)
+    return ctx.invalid("attribute select_last_index=" + std::to_string(last) + " must be 0 or 1");
+  if (ctx.input_shape(0)[static_cast<size_t>(*a)] == 0)
+    return ctx.invalid("cannot take the arg of an empty axis");
   Shape out = ctx.input_shape(0);
   if (keepdims) {
     out[static_cast<size_t>(*a)] = 1;
@@ -125,17 +138,41 @@ Status infer_arg(InferContext& ctx) {
 
 }  // namespace
 
-Status infer_ReduceSum(InferContext& ctx) { return infer_reduce(ctx, NumericTypes{}); }
-Status infer_ReduceMean(InferContext& ctx) { return infer_reduce(ctx, NumericTypes{}); }
-Status infer_ReduceMax(InferContext& ctx) { return infer_reduce(ctx, NumericTypes{}); }
-Status infer_ReduceMin(InferContext& ctx) { return infer_reduce(ctx, NumericTypes{}); }
-Status infer_ReduceProd(InferContext& ctx) { return infer_reduce(ctx, NumericTypes{}); }
-Status infer_ReduceL1(InferContext& ctx) { return infer_reduce(ctx, NumericTypes{}); }
-Status infer_ReduceL2(InferContext& ctx) { return infer_reduce(ctx, NumericTypes{}); }
-Status infer_ReduceSumSquare(InferContext& ctx) { return infer_reduce(ctx, NumericTypes{}); }
-Status infer_ReduceLogSum(InferContext& ctx) { return infer_reduce(ctx, FloatTypes{}); }
-Status infer_ReduceLogSumExp(InferContext& ctx) { return infer_reduce(ctx, FloatTypes{}); }
-Status infer_ArgMax(InferContext& ctx) { return infer_arg(ctx); }
-Status infer_ArgMin(InferContext& ctx) { return infer_arg(ctx); }
+Status infer_ReduceSum(InferContext& ctx) {
+  return infer_reduce(ctx, NumericTypes{});
+}
+Status infer_ReduceMean(InferContext& ctx) {
+  return infer_reduce(ctx, NumericTypes{});
+}
+Status infer_ReduceMax(InferContext& ctx) {
+  return infer_reduce(ctx, NumericTypes{});
+}
+Status infer_ReduceMin(InferContext& ctx) {
+  return infer_reduce(ctx, NumericTypes{});
+}
+Status infer_ReduceProd(InferContext& ctx) {
+  return infer_reduce(ctx, NumericTypes{});
+}
+Status infer_ReduceL1(InferContext& ctx) {
+  return infer_reduce(ctx, NumericTypes{});
+}
+Status infer_ReduceL2(InferContext& ctx) {
+  return infer_reduce(ctx, NumericTypes{});
+}
+Status infer_ReduceSumSquare(InferContext& ctx) {
+  return infer_reduce(ctx, NumericTypes{});
+}
+Status infer_ReduceLogSum(InferContext& ctx) {
+  return infer_reduce(ctx, FloatTypes{});
+}
+Status infer_ReduceLogSumExp(InferContext& ctx) {
+  return infer_reduce(ctx, FloatTypes{});
+}
+Status infer_ArgMax(InferContext& ctx) {
+  return infer_arg(ctx);
+}
+Status infer_ArgMin(InferContext& ctx) {
+  return infer_arg(ctx);
+}
 
 }  // namespace fungen

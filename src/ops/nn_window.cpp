@@ -59,11 +59,12 @@ Status compute_window(const Node& node, const Shape& in_spatial, const std::vect
   g->in = in_spatial;
   g->kernel = kernel;
   if (kernel.size() != n) {
-    return invalid_argument("kernel has " + std::to_string(kernel.size()) + " spatial dims, input " +
-                            std::to_string(n));
+    return invalid_argument("kernel has " + std::to_string(kernel.size()) +
+                            " spatial dims, input " + std::to_string(n));
   }
   for (int64_t k : kernel) {
-    if (k < 1) return invalid_argument("kernel_shape " + ints_to_string(kernel) + " has a value < 1");
+    if (k < 1)
+      return invalid_argument("kernel_shape " + ints_to_string(kernel) + " has a value < 1");
   }
   FUNGEN_RETURN_IF_ERROR(read_ints(node, "strides", n, 1, 1, &g->strides));
   if (options.dilations_allowed) {
@@ -133,10 +134,12 @@ Status compute_transpose_window(const Node& node, const Shape& in_spatial,
   if (node.has_attr("output_shape")) {
     output_shape = node.attr_ints("output_shape");
     // Some exporters write N and C too; keep the spatial tail.
-    if (output_shape.size() == n + 2) output_shape.erase(output_shape.begin(), output_shape.begin() + 2);
+    if (output_shape.size() == n + 2)
+      output_shape.erase(output_shape.begin(), output_shape.begin() + 2);
     if (output_shape.size() != n) {
-      return invalid_argument("attribute output_shape=" + ints_to_string(node.attr_ints("output_shape")) +
-                              " must have " + std::to_string(n) + " values");
+      return invalid_argument(
+          "attribute output_shape=" + ints_to_string(node.attr_ints("output_shape")) +
+          " must have " + std::to_string(n) + " values");
     }
   }
   g->out.assign(n, 0);

@@ -44,7 +44,7 @@ Window3 to_window3(const WindowGeometry& g);
 // [lo, hi) of output positions o in [0, out) whose input position o*stride + offset lies in
 // [0, in). For a forward window offset = k*dilation - pad_begin.
 inline std::pair<int64_t, int64_t> valid_output_range(int64_t out, int64_t stride, int64_t offset,
-                                                       int64_t in) {
+                                                      int64_t in) {
   int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
   int64_t hi = in - offset <= 0 ? 0 : (in - offset + stride - 1) / stride;
   if (hi > out) hi = out;

@@ -54,7 +54,9 @@ class InferContext {
   // Error helpers that name node, op and opset.
   Status fail(StatusCode code, const std::string& what) const;
   Status invalid(const std::string& what) const { return fail(StatusCode::kInvalidArgument, what); }
-  Status unsupported_attr(const std::string& what) const { return fail(StatusCode::kUnsupported, what); }
+  Status unsupported_attr(const std::string& what) const {
+    return fail(StatusCode::kUnsupported, what);
+  }
 
  private:
   const Value& value(size_t i) const { return graph_.values[static_cast<size_t>(node_.inputs[i])]; }
@@ -68,8 +70,13 @@ class KernelContext {
   KernelContext(const Node& node, int64_t opset, std::span<const Tensor* const> inputs,
                 std::span<Tensor* const> outputs, void* scratch, size_t scratch_bytes,
                 ThreadPool* pool)
-      : node_(node), opset_(opset), inputs_(inputs), outputs_(outputs), scratch_(scratch),
-        scratch_bytes_(scratch_bytes), pool_(pool) {}
+      : node_(node),
+        opset_(opset),
+        inputs_(inputs),
+        outputs_(outputs),
+        scratch_(scratch),
+        scratch_bytes_(scratch_bytes),
+        pool_(pool) {}
 
   const Node& node() const { return node_; }
   int64_t opset() const { return opset_; }
@@ -101,10 +108,10 @@ struct OpSchema {
   std::string_view name;
   // Attribute names the op understands, space-separated; any other attribute is rejected at load.
   std::string_view attributes;
-  int min_opset = 1;       // first ai.onnx opset whose semantics fungen implements for this op
+  int min_opset = 1;  // first ai.onnx opset whose semantics fungen implements for this op
   InferFn infer = nullptr;
   KernelFn reference = nullptr;
-  bool internal = false;   // made by a fusion pass; a model file cannot name it
+  bool internal = false;  // made by a fusion pass; a model file cannot name it
 };
 
 // The schema of `op_type` in the default domain, or nullptr. Internal ops are not found here.

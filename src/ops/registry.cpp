@@ -52,6 +52,8 @@ const OpSchema* find_internal_op_schema(std::string_view op_type) {
   return nullptr;
 }
 
-std::span<const OpSchema* const> all_op_schemas() { return kSchemaPointers; }
+std::span<const OpSchema* const> all_op_schemas() {
+  return kSchemaPointers;
+}
 
 }  // namespace fungen

@@ -1,4 +1,5 @@
-// tensor_cast.cpp — shape functions of Cast and CastLike (kernels: backends/reference/tensor_cast.cpp).
+// tensor_cast.cpp — shape functions of Cast and CastLike (kernels:
+// backends/reference/tensor_cast.cpp).
 #include <string>
 
 #include "ops/op.h"
@@ -8,9 +9,11 @@ namespace fungen {
 namespace {
 
 Status check_castable(const InferContext& ctx, DType dt, const char* what) {
-  if (dt == DType::kString) return ctx.unsupported_attr(std::string(what) + ": string tensors are not supported");
+  if (dt == DType::kString)
+    return ctx.unsupported_attr(std::string(what) + ": string tensors are not supported");
   if (!dtype_is_known(static_cast<int32_t>(dt)) || dtype_size(dt) == 0)
-    return ctx.unsupported_attr(std::string(what) + ": dtype " + dtype_name(dt) + " is not supported");
+    return ctx.unsupported_attr(std::string(what) + ": dtype " + dtype_name(dt) +
+                                " is not supported");
   return Status();
 }
 

@@ -17,7 +17,8 @@ using tensor_ops::with_node;
 namespace {
 
 Status check_bytes_dtype(const InferContext& ctx, DType dt) {
-  if (dtype_size(dt) == 0) return ctx.unsupported_attr("dtype " + dtype_name(dt) + " is not supported");
+  if (dtype_size(dt) == 0)
+    return ctx.unsupported_attr("dtype " + dtype_name(dt) + " is not supported");
   return Status();
 }
 
@@ -33,14 +34,14 @@ Status infer_Transpose(InferContext& ctx) {
     for (int i = rank - 1; i >= 0; --i) perm.push_back(i);
   }
   if (static_cast<int>(perm.size()) != rank)
-    return ctx.invalid("attribute 'perm' has " + std::to_string(perm.size()) + " entries for rank " +
-                       std::to_string(rank));
+    return ctx.invalid("attribute 'perm' has " + std::to_string(perm.size()) +
+                       " entries for rank " + std::to_string(rank));
   bool seen[kMaxRank] = {};
   Shape out(perm.size());
   for (size_t i = 0; i < perm.size(); ++i) {
     if (perm[i] < 0 || perm[i] >= rank || seen[perm[i]])
-      return ctx.invalid("attribute 'perm' " + shape_to_string(perm) + " is not a permutation of 0.." +
-                         std::to_string(rank - 1));
+      return ctx.invalid("attribute 'perm' " + shape_to_string(perm) +
+                         " is not a permutation of 0.." + std::to_string(rank - 1));
     seen[perm[i]] = true;
     out[i] = in[static_cast<size_t>(perm[i])];
   }
@@ -55,10 +56,13 @@ Status infer_Concat(InferContext& ctx) {
   const int rank = ctx.input_rank(0);
   FUNGEN_RETURN_IF_ERROR(check_max_rank(ctx, rank, "input 0"));
   if (rank == 0) return ctx.invalid("inputs must have rank >= 1");
-  if (!ctx.node().has_attr("axis") && ctx.opset() >= 4) return ctx.invalid("attribute 'axis' is required");
+  if (!ctx.node().has_attr("axis") && ctx.opset() >= 4)
+    return ctx.invalid("attribute 'axis' is required");
   const int64_t axis_attr = ctx.node().attr_int("axis", 1);
   auto axis = normalize_axis(axis_attr, rank);
-  if (!axis) return ctx.invalid("axis " + std::to_string(axis_attr) + " out of range for rank " + std::to_string(rank));
+  if (!axis)
+    return ctx.invalid("axis " + std::to_string(axis_attr) + " out of range for rank " +
+                       std::to_string(rank));
   Shape out = ctx.input_shape(0);
   out[static_cast<size_t>(*axis)] = 0;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
@@ -89,7 +93,9 @@ Status infer_Split(InferContext& ctx) {
   FUNGEN_RETURN_IF_ERROR(check_bytes_dtype(ctx, ctx.input_dtype(0)));
   const int64_t axis_attr = ctx.node().attr_int("axis", 0);
   auto axis = normalize_axis(axis_attr, rank);
-  if (!axis) return ctx.invalid("axis " + std::to_string(axis_attr) + " out of range for rank " + std::to_string(rank));
+  if (!axis)
+    return ctx.invalid("axis " + std::to_string(axis_attr) + " out of range for rank " +
+                       std::to_string(rank));
   const int64_t dim = in[static_cast<size_t>(*axis)];
   const int64_t n_out = static_cast<int64_t>(ctx.num_outputs());
   std::vector<int64_t> split;
@@ -107,12 +113,15 @@ Status infer_Split(InferContext& ctx) {
     split = tensor_to_int64s(*t);
   }
   if (ctx.opset() >= 18 && ctx.node().has_attr("num_outputs")) {
-    if (!split.empty()) return ctx.invalid("only one of input 'split' and attribute 'num_outputs' may be given");
+    if (!split.empty())
+      return ctx.invalid("only one of input 'split' and attribute 'num_outputs' may be given");
     const int64_t n = ctx.node().attr_int("num_outputs", n_out);
-    if (n != n_out) return ctx.invalid("attribute num_outputs=" + std::to_string(n) + " but the node has " +
-                                       std::to_string(n_out) + " outputs");
+    if (n != n_out)
+      return ctx.invalid("attribute num_outputs=" + std::to_string(n) + " but the node has " +
+                         std::to_string(n_out) + " outputs");
     const int64_t chunk = (dim + n - 1) / n;
-    for (int64_t i = 0; i < n; ++i) split.push_back(std::max<int64_t>(0, std::min(chunk, dim - i * chunk)));
+    for (int64_t i = 0; i < n; ++i)
+      split.push_back(std::max<int64_t>(0, std::min(chunk, dim - i * chunk)));
   } else if (split.empty()) {
     if (dim % n_out != 0)
       return ctx.invalid("axis " + std::to_string(*axis) + " of size " + std::to_string(dim) +
@@ -128,7 +137,8 @@ Status infer_Split(InferContext& ctx) {
     sum += s;
   }
   if (sum != dim)
-    return ctx.invalid("'split' sums to " + std::to_string(sum) + ", axis size is " + std::to_string(dim));
+    return ctx.invalid("'split' sums to " + std::to_string(sum) + ", axis size is " +
+                       std::to_string(dim));
   for (size_t i = 0; i < split.size(); ++i) {
     Shape s = in;
     s[static_cast<size_t>(*axis)] = split[i];
@@ -183,12 +193,14 @@ Status infer_Pad(InferContext& ctx) {
   if (ctx.opset() >= 11) {
     FUNGEN_RETURN_IF_ERROR(require_constant(ctx, 1, "pads", &pads));
     if (ctx.has_input(2)) {
-      if (ctx.input_dtype(2) != ctx.input_dtype(0)) return ctx.invalid("input 'constant_value' must have the data's dtype");
+      if (ctx.input_dtype(2) != ctx.input_dtype(0))
+        return ctx.invalid("input 'constant_value' must have the data's dtype");
     }
     if (ctx.has_input(3)) FUNGEN_RETURN_IF_ERROR(require_constant(ctx, 3, "axes", &axes));
   }
   tensor_ops::PadParams p;
-  FUNGEN_RETURN_IF_ERROR(with_node(ctx, tensor_ops::resolve_pad(ctx.node(), ctx.opset(), in, pads, axes, &p)));
+  FUNGEN_RETURN_IF_ERROR(
+      with_node(ctx, tensor_ops::resolve_pad(ctx.node(), ctx.opset(), in, pads, axes, &p)));
   Shape out = in;
   for (int d = 0; d < p.rank; ++d) out[static_cast<size_t>(d)] += p.begin[d] + p.end[d];
   ctx.set_output(0, ctx.input_dtype(0), std::move(out));
@@ -204,13 +216,16 @@ Status infer_space_depth(InferContext& ctx, bool to_space) {
   const int64_t b = ctx.node().attr_int("blocksize", 0);
   if (b <= 0) return ctx.invalid("attribute 'blocksize' must be positive");
   std::string mode = ctx.node().attr_string("mode", "DCR");
-  if (mode != "DCR" && mode != "CRD") return ctx.invalid("attribute mode='" + mode + "' (DCR or CRD)");
+  if (mode != "DCR" && mode != "CRD")
+    return ctx.invalid("attribute mode='" + mode + "' (DCR or CRD)");
   Shape out = in;
   if (to_space) {
-    if (in[1] % (b * b) != 0) return ctx.invalid("channels " + std::to_string(in[1]) + " not divisible by blocksize^2");
+    if (in[1] % (b * b) != 0)
+      return ctx.invalid("channels " + std::to_string(in[1]) + " not divisible by blocksize^2");
     out = {in[0], in[1] / (b * b), in[2] * b, in[3] * b};
   } else {
-    if (in[2] % b != 0 || in[3] % b != 0) return ctx.invalid("H and W must be divisible by blocksize");
+    if (in[2] % b != 0 || in[3] % b != 0)
+      return ctx.invalid("H and W must be divisible by blocksize");
     out = {in[0], in[1] * b * b, in[2] / b, in[3] / b};
   }
   ctx.set_output(0, ctx.input_dtype(0), std::move(out));
@@ -219,13 +234,18 @@ Status infer_space_depth(InferContext& ctx, bool to_space) {
 
 }  // namespace
 
-Status infer_DepthToSpace(InferContext& ctx) { return infer_space_depth(ctx, true); }
-Status infer_SpaceToDepth(InferContext& ctx) { return infer_space_depth(ctx, false); }
+Status infer_DepthToSpace(InferContext& ctx) {
+  return infer_space_depth(ctx, true);
+}
+Status infer_SpaceToDepth(InferContext& ctx) {
+  return infer_space_depth(ctx, false);
+}
 
 Status infer_Trilu(InferContext& ctx) {
   FUNGEN_RETURN_IF_ERROR(check_bytes_dtype(ctx, ctx.input_dtype(0)));
   if (ctx.input_rank(0) < 2) return ctx.invalid("input must have rank >= 2");
-  if (ctx.has_input(1) && (ctx.input_dtype(1) != DType::kInt64 || shape_numel(ctx.input_shape(1)) != 1))
+  if (ctx.has_input(1) &&
+      (ctx.input_dtype(1) != DType::kInt64 || shape_numel(ctx.input_shape(1)) != 1))
     return ctx.invalid("input 'k' must be an int64 scalar");
   ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0));
   return Status();

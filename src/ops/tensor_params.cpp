@@ -17,7 +17,9 @@ Status kernel_error(const Node& node, int64_t opset, StatusCode code, const std:
 
 namespace {
 
-int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
+int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
 
 }  // namespace
 
@@ -49,7 +51,8 @@ Status resolve_slice(const Node& node, int64_t opset, const Shape& in, const Ten
       return invalid_argument("inputs 'starts'/'ends' must be int32 or int64");
     n = starts->numel();
     if (ends->numel() != n) return invalid_argument("inputs 'starts' and 'ends' differ in length");
-    if (axes && axes->numel() != n) return invalid_argument("input 'axes' differs in length from 'starts'");
+    if (axes && axes->numel() != n)
+      return invalid_argument("input 'axes' differs in length from 'starts'");
     if (steps && steps->numel() != n)
       return invalid_argument("input 'steps' differs in length from 'starts'");
   }
@@ -62,8 +65,9 @@ Status resolve_slice(const Node& node, int64_t opset, const Shape& in, const Ten
       axis = int_at(*axes, i);
     }
     auto ax = normalize_axis(axis, rank);
-    if (!ax) return invalid_argument("axis " + std::to_string(axis) + " out of range for rank " +
-                                     std::to_string(rank) + " (input 'axes')");
+    if (!ax)
+      return invalid_argument("axis " + std::to_string(axis) + " out of range for rank " +
+                              std::to_string(rank) + " (input 'axes')");
     if (seen[*ax]) return invalid_argument("axis " + std::to_string(axis) + " repeated in 'axes'");
     seen[*ax] = true;
     const int64_t dim = in[static_cast<size_t>(*ax)];
@@ -95,31 +99,47 @@ Status resolve_slice(const Node& node, int64_t opset, const Shape& in, const Ten
 namespace {
 
 bool parse_coord_mode(std::string_view s, CoordMode* m) {
-  if (s == "half_pixel") *m = CoordMode::kHalfPixel;
-  else if (s == "half_pixel_symmetric") *m = CoordMode::kHalfPixelSymmetric;
-  else if (s == "pytorch_half_pixel") *m = CoordMode::kPytorchHalfPixel;
-  else if (s == "align_corners") *m = CoordMode::kAlignCorners;
-  else if (s == "asymmetric") *m = CoordMode::kAsymmetric;
-  else if (s == "tf_half_pixel_for_nn") *m = CoordMode::kTfHalfPixelForNn;
-  else if (s == "tf_crop_and_resize") *m = CoordMode::kTfCropAndResize;
-  else return false;
+  if (s == "half_pixel")
+    *m = CoordMode::kHalfPixel;
+  else if (s == "half_pixel_symmetric")
+    *m = CoordMode::kHalfPixelSymmetric;
+  else if (s == "pytorch_half_pixel")
+    *m = CoordMode::kPytorchHalfPixel;
+  else if (s == "align_corners")
+    *m = CoordMode::kAlignCorners;
+  else if (s == "asymmetric")
+    *m = CoordMode::kAsymmetric;
+  else if (s == "tf_half_pixel_for_nn")
+    *m = CoordMode::kTfHalfPixelForNn;
+  else if (s == "tf_crop_and_resize")
+    *m = CoordMode::kTfCropAndResize;
+  else
+    return false;
   return true;
 }
 
 bool parse_nearest_mode(std::string_view s, NearestMode* m) {
-  if (s == "round_prefer_floor") *m = NearestMode::kRoundPreferFloor;
-  else if (s == "round_prefer_ceil") *m = NearestMode::kRoundPreferCeil;
-  else if (s == "floor") *m = NearestMode::kFloor;
-  else if (s == "ceil") *m = NearestMode::kCeil;
-  else return false;
+  if (s == "round_prefer_floor")
+    *m = NearestMode::kRoundPreferFloor;
+  else if (s == "round_prefer_ceil")
+    *m = NearestMode::kRoundPreferCeil;
+  else if (s == "floor")
+    *m = NearestMode::kFloor;
+  else if (s == "ceil")
+    *m = NearestMode::kCeil;
+  else
+    return false;
   return true;
 }
 
 float float_at(const Tensor& t, int64_t i) {
   switch (t.dtype()) {
-    case DType::kFloat32: return t.data<float>()[i];
-    case DType::kFloat64: return static_cast<float>(t.data<double>()[i]);
-    default: return 0.0f;
+    case DType::kFloat32:
+      return t.data<float>()[i];
+    case DType::kFloat64:
+      return static_cast<float>(t.data<double>()[i]);
+    default:
+      return 0.0f;
   }
 }
 
@@ -137,10 +157,14 @@ Status resolve_resize(const Node& node, int64_t opset, bool op_upsample, const S
     p->roi_end[d] = 1.0f;
   }
   std::string_view mode = attr_string_view(node, "mode", "nearest");
-  if (mode == "nearest") p->mode = ResizeMode::kNearest;
-  else if (mode == "linear" || mode == "bilinear" || mode == "trilinear") p->mode = ResizeMode::kLinear;
-  else if (mode == "cubic" && !op_upsample && opset >= 11) p->mode = ResizeMode::kCubic;
-  else return unsupported("attribute mode='" + std::string(mode) + "' is not supported");
+  if (mode == "nearest")
+    p->mode = ResizeMode::kNearest;
+  else if (mode == "linear" || mode == "bilinear" || mode == "trilinear")
+    p->mode = ResizeMode::kLinear;
+  else if (mode == "cubic" && !op_upsample && opset >= 11)
+    p->mode = ResizeMode::kCubic;
+  else
+    return unsupported("attribute mode='" + std::string(mode) + "' is not supported");
 
   const bool legacy = op_upsample || opset < 11;
   if (legacy) {
@@ -170,7 +194,8 @@ Status resolve_resize(const Node& node, int64_t opset, bool op_upsample, const S
   std::span<const int64_t> axes_attr = attr_ints_view(node, "axes");
   if (!axes_attr.empty()) {
     if (opset < 18) return unsupported("attribute 'axes' needs opset >= 18");
-    if (static_cast<int>(axes_attr.size()) > rank) return invalid_argument("attribute 'axes' too long");
+    if (static_cast<int>(axes_attr.size()) > rank)
+      return invalid_argument("attribute 'axes' too long");
     bool seen[kMaxRank] = {};
     n_axes = static_cast<int>(axes_attr.size());
     for (int i = 0; i < n_axes; ++i) {
@@ -184,7 +209,8 @@ Status resolve_resize(const Node& node, int64_t opset, bool op_upsample, const S
   if (roi && roi->numel() > 0 && p->coord == CoordMode::kTfCropAndResize) {
     if (roi->dtype() != DType::kFloat32 && roi->dtype() != DType::kFloat64)
       return unsupported("input 'roi' must be float32 or float64");
-    if (roi->numel() != 2 * n_axes) return invalid_argument("input 'roi' must hold 2 values per axis");
+    if (roi->numel() != 2 * n_axes)
+      return invalid_argument("input 'roi' must hold 2 values per axis");
     for (int i = 0; i < n_axes; ++i) {
       p->roi_start[axis_list[i]] = float_at(*roi, i);
       p->roi_end[axis_list[i]] = float_at(*roi, n_axes + i);
@@ -201,14 +227,15 @@ Status resolve_resize(const Node& node, int64_t opset, bool op_upsample, const S
     std::span<const float> s;
     const Attribute* a = node.attr("scales");
     if (a && a->kind == Attribute::Kind::kFloats) s = a->floats;
-    if (static_cast<int>(s.size()) != rank) return invalid_argument("attribute 'scales' must have one value per axis");
+    if (static_cast<int>(s.size()) != rank)
+      return invalid_argument("attribute 'scales' must have one value per axis");
     for (int d = 0; d < rank; ++d) p->scale[d] = s[static_cast<size_t>(d)];
   } else if (have_scales && have_sizes) {
     return invalid_argument("only one of inputs 'scales' and 'sizes' may be given");
   } else if (have_scales) {
-    if (scales->dtype() != DType::kFloat32)
-      return unsupported("input 'scales' must be float32");
-    if (scales->numel() != n_axes) return invalid_argument("input 'scales' must have one value per axis");
+    if (scales->dtype() != DType::kFloat32) return unsupported("input 'scales' must be float32");
+    if (scales->numel() != n_axes)
+      return invalid_argument("input 'scales' must have one value per axis");
     for (int i = 0; i < n_axes; ++i) {
       float s = scales->data<float>()[i];
       if (!(s > 0.0f)) return invalid_argument("input 'scales' must be positive");
@@ -216,14 +243,16 @@ Status resolve_resize(const Node& node, int64_t opset, bool op_upsample, const S
     }
   } else if (have_sizes) {
     if (sizes->dtype() != DType::kInt64) return invalid_argument("input 'sizes' must be int64");
-    if (sizes->numel() != n_axes) return invalid_argument("input 'sizes' must have one value per axis");
+    if (sizes->numel() != n_axes)
+      return invalid_argument("input 'sizes' must have one value per axis");
     std::string_view policy = attr_string_view(node, "keep_aspect_ratio_policy", "stretch");
     if (policy == "stretch") {
       for (int i = 0; i < n_axes; ++i) {
         int d = axis_list[i];
         p->out[d] = sizes->data<int64_t>()[i];
         if (p->out[d] < 0) return invalid_argument("input 'sizes' must be non-negative");
-        p->scale[d] = p->in[d] == 0 ? 1.0f : static_cast<float>(p->out[d]) / static_cast<float>(p->in[d]);
+        p->scale[d] =
+            p->in[d] == 0 ? 1.0f : static_cast<float>(p->out[d]) / static_cast<float>(p->in[d]);
       }
       return Status();
     }
@@ -257,20 +286,26 @@ float resize_source_coord(const ResizeParams& p, int axis, float x) {
   const float len_in = static_cast<float>(p.in[axis]);
   const float len_out = static_cast<float>(p.out[axis]);
   switch (p.coord) {
-    case CoordMode::kHalfPixel: return (x + 0.5f) / scale - 0.5f;
+    case CoordMode::kHalfPixel:
+      return (x + 0.5f) / scale - 0.5f;
     case CoordMode::kHalfPixelSymmetric: {
       const float adjustment = len_out / (scale * len_in);
       const float center = len_in / 2.0f;
       const float offset = center * (1.0f - adjustment);
       return offset + (x + 0.5f) / scale - 0.5f;
     }
-    case CoordMode::kPytorchHalfPixel: return len_out > 1.0f ? (x + 0.5f) / scale - 0.5f : 0.0f;
-    case CoordMode::kAlignCorners: return len_out == 1.0f ? 0.0f : x * (len_in - 1.0f) / (len_out - 1.0f);
-    case CoordMode::kAsymmetric: return x / scale;
-    case CoordMode::kTfHalfPixelForNn: return (x + 0.5f) / scale;
+    case CoordMode::kPytorchHalfPixel:
+      return len_out > 1.0f ? (x + 0.5f) / scale - 0.5f : 0.0f;
+    case CoordMode::kAlignCorners:
+      return len_out == 1.0f ? 0.0f : x * (len_in - 1.0f) / (len_out - 1.0f);
+    case CoordMode::kAsymmetric:
+      return x / scale;
+    case CoordMode::kTfHalfPixelForNn:
+      return (x + 0.5f) / scale;
     case CoordMode::kTfCropAndResize: {
       const float s = p.roi_start[axis], e = p.roi_end[axis];
-      if (len_out > 1.0f) return s * (len_in - 1.0f) + x * (e - s) * (len_in - 1.0f) / (len_out - 1.0f);
+      if (len_out > 1.0f)
+        return s * (len_in - 1.0f) + x * (e - s) * (len_in - 1.0f) / (len_out - 1.0f);
       return 0.5f * (s + e) * (len_in - 1.0f);
     }
   }
@@ -280,11 +315,15 @@ float resize_source_coord(const ResizeParams& p, int axis, float x) {
 int64_t resize_nearest_index(const ResizeParams& p, int axis, float x) {
   switch (p.nearest) {
     case NearestMode::kRoundPreferFloor:
-      if (x == static_cast<float>(static_cast<int64_t>(x)) + 0.5f) return static_cast<int64_t>(std::floor(x));
+      if (x == static_cast<float>(static_cast<int64_t>(x)) + 0.5f)
+        return static_cast<int64_t>(std::floor(x));
       return static_cast<int64_t>(std::round(x));
-    case NearestMode::kRoundPreferCeil: return static_cast<int64_t>(std::round(x));
-    case NearestMode::kFloor: return static_cast<int64_t>(std::floor(x));
-    case NearestMode::kCeil: return static_cast<int64_t>(std::ceil(x));
+    case NearestMode::kRoundPreferCeil:
+      return static_cast<int64_t>(std::round(x));
+    case NearestMode::kFloor:
+      return static_cast<int64_t>(std::floor(x));
+    case NearestMode::kCeil:
+      return static_cast<int64_t>(std::ceil(x));
     case NearestMode::kSimple:
       if (p.scale[axis] < 1.0f) return static_cast<int64_t>(std::ceil(x));
       return static_cast<int64_t>(x);
@@ -302,27 +341,35 @@ Status resolve_pad(const Node& node, int64_t opset, const Shape& in, const Tenso
   if (rank > kMaxRank) return unsupported("rank " + std::to_string(rank) + " > 8");
   p->rank = rank;
   std::string_view mode = attr_string_view(node, "mode", "constant");
-  if (mode == "constant") p->mode = PadMode::kConstant;
-  else if (mode == "reflect") p->mode = PadMode::kReflect;
-  else if (mode == "edge") p->mode = PadMode::kEdge;
-  else if (mode == "wrap" && opset >= 19) p->mode = PadMode::kWrap;
-  else return unsupported("attribute mode='" + std::string(mode) + "' is not supported");
+  if (mode == "constant")
+    p->mode = PadMode::kConstant;
+  else if (mode == "reflect")
+    p->mode = PadMode::kReflect;
+  else if (mode == "edge")
+    p->mode = PadMode::kEdge;
+  else if (mode == "wrap" && opset >= 19)
+    p->mode = PadMode::kWrap;
+  else
+    return unsupported("attribute mode='" + std::string(mode) + "' is not supported");
   for (int d = 0; d < rank; ++d) p->begin[d] = p->end[d] = 0;
   if (opset < 11) {
     std::span<const int64_t> a = attr_ints_view(node, opset < 2 ? "paddings" : "pads");
     if (static_cast<int>(a.size()) != 2 * rank)
-      return invalid_argument("attribute 'pads' must hold 2 values per axis (" + std::to_string(2 * rank) + ")");
+      return invalid_argument("attribute 'pads' must hold 2 values per axis (" +
+                              std::to_string(2 * rank) + ")");
     for (int d = 0; d < rank; ++d) {
       p->begin[d] = a[static_cast<size_t>(d)];
       p->end[d] = a[static_cast<size_t>(rank + d)];
     }
   } else {
-    if (!pads || !is_index_dtype(pads->dtype())) return invalid_argument("input 'pads' must be int64");
+    if (!pads || !is_index_dtype(pads->dtype()))
+      return invalid_argument("input 'pads' must be int64");
     int n_axes = rank;
     int axis_of[kMaxRank];
     for (int d = 0; d < rank; ++d) axis_of[d] = d;
     if (axes) {
-      if (!is_index_dtype(axes->dtype())) return invalid_argument("input 'axes' must be int32 or int64");
+      if (!is_index_dtype(axes->dtype()))
+        return invalid_argument("input 'axes' must be int32 or int64");
       if (axes->numel() > rank) return invalid_argument("input 'axes' is longer than the rank");
       n_axes = static_cast<int>(axes->numel());
       bool seen[kMaxRank] = {};
@@ -334,7 +381,8 @@ Status resolve_pad(const Node& node, int64_t opset, const Shape& in, const Tenso
       }
     }
     if (pads->numel() != 2 * n_axes)
-      return invalid_argument("input 'pads' must hold 2 values per axis (" + std::to_string(2 * n_axes) + ")");
+      return invalid_argument("input 'pads' must hold 2 values per axis (" +
+                              std::to_string(2 * n_axes) + ")");
     for (int i = 0; i < n_axes; ++i) {
       p->begin[axis_of[i]] = int_at(*pads, i);
       p->end[axis_of[i]] = int_at(*pads, n_axes + i);
@@ -343,9 +391,11 @@ Status resolve_pad(const Node& node, int64_t opset, const Shape& in, const Tenso
   for (int d = 0; d < rank; ++d) {
     const int64_t dim = in[static_cast<size_t>(d)];
     const int64_t kept = dim + std::min<int64_t>(p->begin[d], 0) + std::min<int64_t>(p->end[d], 0);
-    if (kept < 0) return invalid_argument("pads crop more than axis " + std::to_string(d) + " holds");
+    if (kept < 0)
+      return invalid_argument("pads crop more than axis " + std::to_string(d) + " holds");
     if (p->mode != PadMode::kConstant && kept == 0 && (p->begin[d] > 0 || p->end[d] > 0))
-      return invalid_argument("mode '" + std::string(mode) + "' cannot pad an empty axis " + std::to_string(d));
+      return invalid_argument("mode '" + std::string(mode) + "' cannot pad an empty axis " +
+                              std::to_string(d));
   }
   return Status();
 }

@@ -47,14 +47,19 @@ inline int64_t int_at(const Tensor& t, int64_t i) {
   return t.data<int64_t>()[i];
 }
 
-inline bool is_index_dtype(DType d) { return d == DType::kInt32 || d == DType::kInt64; }
+inline bool is_index_dtype(DType d) {
+  return d == DType::kInt32 || d == DType::kInt64;
+}
 
 // True when the element at p (of dtype dt) is not zero; -0.0 counts as zero, NaN as non-zero.
 inline bool element_nonzero(const void* p, DType dt) {
   switch (dt) {
-    case DType::kFloat32: return *static_cast<const float*>(p) != 0.0f;
-    case DType::kFloat64: return *static_cast<const double*>(p) != 0.0;
-    case DType::kFloat16: case DType::kBFloat16: {
+    case DType::kFloat32:
+      return *static_cast<const float*>(p) != 0.0f;
+    case DType::kFloat64:
+      return *static_cast<const double*>(p) != 0.0;
+    case DType::kFloat16:
+    case DType::kBFloat16: {
       uint16_t b;
       std::memcpy(&b, p, 2);
       return (b & 0x7fffu) != 0;
@@ -101,8 +106,13 @@ Status resolve_slice(const Node& node, int64_t opset, const Shape& in, const Ten
 // ---- Resize ------------------------------------------------------------------------------------
 enum class ResizeMode { kNearest, kLinear, kCubic };
 enum class CoordMode {
-  kHalfPixel, kHalfPixelSymmetric, kPytorchHalfPixel, kAlignCorners, kAsymmetric,
-  kTfHalfPixelForNn, kTfCropAndResize
+  kHalfPixel,
+  kHalfPixelSymmetric,
+  kPytorchHalfPixel,
+  kAlignCorners,
+  kAsymmetric,
+  kTfHalfPixelForNn,
+  kTfCropAndResize
 };
 enum class NearestMode { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil, kSimple };
 
@@ -141,7 +151,8 @@ int64_t resize_nearest_index(const ResizeParams& p, int axis, float x);
 
 }  // namespace fungen::tensor_ops
 
-// ---- Shape-function helpers ----------------------------------------------------------------------
+// ---- Shape-function helpers
+// ----------------------------------------------------------------------
 
 namespace fungen::tensor_ops {
 
@@ -157,8 +168,9 @@ inline Status require_constant(const InferContext& ctx, size_t i, const char* na
 
 inline Status check_max_rank(const InferContext& ctx, int rank, const char* what) {
   if (rank <= kMaxRank) return Status();
-  return ctx.fail(StatusCode::kUnsupported, std::string(what) + " has rank " +
-                                                std::to_string(rank) + "; tensor ops handle up to 8");
+  return ctx.fail(
+      StatusCode::kUnsupported,
+      std::string(what) + " has rank " + std::to_string(rank) + "; tensor ops handle up to 8");
 }
 
 // Re-raises a plain-message Status from a resolve_* helper with the node's name in front.
@@ -178,7 +190,8 @@ struct PadParams {
   int64_t begin[kMaxRank] = {};  // may be negative (crop)
   int64_t end[kMaxRank] = {};
 };
-// From attribute 'pads'/'paddings' (opset < 11) or inputs pads/axes (opset >= 11; axes may be null).
+// From attribute 'pads'/'paddings' (opset < 11) or inputs pads/axes (opset >= 11; axes may be
+// null).
 Status resolve_pad(const Node& node, int64_t opset, const Shape& in, const Tensor* pads,
                    const Tensor* axes, PadParams* p);
 

@@ -36,21 +36,26 @@ Status infer_resize_like(InferContext& ctx, bool upsample) {
   if (!upsample && !resize10 && ctx.has_input(1)) roi = ctx.input_constant(1);
   tensor_ops::ResizeParams p;
   FUNGEN_RETURN_IF_ERROR(tensor_ops::with_node(
-      ctx, tensor_ops::resolve_resize(ctx.node(), ctx.opset(), upsample, in, roi, scales, sizes, &p)));
+      ctx,
+      tensor_ops::resolve_resize(ctx.node(), ctx.opset(), upsample, in, roi, scales, sizes, &p)));
   const DType dt = ctx.input_dtype(0);
   if (p.mode == tensor_ops::ResizeMode::kNearest) {
-    if (dtype_size(dt) == 0) return ctx.unsupported_attr("dtype " + dtype_name(dt) + " is not supported");
+    if (dtype_size(dt) == 0)
+      return ctx.unsupported_attr("dtype " + dtype_name(dt) + " is not supported");
   } else if (dt != DType::kFloat32 && dt != DType::kFloat64) {
-    return ctx.unsupported_attr("linear/cubic resize of " + dtype_name(dt) + " is not supported (float32, float64)");
+    return ctx.unsupported_attr("linear/cubic resize of " + dtype_name(dt) +
+                                " is not supported (float32, float64)");
   }
   if (p.mode == tensor_ops::ResizeMode::kCubic) {
     for (int d = 0; d + 2 < p.rank; ++d)
       if (p.out[d] != p.in[d] || p.scale[d] != 1.0f)
-        return ctx.unsupported_attr("cubic resize of an axis other than the last two is not supported");
+        return ctx.unsupported_attr(
+            "cubic resize of an axis other than the last two is not supported");
     if (p.rank < 2) return ctx.unsupported_attr("cubic resize needs rank >= 2");
   }
   for (int d = 0; d < p.rank; ++d)
-    if (p.out[d] > 0 && p.in[d] == 0) return ctx.invalid("cannot resize an empty axis to a non-empty one");
+    if (p.out[d] > 0 && p.in[d] == 0)
+      return ctx.invalid("cannot resize an empty axis to a non-empty one");
   int64_t taps = 0;
   for (int d = 0; d < p.rank; ++d) taps += p.out[d];
   ctx.request_scratch(static_cast<size_t>(taps) * sizeof(tensor_ops::ResizeTap) + 64);
@@ -60,7 +65,11 @@ Status infer_resize_like(InferContext& ctx, bool upsample) {
 
 }  // namespace
 
-Status infer_Resize(InferContext& ctx) { return infer_resize_like(ctx, false); }
-Status infer_Upsample(InferContext& ctx) { return infer_resize_like(ctx, true); }
+Status infer_Resize(InferContext& ctx) {
+  return infer_resize_like(ctx, false);
+}
+Status infer_Upsample(InferContext& ctx) {
+  return infer_resize_like(ctx, true);
+}
 
 }  // namespace fungen

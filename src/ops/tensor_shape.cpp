@@ -59,19 +59,22 @@ Status infer_Constant(InferContext& ctx) {
   if (count != 1) return ctx.invalid("exactly one value* attribute must be set");
   if (n.has_attr("value_string") || n.has_attr("value_strings"))
     return ctx.unsupported_attr("string constants are not supported");
-  if (n.has_attr("sparse_value")) return ctx.unsupported_attr("attribute 'sparse_value' is not supported");
+  if (n.has_attr("sparse_value"))
+    return ctx.unsupported_attr("attribute 'sparse_value' is not supported");
   if (const Attribute* a = n.attr("value")) {
     if (a->kind != Attribute::Kind::kTensor || a->t.empty())
       return ctx.invalid("attribute 'value' must be a tensor");
     if (dtype_size(a->t.dtype()) == 0)
-      return ctx.unsupported_attr("constant of dtype " + dtype_name(a->t.dtype()) + " is not supported");
+      return ctx.unsupported_attr("constant of dtype " + dtype_name(a->t.dtype()) +
+                                  " is not supported");
     ctx.set_output(0, a->t.dtype(), a->t.shape());
   } else if (n.has_attr("value_float")) {
     ctx.set_output(0, DType::kFloat32, {});
   } else if (n.has_attr("value_int")) {
     ctx.set_output(0, DType::kInt64, {});
   } else if (n.has_attr("value_floats")) {
-    ctx.set_output(0, DType::kFloat32, {static_cast<int64_t>(n.attr_floats("value_floats").size())});
+    ctx.set_output(0, DType::kFloat32,
+                   {static_cast<int64_t>(n.attr_floats("value_floats").size())});
   } else {
     ctx.set_output(0, DType::kInt64, {static_cast<int64_t>(n.attr_ints("value_ints").size())});
   }
@@ -124,7 +127,8 @@ Status infer_Reshape(InferContext& ctx) {
     if (d < -1) return ctx.invalid("input 'shape' has a negative size " + std::to_string(d));
     if (d == 0 && !allowzero) {
       if (i >= in.size())
-        return ctx.invalid("input 'shape' copies dim " + std::to_string(i) + " (0) past the input's rank");
+        return ctx.invalid("input 'shape' copies dim " + std::to_string(i) +
+                           " (0) past the input's rank");
       d = in[i];
     }
     out[i] = d;
@@ -171,10 +175,13 @@ Status infer_Squeeze(InferContext& ctx) {
   } else {
     for (int64_t a : axes) {
       auto ax = normalize_axis(a, rank);
-      if (!ax) return ctx.invalid("axis " + std::to_string(a) + " out of range for rank " + std::to_string(rank));
+      if (!ax)
+        return ctx.invalid("axis " + std::to_string(a) + " out of range for rank " +
+                           std::to_string(rank));
       if (in[static_cast<size_t>(*ax)] != 1)
         return ctx.invalid("cannot squeeze axis " + std::to_string(a) + " of size " +
-                           std::to_string(in[static_cast<size_t>(*ax)]) + " in " + shape_to_string(in));
+                           std::to_string(in[static_cast<size_t>(*ax)]) + " in " +
+                           shape_to_string(in));
       drop[static_cast<size_t>(*ax)] = true;
     }
   }
@@ -196,8 +203,11 @@ Status infer_Unsqueeze(InferContext& ctx) {
   std::vector<bool> is_new(static_cast<size_t>(out_rank), false);
   for (int64_t a : axes) {
     auto ax = normalize_axis(a, out_rank);
-    if (!ax) return ctx.invalid("axis " + std::to_string(a) + " out of range for output rank " + std::to_string(out_rank));
-    if (is_new[static_cast<size_t>(*ax)]) return ctx.invalid("axis " + std::to_string(a) + " repeated in 'axes'");
+    if (!ax)
+      return ctx.invalid("axis " + std::to_string(a) + " out of range for output rank " +
+                         std::to_string(out_rank));
+    if (is_new[static_cast<size_t>(*ax)])
+      return ctx.invalid("axis " + std::to_string(a) + " repeated in 'axes'");
     is_new[static_cast<size_t>(*ax)] = true;
   }
   Shape out;
@@ -214,7 +224,8 @@ Status infer_Expand(InferContext& ctx) {
   FUNGEN_RETURN_IF_ERROR(read_int_list(ctx, *t, "shape", &spec));
   auto out = broadcast_shapes(ctx.input_shape(0), spec);
   if (!out)
-    return ctx.invalid("cannot expand " + shape_to_string(ctx.input_shape(0)) + " to " + shape_to_string(spec));
+    return ctx.invalid("cannot expand " + shape_to_string(ctx.input_shape(0)) + " to " +
+                       shape_to_string(spec));
   FUNGEN_RETURN_IF_ERROR(check_max_rank(ctx, static_cast<int>(out->size()), "the output"));
   ctx.set_output(0, ctx.input_dtype(0), std::move(*out));
   return Status();
@@ -228,7 +239,8 @@ Status infer_Range(InferContext& ctx) {
   const char* names[3] = {"start", "limit", "delta"};
   for (size_t i = 0; i < 3; ++i) {
     FUNGEN_RETURN_IF_ERROR(require_constant(ctx, i, names[i], &v[i]));
-    if (v[i]->numel() != 1) return ctx.invalid(std::string("input '") + names[i] + "' must be a scalar");
+    if (v[i]->numel() != 1)
+      return ctx.invalid(std::string("input '") + names[i] + "' must be a scalar");
   }
   int64_t n = 0;
   auto count = [&](double start, double limit, double delta) -> Status {
@@ -240,14 +252,18 @@ Status infer_Range(InferContext& ctx) {
   switch (dt) {
     case DType::kFloat32: {
       // (limit - start) in float, the division in double, as ONNX Runtime does.
-      const float s = v[0]->data<float>()[0], l = v[1]->data<float>()[0], d = v[2]->data<float>()[0];
+      const float s = v[0]->data<float>()[0], l = v[1]->data<float>()[0],
+                  d = v[2]->data<float>()[0];
       FUNGEN_RETURN_IF_ERROR(count(0.0, static_cast<double>(l - s), d));
       break;
     }
     case DType::kFloat64:
-      FUNGEN_RETURN_IF_ERROR(count(v[0]->data<double>()[0], v[1]->data<double>()[0], v[2]->data<double>()[0]));
+      FUNGEN_RETURN_IF_ERROR(
+          count(v[0]->data<double>()[0], v[1]->data<double>()[0], v[2]->data<double>()[0]));
       break;
-    case DType::kInt16: case DType::kInt32: case DType::kInt64: {
+    case DType::kInt16:
+    case DType::kInt32:
+    case DType::kInt64: {
       auto get = [&](const Tensor* t) -> int64_t {
         if (dt == DType::kInt16) return t->data<int16_t>()[0];
         return int_at(*t, 0);
@@ -262,7 +278,8 @@ Status infer_Range(InferContext& ctx) {
       break;
     }
     default:
-      return ctx.unsupported_attr("dtype " + dtype_name(dt) + " is not supported (float, double, int16/32/64)");
+      return ctx.unsupported_attr("dtype " + dtype_name(dt) +
+                                  " is not supported (float, double, int16/32/64)");
   }
   ctx.set_output(0, dt, {n});
   return Status();

@@ -52,18 +52,20 @@ Result<std::unique_ptr<Engine::Impl>> make_impl(Graph graph, const EngineOptions
   // The GPU: asked for, or "auto" with a CUDA device present now (bf16 is a CPU precision).
   bool use_cuda = options.backend == "cuda";
 #ifdef FUNGEN_HAVE_CUDA
-  use_cuda = use_cuda || (options.backend == "auto" && options.precision != "bf16" &&
-                          cuda_device_count() > 0);
+  use_cuda = use_cuda ||
+             (options.backend == "auto" && options.precision != "bf16" && cuda_device_count() > 0);
 #else
   if (use_cuda) {
-    return unsupported("backend 'cuda' needs a build of fungen with -DFUNGEN_CUDA=ON "
-                       "(CUDA toolkit and cuDNN 9)");
+    return unsupported(
+        "backend 'cuda' needs a build of fungen with -DFUNGEN_CUDA=ON "
+        "(CUDA toolkit and cuDNN 9)");
   }
 #endif
 #ifndef FUNGEN_HAVE_ONEDNN
   if (options.backend == "cpu") {
-    return unsupported("backend 'cpu' needs oneDNN, which this build of fungen lacks "
-                       "(install libdnnl-dev and rebuild with -DFUNGEN_ONEDNN=ON)");
+    return unsupported(
+        "backend 'cpu' needs oneDNN, which this build of fungen lacks "
+        "(install libdnnl-dev and rebuild with -DFUNGEN_ONEDNN=ON)");
   }
 #endif
   if (options.precision != "fp32" && options.precision != "bf16" && options.precision != "fp16") {
@@ -74,7 +76,8 @@ Result<std::unique_ptr<Engine::Impl>> make_impl(Graph graph, const EngineOptions
     return invalid_argument("precision fp16 needs the cuda backend (a GPU and -DFUNGEN_CUDA=ON)");
   }
   if (options.precision == "bf16" && use_cuda) {
-    return invalid_argument("precision bf16 is a CPU precision; the cuda backend runs fp16 or fp32");
+    return invalid_argument(
+        "precision bf16 is a CPU precision; the cuda backend runs fp16 or fp32");
   }
   if (options.precision != "fp32" && options.backend == "reference") {
     return invalid_argument("precision " + options.precision + " needs the cpu backend");
@@ -108,8 +111,10 @@ Result<std::unique_ptr<Engine::Impl>> make_impl(Graph graph, const EngineOptions
 #endif
   impl->backends.push_back(make_reference_backend());
   for (auto& b : impl->backends) impl->backend_order.push_back(b.get());
-  for (int id : graph.inputs) impl->inputs.push_back(info_of(graph.values[static_cast<size_t>(id)]));
-  for (int id : graph.outputs) impl->outputs.push_back(info_of(graph.values[static_cast<size_t>(id)]));
+  for (int id : graph.inputs)
+    impl->inputs.push_back(info_of(graph.values[static_cast<size_t>(id)]));
+  for (int id : graph.outputs)
+    impl->outputs.push_back(info_of(graph.values[static_cast<size_t>(id)]));
   impl->graph = std::move(graph);
   return impl;
 }
@@ -118,14 +123,15 @@ Result<std::unique_ptr<Engine::Impl>> make_impl(Graph graph, const EngineOptions
 
 Status Engine::Impl::check_inputs(std::span<const Tensor> given) const {
   if (given.size() != inputs.size()) {
-    return invalid_argument("the model takes " + std::to_string(inputs.size()) +
-                            " input(s), got " + std::to_string(given.size()));
+    return invalid_argument("the model takes " + std::to_string(inputs.size()) + " input(s), got " +
+                            std::to_string(given.size()));
   }
   for (size_t i = 0; i < given.size(); ++i) {
     const TensorInfo& info = inputs[i];
     if (given[i].dtype() != info.dtype) {
-      return invalid_argument("input '" + info.name + "' has dtype " + dtype_name(given[i].dtype()) +
-                              " but the model expects " + dtype_name(info.dtype));
+      return invalid_argument("input '" + info.name + "' has dtype " +
+                              dtype_name(given[i].dtype()) + " but the model expects " +
+                              dtype_name(info.dtype));
     }
     if (given[i].numel() > 0 && given[i].raw() == nullptr) {
       return invalid_argument("input '" + info.name + "' has no data");
@@ -215,15 +221,27 @@ Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
 Engine::~Engine() = default;
 
-const std::vector<TensorInfo>& Engine::inputs() const { return impl_->inputs; }
-const std::vector<TensorInfo>& Engine::outputs() const { return impl_->outputs; }
-const std::map<std::string, std::string>& Engine::metadata() const { return impl_->graph.metadata; }
-int64_t Engine::opset() const { return impl_->graph.opset; }
-int Engine::threads() const { return impl_->pool->threads(); }
+const std::vector<TensorInfo>& Engine::inputs() const {
+  return impl_->inputs;
+}
+const std::vector<TensorInfo>& Engine::outputs() const {
+  return impl_->outputs;
+}
+const std::map<std::string, std::string>& Engine::metadata() const {
+  return impl_->graph.metadata;
+}
+int64_t Engine::opset() const {
+  return impl_->graph.opset;
+}
+int Engine::threads() const {
+  return impl_->pool->threads();
+}
 size_t Engine::nodes_on(std::string_view backend) const {
   return impl_->last ? impl_->last->nodes_on(backend) : 0;
 }
-size_t Engine::arena_bytes() const { return impl_->last ? impl_->last->arena_bytes() : 0; }
+size_t Engine::arena_bytes() const {
+  return impl_->last ? impl_->last->arena_bytes() : 0;
+}
 
 Status Engine::prepare(std::span<const Shape> input_shapes) {
   if (input_shapes.size() != impl_->inputs.size()) {

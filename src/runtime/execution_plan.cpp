@@ -20,7 +20,7 @@ namespace {
 // run-preparing backend takes as a whole.
 struct StepSpec {
   Backend* backend = nullptr;
-  NodeRun run;             // first == last for a single node
+  NodeRun run;  // first == last for a single node
   bool is_run = false;
   std::vector<int> inputs, outputs;  // value ids as the kernel sees them (-1: omitted)
 };
@@ -59,7 +59,8 @@ std::vector<StepSpec> partition(const Graph& g, std::span<Backend* const> backen
           if (id < 0) continue;
           ++inside_uses[static_cast<size_t>(id)];
           const Value& v = g.values[static_cast<size_t>(id)];
-          if (!made_inside[static_cast<size_t>(id)] && !v.is_constant() && !listed[static_cast<size_t>(id)]) {
+          if (!made_inside[static_cast<size_t>(id)] && !v.is_constant() &&
+              !listed[static_cast<size_t>(id)]) {
             listed[static_cast<size_t>(id)] = true;
             spec.inputs.push_back(id);
           }
@@ -109,7 +110,8 @@ Result<std::unique_ptr<ExecutionPlan>> ExecutionPlan::build(const Graph& base,
   std::vector<StepSpec> specs = partition(g, backends);
   for (const StepSpec& spec : specs) {
     if (!spec.backend) {
-      return unsupported(g.nodes[spec.run.first].describe(g.opset) + ": no backend can run this node");
+      return unsupported(g.nodes[spec.run.first].describe(g.opset) +
+                         ": no backend can run this node");
     }
   }
 
@@ -117,7 +119,8 @@ Result<std::unique_ptr<ExecutionPlan>> ExecutionPlan::build(const Graph& base,
   std::vector<int> output_index(g.values.size(), -1);
   for (size_t i = 0; i < g.outputs.size(); ++i) {
     int id = g.outputs[i];
-    if (output_index[static_cast<size_t>(id)] < 0) output_index[static_cast<size_t>(id)] = static_cast<int>(i);
+    if (output_index[static_cast<size_t>(id)] < 0)
+      output_index[static_cast<size_t>(id)] = static_cast<int>(i);
   }
   std::vector<bool> is_input(g.values.size(), false);
   for (int id : g.inputs) is_input[static_cast<size_t>(id)] = true;
@@ -166,7 +169,8 @@ Result<std::unique_ptr<ExecutionPlan>> ExecutionPlan::build(const Graph& base,
       continue;
     }
     const Value& v = g.values[static_cast<size_t>(id)];
-    plan->slots_[static_cast<size_t>(id)] = Tensor::view(v.dtype, v.shape, base_ptr + mem.offsets[r]);
+    plan->slots_[static_cast<size_t>(id)] =
+        Tensor::view(v.dtype, v.shape, base_ptr + mem.offsets[r]);
   }
   for (size_t id = 0; id < g.values.size(); ++id) {
     const Value& v = g.values[id];
@@ -188,7 +192,8 @@ Result<std::unique_ptr<ExecutionPlan>> ExecutionPlan::build(const Graph& base,
     if (produced_here) {
       plan->slots_[static_cast<size_t>(id)] = plan->outputs_[i];
     } else if (v.constant) {
-      if (v.constant->nbytes()) std::memcpy(plan->outputs_[i].raw(), v.constant->raw(), v.constant->nbytes());
+      if (v.constant->nbytes())
+        std::memcpy(plan->outputs_[i].raw(), v.constant->raw(), v.constant->nbytes());
     } else {
       plan->copy_to_output_[i] = id;
     }
@@ -221,8 +226,10 @@ Result<std::unique_ptr<ExecutionPlan>> ExecutionPlan::build(const Graph& base,
     }
     step.backend = spec.backend->name();
     step.node_count = spec.run.last - spec.run.first + 1;
-    for (int id : spec.inputs) step.inputs.push_back(id >= 0 ? &plan->slots_[static_cast<size_t>(id)] : nullptr);
-    for (int id : spec.outputs) step.outputs.push_back(id >= 0 ? &plan->slots_[static_cast<size_t>(id)] : nullptr);
+    for (int id : spec.inputs)
+      step.inputs.push_back(id >= 0 ? &plan->slots_[static_cast<size_t>(id)] : nullptr);
+    for (int id : spec.outputs)
+      step.outputs.push_back(id >= 0 ? &plan->slots_[static_cast<size_t>(id)] : nullptr);
     step.scratch = scratch_of[st];
     plan->steps_.push_back(std::move(step));
   }
@@ -250,7 +257,8 @@ Status ExecutionPlan::run_step(Step& step) {
   if (!log_enabled(LogLevel::kDebug)) return step.kernel->run(ctx);
   auto t0 = std::chrono::steady_clock::now();
   Status s = step.kernel->run(ctx);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   const Tensor* out = step.outputs.empty() ? nullptr : step.outputs[0];
   log(LogLevel::kDebug, "{:<40} {:<12} {:<10} out {} {:.3f} ms", step.node->name,
       step.node->op_type, step.backend, out ? shape_to_string(out->shape()) : "-", ms);

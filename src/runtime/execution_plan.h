@@ -56,7 +56,7 @@ class ExecutionPlan {
   Graph graph_;
   std::vector<Shape> input_shapes_;
   std::vector<Tensor> input_values_;  // per input: the value this plan was specialized on, or empty
-  std::vector<Tensor> slots_;  // one per value: constant, bound input, arena view or output
+  std::vector<Tensor> slots_;         // one per value: constant, bound input, arena view or output
   std::vector<Step> steps_;
   std::vector<std::unique_ptr<Node>> run_nodes_;  // the Node a run step's KernelContext names
   std::shared_ptr<void> arena_;

@@ -17,6 +17,8 @@ std::shared_ptr<void> allocate_buffer(size_t bytes) {
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }
 
-size_t buffer_allocation_count() { return g_allocations.load(); }
+size_t buffer_allocation_count() {
+  return g_allocations.load();
+}
 
 }  // namespace fungen

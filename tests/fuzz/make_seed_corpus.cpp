@@ -58,10 +58,11 @@ int main(int argc, char** argv) {
   graph_attr.bytes(1, "then_branch").msg(6, body).varint(20, 5);
   Pb chain;
   chain.msg(1, node("Relu", {"b"}, {"y"}, "last"))
-      .msg(1, node("Conv", {"x", "k", ""}, {"a"}, "conv",
-                   {attr_int("group", 1), attr_float("alpha", 0.5f), attr_string("auto_pad", "NOTSET"),
-                    attr_tensor("value", tensor_raw("", kInt64, {1}, le_bytes<int64_t>({3}))),
-                    floats, ints, strings, graph_attr}))
+      .msg(1,
+           node("Conv", {"x", "k", ""}, {"a"}, "conv",
+                {attr_int("group", 1), attr_float("alpha", 0.5f), attr_string("auto_pad", "NOTSET"),
+                 attr_tensor("value", tensor_raw("", kInt64, {1}, le_bytes<int64_t>({3}))), floats,
+                 ints, strings, graph_attr}))
       .msg(1, node("Mul", {"a", "s"}, {"b"}, "mul"))
       .msg(5, tensor_header("k", kFloat, {1, 1, 1, 1}).packed_floats(4, {2.f}))
       .msg(5, tensor_header("s", kInt32, {2}).packed_varints(5, {-1, 7}))

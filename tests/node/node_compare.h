@@ -1,6 +1,7 @@
 // node_compare.h — compares an engine output with an ONNX test's expected tensor, the way
 // ONNX's backend tests do: floats within atol + rtol * |expected| (NaN equals NaN, infinities
-// must match; bfloat16 gets one unit in its last place), integers and bools exactly. Returns "" when equal, else what differs.
+// must match; bfloat16 gets one unit in its last place), integers and bools exactly. Returns ""
+// when equal, else what differs.
 #pragma once
 
 #include <bit>
@@ -37,20 +38,33 @@ inline double element_as_double(const fungen::Tensor& t, int64_t i) {
   using fungen::DType;
   const size_t k = static_cast<size_t>(i);
   switch (t.dtype()) {
-    case DType::kFloat32: return t.data<float>()[k];
-    case DType::kFloat64: return t.data<double>()[k];
-    case DType::kFloat16: return half_to_float(t.data<uint16_t>()[k]);
+    case DType::kFloat32:
+      return t.data<float>()[k];
+    case DType::kFloat64:
+      return t.data<double>()[k];
+    case DType::kFloat16:
+      return half_to_float(t.data<uint16_t>()[k]);
     case DType::kBFloat16:
       return std::bit_cast<float>(static_cast<uint32_t>(t.data<uint16_t>()[k]) << 16);
-    case DType::kInt8: return t.data<int8_t>()[k];
-    case DType::kUInt8: case DType::kBool: return t.data<uint8_t>()[k];
-    case DType::kInt16: return t.data<int16_t>()[k];
-    case DType::kUInt16: return t.data<uint16_t>()[k];
-    case DType::kInt32: return t.data<int32_t>()[k];
-    case DType::kUInt32: return t.data<uint32_t>()[k];
-    case DType::kInt64: return static_cast<double>(t.data<int64_t>()[k]);
-    case DType::kUInt64: return static_cast<double>(t.data<uint64_t>()[k]);
-    default: return 0;
+    case DType::kInt8:
+      return t.data<int8_t>()[k];
+    case DType::kUInt8:
+    case DType::kBool:
+      return t.data<uint8_t>()[k];
+    case DType::kInt16:
+      return t.data<int16_t>()[k];
+    case DType::kUInt16:
+      return t.data<uint16_t>()[k];
+    case DType::kInt32:
+      return t.data<int32_t>()[k];
+    case DType::kUInt32:
+      return t.data<uint32_t>()[k];
+    case DType::kInt64:
+      return static_cast<double>(t.data<int64_t>()[k]);
+    case DType::kUInt64:
+      return static_cast<double>(t.data<uint64_t>()[k]);
+    default:
+      return 0;
   }
 }
 
@@ -77,7 +91,7 @@ inline std::string compare_tensors(const fungen::Tensor& got, const fungen::Tens
       const auto* a = static_cast<const uint8_t*>(got.raw()) + static_cast<size_t>(i) * size;
       const auto* b = static_cast<const uint8_t*>(want.raw()) + static_cast<size_t>(i) * size;
       bool equal = want.dtype() == fungen::DType::kBool ? ((*a != 0) == (*b != 0))
-                                                         : std::memcmp(a, b, size) == 0;
+                                                        : std::memcmp(a, b, size) == 0;
       if (!equal) {
         return "element " + std::to_string(i) + ": got " +
                std::to_string(static_cast<long long>(element_as_double(got, i))) + ", expected " +
@@ -93,9 +107,12 @@ inline std::string compare_tensors(const fungen::Tensor& got, const fungen::Tens
   for (int64_t i = 0; i < n; ++i) {
     double a = element_as_double(got, i), b = element_as_double(want, i);
     bool ok;
-    if (std::isnan(b)) ok = std::isnan(a);
-    else if (std::isinf(b)) ok = a == b;
-    else ok = std::fabs(a - b) <= kAtol + rtol * std::fabs(b);  // false for NaN a
+    if (std::isnan(b))
+      ok = std::isnan(a);
+    else if (std::isinf(b))
+      ok = a == b;
+    else
+      ok = std::fabs(a - b) <= kAtol + rtol * std::fabs(b);  // false for NaN a
     if (!ok) {
       if (first < 0) first = i;
       ++bad;

@@ -16,9 +16,9 @@
 // matches NaN), integers and bools exactly.
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -49,7 +49,7 @@ struct Options {
   std::string filter;
   bool list = false;
   bool failures_only = false;
-  bool fork_cases = true;   // run each case in a child so a crashing kernel fails one case
+  bool fork_cases = true;  // run each case in a child so a crashing kernel fails one case
   int case_timeout_s = 120;
   int threads = 1;
 };
@@ -91,7 +91,8 @@ struct Tally {
 std::optional<std::vector<uint8_t>> read_bytes(const fs::path& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return std::nullopt;
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
+                              std::istreambuf_iterator<char>());
 }
 
 std::string lower_alnum(const std::string& s) {
@@ -147,8 +148,12 @@ Tensor as_model_dtype(Tensor t, DType model_dtype) {
   return t;
 }
 
-CaseResult skip(std::string why) { return {Outcome::kSkip, std::move(why)}; }
-CaseResult fail(std::string why) { return {Outcome::kFail, std::move(why)}; }
+CaseResult skip(std::string why) {
+  return {Outcome::kSkip, std::move(why)};
+}
+CaseResult fail(std::string why) {
+  return {Outcome::kFail, std::move(why)};
+}
 
 // A Status from load/run: kUnsupported skips, anything else fails.
 CaseResult from_status(const Status& s, const char* stage) {
@@ -286,7 +291,8 @@ CaseResult run_case_isolated(const fs::path& dir, const std::vector<uint8_t>& mo
   if (WIFSIGNALED(wstatus)) {
     int sig = WTERMSIG(wstatus);
     if (sig == SIGALRM) return fail("timed out after " + std::to_string(opt.case_timeout_s) + " s");
-    return fail(std::string("crashed: signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")");
+    return fail(std::string("crashed: signal ") + std::to_string(sig) + " (" + strsignal(sig) +
+                ")");
   }
   if (msg.empty()) return fail("the case's process exited without a result");
   return {static_cast<Outcome>(msg[0] - '0'), msg.substr(1)};
@@ -309,15 +315,24 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--data") opt.data = value();
-    else if (a == "--op") opt.op = value();
-    else if (a == "--filter") opt.filter = value();
-    else if (a == "--threads") opt.threads = std::atoi(value().c_str());
-    else if (a == "--list") opt.list = true;
-    else if (a == "--failures-only") opt.failures_only = true;
-    else if (a == "--no-fork") opt.fork_cases = false;
-    else if (a == "--timeout") opt.case_timeout_s = std::max(1, std::atoi(value().c_str()));
-    else return usage(argv[0]);
+    if (a == "--data")
+      opt.data = value();
+    else if (a == "--op")
+      opt.op = value();
+    else if (a == "--filter")
+      opt.filter = value();
+    else if (a == "--threads")
+      opt.threads = std::atoi(value().c_str());
+    else if (a == "--list")
+      opt.list = true;
+    else if (a == "--failures-only")
+      opt.failures_only = true;
+    else if (a == "--no-fork")
+      opt.fork_cases = false;
+    else if (a == "--timeout")
+      opt.case_timeout_s = std::max(1, std::atoi(value().c_str()));
+    else
+      return usage(argv[0]);
   }
   if (!fs::is_directory(opt.data)) {
     std::printf("no ONNX node-test data at %s (install Debian's libonnx-testdata or pass --data)\n",
@@ -370,17 +385,32 @@ int main(int argc, char** argv) {
         continue;
       }
       if (r.outcome == Outcome::kPass) {
-        std::printf("NOTE %s now matches the ONNX data: remove it from kKnownDivergences\n", name.c_str());
+        std::printf("NOTE %s now matches the ONNX data: remove it from kKnownDivergences\n",
+                    name.c_str());
       }
     }
     switch (r.outcome) {
-      case Outcome::kPass: ++t.passed; ++total.passed; word = "PASS"; break;
-      case Outcome::kFail: ++t.failed; ++total.failed; ++implemented_failures; word = "FAIL"; break;
-      case Outcome::kSkip: ++t.skipped; ++total.skipped; break;
+      case Outcome::kPass:
+        ++t.passed;
+        ++total.passed;
+        word = "PASS";
+        break;
+      case Outcome::kFail:
+        ++t.failed;
+        ++total.failed;
+        ++implemented_failures;
+        word = "FAIL";
+        break;
+      case Outcome::kSkip:
+        ++t.skipped;
+        ++total.skipped;
+        break;
     }
     if (!opt.failures_only || r.outcome == Outcome::kFail) {
-      if (r.reason.empty()) std::printf("%s %s\n", word, name.c_str());
-      else std::printf("%s %s (%s)\n", word, name.c_str(), r.reason.c_str());
+      if (r.reason.empty())
+        std::printf("%s %s\n", word, name.c_str());
+      else
+        std::printf("%s %s (%s)\n", word, name.c_str(), r.reason.c_str());
     }
     std::fflush(stdout);
   }
@@ -392,7 +422,9 @@ int main(int argc, char** argv) {
     std::printf("  %-28s %3d %3d %3d%s\n", op.c_str(), t.passed, t.failed, t.skipped,
                 t.failed ? "  <- FAILING" : "");
   }
-  if (diverged) std::printf("%d known divergences from ONNX's data (ONNX Runtime agrees with fungen)\n", diverged);
+  if (diverged)
+    std::printf("%d known divergences from ONNX's data (ONNX Runtime agrees with fungen)\n",
+                diverged);
   std::printf("%d passed, %d failed, %d skipped\n", total.passed, total.failed, total.skipped);
   return implemented_failures ? 1 : 0;
 }

@@ -50,9 +50,18 @@ std::string attribute_proto(const std::string& name, const Attribute& a) {
       put_int(out, 20, 1);
       break;
     }
-    case Attribute::Kind::kInt: put_int(out, 3, a.i); put_int(out, 20, 2); break;
-    case Attribute::Kind::kString: put_bytes(out, 4, a.s); put_int(out, 20, 3); break;
-    case Attribute::Kind::kTensor: put_bytes(out, 5, tensor_proto("", a.t)); put_int(out, 20, 4); break;
+    case Attribute::Kind::kInt:
+      put_int(out, 3, a.i);
+      put_int(out, 20, 2);
+      break;
+    case Attribute::Kind::kString:
+      put_bytes(out, 4, a.s);
+      put_int(out, 20, 3);
+      break;
+    case Attribute::Kind::kTensor:
+      put_bytes(out, 5, tensor_proto("", a.t));
+      put_int(out, 20, 4);
+      break;
     case Attribute::Kind::kFloats:
       for (float f : a.floats) {
         put_tag(out, 7, 5);
@@ -70,7 +79,8 @@ std::string attribute_proto(const std::string& name, const Attribute& a) {
       for (const std::string& s : a.strings) put_bytes(out, 9, s);
       put_int(out, 20, 8);
       break;
-    default: break;
+    default:
+      break;
   }
   return out;
 }

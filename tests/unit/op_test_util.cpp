@@ -8,16 +8,35 @@
 
 namespace fungen::test {
 
-Attribute attr_int(int64_t v) { Attribute a; a.kind = Attribute::Kind::kInt; a.i = v; return a; }
-Attribute attr_float(float v) { Attribute a; a.kind = Attribute::Kind::kFloat; a.f = v; return a; }
+Attribute attr_int(int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+Attribute attr_float(float v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kFloat;
+  a.f = v;
+  return a;
+}
 Attribute attr_string(std::string v) {
-  Attribute a; a.kind = Attribute::Kind::kString; a.s = std::move(v); return a;
+  Attribute a;
+  a.kind = Attribute::Kind::kString;
+  a.s = std::move(v);
+  return a;
 }
 Attribute attr_ints(std::vector<int64_t> v) {
-  Attribute a; a.kind = Attribute::Kind::kInts; a.ints = std::move(v); return a;
+  Attribute a;
+  a.kind = Attribute::Kind::kInts;
+  a.ints = std::move(v);
+  return a;
 }
 Attribute attr_floats(std::vector<float> v) {
-  Attribute a; a.kind = Attribute::Kind::kFloats; a.floats = std::move(v); return a;
+  Attribute a;
+  a.kind = Attribute::Kind::kFloats;
+  a.floats = std::move(v);
+  return a;
 }
 
 Result<std::vector<Tensor>> run_op(const std::string& op_type, std::vector<OpInput> inputs,
@@ -45,7 +64,8 @@ Result<std::vector<Tensor>> run_op(const std::string& op_type, std::vector<OpInp
     if (inputs[i].constant) v.constant = inputs[i].tensor;
     node.inputs.push_back(id);
   }
-  for (int i = 0; i < num_outputs; ++i) node.outputs.push_back(g.add_value("out" + std::to_string(i)));
+  for (int i = 0; i < num_outputs; ++i)
+    node.outputs.push_back(g.add_value("out" + std::to_string(i)));
   InferContext ictx(node, g);
   FUNGEN_RETURN_IF_ERROR(schema->infer(ictx));
   std::vector<Tensor> outs;
@@ -80,7 +100,8 @@ Tensor int64_tensor(Shape shape, std::vector<int64_t> values) {
 
 uint32_t test_seed() {
   static const uint32_t seed = [] {
-    if (const char* s = std::getenv("FUNGEN_TEST_SEED")) return static_cast<uint32_t>(std::strtoul(s, nullptr, 10));
+    if (const char* s = std::getenv("FUNGEN_TEST_SEED"))
+      return static_cast<uint32_t>(std::strtoul(s, nullptr, 10));
     return static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   }();
   return seed;

@@ -22,8 +22,8 @@ class ThreadPool;
 namespace fungen::test {
 
 struct OpInput {
-  Tensor tensor;            // empty Tensor() = omitted optional input
-  bool constant = false;    // visible to the shape function as a constant (e.g. Reshape's shape)
+  Tensor tensor;          // empty Tensor() = omitted optional input
+  bool constant = false;  // visible to the shape function as a constant (e.g. Reshape's shape)
   OpInput(Tensor t, bool c = false) : tensor(std::move(t)), constant(c) {}  // NOLINT
 };
 

@@ -40,16 +40,19 @@ std::string block_model(std::mt19937& rng) {
     return t;
   }());
   b.initializer("shape", int64_tensor({3}, {2, 8, 64}));
-  b.node("Conv", {"x", "w1", "b1"}, {"c1"}, {{"pads", attr_ints({1, 1, 1, 1})}, {"strides", attr_ints({2, 2})}});
+  b.node("Conv", {"x", "w1", "b1"}, {"c1"},
+         {{"pads", attr_ints({1, 1, 1, 1})}, {"strides", attr_ints({2, 2})}});
   b.node("Sigmoid", {"c1"}, {"s1"});
-  b.node("Mul", {"c1", "s1"}, {"a1"});                       // SiLU: fused into the conv
+  b.node("Mul", {"c1", "s1"}, {"a1"});  // SiLU: fused into the conv
   b.node("Split", {"a1", "split"}, {"p", "q"}, {{"axis", attr_int(1)}});
   b.node("Conv", {"q", "w2"}, {"c2"});
-  b.node("Add", {"p", "c2"}, {"r"});                         // residual
+  b.node("Add", {"p", "c2"}, {"r"});  // residual
   b.node("Concat", {"r", "a1", "q"}, {"cat"}, {{"axis", attr_int(1)}});
-  b.node("MaxPool", {"cat"}, {"mp"}, {{"kernel_shape", attr_ints({3, 3})}, {"pads", attr_ints({1, 1, 1, 1})}});
+  b.node("MaxPool", {"cat"}, {"mp"},
+         {{"kernel_shape", attr_ints({3, 3})}, {"pads", attr_ints({1, 1, 1, 1})}});
   b.node("Resize", {"mp", "", "scales"}, {"up"},
-         {{"mode", attr_string("nearest")}, {"coordinate_transformation_mode", attr_string("asymmetric")},
+         {{"mode", attr_string("nearest")},
+          {"coordinate_transformation_mode", attr_string("asymmetric")},
           {"nearest_mode", attr_string("floor")}});
   b.node("Reshape", {"r", "shape"}, {"flat"});
   b.node("Softmax", {"flat"}, {"sm"}, {{"axis", attr_int(-1)}});
@@ -63,7 +66,8 @@ std::string block_model(std::mt19937& rng) {
 class CudaBackendTest : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
+    if (cuda_device_count() == 0)
+      GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
   }
 };
 
@@ -85,10 +89,12 @@ TEST_P(CudaBackendTest, BlockMatchesReference) {
     Status s = gpu->run({&x, 1}, got);
     ASSERT_TRUE(s.ok()) << s.message();
     for (size_t o = 0; o < want.size(); ++o) {
-      EXPECT_LE(rel_l2(got[o], want[o]), tol) << "output " << o << " run " << rep << " seed " << seed;
+      EXPECT_LE(rel_l2(got[o], want[o]), tol)
+          << "output " << o << " run " << rep << " seed " << seed;
     }
   }
-  EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u) << "every node should run on the GPU";
+  EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u)
+      << "every node should run on the GPU";
 }
 
 INSTANTIATE_TEST_SUITE_P(Precisions, CudaBackendTest, ::testing::Values("fp32", "fp16"));

@@ -60,8 +60,9 @@ TEST(Config, ProfilesHaveTheirDefinedShape) {
 }
 
 TEST(Config, PrecedenceFlagOverEnvOverFileOverProfile) {
-  std::string file = write_temp("fungen_prec.json",
-                                R"({"profile": "cpu", "conf_threshold": 0.3, "iou_threshold": 0.5, "batch_size": 2})");
+  std::string file = write_temp(
+      "fungen_prec.json",
+      R"({"profile": "cpu", "conf_threshold": 0.3, "iou_threshold": 0.5, "batch_size": 2})");
   // Profile only.
   auto r0 = resolve_config(request({}, "cpu"));
   ASSERT_TRUE(r0.ok()) << r0.status().message();
@@ -75,14 +76,16 @@ TEST(Config, PrecedenceFlagOverEnvOverFileOverProfile) {
   EXPECT_EQ(r1->config.batch_size, 2);
   EXPECT_EQ(r1->sources["conf_threshold"], ConfigSource::kFile);
   // Environment beats file.
-  auto r2 = resolve_config(request({{"FUNGEN_CONF_THRESHOLD", "0.35"}, {"FUNGEN_BATCH_SIZE", "3"}}, "", file));
+  auto r2 = resolve_config(
+      request({{"FUNGEN_CONF_THRESHOLD", "0.35"}, {"FUNGEN_BATCH_SIZE", "3"}}, "", file));
   ASSERT_TRUE(r2.ok()) << r2.status().message();
   EXPECT_FLOAT_EQ(r2->config.conf_threshold, 0.35f);
   EXPECT_EQ(r2->config.batch_size, 3);
   EXPECT_FLOAT_EQ(r2->config.iou_threshold, 0.5f);  // still the file's
   EXPECT_EQ(r2->sources["conf_threshold"], ConfigSource::kEnvironment);
   // Flag beats environment.
-  auto r3 = resolve_config(request({{"FUNGEN_CONF_THRESHOLD", "0.35"}}, "", file, {{"conf_threshold", "0.4"}}));
+  auto r3 = resolve_config(
+      request({{"FUNGEN_CONF_THRESHOLD", "0.35"}}, "", file, {{"conf_threshold", "0.4"}}));
   ASSERT_TRUE(r3.ok()) << r3.status().message();
   EXPECT_FLOAT_EQ(r3->config.conf_threshold, 0.4f);
   EXPECT_EQ(r3->sources["conf_threshold"], ConfigSource::kFlag);
@@ -124,7 +127,8 @@ TEST(Config, EveryEnvironmentVariableOverrides) {
 void expect_error(const Result<ResolvedConfig>& r, const std::vector<std::string>& parts) {
   ASSERT_FALSE(r.ok());
   for (const std::string& p : parts) {
-    EXPECT_NE(r.status().message().find(p), std::string::npos) << "'" << p << "' not in: " << r.status().message();
+    EXPECT_NE(r.status().message().find(p), std::string::npos)
+        << "'" << p << "' not in: " << r.status().message();
   }
 }
 
@@ -135,10 +139,12 @@ TEST(Config, ErrorsNameFieldValueRangeAndSource) {
                {"batch_size", "eight", "integer", "FUNGEN_BATCH_SIZE"});
   expect_error(resolve_config(request({}, "cpu", "", {{"batch_size", "0"}})),
                {"batch_size", "0", "[1, 1024]", "flag"});
-  expect_error(resolve_config(request({{"FUNGEN_DEVICE", "gpu"}}, "cpu")), {"device", "gpu", "cuda:N"});
+  expect_error(resolve_config(request({{"FUNGEN_DEVICE", "gpu"}}, "cpu")),
+               {"device", "gpu", "cuda:N"});
   std::string file = write_temp("fungen_bad.json", R"({"threads": -2})");
   expect_error(resolve_config(request({}, "cpu", file)), {"threads", "-2", "[0, 1024]", file});
-  expect_error(resolve_config(request({{"FUNGEN_PROFILE", "fast"}})), {"fast", "FUNGEN_PROFILE", "cpu-small"});
+  expect_error(resolve_config(request({{"FUNGEN_PROFILE", "fast"}})),
+               {"fast", "FUNGEN_PROFILE", "cpu-small"});
 }
 
 TEST(Config, JsonRejectsUnknownFieldsAndWrongTypes) {
@@ -220,7 +226,8 @@ TEST(Config, SettingsPerResolution) {
   EXPECT_GT(k4.batch_size, k8.batch_size);
   EXPECT_LT(k4.batch_size, hd.batch_size);
   Config small = Config::from_profile("cpu-small").value();
-  EXPECT_EQ(small.optimal_settings_for_resolution(1920, 1080).batch_size, 1);  // capped by the profile
+  EXPECT_EQ(small.optimal_settings_for_resolution(1920, 1080).batch_size,
+            1);  // capped by the profile
 }
 
 }  // namespace

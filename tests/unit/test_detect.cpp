@@ -75,7 +75,8 @@ TEST(Letterbox, ThinImagesKeepOnePixel) {
 
 Image random_image(int w, int h, std::mt19937& rng) {
   Image img(w, h);
-  for (size_t i = 0; i < static_cast<size_t>(w) * h * 3; ++i) img.data()[i] = static_cast<uint8_t>(rng() & 255);
+  for (size_t i = 0; i < static_cast<size_t>(w) * h * 3; ++i)
+    img.data()[i] = static_cast<uint8_t>(rng() & 255);
   return img;
 }
 
@@ -98,7 +99,8 @@ TEST(Resize, MatchesFloatBilinearWithinOneLevel) {
   uint32_t seed = test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
-  for (auto [sw, sh, dw, dh] : {std::array{37, 23, 61, 17}, std::array{100, 60, 33, 90}, std::array{5, 5, 13, 11}}) {
+  for (auto [sw, sh, dw, dh] :
+       {std::array{37, 23, 61, 17}, std::array{100, 60, 33, 90}, std::array{5, 5, 13, 11}}) {
     Image img = random_image(sw, sh, rng);
     std::vector<uint8_t> out(static_cast<size_t>(dw) * dh * 3);
     detect::resize_bilinear_bgr(img.frame(), dw, dh, out.data(), dw * 3);
@@ -134,17 +136,19 @@ TEST(Letterbox, ChwIsRgbOver255WithGreyPadding) {
   std::vector<float> chw(3 * 16);
   std::vector<uint8_t> scratch;
   detect::letterbox_to_chw(img.frame(), p, 4, 4, chw.data(), scratch);
-  EXPECT_FLOAT_EQ(chw[0], 114.f / 255.f);            // R plane, padding row
-  EXPECT_FLOAT_EQ(chw[4], 30.f / 255.f);             // R plane, first picture row
-  EXPECT_FLOAT_EQ(chw[16 + 4], 20.f / 255.f);        // G
-  EXPECT_FLOAT_EQ(chw[32 + 4], 10.f / 255.f);        // B
-  EXPECT_FLOAT_EQ(chw[32 + 15], 114.f / 255.f);      // B plane, padding row
+  EXPECT_FLOAT_EQ(chw[0], 114.f / 255.f);        // R plane, padding row
+  EXPECT_FLOAT_EQ(chw[4], 30.f / 255.f);         // R plane, first picture row
+  EXPECT_FLOAT_EQ(chw[16 + 4], 20.f / 255.f);    // G
+  EXPECT_FLOAT_EQ(chw[32 + 4], 10.f / 255.f);    // B
+  EXPECT_FLOAT_EQ(chw[32 + 15], 114.f / 255.f);  // B plane, padding row
 }
 
 // The definition, without tricks: walk by score; a box survives unless a survivor of the same
 // class (any class when agnostic) overlaps it with IoU > threshold. Computed in double.
-std::vector<Candidate> brute_force_nms(std::vector<Candidate> c, double thr, bool agnostic, int max_det) {
-  std::stable_sort(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+std::vector<Candidate> brute_force_nms(std::vector<Candidate> c, double thr, bool agnostic,
+                                       int max_det) {
+  std::stable_sort(c.begin(), c.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
   std::vector<Candidate> kept;
   for (const Candidate& b : c) {
     bool dropped = false;
@@ -176,7 +180,8 @@ TEST(Nms, MatchesBruteForceOnRandomClusters) {
         // Whole-pixel corners: the class offset (k * 7680) is then exact in float32, so the
         // only rounding left is the IoU division itself.
         float x = std::round(cx + 20 * (u(rng) - 0.5f)), y = std::round(cy + 20 * (u(rng) - 0.5f));
-        float w = std::round(s * (0.7f + 0.6f * u(rng))), h = std::round(s * (0.7f + 0.6f * u(rng)));
+        float w = std::round(s * (0.7f + 0.6f * u(rng))),
+              h = std::round(s * (0.7f + 0.6f * u(rng)));
         c.push_back({x, y, x + w, y + h, u(rng), static_cast<int>(rng() % 3)});
       }
     }
@@ -188,7 +193,8 @@ TEST(Nms, MatchesBruteForceOnRandomClusters) {
         o.max_det = trial % 2 ? 5 : 300;
         auto got = detect::non_max_suppression(c, o);
         auto want = brute_force_nms(c, thr, agnostic, o.max_det);
-        ASSERT_EQ(got.size(), want.size()) << "trial " << trial << " agnostic " << agnostic << " iou " << thr;
+        ASSERT_EQ(got.size(), want.size())
+            << "trial " << trial << " agnostic " << agnostic << " iou " << thr;
         for (size_t i = 0; i < got.size(); ++i) {
           EXPECT_EQ(got[i].score, want[i].score);
           EXPECT_EQ(got[i].class_id, want[i].class_id);
@@ -200,7 +206,8 @@ TEST(Nms, MatchesBruteForceOnRandomClusters) {
 }
 
 TEST(Nms, DifferentClassesNeverSuppressEachOther) {
-  std::vector<Candidate> c = {{0, 0, 10, 10, 0.9f, 0}, {0, 0, 10, 10, 0.8f, 1}, {0, 0, 10, 10, 0.7f, 0}};
+  std::vector<Candidate> c = {
+      {0, 0, 10, 10, 0.9f, 0}, {0, 0, 10, 10, 0.8f, 1}, {0, 0, 10, 10, 0.7f, 0}};
   DetectOptions o;
   EXPECT_EQ(detect::non_max_suppression(c, o).size(), 2u);
   o.agnostic = true;
@@ -233,10 +240,10 @@ TEST(RawHead, CandidatesAboveConfWithClassFilter) {
   // 4 + 2 classes, 3 anchors.
   const int A = 3;
   std::vector<float> out = {
-      10, 20, 30,     // cx
-      10, 20, 30,     // cy
-      4, 6, 8,        // w
-      2, 2, 2,        // h
+      10,   20,   30,     // cx
+      10,   20,   30,     // cy
+      4,    6,    8,      // w
+      2,    2,    2,      // h
       0.9f, 0.1f, 0.25f,  // class 0
       0.2f, 0.8f, 0.2f,   // class 1
   };
@@ -255,9 +262,9 @@ TEST(RawHead, CandidatesAboveConfWithClassFilter) {
 
 TEST(EndToEndHead, FiltersByConfAndClassKeepsModelOrder) {
   std::vector<float> out = {
-      1, 2, 3, 4, 0.5f, 2,  //
-      5, 6, 7, 8, 0.9f, 1,  //
-      0, 0, 1, 1, 0.1f, 0,  //
+      1, 2, 3,  4,  0.5f, 2,  //
+      5, 6, 7,  8,  0.9f, 1,  //
+      0, 0, 1,  1,  0.1f, 0,  //
       9, 9, 12, 12, 0.3f, 1,
   };
   DetectOptions o;
@@ -287,7 +294,8 @@ TEST(MapToFrame, UndoesPaddingAndScaleThenClips) {
 }
 
 TEST(ClassNames, ParsesUltralyticsDictLiteral) {
-  auto n = parse_class_names("{0: 'person', 1: 'bicycle', 2: \"it's\", 3: 'say \\'hi\\'', 5: 'a\\\\b', 7: 'caf\\xe9'}");
+  auto n = parse_class_names(
+      "{0: 'person', 1: 'bicycle', 2: \"it's\", 3: 'say \\'hi\\'', 5: 'a\\\\b', 7: 'caf\\xe9'}");
   ASSERT_TRUE(n.ok()) << n.status().message();
   EXPECT_EQ(n->at(0), "person");
   EXPECT_EQ(n->at(2), "it's");
@@ -312,8 +320,8 @@ TEST(ClassNames, ParsesListsJsonAndWhitespace) {
 }
 
 TEST(ClassNames, RejectsBrokenLiteralsWithPosition) {
-  for (const char* bad : {"", "{0: 'a'", "{0 'a'}", "{a: 'b'}", "{0: 'a', 0: 'b'}", "{0: 'unterminated}",
-                          "{0: 'a'} trailing", "{-1: 'a'}"}) {
+  for (const char* bad : {"", "{0: 'a'", "{0 'a'}", "{a: 'b'}", "{0: 'a', 0: 'b'}",
+                          "{0: 'unterminated}", "{0: 'a'} trailing", "{-1: 'a'}"}) {
     auto n = parse_class_names(bad);
     EXPECT_FALSE(n.ok()) << bad;
     if (!n.ok()) EXPECT_NE(n.status().message().find("at character"), std::string::npos) << bad;

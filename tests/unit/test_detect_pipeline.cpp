@@ -61,9 +61,9 @@ Result<Detector> make_detector(const std::string& bytes, DetectorOptions opt = {
 }
 
 TEST(DetectorPipeline, RawHeadMapsBoxesIntoEachFramesPixels) {
-  std::string model = constant_head_model(std::string("N"), 6, 512, raw_head(),
-                                          {{"names", "{0: 'cat', 1: \"dog's\"}"}, {"imgsz", "[32, 32]"},
-                                           {"task", "detect"}});
+  std::string model = constant_head_model(
+      std::string("N"), 6, 512, raw_head(),
+      {{"names", "{0: 'cat', 1: \"dog's\"}"}, {"imgsz", "[32, 32]"}, {"task", "detect"}});
   auto det = make_detector(model);
   ASSERT_TRUE(det.ok()) << det.status().message();
   EXPECT_EQ(det->input_width(), 32);
@@ -141,7 +141,10 @@ TEST(DetectorPipeline, DynamicBatchHonoursMaxBatch) {
 
 TEST(DetectorPipeline, EndToEndHeadFromMetadata) {
   std::vector<float> head(512 * 6, 0.f);
-  const float rows[][6] = {{8, 8, 24, 24, 0.6f, 2}, {0, 0, 4, 4, 0.95f, 0}, {1, 1, 2, 2, 0.1f, 1}, {30, 30, 40, 40, 0.5f, 1}};
+  const float rows[][6] = {{8, 8, 24, 24, 0.6f, 2},
+                           {0, 0, 4, 4, 0.95f, 0},
+                           {1, 1, 2, 2, 0.1f, 1},
+                           {30, 30, 40, 40, 0.5f, 1}};
   for (int i = 0; i < 4; ++i) std::memcpy(&head[i * 6], rows[i], sizeof(rows[i]));
   std::string model = constant_head_model(std::string("N"), 512, 6, head, {{"end2end", "True"}});
   auto det = make_detector(model);
@@ -176,7 +179,8 @@ TEST(DetectorPipeline, RejectsBadFramesAndThresholds) {
 }
 
 TEST(DetectorPipeline, RejectsNonDetectTask) {
-  std::string model = constant_head_model(std::string("N"), 6, 512, raw_head(), {{"task", "segment"}});
+  std::string model =
+      constant_head_model(std::string("N"), 6, 512, raw_head(), {{"task", "segment"}});
   auto det = make_detector(model);
   ASSERT_FALSE(det.ok());
   EXPECT_NE(det.status().message().find("segment"), std::string::npos);

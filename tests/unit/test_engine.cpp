@@ -32,11 +32,21 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void* operator new[](std::size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void* operator new[](std::size_t n) {
+  return operator new(n);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace fungen {
 namespace {
@@ -57,7 +67,8 @@ std::string conv_silu_model(bool unsimplified, uint32_t seed) {
   b.input("x", DType::kFloat32, {std::string("N"), int64_t{3}, int64_t{9}, int64_t{7}});
   b.initializer("w", test::random_tensor({4, 3, 3, 3}, rng));
   b.initializer("bias", test::random_tensor({4}, rng));
-  b.node("Conv", {"x", "w", "bias"}, {"c"}, {{"pads", attr_ints({1, 1, 1, 1})}, {"kernel_shape", attr_ints({3, 3})}});
+  b.node("Conv", {"x", "w", "bias"}, {"c"},
+         {{"pads", attr_ints({1, 1, 1, 1})}, {"kernel_shape", attr_ints({3, 3})}});
   b.node("Sigmoid", {"c"}, {"s"});
   b.node("Mul", {"c", "s"}, {"y"});
   if (unsimplified) {
@@ -134,7 +145,8 @@ TEST(Engine, SecondInferenceAllocatesNoBuffers) {
     ASSERT_TRUE(s.ok()) << s.message();
     EXPECT_EQ(buffer_allocation_count(), buffers_before);
     EXPECT_LT(g_largest_new.load(), 1024u) << "a kernel allocated a tensor-sized temporary";
-    RecordProperty(std::string("small_allocations_") + backend, static_cast<int>(g_new_calls.load()));
+    RecordProperty(std::string("small_allocations_") + backend,
+                   static_cast<int>(g_new_calls.load()));
   }
 }
 
@@ -159,7 +171,8 @@ TEST(Engine, UnknownAttributeAndOpsetAreRejectedAtLoad) {
   b.output("y");
   auto e = Engine::load_from_memory(as_bytes(b.build()));
   ASSERT_FALSE(e.ok());
-  EXPECT_NE(e.status().message().find("attribute 'beta'"), std::string::npos) << e.status().message();
+  EXPECT_NE(e.status().message().find("attribute 'beta'"), std::string::npos)
+      << e.status().message();
 
   test::ModelBuilder c(23);
   c.input("x", DType::kFloat32, {int64_t{1}, int64_t{4}});
@@ -201,11 +214,13 @@ TEST(Engine, ShapeFedAsAnInputSpecializesOnItsValue) {
   b.node("Reshape", {"x", "shape"}, {"y"});
   b.output("y");
   std::string bytes = b.build();
-  auto engine = Engine::load_from_memory({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+  auto engine =
+      Engine::load_from_memory({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
   ASSERT_TRUE(engine.ok()) << engine.status().message();
   std::mt19937 rng(test::test_seed());
   Tensor x = test::random_tensor({2, 3, 4}, rng);
-  for (auto target : {std::vector<int64_t>{6, 4}, std::vector<int64_t>{-1, 12}, std::vector<int64_t>{6, 4}}) {
+  for (auto target :
+       {std::vector<int64_t>{6, 4}, std::vector<int64_t>{-1, 12}, std::vector<int64_t>{6, 4}}) {
     Tensor shape = test::int64_tensor({2}, target);
     std::vector<Tensor> inputs{x, shape};
     std::vector<Tensor> out;

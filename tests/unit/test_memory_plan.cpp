@@ -30,8 +30,8 @@ TEST(MemoryPlan, LiveBuffersNeverOverlapAndMemoryIsReused) {
       EXPECT_EQ(plan.offsets[a] % kArenaAlignment, 0u);
       EXPECT_LE(plan.offsets[a] + reqs[a].bytes, plan.arena_bytes);
       for (size_t b = a + 1; b < reqs.size(); ++b) {
-        bool time_overlap = reqs[a].first_step <= reqs[b].last_step &&
-                            reqs[b].first_step <= reqs[a].last_step;
+        bool time_overlap =
+            reqs[a].first_step <= reqs[b].last_step && reqs[b].first_step <= reqs[a].last_step;
         bool space_overlap = plan.offsets[a] < plan.offsets[b] + reqs[b].bytes &&
                              plan.offsets[b] < plan.offsets[a] + reqs[a].bytes;
         EXPECT_FALSE(time_overlap && space_overlap) << "buffers " << a << " and " << b;

@@ -47,7 +47,9 @@ std::string make_dir(const std::string& name) {
   return dir;
 }
 
-void write(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
+void write(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
 
 TEST(ModelManager, LoadsOnnxAndSkipsForeignEngine) {
   std::string dir = make_dir("engine");
@@ -95,7 +97,8 @@ TEST(ModelManager, PtIsConvertedOnceBesideItself) {
   // A stand-in for python: gets (-c, code, pt_path) and writes <pt without .pt>.onnx, as the
   // Ultralytics exporter does; it counts its runs.
   std::string fake = dir + "/fake_python.sh";
-  write(fake, "#!/bin/sh\necho run >> '" + dir + "/runs'\ncp '" + dir + "/prepared.bin' \"${3%.pt}.onnx\"\n");
+  write(fake, "#!/bin/sh\necho run >> '" + dir + "/runs'\ncp '" + dir +
+                  "/prepared.bin' \"${3%.pt}.onnx\"\n");
   chmod(fake.c_str(), 0755);
   setenv("FUNGEN_PYTHON", fake.c_str(), 1);
   ModelManager mm(dir);

@@ -24,7 +24,8 @@ TEST(Npy, RoundTripsEveryDtype) {
                    DType::kUInt8, DType::kBool, DType::kInt16, DType::kUInt16}) {
     Tensor t(dt, {2, 3, 5});
     auto* p = static_cast<unsigned char*>(t.raw());
-    for (size_t i = 0; i < t.nbytes(); ++i) p[i] = dt == DType::kBool ? rng() % 2 : static_cast<unsigned char>(rng());
+    for (size_t i = 0; i < t.nbytes(); ++i)
+      p[i] = dt == DType::kBool ? rng() % 2 : static_cast<unsigned char>(rng());
     std::string path = temp_path("rt.npy");
     ASSERT_TRUE(write_npy(path, t).ok());
     auto r = read_npy(path);

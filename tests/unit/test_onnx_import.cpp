@@ -112,11 +112,11 @@ TEST(OnnxImport, EveryAttributeKind) {
   graph_attr.bytes(1, "g").msg(6, body).varint(20, 5);
   Pb untyped;  // IR v1 style: no `type` field; the kind comes from the value field
   untyped.bytes(1, "legacy").sint(3, 42);
-  Pb n = node("Custom", {"x"}, {"y"}, "n0",
-              {attr_int("i", -3), attr_float("f", 0.25f), attr_string("s", "hello"),
-               attr_tensor("t", tensor_raw("", kInt64, {2}, le_bytes<int64_t>({5, -6}))),
-               floats_packed, floats_unpacked, ints_packed, ints_unpacked, strings, graph_attr,
-               untyped});
+  Pb n = node(
+      "Custom", {"x"}, {"y"}, "n0",
+      {attr_int("i", -3), attr_float("f", 0.25f), attr_string("s", "hello"),
+       attr_tensor("t", tensor_raw("", kInt64, {2}, le_bytes<int64_t>({5, -6}))), floats_packed,
+       floats_unpacked, ints_packed, ints_unpacked, strings, graph_attr, untyped});
   Result<Graph> r = import(one_node_model(n));
   ASSERT_TRUE(r.ok()) << r.status().message();
   const Node& node0 = r->nodes[0];
@@ -189,9 +189,11 @@ TEST(OnnxImport, TypedDataFields) {
   EXPECT_EQ(b.data<uint8_t>()[0], 1);
   Tensor h = import_tensor(tensor_header("h", kFloat16, {1}).sint(5, 0x3c00));  // 1.0 in fp16
   EXPECT_EQ(h.data<uint16_t>()[0], 0x3c00);
-  Tensor i64 = import_tensor(tensor_header("i64", kInt64, {3}).packed_varints(7, {-1, 0, 1LL << 50}));
+  Tensor i64 =
+      import_tensor(tensor_header("i64", kInt64, {3}).packed_varints(7, {-1, 0, 1LL << 50}));
   EXPECT_EQ(i64.data<int64_t>()[2], 1LL << 50);
-  Tensor d = import_tensor(tensor_header("d", kDouble, {1}).fixed64(10, std::bit_cast<uint64_t>(2.5)));
+  Tensor d =
+      import_tensor(tensor_header("d", kDouble, {1}).fixed64(10, std::bit_cast<uint64_t>(2.5)));
   EXPECT_EQ(d.data<double>()[0], 2.5);
   Tensor u32 = import_tensor(tensor_header("u32", kUInt32, {1}).varint(11, 4000000000u));
   EXPECT_EQ(u32.data<uint32_t>()[0], 4000000000u);
@@ -249,15 +251,18 @@ TEST(OnnxImport, OtherUnsupportedTensors) {
   Pb sparse;
   sparse.msg(1, tensor_raw("v", kFloat, {1}, le_bytes<float>({1.f})));
   Pb g;
-  g.msg(1, node("Relu", {"x"}, {"y"})).msg(15, sparse)
-      .msg(11, value_info("x", kFloat, {int64_t{1}})).msg(12, value_info("y", kFloat, {int64_t{1}}));
+  g.msg(1, node("Relu", {"x"}, {"y"}))
+      .msg(15, sparse)
+      .msg(11, value_info("x", kFloat, {int64_t{1}}))
+      .msg(12, value_info("y", kFloat, {int64_t{1}}));
   EXPECT_EQ(import(model(g)).status().code(), StatusCode::kUnsupported);
 }
 
 TEST(OnnxImport, Domains) {
   Pb g;
   g.msg(1, node("FusedConv", {"x"}, {"y"}, "fc1", {}, "com.microsoft"))
-      .msg(11, value_info("x", kFloat, {int64_t{1}})).msg(12, value_info("y", kFloat, {int64_t{1}}));
+      .msg(11, value_info("x", kFloat, {int64_t{1}}))
+      .msg(12, value_info("y", kFloat, {int64_t{1}}));
   Result<Graph> r = import(model(g));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
@@ -267,7 +272,8 @@ TEST(OnnxImport, Domains) {
   // ai.onnx.ml imported but unused is fine; "ai.onnx" on a node is the default domain.
   Pb g2;
   g2.msg(1, node("Relu", {"x"}, {"y"}, "", {}, "ai.onnx"))
-      .msg(11, value_info("x", kFloat, {int64_t{1}})).msg(12, value_info("y", kFloat, {int64_t{1}}));
+      .msg(11, value_info("x", kFloat, {int64_t{1}}))
+      .msg(12, value_info("y", kFloat, {int64_t{1}}));
   Pb ml, onnx;
   ml.bytes(1, "ai.onnx.ml").sint(2, 3);
   onnx.bytes(1, "ai.onnx").sint(2, 13);
@@ -283,7 +289,8 @@ TEST(OnnxImport, MissingAiOnnxOpset) {
   auto relu_graph = [](const std::string& domain) {
     Pb g;
     g.msg(1, node("Relu", {"x"}, {"y"}, "r", {}, domain))
-        .msg(11, value_info("x", kFloat, {int64_t{1}})).msg(12, value_info("y", kFloat, {int64_t{1}}));
+        .msg(11, value_info("x", kFloat, {int64_t{1}}))
+        .msg(12, value_info("y", kFloat, {int64_t{1}}));
     return g;
   };
   Pb training;
@@ -316,8 +323,7 @@ TEST(OnnxImport, TruncationAtEveryOffsetFails) {
 
 TEST(OnnxImport, GarbageIsNotAnOnnxModel) {
   for (std::string junk : {std::string(), std::string("hello world, not a model\n"),
-                           std::string("PK\x03\x04\x14\x00\x00\x00", 8),
-                           std::string(64, '\xff')}) {
+                           std::string("PK\x03\x04\x14\x00\x00\x00", 8), std::string(64, '\xff')}) {
     std::vector<uint8_t> bytes(junk.begin(), junk.end());
     Result<Graph> r = import_onnx_model(bytes, "junk.onnx");
     ASSERT_FALSE(r.ok());
@@ -333,8 +339,11 @@ TEST(OnnxImport, UnknownFieldsAreSkipped) {
   Pb g;
   Pb n = node("Relu", {"x"}, {"y"});
   n.varint(900, 5).bytes(901, "junk").fixed32(902, 1).fixed64(903, 2);
-  g.msg(1, n).varint(999, 1).bytes(998, "zzz")
-      .msg(11, value_info("x", kFloat, {int64_t{1}})).msg(12, value_info("y", kFloat, {int64_t{1}}));
+  g.msg(1, n)
+      .varint(999, 1)
+      .bytes(998, "zzz")
+      .msg(11, value_info("x", kFloat, {int64_t{1}}))
+      .msg(12, value_info("y", kFloat, {int64_t{1}}));
   Pb m = model(g);
   m.varint(777, 3).bytes(778, "more");
   Result<Graph> r = import(m);
@@ -347,7 +356,8 @@ TEST(OnnxImport, NodesOutOfOrderAreSorted) {
   g.msg(1, node("Relu", {"b"}, {"y"}, "second"))
       .msg(1, node("Relu", {"a"}, {"b"}, "first"))
       .msg(1, node("Relu", {"x"}, {"a"}, "zeroth"))
-      .msg(11, value_info("x", kFloat, {int64_t{1}})).msg(12, value_info("y", kFloat, {int64_t{1}}));
+      .msg(11, value_info("x", kFloat, {int64_t{1}}))
+      .msg(12, value_info("y", kFloat, {int64_t{1}}));
   Result<Graph> r = import(model(g));
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->nodes.size(), 3u);
@@ -363,12 +373,16 @@ TEST(OnnxImport, StructuralErrors) {
     return g;
   };
   Pb cycle, undefined, dup, no_out;
-  cycle.msg(1, node("Add", {"x", "b"}, {"a"}, "c1")).msg(1, node("Relu", {"a"}, {"b"}, "c2"))
+  cycle.msg(1, node("Add", {"x", "b"}, {"a"}, "c1"))
+      .msg(1, node("Relu", {"a"}, {"b"}, "c2"))
       .msg(1, node("Relu", {"a"}, {"y"}));
   undefined.msg(1, node("Add", {"x", "nowhere"}, {"y"}, "u1"));
   dup.msg(1, node("Relu", {"x"}, {"y"}, "d1")).msg(1, node("Relu", {"x"}, {"y"}, "d2"));
   no_out.msg(1, node("Relu", {"x"}, {"z"}));
-  struct Case { Pb graph; const char* expect; };
+  struct Case {
+    Pb graph;
+    const char* expect;
+  };
   for (const Case& c : {Case{io(cycle), "cycle"}, Case{io(undefined), "nowhere"},
                         Case{io(dup), "already defined"}, Case{io(no_out), "graph output 'y'"}}) {
     Result<Graph> r = import(model(c.graph));
@@ -407,9 +421,7 @@ TEST(OnnxImport, FileErrors) {
   }
   Result<Graph> ok = import_onnx_file(path);
   EXPECT_TRUE(ok.ok()) << ok.status().message();
-  {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  }
+  { std::ofstream f(path, std::ios::binary | std::ios::trunc); }
   Result<Graph> empty = import_onnx_file(path);
   EXPECT_EQ(empty.status().code(), StatusCode::kCorrupt);
   EXPECT_NE(empty.status().message().find("is not an ONNX model"), std::string::npos);

@@ -32,7 +32,8 @@ TEST(ProtoReader, Varints) {
   eleven.push_back(0x01);
   pos = 0;
   EXPECT_EQ(read_varint(eleven, pos, v).code(), StatusCode::kCorrupt);
-  std::vector<uint8_t> overflow = bytes_of({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02});
+  std::vector<uint8_t> overflow =
+      bytes_of({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02});
   pos = 0;
   EXPECT_EQ(read_varint(overflow, pos, v).code(), StatusCode::kCorrupt);
   std::vector<uint8_t> truncated = bytes_of({0x80, 0x80});
@@ -98,7 +99,10 @@ TEST(ProtoReader, NestingDepthIsBounded) {
     ASSERT_TRUE(r.next(f).ok());
     if (f.wire != WireType::kLengthDelimited) break;
     Result<Reader> sub = r.nested(f);
-    if (!sub.ok()) { s = sub.status(); break; }
+    if (!sub.ok()) {
+      s = sub.status();
+      break;
+    }
     r = std::move(sub).value();
     ++levels;
   }

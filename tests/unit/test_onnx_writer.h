@@ -90,7 +90,8 @@ inline Pb tensor_raw(const std::string& name, int32_t dtype, std::initializer_li
 }
 
 // TensorProto header (dims, type, name) — append the typed data fields yourself.
-inline Pb tensor_header(const std::string& name, int32_t dtype, std::initializer_list<int64_t> dims) {
+inline Pb tensor_header(const std::string& name, int32_t dtype,
+                        std::initializer_list<int64_t> dims) {
   Pb t;
   t.packed_varints(1, dims).varint(2, static_cast<uint64_t>(dtype)).bytes(8, name);
   return t;
@@ -102,8 +103,10 @@ inline Pb value_info(const std::string& name, int32_t elem_type, std::vector<Dim
   Pb shape;
   for (const Dim& d : dims) {
     Pb dim;
-    if (std::holds_alternative<int64_t>(d)) dim.sint(1, std::get<int64_t>(d));
-    else dim.bytes(2, std::get<std::string>(d));
+    if (std::holds_alternative<int64_t>(d))
+      dim.sint(1, std::get<int64_t>(d));
+    else
+      dim.bytes(2, std::get<std::string>(d));
     shape.msg(1, dim);
   }
   Pb tensor_type;
@@ -129,10 +132,26 @@ inline Pb node(const std::string& op, std::initializer_list<std::string> inputs,
 }
 
 // AttributeProto helpers (type field 20 per AttributeType).
-inline Pb attr_int(const std::string& name, int64_t v) { Pb a; a.bytes(1, name).sint(3, v).varint(20, 2); return a; }
-inline Pb attr_float(const std::string& name, float v) { Pb a; a.bytes(1, name).f32(2, v).varint(20, 1); return a; }
-inline Pb attr_string(const std::string& name, const std::string& v) { Pb a; a.bytes(1, name).bytes(4, v).varint(20, 3); return a; }
-inline Pb attr_tensor(const std::string& name, const Pb& t) { Pb a; a.bytes(1, name).msg(5, t).varint(20, 4); return a; }
+inline Pb attr_int(const std::string& name, int64_t v) {
+  Pb a;
+  a.bytes(1, name).sint(3, v).varint(20, 2);
+  return a;
+}
+inline Pb attr_float(const std::string& name, float v) {
+  Pb a;
+  a.bytes(1, name).f32(2, v).varint(20, 1);
+  return a;
+}
+inline Pb attr_string(const std::string& name, const std::string& v) {
+  Pb a;
+  a.bytes(1, name).bytes(4, v).varint(20, 3);
+  return a;
+}
+inline Pb attr_tensor(const std::string& name, const Pb& t) {
+  Pb a;
+  a.bytes(1, name).msg(5, t).varint(20, 4);
+  return a;
+}
 
 inline Pb model(const Pb& graph, int64_t opset = 17, const std::string& producer = "pytorch") {
   Pb opset_import;

@@ -38,9 +38,9 @@ std::vector<double> oracle2(const Tensor& a, const Tensor& b, double (*f)(double
 struct BinaryOp {
   const char* op;
   double (*oracle)(double, double);
-  bool compare;          // output bool
+  bool compare;  // output bool
   double a_lo, a_hi, b_lo, b_hi;
-  bool integer_valued;   // round random floats so equality occurs
+  bool integer_valued;  // round random floats so equality occurs
   AttrList attrs;
 };
 
@@ -49,16 +49,47 @@ const BinaryOp kFloatOps[] = {
     {"Sub", [](double a, double b) { return a - b; }, false, -3, 3, -3, 3, false, {}},
     {"Mul", [](double a, double b) { return a * b; }, false, -3, 3, -3, 3, false, {}},
     {"Div", [](double a, double b) { return a / b; }, false, -3, 3, 0.5, 4, false, {}},
-    {"Pow", [](double a, double b) { return std::exp(b * std::log(a)); }, false, 0.1, 3, -2, 2, false, {}},
+    {"Pow",
+     [](double a, double b) { return std::exp(b * std::log(a)); },
+     false,
+     0.1,
+     3,
+     -2,
+     2,
+     false,
+     {}},
     {"Max", [](double a, double b) { return a > b ? a : b; }, false, -3, 3, -3, 3, false, {}},
     {"Min", [](double a, double b) { return a < b ? a : b; }, false, -3, 3, -3, 3, false, {}},
-    {"Mod", [](double a, double b) { return a - std::trunc(a / b) * b; }, false, -9, 9, 0.5, 4, false,
+    {"Mod",
+     [](double a, double b) { return a - std::trunc(a / b) * b; },
+     false,
+     -9,
+     9,
+     0.5,
+     4,
+     false,
      {{"fmod", attr_int(1)}}},
     {"Equal", [](double a, double b) { return a == b ? 1.0 : 0.0; }, true, -2, 2, -2, 2, true, {}},
     {"Less", [](double a, double b) { return a < b ? 1.0 : 0.0; }, true, -2, 2, -2, 2, true, {}},
     {"Greater", [](double a, double b) { return a > b ? 1.0 : 0.0; }, true, -2, 2, -2, 2, true, {}},
-    {"LessOrEqual", [](double a, double b) { return a <= b ? 1.0 : 0.0; }, true, -2, 2, -2, 2, true, {}},
-    {"GreaterOrEqual", [](double a, double b) { return a >= b ? 1.0 : 0.0; }, true, -2, 2, -2, 2, true, {}},
+    {"LessOrEqual",
+     [](double a, double b) { return a <= b ? 1.0 : 0.0; },
+     true,
+     -2,
+     2,
+     -2,
+     2,
+     true,
+     {}},
+    {"GreaterOrEqual",
+     [](double a, double b) { return a >= b ? 1.0 : 0.0; },
+     true,
+     -2,
+     2,
+     -2,
+     2,
+     true,
+     {}},
 };
 
 struct ShapePair {
@@ -66,16 +97,16 @@ struct ShapePair {
 };
 
 const ShapePair kShapePairs[] = {
-    {{2, 3, 5, 7}, {2, 3, 5, 7}},    // same shape
-    {{3, 5, 7}, {}},                 // scalar
-    {{}, {3, 5, 7}},                 // scalar first
-    {{2, 5, 7, 9}, {1, 5, 1, 1}},    // per channel
-    {{5, 1}, {1, 7}},                // outer product
-    {{3, 1, 7}, {4, 1}},             // both broadcast, ranks differ
-    {{7}, {3, 1, 7}},                // lower rank first
+    {{2, 3, 5, 7}, {2, 3, 5, 7}},      // same shape
+    {{3, 5, 7}, {}},                   // scalar
+    {{}, {3, 5, 7}},                   // scalar first
+    {{2, 5, 7, 9}, {1, 5, 1, 1}},      // per channel
+    {{5, 1}, {1, 7}},                  // outer product
+    {{3, 1, 7}, {4, 1}},               // both broadcast, ranks differ
+    {{7}, {3, 1, 7}},                  // lower rank first
     {{1, 64, 41, 43}, {1, 64, 1, 1}},  // large: parallel path
     {{1, 1, 1}, {1}},
-    {{2, 0, 3}, {1, 3}},             // empty
+    {{2, 0, 3}, {1, 3}},  // empty
 };
 
 TEST(RefElementwiseBinary, FloatOpsMatchOracle) {
@@ -85,8 +116,8 @@ TEST(RefElementwiseBinary, FloatOpsMatchOracle) {
   for (const BinaryOp& op : kFloatOps) {
     for (const ShapePair& sp : kShapePairs) {
       for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
-        SCOPED_TRACE(std::string(op.op) + " " + shape_to_string(sp.a) + " " + shape_to_string(sp.b) +
-                     " " + dtype_name(dtype));
+        SCOPED_TRACE(std::string(op.op) + " " + shape_to_string(sp.a) + " " +
+                     shape_to_string(sp.b) + " " + dtype_name(dtype));
         Tensor a = random_typed(dtype, sp.a, rng, op.a_lo, op.a_hi);
         Tensor b = random_typed(dtype, sp.b, rng, op.b_lo, op.b_hi);
         if (op.integer_valued) {
@@ -115,9 +146,15 @@ struct IntBinaryCase {
   AttrList attrs;
 };
 
-double trunc_div(double a, double b) { return std::trunc(a / b); }
-double floor_mod(double a, double b) { return a - std::floor(a / b) * b; }
-double trunc_mod(double a, double b) { return std::fmod(a, b); }
+double trunc_div(double a, double b) {
+  return std::trunc(a / b);
+}
+double floor_mod(double a, double b) {
+  return a - std::floor(a / b) * b;
+}
+double trunc_mod(double a, double b) {
+  return std::fmod(a, b);
+}
 
 const IntBinaryCase kIntCases[] = {
     {"Add", DType::kInt32, -1000, 1000, -1000, 1000, [](double a, double b) { return a + b; }, {}},
@@ -135,20 +172,81 @@ const IntBinaryCase kIntCases[] = {
     {"Mod", DType::kUInt32, 0, 1000, 1, 17, floor_mod, {}},
     {"Mod", DType::kInt32, -100, 100, -9, 9, trunc_mod, {{"fmod", attr_int(1)}}},
     {"Mod", DType::kInt64, -100, 100, -9, 9, trunc_mod, {{"fmod", attr_int(1)}}},
-    {"Max", DType::kInt8, -100, 100, -100, 100, [](double a, double b) { return std::max(a, b); }, {}},
-    {"Min", DType::kUInt16, 0, 1000, 0, 1000, [](double a, double b) { return std::min(a, b); }, {}},
-    {"Equal", DType::kInt64, -3, 3, -3, 3, [](double a, double b) { return a == b ? 1.0 : 0.0; }, {}},
+    {"Max",
+     DType::kInt8,
+     -100,
+     100,
+     -100,
+     100,
+     [](double a, double b) { return std::max(a, b); },
+     {}},
+    {"Min",
+     DType::kUInt16,
+     0,
+     1000,
+     0,
+     1000,
+     [](double a, double b) { return std::min(a, b); },
+     {}},
+    {"Equal",
+     DType::kInt64,
+     -3,
+     3,
+     -3,
+     3,
+     [](double a, double b) { return a == b ? 1.0 : 0.0; },
+     {}},
     {"Equal", DType::kBool, 0, 1, 0, 1, [](double a, double b) { return a == b ? 1.0 : 0.0; }, {}},
     {"Less", DType::kInt32, -3, 3, -3, 3, [](double a, double b) { return a < b ? 1.0 : 0.0; }, {}},
-    {"Greater", DType::kUInt8, 0, 5, 0, 5, [](double a, double b) { return a > b ? 1.0 : 0.0; }, {}},
-    {"And", DType::kBool, 0, 1, 0, 1, [](double a, double b) { return a != 0 && b != 0 ? 1.0 : 0.0; }, {}},
-    {"Or", DType::kBool, 0, 1, 0, 1, [](double a, double b) { return a != 0 || b != 0 ? 1.0 : 0.0; }, {}},
-    {"Xor", DType::kBool, 0, 1, 0, 1, [](double a, double b) { return (a != 0) != (b != 0) ? 1.0 : 0.0; }, {}},
+    {"Greater",
+     DType::kUInt8,
+     0,
+     5,
+     0,
+     5,
+     [](double a, double b) { return a > b ? 1.0 : 0.0; },
+     {}},
+    {"And",
+     DType::kBool,
+     0,
+     1,
+     0,
+     1,
+     [](double a, double b) { return a != 0 && b != 0 ? 1.0 : 0.0; },
+     {}},
+    {"Or",
+     DType::kBool,
+     0,
+     1,
+     0,
+     1,
+     [](double a, double b) { return a != 0 || b != 0 ? 1.0 : 0.0; },
+     {}},
+    {"Xor",
+     DType::kBool,
+     0,
+     1,
+     0,
+     1,
+     [](double a, double b) { return (a != 0) != (b != 0) ? 1.0 : 0.0; },
+     {}},
     {"Pow", DType::kInt64, -5, 5, 0, 5, [](double a, double b) { return std::pow(a, b); }, {}},
     {"Pow", DType::kInt32, -5, 5, 0, 4, [](double a, double b) { return std::pow(a, b); }, {}},
-    {"BitShift", DType::kUInt8, 0, 15, 0, 3, [](double a, double b) { return a * std::exp2(b); },
+    {"BitShift",
+     DType::kUInt8,
+     0,
+     15,
+     0,
+     3,
+     [](double a, double b) { return a * std::exp2(b); },
      {{"direction", attr_string("LEFT")}}},
-    {"BitShift", DType::kUInt32, 0, 100000, 0, 9, [](double a, double b) { return std::floor(a / std::exp2(b)); },
+    {"BitShift",
+     DType::kUInt32,
+     0,
+     100000,
+     0,
+     9,
+     [](double a, double b) { return std::floor(a / std::exp2(b)); },
      {{"direction", attr_string("RIGHT")}}},
 };
 
@@ -158,8 +256,8 @@ TEST(RefElementwiseBinary, IntegerAndBoolDtypesMatchOracle) {
   std::mt19937 rng(seed);
   for (const IntBinaryCase& c : kIntCases) {
     for (const ShapePair& sp : {ShapePair{{3, 5, 7}, {3, 5, 7}}, ShapePair{{4, 1, 9}, {1, 3, 9}}}) {
-      SCOPED_TRACE(std::string(c.op) + " " + dtype_name(c.dtype) + " " + shape_to_string(sp.a) + " " +
-                   shape_to_string(sp.b));
+      SCOPED_TRACE(std::string(c.op) + " " + dtype_name(c.dtype) + " " + shape_to_string(sp.a) +
+                   " " + shape_to_string(sp.b));
       Tensor a = random_typed(c.dtype, sp.a, rng, c.a_lo, c.a_hi);
       Tensor b = random_typed(c.dtype, sp.b, rng, c.b_lo, c.b_hi);
       if (std::string(c.op) == "Mod" || std::string(c.op) == "Div") {
@@ -186,7 +284,8 @@ TEST(RefElementwiseBinary, PowMixedExponentDtypes) {
     auto out = run_op("Pow", {a, b});
     ASSERT_TRUE(out.ok()) << out.status().message();
     EXPECT_EQ(out.value()[0].dtype(), DType::kFloat32);
-    expect_close(out.value()[0], oracle2(a, b, [](double x, double y) { return std::pow(x, y); }), 1e-6, 2e-6);
+    expect_close(out.value()[0], oracle2(a, b, [](double x, double y) { return std::pow(x, y); }),
+                 1e-6, 2e-6);
   }
 }
 
@@ -200,8 +299,9 @@ TEST(RefElementwiseBinary, PReluBroadcastsSlopeToX) {
     Tensor slope = random_tensor(slope_shape, rng, 0, 0.5);
     auto out = run_op("PRelu", {x, slope});
     ASSERT_TRUE(out.ok()) << out.status().message();
-    expect_close(out.value()[0], oracle2(x, slope, [](double v, double s) { return v >= 0 ? v : v * s; }),
-                 1e-7, 1e-6);
+    expect_close(out.value()[0],
+                 oracle2(x, slope, [](double v, double s) { return v >= 0 ? v : v * s; }), 1e-7,
+                 1e-6);
   }
 }
 
@@ -231,8 +331,9 @@ TEST(RefElementwiseBinary, WhereBroadcastsThreeWays) {
     std::vector<double> want;
     for (int64_t i = 0; i < shape_numel(out_shape); ++i) {
       const auto idx = unravel(i, out_shape);
-      want.push_back(element(cond, broadcast_index(idx, c.cond)) != 0 ? element(x, broadcast_index(idx, c.x))
-                                                                     : element(y, broadcast_index(idx, c.y)));
+      want.push_back(element(cond, broadcast_index(idx, c.cond)) != 0
+                         ? element(x, broadcast_index(idx, c.x))
+                         : element(y, broadcast_index(idx, c.y)));
     }
     for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), test_pool()}) {
       auto out = run_op_pooled("Where", {cond, x, y}, {}, 17, pool);
@@ -299,9 +400,27 @@ const BinaryErrorCase kBinaryErrorCases[] = {
     {"dtype mismatch", "Mul", DType::kFloat32, DType::kInt64, {3}, {3}, {}},
     {"fmod=2", "Mod", DType::kInt32, DType::kInt32, {3}, {3}, {{"fmod", attr_int(2)}}},
     {"fmod=0 on float", "Mod", DType::kFloat32, DType::kFloat32, {3}, {3}, {}},
-    {"direction=UP", "BitShift", DType::kUInt8, DType::kUInt8, {3}, {3}, {{"direction", attr_string("UP")}}},
-    {"BitShift on int32", "BitShift", DType::kInt32, DType::kInt32, {3}, {3}, {{"direction", attr_string("LEFT")}}},
-    {"slope not broadcastable to X", "PRelu", DType::kFloat32, DType::kFloat32, {2, 3}, {2, 3, 1}, {}},
+    {"direction=UP",
+     "BitShift",
+     DType::kUInt8,
+     DType::kUInt8,
+     {3},
+     {3},
+     {{"direction", attr_string("UP")}}},
+    {"BitShift on int32",
+     "BitShift",
+     DType::kInt32,
+     DType::kInt32,
+     {3},
+     {3},
+     {{"direction", attr_string("LEFT")}}},
+    {"slope not broadcastable to X",
+     "PRelu",
+     DType::kFloat32,
+     DType::kFloat32,
+     {2, 3},
+     {2, 3, 1},
+     {}},
     {"Equal float16", "Equal", DType::kFloat16, DType::kFloat16, {3}, {3}, {}},
     {"And on float", "And", DType::kFloat32, DType::kFloat32, {3}, {3}, {}},
     {"Pow on bool", "Pow", DType::kBool, DType::kBool, {3}, {3}, {}},
@@ -312,10 +431,12 @@ TEST(RefElementwiseBinary, RejectsBadAttributesShapesAndDtypes) {
     SCOPED_TRACE(c.name);
     auto out = run_op(c.op, {Tensor(c.a_dtype, c.a), Tensor(c.b_dtype, c.b)}, c.attrs);
     EXPECT_FALSE(out.ok());
-    if (!out.ok()) EXPECT_NE(out.status().message().find(c.op), std::string::npos) << out.status().message();
+    if (!out.ok())
+      EXPECT_NE(out.status().message().find(c.op), std::string::npos) << out.status().message();
   }
   EXPECT_FALSE(run_op("Where", {Tensor(DType::kFloat32, {2}), Tensor(DType::kFloat32, {2}),
-                                Tensor(DType::kFloat32, {2})}).ok());
+                                Tensor(DType::kFloat32, {2})})
+                   .ok());
   EXPECT_FALSE(run_op("Sum", {}).ok());
 }
 

@@ -21,8 +21,12 @@ struct UnaryCase {
   double atol = 1e-6, rtol = 2e-6;
 };
 
-double sigmoid_via_tanh(double x) { return 0.5 * (1.0 + std::tanh(0.5 * x)); }
-double softplus_direct(double x) { return x > 30 ? x : std::log(1.0 + std::exp(x)); }
+double sigmoid_via_tanh(double x) {
+  return 0.5 * (1.0 + std::tanh(0.5 * x));
+}
+double softplus_direct(double x) {
+  return x > 30 ? x : std::log(1.0 + std::exp(x));
+}
 
 // Attribute values are float in ONNX, so oracles use the float-rounded constants.
 const UnaryCase kUnaryCases[] = {
@@ -38,29 +42,52 @@ const UnaryCase kUnaryCases[] = {
     {"Sigmoid", -8, 8, sigmoid_via_tanh, {}, 17, 1e-7, 1e-6},
     {"Tanh", -10, 10, [](double x) { return std::tanh(x); }, {}},
     {"Relu", -5, 5, [](double x) { return x > 0 ? x : 0.0; }, {}, 17, 0, 0},
-    {"LeakyRelu", -5, 5, [](double x) { return x > 0 ? x : double{0.1f} * x; }, {{"alpha", attr_float(0.1f)}}},
+    {"LeakyRelu",
+     -5,
+     5,
+     [](double x) { return x > 0 ? x : double{0.1f} * x; },
+     {{"alpha", attr_float(0.1f)}}},
     {"LeakyRelu", -5, 5, [](double x) { return x > 0 ? x : double{0.01f} * x; }, {}},
-    {"Elu", -5, 5, [](double x) { return x > 0 ? x : double{0.7f} * std::expm1(x); }, {{"alpha", attr_float(0.7f)}}},
-    {"Selu", -5, 5,
+    {"Elu",
+     -5,
+     5,
+     [](double x) { return x > 0 ? x : double{0.7f} * std::expm1(x); },
+     {{"alpha", attr_float(0.7f)}}},
+    {"Selu",
+     -5,
+     5,
      [](double x) {
        return double{1.05070102f} * (x > 0 ? x : double{1.67326319f} * std::expm1(x));
      },
      {}},
-    {"Celu", -5, 5,
-     [](double x) { return x > 0 ? x : 1.5 * std::expm1(x / 1.5); }, {{"alpha", attr_float(1.5f)}}},
-    {"ThresholdedRelu", -2, 2, [](double x) { return x > 0.5 ? x : 0.0; }, {{"alpha", attr_float(0.5f)}}},
-    {"HardSigmoid", -5, 5, [](double x) { return std::clamp(double{0.3f} * x + double{0.4f}, 0.0, 1.0); },
+    {"Celu",
+     -5,
+     5,
+     [](double x) { return x > 0 ? x : 1.5 * std::expm1(x / 1.5); },
+     {{"alpha", attr_float(1.5f)}}},
+    {"ThresholdedRelu",
+     -2,
+     2,
+     [](double x) { return x > 0.5 ? x : 0.0; },
+     {{"alpha", attr_float(0.5f)}}},
+    {"HardSigmoid",
+     -5,
+     5,
+     [](double x) { return std::clamp(double{0.3f} * x + double{0.4f}, 0.0, 1.0); },
      {{"alpha", attr_float(0.3f)}, {"beta", attr_float(0.4f)}}},
     {"HardSwish", -6, 6, [](double x) { return x * std::clamp(x + 3.0, 0.0, 6.0) / 6.0; }, {}},
     {"Softplus", -40, 40, softplus_direct, {}},
     {"Softsign", -5, 5, [](double x) { return x / (1.0 + std::fabs(x)); }, {}},
     {"Mish", -10, 10, [](double x) { return x * std::tanh(softplus_direct(x)); }, {}, 18},
     {"Gelu", -5, 5, [](double x) { return x * 0.5 * std::erfc(-x / std::sqrt(2.0)); }, {}, 20},
-    {"Gelu", -5, 5,
+    {"Gelu",
+     -5,
+     5,
      [](double x) {
        return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
      },
-     {{"approximate", attr_string("tanh")}}, 20},
+     {{"approximate", attr_string("tanh")}},
+     20},
     {"Erf", -3, 3, [](double x) { return 1.0 - std::erfc(x); }, {}},
     {"Sin", -6, 6, [](double x) { return std::sin(x); }, {}},
     {"Cos", -6, 6, [](double x) { return std::cos(x); }, {}},
@@ -72,9 +99,19 @@ const UnaryCase kUnaryCases[] = {
     {"Cosh", -5, 5, [](double x) { return (std::exp(x) + std::exp(-x)) / 2; }, {}},
     {"Asinh", -5, 5, [](double x) { return std::log(x + std::sqrt(x * x + 1)); }, {}},
     {"Acosh", 1.01, 10, [](double x) { return std::log(x + std::sqrt(x * x - 1)); }, {}},
-    {"Atanh", -0.99, 0.99, [](double x) { return 0.5 * std::log((1 + x) / (1 - x)); }, {}, 17, 1e-5, 1e-5},
+    {"Atanh",
+     -0.99,
+     0.99,
+     [](double x) { return 0.5 * std::log((1 + x) / (1 - x)); },
+     {},
+     17,
+     1e-5,
+     1e-5},
     {"Sign", -3, 3, [](double x) { return static_cast<double>((x > 0) - (x < 0)); }, {}, 17, 0, 0},
-    {"Shrink", -2, 2, [](double x) { return std::fabs(x) <= 0.5 ? 0.0 : x - std::copysign(0.25, x); },
+    {"Shrink",
+     -2,
+     2,
+     [](double x) { return std::fabs(x) <= 0.5 ? 0.0 : x - std::copysign(0.25, x); },
      {{"bias", attr_float(0.25f)}, {"lambd", attr_float(0.5f)}}},
 };
 
@@ -90,7 +127,8 @@ TEST(RefElementwiseUnary, MatchesOracleOnRandomInputs) {
         SCOPED_TRACE(std::string(c.op) + " " + shape_to_string(shape) + " " + dtype_name(dtype));
         Tensor x = random_typed(dtype, shape, rng, c.lo, c.hi);
         std::vector<double> want(static_cast<size_t>(x.numel()));
-        for (int64_t i = 0; i < x.numel(); ++i) want[static_cast<size_t>(i)] = c.oracle(element(x, i));
+        for (int64_t i = 0; i < x.numel(); ++i)
+          want[static_cast<size_t>(i)] = c.oracle(element(x, i));
         const double tol_scale = dtype == DType::kFloat64 ? 1e-3 : 1.0;
         auto out = run_op(c.op, {x}, c.attrs, c.opset);
         ASSERT_TRUE(out.ok()) << out.status().message();
@@ -171,7 +209,8 @@ TEST(RefElementwiseUnary, DropoutIsIdentityInInference) {
   std::vector<double> same, ones(static_cast<size_t>(x.numel()), 1.0);
   for (int64_t i = 0; i < x.numel(); ++i) same.push_back(element(x, i));
   Tensor not_training(DType::kBool, {});
-  auto out = run_op("Dropout", {x, scalar_tensor(DType::kFloat32, 0.3), OpInput(not_training, true)}, {}, 13, 2);
+  auto out = run_op(
+      "Dropout", {x, scalar_tensor(DType::kFloat32, 0.3), OpInput(not_training, true)}, {}, 13, 2);
   ASSERT_TRUE(out.ok()) << out.status().message();
   expect_close(out.value()[0], same, 0, 0);
   expect_close(out.value()[1], ones, 0, 0);
@@ -255,7 +294,12 @@ struct UnaryErrorCase {
 };
 
 const UnaryErrorCase kUnaryErrorCases[] = {
-    {"Gelu bad approximate", "Gelu", DType::kFloat32, {{"approximate", attr_string("fast")}}, 20, 0},
+    {"Gelu bad approximate",
+     "Gelu",
+     DType::kFloat32,
+     {{"approximate", attr_string("fast")}},
+     20,
+     0},
     {"Sigmoid int32", "Sigmoid", DType::kInt32, {}, 17, 0},
     {"Sqrt int64", "Sqrt", DType::kInt64, {}, 17, 0},
     {"Neg uint8", "Neg", DType::kUInt8, {}, 17, 0},
@@ -272,7 +316,8 @@ TEST(RefElementwiseUnary, RejectsBadAttributesAndDtypes) {
     for (int i = 0; i < c.extra_inputs; ++i) inputs.push_back(Tensor(c.dtype, {2, 3}));
     auto out = run_op(c.op, inputs, c.attrs, c.opset);
     EXPECT_FALSE(out.ok());
-    if (!out.ok()) EXPECT_NE(out.status().message().find(c.op), std::string::npos) << out.status().message();
+    if (!out.ok())
+      EXPECT_NE(out.status().message().find(c.op), std::string::npos) << out.status().message();
   }
 }
 

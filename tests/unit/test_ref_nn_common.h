@@ -21,35 +21,71 @@ namespace fungen::test {
 // Element i of any numeric/bool tensor as double.
 inline double element(const Tensor& t, int64_t i) {
   switch (t.dtype()) {
-    case DType::kFloat32: return t.data<float>()[i];
-    case DType::kFloat64: return t.data<double>()[i];
-    case DType::kInt8: return t.data<int8_t>()[i];
-    case DType::kUInt8: return t.data<uint8_t>()[i];
-    case DType::kInt16: return t.data<int16_t>()[i];
-    case DType::kUInt16: return t.data<uint16_t>()[i];
-    case DType::kInt32: return t.data<int32_t>()[i];
-    case DType::kInt64: return static_cast<double>(t.data<int64_t>()[i]);
-    case DType::kUInt32: return t.data<uint32_t>()[i];
-    case DType::kUInt64: return static_cast<double>(t.data<uint64_t>()[i]);
-    case DType::kBool: return t.data<bool>()[i] ? 1.0 : 0.0;
-    default: ADD_FAILURE() << "element(): dtype " << dtype_name(t.dtype()); return 0;
+    case DType::kFloat32:
+      return t.data<float>()[i];
+    case DType::kFloat64:
+      return t.data<double>()[i];
+    case DType::kInt8:
+      return t.data<int8_t>()[i];
+    case DType::kUInt8:
+      return t.data<uint8_t>()[i];
+    case DType::kInt16:
+      return t.data<int16_t>()[i];
+    case DType::kUInt16:
+      return t.data<uint16_t>()[i];
+    case DType::kInt32:
+      return t.data<int32_t>()[i];
+    case DType::kInt64:
+      return static_cast<double>(t.data<int64_t>()[i]);
+    case DType::kUInt32:
+      return t.data<uint32_t>()[i];
+    case DType::kUInt64:
+      return static_cast<double>(t.data<uint64_t>()[i]);
+    case DType::kBool:
+      return t.data<bool>()[i] ? 1.0 : 0.0;
+    default:
+      ADD_FAILURE() << "element(): dtype " << dtype_name(t.dtype());
+      return 0;
   }
 }
 
 inline void set_element(Tensor& t, int64_t i, double v) {
   switch (t.dtype()) {
-    case DType::kFloat32: t.data<float>()[i] = static_cast<float>(v); break;
-    case DType::kFloat64: t.data<double>()[i] = v; break;
-    case DType::kInt8: t.data<int8_t>()[i] = static_cast<int8_t>(v); break;
-    case DType::kUInt8: t.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
-    case DType::kInt16: t.data<int16_t>()[i] = static_cast<int16_t>(v); break;
-    case DType::kUInt16: t.data<uint16_t>()[i] = static_cast<uint16_t>(v); break;
-    case DType::kInt32: t.data<int32_t>()[i] = static_cast<int32_t>(v); break;
-    case DType::kInt64: t.data<int64_t>()[i] = static_cast<int64_t>(v); break;
-    case DType::kUInt32: t.data<uint32_t>()[i] = static_cast<uint32_t>(v); break;
-    case DType::kUInt64: t.data<uint64_t>()[i] = static_cast<uint64_t>(v); break;
-    case DType::kBool: t.data<bool>()[i] = v != 0; break;
-    default: ADD_FAILURE() << "set_element(): dtype " << dtype_name(t.dtype());
+    case DType::kFloat32:
+      t.data<float>()[i] = static_cast<float>(v);
+      break;
+    case DType::kFloat64:
+      t.data<double>()[i] = v;
+      break;
+    case DType::kInt8:
+      t.data<int8_t>()[i] = static_cast<int8_t>(v);
+      break;
+    case DType::kUInt8:
+      t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+      break;
+    case DType::kInt16:
+      t.data<int16_t>()[i] = static_cast<int16_t>(v);
+      break;
+    case DType::kUInt16:
+      t.data<uint16_t>()[i] = static_cast<uint16_t>(v);
+      break;
+    case DType::kInt32:
+      t.data<int32_t>()[i] = static_cast<int32_t>(v);
+      break;
+    case DType::kInt64:
+      t.data<int64_t>()[i] = static_cast<int64_t>(v);
+      break;
+    case DType::kUInt32:
+      t.data<uint32_t>()[i] = static_cast<uint32_t>(v);
+      break;
+    case DType::kUInt64:
+      t.data<uint64_t>()[i] = static_cast<uint64_t>(v);
+      break;
+    case DType::kBool:
+      t.data<bool>()[i] = v != 0;
+      break;
+    default:
+      ADD_FAILURE() << "set_element(): dtype " << dtype_name(t.dtype());
   }
 }
 
@@ -58,11 +94,13 @@ inline Tensor random_typed(DType dtype, Shape shape, std::mt19937& rng, double l
   Tensor t(dtype, std::move(shape));
   const bool integral = dtype != DType::kFloat32 && dtype != DType::kFloat64;
   std::uniform_real_distribution<double> real(lo, hi);
-  std::uniform_int_distribution<int64_t> integer(static_cast<int64_t>(lo), static_cast<int64_t>(hi));
+  std::uniform_int_distribution<int64_t> integer(static_cast<int64_t>(lo),
+                                                 static_cast<int64_t>(hi));
   for (int64_t i = 0; i < t.numel(); ++i) {
-    set_element(t, i, dtype == DType::kBool ? static_cast<double>(rng() & 1)
-                      : integral            ? static_cast<double>(integer(rng))
-                                            : real(rng));
+    set_element(t, i,
+                dtype == DType::kBool ? static_cast<double>(rng() & 1)
+                : integral            ? static_cast<double>(integer(rng))
+                                      : real(rng));
   }
   return t;
 }
@@ -81,11 +119,12 @@ inline void expect_close(const Tensor& got, const std::vector<double>& want, dou
   int64_t bad = 0;
   for (int64_t i = 0; i < got.numel(); ++i) {
     const double g = element(got, i), w = want[static_cast<size_t>(i)];
-    const bool ok = (std::isnan(g) && std::isnan(w)) || g == w ||
-                    std::abs(g - w) <= atol + rtol * std::abs(w);
+    const bool ok =
+        (std::isnan(g) && std::isnan(w)) || g == w || std::abs(g - w) <= atol + rtol * std::abs(w);
     if (!ok) {
       ++bad;
-      if (reported++ < 5) ADD_FAILURE() << what << " element " << i << ": got " << g << ", want " << w;
+      if (reported++ < 5)
+        ADD_FAILURE() << what << " element " << i << ": got " << g << ", want " << w;
     }
   }
   EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << got.numel() << " elements differ";

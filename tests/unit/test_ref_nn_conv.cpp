@@ -22,12 +22,28 @@ struct ConvCase {
 
 const ConvCase kConvCases[] = {
     {"3x3 pad 1", {1, 3, 7, 11}, {4, 3, 3, 3}, 1, {}, {1, 1, 1, 1}, {}, "", true},
-    {"stride 2 asymmetric pads", {2, 5, 13, 9}, {6, 5, 3, 3}, 1, {2, 2}, {0, 1, 2, 1}, {}, "", true},
+    {"stride 2 asymmetric pads",
+     {2, 5, 13, 9},
+     {6, 5, 3, 3},
+     1,
+     {2, 2},
+     {0, 1, 2, 1},
+     {},
+     "",
+     true},
     {"group 2", {1, 6, 9, 8}, {4, 3, 3, 3}, 2, {}, {1, 1, 1, 1}, {}, "", false},
     {"depthwise stride 2", {2, 8, 11, 7}, {8, 1, 3, 3}, 8, {2, 2}, {1, 1, 1, 1}, {}, "", true},
     {"depthwise multiplier 2", {1, 4, 7, 7}, {8, 1, 3, 3}, 4, {}, {1, 1, 1, 1}, {}, "", true},
     {"dilation 2", {1, 3, 13, 11}, {5, 3, 3, 3}, 1, {}, {2, 2, 2, 2}, {2, 2}, "", true},
-    {"dilation and stride", {1, 2, 15, 14}, {3, 2, 3, 2}, 1, {2, 3}, {1, 0, 2, 1}, {2, 3}, "", false},
+    {"dilation and stride",
+     {1, 2, 15, 14},
+     {3, 2, 3, 2},
+     1,
+     {2, 3},
+     {1, 0, 2, 1},
+     {2, 3},
+     "",
+     false},
     {"1x1", {1, 16, 9, 11}, {7, 16, 1, 1}, 1, {}, {}, {}, "", true},
     {"1x1 stride 2", {1, 5, 9, 11}, {3, 5, 1, 1}, 1, {2, 2}, {}, {}, "", false},
     {"1x1 padded", {1, 3, 4, 5}, {2, 3, 1, 1}, 1, {}, {1, 0, 0, 2}, {}, "", true},
@@ -40,9 +56,33 @@ const ConvCase kConvCases[] = {
     {"1-D depthwise dilated", {1, 4, 19}, {4, 1, 3}, 4, {}, {2, 2}, {2}, "", false},
     {"3-D", {1, 2, 5, 6, 7}, {3, 2, 3, 3, 3}, 1, {1, 2, 1}, {1, 1, 1, 1, 1, 1}, {}, "", true},
     {"6x6 stride 2 pad 2", {1, 3, 18, 14}, {5, 3, 6, 6}, 1, {2, 2}, {2, 2, 2, 2}, {}, "", true},
-    {"kernel larger than input, padded", {1, 1, 3, 4}, {2, 1, 5, 5}, 1, {}, {2, 2, 2, 2}, {}, "", false},
-    {"first YOLO layer (parallel)", {1, 3, 64, 64}, {16, 3, 3, 3}, 1, {2, 2}, {1, 1, 1, 1}, {}, "", true},
-    {"depthwise 5x5 (parallel)", {1, 32, 20, 20}, {32, 1, 5, 5}, 32, {}, {2, 2, 2, 2}, {}, "", true},
+    {"kernel larger than input, padded",
+     {1, 1, 3, 4},
+     {2, 1, 5, 5},
+     1,
+     {},
+     {2, 2, 2, 2},
+     {},
+     "",
+     false},
+    {"first YOLO layer (parallel)",
+     {1, 3, 64, 64},
+     {16, 3, 3, 3},
+     1,
+     {2, 2},
+     {1, 1, 1, 1},
+     {},
+     "",
+     true},
+    {"depthwise 5x5 (parallel)",
+     {1, 32, 20, 20},
+     {32, 1, 5, 5},
+     32,
+     {},
+     {2, 2, 2, 2},
+     {},
+     "",
+     true},
     {"kernel_shape attribute", {1, 3, 7, 7}, {2, 3, 3, 3}, 1, {}, {}, {}, "", false, true},
 };
 
@@ -66,7 +106,9 @@ Geometry conv_geometry(const ConvCase& c) {
       pe = total - pb;
     } else {
       if (!c.pads.empty()) pb = c.pads[i], pe = c.pads[i + n];
-      out = static_cast<int64_t>(std::floor(static_cast<double>(in + pb + pe - extent) / static_cast<double>(s))) + 1;
+      out = static_cast<int64_t>(
+                std::floor(static_cast<double>(in + pb + pe - extent) / static_cast<double>(s))) +
+            1;
     }
     g.out.push_back(out);
     g.pad_begin.push_back(pb);
@@ -79,8 +121,8 @@ Geometry conv_geometry(const ConvCase& c) {
 
 // y[n, m, o] = b[m] + sum over c in m's group and kernel positions k of
 //              x[n, c, o*stride - pad + k*dilation] * w[m, c - group_start, k], when in bounds.
-std::vector<double> conv_oracle(const ConvCase& c, const Tensor& x, const Tensor& w, const Tensor* b,
-                                Shape* out_shape) {
+std::vector<double> conv_oracle(const ConvCase& c, const Tensor& x, const Tensor& w,
+                                const Tensor* b, Shape* out_shape) {
   const Geometry g = conv_geometry(c);
   const int64_t n_batch = c.x[0], channels = c.x[1], m_out = c.w[0];
   const int64_t cg = channels / c.group, mg = m_out / c.group;
@@ -88,7 +130,8 @@ std::vector<double> conv_oracle(const ConvCase& c, const Tensor& x, const Tensor
   out_shape->insert(out_shape->end(), g.out.begin(), g.out.end());
   const Shape in_sp(c.x.begin() + 2, c.x.end()), k_sp(c.w.begin() + 2, c.w.end());
   const Shape out_sp(g.out);
-  const int64_t out_count = shape_numel(out_sp), k_count = shape_numel(k_sp), in_count = shape_numel(in_sp);
+  const int64_t out_count = shape_numel(out_sp), k_count = shape_numel(k_sp),
+                in_count = shape_numel(in_sp);
   std::vector<double> y;
   for (int64_t n = 0; n < n_batch; ++n) {
     for (int64_t m = 0; m < m_out; ++m) {
@@ -108,7 +151,8 @@ std::vector<double> conv_oracle(const ConvCase& c, const Tensor& x, const Tensor
               flat = flat * in_sp[d] + pos;
             }
             if (!inside) continue;
-            acc += element(x, (n * channels + ch) * in_count + flat) * element(w, (m * cg + ci) * k_count + k);
+            acc += element(x, (n * channels + ch) * in_count + flat) *
+                   element(w, (m * cg + ci) * k_count + k);
           }
         }
         y.push_back(acc);
@@ -125,7 +169,8 @@ AttrList conv_attrs(const ConvCase& c) {
   if (!c.pads.empty()) a.push_back({"pads", attr_ints(c.pads)});
   if (!c.dilations.empty()) a.push_back({"dilations", attr_ints(c.dilations)});
   if (!c.auto_pad.empty()) a.push_back({"auto_pad", attr_string(c.auto_pad)});
-  if (c.kernel_shape_attr) a.push_back({"kernel_shape", attr_ints(Shape(c.w.begin() + 2, c.w.end()))});
+  if (c.kernel_shape_attr)
+    a.push_back({"kernel_shape", attr_ints(Shape(c.w.begin() + 2, c.w.end()))});
   return a;
 }
 
@@ -164,7 +209,17 @@ struct ConvTransposeCase {
 };
 
 const ConvTransposeCase kConvTransposeCases[] = {
-    {"stride 2 pad 1 output_padding 1", {1, 3, 5, 7}, {3, 4, 3, 3}, 1, {2, 2}, {1, 1, 1, 1}, {}, {1, 1}, {}, "", true},
+    {"stride 2 pad 1 output_padding 1",
+     {1, 3, 5, 7},
+     {3, 4, 3, 3},
+     1,
+     {2, 2},
+     {1, 1, 1, 1},
+     {},
+     {1, 1},
+     {},
+     "",
+     true},
     {"group 2", {1, 4, 5, 5}, {4, 3, 3, 3}, 2, {2, 2}, {}, {}, {}, {}, "", false},
     {"dilation 2", {1, 2, 4, 6}, {2, 3, 3, 3}, 1, {}, {}, {2, 2}, {}, {}, "", true},
     {"asymmetric pads", {2, 3, 6, 5}, {3, 2, 3, 4}, 1, {2, 1}, {0, 1, 2, 1}, {}, {}, {}, "", true},
@@ -176,8 +231,8 @@ const ConvTransposeCase kConvTransposeCases[] = {
     {"3-D", {1, 2, 3, 4, 3}, {2, 2, 2, 3, 2}, 1, {2, 1, 2}, {}, {}, {}, {}, "", true},
 };
 
-std::vector<double> conv_transpose_oracle(const ConvTransposeCase& c, const Tensor& x, const Tensor& w,
-                                          const Tensor* b, Shape* out_shape) {
+std::vector<double> conv_transpose_oracle(const ConvTransposeCase& c, const Tensor& x,
+                                          const Tensor& w, const Tensor* b, Shape* out_shape) {
   const size_t n_sp = c.x.size() - 2;
   const int64_t mg = c.w[1], m_out = mg * c.group, channels = c.x[1], cg = channels / c.group;
   std::vector<int64_t> out_sp, pad_begin, stride, dil;
@@ -206,7 +261,8 @@ std::vector<double> conv_transpose_oracle(const ConvTransposeCase& c, const Tens
   *out_shape = {c.x[0], m_out};
   out_shape->insert(out_shape->end(), out_sp.begin(), out_sp.end());
   const Shape in_sp(c.x.begin() + 2, c.x.end()), k_sp(c.w.begin() + 2, c.w.end());
-  const int64_t out_count = shape_numel(out_sp), in_count = shape_numel(in_sp), k_count = shape_numel(k_sp);
+  const int64_t out_count = shape_numel(out_sp), in_count = shape_numel(in_sp),
+                k_count = shape_numel(k_sp);
   std::vector<double> y(static_cast<size_t>(shape_numel(*out_shape)), 0.0);
   for (int64_t n = 0; n < c.x[0]; ++n) {
     for (int64_t m = 0; m < m_out; ++m) {
@@ -251,7 +307,8 @@ TEST(RefNnConv, ConvTransposeMatchesScatterOracle) {
     Tensor w = random_tensor(c.w, rng);
     Tensor b = random_tensor({c.w[1] * c.group}, rng);
     Shape out_shape;
-    const std::vector<double> want = conv_transpose_oracle(c, x, w, c.bias ? &b : nullptr, &out_shape);
+    const std::vector<double> want =
+        conv_transpose_oracle(c, x, w, c.bias ? &b : nullptr, &out_shape);
     AttrList a;
     if (c.group != 1) a.push_back({"group", attr_int(c.group)});
     if (!c.strides.empty()) a.push_back({"strides", attr_ints(c.strides)});
@@ -280,15 +337,50 @@ struct ConvErrorCase {
 };
 
 const ConvErrorCase kConvErrorCases[] = {
-    {"group does not divide channels", {1, 4, 5, 5}, {2, 2, 3, 3}, DType::kFloat32, {{"group", attr_int(3)}}, {}},
+    {"group does not divide channels",
+     {1, 4, 5, 5},
+     {2, 2, 3, 3},
+     DType::kFloat32,
+     {{"group", attr_int(3)}},
+     {}},
     {"W channels disagree with X", {1, 4, 5, 5}, {2, 3, 3, 3}, DType::kFloat32, {}, {}},
-    {"group does not divide output channels", {1, 4, 5, 5}, {3, 2, 3, 3}, DType::kFloat32, {{"group", attr_int(2)}}, {}},
-    {"auto_pad SAME", {1, 2, 5, 5}, {2, 2, 3, 3}, DType::kFloat32, {{"auto_pad", attr_string("SAME")}}, {}},
-    {"strides of wrong length", {1, 2, 5, 5}, {2, 2, 3, 3}, DType::kFloat32, {{"strides", attr_ints({1, 1, 1})}}, {}},
+    {"group does not divide output channels",
+     {1, 4, 5, 5},
+     {3, 2, 3, 3},
+     DType::kFloat32,
+     {{"group", attr_int(2)}},
+     {}},
+    {"auto_pad SAME",
+     {1, 2, 5, 5},
+     {2, 2, 3, 3},
+     DType::kFloat32,
+     {{"auto_pad", attr_string("SAME")}},
+     {}},
+    {"strides of wrong length",
+     {1, 2, 5, 5},
+     {2, 2, 3, 3},
+     DType::kFloat32,
+     {{"strides", attr_ints({1, 1, 1})}},
+     {}},
     {"stride 0", {1, 2, 5, 5}, {2, 2, 3, 3}, DType::kFloat32, {{"strides", attr_ints({0, 1})}}, {}},
-    {"negative pad", {1, 2, 5, 5}, {2, 2, 3, 3}, DType::kFloat32, {{"pads", attr_ints({-1, 0, 0, 0})}}, {}},
-    {"dilation 0", {1, 2, 5, 5}, {2, 2, 3, 3}, DType::kFloat32, {{"dilations", attr_ints({0, 1})}}, {}},
-    {"kernel_shape disagrees with W", {1, 2, 5, 5}, {2, 2, 3, 3}, DType::kFloat32, {{"kernel_shape", attr_ints({2, 2})}}, {}},
+    {"negative pad",
+     {1, 2, 5, 5},
+     {2, 2, 3, 3},
+     DType::kFloat32,
+     {{"pads", attr_ints({-1, 0, 0, 0})}},
+     {}},
+    {"dilation 0",
+     {1, 2, 5, 5},
+     {2, 2, 3, 3},
+     DType::kFloat32,
+     {{"dilations", attr_ints({0, 1})}},
+     {}},
+    {"kernel_shape disagrees with W",
+     {1, 2, 5, 5},
+     {2, 2, 3, 3},
+     DType::kFloat32,
+     {{"kernel_shape", attr_ints({2, 2})}},
+     {}},
     {"int32 dtype", {1, 2, 5, 5}, {2, 2, 3, 3}, DType::kInt32, {}, {}},
     {"X rank 2", {2, 5}, {2, 5}, DType::kFloat32, {}, {}},
     {"4 spatial dims", {1, 1, 3, 3, 3, 3}, {1, 1, 1, 1, 1, 1}, DType::kFloat32, {}, {}},
@@ -304,10 +396,12 @@ TEST(RefNnConv, RejectsBadAttributesAndShapes) {
     if (!c.bias.empty()) inputs.push_back(Tensor(c.dtype, c.bias));
     auto out = run_op("Conv", inputs, c.attrs);
     EXPECT_FALSE(out.ok());
-    if (!out.ok()) EXPECT_NE(out.status().message().find("Conv"), std::string::npos) << out.status().message();
+    if (!out.ok())
+      EXPECT_NE(out.status().message().find("Conv"), std::string::npos) << out.status().message();
   }
   // ConvTranspose: output_padding must stay below stride or dilation.
-  auto ct = run_op("ConvTranspose", {Tensor(DType::kFloat32, {1, 2, 4, 4}), Tensor(DType::kFloat32, {2, 2, 3, 3})},
+  auto ct = run_op("ConvTranspose",
+                   {Tensor(DType::kFloat32, {1, 2, 4, 4}), Tensor(DType::kFloat32, {2, 2, 3, 3})},
                    {{"strides", attr_ints({2, 2})}, {"output_padding", attr_ints({2, 0})}});
   EXPECT_FALSE(ct.ok());
 }

@@ -16,18 +16,18 @@ const MatMulCase kMatMulCases[] = {
     {{7, 5}, {5, 9}},
     {{1, 1}, {1, 1}},
     {{3, 7, 5}, {3, 5, 9}},
-    {{2, 1, 7, 5}, {3, 5, 4}},      // batch broadcast
-    {{7, 5}, {4, 5, 3}},            // 2-D times batched
-    {{5}, {5, 3}},                  // 1-D A
-    {{2, 3, 5}, {5}},               // 1-D B
-    {{5}, {5}},                     // dot product
-    {{4}, {2, 4, 6}},               // 1-D A, batched B
+    {{2, 1, 7, 5}, {3, 5, 4}},         // batch broadcast
+    {{7, 5}, {4, 5, 3}},               // 2-D times batched
+    {{5}, {5, 3}},                     // 1-D A
+    {{2, 3, 5}, {5}},                  // 1-D B
+    {{5}, {5}},                        // dot product
+    {{4}, {2, 4, 6}},                  // 1-D A, batched B
     {{1, 2, 64, 33}, {1, 2, 33, 65}},  // attention-like (parallel)
     {{7, 5}, {5, 9}, DType::kFloat64},
     {{3, 4, 5}, {5, 6}, DType::kInt32},
     {{3, 4}, {4, 2}, DType::kInt64},
     {{3, 4}, {4, 2}, DType::kUInt32},
-    {{2, 0, 4}, {4, 3}},            // empty
+    {{2, 0, 4}, {4, 3}},  // empty
 };
 
 TEST(RefNnMatMul, MatchesDotProductOracle) {
@@ -101,9 +101,9 @@ TEST(RefNnMatMul, GemmMatchesOracle) {
   SCOPED_TRACE("FUNGEN_TEST_SEED=" + std::to_string(seed));
   std::mt19937 rng(seed);
   for (const GemmCase& g : kGemmCases) {
-    SCOPED_TRACE("M=" + std::to_string(g.m) + " K=" + std::to_string(g.k) + " N=" + std::to_string(g.n) +
-                 " transA=" + std::to_string(g.trans_a) + " transB=" + std::to_string(g.trans_b) + " C=" +
-                 (g.has_c ? shape_to_string(g.c) : "none"));
+    SCOPED_TRACE("M=" + std::to_string(g.m) + " K=" + std::to_string(g.k) +
+                 " N=" + std::to_string(g.n) + " transA=" + std::to_string(g.trans_a) + " transB=" +
+                 std::to_string(g.trans_b) + " C=" + (g.has_c ? shape_to_string(g.c) : "none"));
     Tensor a = random_tensor(g.trans_a ? Shape{g.k, g.m} : Shape{g.m, g.k}, rng);
     Tensor b = random_tensor(g.trans_b ? Shape{g.n, g.k} : Shape{g.k, g.n}, rng);
     Tensor c = random_tensor(g.c, rng);
@@ -121,8 +121,10 @@ TEST(RefNnMatMul, GemmMatchesOracle) {
         want.push_back(g.alpha * dot + g.beta * cv);
       }
     }
-    AttrList attrs = {{"alpha", attr_float(g.alpha)}, {"beta", attr_float(g.beta)},
-                      {"transA", attr_int(g.trans_a)}, {"transB", attr_int(g.trans_b)}};
+    AttrList attrs = {{"alpha", attr_float(g.alpha)},
+                      {"beta", attr_float(g.beta)},
+                      {"transA", attr_int(g.trans_a)},
+                      {"transB", attr_int(g.trans_b)}};
     std::vector<OpInput> inputs = {a, b};
     if (g.has_c) inputs.push_back(c);
     for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), test_pool()}) {
@@ -161,7 +163,8 @@ TEST(RefNnMatMul, RejectsBadShapesAndAttributes) {
     if (!c.c.empty()) inputs.push_back(Tensor(c.dtype, c.c));
     auto out = run_op(c.op, inputs, c.attrs);
     EXPECT_FALSE(out.ok());
-    if (!out.ok()) EXPECT_NE(out.status().message().find(c.op), std::string::npos) << out.status().message();
+    if (!out.ok())
+      EXPECT_NE(out.status().message().find(c.op), std::string::npos) << out.status().message();
   }
 }
 

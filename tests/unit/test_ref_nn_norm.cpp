@@ -29,12 +29,13 @@ TEST(RefNnNorm, BatchNormalizationInference) {
       std::vector<double> want;
       for (int64_t i = 0; i < x.numel(); ++i) {
         const int64_t ch = (i / plane) % c;
-        want.push_back((element(x, i) - element(mean, ch)) / std::sqrt(element(var, ch) + static_cast<double>(eps)) *
+        want.push_back((element(x, i) - element(mean, ch)) /
+                           std::sqrt(element(var, ch) + static_cast<double>(eps)) *
                            element(scale, ch) +
                        element(bias, ch));
       }
-      auto out = run_op_pooled("BatchNormalization", {x, scale, bias, mean, var}, {{"epsilon", attr_float(eps)}},
-                               opset, test_pool());
+      auto out = run_op_pooled("BatchNormalization", {x, scale, bias, mean, var},
+                               {{"epsilon", attr_float(eps)}}, opset, test_pool());
       ASSERT_TRUE(out.ok()) << out.status().message();
       expect_close(out.value()[0], want, 1e-5, 1e-5);
     }
@@ -55,10 +56,13 @@ TEST(RefNnNorm, InstanceNormalization) {
     std::vector<double> want;
     for (int64_t p = 0; p < shape[0] * c; ++p) {
       double mean = 0, var = 0;
-      for (int64_t i = 0; i < plane; ++i) mean += element(x, p * plane + i) / static_cast<double>(plane);
-      for (int64_t i = 0; i < plane; ++i) var += std::pow(element(x, p * plane + i) - mean, 2) / static_cast<double>(plane);
+      for (int64_t i = 0; i < plane; ++i)
+        mean += element(x, p * plane + i) / static_cast<double>(plane);
+      for (int64_t i = 0; i < plane; ++i)
+        var += std::pow(element(x, p * plane + i) - mean, 2) / static_cast<double>(plane);
       for (int64_t i = 0; i < plane; ++i) {
-        want.push_back(element(scale, p % c) * (element(x, p * plane + i) - mean) / std::sqrt(var + 1e-5) +
+        want.push_back(element(scale, p % c) * (element(x, p * plane + i) - mean) /
+                           std::sqrt(var + 1e-5) +
                        element(bias, p % c));
       }
     }
@@ -76,11 +80,9 @@ struct LayerNormCase {
 };
 
 const LayerNormCase kLayerNormCases[] = {
-    {{2, 3, 5, 7}, -1, {7}, true},
-    {{2, 3, 5, 7}, 1, {3, 5, 7}, true},
+    {{2, 3, 5, 7}, -1, {7}, true}, {{2, 3, 5, 7}, 1, {3, 5, 7}, true},
     {{2, 3, 5, 7}, 2, {7}, false},  // scale broadcast over the normalized [5, 7]
-    {{4, 9}, 0, {4, 9}, true},
-    {{1, 400, 64}, -1, {64}, true},
+    {{4, 9}, 0, {4, 9}, true},     {{1, 400, 64}, -1, {64}, true},
 };
 
 TEST(RefNnNorm, LayerNormalizationWithStatistics) {
@@ -101,20 +103,23 @@ TEST(RefNnNorm, LayerNormalizationWithStatistics) {
       double mean = 0, var = 0;
       for (int64_t i = 0; i < d; ++i) mean += element(x, r * d + i);
       mean /= static_cast<double>(d);
-      for (int64_t i = 0; i < d; ++i) var += (element(x, r * d + i) - mean) * (element(x, r * d + i) - mean);
+      for (int64_t i = 0; i < d; ++i)
+        var += (element(x, r * d + i) - mean) * (element(x, r * d + i) - mean);
       var /= static_cast<double>(d);
       const double inv = 1.0 / std::sqrt(var + 1e-5);
       for (int64_t i = 0; i < d; ++i) {
         const auto idx = unravel(i, norm);
         const int64_t si = broadcast_index(idx, c.scale);
-        want.push_back((element(x, r * d + i) - mean) * inv * element(scale, si) + (c.bias ? element(bias, si) : 0.0));
+        want.push_back((element(x, r * d + i) - mean) * inv * element(scale, si) +
+                       (c.bias ? element(bias, si) : 0.0));
       }
       want_mean.push_back(mean);
       want_inv.push_back(inv);
     }
     std::vector<OpInput> inputs = {x, scale};
     if (c.bias) inputs.push_back(bias);
-    auto out = run_op_pooled("LayerNormalization", inputs, {{"axis", attr_int(c.axis)}}, 17, test_pool(), 3);
+    auto out = run_op_pooled("LayerNormalization", inputs, {{"axis", attr_int(c.axis)}}, 17,
+                             test_pool(), 3);
     ASSERT_TRUE(out.ok()) << out.status().message();
     expect_close(out.value()[0], want, 1e-5, 1e-5, "Y");
     Shape stats_shape = c.x;
@@ -142,10 +147,14 @@ TEST(RefNnNorm, LocalResponseNormalization) {
       for (int64_t k = ch - (size - 1) / 2; k <= ch + size / 2; ++k) {
         if (k >= 0 && k < c) sq += element(x, base + k * plane) * element(x, base + k * plane);
       }
-      want.push_back(element(x, i) * std::pow(bias + alpha / static_cast<double>(size) * sq, -beta));
+      want.push_back(element(x, i) *
+                     std::pow(bias + alpha / static_cast<double>(size) * sq, -beta));
     }
-    auto out = run_op("LRN", {x}, {{"size", attr_int(size)}, {"alpha", attr_float(0.002f)},
-                                   {"beta", attr_float(0.6f)}, {"bias", attr_float(1.5f)}});
+    auto out = run_op("LRN", {x},
+                      {{"size", attr_int(size)},
+                       {"alpha", attr_float(0.002f)},
+                       {"beta", attr_float(0.6f)},
+                       {"bias", attr_float(1.5f)}});
     ASSERT_TRUE(out.ok()) << out.status().message();
     expect_close(out.value()[0], want, 1e-6, 1e-5);
   }
@@ -155,23 +164,32 @@ TEST(RefNnNorm, LocalResponseNormalization) {
 TEST(RefNnNorm, RejectsUnsupportedModesAndBadShapes) {
   const Shape x = {1, 3, 4, 4};
   auto bn = [&](AttrList attrs, Shape param, int64_t opset, int outputs) {
-    return run_op("BatchNormalization",
-                  {Tensor(DType::kFloat32, x), Tensor(DType::kFloat32, param), Tensor(DType::kFloat32, param),
-                   Tensor(DType::kFloat32, param), Tensor(DType::kFloat32, param)},
-                  attrs, opset, outputs);
+    return run_op(
+        "BatchNormalization",
+        {Tensor(DType::kFloat32, x), Tensor(DType::kFloat32, param), Tensor(DType::kFloat32, param),
+         Tensor(DType::kFloat32, param), Tensor(DType::kFloat32, param)},
+        attrs, opset, outputs);
   };
   EXPECT_FALSE(bn({{"training_mode", attr_int(1)}}, {3}, 15, 1).ok());
   EXPECT_FALSE(bn({{"spatial", attr_int(0)}}, {3}, 7, 1).ok());
   EXPECT_FALSE(bn({}, {4}, 15, 1).ok());
   EXPECT_FALSE(bn({}, {3}, 9, 3).ok());
   EXPECT_TRUE(bn({}, {3}, 15, 1).ok());
-  EXPECT_FALSE(run_op("LayerNormalization", {Tensor(DType::kFloat32, x), Tensor(DType::kFloat32, {4})},
-                      {{"axis", attr_int(4)}}).ok());
-  EXPECT_FALSE(run_op("LayerNormalization", {Tensor(DType::kFloat32, x), Tensor(DType::kFloat32, {4})},
-                      {{"stash_type", attr_int(0)}}).ok());
-  EXPECT_FALSE(run_op("LayerNormalization", {Tensor(DType::kFloat32, x), Tensor(DType::kFloat32, {3})}).ok());
+  EXPECT_FALSE(run_op("LayerNormalization",
+                      {Tensor(DType::kFloat32, x), Tensor(DType::kFloat32, {4})},
+                      {{"axis", attr_int(4)}})
+                   .ok());
+  EXPECT_FALSE(run_op("LayerNormalization",
+                      {Tensor(DType::kFloat32, x), Tensor(DType::kFloat32, {4})},
+                      {{"stash_type", attr_int(0)}})
+                   .ok());
+  EXPECT_FALSE(
+      run_op("LayerNormalization", {Tensor(DType::kFloat32, x), Tensor(DType::kFloat32, {3})})
+          .ok());
   EXPECT_FALSE(run_op("InstanceNormalization",
-                      {Tensor(DType::kFloat32, x), Tensor(DType::kFloat32, {2}), Tensor(DType::kFloat32, {3})}, {}, 6)
+                      {Tensor(DType::kFloat32, x), Tensor(DType::kFloat32, {2}),
+                       Tensor(DType::kFloat32, {3})},
+                      {}, 6)
                    .ok());
 }
 

@@ -27,9 +27,27 @@ const PoolCase kPoolCases[] = {
     {"SPPF 5x5 s1 p2", "MaxPool", {1, 8, 13, 13}, {5, 5}, {}, {2, 2, 2, 2}, {}, "", 0, 0},
     {"2x2 s2", "MaxPool", {2, 3, 8, 10}, {2, 2}, {2, 2}, {}, {}, "", 0, 0},
     {"ceil_mode", "MaxPool", {1, 2, 7, 8}, {3, 3}, {2, 2}, {}, {}, "", 1, 0},
-    {"ceil_mode drops window in end pad", "MaxPool", {1, 1, 5, 5}, {2, 2}, {2, 2}, {1, 1, 1, 1}, {}, "", 1, 0},
+    {"ceil_mode drops window in end pad",
+     "MaxPool",
+     {1, 1, 5, 5},
+     {2, 2},
+     {2, 2},
+     {1, 1, 1, 1},
+     {},
+     "",
+     1,
+     0},
     {"dilation 2", "MaxPool", {1, 2, 9, 9}, {2, 2}, {}, {}, {2, 2}, "", 0, 0},
-    {"dilation, stride, ceil", "MaxPool", {1, 2, 10, 9}, {2, 3}, {3, 2}, {1, 0, 0, 1}, {2, 1}, "", 1, 0},
+    {"dilation, stride, ceil",
+     "MaxPool",
+     {1, 2, 10, 9},
+     {2, 3},
+     {3, 2},
+     {1, 0, 0, 1},
+     {2, 1},
+     "",
+     1,
+     0},
     {"SAME_UPPER s2", "MaxPool", {1, 2, 7, 6}, {3, 3}, {2, 2}, {}, {}, "SAME_UPPER", 0, 0},
     {"SAME_LOWER", "MaxPool", {1, 2, 6, 7}, {2, 2}, {}, {}, {}, "SAME_LOWER", 0, 0},
     {"VALID", "MaxPool", {1, 2, 8, 7}, {3, 2}, {2, 2}, {}, {}, "VALID", 0, 0},
@@ -38,18 +56,55 @@ const PoolCase kPoolCases[] = {
     {"int8", "MaxPool", {1, 3, 7, 7}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {}, "", 0, 0, DType::kInt8},
     {"uint8", "MaxPool", {1, 3, 7, 7}, {3, 3}, {2, 2}, {}, {}, "", 0, 0, DType::kUInt8},
     {"float64", "MaxPool", {1, 3, 7, 7}, {3, 3}, {2, 2}, {}, {}, "", 0, 0, DType::kFloat64},
-    {"3x3 s2 p1 exclude pad", "AveragePool", {1, 3, 9, 11}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {}, "", 0, 0},
-    {"3x3 s2 p1 include pad", "AveragePool", {1, 3, 9, 11}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {}, "", 0, 1},
+    {"3x3 s2 p1 exclude pad",
+     "AveragePool",
+     {1, 3, 9, 11},
+     {3, 3},
+     {2, 2},
+     {1, 1, 1, 1},
+     {},
+     "",
+     0,
+     0},
+    {"3x3 s2 p1 include pad",
+     "AveragePool",
+     {1, 3, 9, 11},
+     {3, 3},
+     {2, 2},
+     {1, 1, 1, 1},
+     {},
+     "",
+     0,
+     1},
     {"ceil include pad", "AveragePool", {1, 2, 7, 8}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {}, "", 1, 1},
     {"ceil exclude pad", "AveragePool", {1, 2, 7, 8}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {}, "", 1, 0},
-    {"asymmetric pads include", "AveragePool", {2, 2, 7, 6}, {3, 2}, {1, 2}, {0, 1, 2, 1}, {}, "", 0, 1},
+    {"asymmetric pads include",
+     "AveragePool",
+     {2, 2, 7, 6},
+     {3, 2},
+     {1, 2},
+     {0, 1, 2, 1},
+     {},
+     "",
+     0,
+     1},
     {"SAME_UPPER", "AveragePool", {1, 2, 7, 6}, {3, 3}, {2, 2}, {}, {}, "SAME_UPPER", 0, 0},
     {"SAME_LOWER include pad", "AveragePool", {1, 2, 7, 6}, {2, 2}, {}, {}, {}, "SAME_LOWER", 0, 1},
     {"1-D", "AveragePool", {2, 3, 13}, {4}, {3}, {1, 2}, {}, "", 0, 0},
     {"3-D", "AveragePool", {1, 2, 5, 6, 7}, {2, 3, 2}, {2, 1, 2}, {1, 0, 1, 0, 1, 1}, {}, "", 0, 0},
     {"dilation 2", "AveragePool", {1, 2, 9, 9}, {2, 2}, {}, {1, 1, 1, 1}, {2, 2}, "", 0, 0},
     {"2x2 s2 (parallel)", "AveragePool", {1, 16, 40, 40}, {2, 2}, {2, 2}, {}, {}, "", 0, 0},
-    {"float64", "AveragePool", {1, 3, 7, 7}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {}, "", 0, 1, DType::kFloat64},
+    {"float64",
+     "AveragePool",
+     {1, 3, 7, 7},
+     {3, 3},
+     {2, 2},
+     {1, 1, 1, 1},
+     {},
+     "",
+     0,
+     1,
+     DType::kFloat64},
 };
 
 struct PoolGeometry {
@@ -166,7 +221,8 @@ TEST(RefNnPool, MaxPoolIndicesRowAndColumnMajor) {
   const uint32_t seed = test_seed();
   SCOPED_TRACE("FUNGEN_TEST_SEED=" + std::to_string(seed));
   std::mt19937 rng(seed);
-  const PoolCase c = {"indices", "MaxPool", {2, 3, 7, 6}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {}, "", 0, 0};
+  const PoolCase c = {"indices",    "MaxPool", {2, 3, 7, 6}, {3, 3}, {2, 2},
+                      {1, 1, 1, 1}, {},        "",           0,      0};
   Tensor x = random_tensor(c.x, rng);
   Shape out_shape;
   std::vector<int64_t> argmax;
@@ -198,7 +254,8 @@ TEST(RefNnPool, GlobalPools) {
   const uint32_t seed = test_seed();
   SCOPED_TRACE("FUNGEN_TEST_SEED=" + std::to_string(seed));
   std::mt19937 rng(seed);
-  for (const Shape& shape : {Shape{2, 3, 5, 7}, Shape{1, 4, 9}, Shape{1, 2, 3, 4, 5}, Shape{1, 64, 20, 20}}) {
+  for (const Shape& shape :
+       {Shape{2, 3, 5, 7}, Shape{1, 4, 9}, Shape{1, 2, 3, 4, 5}, Shape{1, 64, 20, 20}}) {
     SCOPED_TRACE(shape_to_string(shape));
     Tensor x = random_tensor(shape, rng);
     const int64_t planes = shape[0] * shape[1], plane = x.numel() / planes;
@@ -233,18 +290,54 @@ struct PoolErrorCase {
 };
 
 const PoolErrorCase kPoolErrorCases[] = {
-    {"storage_order=2", "MaxPool", {1, 1, 5, 5}, DType::kFloat32, {{"kernel_shape", attr_ints({2, 2})}, {"storage_order", attr_int(2)}}},
-    {"ceil_mode=2", "MaxPool", {1, 1, 5, 5}, DType::kFloat32, {{"kernel_shape", attr_ints({2, 2})}, {"ceil_mode", attr_int(2)}}},
-    {"count_include_pad=3", "AveragePool", {1, 1, 5, 5}, DType::kFloat32, {{"kernel_shape", attr_ints({2, 2})}, {"count_include_pad", attr_int(3)}}},
+    {"storage_order=2",
+     "MaxPool",
+     {1, 1, 5, 5},
+     DType::kFloat32,
+     {{"kernel_shape", attr_ints({2, 2})}, {"storage_order", attr_int(2)}}},
+    {"ceil_mode=2",
+     "MaxPool",
+     {1, 1, 5, 5},
+     DType::kFloat32,
+     {{"kernel_shape", attr_ints({2, 2})}, {"ceil_mode", attr_int(2)}}},
+    {"count_include_pad=3",
+     "AveragePool",
+     {1, 1, 5, 5},
+     DType::kFloat32,
+     {{"kernel_shape", attr_ints({2, 2})}, {"count_include_pad", attr_int(3)}}},
     {"kernel_shape missing", "MaxPool", {1, 1, 5, 5}, DType::kFloat32, {}},
-    {"kernel_shape wrong length", "AveragePool", {1, 1, 5, 5}, DType::kFloat32, {{"kernel_shape", attr_ints({2})}}},
+    {"kernel_shape wrong length",
+     "AveragePool",
+     {1, 1, 5, 5},
+     DType::kFloat32,
+     {{"kernel_shape", attr_ints({2})}}},
     {"kernel 0", "MaxPool", {1, 1, 5, 5}, DType::kFloat32, {{"kernel_shape", attr_ints({0, 2})}}},
-    {"auto_pad bogus", "MaxPool", {1, 1, 5, 5}, DType::kFloat32, {{"kernel_shape", attr_ints({2, 2})}, {"auto_pad", attr_string("SAME")}}},
-    {"pads wrong length", "MaxPool", {1, 1, 5, 5}, DType::kFloat32, {{"kernel_shape", attr_ints({2, 2})}, {"pads", attr_ints({1, 1})}}},
-    {"int32 MaxPool", "MaxPool", {1, 1, 5, 5}, DType::kInt32, {{"kernel_shape", attr_ints({2, 2})}}},
-    {"int8 AveragePool", "AveragePool", {1, 1, 5, 5}, DType::kInt8, {{"kernel_shape", attr_ints({2, 2})}}},
+    {"auto_pad bogus",
+     "MaxPool",
+     {1, 1, 5, 5},
+     DType::kFloat32,
+     {{"kernel_shape", attr_ints({2, 2})}, {"auto_pad", attr_string("SAME")}}},
+    {"pads wrong length",
+     "MaxPool",
+     {1, 1, 5, 5},
+     DType::kFloat32,
+     {{"kernel_shape", attr_ints({2, 2})}, {"pads", attr_ints({1, 1})}}},
+    {"int32 MaxPool",
+     "MaxPool",
+     {1, 1, 5, 5},
+     DType::kInt32,
+     {{"kernel_shape", attr_ints({2, 2})}}},
+    {"int8 AveragePool",
+     "AveragePool",
+     {1, 1, 5, 5},
+     DType::kInt8,
+     {{"kernel_shape", attr_ints({2, 2})}}},
     {"rank 2", "MaxPool", {5, 5}, DType::kFloat32, {{"kernel_shape", attr_ints({2})}}},
-    {"window larger than input", "MaxPool", {1, 1, 2, 2}, DType::kFloat32, {{"kernel_shape", attr_ints({3, 3})}}},
+    {"window larger than input",
+     "MaxPool",
+     {1, 1, 2, 2},
+     DType::kFloat32,
+     {{"kernel_shape", attr_ints({3, 3})}}},
     {"GlobalAveragePool rank 2", "GlobalAveragePool", {5, 5}, DType::kFloat32, {}},
 };
 
@@ -253,7 +346,8 @@ TEST(RefNnPool, RejectsBadAttributes) {
     SCOPED_TRACE(c.name);
     auto out = run_op(c.op, {Tensor(c.dtype, c.x)}, c.attrs);
     EXPECT_FALSE(out.ok());
-    if (!out.ok()) EXPECT_NE(out.status().message().find(c.op), std::string::npos) << out.status().message();
+    if (!out.ok())
+      EXPECT_NE(out.status().message().find(c.op), std::string::npos) << out.status().message();
   }
 }
 

@@ -11,8 +11,10 @@ Tensor random_indices(Shape shape, int64_t dim, std::mt19937& rng, DType dt = DT
   Tensor t(dt, std::move(shape));
   std::uniform_int_distribution<int64_t> d(-dim, dim - 1);  // negative indices count from the end
   for (int64_t i = 0; i < t.numel(); ++i) {
-    if (dt == DType::kInt64) t.data<int64_t>()[i] = d(rng);
-    else t.data<int32_t>()[i] = static_cast<int32_t>(d(rng));
+    if (dt == DType::kInt64)
+      t.data<int64_t>()[i] = d(rng);
+    else
+      t.data<int32_t>()[i] = static_cast<int32_t>(d(rng));
   }
   return t;
 }
@@ -33,7 +35,8 @@ TEST(RefTensorGather, GatherRandom) {
     const DType dt = iter % 3 ? DType::kFloat32 : DType::kInt64;
     Tensor x = iota_tensor(dt, ds);
     Tensor ind = random_indices(is, ds[static_cast<size_t>(axis)], rng, it);
-    auto r = run_op("Gather", {x, ind}, {{"axis", attr_int(axis - (iter % 4 == 0 ? rank : 0))}}, 13);
+    auto r =
+        run_op("Gather", {x, ind}, {{"axis", attr_int(axis - (iter % 4 == 0 ? rank : 0))}}, 13);
     ASSERT_TRUE(r.ok()) << r.status().message();
     const Tensor& y = r.value()[0];
     // Oracle: y[a..., i..., b...] = x[a..., ind[i...], b...].
@@ -76,9 +79,13 @@ TEST(RefTensorGather, GatherElementsRandom) {
   }
 }
 
-struct GatherNDCase { Shape data; Shape indices; int64_t batch_dims; };
+struct GatherNDCase {
+  Shape data;
+  Shape indices;
+  int64_t batch_dims;
+};
 const GatherNDCase kGatherNDCases[] = {
-    {{2, 2}, {2, 2}, 0}, {{2, 2}, {2, 1}, 0}, {{2, 3, 4}, {3, 2}, 0},
+    {{2, 2}, {2, 2}, 0},    {{2, 2}, {2, 1}, 0},       {{2, 3, 4}, {3, 2}, 0},
     {{2, 3, 4}, {2, 1}, 1}, {{2, 3, 4}, {2, 5, 2}, 1}, {{3, 2, 4, 5}, {3, 2, 3, 2}, 2},
 };
 
@@ -131,8 +138,11 @@ TEST(RefTensorGather, ScatterNDAndElements) {
         if (ind.data<int64_t>()[t] == o[0]) {
           const float u = upd.data<float>()[t * 6 + o[1] * 2 + o[2]];
           const std::string rs = red;
-          want = rs == "none" ? u : rs == "add" ? want + u : rs == "mul" ? want * u
-               : rs == "max" ? std::max(want, u) : std::min(want, u);
+          want = rs == "none"  ? u
+                 : rs == "add" ? want + u
+                 : rs == "mul" ? want * u
+                 : rs == "max" ? std::max(want, u)
+                               : std::min(want, u);
         }
       ASSERT_EQ(r.value()[0].data<float>()[f], want) << red;
     }
@@ -140,9 +150,11 @@ TEST(RefTensorGather, ScatterNDAndElements) {
   // ScatterElements along axis 1 with add (duplicates accumulate).
   Tensor data = iota_tensor(DType::kFloat32, {3, 4});
   Tensor sind(DType::kInt64, {3, 2});
-  for (int64_t i = 0; i < 6; ++i) sind.data<int64_t>()[i] = static_cast<int64_t>(rng() % 4) - (i % 2 ? 4 : 0);
+  for (int64_t i = 0; i < 6; ++i)
+    sind.data<int64_t>()[i] = static_cast<int64_t>(rng() % 4) - (i % 2 ? 4 : 0);
   Tensor supd = iota_tensor(DType::kFloat32, {3, 2}, 7);
-  auto r = run_op("ScatterElements", {data, sind, supd}, {{"axis", attr_int(1)}, {"reduction", attr_string("add")}}, 16);
+  auto r = run_op("ScatterElements", {data, sind, supd},
+                  {{"axis", attr_int(1)}, {"reduction", attr_string("add")}}, 16);
   ASSERT_TRUE(r.ok()) << r.status().message();
   Tensor want = data.clone();
   for (int64_t i = 0; i < 3; ++i)

@@ -22,8 +22,10 @@ TEST(RefTensorLayout, TransposeRandom) {
     Shape in = random_shape(rng, rank, 1, 5);
     std::vector<int64_t> perm(static_cast<size_t>(rank));
     std::iota(perm.begin(), perm.end(), 0);
-    if (iter % 5 == 0 && rank > 2) std::shuffle(perm.begin(), perm.end() - 2, rng);  // trailing axes fixed
-    else std::shuffle(perm.begin(), perm.end(), rng);
+    if (iter % 5 == 0 && rank > 2)
+      std::shuffle(perm.begin(), perm.end() - 2, rng);  // trailing axes fixed
+    else
+      std::shuffle(perm.begin(), perm.end(), rng);
     Tensor x = iota_tensor(dt, in);
     auto r = run_op("Transpose", {x}, {{"perm", attr_ints(perm)}}, 13);
     ASSERT_TRUE(r.ok()) << r.status().message();
@@ -82,10 +84,13 @@ TEST(RefTensorLayout, ConcatRandom) {
       size_t which = 0;
       while (k >= xs[which].dim(axis)) k -= xs[which++].dim(axis);
       idx[static_cast<size_t>(axis)] = k;
-      ASSERT_EQ(std::memcmp(elem_ptr(y, f), elem_ptr(xs[which], ravel(idx, xs[which].shape())), dtype_size(dt)), 0);
+      ASSERT_EQ(std::memcmp(elem_ptr(y, f), elem_ptr(xs[which], ravel(idx, xs[which].shape())),
+                            dtype_size(dt)),
+                0);
     }
   }
-  auto e = run_op("Concat", {Tensor(DType::kFloat32, {2, 3}), Tensor(DType::kFloat32, {3, 3})}, {{"axis", attr_int(1)}});
+  auto e = run_op("Concat", {Tensor(DType::kFloat32, {2, 3}), Tensor(DType::kFloat32, {3, 3})},
+                  {{"axis", attr_int(1)}});
   EXPECT_FALSE(e.ok());
 }
 
@@ -103,7 +108,7 @@ const SplitCase kSplitCases[] = {
     {{1, 84, 7}, 1, {4, 80}, 2, 17, true, false},
     {{2, 128, 3, 3}, 1, {32, 32, 64}, 3, 13, true, false},
     {{6, 5}, 0, {}, 3, 13, false, false},
-    {{7, 5}, 0, {}, 3, 18, false, true},  // 3, 3, 1
+    {{7, 5}, 0, {}, 3, 18, false, true},   // 3, 3, 1
     {{5, 9}, -1, {}, 4, 18, false, true},  // 3, 3, 3, 0
     {{3, 4}, 1, {0, 4}, 2, 13, true, false},
 };
@@ -118,7 +123,8 @@ TEST(RefTensorLayout, SplitCases) {
     if (c.num_outputs_attr) attrs.push_back({"num_outputs", attr_int(c.outputs)});
     auto r = run_op("Split", ins, attrs, c.opset, c.outputs);
     ASSERT_TRUE(r.ok()) << r.status().message();
-    const int axis = static_cast<int>(c.axis < 0 ? c.axis + static_cast<int64_t>(c.in.size()) : c.axis);
+    const int axis =
+        static_cast<int>(c.axis < 0 ? c.axis + static_cast<int64_t>(c.in.size()) : c.axis);
     // Oracle: concatenating the outputs along the axis gives the input back.
     int64_t offset = 0;
     for (const Tensor& y : r.value()) {
@@ -133,7 +139,8 @@ TEST(RefTensorLayout, SplitCases) {
     if (!c.split.empty())
       for (size_t i = 0; i < c.split.size(); ++i) EXPECT_EQ(r.value()[i].dim(axis), c.split[i]);
   }
-  EXPECT_FALSE(run_op("Split", {Tensor(DType::kFloat32, {7})}, {}, 13, 3).ok());  // uneven, no num_outputs
+  EXPECT_FALSE(
+      run_op("Split", {Tensor(DType::kFloat32, {7})}, {}, 13, 3).ok());  // uneven, no num_outputs
 }
 
 // Python's slice.indices() with ONNX's one difference (a negative-step start clamps to 0, not
@@ -148,7 +155,8 @@ std::vector<int64_t> python_slice(int64_t start, int64_t stop, int64_t step, int
     return std::min(v, upper);
   };
   std::vector<int64_t> out;
-  const int64_t first = fix(start, step > 0 ? 0 : std::min<int64_t>(0, len - 1)), last = fix(stop, lower);
+  const int64_t first = fix(start, step > 0 ? 0 : std::min<int64_t>(0, len - 1)),
+                last = fix(stop, lower);
   for (int64_t i = first; step > 0 ? i < last : i > last; i += step) out.push_back(i);
   return out;
 }
@@ -182,7 +190,8 @@ TEST(RefTensorLayout, SliceCasesMatchPythonSlicing) {
       std::vector<OpInput> ins = {x, {vec_i64(c.starts), true}, {vec_i64(c.ends), true}};
       if (!c.axes.empty() || !c.steps.empty()) {
         std::vector<int64_t> axes = c.axes;
-        if (axes.empty()) for (size_t i = 0; i < c.starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+        if (axes.empty())
+          for (size_t i = 0; i < c.starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
         ins.emplace_back(vec_i64(axes), true);
       }
       if (!c.steps.empty()) ins.emplace_back(vec_i64(c.steps), true);
@@ -194,7 +203,8 @@ TEST(RefTensorLayout, SliceCasesMatchPythonSlicing) {
       for (size_t i = 0; i < c.starts.size(); ++i) {
         int64_t a = c.axes.empty() ? static_cast<int64_t>(i) : c.axes[i];
         if (a < 0) a += static_cast<int64_t>(c.in.size());
-        sel[static_cast<size_t>(a)] = python_slice(c.starts[i], c.ends[i], c.steps.empty() ? 1 : c.steps[i], c.in[static_cast<size_t>(a)]);
+        sel[static_cast<size_t>(a)] = python_slice(
+            c.starts[i], c.ends[i], c.steps.empty() ? 1 : c.steps[i], c.in[static_cast<size_t>(a)]);
       }
       Shape want;
       for (auto& s : sel) want.push_back(static_cast<int64_t>(s.size()));
@@ -210,16 +220,23 @@ TEST(RefTensorLayout, SliceCasesMatchPythonSlicing) {
 
 TEST(RefTensorLayout, SliceOpset1AndErrors) {
   Tensor x = iota_tensor(DType::kFloat32, {4, 5});
-  auto r = run_op("Slice", {x}, {{"starts", attr_ints({1, -3})}, {"ends", attr_ints({3, kBig})}}, 9);
+  auto r =
+      run_op("Slice", {x}, {{"starts", attr_ints({1, -3})}, {"ends", attr_ints({3, kBig})}}, 9);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r.value()[0].shape(), (Shape{2, 3}));
   EXPECT_EQ(r.value()[0].data<float>()[0], x.data<float>()[7]);
   auto e = run_op("Slice", {x, {vec_i64({0}), false}, {vec_i64({2}), true}}, {}, 13);
   ASSERT_FALSE(e.ok());
-  EXPECT_NE(e.status().message().find("input 'starts' must be constant"), std::string::npos) << e.status().message();
-  e = run_op("Slice", {x, {vec_i64({0}), true}, {vec_i64({2}), true}, {vec_i64({0}), true}, {vec_i64({0}), true}}, {}, 13);
+  EXPECT_NE(e.status().message().find("input 'starts' must be constant"), std::string::npos)
+      << e.status().message();
+  e = run_op(
+      "Slice",
+      {x, {vec_i64({0}), true}, {vec_i64({2}), true}, {vec_i64({0}), true}, {vec_i64({0}), true}},
+      {}, 13);
   EXPECT_FALSE(e.ok());  // step 0
-  e = run_op("Slice", {x, {vec_i64({0, 0}), true}, {vec_i64({2, 2}), true}, {vec_i64({0, -2}), true}}, {}, 13);
+  e = run_op("Slice",
+             {x, {vec_i64({0, 0}), true}, {vec_i64({2, 2}), true}, {vec_i64({0, -2}), true}}, {},
+             13);
   EXPECT_FALSE(e.ok());  // repeated axis
 }
 
@@ -230,12 +247,14 @@ TEST(RefTensorLayout, TileRandom) {
     const int rank = 1 + static_cast<int>(rng() % 4);
     Shape in = random_shape(rng, rank, 1, 4);
     std::vector<int64_t> reps;
-    for (int i = 0; i < rank; ++i) reps.push_back(static_cast<int64_t>(rng() % 3 + (iter == 0 ? 0 : 1)));
+    for (int i = 0; i < rank; ++i)
+      reps.push_back(static_cast<int64_t>(rng() % 3 + (iter == 0 ? 0 : 1)));
     Tensor x = iota_tensor(DType::kInt64, in);
     auto r = run_op("Tile", {x, {vec_i64(reps), true}}, {}, 13);
     ASSERT_TRUE(r.ok()) << r.status().message();
     const Tensor& y = r.value()[0];
-    for (int i = 0; i < rank; ++i) ASSERT_EQ(y.dim(i), in[static_cast<size_t>(i)] * reps[static_cast<size_t>(i)]);
+    for (int i = 0; i < rank; ++i)
+      ASSERT_EQ(y.dim(i), in[static_cast<size_t>(i)] * reps[static_cast<size_t>(i)]);
     for (int64_t f = 0; f < y.numel(); ++f) {
       auto idx = unravel(f, y.shape());
       for (size_t d = 0; d < idx.size(); ++d) idx[d] %= in[d];
@@ -263,7 +282,8 @@ const PadCase kPadCases[] = {
 };
 
 // Oracle: output index o reads kept-input index mapped per mode; -1 means the constant.
-int64_t pad_oracle_index(int64_t o, int64_t begin, int64_t len, int64_t crop_lo, int64_t crop_hi, const std::string& mode) {
+int64_t pad_oracle_index(int64_t o, int64_t begin, int64_t len, int64_t crop_lo, int64_t crop_hi,
+                         const std::string& mode) {
   const int64_t lo = crop_lo, hi = len - crop_hi;  // kept input range
   int64_t i = o - begin;
   if (i >= lo && i < hi) return i;
@@ -310,7 +330,8 @@ TEST(RefTensorLayout, PadModes) {
       auto idx = unravel(f, want);
       bool constant = false;
       for (size_t d = 0; d < rank; ++d) {
-        idx[d] = pad_oracle_index(idx[d], b[d], c.in[d], std::max<int64_t>(0, -b[d]), std::max<int64_t>(0, -e[d]), mode);
+        idx[d] = pad_oracle_index(idx[d], b[d], c.in[d], std::max<int64_t>(0, -b[d]),
+                                  std::max<int64_t>(0, -e[d]), mode);
         constant = constant || idx[d] < 0;
       }
       const float expect = constant ? -9.0f : x.data<float>()[ravel(idx, c.in)];
@@ -328,7 +349,8 @@ TEST(RefTensorLayout, DepthToSpaceAndBack) {
   const int64_t b = 2, N = 2, C = 3, H = 3, W = 4;
   for (const char* mode : {"DCR", "CRD"}) {
     Tensor x = iota_tensor(DType::kFloat32, {N, C * b * b, H, W});
-    auto r = run_op("DepthToSpace", {x}, {{"blocksize", attr_int(b)}, {"mode", attr_string(mode)}}, 13);
+    auto r =
+        run_op("DepthToSpace", {x}, {{"blocksize", attr_int(b)}, {"mode", attr_string(mode)}}, 13);
     ASSERT_TRUE(r.ok()) << r.status().message();
     const Tensor& y = r.value()[0];
     ASSERT_EQ(y.shape(), (Shape{N, C, H * b, W * b}));
@@ -336,8 +358,10 @@ TEST(RefTensorLayout, DepthToSpaceAndBack) {
     for (int64_t f = 0; f < y.numel(); ++f) {
       auto o = unravel(f, y.shape());
       const int64_t i = o[2] % b, j = o[3] % b;
-      const int64_t ch = std::string(mode) == "DCR" ? i * b * C + j * C + o[1] : o[1] * b * b + i * b + j;
-      ASSERT_EQ(y.data<float>()[f], x.data<float>()[ravel({o[0], ch, o[2] / b, o[3] / b}, x.shape())]);
+      const int64_t ch =
+          std::string(mode) == "DCR" ? i * b * C + j * C + o[1] : o[1] * b * b + i * b + j;
+      ASSERT_EQ(y.data<float>()[f],
+                x.data<float>()[ravel({o[0], ch, o[2] / b, o[3] / b}, x.shape())]);
     }
     if (std::string(mode) == "DCR") {
       auto back = run_op("SpaceToDepth", {y}, {{"blocksize", attr_int(b)}}, 13);

@@ -14,42 +14,81 @@ namespace {
 // Writes double v into element i of t (v is exactly representable there in these tests).
 void put(Tensor& t, int64_t i, double v) {
   switch (t.dtype()) {
-    case DType::kFloat32: t.data<float>()[i] = static_cast<float>(v); break;
-    case DType::kFloat64: t.data<double>()[i] = v; break;
-    case DType::kFloat16: t.data<uint16_t>()[i] = float_to_float16(static_cast<float>(v)); break;
-    case DType::kBFloat16: t.data<uint16_t>()[i] = float_to_bfloat16(static_cast<float>(v)); break;
-    case DType::kInt8: t.data<int8_t>()[i] = static_cast<int8_t>(v); break;
-    case DType::kUInt8: t.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
-    case DType::kInt16: t.data<int16_t>()[i] = static_cast<int16_t>(v); break;
-    case DType::kInt32: t.data<int32_t>()[i] = static_cast<int32_t>(v); break;
-    case DType::kInt64: t.data<int64_t>()[i] = static_cast<int64_t>(v); break;
-    case DType::kUInt32: t.data<uint32_t>()[i] = static_cast<uint32_t>(v); break;
-    case DType::kUInt64: t.data<uint64_t>()[i] = static_cast<uint64_t>(v); break;
-    case DType::kBool: t.data<uint8_t>()[i] = v != 0 ? 1 : 0; break;
-    default: break;
+    case DType::kFloat32:
+      t.data<float>()[i] = static_cast<float>(v);
+      break;
+    case DType::kFloat64:
+      t.data<double>()[i] = v;
+      break;
+    case DType::kFloat16:
+      t.data<uint16_t>()[i] = float_to_float16(static_cast<float>(v));
+      break;
+    case DType::kBFloat16:
+      t.data<uint16_t>()[i] = float_to_bfloat16(static_cast<float>(v));
+      break;
+    case DType::kInt8:
+      t.data<int8_t>()[i] = static_cast<int8_t>(v);
+      break;
+    case DType::kUInt8:
+      t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+      break;
+    case DType::kInt16:
+      t.data<int16_t>()[i] = static_cast<int16_t>(v);
+      break;
+    case DType::kInt32:
+      t.data<int32_t>()[i] = static_cast<int32_t>(v);
+      break;
+    case DType::kInt64:
+      t.data<int64_t>()[i] = static_cast<int64_t>(v);
+      break;
+    case DType::kUInt32:
+      t.data<uint32_t>()[i] = static_cast<uint32_t>(v);
+      break;
+    case DType::kUInt64:
+      t.data<uint64_t>()[i] = static_cast<uint64_t>(v);
+      break;
+    case DType::kBool:
+      t.data<uint8_t>()[i] = v != 0 ? 1 : 0;
+      break;
+    default:
+      break;
   }
 }
 
 double get(const Tensor& t, int64_t i) {
   switch (t.dtype()) {
-    case DType::kFloat32: return t.data<float>()[i];
-    case DType::kFloat64: return t.data<double>()[i];
-    case DType::kFloat16: return float16_to_float(t.data<uint16_t>()[i]);
-    case DType::kBFloat16: return bfloat16_to_float(t.data<uint16_t>()[i]);
-    case DType::kInt8: return t.data<int8_t>()[i];
-    case DType::kUInt8: return t.data<uint8_t>()[i];
-    case DType::kInt16: return t.data<int16_t>()[i];
-    case DType::kInt32: return t.data<int32_t>()[i];
-    case DType::kInt64: return static_cast<double>(t.data<int64_t>()[i]);
-    case DType::kUInt32: return t.data<uint32_t>()[i];
-    case DType::kUInt64: return static_cast<double>(t.data<uint64_t>()[i]);
-    case DType::kBool: return t.data<uint8_t>()[i];
-    default: return 0;
+    case DType::kFloat32:
+      return t.data<float>()[i];
+    case DType::kFloat64:
+      return t.data<double>()[i];
+    case DType::kFloat16:
+      return float16_to_float(t.data<uint16_t>()[i]);
+    case DType::kBFloat16:
+      return bfloat16_to_float(t.data<uint16_t>()[i]);
+    case DType::kInt8:
+      return t.data<int8_t>()[i];
+    case DType::kUInt8:
+      return t.data<uint8_t>()[i];
+    case DType::kInt16:
+      return t.data<int16_t>()[i];
+    case DType::kInt32:
+      return t.data<int32_t>()[i];
+    case DType::kInt64:
+      return static_cast<double>(t.data<int64_t>()[i]);
+    case DType::kUInt32:
+      return t.data<uint32_t>()[i];
+    case DType::kUInt64:
+      return static_cast<double>(t.data<uint64_t>()[i]);
+    case DType::kBool:
+      return t.data<uint8_t>()[i];
+    default:
+      return 0;
   }
 }
 
 bool is_float(DType d) {
-  return d == DType::kFloat32 || d == DType::kFloat64 || d == DType::kFloat16 || d == DType::kBFloat16;
+  return d == DType::kFloat32 || d == DType::kFloat64 || d == DType::kFloat16 ||
+         d == DType::kBFloat16;
 }
 
 const DType kCastTypes[] = {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16,
@@ -70,19 +109,24 @@ TEST(RefTensorCast, AllPairsInRange) {
         put(x, i, v);
       }
       auto r = run_op("Cast", {x}, {{"to", attr_int(static_cast<int64_t>(to))}}, 13);
-      ASSERT_TRUE(r.ok()) << dtype_name(from) << "->" << dtype_name(to) << ": " << r.status().message();
+      ASSERT_TRUE(r.ok()) << dtype_name(from) << "->" << dtype_name(to) << ": "
+                          << r.status().message();
       ASSERT_EQ(r.value()[0].dtype(), to);
       for (int64_t i = 0; i < 37; ++i) {
         const double v = get(x, i);
-        const double want = to == DType::kBool ? (v != 0 ? 1 : 0) : is_float(to) ? v : std::trunc(v);
-        ASSERT_EQ(get(r.value()[0], i), want) << dtype_name(from) << "->" << dtype_name(to) << " " << v;
+        const double want = to == DType::kBool ? (v != 0 ? 1 : 0)
+                            : is_float(to)     ? v
+                                               : std::trunc(v);
+        ASSERT_EQ(get(r.value()[0], i), want)
+            << dtype_name(from) << "->" << dtype_name(to) << " " << v;
       }
     }
 }
 
 TEST(RefTensorCast, EdgeSemantics) {
   Tensor x(DType::kFloat32, {6});
-  const float vals[] = {-2.75f, 2.75f, std::numeric_limits<float>::quiet_NaN(), -0.0f, 1e-30f, -127.9f};
+  const float vals[] = {-2.75f, 2.75f,  std::numeric_limits<float>::quiet_NaN(),
+                        -0.0f,  1e-30f, -127.9f};
   std::copy(vals, vals + 6, x.data<float>());
   auto r = run_op("Cast", {x}, {{"to", attr_int(static_cast<int64_t>(DType::kInt8))}}, 13);
   ASSERT_TRUE(r.ok());
@@ -94,7 +138,8 @@ TEST(RefTensorCast, EdgeSemantics) {
   const uint8_t want_bool[] = {1, 1, 1, 0, 1, 1};
   for (int i = 0; i < 6; ++i) EXPECT_EQ(r.value()[0].data<uint8_t>()[i], want_bool[i]) << i;
   // int64 -> int8 wraps.
-  r = run_op("Cast", {vec_i64({300, -129, 127})}, {{"to", attr_int(static_cast<int64_t>(DType::kInt8))}}, 13);
+  r = run_op("Cast", {vec_i64({300, -129, 127})},
+             {{"to", attr_int(static_cast<int64_t>(DType::kInt8))}}, 13);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value()[0].data<int8_t>()[0], 44);
   EXPECT_EQ(r.value()[0].data<int8_t>()[1], 127);
@@ -103,7 +148,8 @@ TEST(RefTensorCast, EdgeSemantics) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r.value()[0].dtype(), DType::kFloat64);
   EXPECT_EQ(r.value()[0].data<double>()[1], -4.0);
-  EXPECT_FALSE(run_op("Cast", {x}, {{"to", attr_int(static_cast<int64_t>(DType::kString))}}, 13).ok());
+  EXPECT_FALSE(
+      run_op("Cast", {x}, {{"to", attr_int(static_cast<int64_t>(DType::kString))}}, 13).ok());
 }
 
 TEST(RefTensorCast, Float16RoundsToNearestEven) {
@@ -122,8 +168,9 @@ TEST(RefTensorCast, Float16RoundsToNearestEven) {
   std::uniform_real_distribution<float> mag(-70000.0f, 70000.0f);
   for (int i = 0; i < 20000; ++i) {
     float f = mag(rng) / static_cast<float>(1 << (rng() % 30));
-    if (i % 7 == 0) f = float16_to_float(static_cast<uint16_t>(rng() & 0x7bff)) +
-                        std::ldexp(1.0f, -25) * static_cast<float>(rng() % 3);  // near ties
+    if (i % 7 == 0)
+      f = float16_to_float(static_cast<uint16_t>(rng() & 0x7bff)) +
+          std::ldexp(1.0f, -25) * static_cast<float>(rng() % 3);  // near ties
     const uint16_t h = float_to_float16(f);
     const double d = std::fabs(static_cast<double>(float16_to_float(h)) - f);
     for (int delta : {-1, 1}) {
@@ -153,9 +200,11 @@ TEST(RefTensorTopK, MatchesStableSortWithTies) {
     const int64_t k = static_cast<int64_t>(rng() % static_cast<unsigned>(n + 1));
     const int64_t largest = iter % 3 ? 1 : 0;
     Tensor x(DType::kFloat32, s);
-    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(rng() % 4);  // many ties
-    auto r = run_op("TopK", {x, {vec_i64({k}), true}},
-                    {{"axis", attr_int(axis - (iter % 2 ? rank : 0))}, {"largest", attr_int(largest)}}, 11, 2);
+    for (int64_t i = 0; i < x.numel(); ++i)
+      x.data<float>()[i] = static_cast<float>(rng() % 4);  // many ties
+    auto r = run_op(
+        "TopK", {x, {vec_i64({k}), true}},
+        {{"axis", attr_int(axis - (iter % 2 ? rank : 0))}, {"largest", attr_int(largest)}}, 11, 2);
     ASSERT_TRUE(r.ok()) << r.status().message();
     const Tensor& vals = r.value()[0];
     const Tensor& idx = r.value()[1];
@@ -189,7 +238,8 @@ TEST(RefTensorTopK, CumSum) {
   for (int64_t axis : {0, 1, -1})
     for (int64_t excl : {0, 1})
       for (int64_t rev : {0, 1}) {
-        auto r = run_op("CumSum", {x, scalar_i64(axis)}, {{"exclusive", attr_int(excl)}, {"reverse", attr_int(rev)}}, 14);
+        auto r = run_op("CumSum", {x, scalar_i64(axis)},
+                        {{"exclusive", attr_int(excl)}, {"reverse", attr_int(rev)}}, 14);
         ASSERT_TRUE(r.ok()) << r.status().message();
         const size_t a = static_cast<size_t>(axis < 0 ? axis + 2 : axis);
         for (int64_t f = 0; f < x.numel(); ++f) {

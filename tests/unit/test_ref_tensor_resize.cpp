@@ -13,9 +13,9 @@ namespace fungen::test {
 namespace {
 
 struct ResizeCase {
-  Shape in;             // N, C, H, W
-  int64_t out_h, out_w; // used when use_sizes
-  float sh, sw;         // used when !use_sizes
+  Shape in;              // N, C, H, W
+  int64_t out_h, out_w;  // used when use_sizes
+  float sh, sw;          // used when !use_sizes
   bool use_sizes;
   const char* mode;
   const char* coord;
@@ -44,7 +44,8 @@ const ResizeCase kResizeCases[] = {
 double source_coord(const std::string& coord, double x, double scale, int64_t in, int64_t out) {
   if (coord == "half_pixel") return (x + 0.5) / scale - 0.5;
   if (coord == "pytorch_half_pixel") return out > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
-  if (coord == "align_corners") return out == 1 ? 0.0 : x * static_cast<double>(in - 1) / static_cast<double>(out - 1);
+  if (coord == "align_corners")
+    return out == 1 ? 0.0 : x * static_cast<double>(in - 1) / static_cast<double>(out - 1);
   return x / scale;  // asymmetric
 }
 
@@ -66,7 +67,8 @@ std::vector<int64_t> nearest_candidates(const std::string& mode, double c, int64
 }
 
 // Linear or cubic weights over input indices along one axis, in double.
-std::vector<std::pair<int64_t, double>> taps(const std::string& mode, double c, int64_t in, double a = -0.75) {
+std::vector<std::pair<int64_t, double>> taps(const std::string& mode, double c, int64_t in,
+                                             double a = -0.75) {
   std::vector<std::pair<int64_t, double>> t;
   if (mode == "linear") {
     c = std::clamp(c, 0.0, static_cast<double>(in - 1));
@@ -114,7 +116,8 @@ TEST(RefTensorResize, MatchesDirectFormula) {
       sh = c.sh;
       sw = c.sw;
     }
-    AttrList attrs = {{"mode", attr_string(mode)}, {"coordinate_transformation_mode", attr_string(coord)}};
+    AttrList attrs = {{"mode", attr_string(mode)},
+                      {"coordinate_transformation_mode", attr_string(coord)}};
     if (*c.nearest) attrs.push_back({"nearest_mode", attr_string(c.nearest)});
     auto r = run_op("Resize", ins, attrs, 13);
     ASSERT_TRUE(r.ok()) << r.status().message();
@@ -130,7 +133,8 @@ TEST(RefTensorResize, MatchesDirectFormula) {
       if (mode == "nearest") {
         bool hit = false;
         for (int64_t iy : nearest_candidates(c.nearest, cy, H))
-          for (int64_t ix : nearest_candidates(c.nearest, cx, W)) hit = hit || plane[iy * W + ix] == got;
+          for (int64_t ix : nearest_candidates(c.nearest, cx, W))
+            hit = hit || plane[iy * W + ix] == got;
         ASSERT_TRUE(hit) << "output " << f << " (y=" << o[2] << ", x=" << o[3] << ")";
       } else {
         double want = 0;
@@ -150,7 +154,10 @@ TEST(RefTensorResize, CubicExcludeOutsideAndInputForms) {
   const float s[4] = {1, 1, 1.6f, 0.8f};
   std::copy(s, s + 4, scales.data<float>());
   auto r = run_op("Resize", {x, Tensor(), {scales, true}},
-                  {{"mode", attr_string("cubic")}, {"exclude_outside", attr_int(1)}, {"cubic_coeff_a", attr_float(-0.5f)}}, 13);
+                  {{"mode", attr_string("cubic")},
+                   {"exclude_outside", attr_int(1)},
+                   {"cubic_coeff_a", attr_float(-0.5f)}},
+                  13);
   ASSERT_TRUE(r.ok()) << r.status().message();
   const Tensor& y = r.value()[0];
   ASSERT_EQ(y.shape(), (Shape{1, 1, 8, 4}));
@@ -170,19 +177,22 @@ TEST(RefTensorResize, CubicExcludeOutsideAndInputForms) {
     auto o = unravel(f, y.shape());
     double want = 0;
     for (auto [iy, wy] : excl((o[2] + 0.5) / 1.6f - 0.5, 5))
-      for (auto [ix, wx] : excl((o[3] + 0.5) / 0.8f - 0.5, 6)) want += wy * wx * x.data<float>()[iy * 6 + ix];
+      for (auto [ix, wx] : excl((o[3] + 0.5) / 0.8f - 0.5, 6))
+        want += wy * wx * x.data<float>()[iy * 6 + ix];
     ASSERT_NEAR(y.data<float>()[f], want, 1e-4) << f;
   }
   // Opset 11 with an empty roi, opset 10 (X, scales) and Upsample 9 give the YOLO nearest result.
   Tensor s2(DType::kFloat32, {4});
   const float two[4] = {1, 1, 2, 2};
   std::copy(two, two + 4, s2.data<float>());
-  AttrList yolo = {{"mode", attr_string("nearest")}, {"coordinate_transformation_mode", attr_string("asymmetric")},
+  AttrList yolo = {{"mode", attr_string("nearest")},
+                   {"coordinate_transformation_mode", attr_string("asymmetric")},
                    {"nearest_mode", attr_string("floor")}};
   auto a = run_op("Resize", {x, {Tensor(DType::kFloat32, {0}), true}, {s2, true}}, yolo, 11);
   auto b = run_op("Resize", {x, {s2, true}}, {{"mode", attr_string("nearest")}}, 10);
   auto u = run_op("Upsample", {x, {s2, true}}, {{"mode", attr_string("nearest")}}, 9);
-  ASSERT_TRUE(a.ok() && b.ok() && u.ok()) << a.status().message() << b.status().message() << u.status().message();
+  ASSERT_TRUE(a.ok() && b.ok() && u.ok())
+      << a.status().message() << b.status().message() << u.status().message();
   EXPECT_TRUE(same_tensor(a.value()[0], b.value()[0]));
   EXPECT_TRUE(same_tensor(a.value()[0], u.value()[0]));
   for (int64_t f = 0; f < a.value()[0].numel(); ++f) {
@@ -194,18 +204,22 @@ TEST(RefTensorResize, CubicExcludeOutsideAndInputForms) {
 TEST(RefTensorResize, AxesPolicyAndErrors) {
   Tensor x = iota_tensor(DType::kFloat32, {1, 1, 4, 6});
   // Opset 18 axes with sizes and keep_aspect_ratio_policy.
-  auto r = run_op("Resize", {x, Tensor(), Tensor(), {vec_i64({8, 8}), true}},
-                  {{"axes", attr_ints({2, 3})}, {"keep_aspect_ratio_policy", attr_string("not_larger")}}, 18);
+  auto r = run_op(
+      "Resize", {x, Tensor(), Tensor(), {vec_i64({8, 8}), true}},
+      {{"axes", attr_ints({2, 3})}, {"keep_aspect_ratio_policy", attr_string("not_larger")}}, 18);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r.value()[0].shape(), (Shape{1, 1, 5, 8}));
-  r = run_op("Resize", {x, Tensor(), Tensor(), {vec_i64({8, 8}), true}},
-             {{"axes", attr_ints({2, 3})}, {"keep_aspect_ratio_policy", attr_string("not_smaller")}}, 18);
+  r = run_op(
+      "Resize", {x, Tensor(), Tensor(), {vec_i64({8, 8}), true}},
+      {{"axes", attr_ints({2, 3})}, {"keep_aspect_ratio_policy", attr_string("not_smaller")}}, 18);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r.value()[0].shape(), (Shape{1, 1, 8, 12}));
   // Integer data resizes with nearest.
   Tensor xi = iota_tensor(DType::kUInt8, {1, 2, 3, 3});
   r = run_op("Resize", {xi, Tensor(), Tensor(), {vec_i64({1, 2, 6, 6}), true}},
-             {{"coordinate_transformation_mode", attr_string("asymmetric")}, {"nearest_mode", attr_string("floor")}}, 13);
+             {{"coordinate_transformation_mode", attr_string("asymmetric")},
+              {"nearest_mode", attr_string("floor")}},
+             13);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r.value()[0].data<uint8_t>()[7], xi.data<uint8_t>()[0]);  // (y=1, x=1) -> (0, 0)
   // Errors.
@@ -214,7 +228,8 @@ TEST(RefTensorResize, AxesPolicyAndErrors) {
   std::copy(two, two + 4, s2.data<float>());
   auto e = run_op("Resize", {x, Tensor(), {s2, false}}, {}, 13);
   ASSERT_FALSE(e.ok());
-  EXPECT_NE(e.status().message().find("input 'scales' must be constant"), std::string::npos) << e.status().message();
+  EXPECT_NE(e.status().message().find("input 'scales' must be constant"), std::string::npos)
+      << e.status().message();
   e = run_op("Resize", {x, Tensor(), {s2, true}}, {{"antialias", attr_int(1)}}, 18);
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.status().code(), StatusCode::kUnsupported);
@@ -239,21 +254,26 @@ TEST(RefTensorResize, OrtShortcuts) {
   const float sv[4] = {1, 1, 2, 1};
   std::copy(sv, sv + 4, scales.data<float>());
   auto r = run_op("Resize", {x, {roi, true}, {scales, true}},
-                  {{"mode", attr_string("nearest")}, {"coordinate_transformation_mode", attr_string("tf_crop_and_resize")}}, 13);
+                  {{"mode", attr_string("nearest")},
+                   {"coordinate_transformation_mode", attr_string("tf_crop_and_resize")}},
+                  13);
   ASSERT_TRUE(r.ok()) << r.status().message();
   const Tensor& y = r.value()[0];
   ASSERT_EQ(y.shape(), (Shape{1, 1, 8, 5}));
   for (int64_t oy = 0; oy < 8; ++oy) {  // every output row is some input row, unchanged along W
     bool found = false;
     for (int64_t iy = 0; iy < 4 && !found; ++iy)
-      found = std::equal(y.data<float>() + oy * 5, y.data<float>() + oy * 5 + 5, x.data<float>() + iy * 5);
+      found = std::equal(y.data<float>() + oy * 5, y.data<float>() + oy * 5 + 5,
+                         x.data<float>() + iy * 5);
     EXPECT_TRUE(found || y.data<float>()[oy * 5] == 0.0f) << oy;
   }
   const float same[4] = {1, 1, 1.1f, 1.1f};  // floor(4 * 1.1) = 4, floor(5 * 1.1) = 5: no change
   std::copy(same, same + 4, scales.data<float>());
   r = run_op("Resize", {x, Tensor(), {scales, true}},
-             {{"mode", attr_string("nearest")}, {"coordinate_transformation_mode", attr_string("half_pixel")},
-              {"nearest_mode", attr_string("floor")}}, 13);
+             {{"mode", attr_string("nearest")},
+              {"coordinate_transformation_mode", attr_string("half_pixel")},
+              {"nearest_mode", attr_string("floor")}},
+             13);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(same_tensor(x, r.value()[0]));
 }

@@ -46,10 +46,14 @@ TEST(RefTensorShape, IdentityAndSize) {
   }
 }
 
-struct ShapeCase { int64_t start; int64_t end; bool has_start, has_end; };
+struct ShapeCase {
+  int64_t start;
+  int64_t end;
+  bool has_start, has_end;
+};
 const ShapeCase kShapeCases[] = {
-    {0, 0, false, false}, {1, 0, true, false}, {-2, 0, true, false}, {0, -1, false, true},
-    {1, 3, true, true},   {-10, 10, true, true}, {3, 1, true, true},  {5, 6, true, true},
+    {0, 0, false, false}, {1, 0, true, false},   {-2, 0, true, false}, {0, -1, false, true},
+    {1, 3, true, true},   {-10, 10, true, true}, {3, 1, true, true},   {5, 6, true, true},
 };
 
 TEST(RefTensorShape, ShapeStartEnd) {
@@ -72,7 +76,12 @@ TEST(RefTensorShape, ShapeStartEnd) {
   }
 }
 
-struct ReshapeCase { Shape in; std::vector<int64_t> spec; int64_t allowzero; Shape want; };
+struct ReshapeCase {
+  Shape in;
+  std::vector<int64_t> spec;
+  int64_t allowzero;
+  Shape want;
+};
 const ReshapeCase kReshapeCases[] = {
     {{2, 3, 4}, {4, -1}, 0, {4, 6}},
     {{2, 3, 4}, {0, -1}, 0, {2, 12}},
@@ -86,7 +95,8 @@ const ReshapeCase kReshapeCases[] = {
 TEST(RefTensorShape, Reshape) {
   for (const ReshapeCase& c : kReshapeCases) {
     Tensor x = iota_tensor(DType::kFloat32, c.in);
-    auto r = run_op("Reshape", {x, {vec_i64(c.spec), true}}, {{"allowzero", attr_int(c.allowzero)}}, 14);
+    auto r =
+        run_op("Reshape", {x, {vec_i64(c.spec), true}}, {{"allowzero", attr_int(c.allowzero)}}, 14);
     ASSERT_TRUE(r.ok()) << r.status().message();
     EXPECT_TRUE(same_tensor(x.clone().reshaped(c.want), r.value()[0])) << shape_to_string(c.want);
   }
@@ -96,7 +106,8 @@ TEST(RefTensorShape, ReshapeErrors) {
   Tensor x(DType::kFloat32, {2, 3, 4});
   auto r = run_op("Reshape", {x, {vec_i64({-1, -1}), true}}, {}, 14);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("more than one -1"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("more than one -1"), std::string::npos)
+      << r.status().message();
   r = run_op("Reshape", {x, {vec_i64({5, -1}), true}}, {}, 14);
   EXPECT_FALSE(r.ok());
   r = run_op("Reshape", {x, {vec_i64({0, -1}), true}}, {{"allowzero", attr_int(1)}}, 14);
@@ -104,13 +115,17 @@ TEST(RefTensorShape, ReshapeErrors) {
   r = run_op("Reshape", {x, {vec_i64({4, 6}), false}}, {}, 14);  // shape known only at run time
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
-  EXPECT_NE(r.status().message().find("input 'shape' must be constant"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("input 'shape' must be constant"), std::string::npos)
+      << r.status().message();
   EXPECT_NE(r.status().message().find("Reshape"), std::string::npos);
 }
 
 TEST(RefTensorShape, FlattenSqueezeUnsqueeze) {
   Tensor x = iota_tensor(DType::kInt64, {2, 1, 3, 1});
-  struct { int64_t axis; Shape want; } flat[] = {{0, {1, 6}}, {1, {2, 3}}, {-1, {6, 1}}, {4, {6, 1}}, {2, {2, 3}}};
+  struct {
+    int64_t axis;
+    Shape want;
+  } flat[] = {{0, {1, 6}}, {1, {2, 3}}, {-1, {6, 1}}, {4, {6, 1}}, {2, {2, 3}}};
   for (auto& c : flat) {
     auto r = run_op("Flatten", {x}, {{"axis", attr_int(c.axis)}}, 13);
     ASSERT_TRUE(r.ok()) << r.status().message();
@@ -150,10 +165,12 @@ TEST(RefTensorShape, ExpandMatchesBroadcastOracle) {
     // Input: a suffix of out with some dims set to 1; shape spec may have 1s where input is larger.
     const int in_rank = 1 + static_cast<int>(rng() % static_cast<unsigned>(rank));
     Shape in(out.end() - in_rank, out.end());
-    for (auto& d : in) if (rng() % 2) d = 1;
+    for (auto& d : in)
+      if (rng() % 2) d = 1;
     std::vector<int64_t> spec(out.begin(), out.end());
     for (size_t i = 0; i < spec.size(); ++i)
-      if (i >= spec.size() - in.size() && in[i - (spec.size() - in.size())] != 1 && rng() % 3 == 0) spec[i] = 1;
+      if (i >= spec.size() - in.size() && in[i - (spec.size() - in.size())] != 1 && rng() % 3 == 0)
+        spec[i] = 1;
     Tensor x = iota_tensor(DType::kFloat32, in);
     auto r = run_op("Expand", {x, {vec_i64(spec), true}}, {}, 13);
     ASSERT_TRUE(r.ok()) << r.status().message();
@@ -162,7 +179,8 @@ TEST(RefTensorShape, ExpandMatchesBroadcastOracle) {
     for (int64_t i = 0; i < y.numel(); ++i) {
       auto idx = unravel(i, out);
       std::vector<int64_t> src;
-      for (size_t k = 0; k < in.size(); ++k) src.push_back(in[k] == 1 ? 0 : idx[out.size() - in.size() + k]);
+      for (size_t k = 0; k < in.size(); ++k)
+        src.push_back(in[k] == 1 ? 0 : idx[out.size() - in.size() + k]);
       ASSERT_EQ(y.data<float>()[i], x.data<float>()[ravel(src, in)]) << i;
     }
   }
@@ -170,20 +188,29 @@ TEST(RefTensorShape, ExpandMatchesBroadcastOracle) {
 }
 
 TEST(RefTensorShape, RangeIntAndFloat) {
-  struct { int64_t s, l, d; } ic[] = {{0, 10, 3}, {10, 4, -2}, {5, 5, 1}, {3, 9, 3}, {-3, 4, 2}, {4, 1, 1}};
+  struct {
+    int64_t s, l, d;
+  } ic[] = {{0, 10, 3}, {10, 4, -2}, {5, 5, 1}, {3, 9, 3}, {-3, 4, 2}, {4, 1, 1}};
   for (auto& c : ic) {
-    auto r = run_op("Range", {{scalar_i64(c.s), true}, {scalar_i64(c.l), true}, {scalar_i64(c.d), true}}, {}, 11);
+    auto r =
+        run_op("Range", {{scalar_i64(c.s), true}, {scalar_i64(c.l), true}, {scalar_i64(c.d), true}},
+               {}, 11);
     ASSERT_TRUE(r.ok()) << r.status().message();
     std::vector<int64_t> want;
     for (int64_t v = c.s; c.d > 0 ? v < c.l : v > c.l; v += c.d) want.push_back(v);
     EXPECT_TRUE(same_tensor(vec_i64(want), r.value()[0])) << c.s << " " << c.l << " " << c.d;
   }
-  auto f = [](float v) { Tensor t(DType::kFloat32, {}); t.data<float>()[0] = v; return OpInput(t, true); };
+  auto f = [](float v) {
+    Tensor t(DType::kFloat32, {});
+    t.data<float>()[0] = v;
+    return OpInput(t, true);
+  };
   auto r = run_op("Range", {f(0.5f), f(3.0f), f(0.75f)}, {}, 11);
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r.value()[0].numel(), 4);  // 0.5, 1.25, 2.0, 2.75
   EXPECT_EQ(r.value()[0].data<float>()[3], 2.75f);
-  auto bad = run_op("Range", {{scalar_i64(0), false}, {scalar_i64(4), true}, {scalar_i64(1), true}}, {}, 11);
+  auto bad = run_op("Range", {{scalar_i64(0), false}, {scalar_i64(4), true}, {scalar_i64(1), true}},
+                    {}, 11);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("'start'"), std::string::npos);
 }
@@ -218,7 +245,9 @@ TEST(RefTensorShape, NonZeroOnlyWhenConstant) {
   const Tensor& y = r.value()[0];
   ASSERT_EQ(y.shape(), (Shape{3, static_cast<int64_t>(want.size())}));
   for (size_t k = 0; k < want.size(); ++k)
-    for (int d = 0; d < 3; ++d) EXPECT_EQ(y.data<int64_t>()[d * y.dim(1) + static_cast<int64_t>(k)], want[k][static_cast<size_t>(d)]);
+    for (int d = 0; d < 3; ++d)
+      EXPECT_EQ(y.data<int64_t>()[d * y.dim(1) + static_cast<int64_t>(k)],
+                want[k][static_cast<size_t>(d)]);
   auto bad = run_op("NonZero", {{x, false}}, {}, 13);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kUnsupported);

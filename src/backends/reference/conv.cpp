@@ -22,7 +22,6 @@ struct ConvDims {
   int64_t taps() const { return w.kernel[0] * w.kernel[1] * w.kernel[2]; }
 };
 
-
 // One output row: y[o] += wv * x[o*stride + off] for o in [lo, hi).
 template <class T>
 inline void axpy_row(T* y, const T* x, T wv, int64_t lo, int64_t hi, int64_t stride, int64_t off) {
@@ -34,7 +33,8 @@ inline void axpy_row(T* y, const T* x, T wv, int64_t lo, int64_t hi, int64_t str
 }
 
 template <class T>
-void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvDims& d, ThreadPool* pool) {
+void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvDims& d,
+                  ThreadPool* pool) {
   const Window3& g = d.w;
   const int64_t cg = d.c / d.group, mg = d.m / d.group;
   const int64_t in_plane = d.in_plane(), out_plane = d.out_plane(), taps = d.taps();
@@ -148,13 +148,19 @@ Status run_conv(KernelContext& ctx, bool transpose) {
       conv_forward(x.data<T>(), w.data<T>(), bias, ctx.output(0).data<T>(), d, ctx.pool());
     }
   });
-  if (!ok) return unsupported(ctx.node().describe(ctx.opset()) + ": dtype " + dtype_name(x.dtype()) + " not supported");
+  if (!ok)
+    return unsupported(ctx.node().describe(ctx.opset()) + ": dtype " + dtype_name(x.dtype()) +
+                       " not supported");
   return Status();
 }
 
 }  // namespace
 
-Status reference_Conv(KernelContext& ctx) { return run_conv(ctx, false); }
-Status reference_ConvTranspose(KernelContext& ctx) { return run_conv(ctx, true); }
+Status reference_Conv(KernelContext& ctx) {
+  return run_conv(ctx, false);
+}
+Status reference_ConvTranspose(KernelContext& ctx) {
+  return run_conv(ctx, true);
+}
 
 }  // namespace fungen

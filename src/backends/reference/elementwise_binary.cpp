@@ -140,7 +140,8 @@ Status reference_Mod(KernelContext& ctx) {
   if (ctx.node().attr_int("fmod", 0) == 1) {
     return run_binary(ctx, NumericTypes{}, []<class T>(T a, T b) { return mod_trunc(a, b); });
   }
-  using IntTypes = TypeList<int8_t, uint8_t, int16_t, uint16_t, int32_t, int64_t, uint32_t, uint64_t>;
+  using IntTypes =
+      TypeList<int8_t, uint8_t, int16_t, uint16_t, int32_t, int64_t, uint32_t, uint64_t>;
   return run_binary(ctx, IntTypes{}, []<class T>(T a, T b) { return mod_floor(a, b); });
 }
 Status reference_BitShift(KernelContext& ctx) {
@@ -239,7 +240,8 @@ Status reference_Where(KernelContext& ctx) {
                  [&](int64_t o, const std::array<int64_t, 3>& off, int64_t n,
                      const std::array<int64_t, 3>& st) {
                    for (int64_t i = 0; i < n; ++i) {
-                     po[o + i] = pc[off[0] + i * st[0]] ? px[off[1] + i * st[1]] : py[off[2] + i * st[2]];
+                     po[o + i] =
+                         pc[off[0] + i * st[0]] ? px[off[1] + i * st[1]] : py[off[2] + i * st[2]];
                    }
                  });
   });

@@ -93,22 +93,26 @@ Status reference_Round(KernelContext& ctx) {
 }
 // exp(-x) overflows to inf for x < -88 (float), giving 1/inf = 0: the right limit.
 Status reference_Sigmoid(KernelContext& ctx) {
-  return run_unary(ctx, FloatTypes{}, []<class T>(T x) -> T { return T(1) / (T(1) + std::exp(-x)); });
+  return run_unary(ctx, FloatTypes{},
+                   []<class T>(T x) -> T { return T(1) / (T(1) + std::exp(-x)); });
 }
 Status reference_Tanh(KernelContext& ctx) {
   return run_unary(ctx, FloatTypes{}, []<class T>(T x) -> T { return std::tanh(x); });
 }
 Status reference_Relu(KernelContext& ctx) {
-  return run_unary(ctx, SignedNumericTypes{}, []<class T>(T x) -> T { return x > T(0) ? x : T(0); });
+  return run_unary(ctx, SignedNumericTypes{},
+                   []<class T>(T x) -> T { return x > T(0) ? x : T(0); });
 }
 Status reference_LeakyRelu(KernelContext& ctx) {
   const float alpha = attr_or(ctx, "alpha", 0.01f);
-  return run_unary(ctx, FloatTypes{}, [=]<class T>(T x) -> T { return x >= T(0) ? x : T(alpha) * x; });
+  return run_unary(ctx, FloatTypes{},
+                   [=]<class T>(T x) -> T { return x >= T(0) ? x : T(alpha) * x; });
 }
 Status reference_Elu(KernelContext& ctx) {
   const float alpha = attr_or(ctx, "alpha", 1.0f);
-  return run_unary(ctx, FloatTypes{},
-                   [=]<class T>(T x) -> T { return x >= T(0) ? x : T(alpha) * (std::exp(x) - T(1)); });
+  return run_unary(ctx, FloatTypes{}, [=]<class T>(T x) -> T {
+    return x >= T(0) ? x : T(alpha) * (std::exp(x) - T(1));
+  });
 }
 Status reference_Selu(KernelContext& ctx) {
   const float alpha = attr_or(ctx, "alpha", 1.67326319217681884765625f);
@@ -202,9 +206,8 @@ Status reference_Atanh(KernelContext& ctx) {
   return run_unary(ctx, FloatTypes{}, []<class T>(T x) -> T { return std::atanh(x); });
 }
 Status reference_Sign(KernelContext& ctx) {
-  return run_unary(ctx, NumericTypes{}, []<class T>(T x) -> T {
-    return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
-  });
+  return run_unary(ctx, NumericTypes{},
+                   []<class T>(T x) -> T { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)); });
 }
 Status reference_Not(KernelContext& ctx) {
   return run_unary(ctx, BoolTypes{}, [](bool x) { return !x; });
@@ -232,7 +235,8 @@ Status reference_Shrink(KernelContext& ctx) {
 
 Status reference_Dropout(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  std::copy_n(static_cast<const std::byte*>(x.raw()), x.nbytes(), static_cast<std::byte*>(ctx.output(0).raw()));
+  std::copy_n(static_cast<const std::byte*>(x.raw()), x.nbytes(),
+              static_cast<std::byte*>(ctx.output(0).raw()));
   if (ctx.has_output(1)) std::fill_n(ctx.output(1).data<bool>(), ctx.output(1).numel(), true);
   return Status();
 }

@@ -12,7 +12,6 @@ namespace {
 
 using MatMulTypes = TypeList<float, double, int32_t, int64_t, uint32_t, uint64_t>;
 
-
 // c[0, n) = sum_k a[k * a_stride] * b[k * ldb + 0 .. n)
 template <class T>
 inline void row_times_matrix(const T* a, int64_t a_stride, const T* b, int64_t ldb, T* c, int64_t k,
@@ -87,7 +86,8 @@ Status reference_Gemm(KernelContext& ctx) {
       bd = bt;
     }
     const T* cd = c ? c->data<T>() : nullptr;
-    std::vector<int64_t> c_str = c ? broadcast_strides(c->shape(), Shape{m, n}) : std::vector<int64_t>{0, 0};
+    std::vector<int64_t> c_str =
+        c ? broadcast_strides(c->shape(), Shape{m, n}) : std::vector<int64_t>{0, 0};
     T* yd = y.data<T>();
     parallel_over(ctx.pool(), m, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {

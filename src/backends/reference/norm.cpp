@@ -11,9 +11,9 @@
 namespace fungen {
 namespace {
 
-
 Status bad_dtype(KernelContext& ctx) {
-  return unsupported(ctx.node().describe(ctx.opset()) + ": dtype " + dtype_name(ctx.input(0).dtype()) + " not supported");
+  return unsupported(ctx.node().describe(ctx.opset()) + ": dtype " +
+                     dtype_name(ctx.input(0).dtype()) + " not supported");
 }
 
 }  // namespace
@@ -93,14 +93,16 @@ Status reference_LRN(KernelContext& ctx) {
     parallel_over(ctx.pool(), n * c, [&](int64_t begin, int64_t end) {
       for (int64_t nc = begin; nc < end; ++nc) {
         const int64_t img = nc / c, ch = nc % c;
-        const int64_t lo = std::max<int64_t>(0, ch - before), hi = std::min<int64_t>(c - 1, ch + after);
+        const int64_t lo = std::max<int64_t>(0, ch - before),
+                      hi = std::min<int64_t>(c - 1, ch + after);
         for (int64_t i = 0; i < plane; ++i) {
           double sq = 0;
           for (int64_t k = lo; k <= hi; ++k) {
             const double v = xd[(img * c + k) * plane + i];
             sq += v * v;
           }
-          yd[nc * plane + i] = static_cast<T>(xd[nc * plane + i] / std::pow(bias + alpha / static_cast<double>(size) * sq, beta));
+          yd[nc * plane + i] = static_cast<T>(
+              xd[nc * plane + i] / std::pow(bias + alpha / static_cast<double>(size) * sq, beta));
         }
       }
     });
@@ -120,8 +122,8 @@ Status reference_LayerNormalization(KernelContext& ctx) {
   const std::vector<int64_t> norm_strides = contiguous_strides(norm);
   const std::vector<int64_t> scale_strides = broadcast_strides(ctx.input(1).shape(), norm);
   const bool has_bias = ctx.has_input(2);
-  const std::vector<int64_t> bias_strides =
-      has_bias ? broadcast_strides(ctx.input(2).shape(), norm) : std::vector<int64_t>(norm.size(), 0);
+  const std::vector<int64_t> bias_strides = has_bias ? broadcast_strides(ctx.input(2).shape(), norm)
+                                                     : std::vector<int64_t>(norm.size(), 0);
   const bool dense = ctx.input(1).numel() == d && (!has_bias || ctx.input(2).numel() == d);
   bool ok = dispatch_dtype(FloatTypes{}, x.dtype(), [&]<class T>() {
     const T* xd = x.data<T>();
@@ -152,7 +154,8 @@ Status reference_LayerNormalization(KernelContext& ctx) {
               bi += idx * bias_strides[k];
             }
           }
-          const double v = (xp[i] - mean) * inv * scale[si] + (bias ? static_cast<double>(bias[bi]) : 0.0);
+          const double v =
+              (xp[i] - mean) * inv * scale[si] + (bias ? static_cast<double>(bias[bi]) : 0.0);
           yp[i] = static_cast<T>(v);
         }
         if (mean_out) mean_out[r] = static_cast<T>(mean);

@@ -13,7 +13,6 @@ namespace {
 
 using MaxPoolTypes = TypeList<float, double, int8_t, uint8_t>;
 
-
 Status window_of(KernelContext& ctx, Window3* w, std::array<int64_t, 3>* pads_end = nullptr) {
   const Shape& x = ctx.input(0).shape();
   WindowGeometry g;
@@ -37,8 +36,9 @@ void for_each_window(const Window3& w, F&& visit) {
   for (int64_t od = 0; od < w.out[0]; ++od) {
     for (int64_t oh = 0; oh < w.out[1]; ++oh) {
       for (int64_t ow = 0; ow < w.out[2]; ++ow, ++o) {
-        visit(o, std::array<int64_t, 3>{od * w.strides[0] - w.pads[0], oh * w.strides[1] - w.pads[1],
-                                        ow * w.strides[2] - w.pads[2]});
+        visit(o,
+              std::array<int64_t, 3>{od * w.strides[0] - w.pads[0], oh * w.strides[1] - w.pads[1],
+                                     ow * w.strides[2] - w.pads[2]});
       }
     }
   }
@@ -184,7 +184,11 @@ Status global_pool(KernelContext& ctx) {
 
 }  // namespace
 
-Status reference_GlobalAveragePool(KernelContext& ctx) { return global_pool<false>(ctx); }
-Status reference_GlobalMaxPool(KernelContext& ctx) { return global_pool<true>(ctx); }
+Status reference_GlobalAveragePool(KernelContext& ctx) {
+  return global_pool<false>(ctx);
+}
+Status reference_GlobalMaxPool(KernelContext& ctx) {
+  return global_pool<true>(ctx);
+}
 
 }  // namespace fungen

@@ -10,8 +10,8 @@
 
 #include "ops/elementwise_dtypes.h"
 #include "ops/nn_reduce.h"
-#include "ops/op_util.h"
 #include "ops/op.h"
+#include "ops/op_util.h"
 #include "util/thread_pool.h"
 
 namespace fungen {
@@ -57,19 +57,29 @@ T fold(Kind kind, const T* base, const int64_t* offs, int64_t n) {
     const Acc<T> v = base[offs[r]];
     switch (kind) {
       case Kind::kL1:
-        if constexpr (std::is_signed_v<Acc<T>>) s += v < 0 ? Acc<T>(-v) : v;
-        else s += v;
+        if constexpr (std::is_signed_v<Acc<T>>)
+          s += v < 0 ? Acc<T>(-v) : v;
+        else
+          s += v;
         break;
       case Kind::kL2:
-      case Kind::kSumSquare: s += v * v; break;
-      default: s += v; break;
+      case Kind::kSumSquare:
+        s += v * v;
+        break;
+      default:
+        s += v;
+        break;
     }
   }
   switch (kind) {
-    case Kind::kMean: return static_cast<T>(n > 0 ? s / static_cast<Acc<T>>(n) : s);
-    case Kind::kL2: return static_cast<T>(std::sqrt(static_cast<double>(s)));
-    case Kind::kLogSum: return static_cast<T>(std::log(static_cast<double>(s)));
-    default: return static_cast<T>(s);
+    case Kind::kMean:
+      return static_cast<T>(n > 0 ? s / static_cast<Acc<T>>(n) : s);
+    case Kind::kL2:
+      return static_cast<T>(std::sqrt(static_cast<double>(s)));
+    case Kind::kLogSum:
+      return static_cast<T>(std::log(static_cast<double>(s)));
+    default:
+      return static_cast<T>(s);
   }
 }
 
@@ -80,7 +90,8 @@ Status run_reduce(KernelContext& ctx, Kind kind) {
   FUNGEN_RETURN_IF_ERROR(resolve_reduce_axes(ctx.node(), ctx.opset(), x.rank(),
                                              ctx.has_input(1) ? &ctx.input(1) : nullptr, &axes));
   if (axes.noop) {
-    std::copy_n(static_cast<const std::byte*>(x.raw()), x.nbytes(), static_cast<std::byte*>(y.raw()));
+    std::copy_n(static_cast<const std::byte*>(x.raw()), x.nbytes(),
+                static_cast<std::byte*>(y.raw()));
     return Status();
   }
   const std::vector<int64_t> strides = contiguous_strides(x.shape());
@@ -165,17 +176,41 @@ Status run_arg(KernelContext& ctx) {
 
 }  // namespace
 
-Status reference_ReduceSum(KernelContext& ctx) { return run_reduce(ctx, Kind::kSum); }
-Status reference_ReduceMean(KernelContext& ctx) { return run_reduce(ctx, Kind::kMean); }
-Status reference_ReduceMax(KernelContext& ctx) { return run_reduce(ctx, Kind::kMax); }
-Status reference_ReduceMin(KernelContext& ctx) { return run_reduce(ctx, Kind::kMin); }
-Status reference_ReduceProd(KernelContext& ctx) { return run_reduce(ctx, Kind::kProd); }
-Status reference_ReduceL1(KernelContext& ctx) { return run_reduce(ctx, Kind::kL1); }
-Status reference_ReduceL2(KernelContext& ctx) { return run_reduce(ctx, Kind::kL2); }
-Status reference_ReduceSumSquare(KernelContext& ctx) { return run_reduce(ctx, Kind::kSumSquare); }
-Status reference_ReduceLogSum(KernelContext& ctx) { return run_reduce(ctx, Kind::kLogSum); }
-Status reference_ReduceLogSumExp(KernelContext& ctx) { return run_reduce(ctx, Kind::kLogSumExp); }
-Status reference_ArgMax(KernelContext& ctx) { return run_arg<true>(ctx); }
-Status reference_ArgMin(KernelContext& ctx) { return run_arg<false>(ctx); }
+Status reference_ReduceSum(KernelContext& ctx) {
+  return run_reduce(ctx, Kind::kSum);
+}
+Status reference_ReduceMean(KernelContext& ctx) {
+  return run_reduce(ctx, Kind::kMean);
+}
+Status reference_ReduceMax(KernelContext& ctx) {
+  return run_reduce(ctx, Kind::kMax);
+}
+Status reference_ReduceMin(KernelContext& ctx) {
+  return run_reduce(ctx, Kind::kMin);
+}
+Status reference_ReduceProd(KernelContext& ctx) {
+  return run_reduce(ctx, Kind::kProd);
+}
+Status reference_ReduceL1(KernelContext& ctx) {
+  return run_reduce(ctx, Kind::kL1);
+}
+Status reference_ReduceL2(KernelContext& ctx) {
+  return run_reduce(ctx, Kind::kL2);
+}
+Status reference_ReduceSumSquare(KernelContext& ctx) {
+  return run_reduce(ctx, Kind::kSumSquare);
+}
+Status reference_ReduceLogSum(KernelContext& ctx) {
+  return run_reduce(ctx, Kind::kLogSum);
+}
+Status reference_ReduceLogSumExp(KernelContext& ctx) {
+  return run_reduce(ctx, Kind::kLogSumExp);
+}
+Status reference_ArgMax(KernelContext& ctx) {
+  return run_arg<true>(ctx);
+}
+Status reference_ArgMin(KernelContext& ctx) {
+  return run_arg<false>(ctx);
+}
 
 }  // namespace fungen

@@ -47,9 +47,12 @@ Status run_softmax(KernelContext& ctx) {
   int64_t outer = 1, len = 1, inner = 1;
   if (ctx.opset() >= 13) {
     for (int i = 0; i < rank; ++i) {
-      if (i < axis) outer *= x.dim(i);
-      else if (i == axis) len = x.dim(i);
-      else inner *= x.dim(i);
+      if (i < axis)
+        outer *= x.dim(i);
+      else if (i == axis)
+        len = x.dim(i);
+      else
+        inner *= x.dim(i);
     }
   } else {  // coerce to 2-D [prod(dims < axis), prod(dims >= axis)]
     for (int i = 0; i < rank; ++i) (i < axis ? outer : len) *= x.dim(i);
@@ -78,8 +81,14 @@ Status run_softmax(KernelContext& ctx) {
 
 }  // namespace
 
-Status reference_Softmax(KernelContext& ctx) { return run_softmax<Mode::kSoftmax>(ctx); }
-Status reference_LogSoftmax(KernelContext& ctx) { return run_softmax<Mode::kLogSoftmax>(ctx); }
-Status reference_Hardmax(KernelContext& ctx) { return run_softmax<Mode::kHardmax>(ctx); }
+Status reference_Softmax(KernelContext& ctx) {
+  return run_softmax<Mode::kSoftmax>(ctx);
+}
+Status reference_LogSoftmax(KernelContext& ctx) {
+  return run_softmax<Mode::kLogSoftmax>(ctx);
+}
+Status reference_Hardmax(KernelContext& ctx) {
+  return run_softmax<Mode::kHardmax>(ctx);
+}
 
 }  // namespace fungen

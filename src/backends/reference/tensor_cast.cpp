@@ -19,17 +19,25 @@ namespace fungen {
 
 namespace {
 
-struct Half { uint16_t bits; };
-struct BFloat { uint16_t bits; };
+struct Half {
+  uint16_t bits;
+};
+struct BFloat {
+  uint16_t bits;
+};
 
 template <class T>
-constexpr bool kIsFloatLike = std::is_floating_point_v<T> || std::is_same_v<T, Half> || std::is_same_v<T, BFloat>;
+constexpr bool kIsFloatLike =
+    std::is_floating_point_v<T> || std::is_same_v<T, Half> || std::is_same_v<T, BFloat>;
 
 template <class T>
 double to_double(T v) {
-  if constexpr (std::is_same_v<T, Half>) return float16_to_float(v.bits);
-  else if constexpr (std::is_same_v<T, BFloat>) return bfloat16_to_float(v.bits);
-  else return static_cast<double>(v);
+  if constexpr (std::is_same_v<T, Half>)
+    return float16_to_float(v.bits);
+  else if constexpr (std::is_same_v<T, BFloat>)
+    return bfloat16_to_float(v.bits);
+  else
+    return static_cast<double>(v);
 }
 
 // x86-64 truncation: cvttsd2si gives the minimum value for NaN and out-of-range inputs.
@@ -38,7 +46,8 @@ inline int32_t trunc_i32(double v) {
   return static_cast<int32_t>(v);
 }
 inline int64_t trunc_i64(double v) {
-  if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) return std::numeric_limits<int64_t>::min();
+  if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
+    return std::numeric_limits<int64_t>::min();
   return static_cast<int64_t>(v);
 }
 
@@ -60,19 +69,27 @@ D convert(S s) {
   if constexpr (std::is_same_v<S, D>) {
     return s;
   } else if constexpr (std::is_same_v<D, bool>) {
-    if constexpr (kIsFloatLike<S>) return to_double(s) != 0.0;
-    else return s != 0;
+    if constexpr (kIsFloatLike<S>)
+      return to_double(s) != 0.0;
+    else
+      return s != 0;
   } else if constexpr (std::is_same_v<D, Half> || std::is_same_v<D, BFloat>) {
     float f;
-    if constexpr (kIsFloatLike<S>) f = static_cast<float>(to_double(s));
-    else f = static_cast<float>(s);
+    if constexpr (kIsFloatLike<S>)
+      f = static_cast<float>(to_double(s));
+    else
+      f = static_cast<float>(s);
     return D{std::is_same_v<D, Half> ? float_to_float16(f) : float_to_bfloat16(f)};
   } else if constexpr (std::is_floating_point_v<D>) {
-    if constexpr (kIsFloatLike<S>) return static_cast<D>(to_double(s));
-    else return static_cast<D>(s);
+    if constexpr (kIsFloatLike<S>)
+      return static_cast<D>(to_double(s));
+    else
+      return static_cast<D>(s);
   } else {  // integer destination
-    if constexpr (kIsFloatLike<S>) return float_to_int<D>(to_double(s));
-    else return static_cast<D>(s);
+    if constexpr (kIsFloatLike<S>)
+      return float_to_int<D>(to_double(s));
+    else
+      return static_cast<D>(s);
   }
 }
 
@@ -87,20 +104,47 @@ void cast_run(const void* src, void* dst, int64_t n) {
 template <class F>
 bool with_type(DType dt, F&& f) {
   switch (dt) {
-    case DType::kFloat32: f.template operator()<float>(); return true;
-    case DType::kFloat64: f.template operator()<double>(); return true;
-    case DType::kFloat16: f.template operator()<Half>(); return true;
-    case DType::kBFloat16: f.template operator()<BFloat>(); return true;
-    case DType::kInt8: f.template operator()<int8_t>(); return true;
-    case DType::kUInt8: f.template operator()<uint8_t>(); return true;
-    case DType::kInt16: f.template operator()<int16_t>(); return true;
-    case DType::kUInt16: f.template operator()<uint16_t>(); return true;
-    case DType::kInt32: f.template operator()<int32_t>(); return true;
-    case DType::kUInt32: f.template operator()<uint32_t>(); return true;
-    case DType::kInt64: f.template operator()<int64_t>(); return true;
-    case DType::kUInt64: f.template operator()<uint64_t>(); return true;
-    case DType::kBool: f.template operator()<bool>(); return true;
-    default: return false;
+    case DType::kFloat32:
+      f.template operator()<float>();
+      return true;
+    case DType::kFloat64:
+      f.template operator()<double>();
+      return true;
+    case DType::kFloat16:
+      f.template operator()<Half>();
+      return true;
+    case DType::kBFloat16:
+      f.template operator()<BFloat>();
+      return true;
+    case DType::kInt8:
+      f.template operator()<int8_t>();
+      return true;
+    case DType::kUInt8:
+      f.template operator()<uint8_t>();
+      return true;
+    case DType::kInt16:
+      f.template operator()<int16_t>();
+      return true;
+    case DType::kUInt16:
+      f.template operator()<uint16_t>();
+      return true;
+    case DType::kInt32:
+      f.template operator()<int32_t>();
+      return true;
+    case DType::kUInt32:
+      f.template operator()<uint32_t>();
+      return true;
+    case DType::kInt64:
+      f.template operator()<int64_t>();
+      return true;
+    case DType::kUInt64:
+      f.template operator()<uint64_t>();
+      return true;
+    case DType::kBool:
+      f.template operator()<bool>();
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -113,17 +157,23 @@ Status cast_tensor(KernelContext& ctx) {
   }
   bool inner_ok = false;
   const bool outer_ok = with_type(x.dtype(), [&]<class S>() {
-    inner_ok = with_type(y.dtype(), [&]<class D>() { cast_run<S, D>(x.raw(), y.raw(), x.numel()); });
+    inner_ok =
+        with_type(y.dtype(), [&]<class D>() { cast_run<S, D>(x.raw(), y.raw(), x.numel()); });
   });
   if (!outer_ok || !inner_ok)
-    return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kUnsupported,
-                                    "cast from " + dtype_name(x.dtype()) + " to " + dtype_name(y.dtype()));
+    return tensor_ops::kernel_error(
+        ctx.node(), ctx.opset(), StatusCode::kUnsupported,
+        "cast from " + dtype_name(x.dtype()) + " to " + dtype_name(y.dtype()));
   return Status();
 }
 
 }  // namespace
 
-Status reference_Cast(KernelContext& ctx) { return cast_tensor(ctx); }
-Status reference_CastLike(KernelContext& ctx) { return cast_tensor(ctx); }
+Status reference_Cast(KernelContext& ctx) {
+  return cast_tensor(ctx);
+}
+Status reference_CastLike(KernelContext& ctx) {
+  return cast_tensor(ctx);
+}
 
 }  // namespace fungen

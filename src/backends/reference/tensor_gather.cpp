@@ -20,9 +20,9 @@ namespace {
 using Byte = unsigned char;
 
 Status index_error(const KernelContext& ctx, int64_t index, int64_t dim) {
-  return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kInvalidArgument,
-                                  "index " + std::to_string(index) + " out of range for axis of size " +
-                                      std::to_string(dim));
+  return tensor_ops::kernel_error(
+      ctx.node(), ctx.opset(), StatusCode::kInvalidArgument,
+      "index " + std::to_string(index) + " out of range for axis of size " + std::to_string(dim));
 }
 
 // Normalizes a possibly negative index into [0, dim); false when out of range.
@@ -62,11 +62,21 @@ template <class T>
 void reduce_into(T* dst, const T* src, int64_t n, Reduction r) {
   for (int64_t i = 0; i < n; ++i) {
     switch (r) {
-      case Reduction::kNone: dst[i] = src[i]; break;
-      case Reduction::kAdd: dst[i] = static_cast<T>(dst[i] + src[i]); break;
-      case Reduction::kMul: dst[i] = static_cast<T>(dst[i] * src[i]); break;
-      case Reduction::kMax: dst[i] = std::max(dst[i], src[i]); break;
-      case Reduction::kMin: dst[i] = std::min(dst[i], src[i]); break;
+      case Reduction::kNone:
+        dst[i] = src[i];
+        break;
+      case Reduction::kAdd:
+        dst[i] = static_cast<T>(dst[i] + src[i]);
+        break;
+      case Reduction::kMul:
+        dst[i] = static_cast<T>(dst[i] * src[i]);
+        break;
+      case Reduction::kMax:
+        dst[i] = std::max(dst[i], src[i]);
+        break;
+      case Reduction::kMin:
+        dst[i] = std::min(dst[i], src[i]);
+        break;
     }
   }
 }
@@ -78,13 +88,26 @@ bool apply_update(Byte* dst, const Byte* src, int64_t n, DType dt, Reduction r) 
     return true;
   }
   switch (dt) {
-    case DType::kFloat32: reduce_into(reinterpret_cast<float*>(dst), reinterpret_cast<const float*>(src), n, r); return true;
-    case DType::kFloat64: reduce_into(reinterpret_cast<double*>(dst), reinterpret_cast<const double*>(src), n, r); return true;
-    case DType::kInt32: reduce_into(reinterpret_cast<int32_t*>(dst), reinterpret_cast<const int32_t*>(src), n, r); return true;
-    case DType::kInt64: reduce_into(reinterpret_cast<int64_t*>(dst), reinterpret_cast<const int64_t*>(src), n, r); return true;
-    case DType::kInt8: reduce_into(reinterpret_cast<int8_t*>(dst), reinterpret_cast<const int8_t*>(src), n, r); return true;
-    case DType::kUInt8: reduce_into(reinterpret_cast<uint8_t*>(dst), reinterpret_cast<const uint8_t*>(src), n, r); return true;
-    default: return false;
+    case DType::kFloat32:
+      reduce_into(reinterpret_cast<float*>(dst), reinterpret_cast<const float*>(src), n, r);
+      return true;
+    case DType::kFloat64:
+      reduce_into(reinterpret_cast<double*>(dst), reinterpret_cast<const double*>(src), n, r);
+      return true;
+    case DType::kInt32:
+      reduce_into(reinterpret_cast<int32_t*>(dst), reinterpret_cast<const int32_t*>(src), n, r);
+      return true;
+    case DType::kInt64:
+      reduce_into(reinterpret_cast<int64_t*>(dst), reinterpret_cast<const int64_t*>(src), n, r);
+      return true;
+    case DType::kInt8:
+      reduce_into(reinterpret_cast<int8_t*>(dst), reinterpret_cast<const int8_t*>(src), n, r);
+      return true;
+    case DType::kUInt8:
+      reduce_into(reinterpret_cast<uint8_t*>(dst), reinterpret_cast<const uint8_t*>(src), n, r);
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -196,8 +219,8 @@ Status reference_ScatterND(KernelContext& ctx) {
       if (!fix_index(&i, in.d[k])) return index_error(ctx, ip[k], in.d[k]);
       off = off * in.d[k] + i;
     }
-    if (!apply_update(dst + static_cast<size_t>(off * slice) * es, us + static_cast<size_t>(t * slice) * es,
-                      slice, x.dtype(), r))
+    if (!apply_update(dst + static_cast<size_t>(off * slice) * es,
+                      us + static_cast<size_t>(t * slice) * es, slice, x.dtype(), r))
       return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kUnsupported,
                                       "reduction on dtype " + dtype_name(x.dtype()));
   }
@@ -227,7 +250,8 @@ Status reference_ScatterElements(KernelContext& ctx) {
     if (!fix_index(&i, in.d[axis])) return index_error(ctx, int_at(ind, j), in.d[axis]);
     int64_t off = 0;
     for (int d = 0; d < in.rank; ++d) off += (d == axis ? i : idx[d]) * stride[d];
-    if (!apply_update(dst + static_cast<size_t>(off) * es, us + static_cast<size_t>(j) * es, 1, x.dtype(), r))
+    if (!apply_update(dst + static_cast<size_t>(off) * es, us + static_cast<size_t>(j) * es, 1,
+                      x.dtype(), r))
       return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kUnsupported,
                                       "reduction on dtype " + dtype_name(x.dtype()));
     ++j;
@@ -255,9 +279,14 @@ Status reference_OneHot(KernelContext& ctx) {
       const int64_t j = o * inner + in;
       int64_t v = 0;
       switch (ind.dtype()) {
-        case DType::kFloat32: v = static_cast<int64_t>(ind.data<float>()[j]); break;
-        case DType::kFloat64: v = static_cast<int64_t>(ind.data<double>()[j]); break;
-        default: v = int_at(ind, j);
+        case DType::kFloat32:
+          v = static_cast<int64_t>(ind.data<float>()[j]);
+          break;
+        case DType::kFloat64:
+          v = static_cast<int64_t>(ind.data<double>()[j]);
+          break;
+        default:
+          v = int_at(ind, j);
       }
       if (v < 0) v += depth;
       if (v < 0 || v >= depth) continue;

@@ -20,11 +20,20 @@ using Byte = unsigned char;
 // Copies one element of `es` bytes; the common sizes become plain moves.
 inline void copy_elem(Byte* dst, const Byte* src, size_t es) {
   switch (es) {
-    case 1: *dst = *src; break;
-    case 2: std::memcpy(dst, src, 2); break;
-    case 4: std::memcpy(dst, src, 4); break;
-    case 8: std::memcpy(dst, src, 8); break;
-    default: std::memcpy(dst, src, es);
+    case 1:
+      *dst = *src;
+      break;
+    case 2:
+      std::memcpy(dst, src, 2);
+      break;
+    case 4:
+      std::memcpy(dst, src, 4);
+      break;
+    case 8:
+      std::memcpy(dst, src, 8);
+      break;
+    default:
+      std::memcpy(dst, src, es);
   }
 }
 
@@ -151,7 +160,8 @@ Status reference_Slice(KernelContext& ctx) {
   if (ctx.opset() >= 10)
     for (size_t i = 0; i < 4; ++i) t[i] = ctx.has_input(i + 1) ? &ctx.input(i + 1) : nullptr;
   tensor_ops::SliceParams p;
-  Status s = tensor_ops::resolve_slice(ctx.node(), ctx.opset(), x.shape(), t[0], t[1], t[2], t[3], &p);
+  Status s =
+      tensor_ops::resolve_slice(ctx.node(), ctx.opset(), x.shape(), t[0], t[1], t[2], t[3], &p);
   if (!s.ok()) return tensor_ops::kernel_error(ctx.node(), ctx.opset(), s.code(), s.message());
   const Dims in = dims_of(x.shape());
   const int r = in.rank;
@@ -185,8 +195,10 @@ Status reference_Slice(KernelContext& ctx) {
       const int64_t jump = p.step[k] * stride[k];
       for (int64_t j = 0; j < p.out[k]; ++j, dst += chunk) {
         const Byte* e = row + static_cast<ptrdiff_t>(j * jump) * static_cast<ptrdiff_t>(es);
-        if (inner == 1) copy_elem(dst, e, es);
-        else std::memcpy(dst, e, chunk);
+        if (inner == 1)
+          copy_elem(dst, e, es);
+        else
+          std::memcpy(dst, e, chunk);
       }
     }
   } while (next_index(idx, p.out, k));
@@ -216,7 +228,8 @@ Status reference_Tile(KernelContext& ctx) {
   do {
     int64_t base = 0;
     for (int d = 0; d < last; ++d) base += (idx[d] % in.d[d]) * stride[d];
-    for (int64_t k = 0; k < reps; ++k, dst += row) std::memcpy(dst, src + static_cast<size_t>(base) * es, row);
+    for (int64_t k = 0; k < reps; ++k, dst += row)
+      std::memcpy(dst, src + static_cast<size_t>(base) * es, row);
   } while (next_index(idx, out.d, last));
   return Status();
 }
@@ -230,9 +243,12 @@ inline int64_t pad_source(int64_t c, int64_t lo, int64_t hi, tensor_ops::PadMode
   const int64_t n = hi - lo;
   int64_t t = c - lo;
   switch (mode) {
-    case tensor_ops::PadMode::kConstant: return -1;
-    case tensor_ops::PadMode::kEdge: return t < 0 ? lo : hi - 1;
-    case tensor_ops::PadMode::kWrap: return lo + ((t % n) + n) % n;
+    case tensor_ops::PadMode::kConstant:
+      return -1;
+    case tensor_ops::PadMode::kEdge:
+      return t < 0 ? lo : hi - 1;
+    case tensor_ops::PadMode::kWrap:
+      return lo + ((t % n) + n) % n;
     case tensor_ops::PadMode::kReflect: {
       if (n == 1) return lo;
       const int64_t period = 2 * (n - 1);
@@ -253,12 +269,31 @@ void pad_value_bytes(KernelContext& ctx, DType dt, Byte* out) {
   }
   const double v = ctx.node().attr_float("value", 0.0f);
   switch (dt) {
-    case DType::kFloat32: { float f = static_cast<float>(v); std::memcpy(out, &f, 4); break; }
-    case DType::kFloat64: std::memcpy(out, &v, 8); break;
-    case DType::kFloat16: { uint16_t h = float_to_float16(static_cast<float>(v)); std::memcpy(out, &h, 2); break; }
-    case DType::kInt32: { int32_t i = static_cast<int32_t>(v); std::memcpy(out, &i, 4); break; }
-    case DType::kInt64: { int64_t i = static_cast<int64_t>(v); std::memcpy(out, &i, 8); break; }
-    default: break;
+    case DType::kFloat32: {
+      float f = static_cast<float>(v);
+      std::memcpy(out, &f, 4);
+      break;
+    }
+    case DType::kFloat64:
+      std::memcpy(out, &v, 8);
+      break;
+    case DType::kFloat16: {
+      uint16_t h = float_to_float16(static_cast<float>(v));
+      std::memcpy(out, &h, 2);
+      break;
+    }
+    case DType::kInt32: {
+      int32_t i = static_cast<int32_t>(v);
+      std::memcpy(out, &i, 4);
+      break;
+    }
+    case DType::kInt64: {
+      int64_t i = static_cast<int64_t>(v);
+      std::memcpy(out, &i, 8);
+      break;
+    }
+    default:
+      break;
   }
 }
 
@@ -349,7 +384,8 @@ Status space_depth(KernelContext& ctx, bool to_space) {
               const int64_t deep_off = ((n * C * b * b + deep_c) * H + h) * W + w;
               const int64_t so = to_space ? deep_off : big_off;
               const int64_t dof = to_space ? big_off : deep_off;
-              copy_elem(dst + static_cast<size_t>(dof) * es, src + static_cast<size_t>(so) * es, es);
+              copy_elem(dst + static_cast<size_t>(dof) * es, src + static_cast<size_t>(so) * es,
+                        es);
             }
         }
   return Status();
@@ -357,8 +393,12 @@ Status space_depth(KernelContext& ctx, bool to_space) {
 
 }  // namespace
 
-Status reference_DepthToSpace(KernelContext& ctx) { return space_depth(ctx, true); }
-Status reference_SpaceToDepth(KernelContext& ctx) { return space_depth(ctx, false); }
+Status reference_DepthToSpace(KernelContext& ctx) {
+  return space_depth(ctx, true);
+}
+Status reference_SpaceToDepth(KernelContext& ctx) {
+  return space_depth(ctx, false);
+}
 
 Status reference_Trilu(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
@@ -375,8 +415,10 @@ Status reference_Trilu(KernelContext& ctx) {
       for (int64_t j = 0; j < cols; ++j) {
         const size_t off = static_cast<size_t>((m * rows + i) * cols + j) * es;
         const bool keep = upper ? (j - i >= k) : (j - i <= k);
-        if (keep) copy_elem(dst + off, src + off, es);
-        else std::memset(dst + off, 0, es);
+        if (keep)
+          copy_elem(dst + off, src + off, es);
+        else
+          std::memset(dst + off, 0, es);
       }
   return Status();
 }

@@ -45,15 +45,18 @@ void build_taps(const ResizeParams& p, int axis, int64_t stride, ResizeTap* taps
     // An axis of scale 1 is not resampled, whatever the mode and coordinate transformation
     // (ONNX Runtime does so, tf_crop_and_resize's roi included).
     float c;
-    if (p.scale[axis] == 1.0f) c = static_cast<float>(o);
-    else c = tensor_ops::resize_source_coord(p, axis, static_cast<float>(o));
+    if (p.scale[axis] == 1.0f)
+      c = static_cast<float>(o);
+    else
+      c = tensor_ops::resize_source_coord(p, axis, static_cast<float>(o));
     if (extrapolate && (c < 0.0f || c > last)) {
       t.off[0] = -1;
       continue;
     }
     switch (p.mode) {
       case ResizeMode::kNearest: {
-        const int64_t i = std::clamp<int64_t>(tensor_ops::resize_nearest_index(p, axis, c), 0, n_in - 1);
+        const int64_t i =
+            std::clamp<int64_t>(tensor_ops::resize_nearest_index(p, axis, c), 0, n_in - 1);
         t.off[0] = i * stride;
         t.w[0] = 1.0f;
         break;
@@ -89,7 +92,8 @@ void build_taps(const ResizeParams& p, int axis, int64_t stride, ResizeTap* taps
 }
 
 template <class T>
-void resize_nearest(const ResizeParams& p, const ResizeTap* const* tab, const T* src, T* dst, T extra) {
+void resize_nearest(const ResizeParams& p, const ResizeTap* const* tab, const T* src, T* dst,
+                    T extra) {
   const int r = p.rank;
   const int last = r - 1;
   int64_t idx[kMaxRank] = {};
@@ -125,7 +129,8 @@ void resize_nearest(const ResizeParams& p, const ResizeTap* const* tab, const T*
 
 // Bilinear over the last two axes (the common case), same sum order as the general path.
 template <class T>
-void resize_bilinear(const ResizeParams& p, const ResizeTap* const* tab, const T* src, T* dst, T extra) {
+void resize_bilinear(const ResizeParams& p, const ResizeTap* const* tab, const T* src, T* dst,
+                     T extra) {
   const int r = p.rank;
   const int64_t H = p.out[r - 2], W = p.out[r - 1];
   int64_t planes = 1;
@@ -155,7 +160,8 @@ void resize_bilinear(const ResizeParams& p, const ResizeTap* const* tab, const T
 
 // N-linear: 2^k corners over the k axes that actually resample.
 template <class T>
-void resize_linear(const ResizeParams& p, const ResizeTap* const* tab, const T* src, T* dst, T extra) {
+void resize_linear(const ResizeParams& p, const ResizeTap* const* tab, const T* src, T* dst,
+                   T extra) {
   const int r = p.rank;
   int active[kMaxRank];
   int k = 0;
@@ -211,7 +217,8 @@ void resize_linear(const ResizeParams& p, const ResizeTap* const* tab, const T* 
 
 // Bicubic over the last two axes (the shape function rejects other resampled axes).
 template <class T>
-void resize_cubic(const ResizeParams& p, const ResizeTap* const* tab, const T* src, T* dst, T extra) {
+void resize_cubic(const ResizeParams& p, const ResizeTap* const* tab, const T* src, T* dst,
+                  T extra) {
   const int r = p.rank;
   const int64_t H = p.out[r - 2], W = p.out[r - 1];
   const int64_t in_plane = p.in[r - 2] * p.in[r - 1];
@@ -245,9 +252,15 @@ void run_typed(const ResizeParams& p, const ResizeTap* const* tab, const void* s
   const T* s = static_cast<const T*>(src);
   T* d = static_cast<T*>(dst);
   switch (p.mode) {
-    case ResizeMode::kNearest: resize_nearest<T>(p, tab, s, d, extra); break;
-    case ResizeMode::kLinear: resize_linear<T>(p, tab, s, d, extra); break;
-    case ResizeMode::kCubic: resize_cubic<T>(p, tab, s, d, extra); break;
+    case ResizeMode::kNearest:
+      resize_nearest<T>(p, tab, s, d, extra);
+      break;
+    case ResizeMode::kLinear:
+      resize_linear<T>(p, tab, s, d, extra);
+      break;
+    case ResizeMode::kCubic:
+      resize_cubic<T>(p, tab, s, d, extra);
+      break;
   }
 }
 
@@ -262,15 +275,18 @@ Status resize_kernel(KernelContext& ctx, bool upsample) {
   const bool resize10 = !upsample && ctx.opset() < 11;
   const bool four_inputs = !upsample && !resize10;
   const Tensor* roi = four_inputs ? values_or_null(ctx, 1) : nullptr;
-  const Tensor* scales = (upsample && ctx.opset() < 9) ? nullptr : values_or_null(ctx, four_inputs ? 2 : 1);
+  const Tensor* scales =
+      (upsample && ctx.opset() < 9) ? nullptr : values_or_null(ctx, four_inputs ? 2 : 1);
   const Tensor* sizes = four_inputs ? values_or_null(ctx, 3) : nullptr;
   ResizeParams p;
-  Status s = tensor_ops::resolve_resize(ctx.node(), ctx.opset(), upsample, x.shape(), roi, scales, sizes, &p);
+  Status s = tensor_ops::resolve_resize(ctx.node(), ctx.opset(), upsample, x.shape(), roi, scales,
+                                        sizes, &p);
   if (!s.ok()) return tensor_ops::kernel_error(ctx.node(), ctx.opset(), s.code(), s.message());
   int64_t taps = 0;
   for (int d = 0; d < p.rank; ++d) {
     if (p.out[d] != y.dim(d))
-      return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kInternal, "output shape changed since load");
+      return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kInternal,
+                                      "output shape changed since load");
     taps += p.out[d];
   }
   // An output of the input's shape is the input, whatever the scales say (ONNX Runtime).
@@ -279,7 +295,8 @@ Status resize_kernel(KernelContext& ctx, bool upsample) {
     return Status();
   }
   if (ctx.scratch_bytes() < static_cast<size_t>(taps) * sizeof(ResizeTap))
-    return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kInternal, "scratch too small");
+    return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kInternal,
+                                    "scratch too small");
   auto* all = static_cast<ResizeTap*>(ctx.scratch());
   const ResizeTap* tab[kMaxRank];
   int64_t stride = 1;
@@ -292,17 +309,26 @@ Status resize_kernel(KernelContext& ctx, bool upsample) {
   }
   if (p.mode == ResizeMode::kNearest) {
     switch (dtype_size(x.dtype())) {
-      case 1: run_typed<uint8_t>(p, tab, x.raw(), y.raw()); return Status();
-      case 2: run_typed<uint16_t>(p, tab, x.raw(), y.raw()); return Status();
+      case 1:
+        run_typed<uint8_t>(p, tab, x.raw(), y.raw());
+        return Status();
+      case 2:
+        run_typed<uint16_t>(p, tab, x.raw(), y.raw());
+        return Status();
       case 4:
-        if (x.dtype() == DType::kFloat32) run_typed<float>(p, tab, x.raw(), y.raw());
-        else run_typed<uint32_t>(p, tab, x.raw(), y.raw());
+        if (x.dtype() == DType::kFloat32)
+          run_typed<float>(p, tab, x.raw(), y.raw());
+        else
+          run_typed<uint32_t>(p, tab, x.raw(), y.raw());
         return Status();
       case 8:
-        if (x.dtype() == DType::kFloat64) run_typed<double>(p, tab, x.raw(), y.raw());
-        else run_typed<uint64_t>(p, tab, x.raw(), y.raw());
+        if (x.dtype() == DType::kFloat64)
+          run_typed<double>(p, tab, x.raw(), y.raw());
+        else
+          run_typed<uint64_t>(p, tab, x.raw(), y.raw());
         return Status();
-      default: break;
+      default:
+        break;
     }
   } else if (x.dtype() == DType::kFloat32) {
     run_typed<float>(p, tab, x.raw(), y.raw());
@@ -317,7 +343,11 @@ Status resize_kernel(KernelContext& ctx, bool upsample) {
 
 }  // namespace
 
-Status reference_Resize(KernelContext& ctx) { return resize_kernel(ctx, false); }
-Status reference_Upsample(KernelContext& ctx) { return resize_kernel(ctx, true); }
+Status reference_Resize(KernelContext& ctx) {
+  return resize_kernel(ctx, false);
+}
+Status reference_Upsample(KernelContext& ctx) {
+  return resize_kernel(ctx, true);
+}
 
 }  // namespace fungen

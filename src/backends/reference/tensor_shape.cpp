@@ -54,11 +54,21 @@ Status reference_Constant(KernelContext& ctx) {
   return Status();
 }
 
-Status reference_Identity(KernelContext& ctx) { return copy_input(ctx); }
-Status reference_Reshape(KernelContext& ctx) { return copy_input(ctx); }
-Status reference_Flatten(KernelContext& ctx) { return copy_input(ctx); }
-Status reference_Squeeze(KernelContext& ctx) { return copy_input(ctx); }
-Status reference_Unsqueeze(KernelContext& ctx) { return copy_input(ctx); }
+Status reference_Identity(KernelContext& ctx) {
+  return copy_input(ctx);
+}
+Status reference_Reshape(KernelContext& ctx) {
+  return copy_input(ctx);
+}
+Status reference_Flatten(KernelContext& ctx) {
+  return copy_input(ctx);
+}
+Status reference_Squeeze(KernelContext& ctx) {
+  return copy_input(ctx);
+}
+Status reference_Unsqueeze(KernelContext& ctx) {
+  return copy_input(ctx);
+}
 
 // Reads only the input's shape: its data may not exist while folding.
 Status reference_Shape(KernelContext& ctx) {
@@ -105,8 +115,10 @@ Status reference_Expand(KernelContext& ctx) {
     int64_t base = 0;
     for (int d = 0; d < last; ++d) base += idx[d] * stride[d];
     const unsigned char* in = src + static_cast<size_t>(base) * es;
-    if (stride[last] == 0) fill_bytes(dst, in, es, row);
-    else std::memcpy(dst, in, static_cast<size_t>(row) * es);
+    if (stride[last] == 0)
+      fill_bytes(dst, in, es, row);
+    else
+      std::memcpy(dst, in, static_cast<size_t>(row) * es);
     dst += static_cast<size_t>(row) * es;
     for (int d = last - 1; d >= 0; --d) {
       if (++idx[d] < out.d[d]) break;
@@ -130,11 +142,21 @@ Status reference_Range(KernelContext& ctx) {
     }
   };
   switch (y.dtype()) {
-    case DType::kFloat32: run.operator()<float>(); break;
-    case DType::kFloat64: run.operator()<double>(); break;
-    case DType::kInt16: run.operator()<int16_t>(); break;
-    case DType::kInt32: run.operator()<int32_t>(); break;
-    case DType::kInt64: run.operator()<int64_t>(); break;
+    case DType::kFloat32:
+      run.operator()<float>();
+      break;
+    case DType::kFloat64:
+      run.operator()<double>();
+      break;
+    case DType::kInt16:
+      run.operator()<int16_t>();
+      break;
+    case DType::kInt32:
+      run.operator()<int32_t>();
+      break;
+    case DType::kInt64:
+      run.operator()<int64_t>();
+      break;
     default:
       return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kUnsupported,
                                       "dtype " + dtype_name(y.dtype()));

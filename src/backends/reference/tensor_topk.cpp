@@ -14,7 +14,8 @@ namespace fungen {
 namespace {
 
 template <class T>
-void topk_run(const Tensor& x, Tensor& values, Tensor& indices, int axis, bool largest, int64_t* order) {
+void topk_run(const Tensor& x, Tensor& values, Tensor& indices, int axis, bool largest,
+              int64_t* order) {
   const int64_t n = x.dim(axis);
   const int64_t k = values.dim(axis);
   int64_t outer = 1, inner = 1;
@@ -32,8 +33,10 @@ void topk_run(const Tensor& x, Tensor& values, Tensor& indices, int axis, bool l
         if (va != vb) return largest ? va > vb : va < vb;
         return a < b;
       };
-      if (k < n) std::partial_sort(order, order + k, order + n, before);
-      else std::sort(order, order + n, before);
+      if (k < n)
+        std::partial_sort(order, order + k, order + n, before);
+      else
+        std::sort(order, order + n, before);
       for (int64_t j = 0; j < k; ++j) {
         const int64_t at = (o * k + j) * inner + in;
         vout[at] = v[order[j] * inner];
@@ -80,21 +83,43 @@ Status reference_TopK(KernelContext& ctx) {
   const bool largest = ctx.node().attr_int("largest", 1) != 0;
   if (values.numel() == 0) return Status();
   if (ctx.scratch_bytes() < static_cast<size_t>(x.dim(axis)) * sizeof(int64_t))
-    return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kInternal, "scratch too small");
+    return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kInternal,
+                                    "scratch too small");
   auto* order = static_cast<int64_t*>(ctx.scratch());
   switch (x.dtype()) {
-    case DType::kFloat32: topk_run<float>(x, values, indices, axis, largest, order); break;
-    case DType::kFloat64: topk_run<double>(x, values, indices, axis, largest, order); break;
-    case DType::kInt8: topk_run<int8_t>(x, values, indices, axis, largest, order); break;
-    case DType::kUInt8: topk_run<uint8_t>(x, values, indices, axis, largest, order); break;
-    case DType::kInt16: topk_run<int16_t>(x, values, indices, axis, largest, order); break;
-    case DType::kUInt16: topk_run<uint16_t>(x, values, indices, axis, largest, order); break;
-    case DType::kInt32: topk_run<int32_t>(x, values, indices, axis, largest, order); break;
-    case DType::kUInt32: topk_run<uint32_t>(x, values, indices, axis, largest, order); break;
-    case DType::kInt64: topk_run<int64_t>(x, values, indices, axis, largest, order); break;
-    case DType::kUInt64: topk_run<uint64_t>(x, values, indices, axis, largest, order); break;
+    case DType::kFloat32:
+      topk_run<float>(x, values, indices, axis, largest, order);
+      break;
+    case DType::kFloat64:
+      topk_run<double>(x, values, indices, axis, largest, order);
+      break;
+    case DType::kInt8:
+      topk_run<int8_t>(x, values, indices, axis, largest, order);
+      break;
+    case DType::kUInt8:
+      topk_run<uint8_t>(x, values, indices, axis, largest, order);
+      break;
+    case DType::kInt16:
+      topk_run<int16_t>(x, values, indices, axis, largest, order);
+      break;
+    case DType::kUInt16:
+      topk_run<uint16_t>(x, values, indices, axis, largest, order);
+      break;
+    case DType::kInt32:
+      topk_run<int32_t>(x, values, indices, axis, largest, order);
+      break;
+    case DType::kUInt32:
+      topk_run<uint32_t>(x, values, indices, axis, largest, order);
+      break;
+    case DType::kInt64:
+      topk_run<int64_t>(x, values, indices, axis, largest, order);
+      break;
+    case DType::kUInt64:
+      topk_run<uint64_t>(x, values, indices, axis, largest, order);
+      break;
     default:
-      return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kUnsupported, "dtype " + dtype_name(x.dtype()));
+      return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kUnsupported,
+                                      "dtype " + dtype_name(x.dtype()));
   }
   return Status();
 }
@@ -103,18 +128,33 @@ Status reference_CumSum(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   Tensor& y = ctx.output(0);
   auto axis = normalize_axis(tensor_ops::int_at(ctx.input(1), 0), x.rank());
-  if (!axis) return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kInvalidArgument, "input 'axis' out of range");
+  if (!axis)
+    return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kInvalidArgument,
+                                    "input 'axis' out of range");
   const bool exclusive = ctx.node().attr_int("exclusive", 0) != 0;
   const bool reverse = ctx.node().attr_int("reverse", 0) != 0;
   switch (x.dtype()) {
-    case DType::kFloat32: cumsum_run<float>(x, y, *axis, exclusive, reverse); break;
-    case DType::kFloat64: cumsum_run<double>(x, y, *axis, exclusive, reverse); break;
-    case DType::kInt32: cumsum_run<int32_t>(x, y, *axis, exclusive, reverse); break;
-    case DType::kInt64: cumsum_run<int64_t>(x, y, *axis, exclusive, reverse); break;
-    case DType::kUInt32: cumsum_run<uint32_t>(x, y, *axis, exclusive, reverse); break;
-    case DType::kUInt64: cumsum_run<uint64_t>(x, y, *axis, exclusive, reverse); break;
+    case DType::kFloat32:
+      cumsum_run<float>(x, y, *axis, exclusive, reverse);
+      break;
+    case DType::kFloat64:
+      cumsum_run<double>(x, y, *axis, exclusive, reverse);
+      break;
+    case DType::kInt32:
+      cumsum_run<int32_t>(x, y, *axis, exclusive, reverse);
+      break;
+    case DType::kInt64:
+      cumsum_run<int64_t>(x, y, *axis, exclusive, reverse);
+      break;
+    case DType::kUInt32:
+      cumsum_run<uint32_t>(x, y, *axis, exclusive, reverse);
+      break;
+    case DType::kUInt64:
+      cumsum_run<uint64_t>(x, y, *axis, exclusive, reverse);
+      break;
     default:
-      return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kUnsupported, "dtype " + dtype_name(x.dtype()));
+      return tensor_ops::kernel_error(ctx.node(), ctx.opset(), StatusCode::kUnsupported,
+                                      "dtype " + dtype_name(x.dtype()));
   }
   return Status();
 }

@@ -17,7 +17,9 @@ int fuse_conv_silu(Graph& g) {
       int t = mul.inputs[static_cast<size_t>(side)], s = mul.inputs[static_cast<size_t>(1 - side)];
       Node* sig = fuse::producer(g, s);
       Node* conv = fuse::producer(g, t);
-      if (!sig || !conv || sig->op_type != "Sigmoid" || sig->inputs.size() != 1 || sig->inputs[0] != t) continue;
+      if (!sig || !conv || sig->op_type != "Sigmoid" || sig->inputs.size() != 1 ||
+          sig->inputs[0] != t)
+        continue;
       if (!fuse::is_float_conv(g, *conv) || conv->attr_string("activation", "") != "" ||
           conv->inputs.size() > 3) {
         continue;  // already activated, or has a residual (silu must come before the add)

@@ -26,8 +26,9 @@ Status check_input_shape(const Value& v, const Shape& shape) {
       std::string expected = "[";
       for (size_t j = 0; j < v.declared.size(); ++j) {
         if (j) expected += ",";
-        expected += v.declared[j].size >= 0 ? std::to_string(v.declared[j].size)
-                    : v.declared[j].symbol.empty() ? "?" : v.declared[j].symbol;
+        expected += v.declared[j].size >= 0        ? std::to_string(v.declared[j].size)
+                    : v.declared[j].symbol.empty() ? "?"
+                                                   : v.declared[j].symbol;
       }
       return invalid_argument("input '" + v.name + "' has shape " + shape_to_string(shape) +
                               " but the model expects " + expected + "]");
@@ -82,8 +83,7 @@ Status fold_node(Graph& graph, const Node& node, size_t scratch_bytes) {
 Status specialize_shapes(Graph& graph, std::span<const Shape> input_shapes) {
   if (input_shapes.size() != graph.inputs.size()) {
     return invalid_argument("the model has " + std::to_string(graph.inputs.size()) +
-                            " input(s) but " + std::to_string(input_shapes.size()) +
-                            " were given");
+                            " input(s) but " + std::to_string(input_shapes.size()) + " were given");
   }
   for (size_t i = 0; i < graph.inputs.size(); ++i) {
     Value& v = graph.values[static_cast<size_t>(graph.inputs[i])];
