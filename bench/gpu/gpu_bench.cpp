@@ -75,13 +75,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--model") model = next();
-    else if (a == "--batches") batches_arg = next();
-    else if (a == "--iterations") iterations = std::stoi(next());
-    else if (a == "--no-check") check = false;
+    if (a == "--model")
+      model = next();
+    else if (a == "--batches")
+      batches_arg = next();
+    else if (a == "--iterations")
+      iterations = std::stoi(next());
+    else if (a == "--no-check")
+      check = false;
   }
   if (model.empty()) {
-    std::fprintf(stderr, "usage: fungen_gpu_bench --model M.onnx [--batches 1,8] [--iterations N]\n");
+    std::fprintf(stderr,
+                 "usage: fungen_gpu_bench --model M.onnx [--batches 1,8] [--iterations N]\n");
     return 2;
   }
   std::vector<int64_t> batches;
@@ -133,18 +138,21 @@ int main(int argc, char** argv) {
           double tol = precision == "fp16" ? 1e-2 : 1e-4;
           bool ok = err <= tol;
           failures += !ok;
-          std::printf("check %s run %d output %zu (%s): rel L2 %.3e vs %s fp32 (tol %.0e) %s; "
-                      "nodes on cuda %zu, cpu %zu, reference %zu\n",
-                      precision.c_str(), rep, o, gpu->outputs()[o].name.c_str(), err,
-                      cpu_opts.backend.c_str(), tol, ok ? "PASS" : "FAIL", gpu->nodes_on("cuda"),
-                      gpu->nodes_on("cpu"), gpu->nodes_on("reference"));
+          std::printf(
+              "check %s run %d output %zu (%s): rel L2 %.3e vs %s fp32 (tol %.0e) %s; "
+              "nodes on cuda %zu, cpu %zu, reference %zu\n",
+              precision.c_str(), rep, o, gpu->outputs()[o].name.c_str(), err,
+              cpu_opts.backend.c_str(), tol, ok ? "PASS" : "FAIL", gpu->nodes_on("cuda"),
+              gpu->nodes_on("cpu"), gpu->nodes_on("reference"));
         }
       }
     }
   }
 
-  std::printf("\n| batch | model ms (median) | model img/s | end-to-end ms | e2e img/s | plan+first run s | "
-              "fungen device MiB (peak) | device used MiB |\n|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "\n| batch | model ms (median) | model img/s | end-to-end ms | e2e img/s | plan+first run s "
+      "| "
+      "fungen device MiB (peak) | device used MiB |\n|---|---|---|---|---|---|---|---|\n");
   for (int64_t batch : batches) {
     auto gpu = Engine::load(model, {.backend = "cuda", .precision = "fp16"});
     if (!gpu.ok()) {
@@ -165,7 +173,8 @@ int main(int argc, char** argv) {
     for (int it = 0; it < iterations; ++it) {
       auto a = std::chrono::steady_clock::now();
       s = gpu->run({&x, 1}, out);
-      wall_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+      wall_ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
       model_ms.push_back(fungen::cuda::last_run_stats().compute_ms);
       if (!s.ok()) return 1;
     }

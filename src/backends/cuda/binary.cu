@@ -14,7 +14,9 @@ __device__ __forceinline__ float apply(float a, float b) {
 
 template <BinaryOp kOp, class T>
 __global__ void flat_kernel(const T* a, const T* b, T* y, int64_t n) {
-  FUNGEN_GRID_STRIDE(i, n) { store(y, i, apply<kOp>(load(a, i), load(b, i))); }
+  FUNGEN_GRID_STRIDE(i, n) {
+    store(y, i, apply<kOp>(load(a, i), load(b, i)));
+  }
 }
 
 template <BinaryOp kOp, class T>
@@ -35,10 +37,12 @@ template <class T>
 void dispatch(BinaryOp op, const T* a, const T* b, T* y, int64_t n, const BroadcastDesc* d,
               cudaStream_t s) {
   unsigned g = blocks_for(n);
-#define FUNGEN_BINARY_CASE(K)                                                          \
-  case K:                                                                              \
-    if (d) broadcast_kernel<K, T><<<g, kThreads, 0, s>>>(a, b, y, *d, n);              \
-    else flat_kernel<K, T><<<g, kThreads, 0, s>>>(a, b, y, n);                         \
+#define FUNGEN_BINARY_CASE(K)                                        \
+  case K:                                                            \
+    if (d)                                                           \
+      broadcast_kernel<K, T><<<g, kThreads, 0, s>>>(a, b, y, *d, n); \
+    else                                                             \
+      flat_kernel<K, T><<<g, kThreads, 0, s>>>(a, b, y, n);          \
     break;
   switch (op) {
     FUNGEN_BINARY_CASE(BinaryOp::kAdd)
@@ -64,8 +68,8 @@ void launch_binary_flat(BinaryOp op, Elem e, const void* a, const void* b, void*
     dispatch(op, static_cast<const __half*>(a), static_cast<const __half*>(b),
              static_cast<__half*>(y), n, nullptr, stream);
   } else {
-    dispatch(op, static_cast<const float*>(a), static_cast<const float*>(b),
-             static_cast<float*>(y), n, nullptr, stream);
+    dispatch(op, static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(y),
+             n, nullptr, stream);
   }
 }
 
@@ -77,8 +81,8 @@ void launch_binary_broadcast(BinaryOp op, Elem e, const void* a, const void* b, 
     dispatch(op, static_cast<const __half*>(a), static_cast<const __half*>(b),
              static_cast<__half*>(y), n, &desc, stream);
   } else {
-    dispatch(op, static_cast<const float*>(a), static_cast<const float*>(b),
-             static_cast<float*>(y), n, &desc, stream);
+    dispatch(op, static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(y),
+             n, &desc, stream);
   }
 }
 

@@ -19,8 +19,10 @@ __global__ void epilogue_kernel(T* y, const float* bias, const T* z, int64_t n, 
 template <class T>
 void dispatch(T* y, const float* bias, const T* z, int64_t n, int64_t c, int64_t inner, bool silu,
               cudaStream_t s) {
-  if (silu) epilogue_kernel<T, true><<<blocks_for(n), kThreads, 0, s>>>(y, bias, z, n, c, inner);
-  else epilogue_kernel<T, false><<<blocks_for(n), kThreads, 0, s>>>(y, bias, z, n, c, inner);
+  if (silu)
+    epilogue_kernel<T, true><<<blocks_for(n), kThreads, 0, s>>>(y, bias, z, n, c, inner);
+  else
+    epilogue_kernel<T, false><<<blocks_for(n), kThreads, 0, s>>>(y, bias, z, n, c, inner);
 }
 
 }  // namespace
@@ -29,8 +31,8 @@ void launch_conv_epilogue(Elem e, void* y, const float* bias, const void* z, int
                           int64_t channels, int64_t inner, bool silu, cudaStream_t stream) {
   if (n == 0) return;
   if (e == Elem::kF16) {
-    dispatch(static_cast<__half*>(y), bias, static_cast<const __half*>(z), n, channels, inner,
-             silu, stream);
+    dispatch(static_cast<__half*>(y), bias, static_cast<const __half*>(z), n, channels, inner, silu,
+             stream);
   } else {
     dispatch(static_cast<float*>(y), bias, static_cast<const float*>(z), n, channels, inner, silu,
              stream);

@@ -6,8 +6,8 @@ namespace {
 
 // Element type by size only: a copy needs no arithmetic. U is 2 or 4 bytes wide.
 template <class U>
-__global__ void copy_rows_kernel(const U* src, int64_t src_ld, U* dst, int64_t dst_ld,
-                                 int64_t rows, int64_t cols) {
+__global__ void copy_rows_kernel(const U* src, int64_t src_ld, U* dst, int64_t dst_ld, int64_t rows,
+                                 int64_t cols) {
   int64_t n = rows * cols;
   FUNGEN_GRID_STRIDE(i, n) {
     int64_t r = i / cols, c = i - r * cols;

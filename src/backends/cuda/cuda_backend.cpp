@@ -61,9 +61,9 @@ class CudaBackend final : public Backend {
     CUBLAS_CHECK(cublasSetStream(ctx_.cublas, ctx_.stream));
     cudaDeviceProp prop{};
     CUDA_CHECK(cudaGetDeviceProperties(&prop, ctx_.device));
-    log(LogLevel::kInfo, "cuda backend: {} (sm_{}{}), {}, cuDNN {}, layout {}, graphs {}", prop.name,
-        prop.major, prop.minor, options.precision, cudnnGetVersion(), ctx_.nhwc ? "NHWC" : "NCHW",
-        ctx_.graphs ? "on" : "off");
+    log(LogLevel::kInfo, "cuda backend: {} (sm_{}{}), {}, cuDNN {}, layout {}, graphs {}",
+        prop.name, prop.major, prop.minor, options.precision, cudnnGetVersion(),
+        ctx_.nhwc ? "NHWC" : "NCHW", ctx_.graphs ? "on" : "off");
     return Status();
   }
 
@@ -100,7 +100,8 @@ class CudaBackend final : public Backend {
       if (node.inputs[i] < 0) continue;
       const Value& v = graph.values[static_cast<size_t>(node.inputs[i])];
       bool data = op->data_inputs < 0 || static_cast<int>(i) < op->data_inputs;
-      if (data && v.dtype != DType::kFloat32) return "input " + std::to_string(i) + " is not float32";
+      if (data && v.dtype != DType::kFloat32)
+        return "input " + std::to_string(i) + " is not float32";
       if (!data && !v.is_constant()) return "input " + std::to_string(i) + " is not a constant";
     }
     if (!op->check(node, graph)) return "these attributes or shapes have no cuda kernel yet";

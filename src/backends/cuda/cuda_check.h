@@ -23,22 +23,22 @@ inline Status cuda_error(const char* call, const char* what, const char* file, i
 
 }  // namespace fungen::cuda
 
-#define CUDA_CHECK(expr)                                                                  \
-  do {                                                                                    \
-    cudaError_t fungen_cuda_err_ = (expr);                                                \
-    if (fungen_cuda_err_ != cudaSuccess) {                                                \
-      return ::fungen::cuda::cuda_error(#expr, cudaGetErrorString(fungen_cuda_err_),      \
-                                        __FILE__, __LINE__);                              \
-    }                                                                                     \
+#define CUDA_CHECK(expr)                                                                       \
+  do {                                                                                         \
+    cudaError_t fungen_cuda_err_ = (expr);                                                     \
+    if (fungen_cuda_err_ != cudaSuccess) {                                                     \
+      return ::fungen::cuda::cuda_error(#expr, cudaGetErrorString(fungen_cuda_err_), __FILE__, \
+                                        __LINE__);                                             \
+    }                                                                                          \
   } while (0)
 
-#define CUDNN_CHECK(expr)                                                                 \
-  do {                                                                                    \
-    cudnnStatus_t fungen_cudnn_err_ = (expr);                                             \
-    if (fungen_cudnn_err_ != CUDNN_STATUS_SUCCESS) {                                      \
-      return ::fungen::cuda::cuda_error(#expr, cudnnGetErrorString(fungen_cudnn_err_),    \
-                                        __FILE__, __LINE__);                              \
-    }                                                                                     \
+#define CUDNN_CHECK(expr)                                                                        \
+  do {                                                                                           \
+    cudnnStatus_t fungen_cudnn_err_ = (expr);                                                    \
+    if (fungen_cudnn_err_ != CUDNN_STATUS_SUCCESS) {                                             \
+      return ::fungen::cuda::cuda_error(#expr, cudnnGetErrorString(fungen_cudnn_err_), __FILE__, \
+                                        __LINE__);                                               \
+    }                                                                                            \
   } while (0)
 
 #define CUBLAS_CHECK(expr)                                                                \

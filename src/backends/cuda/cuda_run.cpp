@@ -54,9 +54,15 @@ std::shared_ptr<void> device_alloc(size_t bytes) {
     g_in_use -= bytes;
   });
 }
-size_t device_bytes_in_use() { return g_in_use; }
-size_t device_bytes_peak() { return g_peak; }
-const RunStats& last_run_stats() { return g_stats; }
+size_t device_bytes_in_use() {
+  return g_in_use;
+}
+size_t device_bytes_peak() {
+  return g_peak;
+}
+const RunStats& last_run_stats() {
+  return g_stats;
+}
 
 CudaRun::~CudaRun() {
   if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
@@ -141,7 +147,8 @@ Result<int> CudaRun::get(int value, Layout want) {
     held.push_back(Held{id, Layout::kPlain});
     if (want == Layout::kPlain) return id;
   }
-  if (s.size() != 4) return internal_error("cuda: NHWC asked of a value of rank " + std::to_string(s.size()));
+  if (s.size() != 4)
+    return internal_error("cuda: NHWC asked of a value of rank " + std::to_string(s.size()));
   int from = held.front().buf;
   Layout from_layout = held.front().layout;
   if (from_layout == want) return from;
@@ -183,7 +190,8 @@ Status CudaRun::lower(const NodeRun& run) {
     Elem e = elem();
     add_step("cast input " + graph_.values[static_cast<size_t>(v)].name, {staging, b},
              [this, staging, b, e, n](cudaStream_t st) {
-               launch_permute(Elem::kF32, e, ptr(staging), ptr(b), flat_copy(static_cast<int64_t>(n)), st);
+               launch_permute(Elem::kF32, e, ptr(staging), ptr(b),
+                              flat_copy(static_cast<int64_t>(n)), st);
                return Status();
              });
   }
@@ -226,7 +234,8 @@ Status CudaRun::finalize() {
                          " MiB of device memory for activations; use a smaller batch");
   }
   auto* base = static_cast<std::byte*>(arena_.get());
-  for (size_t r = 0; r < ids.size(); ++r) bufs_[static_cast<size_t>(ids[r])].ptr = base + mem.offsets[r];
+  for (size_t r = 0; r < ids.size(); ++r)
+    bufs_[static_cast<size_t>(ids[r])].ptr = base + mem.offsets[r];
   if (workspace_bytes_) {
     workspace_ = device_alloc(workspace_bytes_);
     if (!workspace_) return out_of_memory("cuda: cannot allocate the convolution workspace");
@@ -243,7 +252,8 @@ Status CudaRun::run_steps() {
     if (!st.ok()) return st.with_context(s.label);
     cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess) {
-      return internal_error("cuda: step '" + s.label + "' failed to launch: " + cudaGetErrorString(err));
+      return internal_error("cuda: step '" + s.label +
+                            "' failed to launch: " + cudaGetErrorString(err));
     }
   }
   return Status();
@@ -254,7 +264,8 @@ Status CudaRun::run(KernelContext& kc) {
   CUDA_CHECK(cudaEventRecord(events_[0], st));
   for (size_t i = 0; i < input_staging_.size(); ++i) {
     const Tensor& t = kc.input(i);
-    CUDA_CHECK(cudaMemcpyAsync(ptr(input_staging_[i]), t.raw(), t.nbytes(), cudaMemcpyHostToDevice, st));
+    CUDA_CHECK(
+        cudaMemcpyAsync(ptr(input_staging_[i]), t.raw(), t.nbytes(), cudaMemcpyHostToDevice, st));
   }
   CUDA_CHECK(cudaEventRecord(events_[1], st));
   bool graph = false;
@@ -280,7 +291,8 @@ Status CudaRun::run(KernelContext& kc) {
   CUDA_CHECK(cudaEventRecord(events_[2], st));
   for (size_t i = 0; i < output_staging_.size(); ++i) {
     Tensor& t = kc.output(i);
-    CUDA_CHECK(cudaMemcpyAsync(t.raw(), ptr(output_staging_[i]), t.nbytes(), cudaMemcpyDeviceToHost, st));
+    CUDA_CHECK(
+        cudaMemcpyAsync(t.raw(), ptr(output_staging_[i]), t.nbytes(), cudaMemcpyDeviceToHost, st));
   }
   CUDA_CHECK(cudaEventRecord(events_[3], st));
   CUDA_CHECK(cudaStreamSynchronize(st));

@@ -37,8 +37,8 @@ struct CudaContext {
   cudnnHandle_t cudnn = nullptr;
   cublasHandle_t cublas = nullptr;
   Elem elem = Elem::kF16;
-  bool nhwc = true;     // keep conv activations channels-last
-  bool graphs = true;   // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
+  bool nhwc = true;    // keep conv activations channels-last
+  bool graphs = true;  // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   size_t max_workspace = size_t{256} << 20;  // per convolution (cuDNN algorithm search limit)
 };
 
@@ -66,8 +66,12 @@ class CudaRun final : public NodeKernel {
   CudaContext& ctx() { return ctx_; }
   Elem elem() const { return ctx_.elem; }
   const Shape& shape(int value) const { return graph_.values[static_cast<size_t>(value)].shape; }
-  bool is_constant(int value) const { return graph_.values[static_cast<size_t>(value)].is_constant(); }
-  const Tensor& constant(int value) const { return *graph_.values[static_cast<size_t>(value)].constant; }
+  bool is_constant(int value) const {
+    return graph_.values[static_cast<size_t>(value)].is_constant();
+  }
+  const Tensor& constant(int value) const {
+    return *graph_.values[static_cast<size_t>(value)].constant;
+  }
   // The layout `value` was produced in (constants: plain).
   Layout produced_layout(int value) const;
   // A buffer holding `value` in layout `want` (NHWC only for 4-D values): converts (once) when

@@ -9,7 +9,9 @@ namespace fungen::cuda {
 
 enum class Elem { kF32, kF16 };
 
-inline size_t elem_size(Elem e) { return e == Elem::kF16 ? 2 : 4; }
+inline size_t elem_size(Elem e) {
+  return e == Elem::kF16 ? 2 : 4;
+}
 
 // Up to this many dimensions in the strided kernels (transpose, broadcast).
 inline constexpr int kMaxRank = 6;

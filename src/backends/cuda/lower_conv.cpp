@@ -71,9 +71,12 @@ Status lower_conv(CudaRun& run, const Node& node) {
   CUDNN_CHECK(cudnnCreateFilterDescriptor(&d->w));
   CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d->conv));
   auto i32 = [](int64_t v) { return static_cast<int>(v); };
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(d->x, fmt, dt, i32(xs[0]), i32(xs[1]), i32(xs[2]), i32(xs[3])));
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(d->y, fmt, dt, i32(ys[0]), i32(ys[1]), i32(ys[2]), i32(ys[3])));
-  CUDNN_CHECK(cudnnSetFilter4dDescriptor(d->w, dt, fmt, i32(ws[0]), i32(ws[1]), i32(ws[2]), i32(ws[3])));
+  CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(d->x, fmt, dt, i32(xs[0]), i32(xs[1]), i32(xs[2]), i32(xs[3])));
+  CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(d->y, fmt, dt, i32(ys[0]), i32(ys[1]), i32(ys[2]), i32(ys[3])));
+  CUDNN_CHECK(
+      cudnnSetFilter4dDescriptor(d->w, dt, fmt, i32(ws[0]), i32(ws[1]), i32(ws[2]), i32(ws[3])));
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(d->conv, i32(pads[0]), i32(pads[1]), i32(strides[0]),
                                               i32(strides[1]), i32(dil[0]), i32(dil[1]),
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
@@ -140,20 +143,18 @@ Status lower_conv(CudaRun& run, const Node& node) {
   const bool epilogue = bbuf >= 0 || silu || zb >= 0;
   CudaRun* r = &run;
   cudnnHandle_t handle = ctx.cudnn;
-  run.add_step(node.name + " (cudnn conv)", {xb, yb, zb, wbuf, bbuf},
-               [=](cudaStream_t st) {
-                 const float one = 1.0f, zero = 0.0f;
-                 CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w,
-                                                     r->ptr(wbuf), d->conv, d->algo,
-                                                     r->workspace(), d->workspace, &zero, d->y,
-                                                     r->ptr(yb)));
-                 if (epilogue) {
-                   launch_conv_epilogue(e, r->ptr(yb),
-                                        bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr,
-                                        zb >= 0 ? r->ptr(zb) : nullptr, n, channels, inner, silu, st);
-                 }
-                 return Status();
-               });
+  run.add_step(node.name + " (cudnn conv)", {xb, yb, zb, wbuf, bbuf}, [=](cudaStream_t st) {
+    const float one = 1.0f, zero = 0.0f;
+    CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf), d->conv,
+                                        d->algo, r->workspace(), d->workspace, &zero, d->y,
+                                        r->ptr(yb)));
+    if (epilogue) {
+      launch_conv_epilogue(e, r->ptr(yb),
+                           bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr,
+                           zb >= 0 ? r->ptr(zb) : nullptr, n, channels, inner, silu, st);
+    }
+    return Status();
+  });
   return Status();
 }
 

@@ -45,10 +45,10 @@ Status lower_matmul(CudaRun& run, const Node& node) {
   run.add_step(node.name + " (cublas gemm)", {ab, bb, yb}, [=](cudaStream_t) {
     const float one = 1.0f, zero = 0.0f;
     // Row-major Y = A * B is column-major Y^T = B^T * A^T.
-    CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, i32(n), i32(m), i32(k),
-                                            &one, r->ptr(bb), dt, i32(n), stride_b, r->ptr(ab), dt,
-                                            i32(k), stride_a, &zero, r->ptr(yb), dt, i32(n), m * n,
-                                            i32(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+        handle, CUBLAS_OP_N, CUBLAS_OP_N, i32(n), i32(m), i32(k), &one, r->ptr(bb), dt, i32(n),
+        stride_b, r->ptr(ab), dt, i32(k), stride_a, &zero, r->ptr(yb), dt, i32(n), m * n,
+        i32(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return Status();
   });
   return Status();

@@ -31,7 +31,9 @@ Cut cut_of(const Shape& s, int64_t axis, bool nhwc) {
   return c;
 }
 
-Image4d image_of(const Shape& s) { return {s[0], s[1], s[2], s[3]}; }
+Image4d image_of(const Shape& s) {
+  return {s[0], s[1], s[2], s[3]};
+}
 
 }  // namespace
 
@@ -40,7 +42,8 @@ Status lower_concat(CudaRun& run, const Node& node) {
   const Shape& ys = run.shape(y);
   const int64_t axis = normalized_axis(node, ys.size(), 1);
   bool nhwc = ys.size() == 4 && axis == 1;
-  for (int id : node.inputs) nhwc = nhwc && !run.is_constant(id) && run.produced_layout(id) == Layout::kNhwc;
+  for (int id : node.inputs)
+    nhwc = nhwc && !run.is_constant(id) && run.produced_layout(id) == Layout::kNhwc;
   const Layout layout = nhwc ? Layout::kNhwc : Layout::kPlain;
   const Cut cut = cut_of(ys, axis, nhwc);
   const int64_t dst_ld = ys[static_cast<size_t>(axis)] * cut.inner;
@@ -144,7 +147,9 @@ SliceCut slice_cut(const Node& node, const Graph& graph) {
 
 }  // namespace
 
-bool check_slice(const Node& node, const Graph& graph) { return slice_cut(node, graph).ok; }
+bool check_slice(const Node& node, const Graph& graph) {
+  return slice_cut(node, graph).ok;
+}
 
 Status lower_slice(CudaRun& run, const Node& node) {
   const int x = node.inputs[0], y = node.outputs[0];
@@ -210,7 +215,8 @@ bool check_resize(const Node& node, const Graph& graph) {
   const Shape& ys = graph.values[static_cast<size_t>(node.outputs[0])].shape;
   if (xs.size() != 4 || node.attr_string("mode", "nearest") != "nearest") return false;
   if (xs[0] != ys[0] || xs[1] != ys[1] || ys[2] % xs[2] != 0 || ys[3] % xs[3] != 0) return false;
-  if (graph.opset >= 11 && node.attr_string("coordinate_transformation_mode", "half_pixel") != "asymmetric") {
+  if (graph.opset >= 11 &&
+      node.attr_string("coordinate_transformation_mode", "half_pixel") != "asymmetric") {
     return false;
   }
   // Asymmetric source coordinate oh / k: floor, or round_prefer_floor when k is 2 (same result).

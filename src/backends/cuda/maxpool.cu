@@ -10,13 +10,19 @@ namespace {
 __device__ __forceinline__ void decompose(int64_t i, const Image4d& o, bool nhwc, int64_t& n,
                                           int64_t& c, int64_t& y, int64_t& x) {
   if (nhwc) {
-    c = i % o.c; i /= o.c;
-    x = i % o.w; i /= o.w;
-    y = i % o.h; n = i / o.h;
+    c = i % o.c;
+    i /= o.c;
+    x = i % o.w;
+    i /= o.w;
+    y = i % o.h;
+    n = i / o.h;
   } else {
-    x = i % o.w; i /= o.w;
-    y = i % o.h; i /= o.h;
-    c = i % o.c; n = i / o.c;
+    x = i % o.w;
+    i /= o.w;
+    y = i % o.h;
+    i /= o.h;
+    c = i % o.c;
+    n = i / o.c;
   }
 }
 
@@ -61,10 +67,10 @@ void launch_maxpool(Elem e, const void* x, void* y, const MaxPoolDesc& d, cudaSt
   if (total == 0) return;
   if (e == Elem::kF16) {
     maxpool_kernel<<<blocks_for(total), kThreads, 0, stream>>>(static_cast<const __half*>(x),
-                                                                static_cast<__half*>(y), d, total);
+                                                               static_cast<__half*>(y), d, total);
   } else {
     maxpool_kernel<<<blocks_for(total), kThreads, 0, stream>>>(static_cast<const float*>(x),
-                                                                static_cast<float*>(y), d, total);
+                                                               static_cast<float*>(y), d, total);
   }
 }
 

@@ -6,7 +6,9 @@ namespace {
 
 template <class Ti, class To>
 __global__ void copy_kernel(const Ti* x, To* y, int64_t n) {
-  FUNGEN_GRID_STRIDE(i, n) { store(y, i, load(x, i)); }
+  FUNGEN_GRID_STRIDE(i, n) {
+    store(y, i, load(x, i));
+  }
 }
 
 template <class Ti, class To>
@@ -34,8 +36,10 @@ template <class Ti, class To>
 void run(const void* x, void* y, const PermuteDesc& d, int64_t n, cudaStream_t s) {
   auto* xi = static_cast<const Ti*>(x);
   auto* yo = static_cast<To*>(y);
-  if (is_identity(d)) copy_kernel<<<blocks_for(n), kThreads, 0, s>>>(xi, yo, n);
-  else permute_kernel<<<blocks_for(n), kThreads, 0, s>>>(xi, yo, d, n);
+  if (is_identity(d))
+    copy_kernel<<<blocks_for(n), kThreads, 0, s>>>(xi, yo, n);
+  else
+    permute_kernel<<<blocks_for(n), kThreads, 0, s>>>(xi, yo, d, n);
 }
 
 }  // namespace
@@ -45,10 +49,14 @@ void launch_permute(Elem in, Elem out, const void* x, void* y, const PermuteDesc
   int64_t n = 1;
   for (int k = 0; k < desc.rank; ++k) n *= desc.out_dims[k];
   if (n == 0) return;
-  if (in == Elem::kF32 && out == Elem::kF32) run<float, float>(x, y, desc, n, stream);
-  else if (in == Elem::kF32) run<float, __half>(x, y, desc, n, stream);
-  else if (out == Elem::kF32) run<__half, float>(x, y, desc, n, stream);
-  else run<__half, __half>(x, y, desc, n, stream);
+  if (in == Elem::kF32 && out == Elem::kF32)
+    run<float, float>(x, y, desc, n, stream);
+  else if (in == Elem::kF32)
+    run<float, __half>(x, y, desc, n, stream);
+  else if (out == Elem::kF32)
+    run<__half, float>(x, y, desc, n, stream);
+  else
+    run<__half, __half>(x, y, desc, n, stream);
 }
 
 }  // namespace fungen::cuda
