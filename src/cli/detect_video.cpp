@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -23,6 +24,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
+#ifdef FUNGEN_HAVE_VIDEO
+bool looks_like_video(const std::string& path) {
+  return is_video_file_name(path);
+}
+#else
+// Without FFmpeg src/video/ is not built; still recognise videos to say why they cannot be read.
+bool looks_like_video(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".mp4" || ext == ".mkv" || ext == ".mov" || ext == ".webm" || ext == ".avi";
+}
+#endif
+
 std::vector<std::string> find_videos(const std::vector<std::string>& inputs, bool recursive) {
   std::vector<std::string> files;
   for (const std::string& in : inputs) {
@@ -33,7 +47,7 @@ std::vector<std::string> find_videos(const std::vector<std::string>& inputs, boo
     }
     std::vector<std::string> found;
     auto add = [&](const fs::directory_entry& e) {
-      if (e.is_regular_file() && is_video_file_name(e.path().string()))
+      if (e.is_regular_file() && looks_like_video(e.path().string()))
         found.push_back(e.path().string());
     };
     if (recursive) {
@@ -124,7 +138,7 @@ void add_video_flags(CLI::App* cmd, VideoFlags& f) {
 
 bool has_video_inputs(const std::vector<std::string>& inputs, const VideoFlags& flags) {
   for (const std::string& f : find_videos(inputs, flags.recursive)) {
-    if (is_video_file_name(f)) return true;
+    if (looks_like_video(f)) return true;
   }
   return false;
 }
@@ -139,7 +153,7 @@ int run_video_detect(const std::vector<std::string>& inputs, const std::string& 
 #else
   std::vector<std::string> videos = find_videos(inputs, flags.recursive);
   for (const std::string& v : videos) {
-    if (!is_video_file_name(v)) {
+    if (!looks_like_video(v)) {
       return report(invalid_argument(v + ": give either images or videos, not both"));
     }
   }
