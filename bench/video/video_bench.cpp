@@ -5,6 +5,7 @@
 //   fungen_video_bench clip.mp4 --model yolo11n.onnx --batch 4 --max-frames 60
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -138,7 +139,18 @@ int main(int argc, char** argv) {
         n += static_cast<int64_t>(views.size());
       }
     });
-    worker.join();
+    if (std::getenv("FUNGEN_BENCH_DETECT_ON_MAIN")) {  // diagnosis: the same loop, main thread
+      worker.join();
+      n = 0;
+      t = Clock::now();
+      while (n < target && failed.ok()) {
+        auto r = det->detect(views);
+        if (!r.ok()) failed = r.status();
+        n += static_cast<int64_t>(views.size());
+      }
+    } else {
+      worker.join();
+    }
     if (!failed.ok()) return std::fprintf(stderr, "%s\n", failed.message().c_str()), 3;
     emit(video, "detect", n, seconds_since(t),
          {{"batch", job.batch}, {"detections_per_frame", per_frame}});
