@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 bash scripts/build.sh
 status=0
 bash scripts/check-format.sh || status=1
+# The exported test models (cached outside the clone): conformance exports them too, but the e2e
+# and video tests must not depend on test order, so export first and name the one they use.
+python=$(bash tools/setup_python.sh)
+models=$("$python" tools/export_models.py | tail -n 1)
+export FUNGEN_TEST_MODEL=$models/yolo11_384x640_dyn_op12_simp.onnx
+[ -f "$FUNGEN_TEST_MODEL" ] || { echo "test.sh: export did not produce $FUNGEN_TEST_MODEL"; exit 1; }
 ctest --test-dir build --output-on-failure --timeout 3600 "$@" || status=1
 if [ $# -eq 0 ]; then
   # The full list of ONNX node-test cases run and skipped (with reasons), then the per-op summary.
