@@ -14,6 +14,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "fungen/engine.h"
@@ -175,6 +176,141 @@ Case head_glue(std::mt19937& rng, int64_t batch) {
   return {"head_glue_b" + std::to_string(batch), b.build(), {test::random_tensor({batch, 64, a, 1}, rng)}, 1e-4};
 }
 
+std::vector<test::Dim> dims_of(const Shape& s) { return std::vector<test::Dim>(s.begin(), s.end()); }
+
+// One binary op or MatMul on the given shapes; `b_const`: the second operand an initializer,
+// `a_const`: the first. Shapes that broke the cpu backend once (op_cases seeds 5, 862772325...):
+// operands of lower rank, leading size-1 dims, broadcasting on either side, rank 0.
+Case binary_case(std::mt19937& rng, const std::string& op, Shape as, Shape bs, bool a_const = false,
+                 bool b_const = false) {
+  test::ModelBuilder b(17);
+  const float lo = op == "Div" ? 0.5f : -2.0f;
+  std::vector<Tensor> inputs;
+  for (auto [name, shape, is_const] : {std::tuple{"a", as, a_const}, std::tuple{"b", bs, b_const}}) {
+    Tensor t = test::random_tensor(shape, rng, lo, 2.0f);
+    if (is_const) {
+      b.initializer(name, t);
+    } else {
+      b.input(name, DType::kFloat32, dims_of(shape));
+      inputs.push_back(t);
+    }
+  }
+  b.node(op, {"a", "b"}, {"y"});
+  b.output("y");
+  std::string name = op + " " + shape_to_string(as) + (a_const ? "c" : "") + " " + shape_to_string(bs) + (b_const ? "c" : "");
+  return {name, b.build(), inputs, op == "MatMul" ? 1e-4 : 1e-5};
+}
+
+std::vector<Case> odd_shape_cases(std::mt19937& rng) {
+  std::vector<Case> cases;
+  auto add = [&](const std::string& op, Shape a, Shape b, bool ac = false, bool bc = false) {
+    cases.push_back(binary_case(rng, op, std::move(a), std::move(b), ac, bc));
+  };
+  // A second operand of lower rank than the first (once a reorder between ranks that threw).
+  add("Mul", {1, 3}, {3});
+  add("Mul", {1, 6}, {6});
+  add("Div", {1, 6}, {6});
+  add("Add", {1, 1, 4}, {4});
+  add("Sub", {2, 1, 5}, {1, 5});
+  // A batch (dim 0 > 1) that a lower-rank operand's leading dim equals: not the batch.
+  add("Mul", {2, 2, 2, 6}, {2, 6});
+  add("Add", {3, 1, 3}, {3});
+  add("Div", {2, 3, 2}, {2});
+  add("Mul", {2, 6}, {2, 2, 2, 6});
+  // The first operand broadcasts (Sub/Div: the reference runs it), or both do.
+  add("Sub", {3}, {2, 3});
+  add("Div", {1, 3}, {2, 3});
+  add("Add", {3, 1}, {1, 4});
+  add("Mul", {2, 1, 5}, {2, 3, 5});
+  add("Sub", {1, 1, 4}, {4});
+  // Rank 0 on either side or both.
+  add("Add", {}, {});
+  add("Mul", {2, 3}, {});
+  add("Sub", {}, {2, 3});
+  add("Div", {}, {4}, false, true);
+  add("Mul", {2, 3}, {}, false, true);
+  // Constants on either side, same rank and lower.
+  add("Add", {2, 3}, {3}, false, true);
+  add("Sub", {2, 3}, {2, 3}, true, false);
+  add("Mul", {1, 5}, {3, 5}, true, false);
+  add("Add", {2, 16, 3, 5}, {16, 1, 1}, false, true);
+  add("Mul", {2, 17, 3, 5}, {2, 17, 3, 5});
+  // Small MatMuls: square, vectors, batch on one side, batch of one.
+  add("MatMul", {26, 26}, {26, 30});
+  add("MatMul", {1, 1}, {1, 1});
+  add("MatMul", {3}, {3, 2});
+  add("MatMul", {2, 3}, {3});
+  add("MatMul", {2, 3, 4}, {4, 5});
+  add("MatMul", {2, 3, 4}, {4, 5}, false, true);
+  add("MatMul", {4, 5}, {2, 5, 3});
+  add("MatMul", {2, 1, 3, 4}, {2, 4, 2});
+  add("MatMul", {3, 7, 5}, {3, 5, 7});
+  return cases;
+}
+
+// Plain (reference) nodes inside a cpu run on tensors oneDNN has no plain tag for: a rank-0
+// ReduceSum feeding a Div, a rank-7 Reshape/Slice; and ops that must not go image by image
+// (Slice and ReduceSum along dim 0, Softmax over a rank-1 batch).
+std::vector<Case> plain_node_cases(std::mt19937& rng) {
+  std::vector<Case> cases;
+  {
+    test::ModelBuilder b(17);
+    b.input("x", DType::kFloat32, {int64_t{2}, int64_t{3}});
+    b.initializer("axes", test::int64_tensor({2}, {0, 1}));
+    b.node("ReduceSum", {"x", "axes"}, {"s"}, {{"keepdims", attr_int(0)}});
+    b.node("Mul", {"x", "x"}, {"x2"});
+    b.node("Div", {"x2", "s"}, {"y"});
+    b.node("Add", {"s", "s"}, {"s2"});
+    b.output("y");
+    b.output("s2");
+    cases.push_back({"rank0_reduce_div", b.build(), {test::random_tensor({2, 3}, rng, 0.5f, 2.0f)}});
+  }
+  {
+    test::ModelBuilder b(17);
+    b.input("x", DType::kFloat32, {int64_t{2}, int64_t{3}, int64_t{4}});
+    b.initializer("shape", test::int64_tensor({7}, {1, 2, 1, 3, 1, 4, 1}));
+    b.node("Reshape", {"x", "shape"}, {"r"});
+    b.node("Sigmoid", {"r"}, {"rs"});
+    b.initializer("starts", test::int64_tensor({1}, {1}));
+    b.initializer("ends", test::int64_tensor({1}, {3}));
+    b.initializer("axes", test::int64_tensor({1}, {3}));
+    b.node("Slice", {"rs", "starts", "ends", "axes"}, {"sl"});
+    b.node("Mul", {"sl", "sl"}, {"y"});
+    b.output("y");
+    cases.push_back({"rank7_slice", b.build(), {test::random_tensor({2, 3, 4}, rng)}});
+  }
+  {
+    test::ModelBuilder b(17);
+    b.input("x", DType::kFloat32, {int64_t{2}, int64_t{5}});
+    b.node("Sigmoid", {"x"}, {"s"});
+    b.initializer("starts", test::int64_tensor({1}, {-1}));
+    b.initializer("ends", test::int64_tensor({1}, {-10}));
+    b.initializer("axes", test::int64_tensor({1}, {0}));
+    b.initializer("steps", test::int64_tensor({1}, {-1}));
+    b.node("Slice", {"s", "starts", "ends", "axes", "steps"}, {"y"});
+    b.output("y");
+    cases.push_back({"slice_reverses_batch", b.build(), {test::random_tensor({2, 5}, rng)}});
+  }
+  {
+    test::ModelBuilder b(17);
+    b.input("x", DType::kFloat32, {int64_t{2}, int64_t{2}, int64_t{3}});
+    b.node("Sigmoid", {"x"}, {"s"});
+    b.initializer("axes", test::int64_tensor({1}, {0}));
+    b.node("ReduceSum", {"s", "axes"}, {"y"}, {{"keepdims", attr_int(0)}});
+    b.output("y");
+    cases.push_back({"reduce_over_batch", b.build(), {test::random_tensor({2, 2, 3}, rng)}});
+  }
+  {
+    test::ModelBuilder b(17);
+    b.input("x", DType::kFloat32, {int64_t{3}});
+    b.node("Sigmoid", {"x"}, {"s"});
+    b.node("Softmax", {"s"}, {"y"});
+    b.output("y");
+    cases.push_back({"softmax_rank1", b.build(), {test::random_tensor({3}, rng, -4.0f, 4.0f)}});
+  }
+  return cases;
+}
+
 double normalized_error(const Tensor& got, const Tensor& ref) {
   double max_ref = 1.0, max_diff = 0.0;
   for (int64_t i = 0; i < ref.numel(); ++i) {
@@ -221,6 +357,36 @@ std::vector<Case> all_cases(std::mt19937& rng) {
   cases.push_back(head_glue(rng, 1));
   cases.push_back(head_glue(rng, 2));
   return cases;
+}
+
+void expect_backends_match(const std::vector<Case>& cases) {
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<Tensor> ref = run_on(c, "reference");
+    for (const std::string& backend : fast_backends()) {
+      SCOPED_TRACE(backend);
+      std::vector<Tensor> got = run_on(c, backend);
+      ASSERT_EQ(got.size(), ref.size());
+      for (size_t i = 0; i < ref.size(); ++i) {
+        ASSERT_EQ(got[i].shape(), ref[i].shape());
+        EXPECT_LE(normalized_error(got[i], ref[i]), c.tolerance) << "output " << i;
+      }
+    }
+  }
+}
+
+TEST(BackendOps, OddShapesMatchReference) {
+  uint32_t seed = test::test_seed();
+  SCOPED_TRACE("FUNGEN_TEST_SEED=" + std::to_string(seed));
+  std::mt19937 rng(seed);
+  expect_backends_match(odd_shape_cases(rng));
+}
+
+TEST(BackendOps, PlainNodesInsideRunsMatchReference) {
+  uint32_t seed = test::test_seed();
+  SCOPED_TRACE("FUNGEN_TEST_SEED=" + std::to_string(seed));
+  std::mt19937 rng(seed);
+  expect_backends_match(plain_node_cases(rng));
 }
 
 TEST(BackendOps, EveryBackendMatchesReference) {

@@ -36,14 +36,17 @@ class CpuBackend final : public Backend {
 
   bool supports(const Node& node, const Graph& graph) const override {
     if (!node.schema || !cpu::find_cpu_op(node.op_type)) return false;
-    // Float32 data throughout; index/shape inputs must be constants.
+    // Float32 data throughout; index/shape inputs must be constants; ranks oneDNN can describe.
     for (int id : node.outputs) {
-      if (id >= 0 && graph.values[static_cast<size_t>(id)].dtype != DType::kFloat32) return false;
+      if (id < 0) continue;
+      const Value& v = graph.values[static_cast<size_t>(id)];
+      if (v.dtype != DType::kFloat32 || v.shape.size() > cpu::kMaxRank) return false;
     }
     for (int id : node.inputs) {
       if (id < 0) continue;
       const Value& v = graph.values[static_cast<size_t>(id)];
       if (v.dtype != DType::kFloat32 && !v.is_constant()) return false;
+      if (v.dtype == DType::kFloat32 && v.shape.size() > cpu::kMaxRank) return false;
     }
     return true;
   }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "backends/cpu/cpu_ops.h"
 #include "fungen/log.h"
@@ -30,6 +31,17 @@ memory::format_tag plain_tag(size_t rank) {
     case 6: return tag::abcdef;
     default: return tag::undef;
   }
+}
+
+memory::desc plain_md(const Shape& s, memory::data_type dt) {
+  // oneDNN has no rank-0 memory: a scalar is one element of rank 1. Above the ranks its plain
+  // tags name, a dense row-major layout is given by strides.
+  if (s.empty()) return memory::desc({1}, dt, memory::format_tag::a);
+  memory::format_tag tag = plain_tag(s.size());
+  if (tag != memory::format_tag::undef) return memory::desc(to_dims(s), dt, tag);
+  memory::dims strides(s.size(), 1);
+  for (size_t i = s.size(); i-- > 1;) strides[i - 1] = strides[i] * std::max<int64_t>(s[i], 1);
+  return memory::desc(to_dims(s), dt, strides);
 }
 
 memory::format_tag blocked_tag() {
@@ -73,10 +85,7 @@ const memory::desc& CpuRun::desc_of(int value) const {
   return bufs_[static_cast<size_t>(v.front())].desc;
 }
 
-memory::desc CpuRun::plain_desc(int value) const {
-  const Shape& s = shape(value);
-  return memory::desc(to_dims(s), memory::data_type::f32, plain_tag(s.size()));
-}
+memory::desc CpuRun::plain_desc(int value) const { return plain_md(shape(value)); }
 
 int CpuRun::new_storage(size_t bytes) {
   Storage st;
@@ -305,12 +314,27 @@ bool CpuRun::can_overwrite(int value, int buf) const {
 
 namespace {
 
+// The axes a constant `axes` operand (or attribute) names, or nullopt when it is absent/unknown.
+std::optional<std::vector<int64_t>> axes_of(const Graph& g, const Node& node, size_t input) {
+  if (node.has_attr("axes")) return node.attr_ints("axes");
+  if (node.inputs.size() <= input || node.inputs[input] < 0) return std::nullopt;
+  const Value& v = g.values[static_cast<size_t>(node.inputs[input])];
+  if (!v.is_constant() || v.constant->dtype() != DType::kInt64) return std::nullopt;
+  const int64_t* p = v.constant->data<int64_t>();
+  return std::vector<int64_t>(p, p + v.constant->numel());
+}
+
 // Does every op of the run treat the images of the batch independently, so the run can go image
 // by image? (All values carry the batch in dim 0; no op works across dim 0.)
 bool images_independent(const Graph& g, const NodeRun& run, int64_t batch) {
   auto axis_ok = [](int64_t axis, size_t rank) { return axis != 0 && axis != -static_cast<int64_t>(rank); };
   for (size_t n = run.first; n <= run.last; ++n) {
     const Node& node = g.nodes[n];
+    const std::string& op = node.op_type;
+    // Ops that change the rank keep dim 0 (the batch) on both sides; the others broadcast, and
+    // an operand of lower rank would have its leading dim taken for the batch (a[2,2,6] * b[2,6]).
+    const bool reshapes = op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
+                          op == "ReduceSum" || op == "ReduceMax";
     size_t rank = 0;
     for (int id : node.outputs) {
       if (id < 0) continue;
@@ -323,23 +347,44 @@ bool images_independent(const Graph& g, const NodeRun& run, int64_t batch) {
       const Value& v = g.values[static_cast<size_t>(id)];
       if (v.is_constant()) {
         // A constant operand must broadcast over the batch.
-        if (v.shape.size() >= rank && !v.shape.empty() && v.shape[0] != 1 && node.op_type != "Reshape" &&
-            node.op_type != "Slice" && node.op_type != "Resize" && node.op_type != "Split" &&
-            node.op_type != "Conv" && node.op_type != "FusedConv") {
+        if (v.shape.size() >= rank && !v.shape.empty() && v.shape[0] != 1 && op != "Reshape" && op != "Slice" &&
+            op != "Resize" && op != "Split" && op != "Conv" && op != "FusedConv" && op != "ReduceSum" &&
+            op != "ReduceMax") {
           return false;
         }
         continue;
       }
       if (v.shape.empty() || v.shape[0] != batch) return false;
+      if (!reshapes && v.shape.size() != rank) return false;
     }
-    const std::string& op = node.op_type;
-    if (op == "Concat" || op == "Softmax" || op == "Split" || op == "Flatten") {
-      if (!axis_ok(node.attr_int("axis", op == "Concat" ? 0 : (op == "Split" ? 0 : 1)), rank)) return false;
+    if (op == "Concat" || op == "Split" || op == "Flatten") {
+      if (!axis_ok(node.attr_int("axis", op == "Flatten" ? 1 : 0), rank)) return false;
+    } else if (op == "Softmax") {
+      if (!axis_ok(node.attr_int("axis", g.opset >= 13 ? -1 : 1), rank)) return false;
+    } else if (op == "Resize") {
+      // `sizes` name the whole batch, which a plain kernel on one image would not match.
+      if (node.inputs.size() > 3 && node.inputs[3] >= 0) return false;
+    } else if (op == "MatMul") {
+      // Dim 0 of the second operand is a batch dim only from rank 3 on (of rank 2 it is K).
+      const int b = node.inputs[1];
+      if (b >= 0 && !g.values[static_cast<size_t>(b)].is_constant() && g.values[static_cast<size_t>(b)].shape.size() < 3) {
+        return false;
+      }
     } else if (op == "Transpose") {
       auto perm = node.attr_ints("perm");
       if (perm.empty() || perm[0] != 0) return false;
-    } else if (op == "Slice") {
-      // axes are an input; only claimed when constant and non-zero (checked by the backend)
+    } else if (op == "Slice" || op == "ReduceSum" || op == "ReduceMax") {
+      // Axes (an input from Slice-10 / ReduceSum-13 / ReduceMax-18, else an attribute) must be
+      // known and leave dim 0 alone; none means all of them.
+      const Value& x = g.values[static_cast<size_t>(node.inputs[0])];
+      auto axes = axes_of(g, node, op == "Slice" ? 3 : 1);
+      if (!axes || axes->empty()) return false;
+      for (int64_t a : *axes) {
+        if (!axis_ok(a, x.shape.size())) return false;
+      }
+    } else if (op == "Squeeze" || op == "Unsqueeze") {
+      // dim 0 kept on both sides is checked above (batch > 1 cannot be squeezed; an unsqueezed
+      // leading 1 is not the batch).
     }
   }
   return true;
@@ -349,6 +394,17 @@ bool images_independent(const Graph& g, const NodeRun& run, int64_t batch) {
 
 Result<std::unique_ptr<CpuRun>> CpuRun::build(const Graph& graph, const NodeRun& run,
                                               const CpuOptions& options) {
+  // No oneDNN exception leaves the backend: a lowering that throws was undone and runs plain
+  // (lower()); anything else oneDNN refuses is an error of this run.
+  try {
+    return build_unchecked(graph, run, options);
+  } catch (const dnnl::error& e) {
+    return internal_error(std::string("cpu backend: oneDNN: ") + e.what());
+  }
+}
+
+Result<std::unique_ptr<CpuRun>> CpuRun::build_unchecked(const Graph& graph, const NodeRun& run,
+                                                        const CpuOptions& options) {
   // oneDNN sizes its parallel work when a primitive is created: bound it here as in run().
   omp_set_num_threads(options.threads);
   std::unique_ptr<CpuRun> r(new CpuRun(graph, options));
@@ -415,15 +471,55 @@ Result<std::unique_ptr<CpuRun>> CpuRun::build(const Graph& graph, const NodeRun&
   return r;
 }
 
+CpuRun::Checkpoint CpuRun::checkpoint() const {
+  Checkpoint cp;
+  cp.bufs = bufs_.size();
+  cp.storages = storages_.size();
+  cp.steps = steps_.size();
+  cp.packed = packed_.size();
+  cp.scratchpad_bytes = scratchpad_bytes_;
+  cp.variants = variants_;
+  cp.reserved = reserved_;
+  for (const Storage& st : storages_) cp.lifetimes.push_back({st.first, st.last});
+  return cp;
+}
+
+void CpuRun::restore(const Checkpoint& cp) {
+  bufs_.resize(cp.bufs);
+  storages_.resize(cp.storages);
+  steps_.resize(cp.steps);
+  packed_.resize(cp.packed);
+  scratchpad_bytes_ = cp.scratchpad_bytes;
+  variants_ = cp.variants;
+  reserved_ = cp.reserved;
+  for (size_t i = 0; i < cp.lifetimes.size(); ++i) {
+    storages_[i].first = cp.lifetimes[i].first;
+    storages_[i].last = cp.lifetimes[i].second;
+  }
+}
+
 Status CpuRun::lower(const NodeRun& run) {
   for (size_t n = run.first; n <= run.last; ++n) {
     current_node_ = n;
     const Node& node = graph_.nodes[n];
     LowerFn fn = lowering_for(node.op_type);
-    Status s = fn ? fn(*this, node) : unsupported("no oneDNN lowering");
-    if (s.code() == StatusCode::kUnsupported) {
+    // A lowering that declines (or that oneDNN refuses with an exception) may have added
+    // reorders, buffers or packed weights already: undo them, and run the node's plain kernel.
+    Checkpoint cp = checkpoint();
+    Status s;
+    try {
+      s = fn ? fn(*this, node) : unsupported("no oneDNN lowering");
+    } catch (const dnnl::error& e) {
+      s = unsupported(std::string("oneDNN: ") + e.what());
+    }
+    if (!s.ok()) {
       log(LogLevel::kDebug, "cpu: {} ({}) runs plain: {}", node.name, node.op_type, s.message());
-      s = lower_plain(*this, node);
+      restore(cp);
+      try {
+        s = lower_plain(*this, node);
+      } catch (const dnnl::error& e) {
+        s = internal_error(std::string("oneDNN: ") + e.what());
+      }
     }
     if (!s.ok()) return s.with_context(node.describe(graph_.opset));
   }
@@ -482,9 +578,8 @@ Status CpuRun::finalize(const NodeRun& run) {
         if (b >= 0) {
           const Buf& buf = bufs_[static_cast<size_t>(b)];
           const Storage& st = storages_[static_cast<size_t>(buf.storage)];
-          memory::dims dims = buf.desc.dims();
-          s.in_tensors.push_back(Tensor::view(graph_.values[static_cast<size_t>(id)].dtype,
-                                              Shape(dims.begin(), dims.end()),
+          // The value's own shape (a rank-0 or high-rank tensor's buffer desc is not it).
+          s.in_tensors.push_back(Tensor::view(graph_.values[static_cast<size_t>(id)].dtype, shape(id),
                                               st.ptr ? st.ptr + buf.offset : nullptr));
         } else if (id >= 0) {
           s.in_tensors.push_back(constant(id));
@@ -498,9 +593,7 @@ Status CpuRun::finalize(const NodeRun& run) {
         if (b >= 0) {
           const Buf& buf = bufs_[static_cast<size_t>(b)];
           const Storage& st = storages_[static_cast<size_t>(buf.storage)];
-          memory::dims dims = buf.desc.dims();
-          s.out_tensors.push_back(Tensor::view(graph_.values[static_cast<size_t>(id)].dtype,
-                                               Shape(dims.begin(), dims.end()),
+          s.out_tensors.push_back(Tensor::view(graph_.values[static_cast<size_t>(id)].dtype, shape(id),
                                                st.ptr ? st.ptr + buf.offset : nullptr));
         } else {
           s.out_tensors.emplace_back();
@@ -547,6 +640,16 @@ Status CpuRun::finalize(const NodeRun& run) {
 }
 
 Status CpuRun::run(KernelContext& ctx) {
+  // Primitives run through oneDNN's C API (a status, no exception); the C++ calls left
+  // (set_data_handle) cannot throw for memory objects made in finalize, but none may escape.
+  try {
+    return run_unchecked(ctx);
+  } catch (const dnnl::error& e) {
+    return internal_error(std::string("cpu backend: oneDNN: ") + e.what());
+  }
+}
+
+Status CpuRun::run_unchecked(KernelContext& ctx) {
   omp_set_num_threads(options_.threads);
   const bool timing = log_enabled(LogLevel::kDebug);
   for (int image = 0; image < images_; ++image) {

@@ -132,7 +132,19 @@ class CpuRun final : public NodeKernel {
 
  private:
   CpuRun(const Graph& graph, const CpuOptions& options);
+  static Result<std::unique_ptr<CpuRun>> build_unchecked(const Graph& graph, const NodeRun& run,
+                                                         const CpuOptions& options);
+  // What lowering one node may change, to undo a lowering that declines part way.
+  struct Checkpoint {
+    size_t bufs = 0, storages = 0, steps = 0, packed = 0, scratchpad_bytes = 0;
+    std::vector<std::vector<int>> variants;
+    std::vector<int> reserved;
+    std::vector<std::pair<int, int>> lifetimes;
+  };
+  Checkpoint checkpoint() const;
+  void restore(const Checkpoint& cp);
   Status lower(const NodeRun& run);
+  Status run_unchecked(KernelContext& ctx);
   void plan_concats(const NodeRun& run);
   // Where `value` must live when produced in the blocked layout: (storage, offset), or storage -1.
   std::pair<int, size_t> placed(int value);
@@ -185,6 +197,10 @@ Status lower_plain(CpuRun& run, const Node& node);
 // Helpers.
 memory::dims to_dims(const Shape& s);
 memory::format_tag plain_tag(size_t rank);
+// The plain (row-major) layout of a tensor of shape `s`, any rank oneDNN takes; rank 0 as {1}.
+memory::desc plain_md(const Shape& s, memory::data_type dt = memory::data_type::f32);
+// The ranks the backend takes (oneDNN's limit); rank 0 is held as one element.
+constexpr size_t kMaxRank = DNNL_MAX_NDIMS;
 // The blocked layout this backend keeps 4-D activations in (nChw16c).
 memory::format_tag blocked_tag();
 memory::desc blocked_desc(const Shape& s, memory::data_type dt);

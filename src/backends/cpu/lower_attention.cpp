@@ -33,9 +33,7 @@ Status lower_matmul(CpuRun& run, const Node& node) {
   if (as.size() < 2 || bs.size() < 2 || ys.size() < 2) return unsupported("MatMul of vectors");
   as.insert(as.begin(), ys.size() - as.size(), 1);
   bs.insert(bs.begin(), ys.size() - bs.size(), 1);
-  memory::desc ad(to_dims(as), dt::f32, plain_tag(as.size()));
-  memory::desc bd(to_dims(bs), dt::f32, plain_tag(bs.size()));
-  memory::desc yd(to_dims(ys), dt::f32, plain_tag(ys.size()));
+  memory::desc ad = plain_md(as), bd = plain_md(bs), yd = plain_md(ys);
   dnnl::matmul::primitive_desc pd;
   try {
     pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, yd), user_scratchpad(), run.engine());

@@ -34,11 +34,14 @@ Status lower_binary(CpuRun& run, const Node& node) {
   const int y = node.outputs[0];
   const std::string& op = node.op_type;
   const bool commutative = op == "Add" || op == "Mul";
-  // The full-shape, computed operand goes first; the other may broadcast or be a constant.
-  if (run.shape(a) != run.shape(y) || run.is_constant(a)) {
-    if (!commutative || run.shape(b) != run.shape(y) || run.is_constant(b)) {
-      return unsupported("first operand broadcasts or is constant");
-    }
+  const Shape& ys = run.shape(y);
+  // oneDNN broadcasts only its second operand: the first must be computed (not a constant) and
+  // have the output's shape exactly (same rank, no size-1 dims the output does not have). Swap
+  // the operands of Add/Mul when only the second one is.
+  auto full = [&](int v) { return v >= 0 && run.shape(v) == ys && !run.is_constant(v); };
+  if (a < 0 || b < 0) return unsupported("missing operand");
+  if (!full(a)) {
+    if (!commutative || !full(b)) return unsupported("first operand broadcasts or is constant");
     std::swap(a, b);
   }
   const Shape& as = run.shape(a);
@@ -52,10 +55,12 @@ Status lower_binary(CpuRun& run, const Node& node) {
                         : op == "Mul" ? dnnl::algorithm::binary_mul
                         : op == "Sub" ? dnnl::algorithm::binary_sub
                                       : dnnl::algorithm::binary_div;
-  const bool same = bs == as && !run.is_constant(b);
+  // Same shape (rank included) and computed: both in the first operand's layout (blocked between
+  // convolutions). Otherwise both plain, the second as a view of its bytes with the leading 1s.
+  const bool same = run.shape(b) == as && !run.is_constant(b);
   memory::desc src0 = same ? run.desc_of(a) : run.plain_desc(a);
   if (src0.data_type() != dt::f32) src0 = run.plain_desc(a);
-  memory::desc src1 = same ? src0 : memory::desc(to_dims(bs), dt::f32, plain_tag(bs.size()));
+  memory::desc src1 = same ? src0 : plain_md(bs);
   dnnl::binary::primitive_desc pd;
   try {
     dnnl::binary::desc d(alg, src0, src1, src0);
