@@ -48,9 +48,9 @@ std::vector<std::string> fast_backends() {
 
 struct Case {
   std::string name;
-  std::string model;            // ONNX bytes
+  std::string model;  // ONNX bytes
   std::vector<Tensor> inputs;
-  double tolerance = 1e-5;      // max |got - ref| / max(1, max |ref|)
+  double tolerance = 1e-5;  // max |got - ref| / max(1, max |ref|)
 };
 
 int64_t pick(std::mt19937& rng, int64_t lo, int64_t hi) {
@@ -65,8 +65,9 @@ Tensor conv_weights(Shape s, std::mt19937& rng) {
 }
 
 // Conv(+bias) → Sigmoid → Mul: the export's Conv+SiLU, `name` its output.
-void conv_silu(test::ModelBuilder& b, std::mt19937& rng, const std::string& x, int64_t cin, int64_t cout, int64_t k,
-               int64_t stride, const std::string& name, int64_t group = 1) {
+void conv_silu(test::ModelBuilder& b, std::mt19937& rng, const std::string& x, int64_t cin,
+               int64_t cout, int64_t k, int64_t stride, const std::string& name,
+               int64_t group = 1) {
   b.initializer(name + "_w", conv_weights({cout, cin / group, k, k}, rng));
   b.initializer(name + "_b", test::random_tensor({cout}, rng, -0.5f, 0.5f));
   b.node("Conv", {x, name + "_w", name + "_b"}, {name + "_c"},
@@ -79,8 +80,10 @@ void conv_silu(test::ModelBuilder& b, std::mt19937& rng, const std::string& x, i
 }
 
 Case single_conv(std::mt19937& rng, bool silu, int64_t group_kind) {
-  int64_t n = pick(rng, 1, 2), c = pick(rng, 1, 3) * (group_kind == 2 ? 16 : 1) + (group_kind == 2 ? 0 : pick(rng, 0, 20));
-  int64_t h = pick(rng, 5, 23), w = pick(rng, 5, 23), m = pick(rng, 1, 40), k = pick(rng, 0, 1) ? 3 : 1;
+  int64_t n = pick(rng, 1, 2), c = pick(rng, 1, 3) * (group_kind == 2 ? 16 : 1) +
+                                   (group_kind == 2 ? 0 : pick(rng, 0, 20));
+  int64_t h = pick(rng, 5, 23), w = pick(rng, 5, 23), m = pick(rng, 1, 40),
+          k = pick(rng, 0, 1) ? 3 : 1;
   int64_t stride = pick(rng, 1, 2), group = 1;
   if (group_kind == 2) {  // depthwise
     group = c;
@@ -94,11 +97,13 @@ Case single_conv(std::mt19937& rng, bool silu, int64_t group_kind) {
   } else {
     b.initializer("w", conv_weights({m, c / group, k, k}, rng));
     b.node("Conv", {"x", "w"}, {"y"},
-           {{"pads", attr_ints({k / 2, 0, k / 2, 1})}, {"strides", attr_ints({stride, stride})},
+           {{"pads", attr_ints({k / 2, 0, k / 2, 1})},
+            {"strides", attr_ints({stride, stride})},
             {"group", attr_int(group)}});
   }
   b.output("y");
-  return {std::string(silu ? "conv_silu" : "conv") + (group > 1 ? "_depthwise" : ""), b.build(),
+  return {std::string(silu ? "conv_silu" : "conv") + (group > 1 ? "_depthwise" : ""),
+          b.build(),
           {test::random_tensor({n, c, h, w}, rng)}};
 }
 
@@ -128,11 +133,14 @@ Case c2f_block(std::mt19937& rng, int64_t batch) {
   b.node("Add", {"y1", "m0b"}, {"m0"});
   b.node("Concat", {"y0", "y1", "m0"}, {"cat"}, {{"axis", attr_int(1)}});
   conv_silu(b, rng, "cat", 3 * c, c, 1, 1, "cv2");
-  b.node("MaxPool", {"cv2"}, {"p1"}, {{"kernel_shape", attr_ints({5, 5})}, {"pads", attr_ints({2, 2, 2, 2})}});
-  b.node("MaxPool", {"p1"}, {"p2"}, {{"kernel_shape", attr_ints({5, 5})}, {"pads", attr_ints({2, 2, 2, 2})}});
+  b.node("MaxPool", {"cv2"}, {"p1"},
+         {{"kernel_shape", attr_ints({5, 5})}, {"pads", attr_ints({2, 2, 2, 2})}});
+  b.node("MaxPool", {"p1"}, {"p2"},
+         {{"kernel_shape", attr_ints({5, 5})}, {"pads", attr_ints({2, 2, 2, 2})}});
   b.initializer("roi", Tensor(DType::kFloat32, {0}));
   b.node("Resize", {"p2", "roi", "scales_v"}, {"up"},
-         {{"mode", attr_string("nearest")}, {"coordinate_transformation_mode", attr_string("asymmetric")},
+         {{"mode", attr_string("nearest")},
+          {"coordinate_transformation_mode", attr_string("asymmetric")},
           {"nearest_mode", attr_string("floor")}});
   Tensor scales(DType::kFloat32, {4});
   float* sp = scales.data<float>();
@@ -145,7 +153,9 @@ Case c2f_block(std::mt19937& rng, int64_t batch) {
   b.node("Concat", {"up", "odd"}, {"cat2"}, {{"axis", attr_int(1)}});
   b.output("cat2");
   b.output("p1");
-  return {"c2f_sppf_upsample_b" + std::to_string(batch), b.build(), {test::random_tensor({batch, 3, h, w}, rng)}};
+  return {"c2f_sppf_upsample_b" + std::to_string(batch),
+          b.build(),
+          {test::random_tensor({batch, 3, h, w}, rng)}};
 }
 
 // The detect head's glue: reshape/transpose/softmax (DFL), a 1x1 conv, anchor arithmetic with
@@ -173,10 +183,15 @@ Case head_glue(std::mt19937& rng, int64_t batch) {
   b.output("attn");
   b.output("mid");
   // MatMul's sums run in another order than the reference's, and softmax passes that on.
-  return {"head_glue_b" + std::to_string(batch), b.build(), {test::random_tensor({batch, 64, a, 1}, rng)}, 1e-4};
+  return {"head_glue_b" + std::to_string(batch),
+          b.build(),
+          {test::random_tensor({batch, 64, a, 1}, rng)},
+          1e-4};
 }
 
-std::vector<test::Dim> dims_of(const Shape& s) { return std::vector<test::Dim>(s.begin(), s.end()); }
+std::vector<test::Dim> dims_of(const Shape& s) {
+  return std::vector<test::Dim>(s.begin(), s.end());
+}
 
 // One binary op or MatMul on the given shapes; `b_const`: the second operand an initializer,
 // `a_const`: the first. Shapes that broke the cpu backend once (op_cases seeds 5, 862772325...):
@@ -186,7 +201,8 @@ Case binary_case(std::mt19937& rng, const std::string& op, Shape as, Shape bs, b
   test::ModelBuilder b(17);
   const float lo = op == "Div" ? 0.5f : -2.0f;
   std::vector<Tensor> inputs;
-  for (auto [name, shape, is_const] : {std::tuple{"a", as, a_const}, std::tuple{"b", bs, b_const}}) {
+  for (auto [name, shape, is_const] :
+       {std::tuple{"a", as, a_const}, std::tuple{"b", bs, b_const}}) {
     Tensor t = test::random_tensor(shape, rng, lo, 2.0f);
     if (is_const) {
       b.initializer(name, t);
@@ -197,7 +213,8 @@ Case binary_case(std::mt19937& rng, const std::string& op, Shape as, Shape bs, b
   }
   b.node(op, {"a", "b"}, {"y"});
   b.output("y");
-  std::string name = op + " " + shape_to_string(as) + (a_const ? "c" : "") + " " + shape_to_string(bs) + (b_const ? "c" : "");
+  std::string name = op + " " + shape_to_string(as) + (a_const ? "c" : "") + " " +
+                     shape_to_string(bs) + (b_const ? "c" : "");
   return {name, b.build(), inputs, op == "MatMul" ? 1e-4 : 1e-5};
 }
 
@@ -263,7 +280,8 @@ std::vector<Case> plain_node_cases(std::mt19937& rng) {
     b.node("Add", {"s", "s"}, {"s2"});
     b.output("y");
     b.output("s2");
-    cases.push_back({"rank0_reduce_div", b.build(), {test::random_tensor({2, 3}, rng, 0.5f, 2.0f)}});
+    cases.push_back(
+        {"rank0_reduce_div", b.build(), {test::random_tensor({2, 3}, rng, 0.5f, 2.0f)}});
   }
   {
     test::ModelBuilder b(17);
@@ -322,7 +340,8 @@ double normalized_error(const Tensor& got, const Tensor& ref) {
 }
 
 std::vector<Tensor> run_on(const Case& c, const std::string& backend, double* median_ms = nullptr) {
-  auto engine = Engine::load_from_memory(as_bytes(c.model), {.threads = 2, .backend = backend}, c.name);
+  auto engine =
+      Engine::load_from_memory(as_bytes(c.model), {.threads = 2, .backend = backend}, c.name);
   EXPECT_TRUE(engine.ok()) << engine.status().message();
   if (!engine.ok()) return {};
   std::vector<Tensor> out;
@@ -335,7 +354,8 @@ std::vector<Tensor> run_on(const Case& c, const std::string& backend, double* me
     for (int i = 0; i < 20; ++i) {
       auto t0 = std::chrono::steady_clock::now();
       (void)engine->run(c.inputs, out);
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(ms.begin(), ms.end());
     *median_ms = ms[ms.size() / 2];
@@ -408,7 +428,9 @@ TEST(BackendOps, EveryBackendMatchesReference) {
         double err = normalized_error(got[i], ref[i]);
         EXPECT_LE(err, c.tolerance) << "output " << i;
       }
-      if (perf) std::printf("[perf] %-28s reference %8.3f ms  %s %8.3f ms\n", c.name.c_str(), ref_ms, backend.c_str(), ms);
+      if (perf)
+        std::printf("[perf] %-28s reference %8.3f ms  %s %8.3f ms\n", c.name.c_str(), ref_ms,
+                    backend.c_str(), ms);
     }
   }
 }
@@ -440,7 +462,8 @@ TEST(BackendOps, FusedReferenceEqualsUnfusedExactly) {
     ASSERT_TRUE((*plain)->run(c.inputs, a).ok());
     ASSERT_TRUE((*fused)->run(c.inputs, b).ok());
     for (size_t i = 0; i < a.size(); ++i) {
-      for (int64_t k = 0; k < a[i].numel(); ++k) ASSERT_EQ(a[i].data<float>()[k], b[i].data<float>()[k]) << k;
+      for (int64_t k = 0; k < a[i].numel(); ++k)
+        ASSERT_EQ(a[i].data<float>()[k], b[i].data<float>()[k]) << k;
     }
   }
 }

@@ -9,28 +9,28 @@
 
 namespace fungen::cpu {
 
-#define FUNGEN_CPU_OPS(X)          \
-  X(Conv, lower_conv)               \
-  X(FusedConv, lower_conv)          \
-  X(MaxPool, lower_pool)            \
-  X(Resize, lower_resize)           \
-  X(Concat, lower_concat)           \
-  X(Split, lower_split)             \
-  X(Sigmoid, lower_eltwise)         \
-  X(Add, lower_binary)              \
-  X(Mul, lower_binary)              \
-  X(Sub, lower_binary)              \
-  X(Div, lower_binary)              \
-  X(Reshape, lower_view)            \
-  X(Flatten, lower_view)            \
-  X(Squeeze, lower_view)            \
-  X(Unsqueeze, lower_view)          \
-  X(Identity, lower_view)           \
-  X(Transpose, lower_transpose)     \
-  X(Softmax, lower_softmax)         \
-  X(MatMul, lower_matmul)           \
-  X(Slice, nullptr)                 \
-  X(ReduceSum, nullptr)             \
+#define FUNGEN_CPU_OPS(X)       \
+  X(Conv, lower_conv)           \
+  X(FusedConv, lower_conv)      \
+  X(MaxPool, lower_pool)        \
+  X(Resize, lower_resize)       \
+  X(Concat, lower_concat)       \
+  X(Split, lower_split)         \
+  X(Sigmoid, lower_eltwise)     \
+  X(Add, lower_binary)          \
+  X(Mul, lower_binary)          \
+  X(Sub, lower_binary)          \
+  X(Div, lower_binary)          \
+  X(Reshape, lower_view)        \
+  X(Flatten, lower_view)        \
+  X(Squeeze, lower_view)        \
+  X(Unsqueeze, lower_view)      \
+  X(Identity, lower_view)       \
+  X(Transpose, lower_transpose) \
+  X(Softmax, lower_softmax)     \
+  X(MatMul, lower_matmul)       \
+  X(Slice, nullptr)             \
+  X(ReduceSum, nullptr)         \
   X(ReduceMax, nullptr)
 
 struct CpuOp {

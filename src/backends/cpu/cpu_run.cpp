@@ -17,19 +17,28 @@
 
 namespace fungen::cpu {
 
-memory::dims to_dims(const Shape& s) { return memory::dims(s.begin(), s.end()); }
+memory::dims to_dims(const Shape& s) {
+  return memory::dims(s.begin(), s.end());
+}
 
 memory::format_tag plain_tag(size_t rank) {
   using tag = memory::format_tag;
   switch (rank) {
     case 0:
-    case 1: return tag::a;
-    case 2: return tag::ab;
-    case 3: return tag::abc;
-    case 4: return tag::abcd;
-    case 5: return tag::abcde;
-    case 6: return tag::abcdef;
-    default: return tag::undef;
+    case 1:
+      return tag::a;
+    case 2:
+      return tag::ab;
+    case 3:
+      return tag::abc;
+    case 4:
+      return tag::abcd;
+    case 5:
+      return tag::abcde;
+    case 6:
+      return tag::abcdef;
+    default:
+      return tag::undef;
   }
 }
 
@@ -85,7 +94,9 @@ const memory::desc& CpuRun::desc_of(int value) const {
   return bufs_[static_cast<size_t>(v.front())].desc;
 }
 
-memory::desc CpuRun::plain_desc(int value) const { return plain_md(shape(value)); }
+memory::desc CpuRun::plain_desc(int value) const {
+  return plain_md(shape(value));
+}
 
 int CpuRun::new_storage(size_t bytes) {
   Storage st;
@@ -130,7 +141,8 @@ void CpuRun::plan_concats(const NodeRun& run) {
       bool ok = true;
       std::vector<int> seen;
       for (int id : node.inputs) {
-        if (id < 0 || c % 16 != 0 || !made_inside[static_cast<size_t>(id)] || placement_[static_cast<size_t>(id)].first >= 0 ||
+        if (id < 0 || c % 16 != 0 || !made_inside[static_cast<size_t>(id)] ||
+            placement_[static_cast<size_t>(id)].first >= 0 ||
             std::find(seen.begin(), seen.end(), id) != seen.end()) {
           ok = false;
           break;
@@ -148,14 +160,17 @@ void CpuRun::plan_concats(const NodeRun& run) {
       // All parts placed one after another in one Concat: place the input there.
       const int x = node.inputs[0];
       int64_t axis = node.attr_int("axis", 0);
-      if (shape(x).size() != 4 || (axis != 1 && axis != -3) || placement_[static_cast<size_t>(x)].first >= 0) continue;
+      if (shape(x).size() != 4 || (axis != 1 && axis != -3) ||
+          placement_[static_cast<size_t>(x)].first >= 0)
+        continue;
       int target = -1;
       size_t base = 0;
       int64_t c = 0;
       bool ok = made_inside[static_cast<size_t>(x)];
       for (int id : node.outputs) {
         if (!ok) break;
-        auto [tv, off] = id >= 0 ? placement_[static_cast<size_t>(id)] : std::pair<int, size_t>{-1, 0};
+        auto [tv, off] =
+            id >= 0 ? placement_[static_cast<size_t>(id)] : std::pair<int, size_t>{-1, 0};
         if (tv < 0 || c % 16 != 0) {
           ok = false;
           break;
@@ -180,7 +195,10 @@ std::pair<int, size_t> CpuRun::placed(int value) {
     bool is_target = false;
     for (const auto& p : placement_) is_target |= p.first == value;
     if (!is_target) return {-1, 0};
-    if (st < 0) st = new_storage(blocked_desc(shape(value), options_.bf16 ? memory::data_type::bf16 : memory::data_type::f32).get_size());
+    if (st < 0)
+      st = new_storage(blocked_desc(shape(value), options_.bf16 ? memory::data_type::bf16
+                                                                : memory::data_type::f32)
+                           .get_size());
     return {st, 0};
   }
   auto [st, base] = placed(target);
@@ -199,7 +217,8 @@ int CpuRun::define(int value, const memory::desc& desc) {
   int out = output_index_[static_cast<size_t>(value)];
   const memory::data_type t = options_.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
   std::pair<int, size_t> where{-1, 0};
-  if (contiguous_blocks_ && shape(value).size() == 4 && desc == blocked_desc(shape(value), t)) where = placed(value);
+  if (contiguous_blocks_ && shape(value).size() == 4 && desc == blocked_desc(shape(value), t))
+    where = placed(value);
   if (where.first >= 0) {
     b.storage = where.first;
     b.offset = where.second;
@@ -265,7 +284,8 @@ void CpuRun::add_primitive(std::string label, dnnl::primitive prim,
   steps_.push_back(std::move(s));
 }
 
-void CpuRun::add_plain(const Node& node, std::vector<int> in_bufs, std::vector<int> out_bufs, KernelFn kernel) {
+void CpuRun::add_plain(const Node& node, std::vector<int> in_bufs, std::vector<int> out_bufs,
+                       KernelFn kernel) {
   for (int b : in_bufs) {
     if (b >= 0) touch(b);
   }
@@ -327,14 +347,16 @@ std::optional<std::vector<int64_t>> axes_of(const Graph& g, const Node& node, si
 // Does every op of the run treat the images of the batch independently, so the run can go image
 // by image? (All values carry the batch in dim 0; no op works across dim 0.)
 bool images_independent(const Graph& g, const NodeRun& run, int64_t batch) {
-  auto axis_ok = [](int64_t axis, size_t rank) { return axis != 0 && axis != -static_cast<int64_t>(rank); };
+  auto axis_ok = [](int64_t axis, size_t rank) {
+    return axis != 0 && axis != -static_cast<int64_t>(rank);
+  };
   for (size_t n = run.first; n <= run.last; ++n) {
     const Node& node = g.nodes[n];
     const std::string& op = node.op_type;
     // Ops that change the rank keep dim 0 (the batch) on both sides; the others broadcast, and
     // an operand of lower rank would have its leading dim taken for the batch (a[2,2,6] * b[2,6]).
-    const bool reshapes = op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
-                          op == "ReduceSum" || op == "ReduceMax";
+    const bool reshapes = op == "Reshape" || op == "Flatten" || op == "Squeeze" ||
+                          op == "Unsqueeze" || op == "ReduceSum" || op == "ReduceMax";
     size_t rank = 0;
     for (int id : node.outputs) {
       if (id < 0) continue;
@@ -347,9 +369,9 @@ bool images_independent(const Graph& g, const NodeRun& run, int64_t batch) {
       const Value& v = g.values[static_cast<size_t>(id)];
       if (v.is_constant()) {
         // A constant operand must broadcast over the batch.
-        if (v.shape.size() >= rank && !v.shape.empty() && v.shape[0] != 1 && op != "Reshape" && op != "Slice" &&
-            op != "Resize" && op != "Split" && op != "Conv" && op != "FusedConv" && op != "ReduceSum" &&
-            op != "ReduceMax") {
+        if (v.shape.size() >= rank && !v.shape.empty() && v.shape[0] != 1 && op != "Reshape" &&
+            op != "Slice" && op != "Resize" && op != "Split" && op != "Conv" && op != "FusedConv" &&
+            op != "ReduceSum" && op != "ReduceMax") {
           return false;
         }
         continue;
@@ -367,7 +389,8 @@ bool images_independent(const Graph& g, const NodeRun& run, int64_t batch) {
     } else if (op == "MatMul") {
       // Dim 0 of the second operand is a batch dim only from rank 3 on (of rank 2 it is K).
       const int b = node.inputs[1];
-      if (b >= 0 && !g.values[static_cast<size_t>(b)].is_constant() && g.values[static_cast<size_t>(b)].shape.size() < 3) {
+      if (b >= 0 && !g.values[static_cast<size_t>(b)].is_constant() &&
+          g.values[static_cast<size_t>(b)].shape.size() < 3) {
         return false;
       }
     } else if (op == "Transpose") {
@@ -433,7 +456,8 @@ Result<std::unique_ptr<CpuRun>> CpuRun::build_unchecked(const Graph& graph, cons
   for (size_t i = 0; i < run.outputs.size(); ++i) {
     int id = run.outputs[i];
     r->leaves_run_[static_cast<size_t>(id)] = true;
-    if (r->output_index_[static_cast<size_t>(id)] < 0) r->output_index_[static_cast<size_t>(id)] = static_cast<int>(i);
+    if (r->output_index_[static_cast<size_t>(id)] < 0)
+      r->output_index_[static_cast<size_t>(id)] = static_cast<int>(i);
   }
   // Boundary storages.
   for (size_t i = 0; i < run.inputs.size(); ++i) {
@@ -460,7 +484,8 @@ Result<std::unique_ptr<CpuRun>> CpuRun::build_unchecked(const Graph& graph, cons
   r->contiguous_blocks_ = true;
   for (size_t n = run.first; n <= run.last && r->contiguous_blocks_; ++n) {
     for (int id : graph.nodes[n].outputs) {
-      if (id >= 0 && !r->shapes_[static_cast<size_t>(id)].empty() && r->shapes_[static_cast<size_t>(id)][0] != 1) {
+      if (id >= 0 && !r->shapes_[static_cast<size_t>(id)].empty() &&
+          r->shapes_[static_cast<size_t>(id)][0] != 1) {
         r->contiguous_blocks_ = false;
       }
     }
@@ -528,7 +553,8 @@ Status CpuRun::lower(const NodeRun& run) {
     int id = run.outputs[i];
     int st = output_storage_[i];
     bool there = false;
-    for (int b : variants_[static_cast<size_t>(id)]) there |= bufs_[static_cast<size_t>(b)].storage == st;
+    for (int b : variants_[static_cast<size_t>(id)])
+      there |= bufs_[static_cast<size_t>(b)].storage == st;
     if (there) continue;
     Buf b;
     b.desc = plain_desc(id);
@@ -536,7 +562,8 @@ Status CpuRun::lower(const NodeRun& run) {
     bufs_.push_back(b);
     int dst = static_cast<int>(bufs_.size()) - 1;
     int src = variants_[static_cast<size_t>(id)].front();
-    dnnl::reorder::primitive_desc pd(engine_, bufs_[static_cast<size_t>(src)].desc, engine_, b.desc);
+    dnnl::reorder::primitive_desc pd(engine_, bufs_[static_cast<size_t>(src)].desc, engine_,
+                                     b.desc);
     add_primitive("output " + graph_.values[static_cast<size_t>(id)].name, dnnl::reorder(pd),
                   {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}, pd.scratchpad_desc());
   }
@@ -556,13 +583,17 @@ Status CpuRun::finalize(const NodeRun& run) {
   MemoryPlan plan = plan_memory(requests);
   size_t total = plan.arena_bytes + scratchpad_bytes_ + kArenaAlignment;
   arena_ = allocate_buffer(total);
-  if (!arena_) return out_of_memory("cannot allocate " + std::to_string(total >> 20) + " MiB for the cpu backend");
+  if (!arena_)
+    return out_of_memory("cannot allocate " + std::to_string(total >> 20) +
+                         " MiB for the cpu backend");
   auto* base = static_cast<std::byte*>(arena_.get());
-  for (size_t r = 0; r < requests.size(); ++r) storages_[static_cast<size_t>(which[r])].ptr = base + plan.offsets[r];
+  for (size_t r = 0; r < requests.size(); ++r)
+    storages_[static_cast<size_t>(which[r])].ptr = base + plan.offsets[r];
   size_t pad_offset = (plan.arena_bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
-  scratchpad_ = memory(memory::desc({static_cast<memory::dim>(std::max<size_t>(scratchpad_bytes_, 1))},
-                                    memory::data_type::u8, memory::format_tag::a),
-                       engine_, base + pad_offset);
+  scratchpad_ =
+      memory(memory::desc({static_cast<memory::dim>(std::max<size_t>(scratchpad_bytes_, 1))},
+                          memory::data_type::u8, memory::format_tag::a),
+             engine_, base + pad_offset);
   // oneDNN memory objects over the placed bytes (boundary ones are pointed per run).
   for (Buf& b : bufs_) {
     const Storage& st = storages_[static_cast<size_t>(b.storage)];
@@ -579,8 +610,8 @@ Status CpuRun::finalize(const NodeRun& run) {
           const Buf& buf = bufs_[static_cast<size_t>(b)];
           const Storage& st = storages_[static_cast<size_t>(buf.storage)];
           // The value's own shape (a rank-0 or high-rank tensor's buffer desc is not it).
-          s.in_tensors.push_back(Tensor::view(graph_.values[static_cast<size_t>(id)].dtype, shape(id),
-                                              st.ptr ? st.ptr + buf.offset : nullptr));
+          s.in_tensors.push_back(Tensor::view(graph_.values[static_cast<size_t>(id)].dtype,
+                                              shape(id), st.ptr ? st.ptr + buf.offset : nullptr));
         } else if (id >= 0) {
           s.in_tensors.push_back(constant(id));
         } else {
@@ -593,8 +624,8 @@ Status CpuRun::finalize(const NodeRun& run) {
         if (b >= 0) {
           const Buf& buf = bufs_[static_cast<size_t>(b)];
           const Storage& st = storages_[static_cast<size_t>(buf.storage)];
-          s.out_tensors.push_back(Tensor::view(graph_.values[static_cast<size_t>(id)].dtype, shape(id),
-                                               st.ptr ? st.ptr + buf.offset : nullptr));
+          s.out_tensors.push_back(Tensor::view(graph_.values[static_cast<size_t>(id)].dtype,
+                                               shape(id), st.ptr ? st.ptr + buf.offset : nullptr));
         } else {
           s.out_tensors.emplace_back();
         }
@@ -606,15 +637,18 @@ Status CpuRun::finalize(const NodeRun& run) {
       for (size_t i = 0; i < node.outputs.size(); ++i) {
         s.out_ptrs.push_back(s.out_bufs[i] >= 0 ? &s.out_tensors[i] : nullptr);
       }
-      if (s.scratch_storage >= 0) s.scratch_bytes = storages_[static_cast<size_t>(s.scratch_storage)].bytes;
+      if (s.scratch_storage >= 0)
+        s.scratch_bytes = storages_[static_cast<size_t>(s.scratch_storage)].bytes;
     } else {
-      for (auto& [arg, b] : s.args) s.exec_args.push_back({arg, bufs_[static_cast<size_t>(b)].mem.get()});
+      for (auto& [arg, b] : s.args)
+        s.exec_args.push_back({arg, bufs_[static_cast<size_t>(b)].mem.get()});
       s.exec_args.push_back({DNNL_ARG_SCRATCHPAD, scratchpad_.get()});
     }
   }
   for (size_t i = 0; i < bufs_.size(); ++i) {
     const Storage& st = storages_[static_cast<size_t>(bufs_[i].storage)];
-    if (st.boundary_input >= 0 || st.boundary_output >= 0) boundary_bufs_.push_back(static_cast<int>(i));
+    if (st.boundary_input >= 0 || st.boundary_output >= 0)
+      boundary_bufs_.push_back(static_cast<int>(i));
   }
   for (Step& s : steps_) {
     if (!s.kernel) continue;
@@ -622,18 +656,21 @@ Status CpuRun::finalize(const NodeRun& run) {
       int b = s.in_bufs[i];
       if (b < 0) continue;
       const Storage& st = storages_[static_cast<size_t>(bufs_[static_cast<size_t>(b)].storage)];
-      if (st.boundary_input >= 0 || st.boundary_output >= 0) boundary_tensors_.push_back({&s.in_tensors[i], b});
+      if (st.boundary_input >= 0 || st.boundary_output >= 0)
+        boundary_tensors_.push_back({&s.in_tensors[i], b});
     }
     for (size_t i = 0; i < s.out_bufs.size(); ++i) {
       int b = s.out_bufs[i];
       if (b < 0) continue;
       const Storage& st = storages_[static_cast<size_t>(bufs_[static_cast<size_t>(b)].storage)];
-      if (st.boundary_input >= 0 || st.boundary_output >= 0) boundary_tensors_.push_back({&s.out_tensors[i], b});
+      if (st.boundary_input >= 0 || st.boundary_output >= 0)
+        boundary_tensors_.push_back({&s.out_tensors[i], b});
     }
   }
   size_t prims = 0;
   for (const Step& s : steps_) prims += !s.kernel;
-  log(LogLevel::kDebug, "cpu run: {} nodes -> {} steps ({} oneDNN), {} image(s) per batch, arena {:.1f} MiB",
+  log(LogLevel::kDebug,
+      "cpu run: {} nodes -> {} steps ({} oneDNN), {} image(s) per batch, arena {:.1f} MiB",
       run.last - run.first + 1, steps_.size(), prims, images_,
       static_cast<double>(total) / (1 << 20));
   return Status();
@@ -655,11 +692,13 @@ Status CpuRun::run_unchecked(KernelContext& ctx) {
   for (int image = 0; image < images_; ++image) {
     for (Storage& st : storages_) {
       if (st.boundary_input >= 0) {
-        st.ptr = static_cast<std::byte*>(const_cast<void*>(ctx.input(static_cast<size_t>(st.boundary_input)).raw())) +
+        st.ptr = static_cast<std::byte*>(
+                     const_cast<void*>(ctx.input(static_cast<size_t>(st.boundary_input)).raw())) +
                  st.image_stride * static_cast<size_t>(image);
       } else if (st.boundary_output >= 0) {
-        st.ptr = static_cast<std::byte*>(ctx.output(static_cast<size_t>(st.boundary_output)).raw()) +
-                 st.image_stride * static_cast<size_t>(image);
+        st.ptr =
+            static_cast<std::byte*>(ctx.output(static_cast<size_t>(st.boundary_output)).raw()) +
+            st.image_stride * static_cast<size_t>(image);
       }
     }
     for (int b : boundary_bufs_) {
@@ -673,19 +712,24 @@ Status CpuRun::run_unchecked(KernelContext& ctx) {
     for (Step& s : steps_) {
       auto t0 = timing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
       if (s.kernel) {
-        void* scratch = s.scratch_storage >= 0 ? storages_[static_cast<size_t>(s.scratch_storage)].ptr : nullptr;
-        KernelContext kctx(*s.node, graph_.opset, s.in_ptrs, s.out_ptrs, scratch, s.scratch_bytes, ctx.pool());
+        void* scratch = s.scratch_storage >= 0
+                            ? storages_[static_cast<size_t>(s.scratch_storage)].ptr
+                            : nullptr;
+        KernelContext kctx(*s.node, graph_.opset, s.in_ptrs, s.out_ptrs, scratch, s.scratch_bytes,
+                           ctx.pool());
         Status st = s.kernel(kctx);
         if (!st.ok()) return st.with_context(s.label);
       } else {
-        dnnl_status_t st = dnnl_primitive_execute(s.prim.get(), stream_.get(),
-                                                  static_cast<int>(s.exec_args.size()), s.exec_args.data());
+        dnnl_status_t st = dnnl_primitive_execute(
+            s.prim.get(), stream_.get(), static_cast<int>(s.exec_args.size()), s.exec_args.data());
         if (st != dnnl_success) {
-          return internal_error("oneDNN failed (status " + std::to_string(static_cast<int>(st)) + ") in " + s.label);
+          return internal_error("oneDNN failed (status " + std::to_string(static_cast<int>(st)) +
+                                ") in " + s.label);
         }
       }
       if (timing) {
-        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                        .count();
         log(LogLevel::kDebug, "  cpu {:<60} {:.3f} ms", s.label, ms);
       }
     }

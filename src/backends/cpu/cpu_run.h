@@ -36,10 +36,10 @@ struct CpuOptions {
 // Bytes that hold one or more buffers: arena-planned, or a boundary tensor of the run.
 struct Storage {
   size_t bytes = 0;
-  int first = 0, last = 0;  // step indices of its lifetime
+  int first = 0, last = 0;                        // step indices of its lifetime
   int boundary_input = -1, boundary_output = -1;  // index in the run's inputs/outputs, or -1
-  size_t image_stride = 0;  // boundary: bytes between images of the batch
-  std::shared_ptr<void> owned;  // constants and packed weights
+  size_t image_stride = 0;                        // boundary: bytes between images of the batch
+  std::shared_ptr<void> owned;                    // constants and packed weights
   std::byte* ptr = nullptr;
 };
 
@@ -119,10 +119,11 @@ class CpuRun final : public NodeKernel {
     return false;
   }
   // Adds a step; the buffers it names are live at it. `scratchpad` is the primitive's.
-  void add_primitive(std::string label, dnnl::primitive prim,
-                     std::vector<std::pair<int, int>> args, const memory::desc& scratchpad);
+  void add_primitive(std::string label, dnnl::primitive prim, std::vector<std::pair<int, int>> args,
+                     const memory::desc& scratchpad);
   // A plain-tensor step: the op's reference kernel, or `kernel` (the backend's own).
-  void add_plain(const Node& node, std::vector<int> in_bufs, std::vector<int> out_bufs, KernelFn kernel = nullptr);
+  void add_plain(const Node& node, std::vector<int> in_bufs, std::vector<int> out_bufs,
+                 KernelFn kernel = nullptr);
   // A buffer that lives as long as the run (packed weights, bias): `src` reordered into `want` now.
   int pack(const memory& src, const memory::desc& want);
   // May a step write over buffer `buf` of `value` (it dies at the current node and nothing else
@@ -158,9 +159,9 @@ class CpuRun final : public NodeKernel {
   dnnl::stream stream_;
   int images_ = 1;
   std::vector<Shape> shapes_;
-  std::vector<int> last_reader_;      // value -> last node index (in the graph) that reads it
-  std::vector<bool> leaves_run_;      // value -> is a run output
-  std::vector<int> output_index_;     // value -> index in run outputs, or -1
+  std::vector<int> last_reader_;            // value -> last node index (in the graph) that reads it
+  std::vector<bool> leaves_run_;            // value -> is a run output
+  std::vector<int> output_index_;           // value -> index in run outputs, or -1
   std::vector<std::vector<int>> variants_;  // value -> buffers holding it (first: as produced)
   std::vector<Buf> bufs_;
   std::vector<Storage> storages_;
@@ -169,7 +170,7 @@ class CpuRun final : public NodeKernel {
   size_t current_node_ = 0;
   bool contiguous_blocks_ = false;
   std::vector<std::pair<int, size_t>> placement_;  // value -> (concat output value, byte offset)
-  std::vector<int> reserved_;                       // concat output value -> its storage
+  std::vector<int> reserved_;                      // concat output value -> its storage
   size_t scratchpad_bytes_ = 0;
   memory scratchpad_;
   std::shared_ptr<void> arena_;

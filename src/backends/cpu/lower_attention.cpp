@@ -36,17 +36,21 @@ Status lower_matmul(CpuRun& run, const Node& node) {
   memory::desc ad = plain_md(as), bd = plain_md(bs), yd = plain_md(ys);
   dnnl::matmul::primitive_desc pd;
   try {
-    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, yd), user_scratchpad(), run.engine());
+    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, yd), user_scratchpad(),
+                                      run.engine());
   } catch (const dnnl::error& e) {
     return unsupported(std::string("oneDNN matmul: ") + e.what());
   }
-  int ab = run.is_constant(a) ? run.pack(memory(ad, run.engine(), const_cast<void*>(run.constant(a).raw())), ad)
-                              : run.view(run.get_plain(a), ad, 0);
-  int bb = run.is_constant(b) ? run.pack(memory(bd, run.engine(), const_cast<void*>(run.constant(b).raw())), bd)
-                              : run.view(run.get_plain(b), bd, 0);
+  int ab = run.is_constant(a)
+               ? run.pack(memory(ad, run.engine(), const_cast<void*>(run.constant(a).raw())), ad)
+               : run.view(run.get_plain(a), ad, 0);
+  int bb = run.is_constant(b)
+               ? run.pack(memory(bd, run.engine(), const_cast<void*>(run.constant(b).raw())), bd)
+               : run.view(run.get_plain(b), bd, 0);
   int yb = run.define(y, run.plain_desc(y));
   run.add_primitive(node.name + " (matmul " + pd.impl_info_str() + ")", dnnl::matmul(pd),
-                    {{DNNL_ARG_SRC, ab}, {DNNL_ARG_WEIGHTS, bb}, {DNNL_ARG_DST, yb}}, pd.scratchpad_desc());
+                    {{DNNL_ARG_SRC, ab}, {DNNL_ARG_WEIGHTS, bb}, {DNNL_ARG_DST, yb}},
+                    pd.scratchpad_desc());
   return Status();
 }
 
@@ -56,13 +60,14 @@ Status lower_softmax(CpuRun& run, const Node& node) {
   int64_t axis = node.attr_int("axis", run.graph().opset >= 13 ? -1 : 1);
   if (axis < 0) axis += static_cast<int64_t>(xs.size());
   // Before opset 13 Softmax flattens from `axis` on; same thing when it is the last axis.
-  if (run.graph().opset < 13 && axis != static_cast<int64_t>(xs.size()) - 1) return unsupported("coerced softmax");
+  if (run.graph().opset < 13 && axis != static_cast<int64_t>(xs.size()) - 1)
+    return unsupported("coerced softmax");
   memory::desc d = run.plain_desc(x);
   dnnl::softmax_forward::primitive_desc pd;
   try {
     pd = dnnl::softmax_forward::primitive_desc(
-        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, d, static_cast<int>(axis)), user_scratchpad(),
-        run.engine());
+        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, d, static_cast<int>(axis)),
+        user_scratchpad(), run.engine());
   } catch (const dnnl::error& e) {
     return unsupported(std::string("oneDNN softmax: ") + e.what());
   }

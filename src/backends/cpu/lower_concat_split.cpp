@@ -7,7 +7,9 @@
 namespace fungen::cpu {
 
 namespace {
-int64_t norm_axis(int64_t axis, size_t rank) { return axis < 0 ? axis + static_cast<int64_t>(rank) : axis; }
+int64_t norm_axis(int64_t axis, size_t rank) {
+  return axis < 0 ? axis + static_cast<int64_t>(rank) : axis;
+}
 }  // namespace
 
 namespace {
@@ -29,13 +31,16 @@ std::vector<int64_t> block_offsets(CpuRun& run, const std::vector<int>& parts) {
 Status lower_concat(CpuRun& run, const Node& node) {
   const int y = node.outputs[0];
   const Shape& ys = run.shape(y);
-  if (ys.size() != 4 || norm_axis(node.attr_int("axis", 0), 4) != 1) return unsupported("only channel concat of 4-D");
+  if (ys.size() != 4 || norm_axis(node.attr_int("axis", 0), 4) != 1)
+    return unsupported("only channel concat of 4-D");
   for (int id : node.inputs) {
     if (id < 0 || run.is_constant(id)) return unsupported("constant operand");
   }
-  const memory::data_type bt = run.options().bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+  const memory::data_type bt =
+      run.options().bf16 ? memory::data_type::bf16 : memory::data_type::f32;
   std::vector<int64_t> offsets = block_offsets(run, node.inputs);
-  if (run.blocks_are_contiguous() && blocked_tag() == memory::format_tag::nChw16c && !offsets.empty()) {
+  if (run.blocks_are_contiguous() && blocked_tag() == memory::format_tag::nChw16c &&
+      !offsets.empty()) {
     // Parts live in their slices of the output: copy in only those produced elsewhere.
     int yb = run.define(y, blocked_desc(ys, bt));
     for (size_t i = 0; i < node.inputs.size(); ++i) {
@@ -70,15 +75,16 @@ Status lower_concat(CpuRun& run, const Node& node) {
     args.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), run.get(node.inputs[i], srcs[i])});
   }
   args.push_back({DNNL_ARG_DST, run.define(y, pd.dst_desc())});
-  run.add_primitive(node.name + " (concat " + pd.impl_info_str() + ")", dnnl::concat(pd), std::move(args),
-                    pd.scratchpad_desc());
+  run.add_primitive(node.name + " (concat " + pd.impl_info_str() + ")", dnnl::concat(pd),
+                    std::move(args), pd.scratchpad_desc());
   return Status();
 }
 
 Status lower_split(CpuRun& run, const Node& node) {
   const int x = node.inputs[0];
   const Shape& xs = run.shape(x);
-  if (xs.size() != 4 || norm_axis(node.attr_int("axis", 0), 4) != 1) return unsupported("only channel split of 4-D");
+  if (xs.size() != 4 || norm_axis(node.attr_int("axis", 0), 4) != 1)
+    return unsupported("only channel split of 4-D");
   memory::desc src = run.desc_of(x);
   const memory::data_type t = src.data_type();
   // Views of the input's channel ranges; a range not aligned to the layout's blocks fails here.
@@ -98,16 +104,20 @@ Status lower_split(CpuRun& run, const Node& node) {
   if (run.blocks_are_contiguous() && src == blocked_desc(xs, t) && !offsets.empty()) {
     for (size_t i = 0; i < node.outputs.size(); ++i) {  // zero-copy: each part is a byte range
       int id = node.outputs[i];
-      if (id >= 0) run.define_view(id, xb, blocked_desc(run.shape(id), t), CpuRun::channel_offset(xs, offsets[i], t));
+      if (id >= 0)
+        run.define_view(id, xb, blocked_desc(run.shape(id), t),
+                        CpuRun::channel_offset(xs, offsets[i], t));
     }
     return Status();
   }
   for (size_t i = 0; i < node.outputs.size(); ++i) {
     int id = node.outputs[i];
     if (id < 0) continue;
-    memory::desc dense(to_dims(run.shape(id)), t, src.data.format_kind == dnnl_blocked && src.data.format_desc.blocking.inner_nblks == 0
-                                                      ? memory::format_tag::nchw
-                                                      : blocked_tag());
+    memory::desc dense(
+        to_dims(run.shape(id)), t,
+        src.data.format_kind == dnnl_blocked && src.data.format_desc.blocking.inner_nblks == 0
+            ? memory::format_tag::nchw
+            : blocked_tag());
     int view = run.view(xb, views[i], 0);
     dnnl::reorder::primitive_desc pd(run.engine(), views[i], run.engine(), dense);
     int yb = run.define(id, dense);

@@ -1,5 +1,6 @@
 // Conv and FusedConv → one oneDNN convolution with bias and post-ops: SiLU as eltwise_swish
-// (beta 1), the residual as a binary-add post-op. Depthwise and grouped convolutions are the same primitive.
+// (beta 1), the residual as a binary-add post-op. Depthwise and grouped convolutions are the same
+// primitive.
 #include <cstring>
 #include <string>
 
@@ -21,8 +22,8 @@ Status conv_geometry(CpuRun& run, const Node& node, ConvGeometry* g) {
   const Shape& ws = run.graph().values[static_cast<size_t>(w)].shape;
   if (xs.size() != 4) return unsupported("only 2-D convolutions");
   WindowGeometry geom;
-  Status s = compute_window(node, Shape(xs.begin() + 2, xs.end()), std::vector<int64_t>(ws.begin() + 2, ws.end()),
-                            WindowOptions{}, &geom);
+  Status s = compute_window(node, Shape(xs.begin() + 2, xs.end()),
+                            std::vector<int64_t>(ws.begin() + 2, ws.end()), WindowOptions{}, &geom);
   if (!s.ok()) return s;
   const int64_t group = node.attr_int("group", 1);
   g->src = to_dims(xs);
@@ -49,7 +50,8 @@ Status lower_conv(CpuRun& run, const Node& node) {
   const int b = node.inputs.size() > 2 ? node.inputs[2] : -1;
   const int z = node.inputs.size() > 3 ? node.inputs[3] : -1;
   const int y = node.outputs[0];
-  if (!run.is_constant(w) || (b >= 0 && !run.is_constant(b))) return unsupported("weights are not constant");
+  if (!run.is_constant(w) || (b >= 0 && !run.is_constant(b)))
+    return unsupported("weights are not constant");
   ConvGeometry g;
   FUNGEN_RETURN_IF_ERROR(conv_geometry(run, node, &g));
   const bool silu = node.attr_string("activation", "") == "silu";
@@ -61,18 +63,21 @@ Status lower_conv(CpuRun& run, const Node& node) {
   const memory::desc blocked_src(g.src, act, blocked_tag());
   const memory::desc blocked_dst(g.dst, act, blocked_tag());
   memory::desc have = run.desc_of(x);
-  if (act != dt::f32 && have.data_type() == dt::f32) have = memory::desc(g.src, act, memory::format_tag::nchw);
+  if (act != dt::f32 && have.data_type() == dt::f32)
+    have = memory::desc(g.src, act, memory::format_tag::nchw);
   std::vector<std::pair<memory::desc, memory::desc>> candidates = {
       {have, blocked_dst},
       {blocked_src, blocked_dst},
-      {memory::desc(g.src, act, memory::format_tag::any), memory::desc(g.dst, act, memory::format_tag::any)}};
+      {memory::desc(g.src, act, memory::format_tag::any),
+       memory::desc(g.dst, act, memory::format_tag::any)}};
 
   const memory::desc weights_any(g.weights, act, memory::format_tag::any);
   const memory::desc bias_desc(g.bias, dt::f32, memory::format_tag::a);
   auto make_pd = [&](const memory::desc& src, const memory::desc& dst,
                      int residual_buf) -> dnnl::convolution_forward::primitive_desc {
-    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                      src, weights_any, bias_desc, dst, g.strides, g.dilations, g.pad_l, g.pad_r);
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
+                                      dnnl::algorithm::convolution_direct, src, weights_any,
+                                      bias_desc, dst, g.strides, g.dilations, g.pad_l, g.pad_r);
     dnnl::post_ops ops;
     if (silu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
     if (residual_buf >= 0) {
@@ -116,10 +121,12 @@ Status lower_conv(CpuRun& run, const Node& node) {
 
   // Weights and bias, packed once.
   const Tensor& wt = run.constant(w);
-  memory::desc w_plain(g.weights, dt::f32, grouped ? memory::format_tag::goihw : memory::format_tag::oihw);
+  memory::desc w_plain(g.weights, dt::f32,
+                       grouped ? memory::format_tag::goihw : memory::format_tag::oihw);
   memory w_src(w_plain, run.engine(), const_cast<void*>(wt.raw()));
   int wbuf = run.pack(w_src, pd.weights_desc());
-  std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, run.get(x, src_desc)}, {DNNL_ARG_WEIGHTS, wbuf}};
+  std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, run.get(x, src_desc)},
+                                           {DNNL_ARG_WEIGHTS, wbuf}};
   if (b >= 0) {
     const Tensor& bt = run.constant(b);
     memory b_src(bias_desc, run.engine(), const_cast<void*>(bt.raw()));
@@ -130,7 +137,8 @@ Status lower_conv(CpuRun& run, const Node& node) {
     args.push_back({DNNL_ARG_BIAS, run.pack(zeros, bias_desc)});
   }
   int ybuf = run.define(y, dst_desc);
-  if (zbuf >= 0) args.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(silu ? 1 : 0) | DNNL_ARG_SRC_1, zbuf});
+  if (zbuf >= 0)
+    args.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(silu ? 1 : 0) | DNNL_ARG_SRC_1, zbuf});
   args.push_back({DNNL_ARG_DST, ybuf});
   run.add_primitive(node.name + " (conv " + pd.impl_info_str() + ")", dnnl::convolution_forward(pd),
                     std::move(args), pd.scratchpad_desc());

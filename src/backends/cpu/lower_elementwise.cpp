@@ -14,8 +14,8 @@ Status lower_eltwise(CpuRun& run, const Node& node) {
   memory::desc src = run.desc_of(x);
   dnnl::eltwise_forward::primitive_desc pd;
   try {
-    dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_logistic, src, 0.f,
-                                  0.f);
+    dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference,
+                                  dnnl::algorithm::eltwise_logistic, src, 0.f, 0.f);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     pd = dnnl::eltwise_forward::primitive_desc(d, attr, run.engine());
@@ -24,8 +24,8 @@ Status lower_eltwise(CpuRun& run, const Node& node) {
   }
   int xb = run.get(x, src);
   int yb = run.define(y, pd.dst_desc());
-  run.add_primitive(node.name + " (sigmoid)", dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, xb}, {DNNL_ARG_DST, yb}},
-                    pd.scratchpad_desc());
+  run.add_primitive(node.name + " (sigmoid)", dnnl::eltwise_forward(pd),
+                    {{DNNL_ARG_SRC, xb}, {DNNL_ARG_DST, yb}}, pd.scratchpad_desc());
   return Status();
 }
 
@@ -83,7 +83,8 @@ Status lower_binary(CpuRun& run, const Node& node) {
   }
   int yb = run.define(y, pd.dst_desc());
   run.add_primitive(node.name + " (" + op + ")", dnnl::binary(pd),
-                    {{DNNL_ARG_SRC_0, ab}, {DNNL_ARG_SRC_1, bb}, {DNNL_ARG_DST, yb}}, pd.scratchpad_desc());
+                    {{DNNL_ARG_SRC_0, ab}, {DNNL_ARG_SRC_1, bb}, {DNNL_ARG_DST, yb}},
+                    pd.scratchpad_desc());
   return Status();
 }
 

@@ -35,8 +35,8 @@ Status lower_pool(CpuRun& run, const Node& node) {
   memory::desc dst(to_dims(ys), src.data_type(), memory::format_tag::any);
   dnnl::pooling_forward::primitive_desc pd;
   try {
-    dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, src, dst,
-                                  strides, kdims, pad_l, pad_r);
+    dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max,
+                                  src, dst, strides, kdims, pad_l, pad_r);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     pd = dnnl::pooling_forward::primitive_desc(d, attr, run.engine());
@@ -66,7 +66,8 @@ bool nearest_matches(const Node& node, int64_t opset, int64_t k) {
   std::string ct = node.attr_string("coordinate_transformation_mode", "half_pixel");
   std::string nm = node.attr_string("nearest_mode", "round_prefer_floor");
   if (ct == "asymmetric") return nm == "floor" || (k == 2 && nm == "round_prefer_floor");
-  if (ct == "half_pixel" || ct == "pytorch_half_pixel") return nm == "round_prefer_floor" || nm == "round_prefer_ceil";
+  if (ct == "half_pixel" || ct == "pytorch_half_pixel")
+    return nm == "round_prefer_floor" || nm == "round_prefer_ceil";
   return false;
 }
 
@@ -76,7 +77,8 @@ Status lower_resize(CpuRun& run, const Node& node) {
   const int x = node.inputs[0], y = node.outputs[0];
   const Shape& xs = run.shape(x);
   const Shape& ys = run.shape(y);
-  if (xs.size() != 4 || xs[0] != ys[0] || xs[1] != ys[1]) return unsupported("only spatial 2-D resizing");
+  if (xs.size() != 4 || xs[0] != ys[0] || xs[1] != ys[1])
+    return unsupported("only spatial 2-D resizing");
   if (ys[2] % xs[2] != 0 || ys[3] % xs[3] != 0 || ys[2] / xs[2] != ys[3] / xs[3]) {
     return unsupported("only equal integer up-scaling");
   }
@@ -85,8 +87,8 @@ Status lower_resize(CpuRun& run, const Node& node) {
   memory::desc dst(to_dims(ys), src.data_type(), memory::format_tag::any);
   dnnl::resampling_forward::primitive_desc pd;
   try {
-    dnnl::resampling_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::resampling_nearest,
-                                     src, dst);
+    dnnl::resampling_forward::desc d(dnnl::prop_kind::forward_inference,
+                                     dnnl::algorithm::resampling_nearest, src, dst);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     pd = dnnl::resampling_forward::primitive_desc(d, attr, run.engine());
@@ -95,8 +97,9 @@ Status lower_resize(CpuRun& run, const Node& node) {
   }
   int xb = run.get(x, pd.src_desc());
   int yb = run.define(y, pd.dst_desc());
-  run.add_primitive(node.name + " (resize " + pd.impl_info_str() + ")", dnnl::resampling_forward(pd),
-                    {{DNNL_ARG_SRC, xb}, {DNNL_ARG_DST, yb}}, pd.scratchpad_desc());
+  run.add_primitive(node.name + " (resize " + pd.impl_info_str() + ")",
+                    dnnl::resampling_forward(pd), {{DNNL_ARG_SRC, xb}, {DNNL_ARG_DST, yb}},
+                    pd.scratchpad_desc());
   return Status();
 }
 
