@@ -9,17 +9,6 @@
 namespace fungen {
 namespace {
 
-template <class... Ts>
-Status check_dtype(InferContext& ctx, TypeList<Ts...> types, size_t input) {
-  DType d = ctx.input_dtype(input);
-  if (!dtype_in(types, d)) {
-    return ctx.fail(StatusCode::kUnsupported,
-                    "input " + std::to_string(input) + " dtype " + dtype_name(d) +
-                        " not supported (supported: " + dtype_list_names(types) + ")");
-  }
-  return Status();
-}
-
 Status check_all_present(InferContext& ctx, size_t min_inputs, size_t max_inputs) {
   size_t n = ctx.num_inputs();
   if (n < min_inputs || n > max_inputs) {

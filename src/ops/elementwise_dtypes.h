@@ -10,6 +10,7 @@
 #include <string>
 
 #include "fungen/tensor.h"
+#include "ops/op.h"
 
 namespace fungen {
 
@@ -42,6 +43,18 @@ std::string dtype_list_names(TypeList<Ts...>) {
   std::string s;
   ((s += (s.empty() ? "" : ", ") + dtype_name(dtype_of<Ts>())), ...);
   return s;
+}
+
+// OK when input `input`'s dtype is one of `types`, else kUnsupported naming node and dtypes.
+template <class... Ts>
+Status check_dtype(InferContext& ctx, TypeList<Ts...> types, size_t input) {
+  DType d = ctx.input_dtype(input);
+  if (!dtype_in(types, d)) {
+    return ctx.fail(StatusCode::kUnsupported,
+                    "input " + std::to_string(input) + " dtype " + dtype_name(d) +
+                        " not supported (supported: " + dtype_list_names(types) + ")");
+  }
+  return Status();
 }
 
 }  // namespace fungen

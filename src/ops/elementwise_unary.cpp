@@ -18,17 +18,6 @@ Status check_input_count(InferContext& ctx, size_t min_inputs, size_t max_inputs
   return Status();
 }
 
-template <class... Ts>
-Status check_dtype(InferContext& ctx, TypeList<Ts...> types, size_t input) {
-  DType d = ctx.input_dtype(input);
-  if (!dtype_in(types, d)) {
-    return ctx.fail(StatusCode::kUnsupported,
-                    "input " + std::to_string(input) + " dtype " + dtype_name(d) +
-                        " not supported (supported: " + dtype_list_names(types) + ")");
-  }
-  return Status();
-}
-
 // One input of a dtype in `types`; the output has its shape and `out` dtype (same when undefined).
 template <class... Ts>
 Status infer_unary(InferContext& ctx, TypeList<Ts...> types, DType out = DType::kUndefined) {

@@ -34,6 +34,24 @@ struct Dims {
   }
 };
 
+// Strides in elements of a C-order shape, on the stack.
+inline void strides_of(const Dims& d, int64_t* s) {
+  int64_t acc = 1;
+  for (int i = d.rank - 1; i >= 0; --i) {
+    s[i] = acc;
+    acc *= d.d[i];
+  }
+}
+
+// Advances a row-major counter over dims [0, n); returns false after the last index.
+inline bool next_index(int64_t* idx, const int64_t* dims, int n) {
+  for (int d = n - 1; d >= 0; --d) {
+    if (++idx[d] < dims[d]) return true;
+    idx[d] = 0;
+  }
+  return false;
+}
+
 inline Dims dims_of(const Shape& s) {
   Dims r;
   r.rank = static_cast<int>(s.size());

@@ -14,6 +14,8 @@ using tensor_ops::Dims;
 using tensor_ops::dims_of;
 using tensor_ops::int_at;
 using tensor_ops::kMaxRank;
+using tensor_ops::next_index;
+using tensor_ops::strides_of;
 
 namespace {
 
@@ -29,22 +31,6 @@ Status index_error(const KernelContext& ctx, int64_t index, int64_t dim) {
 inline bool fix_index(int64_t* i, int64_t dim) {
   if (*i < 0) *i += dim;
   return *i >= 0 && *i < dim;
-}
-
-void strides_of(const Dims& d, int64_t* s) {
-  int64_t acc = 1;
-  for (int i = d.rank - 1; i >= 0; --i) {
-    s[i] = acc;
-    acc *= d.d[i];
-  }
-}
-
-inline bool next_index(int64_t* idx, const int64_t* dims, int n) {
-  for (int d = n - 1; d >= 0; --d) {
-    if (++idx[d] < dims[d]) return true;
-    idx[d] = 0;
-  }
-  return false;
 }
 
 enum class Reduction { kNone, kAdd, kMul, kMax, kMin };

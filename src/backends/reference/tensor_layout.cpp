@@ -12,6 +12,8 @@ namespace fungen {
 using tensor_ops::Dims;
 using tensor_ops::dims_of;
 using tensor_ops::kMaxRank;
+using tensor_ops::next_index;
+using tensor_ops::strides_of;
 
 namespace {
 
@@ -35,24 +37,6 @@ inline void copy_elem(Byte* dst, const Byte* src, size_t es) {
     default:
       std::memcpy(dst, src, es);
   }
-}
-
-// Strides in elements of a C-order shape, on the stack.
-void strides_of(const Dims& d, int64_t* s) {
-  int64_t acc = 1;
-  for (int i = d.rank - 1; i >= 0; --i) {
-    s[i] = acc;
-    acc *= d.d[i];
-  }
-}
-
-// Advances a row-major counter over dims [0, n); returns false after the last index.
-inline bool next_index(int64_t* idx, const int64_t* dims, int n) {
-  for (int d = n - 1; d >= 0; --d) {
-    if (++idx[d] < dims[d]) return true;
-    idx[d] = 0;
-  }
-  return false;
 }
 
 }  // namespace
