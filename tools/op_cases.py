@@ -298,6 +298,7 @@ def compare(a: np.ndarray, b: np.ndarray) -> tuple[bool, float, str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fungen", help="the fungen CLI (a command line)")
+    ap.add_argument("--backend", default="auto", help="passed to fungen infer --backend (default auto)")
     ap.add_argument("--op", action="append", choices=list(OPS), help="only this op (repeatable)")
     ap.add_argument("--per-op", type=int, default=6, help="cases per op (default 6)")
     ap.add_argument("--seed", type=int)
@@ -323,7 +324,8 @@ def main() -> int:
         (d / "out").mkdir(parents=True, exist_ok=True)
         model = d / "model.onnx"
         onnx.save(c.model(), str(model))
-        cmd = fungen + ["infer", "--model", str(model), "--output-dir", str(d / "out")]
+        cmd = fungen + ["infer", "--model", str(model), "--output-dir", str(d / "out"),
+                        "--backend", args.backend]
         for k, v in c.inputs.items():
             np.save(d / f"{k}.npy", v)
             cmd += ["--input", f"{k}={d / f'{k}.npy'}"]

@@ -153,8 +153,10 @@ def compare_end_to_end(name: str, a: np.ndarray, b: np.ndarray, r: Result, box_f
                 break
 
 
-def run_fungen(fungen: list[str], model: Path, x: Path, out: Path, threads: int | None, timeout: int):
-    cmd = fungen + ["infer", "--model", str(model), "--input", str(x), "--output-dir", str(out)]
+def run_fungen(fungen: list[str], model: Path, x: Path, out: Path, threads: int | None, timeout: int,
+               backend: str):
+    cmd = fungen + ["infer", "--model", str(model), "--input", str(x), "--output-dir", str(out),
+                    "--backend", backend]
     if threads:
         cmd += ["--threads", str(threads)]
     t0 = time.monotonic()
@@ -179,6 +181,7 @@ def main() -> int:
     ap.add_argument("--filter", default="", help="regular expression on model file names")
     ap.add_argument("--seed", type=int, help="repeat a run (default: a fresh seed)")
     ap.add_argument("--threads", type=int, help="passed to fungen infer --threads")
+    ap.add_argument("--backend", default="auto", help="passed to fungen infer --backend (default auto)")
     ap.add_argument("--ort-threads", type=int, default=1, help="ORT intra-op threads (default 1)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per fungen run (default 900)")
     ap.add_argument("--keep", type=Path, help="keep inputs and outputs under this directory")
@@ -215,7 +218,7 @@ def main() -> int:
         want = ort_run.run(str(model), {inp["name"]: x}, args.ort_threads)
         ort_s = time.monotonic() - t0
         cmd, rc, log, fungen_s = run_fungen(fungen, model, case / "input.npy", case / "fungen", args.threads,
-                                            args.timeout)
+                                            args.timeout, args.backend)
         r = Result()
         if rc != 0:
             r.problems.append(f"fungen exited {rc}: {log[-2000:]}")
