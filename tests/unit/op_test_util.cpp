@@ -1,10 +1,13 @@
 #include "op_test_util.h"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 
 #include "ops/op.h"
+#include "ops/op_util.h"
 
 namespace fungen::test {
 
@@ -96,6 +99,87 @@ Tensor int64_tensor(Shape shape, std::vector<int64_t> values) {
   Tensor t(DType::kInt64, std::move(shape));
   std::memcpy(t.raw(), values.data(), values.size() * sizeof(int64_t));
   return t;
+}
+
+double element(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::kFloat32:
+      return t.data<float>()[i];
+    case DType::kFloat64:
+      return t.data<double>()[i];
+    case DType::kFloat16:
+      return float16_to_float(t.data<uint16_t>()[i]);
+    case DType::kBFloat16:
+      return bfloat16_to_float(t.data<uint16_t>()[i]);
+    case DType::kInt8:
+      return t.data<int8_t>()[i];
+    case DType::kUInt8:
+      return t.data<uint8_t>()[i];
+    case DType::kInt16:
+      return t.data<int16_t>()[i];
+    case DType::kUInt16:
+      return t.data<uint16_t>()[i];
+    case DType::kInt32:
+      return t.data<int32_t>()[i];
+    case DType::kInt64:
+      return static_cast<double>(t.data<int64_t>()[i]);
+    case DType::kUInt32:
+      return t.data<uint32_t>()[i];
+    case DType::kUInt64:
+      return static_cast<double>(t.data<uint64_t>()[i]);
+    case DType::kBool:
+      return t.data<uint8_t>()[i] ? 1.0 : 0.0;
+    default:
+      ADD_FAILURE() << "element(): dtype " << dtype_name(t.dtype());
+      return 0;
+  }
+}
+
+void set_element(Tensor& t, int64_t i, double v) {
+  switch (t.dtype()) {
+    case DType::kFloat32:
+      t.data<float>()[i] = static_cast<float>(v);
+      break;
+    case DType::kFloat64:
+      t.data<double>()[i] = v;
+      break;
+    case DType::kFloat16:
+      t.data<uint16_t>()[i] = float_to_float16(static_cast<float>(v));
+      break;
+    case DType::kBFloat16:
+      t.data<uint16_t>()[i] = float_to_bfloat16(static_cast<float>(v));
+      break;
+    case DType::kInt8:
+      t.data<int8_t>()[i] = static_cast<int8_t>(v);
+      break;
+    case DType::kUInt8:
+      t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+      break;
+    case DType::kInt16:
+      t.data<int16_t>()[i] = static_cast<int16_t>(v);
+      break;
+    case DType::kUInt16:
+      t.data<uint16_t>()[i] = static_cast<uint16_t>(v);
+      break;
+    case DType::kInt32:
+      t.data<int32_t>()[i] = static_cast<int32_t>(v);
+      break;
+    case DType::kInt64:
+      t.data<int64_t>()[i] = static_cast<int64_t>(v);
+      break;
+    case DType::kUInt32:
+      t.data<uint32_t>()[i] = static_cast<uint32_t>(v);
+      break;
+    case DType::kUInt64:
+      t.data<uint64_t>()[i] = static_cast<uint64_t>(v);
+      break;
+    case DType::kBool:
+      t.data<uint8_t>()[i] = v != 0 ? 1 : 0;
+      break;
+    default:
+      ADD_FAILURE() << "set_element(): dtype " << dtype_name(t.dtype());
+      break;
+  }
 }
 
 uint32_t test_seed() {

@@ -44,6 +44,9 @@ Result<std::vector<Tensor>> run_op(const std::string& op_type, std::vector<OpInp
 // Random float tensor in [lo, hi).
 Tensor random_tensor(Shape shape, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f);
 Tensor int64_tensor(Shape shape, std::vector<int64_t> values);
+// Element i of any numeric/bool tensor (float16/bfloat16 included) as double, and back.
+double element(const Tensor& t, int64_t i);
+void set_element(Tensor& t, int64_t i, double v);
 // Seed for this test run: FUNGEN_TEST_SEED if set, else from the clock; printed by the caller.
 uint32_t test_seed();
 

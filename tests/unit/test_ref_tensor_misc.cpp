@@ -11,81 +11,6 @@
 namespace fungen::test {
 namespace {
 
-// Writes double v into element i of t (v is exactly representable there in these tests).
-void put(Tensor& t, int64_t i, double v) {
-  switch (t.dtype()) {
-    case DType::kFloat32:
-      t.data<float>()[i] = static_cast<float>(v);
-      break;
-    case DType::kFloat64:
-      t.data<double>()[i] = v;
-      break;
-    case DType::kFloat16:
-      t.data<uint16_t>()[i] = float_to_float16(static_cast<float>(v));
-      break;
-    case DType::kBFloat16:
-      t.data<uint16_t>()[i] = float_to_bfloat16(static_cast<float>(v));
-      break;
-    case DType::kInt8:
-      t.data<int8_t>()[i] = static_cast<int8_t>(v);
-      break;
-    case DType::kUInt8:
-      t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
-      break;
-    case DType::kInt16:
-      t.data<int16_t>()[i] = static_cast<int16_t>(v);
-      break;
-    case DType::kInt32:
-      t.data<int32_t>()[i] = static_cast<int32_t>(v);
-      break;
-    case DType::kInt64:
-      t.data<int64_t>()[i] = static_cast<int64_t>(v);
-      break;
-    case DType::kUInt32:
-      t.data<uint32_t>()[i] = static_cast<uint32_t>(v);
-      break;
-    case DType::kUInt64:
-      t.data<uint64_t>()[i] = static_cast<uint64_t>(v);
-      break;
-    case DType::kBool:
-      t.data<uint8_t>()[i] = v != 0 ? 1 : 0;
-      break;
-    default:
-      break;
-  }
-}
-
-double get(const Tensor& t, int64_t i) {
-  switch (t.dtype()) {
-    case DType::kFloat32:
-      return t.data<float>()[i];
-    case DType::kFloat64:
-      return t.data<double>()[i];
-    case DType::kFloat16:
-      return float16_to_float(t.data<uint16_t>()[i]);
-    case DType::kBFloat16:
-      return bfloat16_to_float(t.data<uint16_t>()[i]);
-    case DType::kInt8:
-      return t.data<int8_t>()[i];
-    case DType::kUInt8:
-      return t.data<uint8_t>()[i];
-    case DType::kInt16:
-      return t.data<int16_t>()[i];
-    case DType::kInt32:
-      return t.data<int32_t>()[i];
-    case DType::kInt64:
-      return static_cast<double>(t.data<int64_t>()[i]);
-    case DType::kUInt32:
-      return t.data<uint32_t>()[i];
-    case DType::kUInt64:
-      return static_cast<double>(t.data<uint64_t>()[i]);
-    case DType::kBool:
-      return t.data<uint8_t>()[i];
-    default:
-      return 0;
-  }
-}
-
 bool is_float(DType d) {
   return d == DType::kFloat32 || d == DType::kFloat64 || d == DType::kFloat16 ||
          d == DType::kBFloat16;
@@ -106,18 +31,18 @@ TEST(RefTensorCast, AllPairsInRange) {
         double v = static_cast<double>(rng() % 64);
         if (is_float(from)) v += 0.25 * static_cast<double>(rng() % 4);
         if (from == DType::kBool) v = v > 30 ? 1 : 0;
-        put(x, i, v);
+        set_element(x, i, v);
       }
       auto r = run_op("Cast", {x}, {{"to", attr_int(static_cast<int64_t>(to))}}, 13);
       ASSERT_TRUE(r.ok()) << dtype_name(from) << "->" << dtype_name(to) << ": "
                           << r.status().message();
       ASSERT_EQ(r.value()[0].dtype(), to);
       for (int64_t i = 0; i < 37; ++i) {
-        const double v = get(x, i);
+        const double v = element(x, i);
         const double want = to == DType::kBool ? (v != 0 ? 1 : 0)
                             : is_float(to)     ? v
                                                : std::trunc(v);
-        ASSERT_EQ(get(r.value()[0], i), want)
+        ASSERT_EQ(element(r.value()[0], i), want)
             << dtype_name(from) << "->" << dtype_name(to) << " " << v;
       }
     }
