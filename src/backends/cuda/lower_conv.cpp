@@ -2,6 +2,8 @@
 // fp16), its algorithm picked by cudnnFindConvolutionForwardAlgorithm when the plan is built,
 // followed by one epilogue kernel for bias + SiLU + residual (conv_epilogue.cuh).
 #include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -93,12 +95,19 @@ Status lower_conv(CudaRun& run, const Node& node) {
 
   // Algorithm: measured now on this device; the fastest whose workspace fits.
   // Searched twice, the first result dropped: the first launch of each kernel also loads its
-  // module (lazy loading), which made large tensor-core kernels lose to small legacy ones.
+  // module (lazy loading), which can make large tensor-core kernels lose to small legacy ones.
+  // FUNGEN_CUDA_CONV_ALGO=heuristic takes cuDNN's heuristic ranking instead (no timing).
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int found = 0;
-  for (int pass = 0; pass < 2; ++pass) {
-    CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(
+  const char* pick = std::getenv("FUNGEN_CUDA_CONV_ALGO");
+  if (pick && std::strcmp(pick, "heuristic") == 0) {
+    CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
         ctx.cudnn, d->x, d->w, d->conv, d->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+  } else {
+    for (int pass = 0; pass < 2; ++pass) {
+      CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(
+          ctx.cudnn, d->x, d->w, d->conv, d->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+    }
   }
   bool chosen = false;
   for (int i = 0; i < found && !chosen; ++i) {
