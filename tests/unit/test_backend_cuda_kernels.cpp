@@ -3,7 +3,8 @@
 // each run, fp32 (tight) and fp16 (loose), three runs each (eager, graph capture, replay):
 //  - depthwise conv (3x3 s1, 5x5 s2; C 24 -> 16-byte path, C 5 -> scalar) with bias, SiLU, residual
 //  - small-C_in conv (the 3-channel first layer) reading the plain input
-//  - convolutions writing straight into their Concat slice (row length 45: scalar epilogue)
+//  - convolutions writing straight into their Concat slice (row length 45: scalar epilogue),
+//    and a Split(conv) -> Concat pair (C2f) written in place
 //  - Transpose / layout changes of odd sizes (tiled transpose, row gather, generic walk)
 //  - Softmax on the last axis (long rows) and on an inner axis
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
@@ -78,14 +79,31 @@ std::string small_cin_model(std::mt19937& rng) {
 std::string concat_model(std::mt19937& rng) {
   ModelBuilder b(17);
   b.input("x", DType::kFloat32, {2, 3, 16, 14});
-  conv_silu(b, rng, "x", "a", 3, 16, 3, 1, 1);    // read by b, c, d and the concat: copied
-  conv_silu(b, rng, "a", "pb", 16, 8, 1, 1, 1);   // cuDNN, into the slice at 0
-  conv_silu(b, rng, "a", "pc", 16, 16, 3, 1, 16); // depthwise, into the slice at 8
+  conv_silu(b, rng, "x", "a", 3, 16, 3, 1, 1);     // read by b, c, d and the concat: copied
+  conv_silu(b, rng, "a", "pb", 16, 8, 1, 1, 1);    // cuDNN, into the slice at 0
+  conv_silu(b, rng, "a", "pc", 16, 16, 3, 1, 16);  // depthwise, into the slice at 8
   b.initializer("pd_w", random_tensor({5, 16, 3, 3}, rng, -0.5f, 0.5f));
   b.node("Conv", {"a", "pd_w"}, {"pd"}, conv_attrs(3, 1));  // cuDNN, no epilogue, at 40
   b.node("Concat", {"pb", "pc", "a", "pd"}, {"cat"}, {{"axis", attr_int(1)}});
   conv_silu(b, rng, "cat", "out", 45, 8, 1, 1, 1);
   b.output("cat");
+  b.output("out");
+  return b.build();
+}
+
+// C2f / C3k2: Split(conv) feeding the Concat in order; the conv writes both halves into place,
+// the Split copies only the half the bottleneck also reads.
+std::string split_concat_model(std::mt19937& rng) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {2, 8, 12, 10});
+  conv_silu(b, rng, "x", "cv1", 8, 16, 1, 1, 1);
+  b.initializer("split", int64_tensor({2}, {8, 8}));
+  b.node("Split", {"cv1", "split"}, {"p", "q"}, {{"axis", attr_int(1)}});
+  conv_silu(b, rng, "q", "m1", 8, 8, 3, 1, 1);
+  conv_silu(b, rng, "m1", "m2", 8, 8, 3, 1, 1);
+  b.node("Add", {"q", "m2"}, {"m"});  // residual
+  b.node("Concat", {"p", "q", "m"}, {"cat"}, {{"axis", attr_int(1)}});
+  conv_silu(b, rng, "cat", "out", 24, 16, 1, 1, 1);
   b.output("out");
   return b.build();
 }
@@ -124,6 +142,7 @@ const Case kCases[] = {
     {"depthwise5", [](std::mt19937& rng) { return depthwise_model(rng, 5); }},
     {"small_cin", [](std::mt19937& rng) { return small_cin_model(rng); }},
     {"concat_in_place", [](std::mt19937& rng) { return concat_model(rng); }},
+    {"split_concat", [](std::mt19937& rng) { return split_concat_model(rng); }},
     {"transpose", [](std::mt19937&) { return transpose_model(); }},
     {"softmax", [](std::mt19937&) { return softmax_model(); }},
 };
@@ -166,7 +185,7 @@ TEST_P(CudaKernelTest, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, CudaKernelTest,
-                         ::testing::Combine(::testing::Range(0, 6),
+                         ::testing::Combine(::testing::Range(0, 7),
                                             ::testing::Values("fp32", "fp16")));
 
 }  // namespace

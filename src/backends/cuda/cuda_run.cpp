@@ -202,10 +202,22 @@ Result<std::unique_ptr<CudaRun>> CudaRun::build(const Graph& graph, const NodeRu
 void CudaRun::find_placements(const NodeRun& run) {
   candidates_.assign(graph_.values.size(), {});
   placed_.assign(graph_.values.size(), false);
+  uses_ = graph_.use_counts();
   if (!ctx_.nhwc) return;
-  const std::vector<int> uses = graph_.use_counts();
   std::vector<bool> run_output(graph_.values.size(), false);
   for (int v : run.outputs) run_output[static_cast<size_t>(v)] = true;
+  auto in_run = [&](int node) {
+    return node >= static_cast<int>(run.first) && node <= static_cast<int>(run.last);
+  };
+  // A convolution's output read once (by the Concat, or by a Split feeding it), not a run output.
+  auto conv_only_once = [&](int v) {
+    const Value& val = graph_.values[static_cast<size_t>(v)];
+    const int p = val.producer;
+    return !val.is_constant() && in_run(p) && val.shape.size() == 4 &&
+           uses_[static_cast<size_t>(v)] == 1 && !run_output[static_cast<size_t>(v)] &&
+           (graph_.nodes[static_cast<size_t>(p)].op_type == "Conv" ||
+            graph_.nodes[static_cast<size_t>(p)].op_type == "FusedConv");
+  };
   for (size_t k = run.first; k <= run.last; ++k) {
     const Node& node = graph_.nodes[k];
     if (node.op_type != "Concat" || node.outputs.empty()) continue;
@@ -213,15 +225,24 @@ void CudaRun::find_placements(const NodeRun& run) {
     int64_t axis = node.attr_int("axis", 1);
     if (ys.size() != 4 || (axis != 1 && axis != -3)) continue;
     int64_t offset = 0;
-    for (int v : node.inputs) {
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const int v = node.inputs[i];
       const Value& val = graph_.values[static_cast<size_t>(v)];
-      const int p = val.producer;
-      const bool conv = p >= static_cast<int>(run.first) && p <= static_cast<int>(run.last) &&
-                        (graph_.nodes[static_cast<size_t>(p)].op_type == "Conv" ||
-                         graph_.nodes[static_cast<size_t>(p)].op_type == "FusedConv");
-      if (conv && !val.is_constant() && uses[static_cast<size_t>(v)] == 1 &&
-          !run_output[static_cast<size_t>(v)] && val.shape.size() == 4) {
+      if (conv_only_once(v))
         candidates_[static_cast<size_t>(v)] = Candidate{node.outputs[0], offset};
+      // Split(conv) whose outputs are this and the next inputs, in order (C2f/C3k2): the conv
+      // writes them all into place; the Split then only copies outputs read elsewhere too.
+      const int sp = val.producer;
+      const Node* split = in_run(sp) ? &graph_.nodes[static_cast<size_t>(sp)] : nullptr;
+      if (split && split->op_type == "Split" && split->outputs[0] == v &&
+          i + split->outputs.size() <= node.inputs.size() && !split->inputs.empty() &&
+          conv_only_once(split->inputs[0]) && shape(split->inputs[0]).size() == 4) {
+        const int64_t sa = split->attr_int("axis", 0);
+        bool ok = sa == 1 || sa == -3;
+        for (size_t j = 0; j < split->outputs.size() && ok; ++j)
+          ok = split->outputs[j] == node.inputs[i + j];
+        if (ok)
+          candidates_[static_cast<size_t>(split->inputs[0])] = Candidate{node.outputs[0], offset};
       }
       offset += val.shape.size() == 4 ? val.shape[1] : 0;
     }
@@ -236,6 +257,12 @@ CudaRun::Slice CudaRun::placement(int value) {
   if (h.layout != Layout::kNhwc) return {};
   placed_[static_cast<size_t>(value)] = true;
   return Slice{h.buf, c.offset, shape(c.concat)[1]};
+}
+
+CudaRun::Slice CudaRun::slice_of(int value) const {
+  if (!placed(value)) return {};
+  const Candidate& c = candidates_[static_cast<size_t>(value)];
+  return Slice{variants_[static_cast<size_t>(c.concat)].front().buf, c.offset, shape(c.concat)[1]};
 }
 
 Status CudaRun::lower(const NodeRun& run) {

@@ -95,6 +95,12 @@ class CudaRun final : public NodeKernel {
   };
   Slice placement(int value);
   bool placed(int value) const { return placed_[static_cast<size_t>(value)]; }
+  // The slice a placed value was written into (buf -1 when not placed).
+  Slice slice_of(int value) const;
+  // Split of a placed value: its outputs lie in the concat already; Concat skips them.
+  void mark_placed(int value) { placed_[static_cast<size_t>(value)] = true; }
+  // Node inputs and graph outputs that read `value` (whole graph).
+  int uses(int value) const { return uses_[static_cast<size_t>(value)]; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
   int persistent(size_t bytes);
   // The device address of a buffer: at once for persistent ones, after finalize for the rest.
@@ -142,6 +148,7 @@ class CudaRun final : public NodeKernel {
   };
   std::vector<Candidate> candidates_;  // value -> slice it may be written into (placement())
   std::vector<bool> placed_;
+  std::vector<int> uses_;
   void find_placements(const NodeRun& run);
   std::vector<Step> steps_;
   std::vector<int> input_staging_, output_staging_;  // fp32 plain, one per run input/output

@@ -86,10 +86,32 @@ Status lower_split(CudaRun& run, const Node& node) {
   const Layout layout = nhwc ? Layout::kNhwc : Layout::kPlain;
   const Cut cut = cut_of(xs, axis, nhwc);
   const int64_t src_ld = xs[static_cast<size_t>(axis)] * cut.inner;
-  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, layout));
   const Elem e = run.elem();
   const size_t esz = elem_size(e);
   CudaRun* r = &run;
+  if (run.placed(x)) {
+    // x was written into a Concat output that takes these outputs in order (CudaRun::
+    // find_placements): they are in place already; only those read elsewhere get a packed copy.
+    const CudaRun::Slice sl = run.slice_of(x);
+    const int64_t rows = xs[0] * xs[2] * xs[3];
+    int64_t offset = 0;
+    for (int id : node.outputs) {
+      const int64_t cols = run.shape(id)[1];
+      run.mark_placed(id);
+      if (run.uses(id) > 1) {
+        const int64_t off = sl.offset + offset;
+        int yb = run.define(id, Layout::kNhwc);
+        run.add_step(node.name + " (piece of the concat)", {sl.buf, yb}, [=](cudaStream_t st) {
+          launch_copy_rows(e, static_cast<const std::byte*>(r->ptr(sl.buf)) + off * esz, sl.ld,
+                           r->ptr(yb), cols, rows, cols, st);
+          return Status();
+        });
+      }
+      offset += cols;
+    }
+    return Status();
+  }
+  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, layout));
   int64_t offset = 0;
   for (int id : node.outputs) {
     if (id < 0) continue;

@@ -90,8 +90,8 @@ __global__ void maxpool_nhwc_vec(const uint4* src, uint4* dst, MaxPoolDesc d, in
 }
 
 // Nearest resize by integer factors, NHWC, 16-byte vectors: a gather of whole vectors.
-__global__ void resize_nhwc_vec(const uint4* src, uint4* dst, Image4d in, Image4d out,
-                                int64_t cv, int64_t total) {
+__global__ void resize_nhwc_vec(const uint4* src, uint4* dst, Image4d in, Image4d out, int64_t cv,
+                                int64_t total) {
   FUNGEN_GRID_STRIDE(i, total) {
     const int64_t p = i / cv, c = i - p * cv;
     const int64_t ox = p % out.w, t = p / out.w, oy = t % out.h, n = t / out.h;
@@ -114,11 +114,11 @@ void launch_maxpool(Elem e, const void* x, void* y, const MaxPoolDesc& d, cudaSt
     const auto* xs = static_cast<const uint4*>(x);
     auto* ys = static_cast<uint4*>(y);
     if (e == Elem::kF16)
-      maxpool_nhwc_vec<__half><<<blocks_for(total / unit), kThreads, 0, stream>>>(xs, ys, d,
-                                                                                  total / unit);
+      maxpool_nhwc_vec<__half>
+          <<<blocks_for(total / unit), kThreads, 0, stream>>>(xs, ys, d, total / unit);
     else
-      maxpool_nhwc_vec<float><<<blocks_for(total / unit), kThreads, 0, stream>>>(xs, ys, d,
-                                                                                 total / unit);
+      maxpool_nhwc_vec<float>
+          <<<blocks_for(total / unit), kThreads, 0, stream>>>(xs, ys, d, total / unit);
     return;
   }
   if (e == Elem::kF16) {
