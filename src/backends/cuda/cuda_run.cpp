@@ -182,11 +182,14 @@ Status CudaRun::lower(const NodeRun& run) {
     size_t n = static_cast<size_t>(shape_numel(shape(v)));
     int staging = persistent(n * sizeof(float));
     input_staging_.push_back(staging);
+    input_values_.push_back(v);
     if (elem() == Elem::kF32) {
       variants_[static_cast<size_t>(v)].push_back(Held{staging, Layout::kPlain});
+      input_bufs_.push_back(staging);
       continue;
     }
     int b = define(v, Layout::kPlain);
+    input_bufs_.push_back(b);
     Elem e = elem();
     add_step("cast input " + graph_.values[static_cast<size_t>(v)].name, {staging, b},
              [this, staging, b, e, n](cudaStream_t st) {
@@ -195,6 +198,7 @@ Status CudaRun::lower(const NodeRun& run) {
                return Status();
              });
   }
+  input_steps_ = steps_.size();
   for (size_t k = run.first; k <= run.last; ++k) {
     const Node& node = graph_.nodes[k];
     const CudaOp* op = find_cuda_op(node.op_type);
@@ -208,6 +212,7 @@ Status CudaRun::lower(const NodeRun& run) {
     int64_t n = shape_numel(shape(v));
     int staging = persistent(static_cast<size_t>(n) * sizeof(float));
     output_staging_.push_back(staging);
+    output_values_.push_back(v);
     Elem e = elem();
     add_step("output " + graph_.values[static_cast<size_t>(v)].name, {b, staging},
              [this, staging, b, e, n](cudaStream_t st) {
@@ -246,8 +251,9 @@ Status CudaRun::finalize() {
   return Status();
 }
 
-Status CudaRun::run_steps() {
-  for (Step& s : steps_) {
+Status CudaRun::run_steps(size_t first) {
+  for (size_t k = first; k < steps_.size(); ++k) {
+    Step& s = steps_[k];
     Status st = s.fn(ctx_.stream);
     if (!st.ok()) return st.with_context(s.label);
     cudaError_t err = cudaGetLastError();
@@ -301,6 +307,15 @@ Status CudaRun::run(KernelContext& kc) {
   CUDA_CHECK(cudaEventElapsedTime(&g_stats.compute_ms, events_[1], events_[2]));
   CUDA_CHECK(cudaEventElapsedTime(&g_stats.total_ms, events_[0], events_[3]));
   return Status();
+}
+
+DeviceBuffer CudaRun::device_input(size_t i) const {
+  return DeviceBuffer{ptr(input_bufs_[i]), elem() == Elem::kF16 ? DType::kFloat16 : DType::kFloat32,
+                      shape(input_values_[i])};
+}
+
+DeviceBuffer CudaRun::device_output(size_t i) const {
+  return DeviceBuffer{ptr(output_staging_[i]), DType::kFloat32, shape(output_values_[i])};
 }
 
 }  // namespace fungen::cuda
