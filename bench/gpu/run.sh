@@ -2,10 +2,10 @@
 # bench/gpu/run.sh — one call on the GPU machine: fungen's cuda backend checked against the CPU
 # path, then timed per batch; then the PyTorch peers on the same architecture. Builds nothing:
 # it expects the bundle made here by
-#   scripts/bundle.sh bundle build-cuda/bin/fungen_gpu_bench
+#   scripts/bundle.sh bundle build-cuda/bin/fungen_gpu_bench build-cuda/bin/fungen_pipeline_bench
 #   cp ~/.cache/fungen/models/<key>/yolo11_640x640_dyn_op12_nosimp.onnx bundle/models/
 #   pip download ultralytics==8.4.190 ultralytics-thop==2.2.3 --no-deps -d bundle/wheels
-# Usage (on the device): bench/gpu/run.sh [fungen|torch|all] [batches] [torch modes]
+# Usage (on the device): bench/gpu/run.sh [fungen|pipeline|torch|all] [batches] [torch modes]
 set -uo pipefail
 what=${1:-all}; batches=${2:-1,8,32,128}; modes=${3:-eager,default,reduce-overhead}
 out=${OUT:-/tmp/out}; mkdir -p "$out"
@@ -19,6 +19,12 @@ export LD_LIBRARY_PATH=$PWD/bundle/lib:$LD_LIBRARY_PATH
 if [[ $what == fungen || $what == all ]]; then
   for m in bundle/models/*.onnx; do
     FUNGEN_LOG=${FUNGEN_LOG:-warn} bundle/bin/fungen_gpu_bench --model "$m" --batches "$batches" 2>&1 | tee -a "$out/fungen.txt"
+  done
+fi
+if [[ $what == pipeline || $what == all ]] && [[ -x bundle/bin/fungen_pipeline_bench ]]; then
+  # GPU pre/post-processing vs the CPU path, then frame (1080p BGR in host memory) → detections.
+  for m in bundle/models/*.onnx; do
+    FUNGEN_LOG=${FUNGEN_LOG:-warn} bundle/bin/fungen_pipeline_bench --model "$m" --batches "${PIPELINE_BATCHES:-1,8,32}" 2>&1 | tee -a "$out/pipeline.txt"
   done
 fi
 if [[ $what == torch || $what == all ]]; then

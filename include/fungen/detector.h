@@ -68,6 +68,9 @@ struct DetectorOptions {
   int max_batch = 0;       // dynamic-batch models: frames per engine run (0: all given)
   int input_height = 0;    // dynamic-size models without `imgsz`: input size (0: 640)
   int input_width = 0;
+  // On the cuda backend, when the whole model runs on the GPU: letterbox, NMS and top max_det on
+  // the GPU too, so only frames go up and detections come down (same results as the CPU path).
+  bool gpu_pipeline = true;
 };
 
 enum class HeadLayout { kRaw, kEndToEnd };

@@ -76,6 +76,7 @@ class Engine {
 
  private:
   explicit Engine(std::unique_ptr<Impl> impl);
+  friend struct EngineInternals;  // src/runtime/device_run.h
   std::unique_ptr<Impl> impl_;
 };
 

@@ -4,6 +4,9 @@
 #include <cstring>
 
 #include "detect/letterbox.h"
+#ifdef FUNGEN_HAVE_CUDA
+#include "detect/gpu_pipeline.h"
+#endif
 #include "detect/postprocess.h"
 #include "fungen/detector.h"
 #include "fungen/log.h"
@@ -22,6 +25,9 @@ struct Detector::Impl {
   std::map<int, std::string> names;
   Tensor input;
   std::vector<uint8_t> scratch;
+#ifdef FUNGEN_HAVE_CUDA
+  std::unique_ptr<detect::GpuPipeline> gpu;  // pre/post-processing on the GPU (cuda backend)
+#endif
 
   explicit Impl(Engine e) : engine(std::move(e)) {}
 };
@@ -42,6 +48,20 @@ std::vector<int> ints_in(const std::string& text) {
   }
   if (cur >= 0) v.push_back(static_cast<int>(cur));
   return v;
+}
+
+// Boxes of one frame (model-input pixels) → its detections, in the frame's pixels, best first.
+void finish_frame(const Detector& det, const Frame& f, const LetterboxParams& params,
+                  std::vector<detect::Candidate>& boxes, std::vector<Detection>& dets) {
+  detect::map_to_frame(boxes, params, f.width, f.height);
+  dets.reserve(boxes.size());
+  for (const detect::Candidate& b : boxes) {
+    dets.push_back(
+        Detection{b.class_id, det.class_name(b.class_id), b.score, b.x1, b.y1, b.x2, b.y2});
+  }
+  std::stable_sort(dets.begin(), dets.end(), [](const Detection& a, const Detection& b) {
+    return a.confidence > b.confidence;
+  });
 }
 
 std::string meta(const Engine& e, const std::string& key) {
@@ -212,6 +232,27 @@ Result<std::vector<std::vector<Detection>>> Detector::detect(std::span<const Fra
   for (size_t begin = 0; begin < n; begin += chunk) {
     size_t count = std::min(chunk, n - begin);
     int64_t batch = m.static_batch > 0 ? m.static_batch : static_cast<int64_t>(count);
+#ifdef FUNGEN_HAVE_CUDA
+    if (m.options.gpu_pipeline) {
+      if (!m.gpu) m.gpu = std::make_unique<detect::GpuPipeline>(m.engine, m.in_w, m.in_h);
+      auto on_gpu = m.gpu->available(static_cast<int>(batch));
+      if (!on_gpu.ok()) return on_gpu.status().with_context(m.label);
+      if (on_gpu.value()) {
+        std::vector<std::vector<detect::Candidate>> boxes;
+        Status s = m.gpu->detect(frames.subspan(begin, count), static_cast<int>(batch), options,
+                                 m.layout_known ? std::optional(m.layout) : std::nullopt, boxes);
+        if (!s.ok()) return s.with_context(m.label);
+        m.layout = m.gpu->layout();
+        m.layout_known = true;
+        for (size_t k = 0; k < count; ++k) {
+          const Frame& f = frames[begin + k];
+          finish_frame(*this, f, letterbox_params(f.width, f.height, m.in_w, m.in_h), boxes[k],
+                       results[begin + k]);
+        }
+        continue;
+      }
+    }
+#endif
     Shape shape{batch, 3, m.in_h, m.in_w};
     if (m.input.empty() || m.input.shape() != shape) m.input = Tensor(DType::kFloat32, shape);
     float* data = m.input.data<float>();
@@ -261,17 +302,7 @@ Result<std::vector<std::vector<Detection>>> Detector::detect(std::span<const Fra
       } else {
         boxes = detect::end_to_end_candidates(o, d1, d2, options);
       }
-      const Frame& f = frames[begin + k];
-      detect::map_to_frame(boxes, params[k], f.width, f.height);
-      std::vector<Detection>& dets = results[begin + k];
-      dets.reserve(boxes.size());
-      for (const detect::Candidate& b : boxes) {
-        dets.push_back(
-            Detection{b.class_id, class_name(b.class_id), b.score, b.x1, b.y1, b.x2, b.y2});
-      }
-      std::stable_sort(dets.begin(), dets.end(), [](const Detection& a, const Detection& b) {
-        return a.confidence > b.confidence;
-      });
+      finish_frame(*this, frames[begin + k], params[k], boxes, results[begin + k]);
     }
   }
   return results;

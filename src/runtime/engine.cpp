@@ -8,6 +8,7 @@
 #include "graph/passes/passes.h"
 #include "onnx/onnx_import.h"
 #include "runtime/backend.h"
+#include "runtime/device_run.h"
 #include "runtime/execution_plan.h"
 #include "util/thread_pool.h"
 
@@ -266,6 +267,17 @@ Status Engine::run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs)
     impl_->last = plan.value();
   }
   return impl_->last->run(inputs, outputs);
+}
+
+struct EngineInternals {
+  static Engine::Impl& impl(Engine& e) { return *e.impl_; }
+};
+
+Result<DeviceRun*> device_run_of(Engine& engine, std::span<const Shape> input_shapes) {
+  FUNGEN_RETURN_IF_ERROR(engine.prepare(input_shapes));
+  ExecutionPlan* plan = EngineInternals::impl(engine).last;
+  NodeKernel* kernel = plan ? plan->whole_graph_kernel() : nullptr;
+  return kernel ? dynamic_cast<DeviceRun*>(kernel) : nullptr;
 }
 
 }  // namespace fungen

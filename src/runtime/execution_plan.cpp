@@ -295,4 +295,16 @@ size_t ExecutionPlan::nodes_on(std::string_view backend) const {
   return n;
 }
 
+NodeKernel* ExecutionPlan::whole_graph_kernel() const {
+  if (steps_.size() != 1 || steps_[0].node->op_type != "Run") return nullptr;
+  const Node& run = *steps_[0].node;
+  for (int c : copy_to_output_) {
+    if (c >= 0) return nullptr;
+  }
+  bool folded = false;
+  for (const Tensor& v : input_values_) folded = folded || !v.empty();
+  if (folded || run.inputs != graph_.inputs || run.outputs != graph_.outputs) return nullptr;
+  return steps_[0].kernel.get();
+}
+
 }  // namespace fungen

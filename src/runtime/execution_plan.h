@@ -39,6 +39,9 @@ class ExecutionPlan {
   const Graph& graph() const { return graph_; }
   // Number of graph nodes that each backend took, for logs and tests.
   size_t nodes_on(std::string_view backend) const;
+  // The kernel of the plan's only step when that step is a run computing every graph output
+  // from the graph inputs (same order on both sides); else nullptr. See runtime/device_run.h.
+  NodeKernel* whole_graph_kernel() const;
 
  private:
   struct Step {

@@ -273,11 +273,14 @@ Status CudaRun::lower(const NodeRun& run) {
     size_t n = static_cast<size_t>(shape_numel(shape(v)));
     int staging = persistent(n * sizeof(float));
     input_staging_.push_back(staging);
+    input_values_.push_back(v);
     if (elem() == Elem::kF32) {
       variants_[static_cast<size_t>(v)].push_back(Held{staging, Layout::kPlain});
+      input_bufs_.push_back(staging);
       continue;
     }
     int b = define(v, Layout::kPlain);
+    input_bufs_.push_back(b);
     Elem e = elem();
     add_step("cast input " + graph_.values[static_cast<size_t>(v)].name, {staging, b},
              [this, staging, b, e, n](cudaStream_t st) {
@@ -286,6 +289,7 @@ Status CudaRun::lower(const NodeRun& run) {
                return Status();
              });
   }
+  input_steps_ = steps_.size();
   for (size_t k = run.first; k <= run.last; ++k) {
     const Node& node = graph_.nodes[k];
     const CudaOp* op = find_cuda_op(node.op_type);
@@ -299,6 +303,7 @@ Status CudaRun::lower(const NodeRun& run) {
     int64_t n = shape_numel(shape(v));
     int staging = persistent(static_cast<size_t>(n) * sizeof(float));
     output_staging_.push_back(staging);
+    output_values_.push_back(v);
     Elem e = elem();
     add_step("output " + graph_.values[static_cast<size_t>(v)].name, {b, staging},
              [this, staging, b, e, n](cudaStream_t st) {
@@ -337,15 +342,15 @@ Status CudaRun::finalize() {
   return Status();
 }
 
-Status CudaRun::run_steps() {
+Status CudaRun::run_steps(size_t first) {
   const bool profile = ctx_.profile;
   if (profile && step_events_.empty()) {
     step_events_.assign(steps_.size() + 1, nullptr);
     for (cudaEvent_t& e : step_events_) CUDA_CHECK(cudaEventCreate(&e));
     step_ms_.assign(steps_.size(), 0.0);
   }
-  if (profile) CUDA_CHECK(cudaEventRecord(step_events_[0], ctx_.stream));
-  for (size_t k = 0; k < steps_.size(); ++k) {
+  if (profile) CUDA_CHECK(cudaEventRecord(step_events_[first], ctx_.stream));
+  for (size_t k = first; k < steps_.size(); ++k) {
     Step& s = steps_[k];
     Status st = s.fn(ctx_.stream);
     if (!st.ok()) return st.with_context(s.label);
@@ -363,7 +368,7 @@ Status CudaRun::run_steps() {
       std::fill(step_ms_.begin(), step_ms_.end(), 0.0);
       profiled_runs_ = 0;
     }
-    for (size_t k = 0; k < steps_.size(); ++k) {
+    for (size_t k = first; k < steps_.size(); ++k) {
       float ms = 0;
       CUDA_CHECK(cudaEventElapsedTime(&ms, step_events_[k], step_events_[k + 1]));
       step_ms_[k] += ms;
@@ -415,6 +420,15 @@ Status CudaRun::run(KernelContext& kc) {
   CUDA_CHECK(cudaEventElapsedTime(&g_stats.compute_ms, events_[1], events_[2]));
   CUDA_CHECK(cudaEventElapsedTime(&g_stats.total_ms, events_[0], events_[3]));
   return Status();
+}
+
+DeviceBuffer CudaRun::device_input(size_t i) const {
+  return DeviceBuffer{ptr(input_bufs_[i]), elem() == Elem::kF16 ? DType::kFloat16 : DType::kFloat32,
+                      shape(input_values_[i])};
+}
+
+DeviceBuffer CudaRun::device_output(size_t i) const {
+  return DeviceBuffer{ptr(output_staging_[i]), DType::kFloat32, shape(output_values_[i])};
 }
 
 }  // namespace fungen::cuda

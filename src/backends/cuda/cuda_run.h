@@ -25,6 +25,7 @@
 #include "graph/graph.h"
 #include "ops/op.h"
 #include "runtime/backend.h"
+#include "runtime/device_run.h"
 
 namespace fungen::cuda {
 
@@ -55,12 +56,19 @@ struct RunStats {
 };
 const RunStats& last_run_stats();
 
-class CudaRun final : public NodeKernel {
+class CudaRun final : public NodeKernel, public DeviceRun {
  public:
   static Result<std::unique_ptr<CudaRun>> build(const Graph& graph, const NodeRun& run,
                                                 CudaContext& ctx);
   ~CudaRun() override;
   Status run(KernelContext& ctx) override;
+
+  // --- DeviceRun (runtime/device_run.h): inputs written and outputs read on the device ---
+  // Input i in the run's element type, plain layout (the cast from fp32 staging is skipped).
+  DeviceBuffer device_input(size_t i) const override;
+  DeviceBuffer device_output(size_t i) const override;  // fp32 plain staging
+  void* device_stream() const override { return ctx_.stream; }
+  Status enqueue() override { return run_steps(input_steps_); }
 
   // --- for the lower_*.cpp functions ---
   const Graph& graph() const { return graph_; }
@@ -133,7 +141,7 @@ class CudaRun final : public NodeKernel {
   CudaRun(const Graph& graph, CudaContext& ctx) : graph_(graph), ctx_(ctx) {}
   Status lower(const NodeRun& run);
   Status finalize();
-  Status run_steps();
+  Status run_steps(size_t first = 0);
   int new_buf(size_t bytes);
   void touch(int buf);
   size_t value_bytes(int value) const;
@@ -152,6 +160,9 @@ class CudaRun final : public NodeKernel {
   void find_placements(const NodeRun& run);
   std::vector<Step> steps_;
   std::vector<int> input_staging_, output_staging_;  // fp32 plain, one per run input/output
+  std::vector<int> input_values_, output_values_;    // the run's boundary values
+  std::vector<int> input_bufs_;  // per input: the buffer holding it in the run's element type
+  size_t input_steps_ = 0;       // the first steps: input casts, skipped by enqueue()
   std::shared_ptr<void> arena_, workspace_;
   size_t workspace_bytes_ = 0;
   cudaGraphExec_t graph_exec_ = nullptr;

@@ -1,0 +1,227 @@
+// pipeline_bench — the detector's GPU pre/post-processing checked against the CPU path, then
+// frame → detections latency and throughput.
+//
+//   fungen_pipeline_bench --model yolo11n_dyn.onnx [--batches 1,8,32] [--iterations 200]
+//                         [--precision fp16|fp32] [--seed N]
+//
+// Checks (fresh random inputs each run; the seed is printed): (1) the fused letterbox kernel
+// (BGR, RGB, NV12 BT.709 limited / BT.601 full, each with and without a remap table, odd sizes)
+// against the CPU reference (detect/letterbox.cpp after a plain sampler written here from
+// video/frame_sampler's rules), fp32 must be exact, fp16 within fp16 rounding; (2) GPU NMS
+// (raw heads with clustered boxes and tied scores, end-to-end heads, several option sets)
+// against detect/postprocess.cpp, equal field for field; (3) Detector::detect with the GPU
+// pipeline against the same engine's CPU pre/post-processing, equal detections. Timing: a
+// 1920×1080 BGR frame in pinned (and pageable) host memory → detections in host memory, wall
+// time per call (median, p90) at batch 1; images/s at the larger batches.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/gpu/pipeline_checks.h"
+#include "detect/gpu_pipeline.h"
+#include "fungen/detector.h"
+#include "fungen/engine.h"
+#include "runtime/device_run.h"
+
+namespace {
+
+using namespace fungen;
+
+double pct(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
+}
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool same(const std::vector<std::vector<Detection>>& a,
+          const std::vector<std::vector<Detection>>& b, std::string& why) {
+  if (a.size() != b.size()) return why = "frame count", false;
+  for (size_t k = 0; k < a.size(); ++k) {
+    if (a[k].size() != b[k].size()) {
+      why = "frame " + std::to_string(k) + ": " + std::to_string(a[k].size()) + " vs " +
+            std::to_string(b[k].size()) + " detections";
+      return false;
+    }
+    for (size_t i = 0; i < a[k].size(); ++i) {
+      const Detection &x = a[k][i], &y = b[k][i];
+      if (x.class_id != y.class_id || x.confidence != y.confidence || x.x1 != y.x1 ||
+          x.y1 != y.y1 || x.x2 != y.x2 || x.y2 != y.y2) {
+        why = "frame " + std::to_string(k) + " detection " + std::to_string(i) + " differs";
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model, precision = "fp16", batches_arg = "1,8,32";
+  int iterations = 200;
+  uint32_t seed = std::random_device{}();
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--model")
+      model = next();
+    else if (a == "--batches")
+      batches_arg = next();
+    else if (a == "--iterations")
+      iterations = std::stoi(next());
+    else if (a == "--precision")
+      precision = next();
+    else if (a == "--seed")
+      seed = static_cast<uint32_t>(std::stoul(next()));
+    else {
+      std::fprintf(stderr,
+                   "usage: %s --model M.onnx [--batches 1,8,32] [--iterations N] "
+                   "[--precision fp16|fp32] [--seed N]\n",
+                   argv[0]);
+      return 2;
+    }
+  }
+  int dev_count = 0;
+  if (cudaGetDeviceCount(&dev_count) != cudaSuccess || dev_count == 0) {
+    std::printf("FAIL no CUDA device\n");
+    return 1;
+  }
+  cudaDeviceProp prop{};
+  cudaGetDeviceProperties(&prop, 0);
+  std::printf("device: %s, seed %u\n", prop.name, seed);
+  int failures = 0;
+  failures += bench::check_preprocess(seed);
+  failures += bench::check_postprocess(seed + 1);
+  if (model.empty()) {
+    std::printf("no --model: detector checks and timings skipped\n");
+    return failures ? 1 : 0;
+  }
+
+  // Two detectors on cuda engines of the same precision: GPU pipeline on and off.
+  auto make = [&](bool gpu) -> Result<Detector> {
+    auto e = Engine::load(model, {.backend = "cuda", .precision = precision});
+    if (!e.ok()) return e.status();
+    DetectorOptions o;
+    o.gpu_pipeline = gpu;
+    return Detector::from_engine(std::move(e).value(), o);
+  };
+  auto gpu_det = make(true);
+  auto cpu_det = make(false);
+  if (!gpu_det.ok() || !cpu_det.ok()) {
+    std::printf("FAIL load %s: %s\n", model.c_str(),
+                (gpu_det.ok() ? cpu_det.status() : gpu_det.status()).message().c_str());
+    return 1;
+  }
+  const int in_w = gpu_det->input_width(), in_h = gpu_det->input_height();
+  {
+    detect::GpuPipeline probe(gpu_det->engine(), in_w, in_h);
+    auto on = probe.available(gpu_det->static_batch() > 0 ? gpu_det->static_batch() : 1);
+    std::printf("%s gpu pipeline active for %s (%s)\n", on.ok() && on.value() ? "PASS" : "FAIL",
+                model.c_str(), precision.c_str());
+    if (!on.ok() || !on.value()) ++failures;
+  }
+
+  // (3) detect: GPU pipeline vs CPU pre/post on the same kind of engine.
+  std::mt19937 rng(seed + 2);
+  const int sizes[][2] = {{1920, 1080}, {1277, 713}, {640, 640}, {333, 999}};
+  std::vector<Image> images;
+  for (auto& s : sizes) images.push_back(bench::random_image(s[0], s[1], rng));
+  std::vector<Frame> frames;
+  for (auto& im : images) frames.push_back(im.frame());
+  for (float conf : {0.25f, 0.05f}) {
+    DetectOptions opt;
+    opt.conf = conf;
+    size_t n = gpu_det->static_batch() > 0 ? 1 : frames.size();
+    auto a = gpu_det->detect({frames.data(), n}, opt);
+    auto b = cpu_det->detect({frames.data(), n}, opt);
+    std::string why;
+    bool ok = a.ok() && b.ok() && same(a.value(), b.value(), why);
+    size_t count = 0;
+    if (a.ok())
+      for (auto& v : a.value()) count += v.size();
+    std::printf(
+        "%s detect gpu pipeline == cpu pre/post (conf %.2f, %zu frames, %zu detections)%s%s\n",
+        ok ? "PASS" : "FAIL", conf, n, count, why.empty() ? "" : ": ", why.c_str());
+    if (!a.ok()) std::printf("  gpu: %s\n", a.status().message().c_str());
+    if (!b.ok()) std::printf("  cpu: %s\n", b.status().message().c_str());
+    failures += ok ? 0 : 1;
+  }
+
+  // Timing: 1080p BGR frames in pinned / pageable host memory → detections in host memory.
+  const int fw = 1920, fh = 1080;
+  const size_t fbytes = static_cast<size_t>(fw) * fh * 3;
+  std::vector<int> batches;
+  {
+    std::stringstream ss(batches_arg);
+    std::string t;
+    while (std::getline(ss, t, ',')) batches.push_back(std::stoi(t));
+  }
+  int max_b = *std::max_element(batches.begin(), batches.end());
+  auto* pinned = static_cast<uint8_t*>(detect::GpuPipeline::alloc_pinned(fbytes * max_b));
+  std::vector<uint8_t> pageable(fbytes * max_b);
+  for (size_t i = 0; i < fbytes * max_b; ++i) pageable[i] = static_cast<uint8_t>(rng());
+  std::memcpy(pinned, pageable.data(), pageable.size());
+  std::printf("\n%-8s %-6s %10s %10s %10s %12s\n", "memory", "batch", "median ms", "p90 ms",
+              "img/s", "dets/frame");
+  for (bool use_pinned : {true, false}) {
+    for (int b : batches) {
+      if (gpu_det->static_batch() > 0 && b != gpu_det->static_batch()) continue;
+      std::vector<Frame> fb;
+      for (int k = 0; k < b; ++k)
+        fb.push_back(Frame{fw, fh, fw * 3, (use_pinned ? pinned : pageable.data()) + k * fbytes});
+      DetectOptions opt;
+      std::vector<double> ms;
+      size_t dets = 0;
+      int iters = std::max(10, iterations / std::max(1, b / 4));
+      for (int it = 0; it < iters + 5; ++it) {
+        double t0 = now_ms();
+        auto r = gpu_det->detect(fb, opt);
+        double t1 = now_ms();
+        if (!r.ok()) {
+          std::printf("FAIL detect batch %d: %s\n", b, r.status().message().c_str());
+          return 1;
+        }
+        if (it >= 5) ms.push_back(t1 - t0);
+        dets = 0;
+        for (auto& v : r.value()) dets += v.size();
+      }
+      double med = pct(ms, 0.5);
+      std::printf("%-8s %-6d %10.3f %10.3f %10.0f %12.1f\n", use_pinned ? "pinned" : "pageable", b,
+                  med, pct(ms, 0.9), 1000.0 * b / med, static_cast<double>(dets) / b);
+    }
+  }
+  // Model only (input already on the device), for scale.
+  {
+    int b = gpu_det->static_batch() > 0 ? gpu_det->static_batch() : 1;
+    Shape shape{b, 3, in_h, in_w};
+    auto run = device_run_of(gpu_det->engine(), {&shape, 1});
+    if (run.ok() && run.value()) {
+      auto st = static_cast<cudaStream_t>(run.value()->device_stream());
+      std::vector<double> ms;
+      for (int it = 0; it < iterations + 5; ++it) {
+        double t0 = now_ms();
+        (void)run.value()->enqueue();
+        cudaStreamSynchronize(st);
+        if (it >= 5) ms.push_back(now_ms() - t0);
+      }
+      std::printf("model only (eager steps, batch %d): median %.3f ms, p90 %.3f ms\n", b,
+                  pct(ms, 0.5), pct(ms, 0.9));
+    }
+  }
+  detect::GpuPipeline::free_pinned(pinned);
+  std::printf("%s pipeline_bench: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+  return failures ? 1 : 0;
+}

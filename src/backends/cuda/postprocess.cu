@@ -1,0 +1,276 @@
+// postprocess.cu — see postprocess.cuh. Float operations use _rn intrinsics so that boxes and
+// IoUs round exactly as detect/postprocess.cpp computes them on the CPU (no FMA contraction).
+#include "backends/cuda/postprocess.cuh"
+
+namespace fungen::cuda {
+namespace {
+
+constexpr float kClassOffset = 7680.f;  // Ultralytics' max_wh, as postprocess.cpp
+constexpr int kNmsThreads = 1024;
+
+int anchor_bits(int anchors) {
+  int bits = 1;
+  while ((int64_t{1} << bits) < anchors) ++bits;
+  return bits;
+}
+
+size_t align256(size_t n) {
+  return (n + 255) & ~size_t{255};
+}
+
+int next_pow2(int n) {
+  int p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+// The workspace, carved in this order.
+struct Workspace {
+  int* count = nullptr;                    // [B] candidates per image
+  unsigned long long* keys_in = nullptr;   // [B*A] compacted candidate keys
+  unsigned long long* keys_big = nullptr;  // [B*P] sort space when shared memory is too small
+  float4* boxes = nullptr;                 // [B*A] by anchor: x1, y1, x2, y2
+  float* scores = nullptr;                 // [B*A]
+  int* classes = nullptr;                  // [B*A]
+  float4* shifted = nullptr;               // [B*A] by rank: class-offset boxes
+};
+
+Workspace carve(void* base, int batch, int anchors) {
+  auto* p = static_cast<char*>(base);
+  size_t n = static_cast<size_t>(batch) * anchors;
+  Workspace w;
+  auto take = [&](size_t bytes) {
+    void* r = p;
+    p += align256(bytes);
+    return r;
+  };
+  w.count = static_cast<int*>(take(sizeof(int) * batch));
+  w.keys_in = static_cast<unsigned long long*>(take(8 * n));
+  w.keys_big =
+      static_cast<unsigned long long*>(take(8 * static_cast<size_t>(batch) * next_pow2(anchors)));
+  w.boxes = static_cast<float4*>(take(sizeof(float4) * n));
+  w.scores = static_cast<float*>(take(sizeof(float) * n));
+  w.classes = static_cast<int*>(take(sizeof(int) * n));
+  w.shifted = static_cast<float4*>(take(sizeof(float4) * n));
+  return w;
+}
+
+__device__ __forceinline__ int next_pow2_device(int n) {
+  int p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+__device__ __forceinline__ bool allowed(const DetectParams& p, int c) {
+  return !p.allowed || (c >= 0 && c < p.num_allowed && p.allowed[c]);
+}
+
+// Per anchor: best class (first wins ties), filter, box as x1y1x2y2, and the candidate's sort
+// key (ascending key: score descending, then anchor ascending) appended to its image's list.
+__global__ void candidates_kernel(const float* out, int channels, int anchors, int abits,
+                                  DetectParams p, Workspace w) {
+  const int a = blockIdx.x * blockDim.x + threadIdx.x;
+  const int b = blockIdx.y;
+  if (a >= anchors) return;
+  const float* o = out + static_cast<int64_t>(b) * channels * anchors;
+  float best = -1.f;
+  int cls = 0;
+  for (int c = 0; c < channels - 4; ++c) {
+    float v = o[static_cast<int64_t>(4 + c) * anchors + a];
+    if (v > best) best = v, cls = c;
+  }
+  const int64_t i = static_cast<int64_t>(b) * anchors + a;
+  if (best > p.conf && allowed(p, cls)) {
+    float cx = o[a], cy = o[anchors + a];
+    float hw = __fdiv_rn(o[2 * static_cast<int64_t>(anchors) + a], 2.f);
+    float hh = __fdiv_rn(o[3 * static_cast<int64_t>(anchors) + a], 2.f);
+    w.boxes[i] =
+        make_float4(__fsub_rn(cx, hw), __fsub_rn(cy, hh), __fadd_rn(cx, hw), __fadd_rn(cy, hh));
+    w.scores[i] = best;
+    w.classes[i] = cls;
+    unsigned long long key =
+        (static_cast<unsigned long long>(0xFFFFFFFFu - __float_as_uint(best)) << abits) |
+        static_cast<unsigned long long>(a);
+    int slot = atomicAdd(&w.count[b], 1);
+    w.keys_in[static_cast<int64_t>(b) * anchors + slot] = key;
+  }
+}
+
+// Ascending bitonic sort of n (a power of two) keys by one block.
+__device__ void bitonic_sort(unsigned long long* k, int n) {
+  for (int size = 2; size <= n; size <<= 1) {
+    for (int stride = size >> 1; stride > 0; stride >>= 1) {
+      for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        int j = i ^ stride;
+        if (j > i) {
+          unsigned long long a = k[i], b = k[j];
+          bool ascending = (i & size) == 0;
+          if ((a > b) == ascending) k[i] = b, k[j] = a;
+        }
+      }
+      __syncthreads();
+    }
+  }
+}
+
+// postprocess.cpp iou(), operation for operation.
+__device__ __forceinline__ float iou(float4 a, float4 b) {
+  float area_a = __fmul_rn(__fsub_rn(a.z, a.x), __fsub_rn(a.w, a.y));
+  float area_b = __fmul_rn(__fsub_rn(b.z, b.x), __fsub_rn(b.w, b.y));
+  float x2 = b.z < a.z ? b.z : a.z, x1 = a.x < b.x ? b.x : a.x;
+  float y2 = b.w < a.w ? b.w : a.w, y1 = a.y < b.y ? b.y : a.y;
+  float ww = __fsub_rn(x2, x1), hh = __fsub_rn(y2, y1);
+  ww = 0.f < ww ? ww : 0.f;
+  hh = 0.f < hh ? hh : 0.f;
+  float inter = __fmul_rn(ww, hh);
+  return __fdiv_rn(inter, __fsub_rn(__fadd_rn(area_a, area_b), inter));
+}
+
+// One block per image: greedy NMS over the sorted candidates with a shared bitmask of the
+// suppressed ones. Each kept box is tested against all later ones in parallel.
+// Shared memory: the suppressed bitmask (mask_words), then up to smem_keys keys.
+__global__ void __launch_bounds__(kNmsThreads)
+    nms_kernel(int anchors, int abits, int mask_words, int smem_keys, DetectParams p, Workspace w,
+               DetectOutput r) {
+  extern __shared__ unsigned long long smem[];
+  unsigned int* suppressed = reinterpret_cast<unsigned int*>(smem);
+  const int b = blockIdx.x;
+  const int64_t base = static_cast<int64_t>(b) * anchors;
+  const int n_all = w.count[b];
+  const int sorted_n = next_pow2_device(n_all);
+  unsigned long long* keys = sorted_n <= smem_keys
+                                 ? smem + (mask_words + 1) / 2
+                                 : w.keys_big + static_cast<int64_t>(b) * next_pow2_device(anchors);
+  for (int k = threadIdx.x; k < sorted_n; k += blockDim.x)
+    keys[k] = k < n_all ? w.keys_in[base + k] : ~0ull;
+  __syncthreads();
+  bitonic_sort(keys, sorted_n);
+  int n = n_all;
+  if (p.max_nms > 0 && n > p.max_nms) n = p.max_nms;
+  const int words = (n + 31) / 32;
+  const unsigned long long amask = (1ull << abits) - 1;
+  for (int k = threadIdx.x; k < words; k += blockDim.x) suppressed[k] = 0;
+  for (int j = threadIdx.x; j < n; j += blockDim.x) {
+    int a = static_cast<int>(keys[j] & amask);
+    float4 box = w.boxes[base + a];
+    if (!p.agnostic) {
+      float off = __fmul_rn(static_cast<float>(w.classes[base + a]), kClassOffset);
+      box = make_float4(__fadd_rn(box.x, off), __fadd_rn(box.y, off), __fadd_rn(box.z, off),
+                        __fadd_rn(box.w, off));
+    }
+    w.shifted[base + j] = box;
+  }
+  __syncthreads();
+  volatile unsigned int* sup = suppressed;
+  float* dets = r.dets + static_cast<int64_t>(b) * p.max_det * 6;
+  int kept = 0, i = 0;
+  while (kept < p.max_det) {
+    // The first candidate at or after i that no kept box suppressed (same for every thread).
+    while (i < n) {
+      unsigned int word = sup[i >> 5] | ((1u << (i & 31)) - 1u);
+      if (word != 0xFFFFFFFFu) {
+        i = (i & ~31) + __ffs(~word) - 1;
+        break;
+      }
+      i = (i & ~31) + 32;
+    }
+    if (i >= n) break;
+    if (threadIdx.x == 0) {
+      int a = static_cast<int>(keys[i] & amask);
+      float4 box = w.boxes[base + a];
+      float* d = dets + static_cast<int64_t>(kept) * 6;
+      d[0] = box.x, d[1] = box.y, d[2] = box.z, d[3] = box.w;
+      d[4] = w.scores[base + a];
+      d[5] = static_cast<float>(w.classes[base + a]);
+    }
+    ++kept;
+    const float4 bi = w.shifted[base + i];
+    for (int j = i + 1 + threadIdx.x; j < n; j += blockDim.x) {
+      if ((sup[j >> 5] >> (j & 31)) & 1u) continue;
+      if (iou(bi, w.shifted[base + j]) > p.iou) atomicOr(&suppressed[j >> 5], 1u << (j & 31));
+    }
+    __syncthreads();
+    ++i;
+  }
+  if (threadIdx.x == 0) r.count[b] = kept;
+}
+
+// One warp per image: rows in order, compacted with ballots so the order is kept.
+__global__ void end_to_end_kernel(const float* out, int rows, int cols, DetectParams p,
+                                  DetectOutput r) {
+  const int b = blockIdx.x;
+  const int lane = threadIdx.x;
+  const float* o = out + static_cast<int64_t>(b) * rows * cols;
+  float* dets = r.dets + static_cast<int64_t>(b) * p.max_det * 6;
+  int count = 0;
+  for (int start = 0; start < rows && count < p.max_det; start += 32) {
+    int row = start + lane;
+    bool pass = false;
+    const float* v = o + static_cast<int64_t>(row) * cols;
+    if (row < rows) pass = v[4] > p.conf && allowed(p, static_cast<int>(v[5]));
+    unsigned int ballot = __ballot_sync(0xFFFFFFFFu, pass);
+    int pos = count + __popc(ballot & ((1u << lane) - 1u));
+    if (pass && pos < p.max_det) {
+      float* d = dets + static_cast<int64_t>(pos) * 6;
+      for (int k = 0; k < 5; ++k) d[k] = v[k];
+      d[5] = static_cast<float>(static_cast<int>(v[5]));
+    }
+    count += __popc(ballot);
+  }
+  if (lane == 0) r.count[b] = count < p.max_det ? count : p.max_det;
+}
+
+}  // namespace
+
+size_t raw_detect_workspace_bytes(int batch, int anchors) {
+  size_t n = static_cast<size_t>(batch) * anchors;
+  return align256(sizeof(int) * batch) + align256(8 * n) +
+         align256(8 * static_cast<size_t>(batch) * next_pow2(anchors)) +
+         2 * align256(sizeof(float4) * n) + 2 * align256(4 * n) + 256;
+}
+
+cudaError_t raw_detect(const float* out, int batch, int channels, int anchors,
+                       const DetectParams& p, void* workspace, size_t workspace_bytes,
+                       const DetectOutput& result, cudaStream_t stream) {
+  if (workspace_bytes < raw_detect_workspace_bytes(batch, anchors) || anchors <= 0 ||
+      channels <= 4) {
+    return cudaErrorInvalidValue;
+  }
+  Workspace w = carve(workspace, batch, anchors);
+  const int abits = anchor_bits(anchors);
+  // Shared memory: the bitmask plus as many keys as the device allows (the rest sort in global
+  // memory). The attribute is set once, on the first (uncaptured) call.
+  int device = 0, optin = 48 * 1024;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  const int mask_words = (anchors + 31) / 32;
+  const size_t mask_bytes = sizeof(unsigned long long) * ((mask_words + 1) / 2);
+  int smem_keys = next_pow2(anchors);
+  while (smem_keys > 1 &&
+         mask_bytes + 8 * static_cast<size_t>(smem_keys) > static_cast<size_t>(optin))
+    smem_keys >>= 1;
+  const size_t smem = mask_bytes + 8 * static_cast<size_t>(smem_keys);
+  static size_t configured = 48 * 1024;
+  if (smem > configured) {
+    cudaError_t e = cudaFuncSetAttribute(nms_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         static_cast<int>(smem));
+    if (e != cudaSuccess) return e;
+    configured = smem;
+  }
+  cudaError_t e = cudaMemsetAsync(w.count, 0, sizeof(int) * batch, stream);
+  if (e != cudaSuccess) return e;
+  dim3 grid((anchors + 255) / 256, batch);
+  candidates_kernel<<<grid, 256, 0, stream>>>(out, channels, anchors, abits, p, w);
+  nms_kernel<<<batch, kNmsThreads, smem, stream>>>(anchors, abits, mask_words, smem_keys, p, w,
+                                                   result);
+  return cudaGetLastError();
+}
+
+cudaError_t end_to_end_detect(const float* out, int batch, int rows, int cols,
+                              const DetectParams& p, const DetectOutput& result,
+                              cudaStream_t stream) {
+  end_to_end_kernel<<<batch, 32, 0, stream>>>(out, rows, cols, p, result);
+  return cudaGetLastError();
+}
+
+}  // namespace fungen::cuda

@@ -1,0 +1,69 @@
+// gpu_pipeline.h — the detector's GPU path: frames → detections with only the frames going up
+// and the detections coming down. Upload (from the caller's pinned memory directly, or through
+// a pinned staging buffer), letterbox into the model's device input (gpu_preprocess.h), the
+// model (runtime/device_run.h), score filter + NMS (backends/cuda/postprocess.cuh), download of
+// the kept boxes; the part between the copies is one CUDA graph per batch size and frame sizes.
+// Plain C++ header; the implementation (src/backends/cuda/gpu_pipeline.cpp) exists in builds
+// with FUNGEN_HAVE_CUDA. Not thread-safe (one per Detector).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "detect/gpu_preprocess.h"
+#include "detect/postprocess.h"
+#include "fungen/detector.h"
+#include "fungen/engine.h"
+
+namespace fungen::detect {
+
+class GpuPipeline {
+ public:
+  // A pipeline over `engine` (which must outlive it) for inputs of input_width × input_height.
+  GpuPipeline(Engine& engine, int input_width, int input_height);
+  ~GpuPipeline();
+  GpuPipeline(const GpuPipeline&) = delete;
+  GpuPipeline& operator=(const GpuPipeline&) = delete;
+
+  // Does the engine's plan for this batch run as one device run? (Prepares the plan; cached.)
+  Result<bool> available(int batch);
+
+  // `frames` (host memory, BGR) through the model at `batch` (>= frames.size(); the rest grey).
+  // `layout`: the head, or nullopt to take it from the output shape. Fills one list per frame
+  // of candidates in model-input pixels, exactly what the CPU path's postprocess returns.
+  Status detect(std::span<const Frame> frames, int batch, const DetectOptions& options,
+                std::optional<HeadLayout> layout, std::vector<std::vector<Candidate>>& out);
+  // The same from frames already in device memory (NVDEC), through `remap` when not null.
+  Status detect_device(std::span<const gpu::DeviceFrame> frames, const gpu::DeviceRemap* remap,
+                       int batch, const DetectOptions& options, std::optional<HeadLayout> layout,
+                       std::vector<std::vector<Candidate>>& out);
+
+  // The head layout the last detect used.
+  HeadLayout layout() const { return layout_; }
+  // The model input (device, fp16/fp32 NCHW) of the last detect at `batch`, for checks: copied
+  // to host as float32.
+  Result<Tensor> input_on_host(int batch);
+
+  // Pinned host memory (cudaMallocHost) for callers that want the fastest upload.
+  static void* alloc_pinned(size_t bytes);
+  static void free_pinned(void* p);
+
+  struct State;
+
+ private:
+  Result<State*> state_for(int batch);
+  Status run(State& s, std::span<const gpu::DeviceFrame> frames, const gpu::DeviceRemap* remap,
+             const DetectOptions& options, std::optional<HeadLayout> layout,
+             std::vector<std::vector<Candidate>>& out);
+
+  Engine& engine_;
+  int in_w_, in_h_;
+  bool graphs_ = true;
+  HeadLayout layout_ = HeadLayout::kRaw;
+  std::map<int, std::unique_ptr<State>> states_;
+};
+
+}  // namespace fungen::detect
