@@ -75,6 +75,7 @@ class Engine {
   struct Impl;  // opaque
 
  private:
+  friend struct EngineAccess;  // src/runtime/engine_impl.h
   explicit Engine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -53,6 +53,8 @@ class CudaBackend final : public Backend {
     ctx_.elem = options.precision == "fp32" ? cuda::Elem::kF32 : cuda::Elem::kF16;
     ctx_.graphs = !cuda::env_off("FUNGEN_CUDA_GRAPHS");
     ctx_.nhwc = !cuda::env_off("FUNGEN_CUDA_NHWC");
+    tuning_ = options.tuning;
+    ctx_.tuning = tuning_.get();
     CUDA_CHECK(cudaSetDevice(ctx_.device));
     CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking));
     CUDNN_CHECK(cudnnCreate(&ctx_.cudnn));
@@ -109,6 +111,7 @@ class CudaBackend final : public Backend {
   }
 
   cuda::CudaContext ctx_;
+  std::shared_ptr<TuningCache> tuning_;  // kept alive for ctx_.tuning
 };
 
 }  // namespace
