@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <random>
 
+#include "runtime/plan_file.h"
+
 namespace fungen::cli {
 
 Result<std::vector<int64_t>> parse_batch_range(const std::string& range) {
@@ -29,16 +31,11 @@ Result<Shape> input_shape_at(const Engine& engine, int64_t batch) {
     return unsupported("fungen convert takes models with one NCHW image input");
   }
   Shape s = engine.inputs()[0].shape;
-  int64_t size = 640;
-  auto it = engine.metadata().find("imgsz");
-  if (it != engine.metadata().end()) {
-    size_t digit = it->second.find_first_of("0123456789");
-    if (digit != std::string::npos) size = std::stoll(it->second.substr(digit));
-  }
+  const auto [h, w] = model_image_size(engine.inputs()[0], engine.metadata());
   s[0] = batch;
   if (s[1] < 0) s[1] = 3;
-  if (s[2] < 0) s[2] = size;
-  if (s[3] < 0) s[3] = size;
+  s[2] = h;
+  s[3] = w;
   return s;
 }
 

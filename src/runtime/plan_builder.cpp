@@ -14,9 +14,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The model's image size: its declared H and W, else metadata imgsz ("[640, 640]"), else 640.
-std::pair<int64_t, int64_t> image_size(const TensorInfo& in,
-                                       const std::map<std::string, std::string>& metadata) {
+// The plan's source model: where it was, else beside the plan under the same file name.
+std::string locate_source(const std::string& plan_path, const std::string& recorded) {
+  std::error_code ec;
+  if (!recorded.empty() && fs::is_regular_file(recorded, ec)) return recorded;
+  fs::path beside = fs::path(plan_path).parent_path() / fs::path(recorded).filename();
+  if (!recorded.empty() && fs::is_regular_file(beside, ec)) return beside.string();
+  return "";
+}
+
+}  // namespace
+
+std::pair<int64_t, int64_t> model_image_size(const TensorInfo& in,
+                                             const std::map<std::string, std::string>& metadata) {
   int64_t h = in.shape.size() == 4 ? in.shape[2] : -1, w = in.shape.size() == 4 ? in.shape[3] : -1;
   auto it = metadata.find("imgsz");
   if ((h < 0 || w < 0) && it != metadata.end()) {
@@ -31,17 +41,6 @@ std::pair<int64_t, int64_t> image_size(const TensorInfo& in,
   }
   return {h > 0 ? h : 640, w > 0 ? w : 640};
 }
-
-// The plan's source model: where it was, else beside the plan under the same file name.
-std::string locate_source(const std::string& plan_path, const std::string& recorded) {
-  std::error_code ec;
-  if (!recorded.empty() && fs::is_regular_file(recorded, ec)) return recorded;
-  fs::path beside = fs::path(plan_path).parent_path() / fs::path(recorded).filename();
-  if (!recorded.empty() && fs::is_regular_file(beside, ec)) return beside.string();
-  return "";
-}
-
-}  // namespace
 
 Result<PlanFile> build_plan(const std::string& onnx_path, const PlanBuildOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -71,7 +70,7 @@ Result<PlanFile> build_plan(const std::string& onnx_path, const PlanBuildOptions
     return unsupported(onnx_path + ": plans are built for models with one NCHW image input");
   }
   const TensorInfo& in = engine.inputs()[0];
-  const auto [h, w] = image_size(in, engine.metadata());
+  const auto [h, w] = model_image_size(in, engine.metadata());
   for (int64_t b : options.batches) {
     if (in.shape[0] >= 0 && in.shape[0] != b) {
       return invalid_argument(onnx_path + " has a static batch of " + std::to_string(in.shape[0]) +

@@ -73,6 +73,11 @@ Result<PlanFile> read_plan_file(const std::string& path);
 // FNV-1a 64 of a file's bytes and its size.
 Result<std::pair<uint64_t, uint64_t>> hash_file(const std::string& path);
 
+// A model's image size (H, W): its declared H and W, else metadata imgsz ("[384, 640]" or
+// "640"), else 640.
+std::pair<int64_t, int64_t> model_image_size(const TensorInfo& input,
+                                             const std::map<std::string, std::string>& metadata);
+
 struct PlanBuildOptions {
   std::string backend = "cuda";  // "cuda" | "cpu" | "reference"
   std::string precision = "";    // "" = fp16 on cuda, fp32 otherwise

@@ -9,7 +9,9 @@
 #include <mutex>
 
 #include "fungen/engine.h"
+#include "fungen/image.h"
 #include "fungen/log.h"
+#include "fungen/model_manager.h"
 #include "model_builder.h"
 #include "op_test_util.h"
 #include "ops/op_util.h"
@@ -352,6 +354,65 @@ TEST(PlanFile, StaticBatchModelRefusesOtherBatches) {
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.status().message().find("static batch of 1"), std::string::npos);
   EXPECT_TRUE(build_plan(dir + "/s.onnx", {.backend = cpu_backend(), .batches = {1}}).ok());
+}
+
+std::vector<std::vector<Detection>> predict(ModelManager& mm, const Image& img) {
+  Frame f = img.frame();
+  auto r = mm.predict_batch({&f, 1}, 0.0f, 0.45f, 300);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? r.value() : std::vector<std::vector<Detection>>{};
+}
+
+TEST(PlanFile, ModelManagerPrefersAFungenPlanAndRebuildsAStaleOne) {
+  std::string dir = make_dir("model_manager");
+  std::string path = converted(dir);
+  Image img(16, 16);
+  std::mt19937 rng(test::test_seed());
+  for (int i = 0; i < 16 * 16 * 3; ++i) img.data()[i] = static_cast<uint8_t>(rng() % 256);
+  ModelManager from_onnx(dir, "cpu", 2, false, false);
+  ASSERT_TRUE(from_onnx.load_model("m.onnx").ok());
+  auto want = predict(from_onnx, img);
+
+  ModelManager mm(dir, "cpu", 2, false, false);
+  Status s = mm.load_model("m");
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(fs::path(mm.model_path()).filename(), "m.engine");
+  EXPECT_TRUE(mm.load_notes().empty());
+  auto got = predict(mm, img);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_FALSE(want.empty());
+  ASSERT_EQ(got[0].size(), want[0].size());
+  ASSERT_FALSE(got[0].empty()) << "conf 0 keeps boxes: the comparison compares something";
+  for (size_t i = 0; i < got[0].size(); ++i) {
+    EXPECT_EQ(got[0][i].class_id, want[0][i].class_id);
+    EXPECT_EQ(got[0][i].confidence, want[0][i].confidence);
+    EXPECT_EQ(got[0][i].x1, want[0][i].x1);
+    EXPECT_EQ(got[0][i].y2, want[0][i].y2);
+  }
+
+  auto plan = read_plan_file(path);
+  ASSERT_TRUE(plan.ok());
+  plan->fingerprint.compute_capability = "7.5";
+  ASSERT_TRUE(write_plan_file(path, plan.value()).ok());
+  LogCapture logs;
+  ASSERT_TRUE(mm.load_model("m").ok());
+  EXPECT_EQ(logs.count("rebuilding"), 1u);
+  EXPECT_EQ(read_plan_file(path)->fingerprint.compute_capability, "");
+}
+
+TEST(PlanFile, ModelManagerOnTheCpuRunsAGpuPlansSource) {
+  std::string dir = make_dir("model_manager_gpu_plan");
+  std::string path = converted(dir);
+  auto plan = read_plan_file(path);
+  ASSERT_TRUE(plan.ok());
+  plan->backend = "cuda";
+  ASSERT_TRUE(write_plan_file(path, plan.value()).ok());
+  ModelManager mm(dir, "cpu", 2, false, false);
+  Status s = mm.load_model("m");
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(fs::path(mm.model_path()).filename(), "m.onnx");
+  ASSERT_EQ(mm.load_notes().size(), 1u);
+  EXPECT_NE(mm.load_notes()[0].find("GPU plan"), std::string::npos);
 }
 
 }  // namespace
