@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/convert_measure.h"
 #include "fungen/engine.h"
+#include "runtime/engine_impl.h"
 #include "runtime/plan_file.h"
 #include "runtime/plan_validate.h"
 
@@ -114,7 +115,11 @@ int convert_one(const std::string& onnx, const std::string& out_path,
     if (!s.ok()) return report(s);
   }
   const double plan_load = seconds_since(t0);
-  std::printf("plan loaded and planned for every batch in %.2f s\n", plan_load);
+  const TuningCache& tuning = *EngineAccess::impl(engine.value()).tuning;
+  std::printf(
+      "plan loaded and planned for every batch in %.2f s (tuned algorithms: %zu from the "
+      "plan, %zu measured again)\n",
+      plan_load, tuning.hits(), tuning.misses());
 
   int code = 0;
   if (opt.validate) {
@@ -135,9 +140,13 @@ int convert_one(const std::string& onnx, const std::string& out_path,
     std::printf("validate against CPU fp32 (%s backend), %d images (noise and scenes):\n",
                 ref_backend, opt.images);
     for (const std::string& line : r->lines) std::printf("  %s\n", line.c_str());
-    std::printf("  max rel L2 %.3e (limit %.0e), mean %.3e; detections at conf %.2f: %zu/%zu\n",
-                r->max_rel_l2, vo.max_rel_l2, r->mean_rel_l2, vo.conf, r->detections.matched,
-                r->detections.reference);
+    std::printf(
+        "  max rel L2 %.3e (limit %.0e), mean %.3e; CPU detections at conf %.2f "
+        "reproduced: %zu/%zu = %.2f%% (limit %.0f%%; at the same conf and max_det: "
+        "%zu)\n",
+        r->max_rel_l2, vo.max_rel_l2, r->mean_rel_l2, vo.conf, r->detections.matched,
+        r->detections.reference, 100.0 * r->detections.recall(), 100.0 * vo.min_recall,
+        r->exact_matched);
     if (r->detections.reference == 0) {
       std::printf(
           "  note: the CPU found no detections at conf %.2f (random weights?); only the "

@@ -99,6 +99,7 @@ TEST(PlanValidate, AnEngineAgainstItselfPassesAndAnotherFails) {
   EXPECT_EQ(ok->max_rel_l2, 0.0);
   EXPECT_GT(ok->detections.reference, 0u) << "the check must have detections to compare";
   EXPECT_EQ(ok->detections.matched, ok->detections.reference);
+  EXPECT_EQ(ok->exact_matched, ok->detections.reference);
   EXPECT_EQ(ok->lines.size(), 2u);
 
   Engine off = load(head_model(1.1f));
