@@ -187,7 +187,7 @@ int run_convert(const ConvertOptions& opt) {
     auto fp = current_fingerprint("cuda");
     if (!fp.ok()) {
       std::string m = fp.status().message();
-      if (m.rfind("no CUDA device", 0) != 0) m = "no CUDA device: " + m;
+      if (m.rfind("no CUDA device:", 0) != 0) m = "no CUDA device: " + m;
       std::fprintf(stderr, "fungen: error: %s; --backend cpu builds a plan for the CPU\n",
                    m.c_str());
       return 3;
@@ -217,6 +217,10 @@ int run_convert(const ConvertOptions& opt) {
     return report(not_found("no file in '" + opt.dir + "' matches '" + opt.pattern + "'"));
   }
   std::sort(models.begin(), models.end());
+  if (!opt.out.empty()) {
+    fs::create_directories(opt.out, ec);
+    if (ec) return report(io_error("cannot create '" + opt.out + "': " + ec.message()));
+  }
   int failed = 0, worst = 0;
   for (const fs::path& m : models) {
     fs::path out = m;

@@ -9,8 +9,8 @@ namespace fungen {
 
 Result<CudaDeviceInfo> cuda_device_info(int device) {
   if (cuda_device_count() <= device) {
-    return unsupported("no CUDA device " + std::to_string(device) +
-                       " is present (check nvidia-smi and the driver)");
+    return unsupported("no CUDA device: device " + std::to_string(device) +
+                       " is not present (check nvidia-smi and the driver)");
   }
   CudaDeviceInfo info;
   cudaDeviceProp prop{};
