@@ -92,16 +92,19 @@ int convert_one(const std::string& onnx, const std::string& out_path,
       onnx,
       {.backend = opt.backend, .precision = precision, .batches = batches, .threads = opt.threads});
   if (!plan.ok()) return report(plan.status());
+  const auto write_start = std::chrono::steady_clock::now();
   Status written = write_plan_file(out_path, plan.value());
   if (!written.ok()) return report(written);
+  const double write_seconds = seconds_since(write_start);
   std::error_code ec;
   std::string batch_list;
   for (int64_t b : plan->batches) batch_list += (batch_list.empty() ? "" : ",") + std::to_string(b);
-  std::printf("built %s in %.2f s: %s %s, batch %s, %zu tuned algorithm(s), %.1f MB, for %s\n",
-              out_path.c_str(), plan->build_seconds, plan->backend.c_str(), plan->precision.c_str(),
-              batch_list.c_str(), plan->tuning.size(),
-              static_cast<double>(fs::file_size(out_path, ec)) / 1e6,
-              plan->fingerprint.device.c_str());
+  std::printf(
+      "built %s in %.2f s (+ %.2f s writing): %s %s, batch %s, %zu tuned algorithm(s), %.1f MB, "
+      "for %s\n",
+      out_path.c_str(), plan->build_seconds, write_seconds, plan->backend.c_str(),
+      plan->precision.c_str(), batch_list.c_str(), plan->tuning.size(),
+      static_cast<double>(fs::file_size(out_path, ec)) / 1e6, plan->fingerprint.device.c_str());
   if (!opt.validate && !opt.benchmark && !opt.compare) return 0;
 
   // Everything below uses the plan as written: read back from the file.

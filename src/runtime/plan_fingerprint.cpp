@@ -1,5 +1,8 @@
 #include "runtime/plan_fingerprint.h"
 
+#include <fstream>
+#include <iterator>
+
 #include "fungen/config.h"
 #include "runtime/backend.h"
 
@@ -29,6 +32,16 @@ bool PlanFingerprint::set_field(const std::string& name, const std::string& valu
   return false;
 }
 
+std::string nvidia_driver_version(const std::string& proc_text) {
+  const std::string marker = "Kernel Module";
+  size_t at = proc_text.find(marker);
+  if (at == std::string::npos) return "";
+  size_t begin = proc_text.find_first_not_of(" \t", at + marker.size());
+  if (begin == std::string::npos) return "";
+  size_t end = proc_text.find_first_of(" \t\n", begin);
+  return proc_text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+}
+
 std::string cuda_version_string(int version) {
   return std::to_string(version / 1000) + "." + std::to_string(version % 1000 / 10);
 }
@@ -52,6 +65,11 @@ Result<PlanFingerprint> current_fingerprint(const std::string& backend, int devi
     fp.device = info->name;
     fp.compute_capability = std::to_string(info->major) + "." + std::to_string(info->minor);
     fp.driver = cuda_version_string(info->driver_version);
+    std::ifstream proc("/proc/driver/nvidia/version");
+    std::string text((std::istreambuf_iterator<char>(proc)), std::istreambuf_iterator<char>());
+    if (std::string kernel = nvidia_driver_version(text); !kernel.empty()) {
+      fp.driver += " (" + kernel + ")";
+    }
     fp.cuda_runtime = cuda_version_string(info->runtime_version);
     fp.cudnn = cudnn_version_string(info->cudnn_version);
     return fp;

@@ -18,7 +18,7 @@ struct PlanFingerprint {
   std::string backend;             // "cuda" | "cpu" | "reference"
   std::string device;              // GPU name, or the CPU model
   std::string compute_capability;  // "9.0" ("" on the CPU)
-  std::string driver;              // CUDA driver API version, "13.0" ("" on the CPU)
+  std::string driver;              // "13.0 (580.65.06)": CUDA API and kernel module ("" on the CPU)
   std::string cuda_runtime;        // "13.0" ("" on the CPU)
   std::string cudnn;               // "9.10.0" ("" on the CPU)
   std::string cpu_features;        // on the CPU: the ISA extensions oneDNN may pick by
@@ -37,6 +37,9 @@ Result<PlanFingerprint> current_fingerprint(const std::string& backend, int devi
 // One line naming every field that differs, "GPU 'NVIDIA A100' -> 'NVIDIA H100', cuDNN 9.1.0 ->
 // 9.10.0"; "" when the fingerprints are equal.
 std::string fingerprint_difference(const PlanFingerprint& plan, const PlanFingerprint& now);
+
+// "580.65.06" from the text of /proc/driver/nvidia/version ("" when it names no kernel module).
+std::string nvidia_driver_version(const std::string& proc_text);
 
 // "13.0" from 13000 (CUDA's major*1000 + minor*10); "9.10.0" from cuDNN 9's 91000.
 std::string cuda_version_string(int version);

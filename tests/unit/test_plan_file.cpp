@@ -145,6 +145,28 @@ TEST(PlanIo, ConvWeightsAreStoredAsFp16InAnFp16Pool) {
   }
 }
 
+TEST(PlanFingerprint, VersionsAndDifferences) {
+  EXPECT_EQ(cuda_version_string(13000), "13.0");
+  EXPECT_EQ(cuda_version_string(12080), "12.8");
+  EXPECT_EQ(cudnn_version_string(91000), "9.10.0");
+  EXPECT_EQ(cudnn_version_string(8907), "8.9.7");
+  EXPECT_EQ(nvidia_driver_version("NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.65.06  "
+                                  "Sun Jul 27 07:09:32 UTC 2025\nGCC version: gcc 12"),
+            "580.65.06");
+  EXPECT_EQ(nvidia_driver_version(""), "");
+  PlanFingerprint a = current_fingerprint("cpu").value(), b = a;
+  EXPECT_EQ(fingerprint_difference(a, b), "");
+  b.device = "Other";
+  b.cudnn = "9.1.0";
+  std::string diff = fingerprint_difference(a, b);
+  EXPECT_NE(diff.find("device '" + a.device + "' -> 'Other'"), std::string::npos) << diff;
+  EXPECT_NE(diff.find("cuDNN '' -> '9.1.0'"), std::string::npos) << diff;
+  PlanFingerprint c;
+  for (const auto& [name, value] : b.fields()) EXPECT_TRUE(c.set_field(name, value));
+  EXPECT_EQ(c, b);
+  EXPECT_FALSE(c.set_field("from a newer fungen", "x"));
+}
+
 TEST(PlanFile, RoundTripGivesBitIdenticalOutputs) {
   std::string dir = make_dir("roundtrip");
   std::string path = converted(dir);
