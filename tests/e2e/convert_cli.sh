@@ -7,9 +7,11 @@
 set -uo pipefail
 fungen=$1
 model=${FUNGEN_TEST_MODEL:-}
-if [ -z "$model" ] || [ ! -f "$model" ]; then
-  echo "convert_cli: FUNGEN_TEST_MODEL is not set to an exported model (run scripts/test.sh)"
-  exit 1
+if [ -z "$model" ] || [ ! -f "$model" ]; then  # not run through scripts/test.sh: export it
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  python=$(bash "$root/tools/setup_python.sh") || { echo "convert_cli: no Python venv"; exit 1; }
+  model=$("$python" "$root/tools/export_models.py" | tail -n 1)/yolo11_384x640_dyn_op12_simp.onnx
+  [ -f "$model" ] || { echo "convert_cli: the export did not produce $model"; exit 1; }
 fi
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cp "$model" "$work/m.onnx"
