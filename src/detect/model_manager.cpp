@@ -66,9 +66,11 @@ void cache_gpu_plan(detect::FoundModel& found, const std::string& precision, int
   std::string plan_path = std::filesystem::path(found.path).replace_extension(".engine").string();
   std::vector<int64_t> batches = {1};
   if (max_batch > 1) batches.push_back(max_batch);
-  auto plan = build_plan(
-      found.path,
-      {.backend = "cuda", .precision = precision, .batches = batches, .threads = threads});
+  auto plan = build_plan(found.path, {.backend = "cuda",
+                                      .precision = precision,
+                                      .batches = batches,
+                                      .threads = threads,
+                                      .fit_static_batch = true});
   Status s = plan.ok() ? write_plan_file(plan_path, plan.value()) : plan.status();
   if (!s.ok()) {
     log(LogLevel::kWarn, "no GPU plan cached for {}: {}", found.path, s.message());

@@ -71,7 +71,9 @@ Result<PlanFile> build_plan(const std::string& onnx_path, const PlanBuildOptions
   }
   const TensorInfo& in = engine.inputs()[0];
   const auto [h, w] = model_image_size(in, engine.metadata());
-  for (int64_t b : options.batches) {
+  std::vector<int64_t> batches = options.batches;
+  if (options.fit_static_batch && in.shape[0] > 0) batches = {in.shape[0]};
+  for (int64_t b : batches) {
     if (in.shape[0] >= 0 && in.shape[0] != b) {
       return invalid_argument(onnx_path + " has a static batch of " + std::to_string(in.shape[0]) +
                               "; build the plan with --batch " + std::to_string(in.shape[0]) +

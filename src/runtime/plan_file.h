@@ -84,6 +84,8 @@ struct PlanBuildOptions {
   std::vector<int64_t> batches = {1};
   int threads = 0;
   int device = 0;
+  // A model with a static batch gets a plan for its own batch instead of an error.
+  bool fit_static_batch = false;
 };
 // Imports the ONNX model, builds and autotunes one execution plan per batch size, and returns
 // the plan file's contents (build_seconds: import to last plan).

@@ -179,6 +179,10 @@ TEST(PlanFile, StaticBatchModelRefusesOtherBatches) {
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.status().message().find("static batch of 1"), std::string::npos);
   EXPECT_TRUE(build_plan(dir + "/s.onnx", {.backend = cpu_backend(), .batches = {1}}).ok());
+  auto fitted = build_plan(dir + "/s.onnx",
+                           {.backend = cpu_backend(), .batches = {1, 8}, .fit_static_batch = true});
+  ASSERT_TRUE(fitted.ok()) << fitted.status().message();
+  EXPECT_EQ(fitted->batches, (std::vector<int64_t>{1}));
 }
 
 }  // namespace
