@@ -121,8 +121,8 @@ Result<Engine> load_plan(const std::string& path, const PlanLoadOptions& options
              " and this fungen writes version " + std::to_string(kPlanFormatVersion);
   } else {
     plan = read_plan_file(path);
-    if (!plan.ok() && plan.status().code() != StatusCode::kCorrupt) return plan.status();
-    if (!plan.ok()) reason = "it is damaged: " + plan.status().message();
+    // Damaged, or from a newer fungen with ops this one lacks: the source model decides.
+    if (!plan.ok()) reason = "it cannot be read (" + plan.status().message() + ")";
   }
   PlanFingerprint machine;
   if (options.machine) {
