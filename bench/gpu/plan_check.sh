@@ -9,14 +9,14 @@
 # Usage (on the device): bench/gpu/plan_check.sh [model.onnx] [batch range]
 set -uo pipefail
 model=${1:-bundle/models/yolo11_640x640_dyn_op12_nosimp.onnx}; range=${2:-1:64}
-out=${OUT:-/tmp/out}; mkdir -p "$out/plans"
+out=${OUT:-/tmp/out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
 site=$(python3 -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))' 2>/dev/null)
 for d in "$site"/nvidia/cudnn/lib "$site"/nvidia/cublas/lib "$site"/nvidia/cu13/lib /usr/local/cuda/lib64; do
   [ -d "$d" ] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d
 done
 export LD_LIBRARY_PATH=$PWD/bundle/lib:${LD_LIBRARY_PATH:-}
-fungen=bundle/bin/fungen; w=$out/plans; cp "$model" "$w/yolo11n.onnx"
+fungen=bundle/bin/fungen; w=/tmp/fungen_plans; mkdir -p "$w"; cp "$model" "$w/yolo11n.onnx"  # plans stay off $OUT
 fails=0
 step() { if [ "$1" -eq 0 ]; then echo "PASS: $2"; else echo "FAIL: $2"; fails=$((fails + 1)); fi; }
 
