@@ -3,9 +3,14 @@
 # the yolo11n plan (target <= 10 s), --validate (exit 6 on failure) with --benchmark and
 # --compare, a reload that must take every cuDNN algorithm from the plan and not rebuild, and a
 # plan whose fingerprint names another GPU, which must be rebuilt with one log line. Prints
-# PASS/FAIL per step. Expects the bundle made here by
-#   scripts/bundle.sh bundle build-cuda/bin/fungen
-#   cp ~/.cache/fungen/models/<key>/yolo11_640x640_dyn_op12_nosimp.onnx bundle/models/
+# PASS/FAIL per step. Expects the bundle made here by a lean build (no FFmpeg, no oneDNN: the
+# bundle stays ~10 MB instead of ~200 MB; --validate then compares with the reference kernels,
+# fp32, ~0.5 s per 640x640 image):
+#   cmake -S . -B build-cuda-lean -DFUNGEN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+#     -DFUNGEN_FFMPEG=OFF -DFUNGEN_ONEDNN=OFF -DFUNGEN_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release
+#   cmake --build build-cuda-lean -j2 --target fungen_cli
+#   scripts/bundle.sh bundle build-cuda-lean/bin/fungen
+#   mkdir -p bundle/models && cp ~/.cache/fungen/models/<key>/yolo11_640x640_dyn_op12_nosimp.onnx bundle/models/
 # Usage (on the device): bench/gpu/plan_check.sh [model.onnx] [batch range]
 set -uo pipefail
 model=${1:-bundle/models/yolo11_640x640_dyn_op12_nosimp.onnx}; range=${2:-1:64}

@@ -191,7 +191,8 @@ int run_convert(const ConvertOptions& opt) {
     if (!fp.ok()) {
       std::string m = fp.status().message();
       if (m.rfind("no CUDA device:", 0) != 0) m = "no CUDA device: " + m;
-      std::fprintf(stderr, "fungen: error: %s; --backend cpu builds a plan for the CPU\n",
+      std::fprintf(stderr,
+                   "fungen: error: %s; --backend cpu (or reference) builds a plan for the CPU\n",
                    m.c_str());
       return 3;
     }
