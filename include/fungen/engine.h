@@ -7,6 +7,10 @@
 //   std::vector<fungen::Tensor> outputs;
 //   fungen::Status s = engine->run({&images, 1}, outputs);   // outputs[0]: 1x84x8400
 //
+// Engine::load also takes a `.engine` plan written by `fungen convert` (docs/plan-format.md): it
+// runs with the plan's backend and precision (options.threads applies, the rest is ignored) and
+// is rebuilt from its source ONNX, with one log line, when built for another machine.
+//
 // Loading parses the file, checks every node against fungen's op table (an unsupported op or
 // attribute fails here, before any compute) and, for each new set of input shapes, specializes
 // the graph (shape inference, constant folding, dead-node removal) and plans memory once.
@@ -75,6 +79,7 @@ class Engine {
   struct Impl;  // opaque
 
  private:
+  friend struct EngineAccess;  // src/runtime/engine_impl.h
   explicit Engine(std::unique_ptr<Impl> impl);
   friend struct EngineInternals;  // src/runtime/device_run.h
   std::unique_ptr<Impl> impl_;

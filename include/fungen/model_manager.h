@@ -7,9 +7,13 @@
 //   fungen::PerformanceStats st = mm.performance_stats();     // fps, latency p50/p95, memory
 //
 // Discovery in model_dir, for load_model("NAME"): NAME.engine > NAME.onnx > NAME.pt.
-//  - .engine: fungen has no engine format of its own yet, so every .engine (TensorRT's, or any
-//    other tool's) is foreign: skipped with a warning naming it, never trusted.
-//  - .onnx: loaded.
+//  - .engine: a fungen plan (`fungen convert`) is loaded with the backend and precision it was
+//    built for; when it was built on another GPU, driver, CUDA/cuDNN or fungen version (or its
+//    format is older), it is rebuilt from its source .onnx and rewritten, with one log line saying
+//    why. Any other .engine (TensorRT's or another tool's) is foreign: skipped with a warning.
+//  - .onnx: loaded. With `optimize` on the GPU, a plan NAME.engine (fp16 with force_fp16, else
+//    fp32; batch 1 and max_batch_size) is built beside it once and loaded, so later loads skip
+//    the autotuning; with device "cpu" a GPU plan's source model runs instead.
 //  - .pt: converted once to NAME.onnx beside it by running the Ultralytics exporter
 //    ($FUNGEN_PYTHON, default python3, `-c "from ultralytics import YOLO;
 //    YOLO(pt).export(format='onnx')"`); the command is logged; when ultralytics is missing the

@@ -10,7 +10,7 @@ namespace fungen::cli {
 
 // Exit codes (docs/cli.md): 0 ok, 1 internal error, 2 bad command line, 3 bad input
 // (missing/corrupt/unsupported model or file, bad value), 4 I/O error (disk full, permission),
-// 5 out of memory, 130 interrupted.
+// 5 out of memory, 6 validation failed (convert --validate), 130 interrupted.
 int exit_code_for(const Status& status);
 // Prints "fungen: error: <message>" on stderr and returns exit_code_for(status).
 int report(const Status& status);
@@ -23,5 +23,6 @@ Action add_bench_command(CLI::App& app);
 Action add_detect_command(CLI::App& app);
 Action add_config_command(CLI::App& app);
 Action add_doctor_command(CLI::App& app);
+Action add_convert_command(CLI::App& app);
 
 }  // namespace fungen::cli

@@ -228,7 +228,8 @@ Action add_detect_command(CLI::App& app) {
       "5 out of memory.");
   cmd->add_option("inputs", opt->inputs, "Images (.png/.jpg/.jpeg) or directories of them");
   auto* model =
-      cmd->add_option("--model,-m", opt->model, "Model file (.onnx, or .pt to convert once)");
+      cmd->add_option("--model,-m", opt->model,
+                      "Model file (.onnx, a fungen .engine plan, or .pt to convert once)");
   auto* name =
       cmd->add_option("--name", opt->name,
                       "Model name in the model directory: NAME.engine > NAME.onnx > NAME.pt "

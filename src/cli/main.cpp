@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
   actions.emplace_back(app.get_subcommand("config"), config);
   Action doctor = add_doctor_command(app);
   actions.emplace_back(app.get_subcommand("doctor"), doctor);
+  Action convert = add_convert_command(app);
+  actions.emplace_back(app.get_subcommand("convert"), convert);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "fungen/log.h"
+#include "runtime/plan_file.h"
 
 extern char** environ;
 
@@ -87,10 +88,13 @@ Result<FoundModel> find_model(const std::string& model_dir, const std::string& n
       return found;
     }
     if (ext == ".engine") {
-      return unsupported(
-          direct.string() +
-          ": .engine files (TensorRT and others) are foreign to "
-          "fungen, which has no engine format yet; give the .onnx it was built from");
+      if (is_plan_file(direct.string())) {
+        found.path = direct.string();
+        return found;
+      }
+      return unsupported(direct.string() +
+                         ": this .engine is foreign to fungen (TensorRT's or another tool's, not "
+                         "a fungen plan); give the .onnx it was built from");
     }
     if (!allow_convert) {
       return unsupported(direct.string() + ": .pt needs converting; run: " +
@@ -105,10 +109,14 @@ Result<FoundModel> find_model(const std::string& model_dir, const std::string& n
   fs::path onnx = fs::path(base.string() + ".onnx");
   fs::path pt = fs::path(base.string() + ".pt");
   if (fs::exists(engine, ec)) {
+    // fungen's own plan (fungen convert) loads, rebuilt by Engine::load when it is stale.
+    if (is_plan_file(engine.string())) {
+      found.path = engine.string();
+      return found;
+    }
     found.notes.push_back(engine.string() +
-                          ": skipped: .engine files are foreign to fungen (no "
-                          "fungen engine format exists yet; TensorRT engines are tied to another "
-                          "runtime, GPU and version)");
+                          ": skipped: this .engine is foreign to fungen (not a fungen plan; "
+                          "TensorRT engines are tied to another runtime, GPU and version)");
     log(LogLevel::kWarn, "{}", found.notes.back());
   }
   if (fs::exists(onnx, ec)) {

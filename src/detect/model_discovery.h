@@ -9,13 +9,14 @@
 namespace fungen::detect {
 
 struct FoundModel {
-  std::string path;                // what to load (an .onnx file)
+  std::string path;                // what to load (a fungen .engine plan or an .onnx file)
   std::vector<std::string> notes;  // what was skipped or done on the way, one line each
 };
 
 // `name` may be a bare name ("yolo11n"), a file name with extension, or a path. Discovery:
-//  - NAME.engine: fungen has no engine format yet, so any .engine (TensorRT's or another tool's)
-//    is foreign: skipped with a note, never loaded;
+//  - NAME.engine: loaded when it is a fungen plan (fungen convert; Engine::load rebuilds it when
+//    it was built for another machine); any other .engine (TensorRT's or another tool's) is
+//    foreign: skipped with a note, never loaded;
 //  - NAME.onnx: loaded;
 //  - NAME.pt: converted once to NAME.onnx beside it by running the Ultralytics exporter
 //    (pt_export_command) when `allow_convert`; fungen never unpickles a .pt itself.

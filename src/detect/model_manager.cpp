@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <new>
@@ -13,6 +14,8 @@
 #include "detect/model_discovery.h"
 #include "fungen/config.h"
 #include "fungen/log.h"
+#include "runtime/backend.h"
+#include "runtime/plan_file.h"
 
 namespace fungen {
 namespace {
@@ -25,6 +28,58 @@ double proc_kb_field(const char* file, const std::string& key) {
     if (line.rfind(key + ":", 0) == 0) return std::atof(line.c_str() + key.size() + 1) * 1024.0;
   }
   return 0;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+bool gpu_present() {
+#ifdef FUNGEN_HAVE_CUDA
+  return cuda_device_count() > 0;
+#else
+  return false;
+#endif
+}
+
+// A GPU plan asked to run on the CPU (device "cpu") runs its source model instead.
+Status use_plan_or_source(detect::FoundModel& found, const std::string& device) {
+  if (device != "cpu" || !ends_with(found.path, ".engine")) return Status();
+  FUNGEN_ASSIGN_OR_RETURN(PlanHeader header, read_plan_header(found.path));
+  if (header.backend != "cuda") return Status();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(header.source_path, ec)) {
+    return unsupported(found.path + " is a GPU plan and device 'cpu' was asked for; its source '" +
+                       header.source_path + "' is missing: give the .onnx model");
+  }
+  found.notes.push_back(found.path + ": a GPU plan; device cpu runs its source " +
+                        header.source_path);
+  found.path = header.source_path;
+  return Status();
+}
+
+// With optimize on the GPU, an ONNX model gets a plan beside it (NAME.engine, the format of
+// fungen convert) for batch 1 and max_batch, built once: later loads find the plan first, and
+// Engine::load rebuilds it when the GPU or the software changes. A failure only warns.
+void cache_gpu_plan(detect::FoundModel& found, const std::string& precision, int max_batch,
+                    int threads) {
+  std::string plan_path = std::filesystem::path(found.path).replace_extension(".engine").string();
+  std::vector<int64_t> batches = {1};
+  if (max_batch > 1) batches.push_back(max_batch);
+  auto plan = build_plan(found.path, {.backend = "cuda",
+                                      .precision = precision,
+                                      .batches = batches,
+                                      .threads = threads,
+                                      .fit_static_batch = true});
+  Status s = plan.ok() ? write_plan_file(plan_path, plan.value()) : plan.status();
+  if (!s.ok()) {
+    log(LogLevel::kWarn, "no GPU plan cached for {}: {}", found.path, s.message());
+    return;
+  }
+  found.notes.push_back("built GPU plan " + plan_path + " (" + precision + ") in " +
+                        fmt::format("{:.2f}", plan->build_seconds) + " s");
+  log(LogLevel::kInfo, "{}", found.notes.back());
+  found.path = plan_path;
 }
 
 constexpr double kGB = 1024.0 * 1024.0 * 1024.0;
@@ -110,6 +165,12 @@ Status ModelManager::load_model(const std::string& name, bool optimize, bool for
   if (force_fp16 && !wants_cuda) {
     log(LogLevel::kWarn, "force_fp16: FP16 needs the CUDA backend; {} runs in fp32 on the CPU",
         found.path);
+  }
+  FUNGEN_RETURN_IF_ERROR(use_plan_or_source(found, device));
+  const bool on_gpu = wants_cuda || (device == "auto" && build.cuda && gpu_present());
+  if (optimize && on_gpu && ends_with(found.path, ".onnx")) {
+    cache_gpu_plan(found, force_fp16 ? "fp16" : "fp32", m.options.max_batch_size,
+                   m.options.threads);
   }
   DetectorOptions dopt;
   dopt.threads = m.options.threads;

@@ -11,6 +11,7 @@
 #include "fungen/status.h"
 #include "graph/graph.h"
 #include "ops/op.h"
+#include "runtime/tuning_cache.h"
 
 namespace fungen {
 
@@ -66,10 +67,21 @@ std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options);
 struct CudaBackendOptions {
   int device = 0;
   std::string precision = "fp16";  // "fp16" | "fp32"
+  // Convolution algorithm choices: consulted before measuring, filled after (null: measure).
+  std::shared_ptr<TuningCache> tuning;
 };
 Result<std::unique_ptr<Backend>> make_cuda_backend(const CudaBackendOptions& options);
 // CUDA devices usable now; 0 without a driver or a GPU.
 int cuda_device_count();
+// What a plan's fingerprint records about a device and the CUDA stack (cuda_device_info.cpp).
+struct CudaDeviceInfo {
+  std::string name;
+  int major = 0, minor = 0;  // compute capability
+  int driver_version = 0;    // cudaDriverGetVersion, e.g. 13000
+  int runtime_version = 0;   // cudaRuntimeGetVersion
+  size_t cudnn_version = 0;  // cudnnGetVersion, e.g. 91000
+};
+Result<CudaDeviceInfo> cuda_device_info(int device);
 #endif
 
 }  // namespace fungen

@@ -9,28 +9,12 @@
 #include "onnx/onnx_import.h"
 #include "runtime/backend.h"
 #include "runtime/device_run.h"
+#include "runtime/engine_impl.h"
 #include "runtime/execution_plan.h"
+#include "runtime/plan_file.h"
 #include "util/thread_pool.h"
 
 namespace fungen {
-
-struct Engine::Impl {
-  Graph graph;
-  std::vector<TensorInfo> inputs, outputs;
-  EngineOptions options;
-  std::unique_ptr<ThreadPool> pool;
-  std::vector<std::unique_ptr<Backend>> backends;
-  std::vector<Backend*> backend_order;
-  // Plans by input shapes, plus the bytes of the inputs a plan was specialized on (see run()).
-  std::map<std::pair<std::vector<Shape>, std::string>, std::unique_ptr<ExecutionPlan>> plans;
-  std::vector<bool> value_inputs;  // inputs whose values the graph needs at load
-  ExecutionPlan* last = nullptr;
-  bool fuse = false;  // run graph/passes/fusions.h (when a backend with fused kernels is in use)
-
-  Status check_inputs(std::span<const Tensor> given) const;
-  Result<ExecutionPlan*> plan_for(std::span<const Tensor> given);
-  Result<ExecutionPlan*> build_plan(std::span<const Tensor> given);
-};
 
 namespace {
 
@@ -42,8 +26,11 @@ TensorInfo info_of(const Value& v) {
   return info;
 }
 
-Result<std::unique_ptr<Engine::Impl>> make_impl(Graph graph, const EngineOptions& options) {
+}  // namespace
+
+Result<std::unique_ptr<Engine::Impl>> make_engine_impl(Graph graph, const EngineOptions& options) {
   auto impl = std::make_unique<Engine::Impl>();
+  impl->tuning = std::make_shared<TuningCache>();
   FUNGEN_RETURN_IF_ERROR(bind_schemas(graph));
   if (options.backend != "auto" && options.backend != "reference" && options.backend != "cpu" &&
       options.backend != "cuda") {
@@ -92,7 +79,8 @@ Result<std::unique_ptr<Engine::Impl>> make_impl(Graph graph, const EngineOptions
   impl->pool = std::make_unique<ThreadPool>(threads);
 #ifdef FUNGEN_HAVE_CUDA
   if (use_cuda) {
-    auto cuda = make_cuda_backend({.precision = options.precision == "fp16" ? "fp16" : "fp32"});
+    auto cuda = make_cuda_backend(
+        {.precision = options.precision == "fp16" ? "fp16" : "fp32", .tuning = impl->tuning});
     if (!cuda.ok()) return cuda.status();
     impl->backends.push_back(std::move(cuda).value());
     impl->fuse = true;
@@ -119,8 +107,6 @@ Result<std::unique_ptr<Engine::Impl>> make_impl(Graph graph, const EngineOptions
   impl->graph = std::move(graph);
   return impl;
 }
-
-}  // namespace
 
 Status Engine::Impl::check_inputs(std::span<const Tensor> given) const {
   if (given.size() != inputs.size()) {
@@ -176,6 +162,13 @@ Result<ExecutionPlan*> Engine::Impl::build_plan(std::span<const Tensor> given) {
     }
   };
   if (!value_inputs.empty()) specialize_on_values();
+  // A plan file's graph for these shapes has been through the passes already.
+  auto stored = value_inputs.empty() ? optimized.find(shapes) : optimized.end();
+  if (stored != optimized.end()) {
+    auto plan = ExecutionPlan::build(stored->second, shapes, backend_order, pool.get(), false);
+    if (!plan.ok()) return plan.status();
+    return std::move(plan).value().release();
+  }
   auto plan = ExecutionPlan::build(graph, shapes, backend_order, pool.get(), fuse, values);
   if (!plan.ok() && value_inputs.empty() && plan.status().code() == StatusCode::kUnsupported) {
     std::vector<bool> small(given.size());
@@ -201,9 +194,11 @@ Result<ExecutionPlan*> Engine::Impl::build_plan(std::span<const Tensor> given) {
 }
 
 Result<Engine> Engine::load(const std::string& path, const EngineOptions& options) {
+  // A fungen plan (.engine, runtime/plan_file.h) carries its own backend and precision.
+  if (is_plan_file(path)) return load_plan(path, {.threads = options.threads});
   auto graph = import_onnx_file(path);
   if (!graph.ok()) return graph.status();
-  auto impl = make_impl(std::move(graph).value(), options);
+  auto impl = make_engine_impl(std::move(graph).value(), options);
   if (!impl.ok()) return impl.status().with_context(path);
   return Engine(std::move(impl).value());
 }
@@ -212,7 +207,7 @@ Result<Engine> Engine::load_from_memory(std::span<const uint8_t> bytes,
                                         const EngineOptions& options, const std::string& label) {
   auto graph = import_onnx_model(bytes, label);
   if (!graph.ok()) return graph.status();
-  auto impl = make_impl(std::move(graph).value(), options);
+  auto impl = make_engine_impl(std::move(graph).value(), options);
   if (!impl.ok()) return impl.status().with_context(label);
   return Engine(std::move(impl).value());
 }

@@ -56,6 +56,8 @@ class CudaBackend final : public Backend {
     const char* prof = std::getenv("FUNGEN_CUDA_PROFILE");
     ctx_.profile = prof && std::strcmp(prof, "1") == 0;
     if (ctx_.profile) ctx_.graphs = false;  // per-step events need eager launches
+    tuning_ = options.tuning;
+    ctx_.tuning = tuning_.get();
     CUDA_CHECK(cudaSetDevice(ctx_.device));
     CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking));
     CUDNN_CHECK(cudnnCreate(&ctx_.cudnn));
@@ -113,6 +115,7 @@ class CudaBackend final : public Backend {
   }
 
   cuda::CudaContext ctx_;
+  std::shared_ptr<TuningCache> tuning_;  // kept alive for ctx_.tuning
 };
 
 }  // namespace

@@ -42,6 +42,7 @@ struct CudaContext {
   bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
   size_t max_workspace = size_t{256} << 20;  // per convolution (cuDNN algorithm search limit)
+  TuningCache* tuning = nullptr;             // algorithm choices of earlier builds (conv_tuning.h)
 };
 
 // Device memory: cudaMalloc'd, freed by the last owner, counted in device_bytes_in_use().

@@ -1,5 +1,6 @@
 // Conv and FusedConv through cuDNN's convolution (legacy API, fp32 accumulation, tensor cores in
-// fp16), its algorithm picked by cudnnFindConvolutionForwardAlgorithm when the plan is built,
+// fp16), its algorithm picked by cudnnFindConvolutionForwardAlgorithm when the plan is built
+// (or taken from the tuning cache of a plan file, conv_tuning.h),
 // followed by one epilogue kernel for bias + SiLU + residual (conv_epilogue.cuh).
 #include <cstddef>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "backends/cuda/conv_epilogue.cuh"
+#include "backends/cuda/conv_tuning.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
 #include "backends/cuda/permute.cuh"
@@ -96,29 +98,31 @@ Status lower_conv(CudaRun& run, const Node& node) {
   const cudnnMathType_t math = half ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
   CUDNN_CHECK(cudnnSetConvolutionMathType(d->conv, math));
 
-  // Algorithm: measured now on this device; the fastest whose workspace fits.
-  // Searched twice, the first result dropped: the first launch of each kernel also loads its
-  // module (lazy loading), which can make large tensor-core kernels lose to small legacy ones.
-  // FUNGEN_CUDA_CONV_ALGO=heuristic takes cuDNN's heuristic ranking instead (no timing).
+  // Algorithm: the plan's tuning cache (conv_tuning.h), else chosen now on this device; the
+  // fastest whose workspace fits. Searched twice, the first result dropped: the first launch of
+  // each kernel also loads its module (lazy loading), which can make large tensor-core kernels
+  // lose to small legacy ones. FUNGEN_CUDA_CONV_ALGO=heuristic takes cuDNN's heuristic ranking.
+  const std::string tuning_key = conv_tuning_key(d->x, d->w, d->conv, d->y);
+  bool chosen = use_tuned_conv(ctx, tuning_key, d->x, d->w, d->conv, d->y, d->algo, d->workspace);
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int found = 0;
   const char* pick = std::getenv("FUNGEN_CUDA_CONV_ALGO");
-  if (pick && std::strcmp(pick, "heuristic") == 0) {
+  if (!chosen && pick && std::strcmp(pick, "heuristic") == 0) {
     CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
         ctx.cudnn, d->x, d->w, d->conv, d->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
-  } else {
+  } else if (!chosen) {
     for (int pass = 0; pass < 2; ++pass) {
       CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(
           ctx.cudnn, d->x, d->w, d->conv, d->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
     }
   }
-  bool chosen = false;
   for (int i = 0; i < found && !chosen; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > ctx.max_workspace) continue;
     if (!half && perf[i].mathType != CUDNN_FMA_MATH) continue;
     d->algo = perf[i].algo;
     d->workspace = perf[i].memory;
     CUDNN_CHECK(cudnnSetConvolutionMathType(d->conv, perf[i].mathType));
+    remember_conv(ctx, tuning_key, perf[i].algo, perf[i].mathType, perf[i].memory);
     chosen = true;
   }
   if (!chosen) return unsupported("cuda: cuDNN found no algorithm for this convolution");

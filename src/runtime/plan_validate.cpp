@@ -1,0 +1,207 @@
+#include "runtime/plan_validate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "fmt/format.h"
+
+namespace fungen {
+
+double relative_l2(const float* test, const float* reference, size_t n) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(test[i]) - reference[i];
+    diff += d * d;
+    norm += static_cast<double>(reference[i]) * reference[i];
+  }
+  if (!std::isfinite(diff)) return INFINITY;
+  if (norm == 0) return diff == 0 ? 0 : INFINITY;
+  return std::sqrt(diff / norm);
+}
+
+DetectionMatch match_detections(const std::vector<detect::Candidate>& reference,
+                                const std::vector<detect::Candidate>& test, float min_iou) {
+  std::vector<size_t> order(reference.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return reference[a].score > reference[b].score; });
+  std::vector<bool> used(test.size(), false);
+  DetectionMatch m;
+  m.reference = reference.size();
+  for (size_t r : order) {
+    int best = -1;
+    float best_iou = -1;
+    for (size_t t = 0; t < test.size(); ++t) {
+      if (used[t] || test[t].class_id != reference[r].class_id) continue;
+      float v = detect::iou(reference[r], test[t]);
+      if (v > best_iou) {
+        best_iou = v;
+        best = static_cast<int>(t);
+      }
+    }
+    if (best >= 0 && best_iou >= min_iou) {
+      used[static_cast<size_t>(best)] = true;
+      ++m.matched;
+    }
+  }
+  return m;
+}
+
+std::vector<detect::Candidate> detections_of(const Tensor& output, int64_t image, float conf,
+                                             int max_det) {
+  if (output.rank() != 3 || output.dtype() != DType::kFloat32) return {};
+  const int64_t rows = output.dim(1), cols = output.dim(2);
+  const float* p = output.data<float>() + image * rows * cols;
+  DetectOptions options;
+  options.conf = conf;
+  options.max_det = max_det;
+  if (cols == 6) return detect::end_to_end_candidates(p, static_cast<int>(rows), 6, options);
+  auto candidates =
+      detect::raw_candidates(p, static_cast<int>(rows), static_cast<int>(cols), options);
+  return detect::non_max_suppression(std::move(candidates), options);
+}
+
+void fill_validation_images(Tensor& t, uint64_t seed, int64_t first_index) {
+  const int64_t n = t.dim(0), c = t.dim(1), h = t.dim(2), w = t.dim(3);
+  float* data = t.data<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t index = first_index + i;
+    std::mt19937_64 rng(seed * 1000003u + static_cast<uint64_t>(index));
+    std::uniform_real_distribution<float> u(0.f, 1.f);
+    float* img = data + i * c * h * w;
+    if (index % 2 == 0) {
+      for (int64_t k = 0; k < c * h * w; ++k) img[k] = u(rng);
+      continue;
+    }
+    // A scene: a smooth background and a few solid shapes with slightly noisy colour.
+    std::vector<float> base(static_cast<size_t>(c)), slope(static_cast<size_t>(c));
+    for (int64_t ch = 0; ch < c; ++ch) {
+      base[static_cast<size_t>(ch)] = u(rng);
+      slope[static_cast<size_t>(ch)] = u(rng) - 0.5f;
+    }
+    for (int64_t ch = 0; ch < c; ++ch) {
+      for (int64_t y = 0; y < h; ++y) {
+        for (int64_t x = 0; x < w; ++x) {
+          float v = base[static_cast<size_t>(ch)] +
+                    slope[static_cast<size_t>(ch)] * static_cast<float>(x + y) / (h + w);
+          img[(ch * h + y) * w + x] = std::clamp(v, 0.f, 1.f);
+        }
+      }
+    }
+    const int shapes = 3 + static_cast<int>(rng() % 6);
+    for (int s = 0; s < shapes; ++s) {
+      const int64_t bw = std::max<int64_t>(2, static_cast<int64_t>(u(rng) * w * 0.4f));
+      const int64_t bh = std::max<int64_t>(2, static_cast<int64_t>(u(rng) * h * 0.4f));
+      const int64_t x0 = static_cast<int64_t>(u(rng) * static_cast<float>(w - bw));
+      const int64_t y0 = static_cast<int64_t>(u(rng) * static_cast<float>(h - bh));
+      const bool ellipse = rng() % 2 == 0;
+      std::vector<float> colour(static_cast<size_t>(c));
+      for (float& v : colour) v = u(rng);
+      for (int64_t y = y0; y < y0 + bh; ++y) {
+        for (int64_t x = x0; x < x0 + bw; ++x) {
+          const float dx = (static_cast<float>(x - x0) + 0.5f) / static_cast<float>(bw) - 0.5f;
+          const float dy = (static_cast<float>(y - y0) + 0.5f) / static_cast<float>(bh) - 0.5f;
+          if (ellipse && dx * dx + dy * dy > 0.25f) continue;
+          for (int64_t ch = 0; ch < c; ++ch) {
+            float v = colour[static_cast<size_t>(ch)] + 0.03f * (u(rng) - 0.5f);
+            img[(ch * h + y) * w + x] = std::clamp(v, 0.f, 1.f);
+          }
+        }
+      }
+    }
+  }
+}
+
+Result<ValidationReport> validate_engine(Engine& engine, const std::vector<int64_t>& batches,
+                                         Engine& reference, const Shape& input_shape,
+                                         const ValidationOptions& options) {
+  if (input_shape.size() != 4 || options.images < 1) {
+    return invalid_argument("validation needs an NCHW input and at least one image");
+  }
+  const int64_t images = options.images;
+  Shape one = input_shape;
+  one[0] = 1;
+  const size_t per_image = static_cast<size_t>(shape_numel(one));
+  Tensor set(DType::kFloat32, {images, one[1], one[2], one[3]});
+  fill_validation_images(set, options.seed);
+
+  // The reference, image by image.
+  std::vector<std::vector<Tensor>> ref(static_cast<size_t>(images));
+  for (int64_t i = 0; i < images; ++i) {
+    Tensor in = Tensor::view(DType::kFloat32, one, set.data<float>() + i * per_image);
+    std::vector<Tensor> out;
+    Status s = reference.run({&in, 1}, out);
+    if (!s.ok()) return s.with_context("reference run");
+    for (const Tensor& t : out) ref[static_cast<size_t>(i)].push_back(t.clone());
+  }
+  ValidationReport report;
+  double sum = 0;
+  size_t count = 0;
+  for (int64_t b : batches) {
+    Shape shape = one;
+    shape[0] = b;
+    Tensor in(DType::kFloat32, shape);
+    for (int64_t k = 0; k < b; ++k) {
+      std::copy_n(set.data<float>() + (k % images) * per_image, per_image,
+                  in.data<float>() + k * per_image);
+    }
+    std::vector<Tensor> out;
+    Status s = engine.run({&in, 1}, out);
+    if (!s.ok()) return s.with_context("plan run at batch " + std::to_string(b));
+    double worst = 0;
+    DetectionMatch det, exact;
+    for (int64_t k = 0; k < b; ++k) {
+      const std::vector<Tensor>& r = ref[static_cast<size_t>(k % images)];
+      for (size_t o = 0; o < out.size() && o < r.size(); ++o) {
+        const size_t n = static_cast<size_t>(r[o].numel());
+        if (out[o].dtype() != DType::kFloat32 || static_cast<size_t>(out[o].numel()) != n * b) {
+          continue;  // not a per-image float output
+        }
+        double e = relative_l2(out[o].data<float>() + k * n, r[o].data<float>(), n);
+        worst = std::max(worst, e);
+        sum += e;
+        ++count;
+      }
+      if (!out.empty() && !r.empty()) {
+        auto want = detections_of(r[0], 0, options.conf, options.max_det);
+        DetectionMatch m = match_detections(
+            want,
+            detections_of(out[0], k, std::max(options.conf - options.conf_margin, 0.f),
+                          options.max_det * 3),
+            options.min_iou);
+        DetectionMatch e = match_detections(
+            want, detections_of(out[0], k, options.conf, options.max_det), options.min_iou);
+        det.reference += m.reference;
+        det.matched += m.matched;
+        exact.matched += e.matched;
+      }
+    }
+    report.max_rel_l2 = std::max(report.max_rel_l2, worst);
+    report.detections.reference += det.reference;
+    report.detections.matched += det.matched;
+    report.exact_matched += exact.matched;
+    report.lines.push_back(fmt::format(
+        "batch {:>3}: max rel L2 {:.2e}, detections {}/{} ({:.2f}%; at the same conf and max_det "
+        "{}/{})",
+        b, worst, det.matched, det.reference, 100.0 * det.recall(), exact.matched, det.reference));
+  }
+  report.mean_rel_l2 = count ? sum / static_cast<double>(count) : 0;
+  report.passed = true;
+  if (!(report.max_rel_l2 <= options.max_rel_l2)) {
+    report.passed = false;
+    report.failure = fmt::format("relative L2 error {:.3e} exceeds {:.0e}", report.max_rel_l2,
+                                 options.max_rel_l2);
+  } else if (report.detections.recall() < options.min_recall) {
+    report.passed = false;
+    report.failure = fmt::format(
+        "only {}/{} ({:.2f}%) of the CPU fp32 detections reproduced (IoU >= {}, same "
+        "class, conf {}); at least {:.0f}% needed",
+        report.detections.matched, report.detections.reference, 100.0 * report.detections.recall(),
+        options.min_iou, options.conf, 100.0 * options.min_recall);
+  }
+  return report;
+}
+
+}  // namespace fungen
