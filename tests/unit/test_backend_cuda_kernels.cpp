@@ -14,6 +14,8 @@
 
 #include <cmath>
 #include <functional>
+#include <iterator>
+#include <string>
 
 #include "fungen/engine.h"
 #include "model_builder.h"
@@ -185,8 +187,13 @@ TEST_P(CudaKernelTest, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, CudaKernelTest,
-                         ::testing::Combine(::testing::Range(0, 7),
-                                            ::testing::Values("fp32", "fp16")));
+                         ::testing::Combine(::testing::Range(0,
+                                                             static_cast<int>(std::size(kCases))),
+                                            ::testing::Values("fp32", "fp16")),
+                         [](const ::testing::TestParamInfo<std::tuple<int, const char*>>& info) {
+                           return std::string(kCases[std::get<0>(info.param)].name) + "_" +
+                                  std::get<1>(info.param);
+                         });
 
 }  // namespace
 }  // namespace fungen::test

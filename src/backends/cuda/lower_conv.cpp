@@ -2,6 +2,7 @@
 // fp16), its algorithm picked by cudnnFindConvolutionForwardAlgorithm when the plan is built,
 // followed by one epilogue kernel for bias + SiLU + residual (conv_epilogue.cuh).
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -167,8 +168,19 @@ Status lower_conv(CudaRun& run, const Node& node) {
   const bool epilogue = bbuf >= 0 || silu || zb >= 0;
   CudaRun* r = &run;
   cudnnHandle_t handle = ctx.cudnn;
-  const std::string label = node.name + " (cudnn conv algo " + std::to_string(d->algo) +
-                            (slice.buf >= 0 ? ", into concat)" : ")");
+  std::string label = node.name + " (cudnn conv algo " + std::to_string(d->algo) +
+                      (slice.buf >= 0 ? ", into concat" : "");
+  if (ctx.profile) {  // what the search saw: algo, tensor-op math, ms, workspace MiB
+    label += "; search:";
+    for (int i = 0; i < found && i < 4; ++i) {
+      char buf[96];
+      std::snprintf(buf, sizeof(buf), " %d%s %.3fms %zuMiB%s", static_cast<int>(perf[i].algo),
+                    perf[i].mathType == CUDNN_TENSOR_OP_MATH ? "tc" : "", perf[i].time,
+                    perf[i].memory >> 20, perf[i].status == CUDNN_STATUS_SUCCESS ? "" : "(fail)");
+      label += buf;
+    }
+  }
+  label += ")";
   run.add_step(label, {xb, yb, zb, wbuf, bbuf, slice.buf}, [=](cudaStream_t st) {
     const float one = 1.0f, zero = 0.0f;
     CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf), d->conv,

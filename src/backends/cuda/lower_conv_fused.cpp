@@ -39,10 +39,10 @@ struct FusedPlan {
   int64_t workspace = 0;
 };
 
-#define FUSED_TRY(call)                                                                        \
-  do {                                                                                         \
-    cudnnStatus_t st_ = (call);                                                                \
-    if (st_ != CUDNN_STATUS_SUCCESS)                                                           \
+#define FUSED_TRY(call)                                                                           \
+  do {                                                                                            \
+    cudnnStatus_t st_ = (call);                                                                   \
+    if (st_ != CUDNN_STATUS_SUCCESS)                                                              \
       return unsupported(std::string("cudnn graph: ") + #call + ": " + cudnnGetErrorString(st_)); \
   } while (0)
 
@@ -56,14 +56,17 @@ Result<DescPtr> tensor(int64_t uid, cudnnDataType_t dt, const int64_t dims[4],
                        const int64_t strides[4], bool is_virtual) {
   FUNGEN_ASSIGN_OR_RETURN(DescPtr t, make(CUDNN_BACKEND_TENSOR_DESCRIPTOR));
   const int64_t align = 16;
-  FUSED_TRY(cudnnBackendSetAttribute(t->d, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dt));
-  FUSED_TRY(cudnnBackendSetAttribute(t->d, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims));
-  FUSED_TRY(cudnnBackendSetAttribute(t->d, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides));
+  FUSED_TRY(
+      cudnnBackendSetAttribute(t->d, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dt));
+  FUSED_TRY(
+      cudnnBackendSetAttribute(t->d, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims));
+  FUSED_TRY(
+      cudnnBackendSetAttribute(t->d, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides));
   FUSED_TRY(cudnnBackendSetAttribute(t->d, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid));
-  FUSED_TRY(
-      cudnnBackendSetAttribute(t->d, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &align));
-  FUSED_TRY(
-      cudnnBackendSetAttribute(t->d, CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &is_virtual));
+  FUSED_TRY(cudnnBackendSetAttribute(t->d, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1,
+                                     &align));
+  FUSED_TRY(cudnnBackendSetAttribute(t->d, CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1,
+                                     &is_virtual));
   FUSED_TRY(cudnnBackendFinalize(t->d));
   return t;
 }
@@ -152,7 +155,8 @@ Result<std::shared_ptr<FusedPlan>> build_plan(cudnnHandle_t handle, const Spec& 
   FUNGEN_ASSIGN_OR_RETURN(DescPtr cur, out());
   keep.push_back(cur);
   {
-    FUNGEN_ASSIGN_OR_RETURN(DescPtr op, make(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR));
+    FUNGEN_ASSIGN_OR_RETURN(DescPtr op,
+                            make(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR));
     const float alpha = 1.0f, beta = 0.0f;
     FUSED_TRY(cudnnBackendSetAttribute(op->d, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X,
                                        CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x->d));
@@ -180,7 +184,8 @@ Result<std::shared_ptr<FusedPlan>> build_plan(cudnnHandle_t handle, const Spec& 
   if (p.silu) {  // v * sigmoid(v)
     FUNGEN_ASSIGN_OR_RETURN(DescPtr sg, out());
     keep.push_back(sg);
-    FUNGEN_ASSIGN_OR_RETURN(DescPtr op1, pointwise(CUDNN_POINTWISE_SIGMOID_FWD, cur, nullptr, sg, keep));
+    FUNGEN_ASSIGN_OR_RETURN(DescPtr op1,
+                            pointwise(CUDNN_POINTWISE_SIGMOID_FWD, cur, nullptr, sg, keep));
     FUNGEN_ASSIGN_OR_RETURN(DescPtr y, out());
     keep.push_back(y);
     FUNGEN_ASSIGN_OR_RETURN(DescPtr op2, pointwise(CUDNN_POINTWISE_MUL, cur, sg, y, keep));
@@ -237,7 +242,8 @@ Result<std::shared_ptr<FusedPlan>> build_plan(cudnnHandle_t handle, const Spec& 
                                                 CUDNN_TYPE_HANDLE, 1, &handle);
     if (st == CUDNN_STATUS_SUCCESS) {
       st = cudnnBackendSetAttribute(exec->d, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
-                                    CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfg_ds[static_cast<size_t>(i)]);
+                                    CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                                    &cfg_ds[static_cast<size_t>(i)]);
     }
     if (st == CUDNN_STATUS_SUCCESS) st = cudnnBackendFinalize(exec->d);
     int64_t ws = 0, n = 0;
@@ -370,8 +376,8 @@ Result<bool> lower_conv_fused(CudaRun& run, const Node& node) {
             __float2half(src[(o * ci + i) * kh * kw + r]);
   int wbuf = run.persistent(host.size() * sizeof(__half));
   if (!run.ptr(wbuf)) return out_of_memory("cuda: cannot allocate convolution weights");
-  CUDA_CHECK(cudaMemcpy(run.ptr(wbuf), host.data(), host.size() * sizeof(__half),
-                        cudaMemcpyHostToDevice));
+  CUDA_CHECK(
+      cudaMemcpy(run.ptr(wbuf), host.data(), host.size() * sizeof(__half), cudaMemcpyHostToDevice));
   int bbuf = -1;
   if (b >= 0) {
     const Tensor& bt = run.constant(b);
@@ -397,24 +403,23 @@ Result<bool> lower_conv_fused(CudaRun& run, const Node& node) {
   CudaRun* r = &run;
   cudnnHandle_t handle = ctx.cudnn;
   const Spec spec = p;
-  run.add_step(node.name + (into_slice ? " (cudnn fused conv, into concat)" : " (cudnn fused conv)"),
-               {xb, zb, wbuf, bbuf, yb, copy_to}, [=](cudaStream_t st) -> Status {
-                 void* out = static_cast<std::byte*>(r->ptr(yb)) + offset * sizeof(__half);
-                 FUNGEN_RETURN_IF_ERROR(execute(handle, *plan, spec, r->ptr(xb), r->ptr(wbuf),
-                                                bbuf >= 0 ? r->ptr(bbuf) : nullptr,
-                                                zb >= 0 ? r->ptr(zb) : nullptr, out,
-                                                r->workspace()));
-                 if (copy_to >= 0) {
-                   CUDA_CHECK(cudaMemcpy2DAsync(
-                       static_cast<std::byte*>(r->ptr(copy_to)) + slice.offset * sizeof(__half),
-                       static_cast<size_t>(slice.ld) * sizeof(__half), r->ptr(yb),
-                       static_cast<size_t>(spec.k) * sizeof(__half),
-                       static_cast<size_t>(spec.k) * sizeof(__half),
-                       static_cast<size_t>(spec.n * spec.oh * spec.ow), cudaMemcpyDeviceToDevice,
-                       st));
-                 }
-                 return Status();
-               });
+  run.add_step(
+      node.name + (into_slice ? " (cudnn fused conv, into concat)" : " (cudnn fused conv)"),
+      {xb, zb, wbuf, bbuf, yb, copy_to}, [=](cudaStream_t st) -> Status {
+        void* out = static_cast<std::byte*>(r->ptr(yb)) + offset * sizeof(__half);
+        FUNGEN_RETURN_IF_ERROR(execute(handle, *plan, spec, r->ptr(xb), r->ptr(wbuf),
+                                       bbuf >= 0 ? r->ptr(bbuf) : nullptr,
+                                       zb >= 0 ? r->ptr(zb) : nullptr, out, r->workspace()));
+        if (copy_to >= 0) {
+          CUDA_CHECK(cudaMemcpy2DAsync(
+              static_cast<std::byte*>(r->ptr(copy_to)) + slice.offset * sizeof(__half),
+              static_cast<size_t>(slice.ld) * sizeof(__half), r->ptr(yb),
+              static_cast<size_t>(spec.k) * sizeof(__half),
+              static_cast<size_t>(spec.k) * sizeof(__half),
+              static_cast<size_t>(spec.n * spec.oh * spec.ow), cudaMemcpyDeviceToDevice, st));
+        }
+        return Status();
+      });
   return true;
 }
 
