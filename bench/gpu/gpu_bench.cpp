@@ -1,7 +1,9 @@
 // gpu_bench — checks the cuda backend against the CPU path on a model and times it per batch.
 //
 //   fungen_gpu_bench --model yolo11n_dyn.onnx --batches 1,8,32,128 [--iterations 50]
-//   fungen_gpu_bench --check-all DIR   (every model in DIR, batch 1 and 2, fp16 and fp32)
+//   fungen_gpu_bench --check-all DIR [--refill-weights]   (every model in DIR, batch 1 and 2,
+//                                                          fp16 and fp32)
+//   fungen_gpu_bench --strip-weights SRC DST   (conv weights zeroed: compressible, for carrying)
 //
 // Correctness (batch 1, one fresh random input in [0,1)): relative L2 error of every raw output
 // of cuda fp16 and cuda fp32 against the CPU fp32 path (oneDNN when built in, else reference).
@@ -17,8 +19,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -69,6 +75,120 @@ fungen::Shape input_shape(const Engine& e, int64_t batch) {
   return s;
 }
 
+// --- Carrying the 37 test models to the device (368 MB; a device call carries 64 MiB) ---
+// Their convolution weights are random anyway: --strip-weights zeroes every float initializer
+// of rank 4 with more than one output channel (the conv weights: ~all of a file's bytes; biases,
+// the DFL's [1,16,1,1] weight and other constants stay), so the files compress to almost nothing,
+// and --check-all --refill-weights puts fresh uniform values of variance 1/fan_in back before
+// loading. Both edit the protobuf bytes in place (same lengths): no re-encoding.
+
+bool read_varint(const uint8_t*& p, const uint8_t* end, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; p < end && shift < 64; shift += 7) {
+    uint8_t b = *p++;
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+// Calls fn(field, begin, end) for each length-delimited field of the message [b, e), and
+// fn(field, nullptr, value) through `varints` for varint fields; false on malformed bytes.
+template <class Bytes, class Varint>
+bool walk(const uint8_t* b, const uint8_t* e, Bytes bytes, Varint varints) {
+  while (b < e) {
+    uint64_t key = 0, v = 0;
+    if (!read_varint(b, e, key)) return false;
+    const uint64_t field = key >> 3, wire = key & 7;
+    if (wire == 0) {
+      if (!read_varint(b, e, v)) return false;
+      varints(field, v);
+    } else if (wire == 1 || wire == 5) {
+      b += wire == 1 ? 8 : 4;
+    } else if (wire == 2) {
+      if (!read_varint(b, e, v) || v > static_cast<uint64_t>(e - b)) return false;
+      bytes(field, b, b + v);
+      b += v;
+    } else {
+      return false;
+    }
+  }
+  return b == e;
+}
+
+// Applies fn(float* data, count, fan_in) to each conv-weight initializer's raw_data.
+template <class Fn>
+bool for_each_conv_weight(std::vector<uint8_t>& model, Fn fn) {
+  const uint8_t* base = model.data();
+  auto tensor = [&](const uint8_t* b, const uint8_t* e) {
+    std::vector<int64_t> dims;
+    uint64_t dtype = 0;
+    const uint8_t *raw = nullptr, *raw_end = nullptr;
+    walk(
+        b, e,
+        [&](uint64_t f, const uint8_t* pb, const uint8_t* pe) {
+          if (f == 9) {
+            raw = pb;
+            raw_end = pe;
+          } else if (f == 1) {  // packed dims
+            for (uint64_t v = 0; pb < pe && read_varint(pb, pe, v);)
+              dims.push_back(static_cast<int64_t>(v));
+          }
+        },
+        [&](uint64_t f, uint64_t v) {
+          if (f == 1) dims.push_back(static_cast<int64_t>(v));
+          if (f == 2) dtype = v;
+        });
+    if (dtype != 1 || dims.size() != 4 || dims[0] < 2 || !raw) return;
+    const int64_t n = dims[0] * dims[1] * dims[2] * dims[3];
+    if (raw_end - raw != n * 4) return;
+    fn(reinterpret_cast<float*>(model.data() + (raw - base)), n, dims[1] * dims[2] * dims[3]);
+  };
+  auto graph = [&](const uint8_t* b, const uint8_t* e) {
+    return walk(
+        b, e,
+        [&](uint64_t f, const uint8_t* pb, const uint8_t* pe) {
+          if (f == 5) tensor(pb, pe);
+        },
+        [](uint64_t, uint64_t) {});
+  };
+  bool ok = true;
+  bool top = walk(
+      base, base + model.size(),
+      [&](uint64_t f, const uint8_t* pb, const uint8_t* pe) {
+        if (f == 7) ok = graph(pb, pe);
+      },
+      [](uint64_t, uint64_t) {});
+  return top && ok;
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// --strip-weights SRC DST: DST/<name>.onnx with the conv weights zeroed (see above).
+int strip_weights(const std::string& src, const std::string& dst) {
+  std::filesystem::create_directories(dst);
+  int failures = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(src)) {
+    if (entry.path().extension() != ".onnx") continue;
+    std::vector<uint8_t> bytes = read_file(entry.path().string());
+    size_t zeroed = 0;
+    bool ok = for_each_conv_weight(bytes, [&](float* w, int64_t n, int64_t) {
+      std::memset(w, 0, static_cast<size_t>(n) * sizeof(float));
+      zeroed += static_cast<size_t>(n);
+    });
+    std::ofstream out(std::filesystem::path(dst) / entry.path().filename(), std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    failures += !ok || !out;
+    std::printf("%s: %zu weights zeroed%s\n", entry.path().filename().c_str(), zeroed,
+                ok && out ? "" : " (FAILED: not a readable ONNX file, or write error)");
+  }
+  return failures;
+}
+
 // Input size of a model: its fixed dimensions; dynamic H/W from the file name's "HxW" (the test
 // models are named yolo11_384x640_dyn_...), else 640; batch `batch` when dynamic.
 fungen::Shape check_shape(const Engine& e, const std::string& path, int64_t batch) {
@@ -96,7 +216,7 @@ fungen::Shape check_shape(const Engine& e, const std::string& path, int64_t batc
 // dynamic), cuda fp16 (tol 1e-2) and fp32 (tol 1e-4) against the CPU fp32 path on one fresh
 // random input, two runs each (eager, then graph capture); one line per model, batch and
 // precision with the worst relative L2 over the float outputs. Returns the number of failures.
-int check_all(const std::string& dir) {
+int check_all(const std::string& dir, bool refill) {
   std::vector<std::string> models;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() == ".onnx") models.push_back(entry.path().string());
@@ -106,12 +226,22 @@ int check_all(const std::string& dir) {
   std::random_device seed_source;
   for (const std::string& path : models) {
     const std::string name = std::filesystem::path(path).filename().string();
+    std::vector<uint8_t> bytes = read_file(path);
+    if (refill) {
+      std::mt19937 rng(seed_source());
+      for_each_conv_weight(bytes, [&](float* w, int64_t n, int64_t fan_in) {
+        const float a = std::sqrt(3.0f / static_cast<float>(std::max<int64_t>(fan_in, 1)));
+        std::uniform_real_distribution<float> u(-a, a);
+        for (int64_t i = 0; i < n; ++i) w[i] = u(rng);
+      });
+    }
+    const std::span<const uint8_t> model(bytes.data(), bytes.size());
     EngineOptions cpu_opts;
     cpu_opts.backend = "cpu";
-    auto ref_engine = Engine::load(path, cpu_opts);
+    auto ref_engine = Engine::load_from_memory(model, cpu_opts, name);
     if (!ref_engine.ok()) {
       cpu_opts.backend = "reference";
-      ref_engine = Engine::load(path, cpu_opts);
+      ref_engine = Engine::load_from_memory(model, cpu_opts, name);
     }
     if (!ref_engine.ok()) {
       std::printf("%-50s load (cpu) FAILED: %s\n", name.c_str(),
@@ -134,7 +264,8 @@ int check_all(const std::string& dir) {
       for (std::string precision : {"fp16", "fp32"}) {
         const double tol = precision == "fp16" ? 1e-2 : 1e-4;
         auto t0 = std::chrono::steady_clock::now();
-        auto gpu = Engine::load(path, {.backend = "cuda", .precision = precision});
+        auto gpu =
+            Engine::load_from_memory(model, {.backend = "cuda", .precision = precision}, name);
         std::string verdict = "PASS", detail;
         double worst = 0;
         int compared = 0;
@@ -184,7 +315,7 @@ int check_all(const std::string& dir) {
 int main(int argc, char** argv) {
   std::string model, batches_arg = "1,8,32,128", cpu_backend = "auto", check_dir;
   int iterations = 50;
-  bool check = true;
+  bool check = true, refill = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
@@ -198,8 +329,14 @@ int main(int argc, char** argv) {
       check = false;
     else if (a == "--check-all")
       check_dir = next();
+    else if (a == "--refill-weights")
+      refill = true;
+    else if (a == "--strip-weights") {
+      std::string src = next();
+      return strip_weights(src, next()) ? 1 : 0;
+    }
   }
-  if (!check_dir.empty()) return check_all(check_dir) ? 1 : 0;
+  if (!check_dir.empty()) return check_all(check_dir, refill) ? 1 : 0;
   if (model.empty()) {
     std::fprintf(stderr,
                  "usage: fungen_gpu_bench --model M.onnx [--batches 1,8] [--iterations N]\n");
