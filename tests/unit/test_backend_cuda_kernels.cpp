@@ -4,7 +4,7 @@
 //  - depthwise conv (3x3 s1, 5x5 s2; C 24 -> 16-byte path, C 5 -> scalar) with bias, SiLU, residual
 //  - small-C_in conv (the 3-channel first layer) reading the plain input
 //  - convolutions writing straight into their Concat slice (row length 45: scalar epilogue),
-//    and a Split(conv) -> Concat pair (C2f) written in place
+//    a Split(conv) -> Concat pair (C2f) and an upsampled map (Resize) written in place
 //  - Transpose / layout changes of odd sizes (tiled transpose, row gather, generic walk)
 //  - Softmax on the last axis (long rows) and on an inner axis
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
@@ -110,6 +110,27 @@ std::string split_concat_model(std::mt19937& rng) {
   return b.build();
 }
 
+// Upsampled map written by the Resize straight into its Concat slice (row length 16 + c).
+std::string resize_concat_model(std::mt19937& rng, int64_t c) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {2, c, 10, 14});
+  conv_silu(b, rng, "x", "c1", c, 16, 3, 2, 1);
+  b.initializer("scales", [] {
+    Tensor t(DType::kFloat32, {4});
+    float v[4] = {1, 1, 2, 2};
+    std::copy(v, v + 4, t.data<float>());
+    return t;
+  }());
+  b.node("Resize", {"c1", "", "scales"}, {"up"},
+         {{"mode", attr_string("nearest")},
+          {"coordinate_transformation_mode", attr_string("asymmetric")},
+          {"nearest_mode", attr_string("floor")}});
+  b.node("Concat", {"up", "x"}, {"cat"}, {{"axis", attr_int(1)}});
+  conv_silu(b, rng, "cat", "out", 16 + c, 8, 1, 1, 1);
+  b.output("out");
+  return b.build();
+}
+
 std::string transpose_model() {
   ModelBuilder b(17);
   b.input("x", DType::kFloat32, {2, 3, 5, 7});
@@ -145,6 +166,8 @@ const Case kCases[] = {
     {"small_cin", [](std::mt19937& rng) { return small_cin_model(rng); }},
     {"concat_in_place", [](std::mt19937& rng) { return concat_model(rng); }},
     {"split_concat", [](std::mt19937& rng) { return split_concat_model(rng); }},
+    {"resize_concat8", [](std::mt19937& rng) { return resize_concat_model(rng, 8); }},
+    {"resize_concat5", [](std::mt19937& rng) { return resize_concat_model(rng, 5); }},
     {"transpose", [](std::mt19937&) { return transpose_model(); }},
     {"softmax", [](std::mt19937&) { return softmax_model(); }},
 };

@@ -209,14 +209,17 @@ void CudaRun::find_placements(const NodeRun& run) {
   auto in_run = [&](int node) {
     return node >= static_cast<int>(run.first) && node <= static_cast<int>(run.last);
   };
-  // A convolution's output read once (by the Concat, or by a Split feeding it), not a run output.
-  auto conv_only_once = [&](int v) {
+  // A convolution's (or nearest Resize's) output read once (by the Concat, or by a Split feeding
+  // it), not a run output: its producer can write it with a row stride.
+  auto conv_only_once = [&](int v, bool resize_too) {
     const Value& val = graph_.values[static_cast<size_t>(v)];
     const int p = val.producer;
-    return !val.is_constant() && in_run(p) && val.shape.size() == 4 &&
-           uses_[static_cast<size_t>(v)] == 1 && !run_output[static_cast<size_t>(v)] &&
-           (graph_.nodes[static_cast<size_t>(p)].op_type == "Conv" ||
-            graph_.nodes[static_cast<size_t>(p)].op_type == "FusedConv");
+    if (val.is_constant() || !in_run(p) || val.shape.size() != 4 ||
+        uses_[static_cast<size_t>(v)] != 1 || run_output[static_cast<size_t>(v)]) {
+      return false;
+    }
+    const std::string& op = graph_.nodes[static_cast<size_t>(p)].op_type;
+    return op == "Conv" || op == "FusedConv" || (resize_too && op == "Resize");
   };
   for (size_t k = run.first; k <= run.last; ++k) {
     const Node& node = graph_.nodes[k];
@@ -228,7 +231,7 @@ void CudaRun::find_placements(const NodeRun& run) {
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const int v = node.inputs[i];
       const Value& val = graph_.values[static_cast<size_t>(v)];
-      if (conv_only_once(v))
+      if (conv_only_once(v, true))
         candidates_[static_cast<size_t>(v)] = Candidate{node.outputs[0], offset};
       // Split(conv) whose outputs are this and the next inputs, in order (C2f/C3k2): the conv
       // writes them all into place; the Split then only copies outputs read elsewhere too.
@@ -236,7 +239,7 @@ void CudaRun::find_placements(const NodeRun& run) {
       const Node* split = in_run(sp) ? &graph_.nodes[static_cast<size_t>(sp)] : nullptr;
       if (split && split->op_type == "Split" && split->outputs[0] == v &&
           i + split->outputs.size() <= node.inputs.size() && !split->inputs.empty() &&
-          conv_only_once(split->inputs[0]) && shape(split->inputs[0]).size() == 4) {
+          conv_only_once(split->inputs[0], false) && shape(split->inputs[0]).size() == 4) {
         const int64_t sa = split->attr_int("axis", 0);
         bool ok = sa == 1 || sa == -3;
         for (size_t j = 0; j < split->outputs.size() && ok; ++j)
