@@ -5,8 +5,9 @@
 //  - small-C_in conv (the 3-channel first layer) reading the plain input
 //  - convolutions writing straight into their Concat slice (row length 45: scalar epilogue),
 //    a Split(conv) -> Concat pair (C2f) and an upsampled map (Resize) written in place
-//  - Transpose / layout changes of odd sizes (tiled transpose, row gather, generic walk)
-//  - Softmax on the last axis (long rows) and on an inner axis
+//  - Transpose / layout changes of odd sizes (tiled transpose, row gather, generic walk), and
+//    YOLO's DFL chain (Transpose writing NHWC for its conv, Transpose reading a conv's NHWC)
+//  - Softmax on the last axis (long rows, rows of 16) and on an inner axis; Sigmoid
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
@@ -131,6 +132,28 @@ std::string resize_concat_model(std::mt19937& rng, int64_t c) {
   return b.build();
 }
 
+// YOLO's DFL as exported: Reshape -> Transpose -> Softmax (rows of 16) -> Transpose -> 1x1 Conv
+// (the second Transpose writes NHWC for the conv); plus a conv output (NHWC) read by a Transpose.
+std::string dfl_model(std::mt19937& rng) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {2, 64, 40});
+  b.input("i", DType::kFloat32, {2, 8, 5, 7});
+  b.initializer("shape", int64_tensor({4}, {2, 4, 16, 40}));
+  b.initializer("shape2", int64_tensor({3}, {2, 4, 40}));
+  b.initializer("dw", random_tensor({1, 16, 1, 1}, rng));
+  b.node("Reshape", {"x", "shape"}, {"r"});
+  b.node("Transpose", {"r"}, {"t"}, {{"perm", attr_ints({0, 3, 1, 2})}});
+  b.node("Softmax", {"t"}, {"s"}, {{"axis", attr_int(3)}});
+  b.node("Transpose", {"s"}, {"t1"}, {{"perm", attr_ints({0, 3, 2, 1})}});
+  b.node("Conv", {"t1", "dw"}, {"c"});
+  b.node("Reshape", {"c", "shape2"}, {"box"});
+  conv_silu(b, rng, "i", "ci", 8, 8, 3, 1, 1);
+  b.node("Transpose", {"ci"}, {"ti"}, {{"perm", attr_ints({0, 2, 3, 1})}});
+  b.output("box");
+  b.output("ti");
+  return b.build();
+}
+
 std::string transpose_model() {
   ModelBuilder b(17);
   b.input("x", DType::kFloat32, {2, 3, 5, 7});
@@ -149,9 +172,12 @@ std::string softmax_model() {
   b.input("x", DType::kFloat32, {3, 2, 37, 403});
   b.input("y", DType::kFloat32, {2, 16, 4, 37});
   b.node("Softmax", {"x"}, {"s1"}, {{"axis", attr_int(-1)}});
+  b.input("z", DType::kFloat32, {2, 5, 16});
   b.node("Softmax", {"y"}, {"s2"}, {{"axis", attr_int(1)}});
-  b.output("s1");
-  b.output("s2");
+  b.node("Softmax", {"z"}, {"s3"}, {{"axis", attr_int(-1)}});  // rows of 16: vector path
+  b.node("Sigmoid", {"z"}, {"g1"});                            // 16-byte vectors
+  b.node("Sigmoid", {"x"}, {"g2"});                            // 89466 elements: scalar
+  for (const char* o : {"s1", "s2", "s3", "g1", "g2"}) b.output(o);
   return b.build();
 }
 
@@ -169,7 +195,8 @@ const Case kCases[] = {
     {"resize_concat8", [](std::mt19937& rng) { return resize_concat_model(rng, 8); }},
     {"resize_concat5", [](std::mt19937& rng) { return resize_concat_model(rng, 5); }},
     {"transpose", [](std::mt19937&) { return transpose_model(); }},
-    {"softmax", [](std::mt19937&) { return softmax_model(); }},
+    {"dfl", [](std::mt19937& rng) { return dfl_model(rng); }},
+    {"softmax_sigmoid", [](std::mt19937&) { return softmax_model(); }},
 };
 
 class CudaKernelTest : public ::testing::TestWithParam<std::tuple<int, const char*>> {
