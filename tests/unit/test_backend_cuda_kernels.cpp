@@ -6,7 +6,8 @@
 //  - convolutions writing straight into their Concat slice (row length 45: scalar epilogue),
 //    a Split(conv) -> Concat pair (C2f) and an upsampled map (Resize) written in place
 //  - Transpose / layout changes of odd sizes (tiled transpose, row gather, generic walk), and
-//    YOLO's DFL chain (Transpose writing NHWC for its conv, Transpose reading a conv's NHWC)
+//    YOLO's DFL chain (Transpose writing NHWC for its conv, Transpose reading a conv's NHWC), and
+//    a head conv read by a Reshape (epilogue writing NCHW)
 //  - Softmax on the last axis (long rows, rows of 16) and on an inner axis; Sigmoid
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
@@ -149,8 +150,15 @@ std::string dfl_model(std::mt19937& rng) {
   b.node("Reshape", {"c", "shape2"}, {"box"});
   conv_silu(b, rng, "i", "ci", 8, 8, 3, 1, 1);
   b.node("Transpose", {"ci"}, {"ti"}, {{"perm", attr_ints({0, 2, 3, 1})}});
+  // A head conv read only by a Reshape: its epilogue writes NCHW (12 channels x 35 pixels).
+  b.initializer("hw", random_tensor({12, 8, 1, 1}, rng, -0.5f, 0.5f));
+  b.initializer("hb", random_tensor({12}, rng));
+  b.initializer("shape3", int64_tensor({3}, {2, 12, 35}));
+  b.node("Conv", {"i", "hw", "hb"}, {"hc"});
+  b.node("Reshape", {"hc", "shape3"}, {"hr"});
   b.output("box");
   b.output("ti");
+  b.output("hr");
   return b.build();
 }
 

@@ -36,6 +36,19 @@ std::vector<int64_t> ints_or(const Node& node, const char* key, std::vector<int6
   return v.empty() ? fallback : v;
 }
 
+// Is `value` read only by plain-layout views (Reshape, Flatten) and at least once?
+bool read_by_views_only(const Graph& g, int value) {
+  bool any = false;
+  for (const Node& n : g.nodes) {
+    for (int in : n.inputs) {
+      if (in != value) continue;
+      if (n.op_type != "Reshape" && n.op_type != "Flatten") return false;
+      any = true;
+    }
+  }
+  return any;
+}
+
 }  // namespace
 
 bool check_conv(const Node& node, const Graph& graph) {
@@ -160,9 +173,17 @@ Status lower_conv(CudaRun& run, const Node& node) {
   if (z >= 0) {
     FUNGEN_ASSIGN_OR_RETURN(zb, run.get(z, layout));
   }
-  // NHWC: the epilogue may write into the value's slice of a Concat output (placement).
+  // NHWC: the epilogue may write into the value's slice of a Concat output (placement), or, when
+  // only plain-layout views read y (YOLO's head: Reshape), write it NCHW from a scratch buffer.
   const CudaRun::Slice slice = ctx.nhwc ? run.placement(y) : CudaRun::Slice{};
-  int yb = run.define(y, layout);
+  const bool nchw_out = ctx.nhwc && slice.buf < 0 && zb < 0 && read_by_views_only(run.graph(), y);
+  int yb = -1, outb = -1;
+  if (nchw_out) {
+    yb = run.scratch(static_cast<size_t>(shape_numel(ys)) * elem_size(run.elem()));
+    outb = run.define(y, Layout::kPlain);
+  } else {
+    yb = run.define(y, layout);
+  }
   const Elem e = run.elem();
   const int64_t n = shape_numel(ys), channels = ys[1];
   const int64_t inner = ctx.nhwc ? 1 : ys[2] * ys[3];
@@ -170,7 +191,7 @@ Status lower_conv(CudaRun& run, const Node& node) {
   CudaRun* r = &run;
   cudnnHandle_t handle = ctx.cudnn;
   std::string label = node.name + " (cudnn conv algo " + std::to_string(d->algo) +
-                      (slice.buf >= 0 ? ", into concat" : "");
+                      (slice.buf >= 0 ? ", into concat" : "") + (nchw_out ? ", NCHW out" : "");
   if (ctx.profile) {  // what the search saw: algo, tensor-op math, ms, workspace MiB
     label += "; search:";
     for (int i = 0; i < found && i < 4; ++i) {
@@ -182,14 +203,17 @@ Status lower_conv(CudaRun& run, const Node& node) {
     }
   }
   label += ")";
-  run.add_step(label, {xb, yb, zb, wbuf, bbuf, slice.buf}, [=](cudaStream_t st) {
+  run.add_step(label, {xb, yb, zb, wbuf, bbuf, slice.buf, outb}, [=](cudaStream_t st) {
     const float one = 1.0f, zero = 0.0f;
     CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf), d->conv,
                                         d->algo, r->workspace(), d->workspace, &zero, d->y,
                                         r->ptr(yb)));
     const float* bias = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     const void* res = zb >= 0 ? r->ptr(zb) : nullptr;
-    if (slice.buf >= 0) {
+    if (nchw_out) {
+      launch_conv_epilogue_to_nchw(e, r->ptr(yb), r->ptr(outb), bias, ys[0], channels,
+                                   ys[2] * ys[3], silu, st);
+    } else if (slice.buf >= 0) {
       void* out = static_cast<std::byte*>(r->ptr(slice.buf)) + slice.offset * elem_size(e);
       launch_conv_epilogue_rows(e, r->ptr(yb), out, slice.ld, bias, res, n / channels, channels,
                                 silu, st);
