@@ -55,9 +55,11 @@ Tensor random_input(const fungen::Shape& shape, uint32_t seed) {
   return t;
 }
 
-double rel_l2(const Tensor& a, const Tensor& ref) {
+// Relative L2 error of a against ref over elements [begin, end) (default: all).
+double rel_l2(const Tensor& a, const Tensor& ref, int64_t begin = 0, int64_t end = -1) {
   double num = 0, den = 0;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
+  if (end < 0) end = ref.numel();
+  for (int64_t i = begin; i < end; ++i) {
     double d = static_cast<double>(a.data<float>()[i]) - ref.data<float>()[i];
     if (!std::isfinite(a.data<float>()[i])) return INFINITY;
     num += d * d;
@@ -151,6 +153,7 @@ int check_all(const std::string& dir, bool refill) {
         std::string verdict = "PASS", detail;
         double worst = 0;
         int compared = 0;
+        std::string per_image;
         if (!gpu.ok()) {
           verdict = "FAIL";
           detail = gpu.status().message();
@@ -168,7 +171,20 @@ int check_all(const std::string& dir, bool refill) {
                 out[o].dtype() != fungen::DType::kFloat32 || out[o].shape() != ref[o].shape()) {
               continue;
             }
-            worst = std::max(worst, rel_l2(out[o], ref[o]));
+            const double err = rel_l2(out[o], ref[o]);
+            if (err > worst && batch > 1 && out[o].shape()[0] == batch) {
+              // Per image: one image off hints at a batch bug, all alike at top-k near-ties.
+              const int64_t per = out[o].numel() / batch;
+              per_image = " (per image:";
+              for (int64_t b = 0; b < batch; ++b) {
+                char buf[24];
+                std::snprintf(buf, sizeof(buf), " %.1e",
+                              rel_l2(out[o], ref[o], b * per, (b + 1) * per));
+                per_image += buf;
+              }
+              per_image += ")";
+            }
+            worst = std::max(worst, err);
             ++compared;
           }
         }
@@ -178,12 +194,13 @@ int check_all(const std::string& dir, bool refill) {
         failures += verdict != "PASS";
         ++lines;
         std::printf(
-            "%-50s b%lld %s rel L2 %.3e (tol %.0e) %s; nodes cuda %zu cpu %zu ref %zu; "
+            "%-50s b%lld %s rel L2 %.3e%s (tol %.0e) %s; nodes cuda %zu cpu %zu ref %zu; "
             "%.1f s%s%s\n",
-            name.c_str(), static_cast<long long>(batch), precision.c_str(), worst, tol,
-            verdict.c_str(), gpu.ok() ? gpu->nodes_on("cuda") : 0,
-            gpu.ok() ? gpu->nodes_on("cpu") : 0, gpu.ok() ? gpu->nodes_on("reference") : 0, secs,
-            detail.empty() ? "" : ": ", detail.c_str());
+            name.c_str(), static_cast<long long>(batch), precision.c_str(), worst,
+            verdict == "PASS" ? "" : per_image.c_str(), tol, verdict.c_str(),
+            gpu.ok() ? gpu->nodes_on("cuda") : 0, gpu.ok() ? gpu->nodes_on("cpu") : 0,
+            gpu.ok() ? gpu->nodes_on("reference") : 0, secs, detail.empty() ? "" : ": ",
+            detail.c_str());
         std::fflush(stdout);
       }
     }
