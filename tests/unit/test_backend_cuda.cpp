@@ -39,7 +39,7 @@ std::string block_model(std::mt19937& rng) {
     std::copy(v, v + 4, t.data<float>());
     return t;
   }());
-  b.initializer("shape", int64_tensor({3}, {2, 8, 64}));
+  b.initializer("shape", int64_tensor({3}, {2, 4, 64}));
   b.node("Conv", {"x", "w1", "b1"}, {"c1"},
          {{"pads", attr_ints({1, 1, 1, 1})}, {"strides", attr_ints({2, 2})}});
   b.node("Sigmoid", {"c1"}, {"s1"});

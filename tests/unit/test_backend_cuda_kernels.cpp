@@ -4,9 +4,11 @@
 //  - depthwise conv (3x3 s1, 5x5 s2; C 24 -> 16-byte path, C 5 -> scalar) with bias, SiLU, residual
 //  - small-C_in conv (the 3-channel first layer) reading the plain input
 //  - convolutions writing straight into their Concat slice (row length 45: scalar epilogue),
-//    and a Split(conv) -> Concat pair (C2f) written in place
-//  - Transpose / layout changes of odd sizes (tiled transpose, row gather, generic walk)
-//  - Softmax on the last axis (long rows) and on an inner axis
+//    a Split(conv) -> Concat pair (C2f) and an upsampled map (Resize) written in place
+//  - Transpose / layout changes of odd sizes (tiled transpose, row gather, generic walk), and
+//    YOLO's DFL chain (Transpose writing NHWC for its conv, Transpose reading a conv's NHWC), and
+//    a head conv read by a Reshape (epilogue writing NCHW)
+//  - Softmax on the last axis (long rows, rows of 16) and on an inner axis; Sigmoid
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
@@ -14,6 +16,8 @@
 
 #include <cmath>
 #include <functional>
+#include <iterator>
+#include <string>
 
 #include "fungen/engine.h"
 #include "model_builder.h"
@@ -108,6 +112,56 @@ std::string split_concat_model(std::mt19937& rng) {
   return b.build();
 }
 
+// Upsampled map written by the Resize straight into its Concat slice (row length 16 + c).
+std::string resize_concat_model(std::mt19937& rng, int64_t c) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {2, c, 10, 14});
+  conv_silu(b, rng, "x", "c1", c, 16, 3, 2, 1);
+  b.initializer("scales", [] {
+    Tensor t(DType::kFloat32, {4});
+    float v[4] = {1, 1, 2, 2};
+    std::copy(v, v + 4, t.data<float>());
+    return t;
+  }());
+  b.node("Resize", {"c1", "", "scales"}, {"up"},
+         {{"mode", attr_string("nearest")},
+          {"coordinate_transformation_mode", attr_string("asymmetric")},
+          {"nearest_mode", attr_string("floor")}});
+  b.node("Concat", {"up", "x"}, {"cat"}, {{"axis", attr_int(1)}});
+  conv_silu(b, rng, "cat", "out", 16 + c, 8, 1, 1, 1);
+  b.output("out");
+  return b.build();
+}
+
+// YOLO's DFL as exported: Reshape -> Transpose -> Softmax (rows of 16) -> Transpose -> 1x1 Conv
+// (the second Transpose writes NHWC for the conv); plus a conv output (NHWC) read by a Transpose.
+std::string dfl_model(std::mt19937& rng) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {2, 64, 40});
+  b.input("i", DType::kFloat32, {2, 8, 5, 7});
+  b.initializer("shape", int64_tensor({4}, {2, 4, 16, 40}));
+  b.initializer("shape2", int64_tensor({3}, {2, 4, 40}));
+  b.initializer("dw", random_tensor({1, 16, 1, 1}, rng));
+  b.node("Reshape", {"x", "shape"}, {"r"});
+  b.node("Transpose", {"r"}, {"t"}, {{"perm", attr_ints({0, 3, 1, 2})}});
+  b.node("Softmax", {"t"}, {"s"}, {{"axis", attr_int(3)}});
+  b.node("Transpose", {"s"}, {"t1"}, {{"perm", attr_ints({0, 3, 2, 1})}});
+  b.node("Conv", {"t1", "dw"}, {"c"});
+  b.node("Reshape", {"c", "shape2"}, {"box"});
+  conv_silu(b, rng, "i", "ci", 8, 8, 3, 1, 1);
+  b.node("Transpose", {"ci"}, {"ti"}, {{"perm", attr_ints({0, 2, 3, 1})}});
+  // A head conv read only by a Reshape: its epilogue writes NCHW (12 channels x 35 pixels).
+  b.initializer("hw", random_tensor({12, 8, 1, 1}, rng, -0.5f, 0.5f));
+  b.initializer("hb", random_tensor({12}, rng));
+  b.initializer("shape3", int64_tensor({3}, {2, 12, 35}));
+  b.node("Conv", {"i", "hw", "hb"}, {"hc"});
+  b.node("Reshape", {"hc", "shape3"}, {"hr"});
+  b.output("box");
+  b.output("ti");
+  b.output("hr");
+  return b.build();
+}
+
 std::string transpose_model() {
   ModelBuilder b(17);
   b.input("x", DType::kFloat32, {2, 3, 5, 7});
@@ -126,9 +180,12 @@ std::string softmax_model() {
   b.input("x", DType::kFloat32, {3, 2, 37, 403});
   b.input("y", DType::kFloat32, {2, 16, 4, 37});
   b.node("Softmax", {"x"}, {"s1"}, {{"axis", attr_int(-1)}});
+  b.input("z", DType::kFloat32, {2, 5, 16});
   b.node("Softmax", {"y"}, {"s2"}, {{"axis", attr_int(1)}});
-  b.output("s1");
-  b.output("s2");
+  b.node("Softmax", {"z"}, {"s3"}, {{"axis", attr_int(-1)}});  // rows of 16: vector path
+  b.node("Sigmoid", {"z"}, {"g1"});                            // 16-byte vectors
+  b.node("Sigmoid", {"x"}, {"g2"});                            // 89466 elements: scalar
+  for (const char* o : {"s1", "s2", "s3", "g1", "g2"}) b.output(o);
   return b.build();
 }
 
@@ -143,8 +200,11 @@ const Case kCases[] = {
     {"small_cin", [](std::mt19937& rng) { return small_cin_model(rng); }},
     {"concat_in_place", [](std::mt19937& rng) { return concat_model(rng); }},
     {"split_concat", [](std::mt19937& rng) { return split_concat_model(rng); }},
+    {"resize_concat8", [](std::mt19937& rng) { return resize_concat_model(rng, 8); }},
+    {"resize_concat5", [](std::mt19937& rng) { return resize_concat_model(rng, 5); }},
     {"transpose", [](std::mt19937&) { return transpose_model(); }},
-    {"softmax", [](std::mt19937&) { return softmax_model(); }},
+    {"dfl", [](std::mt19937& rng) { return dfl_model(rng); }},
+    {"softmax_sigmoid", [](std::mt19937&) { return softmax_model(); }},
 };
 
 class CudaKernelTest : public ::testing::TestWithParam<std::tuple<int, const char*>> {
@@ -185,8 +245,13 @@ TEST_P(CudaKernelTest, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, CudaKernelTest,
-                         ::testing::Combine(::testing::Range(0, 7),
-                                            ::testing::Values("fp32", "fp16")));
+                         ::testing::Combine(::testing::Range(0,
+                                                             static_cast<int>(std::size(kCases))),
+                                            ::testing::Values("fp32", "fp16")),
+                         [](const ::testing::TestParamInfo<std::tuple<int, const char*>>& info) {
+                           return std::string(kCases[std::get<0>(info.param)].name) + "_" +
+                                  std::get<1>(info.param);
+                         });
 
 }  // namespace
 }  // namespace fungen::test

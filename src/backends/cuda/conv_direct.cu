@@ -67,7 +67,18 @@ __global__ void depthwise_kernel(const T* __restrict__ x, const float* __restric
         float v[kN];
         load_n<T, kN>(x + ((n * d.h + iy) * d.w + ix) * d.cin + c, v);
         const float* wk = w + (ky * d.kw + kx) * d.cout + c;
-        for (int k = 0; k < kN; ++k) acc[k] = fmaf(v[k], __ldg(wk + k), acc[k]);
+        if constexpr (kN % 4 == 0) {  // c and cout multiples of 4: 16-byte aligned weights
+#pragma unroll
+          for (int k = 0; k < kN; k += 4) {
+            const float4 w4 = __ldg(reinterpret_cast<const float4*>(wk + k));
+            acc[k] = fmaf(v[k], w4.x, acc[k]);
+            acc[k + 1] = fmaf(v[k + 1], w4.y, acc[k + 1]);
+            acc[k + 2] = fmaf(v[k + 2], w4.z, acc[k + 2]);
+            acc[k + 3] = fmaf(v[k + 3], w4.w, acc[k + 3]);
+          }
+        } else {
+          for (int k = 0; k < kN; ++k) acc[k] = fmaf(v[k], __ldg(wk + k), acc[k]);
+        }
       }
     }
     if constexpr (kSilu) {
@@ -88,7 +99,8 @@ template <class T, bool kSilu>
 __global__ void small_cin_kernel(const T* __restrict__ x, const float* __restrict__ w,
                                  const float* __restrict__ bias, T* __restrict__ out,
                                  DirectConvDesc d, bool vec_store) {
-  extern __shared__ float sw[];
+  extern __shared__ float4 sw4[];  // float4: 16-byte aligned, read 4 weights at a time
+  float* sw = reinterpret_cast<float*>(sw4);
   const int64_t wn = d.cin * d.kh * d.kw * d.cout;
   for (int64_t k = threadIdx.x; k < wn; k += blockDim.x) sw[k] = w[k];
   __syncthreads();
@@ -109,8 +121,16 @@ __global__ void small_cin_kernel(const T* __restrict__ x, const float* __restric
           const int64_t ix = ox * d.sw - d.pw + kx;
           if (ix < 0 || ix >= d.w) continue;
           const float v = load(xc, iy * d.w + ix);
-          const float* wk = sw + ((ci * d.kh + ky) * d.kw + kx) * d.cout + c0;
-          for (int k = 0; k < kC; ++k) acc[k] = fmaf(v, wk[k], acc[k]);
+          // cout and c0 are multiples of 16: the 16 weights are 64-byte aligned.
+          const float4* wk = sw4 + (((ci * d.kh + ky) * d.kw + kx) * d.cout + c0) / 4;
+#pragma unroll
+          for (int k = 0; k < kC / 4; ++k) {
+            const float4 w4 = wk[k];
+            acc[4 * k] = fmaf(v, w4.x, acc[4 * k]);
+            acc[4 * k + 1] = fmaf(v, w4.y, acc[4 * k + 1]);
+            acc[4 * k + 2] = fmaf(v, w4.z, acc[4 * k + 2]);
+            acc[4 * k + 3] = fmaf(v, w4.w, acc[4 * k + 3]);
+          }
         }
       }
     }

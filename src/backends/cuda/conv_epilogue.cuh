@@ -21,4 +21,10 @@ void launch_conv_epilogue_rows(Elem e, const void* y, void* out, int64_t out_ld,
                                const void* z, int64_t rows, int64_t channels, bool silu,
                                cudaStream_t stream);
 
+// NHWC y (packed, [n][hw][channels]) -> NCHW out ([n][channels][hw]) with bias and SiLU on the
+// way, through a shared-memory tile: the conv epilogue and the layout change in one pass, for
+// convolutions read only in the plain layout (YOLO's head before its Reshape).
+void launch_conv_epilogue_to_nchw(Elem e, const void* y, void* out, const float* bias, int64_t n,
+                                  int64_t channels, int64_t hw, bool silu, cudaStream_t stream);
+
 }  // namespace fungen::cuda

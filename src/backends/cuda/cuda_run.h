@@ -112,6 +112,8 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   int uses(int value) const { return uses_[static_cast<size_t>(value)]; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
   int persistent(size_t bytes);
+  // An arena buffer of the run holding no value (a step's intermediate), planned like the rest.
+  int scratch(size_t bytes) { return new_buf(bytes); }
   // The device address of a buffer: at once for persistent ones, after finalize for the rest.
   void* ptr(int buf) const { return bufs_[static_cast<size_t>(buf)].ptr; }
   // Adds a step; `bufs` are the buffers it reads or writes (they live at least until it runs).

@@ -109,6 +109,30 @@ Status lower_softmax(CudaRun& run, const Node& node) {
   return Status();
 }
 
+namespace {
+
+// Is every reader of `value` a convolution of this graph (which wants it NHWC), and is it no
+// graph output?
+bool read_by_convs_only(const Graph& g, int value) {
+  for (int o : g.outputs) {
+    if (o == value) return false;
+  }
+  bool any = false;
+  for (const Node& n : g.nodes) {
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      if (n.inputs[i] != value) continue;
+      if ((n.op_type != "Conv" && n.op_type != "FusedConv") || i != 0) return false;
+      any = true;
+    }
+  }
+  return any;
+}
+
+}  // namespace
+
+// A 4-D input produced NHWC is read as it is (no conversion first), and a 4-D output read only by
+// convolutions is written NHWC directly: the permutation absorbs both layout changes (YOLO's
+// DFL: Softmax -> Transpose -> Conv becomes one row gather instead of two transposes).
 Status lower_transpose(CudaRun& run, const Node& node) {
   const int x = node.inputs[0], y = node.outputs[0];
   const Shape& s = run.shape(x);
@@ -117,18 +141,30 @@ Status lower_transpose(CudaRun& run, const Node& node) {
   if (perm.empty()) {
     for (int k = rank - 1; k >= 0; --k) perm.push_back(k);
   }
+  const bool x_nhwc = rank == 4 && run.produced_layout(x) == Layout::kNhwc;
+  const bool y_nhwc = rank == 4 && run.ctx().nhwc && read_by_convs_only(run.graph(), y);
   std::vector<int64_t> st = plain_strides(s);
+  if (x_nhwc) st = {s[1] * s[2] * s[3], 1, s[3] * s[1], s[1]};  // element (n,c,h,w) of NHWC
   PermuteDesc d;
   d.rank = rank;
   for (int k = 0; k < rank; ++k) {
     d.out_dims[k] = s[static_cast<size_t>(perm[static_cast<size_t>(k)])];
     d.in_strides[k] = st[static_cast<size_t>(perm[static_cast<size_t>(k)])];
   }
-  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, Layout::kPlain));
-  int yb = run.define(y, Layout::kPlain);
+  if (y_nhwc) {  // output axes (n, c, h, w) written in the order (n, h, w, c)
+    PermuteDesc o = d;
+    const int order[4] = {0, 2, 3, 1};
+    for (int k = 0; k < 4; ++k) {
+      o.out_dims[k] = d.out_dims[order[k]];
+      o.in_strides[k] = d.in_strides[order[k]];
+    }
+    d = o;
+  }
+  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, x_nhwc ? Layout::kNhwc : Layout::kPlain));
+  int yb = run.define(y, y_nhwc ? Layout::kNhwc : Layout::kPlain);
   const Elem e = run.elem();
   CudaRun* r = &run;
-  run.add_step(node.name, {xb, yb}, [=](cudaStream_t stream) {
+  run.add_step(node.name + (y_nhwc ? " (to NHWC)" : ""), {xb, yb}, [=](cudaStream_t stream) {
     launch_permute(e, e, r->ptr(xb), r->ptr(yb), d, stream);
     return Status();
   });

@@ -263,15 +263,20 @@ Status lower_resize(CudaRun& run, const Node& node) {
   const int x = node.inputs[0], y = node.outputs[0];
   const Layout layout = run.produced_layout(x);
   FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, layout));
-  int yb = run.define(y, layout);
   const Image4d in = image_of(run.shape(x)), out = image_of(run.shape(y));
   const bool nhwc = layout == Layout::kNhwc;
+  // NHWC: straight into its Concat slice when it has one (CudaRun::placement).
+  const CudaRun::Slice slice = nhwc ? run.placement(y) : CudaRun::Slice{};
+  const int yb = slice.buf >= 0 ? slice.buf : run.define(y, layout);
+  const int64_t offset = slice.buf >= 0 ? slice.offset : 0, ld = slice.buf >= 0 ? slice.ld : 0;
   const Elem e = run.elem();
   CudaRun* r = &run;
-  run.add_step(node.name, {xb, yb}, [=](cudaStream_t st) {
-    launch_resize_nearest(e, r->ptr(xb), r->ptr(yb), in, out, nhwc, st);
-    return Status();
-  });
+  run.add_step(node.name + (slice.buf >= 0 ? " (into concat)" : ""), {xb, yb},
+               [=](cudaStream_t st) {
+                 void* dst = static_cast<std::byte*>(r->ptr(yb)) + offset * elem_size(e);
+                 launch_resize_nearest(e, r->ptr(xb), dst, in, out, nhwc, st, ld);
+                 return Status();
+               });
   return Status();
 }
 

@@ -50,13 +50,15 @@ __global__ void maxpool_kernel(const T* src, T* dst, MaxPoolDesc d, int64_t tota
   }
 }
 
+// y_ld (NHWC only): elements between output pixels, 0 when packed.
 template <class T>
 __global__ void resize_kernel(const T* src, T* dst, Image4d in, Image4d out, bool nhwc,
-                              int64_t total) {
+                              int64_t total, int64_t y_ld) {
   FUNGEN_GRID_STRIDE(i, total) {
     int64_t n, c, oy, ox;
     decompose(i, out, nhwc, n, c, oy, ox);
-    store(dst, i, load(src, offset(in, nhwc, n, c, oy * in.h / out.h, ox * in.w / out.w)));
+    const int64_t to = y_ld ? ((n * out.h + oy) * out.w + ox) * y_ld + c : i;
+    store(dst, to, load(src, offset(in, nhwc, n, c, oy * in.h / out.h, ox * in.w / out.w)));
   }
 }
 
@@ -91,12 +93,12 @@ __global__ void maxpool_nhwc_vec(const uint4* src, uint4* dst, MaxPoolDesc d, in
 
 // Nearest resize by integer factors, NHWC, 16-byte vectors: a gather of whole vectors.
 __global__ void resize_nhwc_vec(const uint4* src, uint4* dst, Image4d in, Image4d out, int64_t cv,
-                                int64_t total) {
+                                int64_t dst_ld, int64_t total) {
   FUNGEN_GRID_STRIDE(i, total) {
     const int64_t p = i / cv, c = i - p * cv;
     const int64_t ox = p % out.w, t = p / out.w, oy = t % out.h, n = t / out.h;
     const int64_t iy = oy * in.h / out.h, ix = ox * in.w / out.w;
-    dst[i] = src[((n * in.h + iy) * in.w + ix) * cv + c];
+    dst[p * dst_ld + c] = src[((n * in.h + iy) * in.w + ix) * cv + c];
   }
 }
 
@@ -131,21 +133,24 @@ void launch_maxpool(Elem e, const void* x, void* y, const MaxPoolDesc& d, cudaSt
 }
 
 void launch_resize_nearest(Elem e, const void* x, void* y, const Image4d& in, const Image4d& out,
-                           bool nhwc, cudaStream_t stream) {
+                           bool nhwc, cudaStream_t stream, int64_t y_ld) {
   int64_t total = out.n * out.c * out.h * out.w;
   if (total == 0) return;
+  if (!nhwc) y_ld = 0;
   const int64_t unit = 16 / static_cast<int64_t>(elem_size(e));
-  if (nhwc && out.c % unit == 0 && aligned16(x) && aligned16(y)) {
+  const int64_t ld = y_ld ? y_ld : out.c;
+  if (nhwc && out.c % unit == 0 && ld % unit == 0 && aligned16(x) && aligned16(y)) {
     resize_nhwc_vec<<<blocks_for(total / unit), kThreads, 0, stream>>>(
-        static_cast<const uint4*>(x), static_cast<uint4*>(y), in, out, out.c / unit, total / unit);
+        static_cast<const uint4*>(x), static_cast<uint4*>(y), in, out, out.c / unit, ld / unit,
+        total / unit);
     return;
   }
   if (e == Elem::kF16) {
     resize_kernel<<<blocks_for(total), kThreads, 0, stream>>>(
-        static_cast<const __half*>(x), static_cast<__half*>(y), in, out, nhwc, total);
+        static_cast<const __half*>(x), static_cast<__half*>(y), in, out, nhwc, total, y_ld);
   } else {
     resize_kernel<<<blocks_for(total), kThreads, 0, stream>>>(
-        static_cast<const float*>(x), static_cast<float*>(y), in, out, nhwc, total);
+        static_cast<const float*>(x), static_cast<float*>(y), in, out, nhwc, total, y_ld);
   }
 }
 

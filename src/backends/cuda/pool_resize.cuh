@@ -1,4 +1,5 @@
 // pool_resize.cuh — MaxPool (2-D, no dilation, floor mode) and nearest Resize by integer factors
+// (y_ld: NHWC only, elements between output pixels when y is a slice of a Concat; 0 = packed)
 // on 4-D activations in NCHW or NHWC.
 #pragma once
 
@@ -21,6 +22,6 @@ void launch_maxpool(Elem e, const void* x, void* y, const MaxPoolDesc& d, cudaSt
 
 // out.h = in.h * k for an integer k (likewise w): y[.., oh, ow] = x[.., oh * in.h / out.h, ..].
 void launch_resize_nearest(Elem e, const void* x, void* y, const Image4d& in, const Image4d& out,
-                           bool nhwc, cudaStream_t stream);
+                           bool nhwc, cudaStream_t stream, int64_t y_ld = 0);
 
 }  // namespace fungen::cuda

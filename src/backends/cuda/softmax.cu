@@ -79,10 +79,44 @@ __global__ void softmax_short_kernel(const T* x, T* y, int64_t outer, int64_t le
   }
 }
 
+// inner == 1, rows of exactly kLen elements (YOLO's DFL after its transpose: 16): one thread per
+// row, the row read and written as 16-byte vectors.
+template <class T, int kLen>
+__global__ void softmax_rows_vec(const uint4* x, uint4* y, int64_t rows) {
+  constexpr int kVecs = kLen * static_cast<int>(sizeof(T)) / 16;
+  FUNGEN_GRID_STRIDE(r, rows) {
+    uint4 u[kVecs];
+#pragma unroll
+    for (int k = 0; k < kVecs; ++k) u[k] = x[r * kVecs + k];
+    T* v = reinterpret_cast<T*>(u);
+    float f[kLen];
+    float m = -FLT_MAX;
+    for (int k = 0; k < kLen; ++k) {
+      f[k] = load(v, k);
+      m = fmaxf(m, f[k]);
+    }
+    float sum = 0.0f;
+    for (int k = 0; k < kLen; ++k) {
+      f[k] = __expf(f[k] - m);
+      sum += f[k];
+    }
+    const float inv = 1.0f / sum;
+    for (int k = 0; k < kLen; ++k) store(v, k, f[k] * inv);
+    for (int k = 0; k < kVecs; ++k) y[r * kVecs + k] = u[k];
+  }
+}
+
+bool aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
 template <class T>
 void dispatch(const T* x, T* y, int64_t outer, int64_t len, int64_t inner, cudaStream_t s) {
   const int64_t lines = outer * inner;
-  if (inner == 1 && len >= 32) {
+  if (inner == 1 && len == 16 && aligned16(x) && aligned16(y)) {
+    softmax_rows_vec<T, 16><<<blocks_for(lines), kThreads, 0, s>>>(
+        reinterpret_cast<const uint4*>(x), reinterpret_cast<uint4*>(y), lines);
+  } else if (inner == 1 && len >= 32) {
     softmax_rows_warp<<<blocks_for(lines * 32), kThreads, 0, s>>>(x, y, lines, len);
   } else if (len <= kShortLen) {
     softmax_short_kernel<<<blocks_for(lines), kThreads, 0, s>>>(x, y, outer, len, inner);

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Issue 5 (cuda backend speed): the per-step profile of YOLO11n at batch 128 (FUNGEN_CUDA_PROFILE=1:
+# graphs off, steps ranked by device ms, node names and kernels; in $OUT/profile128.txt) and the
+# A/B switches of the cuda backend against the default: FUNGEN_CUDA_DIRECT=0 (depthwise and
+# first-layer convs back on cuDNN), FUNGEN_CUDA_CONV_ALGO=find (cuDNN's timed search instead of
+# its heuristic). Run by bench/gpu/device_run.sh's fungen stage (fungen_gpu_bench on PATH).
+# FUNGEN_CUDA_FUSED=1 (cuDNN runtime fusion) is left out: its plans take ~25 s to build at b128.
+set -uo pipefail
+out=${OUT:-/tmp/out}
+m=${CUDA_VARIANTS_MODEL:-/opt/models/yolo11n_640_dyn.onnx}
+[ -f "$m" ] || { echo "cuda_variants: $m missing, skipped"; exit 0; }
+echo "== cuda profile, batch 128 (graphs off)"
+FUNGEN_CUDA_PROFILE=1 fungen_gpu_bench --model "$m" --no-check --batches 128 --iterations 3 \
+  > "$out/profile128.txt" 2>&1
+head -n 45 "$out/profile128.txt"
+for v in FUNGEN_CUDA_DIRECT=0 FUNGEN_CUDA_CONV_ALGO=find; do
+  echo "== $v"
+  env "$v" fungen_gpu_bench --model "$m" --no-check --batches 1,128 --iterations 20 2>&1 | grep '^|'
+done

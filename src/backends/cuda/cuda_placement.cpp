@@ -1,0 +1,79 @@
+// Zero-copy Concat (CudaRun::placement and friends, see cuda_run.h): which values their
+// producers may write straight into a channel slice of an NHWC Concat output.
+#include <string>
+#include <vector>
+
+#include "backends/cuda/cuda_run.h"
+
+namespace fungen::cuda {
+
+void CudaRun::find_placements(const NodeRun& run) {
+  candidates_.assign(graph_.values.size(), {});
+  placed_.assign(graph_.values.size(), false);
+  uses_ = graph_.use_counts();
+  if (!ctx_.nhwc) return;
+  std::vector<bool> run_output(graph_.values.size(), false);
+  for (int v : run.outputs) run_output[static_cast<size_t>(v)] = true;
+  auto in_run = [&](int node) {
+    return node >= static_cast<int>(run.first) && node <= static_cast<int>(run.last);
+  };
+  // A convolution's (or nearest Resize's) output read once (by the Concat, or by a Split feeding
+  // it), not a run output: its producer can write it with a row stride.
+  auto conv_only_once = [&](int v, bool resize_too) {
+    const Value& val = graph_.values[static_cast<size_t>(v)];
+    const int p = val.producer;
+    if (val.is_constant() || !in_run(p) || val.shape.size() != 4 ||
+        uses_[static_cast<size_t>(v)] != 1 || run_output[static_cast<size_t>(v)]) {
+      return false;
+    }
+    const std::string& op = graph_.nodes[static_cast<size_t>(p)].op_type;
+    return op == "Conv" || op == "FusedConv" || (resize_too && op == "Resize");
+  };
+  for (size_t k = run.first; k <= run.last; ++k) {
+    const Node& node = graph_.nodes[k];
+    if (node.op_type != "Concat" || node.outputs.empty()) continue;
+    const Shape& ys = shape(node.outputs[0]);
+    int64_t axis = node.attr_int("axis", 1);
+    if (ys.size() != 4 || (axis != 1 && axis != -3)) continue;
+    int64_t offset = 0;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const int v = node.inputs[i];
+      const Value& val = graph_.values[static_cast<size_t>(v)];
+      if (conv_only_once(v, true))
+        candidates_[static_cast<size_t>(v)] = Candidate{node.outputs[0], offset};
+      // Split(conv) whose outputs are this and the next inputs, in order (C2f/C3k2): the conv
+      // writes them all into place; the Split then only copies outputs read elsewhere too.
+      const int sp = val.producer;
+      const Node* split = in_run(sp) ? &graph_.nodes[static_cast<size_t>(sp)] : nullptr;
+      if (split && split->op_type == "Split" && split->outputs[0] == v &&
+          i + split->outputs.size() <= node.inputs.size() && !split->inputs.empty() &&
+          conv_only_once(split->inputs[0], false) && shape(split->inputs[0]).size() == 4) {
+        const int64_t sa = split->attr_int("axis", 0);
+        bool ok = sa == 1 || sa == -3;
+        for (size_t j = 0; j < split->outputs.size() && ok; ++j)
+          ok = split->outputs[j] == node.inputs[i + j];
+        if (ok)
+          candidates_[static_cast<size_t>(split->inputs[0])] = Candidate{node.outputs[0], offset};
+      }
+      offset += val.shape.size() == 4 ? val.shape[1] : 0;
+    }
+  }
+}
+
+CudaRun::Slice CudaRun::placement(int value) {
+  const Candidate c = candidates_.empty() ? Candidate{} : candidates_[static_cast<size_t>(value)];
+  if (c.concat < 0) return {};
+  if (!is_defined(c.concat)) define(c.concat, Layout::kNhwc);
+  const Held& h = variants_[static_cast<size_t>(c.concat)].front();
+  if (h.layout != Layout::kNhwc) return {};
+  placed_[static_cast<size_t>(value)] = true;
+  return Slice{h.buf, c.offset, shape(c.concat)[1]};
+}
+
+CudaRun::Slice CudaRun::slice_of(int value) const {
+  if (!placed(value)) return {};
+  const Candidate& c = candidates_[static_cast<size_t>(value)];
+  return Slice{variants_[static_cast<size_t>(c.concat)].front().buf, c.offset, shape(c.concat)[1]};
+}
+
+}  // namespace fungen::cuda
