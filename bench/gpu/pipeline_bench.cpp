@@ -2,7 +2,7 @@
 // frame → detections latency and throughput.
 //
 //   fungen_pipeline_bench --model yolo11n_dyn.onnx [--batches 1,8,32] [--iterations 200]
-//                         [--precision fp16|fp32] [--seed N]
+//                         [--precision fp16|fp32] [--seed N] [--check-only] [--conf 0.25]
 //
 // Checks (fresh random inputs each run; the seed is printed): (1) the fused letterbox kernel
 // (BGR, RGB, NV12 BT.709 limited / BT.601 full, each with and without a remap table, odd sizes)
@@ -27,6 +27,7 @@
 
 #include "bench/gpu/pipeline_checks.h"
 #include "detect/gpu_pipeline.h"
+#include "detect/postprocess.h"
 #include "fungen/detector.h"
 #include "fungen/engine.h"
 #include "runtime/device_run.h"
@@ -67,11 +68,44 @@ bool same(const std::vector<std::vector<Detection>>& a,
   return true;
 }
 
+// Detector::detect's CPU pre/post-processing around the same engine (same plan, same cuDNN
+// algorithms, so the model's outputs are bit-identical given identical inputs).
+Result<std::vector<std::vector<Detection>>> host_path(Detector& det, std::span<const Frame> frames,
+                                                      const DetectOptions& o) {
+  auto input = det.preprocess(frames);
+  if (!input.ok()) return input.status();
+  std::vector<Tensor> outs;
+  FUNGEN_RETURN_IF_ERROR(det.engine().run({&input.value(), 1}, outs));
+  const Tensor& out = outs[0];
+  const int d1 = static_cast<int>(out.dim(1)), d2 = static_cast<int>(out.dim(2));
+  std::vector<std::vector<Detection>> result(frames.size());
+  for (size_t k = 0; k < frames.size(); ++k) {
+    const float* v = out.data<float>() + k * static_cast<size_t>(d1) * d2;
+    std::vector<detect::Candidate> boxes =
+        det.layout() == HeadLayout::kRaw
+            ? detect::non_max_suppression(detect::raw_candidates(v, d1, d2, o), o)
+            : detect::end_to_end_candidates(v, d1, d2, o);
+    const Frame& f = frames[k];
+    detect::map_to_frame(boxes,
+                         letterbox_params(f.width, f.height, det.input_width(), det.input_height()),
+                         f.width, f.height);
+    for (const detect::Candidate& b : boxes)
+      result[k].push_back(
+          Detection{b.class_id, det.class_name(b.class_id), b.score, b.x1, b.y1, b.x2, b.y2});
+    std::stable_sort(
+        result[k].begin(), result[k].end(),
+        [](const Detection& a, const Detection& b) { return a.confidence > b.confidence; });
+  }
+  return result;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string model, precision = "fp16", batches_arg = "1,8,32";
   int iterations = 200;
+  bool check_only = false;
+  float timing_conf = 0.25f;
   uint32_t seed = std::random_device{}();
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -84,12 +118,16 @@ int main(int argc, char** argv) {
       iterations = std::stoi(next());
     else if (a == "--precision")
       precision = next();
+    else if (a == "--check-only")
+      check_only = true;
+    else if (a == "--conf")
+      timing_conf = std::stof(next());
     else if (a == "--seed")
       seed = static_cast<uint32_t>(std::stoul(next()));
     else {
       std::fprintf(stderr,
                    "usage: %s --model M.onnx [--batches 1,8,32] [--iterations N] "
-                   "[--precision fp16|fp32] [--seed N]\n",
+                   "[--precision fp16|fp32] [--seed N] [--check-only] [--conf C]\n",
                    argv[0]);
       return 2;
     }
@@ -110,19 +148,15 @@ int main(int argc, char** argv) {
     return failures ? 1 : 0;
   }
 
-  // Two detectors on cuda engines of the same precision: GPU pipeline on and off.
-  auto make = [&](bool gpu) -> Result<Detector> {
+  // A detector on a cuda engine: its GPU pipeline vs the CPU pre/post-processing around the
+  // same engine.
+  auto gpu_det = [&]() -> Result<Detector> {
     auto e = Engine::load(model, {.backend = "cuda", .precision = precision});
     if (!e.ok()) return e.status();
-    DetectorOptions o;
-    o.gpu_pipeline = gpu;
-    return Detector::from_engine(std::move(e).value(), o);
-  };
-  auto gpu_det = make(true);
-  auto cpu_det = make(false);
-  if (!gpu_det.ok() || !cpu_det.ok()) {
-    std::printf("FAIL load %s: %s\n", model.c_str(),
-                (gpu_det.ok() ? cpu_det.status() : gpu_det.status()).message().c_str());
+    return Detector::from_engine(std::move(e).value(), {});
+  }();
+  if (!gpu_det.ok()) {
+    std::printf("FAIL load %s: %s\n", model.c_str(), gpu_det.status().message().c_str());
     return 1;
   }
   const int in_w = gpu_det->input_width(), in_h = gpu_det->input_height();
@@ -144,9 +178,13 @@ int main(int argc, char** argv) {
   for (float conf : {0.25f, 0.05f}) {
     DetectOptions opt;
     opt.conf = conf;
-    size_t n = gpu_det->static_batch() > 0 ? 1 : frames.size();
-    auto a = gpu_det->detect({frames.data(), n}, opt);
-    auto b = cpu_det->detect({frames.data(), n}, opt);
+    // A static-batch model gets exactly its batch (the frames repeated).
+    size_t n =
+        gpu_det->static_batch() > 0 ? static_cast<size_t>(gpu_det->static_batch()) : frames.size();
+    std::vector<Frame> fr;
+    for (size_t k = 0; k < n; ++k) fr.push_back(frames[k % frames.size()]);
+    auto a = gpu_det->detect(fr, opt);
+    auto b = host_path(*gpu_det, fr, opt);
     std::string why;
     bool ok = a.ok() && b.ok() && same(a.value(), b.value(), why);
     size_t count = 0;
@@ -158,6 +196,11 @@ int main(int argc, char** argv) {
     if (!a.ok()) std::printf("  gpu: %s\n", a.status().message().c_str());
     if (!b.ok()) std::printf("  cpu: %s\n", b.status().message().c_str());
     failures += ok ? 0 : 1;
+  }
+
+  if (check_only) {
+    std::printf("%s pipeline_bench checks: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+    return failures ? 1 : 0;
   }
 
   // Timing: 1080p BGR frames in pinned / pageable host memory → detections in host memory.
@@ -183,6 +226,7 @@ int main(int argc, char** argv) {
       for (int k = 0; k < b; ++k)
         fb.push_back(Frame{fw, fh, fw * 3, (use_pinned ? pinned : pageable.data()) + k * fbytes});
       DetectOptions opt;
+      opt.conf = timing_conf;
       std::vector<double> ms;
       size_t dets = 0;
       int iters = std::max(10, iterations / std::max(1, b / 4));

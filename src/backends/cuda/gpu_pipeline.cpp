@@ -293,20 +293,27 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   }
   if (!exec && graphs_ && s.runs > 0) {
     // Capture once per key; the first run went eagerly (library initialization).
+    // A capture that fails turns graphs off for this pipeline (the work then runs eagerly).
     cudaGraph_t g = nullptr;
     CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
     Status st = enqueue();
     cudaError_t end = cudaStreamEndCapture(stream, &g);
-    FUNGEN_RETURN_IF_ERROR(st);
-    CUDA_CHECK(end);
-    cudaError_t inst = cudaGraphInstantiate(&exec, g, 0);
-    cudaGraphDestroy(g);
-    CUDA_CHECK(inst);
-    if (s.graphs.size() >= kMaxGraphs) {
-      cudaGraphExecDestroy(s.graphs.front().second);
-      s.graphs.erase(s.graphs.begin());
+    cudaError_t inst = cudaErrorUnknown;
+    if (st.ok() && end == cudaSuccess) inst = cudaGraphInstantiate(&exec, g, 0);
+    if (g) cudaGraphDestroy(g);
+    if (inst != cudaSuccess) {
+      cudaGetLastError();
+      log(LogLevel::kWarn, "gpu pipeline: CUDA graph capture failed ({}); running eagerly",
+          !st.ok() ? st.message() : cudaGetErrorString(end != cudaSuccess ? end : inst));
+      graphs_ = false;
+      exec = nullptr;
+    } else {
+      if (s.graphs.size() >= kMaxGraphs) {
+        cudaGraphExecDestroy(s.graphs.front().second);
+        s.graphs.erase(s.graphs.begin());
+      }
+      s.graphs.emplace_back(key, exec);
     }
-    s.graphs.emplace_back(key, exec);
   }
   if (exec) {
     CUDA_CHECK(cudaGraphLaunch(exec, stream));

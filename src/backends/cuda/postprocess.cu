@@ -240,9 +240,16 @@ cudaError_t raw_detect(const float* out, int batch, int channels, int anchors,
   const int abits = anchor_bits(anchors);
   // Shared memory: the bitmask plus as many keys as the device allows (the rest sort in global
   // memory). The attribute is set once, on the first (uncaptured) call.
-  int device = 0, optin = 48 * 1024;
-  cudaGetDevice(&device);
-  cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  static int optin = -1;  // queried on the first (uncaptured) call
+  if (optin < 0) {
+    int device = 0;
+    optin = 48 * 1024;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
+            cudaSuccess) {
+      optin = 48 * 1024;
+    }
+  }
   const int mask_words = (anchors + 31) / 32;
   const size_t mask_bytes = sizeof(unsigned long long) * ((mask_words + 1) / 2);
   int smem_keys = next_pow2(anchors);

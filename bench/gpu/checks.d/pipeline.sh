@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# bench/gpu/device_run.sh `check` stage: the detector's GPU pre/post-processing against the CPU
+# path (fused letterbox, GPU NMS, Detector::detect with and without it on the same engine).
+for m in ${MODELS:-yolo11n}; do
+  for p in fp16 fp32; do
+    fungen_pipeline_bench --model /opt/models/${m}_640_dyn.onnx --precision $p --check-only
+  done
+done
