@@ -5,6 +5,8 @@
 # and cuBLAS (large; the GPU machine has its own through PyTorch's wheels) are left out.
 #
 #   scripts/bundle.sh bundle build-cuda/bin/fungen_gpu_bench [more binaries]
+# With BUNDLE_TAR=FILE.tar.xz it also packs DEST into that file (libdnnl alone is 40 MB, 7 MB as
+# xz: what fits the GPU machine's 64 MiB carry limit next to other files).
 set -euo pipefail
 dest=$1; shift
 mkdir -p "$dest/bin" "$dest/lib"
@@ -19,3 +21,8 @@ for bin in "$@"; do
     echo "bundle.sh: patchelf missing; set LD_LIBRARY_PATH=$dest/lib" >&2
 done
 du -sh "$dest/bin" "$dest/lib"
+if [ -n "${BUNDLE_TAR:-}" ]; then
+  tar -C "$(dirname "$dest")" -cf - "$(basename "$dest")" | xz -T2 -6 >"$BUNDLE_TAR.tmp"
+  mv "$BUNDLE_TAR.tmp" "$BUNDLE_TAR"
+  du -sh "$BUNDLE_TAR"
+fi

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git ccache patchelf
   # libraries the product links
   libfmt-dev nlohmann-json3-dev libcli11-dev libstb-dev libmsgpack-cxx-dev libdnnl-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev

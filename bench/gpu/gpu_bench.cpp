@@ -1,6 +1,7 @@
 // gpu_bench — checks the cuda backend against the CPU path on a model and times it per batch.
 //
 //   fungen_gpu_bench --model yolo11n_dyn.onnx --batches 1,8,32,128 [--iterations 50]
+//   fungen_gpu_bench --check-all DIR   (every model in DIR, batch 1 and 2, fp16 and fp32)
 //
 // Correctness (batch 1, one fresh random input in [0,1)): relative L2 error of every raw output
 // of cuda fp16 and cuda fp32 against the CPU fp32 path (oneDNN when built in, else reference).
@@ -12,9 +13,11 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 #include <sstream>
 #include <string>
@@ -66,10 +69,120 @@ fungen::Shape input_shape(const Engine& e, int64_t batch) {
   return s;
 }
 
+// Input size of a model: its fixed dimensions; dynamic H/W from the file name's "HxW" (the test
+// models are named yolo11_384x640_dyn_...), else 640; batch `batch` when dynamic.
+fungen::Shape check_shape(const Engine& e, const std::string& path, int64_t batch) {
+  fungen::Shape s(e.inputs()[0].shape.begin(), e.inputs()[0].shape.end());
+  int64_t hw[2] = {640, 640};
+  std::string name = std::filesystem::path(path).filename().string();
+  for (size_t i = 0; i + 1 < name.size(); ++i) {
+    if (name[i] != '_' || !std::isdigit(static_cast<unsigned char>(name[i + 1]))) continue;
+    long long h = 0, w = 0;
+    if (std::sscanf(name.c_str() + i + 1, "%lldx%lld", &h, &w) == 2) {
+      hw[0] = h;
+      hw[1] = w;
+      break;
+    }
+  }
+  if (s.size() == 4) {
+    if (s[2] < 0) s[2] = hw[0];
+    if (s[3] < 0) s[3] = hw[1];
+  }
+  if (s[0] < 0) s[0] = batch;
+  return s;
+}
+
+// --check-all DIR: every *.onnx in DIR at batch 1 and 2 (batch 2 only when the batch is
+// dynamic), cuda fp16 (tol 1e-2) and fp32 (tol 1e-4) against the CPU fp32 path on one fresh
+// random input, two runs each (eager, then graph capture); one line per model, batch and
+// precision with the worst relative L2 over the float outputs. Returns the number of failures.
+int check_all(const std::string& dir) {
+  std::vector<std::string> models;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".onnx") models.push_back(entry.path().string());
+  }
+  std::sort(models.begin(), models.end());
+  int failures = 0, lines = 0;
+  std::random_device seed_source;
+  for (const std::string& path : models) {
+    const std::string name = std::filesystem::path(path).filename().string();
+    EngineOptions cpu_opts;
+    cpu_opts.backend = "cpu";
+    auto ref_engine = Engine::load(path, cpu_opts);
+    if (!ref_engine.ok()) {
+      cpu_opts.backend = "reference";
+      ref_engine = Engine::load(path, cpu_opts);
+    }
+    if (!ref_engine.ok()) {
+      std::printf("%-50s load (cpu) FAILED: %s\n", name.c_str(),
+                  ref_engine.status().message().c_str());
+      ++failures;
+      continue;
+    }
+    const bool dynamic_batch = ref_engine->inputs()[0].shape[0] < 0;
+    for (int64_t batch : {int64_t{1}, int64_t{2}}) {
+      if (batch == 2 && !dynamic_batch) continue;
+      Tensor x = random_input(check_shape(*ref_engine, path, batch), seed_source());
+      std::vector<Tensor> ref;
+      fungen::Status s = ref_engine->run({&x, 1}, ref);
+      if (!s.ok()) {
+        std::printf("%-50s b%lld cpu run FAILED: %s\n", name.c_str(), static_cast<long long>(batch),
+                    s.message().c_str());
+        ++failures;
+        continue;
+      }
+      for (std::string precision : {"fp16", "fp32"}) {
+        const double tol = precision == "fp16" ? 1e-2 : 1e-4;
+        auto t0 = std::chrono::steady_clock::now();
+        auto gpu = Engine::load(path, {.backend = "cuda", .precision = precision});
+        std::string verdict = "PASS", detail;
+        double worst = 0;
+        int compared = 0;
+        if (!gpu.ok()) {
+          verdict = "FAIL";
+          detail = gpu.status().message();
+        }
+        for (int rep = 0; rep < 2 && gpu.ok() && verdict == "PASS"; ++rep) {
+          std::vector<Tensor> out;
+          s = gpu->run({&x, 1}, out);
+          if (!s.ok() || out.size() != ref.size()) {
+            verdict = "FAIL";
+            detail = s.ok() ? "output count differs" : s.message();
+            break;
+          }
+          for (size_t o = 0; o < out.size(); ++o) {
+            if (ref[o].dtype() != fungen::DType::kFloat32 ||
+                out[o].dtype() != fungen::DType::kFloat32 || out[o].shape() != ref[o].shape()) {
+              continue;
+            }
+            worst = std::max(worst, rel_l2(out[o], ref[o]));
+            ++compared;
+          }
+        }
+        if (verdict == "PASS" && (compared == 0 || !(worst <= tol))) verdict = "FAIL";
+        const double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        failures += verdict != "PASS";
+        ++lines;
+        std::printf(
+            "%-50s b%lld %s rel L2 %.3e (tol %.0e) %s; nodes cuda %zu cpu %zu ref %zu; "
+            "%.1f s%s%s\n",
+            name.c_str(), static_cast<long long>(batch), precision.c_str(), worst, tol,
+            verdict.c_str(), gpu.ok() ? gpu->nodes_on("cuda") : 0,
+            gpu.ok() ? gpu->nodes_on("cpu") : 0, gpu.ok() ? gpu->nodes_on("reference") : 0, secs,
+            detail.empty() ? "" : ": ", detail.c_str());
+        std::fflush(stdout);
+      }
+    }
+  }
+  std::printf("check-all: %d lines, %d FAILED\n", lines, failures);
+  return failures;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model, batches_arg = "1,8,32,128", cpu_backend = "auto";
+  std::string model, batches_arg = "1,8,32,128", cpu_backend = "auto", check_dir;
   int iterations = 50;
   bool check = true;
   for (int i = 1; i < argc; ++i) {
@@ -83,7 +196,10 @@ int main(int argc, char** argv) {
       iterations = std::stoi(next());
     else if (a == "--no-check")
       check = false;
+    else if (a == "--check-all")
+      check_dir = next();
   }
+  if (!check_dir.empty()) return check_all(check_dir) ? 1 : 0;
   if (model.empty()) {
     std::fprintf(stderr,
                  "usage: fungen_gpu_bench --model M.onnx [--batches 1,8] [--iterations N]\n");

@@ -26,8 +26,14 @@ import torch  # noqa: E402
 
 
 def build(yaml):
-    from ultralytics.nn.tasks import DetectionModel
-    m = DetectionModel(yaml, verbose=False).fuse(verbose=False).eval().cuda().half()
+    """The model of bench/gpu/export_on_device.py (same seeded weights as the ONNX fungen runs),
+    BatchNorm folded, fp16, channels_last."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from export_on_device import seeded_model, weights_digest
+
+    model = seeded_model(os.path.splitext(os.path.basename(yaml))[0]).model
+    print(f"weights sha256 {weights_digest(model)}")
+    m = model.fuse(verbose=False).eval().cuda().half()
     return m.to(memory_format=torch.channels_last)
 
 

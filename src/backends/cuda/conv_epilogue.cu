@@ -4,13 +4,17 @@
 namespace fungen::cuda {
 namespace {
 
+__device__ __forceinline__ float silu(float v) {
+  return v / (1.0f + __expf(-v));
+}
+
 template <class T, bool kSilu>
 __global__ void epilogue_kernel(T* y, const float* bias, const T* z, int64_t n, int64_t channels,
                                 int64_t inner) {
   FUNGEN_GRID_STRIDE(i, n) {
     float v = load(y, i);
     if (bias) v += bias[(i / inner) % channels];
-    if constexpr (kSilu) v = v / (1.0f + __expf(-v));
+    if constexpr (kSilu) v = silu(v);
     if (z) v += load(z, i);
     store(y, i, v);
   }
@@ -25,6 +29,124 @@ void dispatch(T* y, const float* bias, const T* z, int64_t n, int64_t c, int64_t
     epilogue_kernel<T, false><<<blocks_for(n), kThreads, 0, s>>>(y, bias, z, n, c, inner);
 }
 
+// 16 bytes of T: 8 halves or 4 floats, unpacked to fp32 and back.
+template <class T>
+struct Vec {
+  static constexpr int kN = 16 / sizeof(T);
+  float v[kN];
+  __device__ __forceinline__ void load(const void* p) {
+    uint4 u = *static_cast<const uint4*>(p);
+    if constexpr (sizeof(T) == 2) {
+      const __half2* h = reinterpret_cast<const __half2*>(&u);
+      for (int k = 0; k < 4; ++k) {
+        float2 f = __half22float2(h[k]);
+        v[2 * k] = f.x;
+        v[2 * k + 1] = f.y;
+      }
+    } else {
+      const float* f = reinterpret_cast<const float*>(&u);
+      for (int k = 0; k < 4; ++k) v[k] = f[k];
+    }
+  }
+  __device__ __forceinline__ void store(void* p) const {
+    uint4 u;
+    if constexpr (sizeof(T) == 2) {
+      __half2* h = reinterpret_cast<__half2*>(&u);
+      for (int k = 0; k < 4; ++k) h[k] = __floats2half2_rn(v[2 * k], v[2 * k + 1]);
+    } else {
+      float* f = reinterpret_cast<float*>(&u);
+      for (int k = 0; k < 4; ++k) f[k] = v[k];
+    }
+    *static_cast<uint4*>(p) = u;
+  }
+};
+
+// One thread per 16-byte vector of a row; I is the index type (int32 when everything fits).
+template <class T, bool kSilu, class I>
+__global__ void epilogue_rows_vec(const T* y, T* out, I out_ld, const float* bias, const T* z,
+                                  I rows, I channels) {
+  constexpr int kN = Vec<T>::kN;
+  const I per_row = channels / kN, n = rows * per_row;
+  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<I>(gridDim.x) * blockDim.x) {
+    const I r = i / per_row, c = (i - r * per_row) * kN;
+    Vec<T> a;
+    a.load(y + r * channels + c);
+    if (bias) {
+      const float4* b = reinterpret_cast<const float4*>(bias + c);
+      for (int k = 0; k < kN / 4; ++k) {
+        float4 f = b[k];
+        a.v[4 * k] += f.x;
+        a.v[4 * k + 1] += f.y;
+        a.v[4 * k + 2] += f.z;
+        a.v[4 * k + 3] += f.w;
+      }
+    }
+    if constexpr (kSilu) {
+      for (int k = 0; k < kN; ++k) a.v[k] = silu(a.v[k]);
+    }
+    if (z) {
+      Vec<T> b;
+      b.load(z + r * channels + c);
+      for (int k = 0; k < kN; ++k) a.v[k] += b.v[k];
+    }
+    a.store(out + r * out_ld + c);
+  }
+}
+
+// Any shape and alignment: one element per thread, 2-D indexing.
+template <class T, bool kSilu>
+__global__ void epilogue_rows_scalar(const T* y, T* out, int64_t out_ld, const float* bias,
+                                     const T* z, int64_t rows, int64_t channels) {
+  const int64_t n = rows * channels;
+  FUNGEN_GRID_STRIDE(i, n) {
+    const int64_t r = i / channels, c = i - r * channels;
+    float v = load(y, i);
+    if (bias) v += bias[c];
+    if constexpr (kSilu) v = silu(v);
+    if (z) v += load(z, i);
+    store(out, r * out_ld + c, v);
+  }
+}
+
+bool aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
+template <class T, bool kSilu>
+void rows(const T* y, T* out, int64_t out_ld, const float* bias, const T* z, int64_t r, int64_t c,
+          cudaStream_t s) {
+  constexpr int kN = 16 / sizeof(T);
+  const bool vec = c % kN == 0 && out_ld % kN == 0 && aligned16(y) && aligned16(out) &&
+                   (!z || aligned16(z)) && (!bias || aligned16(bias));
+  if (!vec) {
+    epilogue_rows_scalar<T, kSilu>
+        <<<blocks_for(r * c), kThreads, 0, s>>>(y, out, out_ld, bias, z, r, c);
+    return;
+  }
+  const int64_t vectors = r * c / kN;
+  if (r * std::max(c, out_ld) < 0x7fffffff) {
+    epilogue_rows_vec<T, kSilu, int32_t>
+        <<<blocks_for(vectors), kThreads, 0, s>>>(y, out, static_cast<int32_t>(out_ld), bias, z,
+                                                  static_cast<int32_t>(r), static_cast<int32_t>(c));
+  } else {
+    epilogue_rows_vec<T, kSilu, int64_t>
+        <<<blocks_for(vectors), kThreads, 0, s>>>(y, out, out_ld, bias, z, r, c);
+  }
+}
+
+template <class T>
+void rows_dispatch(const void* y, void* out, int64_t out_ld, const float* bias, const void* z,
+                   int64_t r, int64_t c, bool silu, cudaStream_t s) {
+  auto* yt = static_cast<const T*>(y);
+  auto* ot = static_cast<T*>(out);
+  auto* zt = static_cast<const T*>(z);
+  if (silu)
+    rows<T, true>(yt, ot, out_ld, bias, zt, r, c, s);
+  else
+    rows<T, false>(yt, ot, out_ld, bias, zt, r, c, s);
+}
+
 }  // namespace
 
 void launch_conv_epilogue(Elem e, void* y, const float* bias, const void* z, int64_t n,
@@ -37,6 +159,16 @@ void launch_conv_epilogue(Elem e, void* y, const float* bias, const void* z, int
     dispatch(static_cast<float*>(y), bias, static_cast<const float*>(z), n, channels, inner, silu,
              stream);
   }
+}
+
+void launch_conv_epilogue_rows(Elem e, const void* y, void* out, int64_t out_ld, const float* bias,
+                               const void* z, int64_t rows, int64_t channels, bool silu,
+                               cudaStream_t stream) {
+  if (rows == 0 || channels == 0) return;
+  if (e == Elem::kF16)
+    rows_dispatch<__half>(y, out, out_ld, bias, z, rows, channels, silu, stream);
+  else
+    rows_dispatch<float>(y, out, out_ld, bias, z, rows, channels, silu, stream);
 }
 
 }  // namespace fungen::cuda

@@ -1,7 +1,11 @@
 // conv_epilogue.cuh — what FusedConv adds after cuDNN's convolution, in one pass over its output
-// y (in place): y = act(y + bias[c]) + z, act = identity or SiLU, bias fp32 (or null), z the
-// residual (or null) in y's type and layout. The channel of element i is (i / inner) % channels:
-// inner = H*W for NCHW, 1 for NHWC.
+// y: out = act(y + bias[c]) + z, act = identity or SiLU, bias fp32 (or null), z the residual (or
+// null) in y's type and layout.
+//  - launch_conv_epilogue: in place (out = y), any layout; the channel of element i is
+//    (i / inner) % channels: inner = H*W for NCHW, 1 for NHWC.
+//  - launch_conv_epilogue_rows: NHWC, y and z packed rows of `channels`, out row r at
+//    out + r * out_ld (out may be y itself with out_ld = channels, or a channel slice of a concat
+//    output). 16-byte vectors when channels, out_ld and the pointers allow, 32-bit index math.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -12,5 +16,9 @@ namespace fungen::cuda {
 
 void launch_conv_epilogue(Elem e, void* y, const float* bias, const void* z, int64_t n,
                           int64_t channels, int64_t inner, bool silu, cudaStream_t stream);
+
+void launch_conv_epilogue_rows(Elem e, const void* y, void* out, int64_t out_ld, const float* bias,
+                               const void* z, int64_t rows, int64_t channels, bool silu,
+                               cudaStream_t stream);
 
 }  // namespace fungen::cuda

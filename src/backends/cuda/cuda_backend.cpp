@@ -53,6 +53,9 @@ class CudaBackend final : public Backend {
     ctx_.elem = options.precision == "fp32" ? cuda::Elem::kF32 : cuda::Elem::kF16;
     ctx_.graphs = !cuda::env_off("FUNGEN_CUDA_GRAPHS");
     ctx_.nhwc = !cuda::env_off("FUNGEN_CUDA_NHWC");
+    const char* prof = std::getenv("FUNGEN_CUDA_PROFILE");
+    ctx_.profile = prof && std::strcmp(prof, "1") == 0;
+    if (ctx_.profile) ctx_.graphs = false;  // per-step events need eager launches
     CUDA_CHECK(cudaSetDevice(ctx_.device));
     CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking));
     CUDNN_CHECK(cudnnCreate(&ctx_.cudnn));
@@ -61,9 +64,10 @@ class CudaBackend final : public Backend {
     CUBLAS_CHECK(cublasSetStream(ctx_.cublas, ctx_.stream));
     cudaDeviceProp prop{};
     CUDA_CHECK(cudaGetDeviceProperties(&prop, ctx_.device));
-    log(LogLevel::kInfo, "cuda backend: {} (sm_{}{}), {}, cuDNN {}, layout {}, graphs {}",
+    log(LogLevel::kInfo, "cuda backend: {} (sm_{}{}), {}, cuDNN {}, layout {}, graphs {}{}",
         prop.name, prop.major, prop.minor, options.precision, cudnnGetVersion(),
-        ctx_.nhwc ? "NHWC" : "NCHW", ctx_.graphs ? "on" : "off");
+        ctx_.nhwc ? "NHWC" : "NCHW", ctx_.graphs ? "on" : "off",
+        ctx_.profile ? ", per-step profile" : "");
     return Status();
   }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 
 #include "backends/cuda/cuda_check.h"
@@ -65,9 +66,32 @@ const RunStats& last_run_stats() {
 }
 
 CudaRun::~CudaRun() {
+  if (profiled_runs_ > 0) print_profile();
   if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
   for (cudaEvent_t e : events_) {
     if (e) cudaEventDestroy(e);
+  }
+  for (cudaEvent_t e : step_events_) {
+    if (e) cudaEventDestroy(e);
+  }
+}
+
+// The steps ranked by mean device time per run (the first, eager warm-up run excluded when
+// there were more): label (node name and what ran), ms, share; to stderr, whatever the log level.
+void CudaRun::print_profile() const {
+  std::vector<size_t> order(steps_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return step_ms_[a] > step_ms_[b]; });
+  double total = 0;
+  for (double ms : step_ms_) total += ms;
+  const double runs = profiled_runs_;
+  std::fprintf(stderr, "cuda profile: %zu steps, %.3f ms per run (mean of %d runs), ranked:\n",
+               steps_.size(), total / runs, profiled_runs_);
+  std::fprintf(stderr, "  %9s %6s  %s\n", "ms", "share", "step (node: kernel)");
+  for (size_t i : order) {
+    std::fprintf(stderr, "  %9.4f %5.1f%%  %s\n", step_ms_[i] / runs,
+                 total > 0 ? 100.0 * step_ms_[i] / total : 0.0, steps_[i].label.c_str());
   }
 }
 
@@ -175,8 +199,75 @@ Result<std::unique_ptr<CudaRun>> CudaRun::build(const Graph& graph, const NodeRu
   return r;
 }
 
+void CudaRun::find_placements(const NodeRun& run) {
+  candidates_.assign(graph_.values.size(), {});
+  placed_.assign(graph_.values.size(), false);
+  uses_ = graph_.use_counts();
+  if (!ctx_.nhwc) return;
+  std::vector<bool> run_output(graph_.values.size(), false);
+  for (int v : run.outputs) run_output[static_cast<size_t>(v)] = true;
+  auto in_run = [&](int node) {
+    return node >= static_cast<int>(run.first) && node <= static_cast<int>(run.last);
+  };
+  // A convolution's output read once (by the Concat, or by a Split feeding it), not a run output.
+  auto conv_only_once = [&](int v) {
+    const Value& val = graph_.values[static_cast<size_t>(v)];
+    const int p = val.producer;
+    return !val.is_constant() && in_run(p) && val.shape.size() == 4 &&
+           uses_[static_cast<size_t>(v)] == 1 && !run_output[static_cast<size_t>(v)] &&
+           (graph_.nodes[static_cast<size_t>(p)].op_type == "Conv" ||
+            graph_.nodes[static_cast<size_t>(p)].op_type == "FusedConv");
+  };
+  for (size_t k = run.first; k <= run.last; ++k) {
+    const Node& node = graph_.nodes[k];
+    if (node.op_type != "Concat" || node.outputs.empty()) continue;
+    const Shape& ys = shape(node.outputs[0]);
+    int64_t axis = node.attr_int("axis", 1);
+    if (ys.size() != 4 || (axis != 1 && axis != -3)) continue;
+    int64_t offset = 0;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const int v = node.inputs[i];
+      const Value& val = graph_.values[static_cast<size_t>(v)];
+      if (conv_only_once(v))
+        candidates_[static_cast<size_t>(v)] = Candidate{node.outputs[0], offset};
+      // Split(conv) whose outputs are this and the next inputs, in order (C2f/C3k2): the conv
+      // writes them all into place; the Split then only copies outputs read elsewhere too.
+      const int sp = val.producer;
+      const Node* split = in_run(sp) ? &graph_.nodes[static_cast<size_t>(sp)] : nullptr;
+      if (split && split->op_type == "Split" && split->outputs[0] == v &&
+          i + split->outputs.size() <= node.inputs.size() && !split->inputs.empty() &&
+          conv_only_once(split->inputs[0]) && shape(split->inputs[0]).size() == 4) {
+        const int64_t sa = split->attr_int("axis", 0);
+        bool ok = sa == 1 || sa == -3;
+        for (size_t j = 0; j < split->outputs.size() && ok; ++j)
+          ok = split->outputs[j] == node.inputs[i + j];
+        if (ok)
+          candidates_[static_cast<size_t>(split->inputs[0])] = Candidate{node.outputs[0], offset};
+      }
+      offset += val.shape.size() == 4 ? val.shape[1] : 0;
+    }
+  }
+}
+
+CudaRun::Slice CudaRun::placement(int value) {
+  const Candidate c = candidates_.empty() ? Candidate{} : candidates_[static_cast<size_t>(value)];
+  if (c.concat < 0) return {};
+  if (!is_defined(c.concat)) define(c.concat, Layout::kNhwc);
+  const Held& h = variants_[static_cast<size_t>(c.concat)].front();
+  if (h.layout != Layout::kNhwc) return {};
+  placed_[static_cast<size_t>(value)] = true;
+  return Slice{h.buf, c.offset, shape(c.concat)[1]};
+}
+
+CudaRun::Slice CudaRun::slice_of(int value) const {
+  if (!placed(value)) return {};
+  const Candidate& c = candidates_[static_cast<size_t>(value)];
+  return Slice{variants_[static_cast<size_t>(c.concat)].front().buf, c.offset, shape(c.concat)[1]};
+}
+
 Status CudaRun::lower(const NodeRun& run) {
   variants_.assign(graph_.values.size(), {});
+  find_placements(run);
   // Inputs: fp32 plain staging; converted to the run's type by the first step (fp16).
   for (int v : run.inputs) {
     size_t n = static_cast<size_t>(shape_numel(shape(v)));
@@ -252,6 +343,13 @@ Status CudaRun::finalize() {
 }
 
 Status CudaRun::run_steps(size_t first) {
+  const bool profile = ctx_.profile;
+  if (profile && step_events_.empty()) {
+    step_events_.assign(steps_.size() + 1, nullptr);
+    for (cudaEvent_t& e : step_events_) CUDA_CHECK(cudaEventCreate(&e));
+    step_ms_.assign(steps_.size(), 0.0);
+  }
+  if (profile) CUDA_CHECK(cudaEventRecord(step_events_[first], ctx_.stream));
   for (size_t k = first; k < steps_.size(); ++k) {
     Step& s = steps_[k];
     Status st = s.fn(ctx_.stream);
@@ -261,6 +359,21 @@ Status CudaRun::run_steps(size_t first) {
       return internal_error("cuda: step '" + s.label +
                             "' failed to launch: " + cudaGetErrorString(err));
     }
+    if (profile) CUDA_CHECK(cudaEventRecord(step_events_[k + 1], ctx_.stream));
+  }
+  if (profile) {
+    // The first run loads modules and warms caches: its times are dropped once a second comes.
+    CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
+    if (profiled_runs_ == 1 && runs_ == 1) {
+      std::fill(step_ms_.begin(), step_ms_.end(), 0.0);
+      profiled_runs_ = 0;
+    }
+    for (size_t k = first; k < steps_.size(); ++k) {
+      float ms = 0;
+      CUDA_CHECK(cudaEventElapsedTime(&ms, step_events_[k], step_events_[k + 1]));
+      step_ms_[k] += ms;
+    }
+    ++profiled_runs_;
   }
   return Status();
 }

@@ -38,8 +38,9 @@ struct CudaContext {
   cudnnHandle_t cudnn = nullptr;
   cublasHandle_t cublas = nullptr;
   Elem elem = Elem::kF16;
-  bool nhwc = true;    // keep conv activations channels-last
-  bool graphs = true;  // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
+  bool nhwc = true;      // keep conv activations channels-last
+  bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
+  bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
   size_t max_workspace = size_t{256} << 20;  // per convolution (cuDNN algorithm search limit)
 };
 
@@ -89,6 +90,25 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   int define(int value, Layout layout);
   // `value` shares the bytes of plain buffer `buf` (Reshape and friends).
   void define_alias(int value, int buf);
+  // Whether a buffer holds `value` already (a Concat output defined early by placement()).
+  bool is_defined(int value) const { return !variants_[static_cast<size_t>(value)].empty(); }
+  // Zero-copy Concat: a value whose only reader is an NHWC Concat (on channels) of this run and
+  // whose producer is a convolution may be written by that producer straight into its channel
+  // slice of the concat output. placement(v) gives the slice (defining the concat output, NHWC,
+  // on first use) and marks v as placed, so the Concat copies nothing for it; buf -1 when v is
+  // not a candidate. placed(v): placement(v) handed out a slice.
+  struct Slice {
+    int buf = -1;
+    int64_t offset = 0, ld = 0;  // elements: channel offset in a row, row length
+  };
+  Slice placement(int value);
+  bool placed(int value) const { return placed_[static_cast<size_t>(value)]; }
+  // The slice a placed value was written into (buf -1 when not placed).
+  Slice slice_of(int value) const;
+  // Split of a placed value: its outputs lie in the concat already; Concat skips them.
+  void mark_placed(int value) { placed_[static_cast<size_t>(value)] = true; }
+  // Node inputs and graph outputs that read `value` (whole graph).
+  int uses(int value) const { return uses_[static_cast<size_t>(value)]; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
   int persistent(size_t bytes);
   // The device address of a buffer: at once for persistent ones, after finalize for the rest.
@@ -130,6 +150,14 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   CudaContext& ctx_;
   std::vector<Buf> bufs_;
   std::vector<std::vector<Held>> variants_;  // value -> buffers holding it (first: as produced)
+  struct Candidate {
+    int concat = -1;  // the Concat's output value
+    int64_t offset = 0;
+  };
+  std::vector<Candidate> candidates_;  // value -> slice it may be written into (placement())
+  std::vector<bool> placed_;
+  std::vector<int> uses_;
+  void find_placements(const NodeRun& run);
   std::vector<Step> steps_;
   std::vector<int> input_staging_, output_staging_;  // fp32 plain, one per run input/output
   std::vector<int> input_values_, output_values_;    // the run's boundary values
@@ -140,6 +168,11 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   cudaGraphExec_t graph_exec_ = nullptr;
   int runs_ = 0;
   cudaEvent_t events_[4] = {};  // start, inputs copied, computed, outputs copied
+  // FUNGEN_CUDA_PROFILE: one event per step boundary, summed step times over the timed runs.
+  std::vector<cudaEvent_t> step_events_;
+  std::vector<double> step_ms_;
+  int profiled_runs_ = 0;
+  void print_profile() const;
 };
 
 // Element strides of `s` in the plain (row-major) layout.

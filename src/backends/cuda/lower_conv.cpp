@@ -1,7 +1,11 @@
 // Conv and FusedConv through cuDNN's convolution (legacy API, fp32 accumulation, tensor cores in
 // fp16), its algorithm picked by cudnnFindConvolutionForwardAlgorithm when the plan is built,
 // followed by one epilogue kernel for bias + SiLU + residual (conv_epilogue.cuh).
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <string>
 
 #include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/cuda_check.h"
@@ -47,7 +51,14 @@ bool check_conv(const Node& node, const Graph& graph) {
   return pads.size() == 4 && pads[0] == pads[2] && pads[1] == pads[3];
 }
 
+Result<bool> lower_conv_direct(CudaRun& run, const Node& node);  // lower_conv_direct.cpp
+Result<bool> lower_conv_fused(CudaRun& run, const Node& node);   // lower_conv_fused.cpp
+
 Status lower_conv(CudaRun& run, const Node& node) {
+  FUNGEN_ASSIGN_OR_RETURN(bool direct, lower_conv_direct(run, node));
+  if (direct) return Status();
+  FUNGEN_ASSIGN_OR_RETURN(bool fused, lower_conv_fused(run, node));
+  if (fused) return Status();
   const int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
   const int b = node.inputs.size() > 2 ? node.inputs[2] : -1;
   const int z = node.inputs.size() > 3 ? node.inputs[3] : -1;
@@ -86,10 +97,21 @@ Status lower_conv(CudaRun& run, const Node& node) {
   CUDNN_CHECK(cudnnSetConvolutionMathType(d->conv, math));
 
   // Algorithm: measured now on this device; the fastest whose workspace fits.
+  // Searched twice, the first result dropped: the first launch of each kernel also loads its
+  // module (lazy loading), which can make large tensor-core kernels lose to small legacy ones.
+  // FUNGEN_CUDA_CONV_ALGO=heuristic takes cuDNN's heuristic ranking instead (no timing).
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int found = 0;
-  CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(ctx.cudnn, d->x, d->w, d->conv, d->y,
-                                                   CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+  const char* pick = std::getenv("FUNGEN_CUDA_CONV_ALGO");
+  if (pick && std::strcmp(pick, "heuristic") == 0) {
+    CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
+        ctx.cudnn, d->x, d->w, d->conv, d->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+  } else {
+    for (int pass = 0; pass < 2; ++pass) {
+      CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(
+          ctx.cudnn, d->x, d->w, d->conv, d->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+    }
+  }
   bool chosen = false;
   for (int i = 0; i < found && !chosen; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > ctx.max_workspace) continue;
@@ -136,6 +158,8 @@ Status lower_conv(CudaRun& run, const Node& node) {
   if (z >= 0) {
     FUNGEN_ASSIGN_OR_RETURN(zb, run.get(z, layout));
   }
+  // NHWC: the epilogue may write into the value's slice of a Concat output (placement).
+  const CudaRun::Slice slice = ctx.nhwc ? run.placement(y) : CudaRun::Slice{};
   int yb = run.define(y, layout);
   const Elem e = run.elem();
   const int64_t n = shape_numel(ys), channels = ys[1];
@@ -143,12 +167,23 @@ Status lower_conv(CudaRun& run, const Node& node) {
   const bool epilogue = bbuf >= 0 || silu || zb >= 0;
   CudaRun* r = &run;
   cudnnHandle_t handle = ctx.cudnn;
-  run.add_step(node.name + " (cudnn conv)", {xb, yb, zb, wbuf, bbuf}, [=](cudaStream_t st) {
+  const std::string label = node.name + " (cudnn conv algo " + std::to_string(d->algo) +
+                            (slice.buf >= 0 ? ", into concat)" : ")");
+  run.add_step(label, {xb, yb, zb, wbuf, bbuf, slice.buf}, [=](cudaStream_t st) {
     const float one = 1.0f, zero = 0.0f;
     CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf), d->conv,
                                         d->algo, r->workspace(), d->workspace, &zero, d->y,
                                         r->ptr(yb)));
-    if (epilogue) {
+    const float* bias = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
+    const void* res = zb >= 0 ? r->ptr(zb) : nullptr;
+    if (slice.buf >= 0) {
+      void* out = static_cast<std::byte*>(r->ptr(slice.buf)) + slice.offset * elem_size(e);
+      launch_conv_epilogue_rows(e, r->ptr(yb), out, slice.ld, bias, res, n / channels, channels,
+                                silu, st);
+    } else if (epilogue && inner == 1) {
+      launch_conv_epilogue_rows(e, r->ptr(yb), r->ptr(yb), channels, bias, res, n / channels,
+                                channels, silu, st);
+    } else if (epilogue) {
       launch_conv_epilogue(e, r->ptr(yb),
                            bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr,
                            zb >= 0 ? r->ptr(zb) : nullptr, n, channels, inner, silu, st);

@@ -41,20 +41,32 @@ Status lower_concat(CudaRun& run, const Node& node) {
   const int y = node.outputs[0];
   const Shape& ys = run.shape(y);
   const int64_t axis = normalized_axis(node, ys.size(), 1);
+  // Defined already when a producer wrote its piece in place (CudaRun::placement): NHWC.
+  const bool early = run.is_defined(y);
   bool nhwc = ys.size() == 4 && axis == 1;
   for (int id : node.inputs)
     nhwc = nhwc && !run.is_constant(id) && run.produced_layout(id) == Layout::kNhwc;
+  nhwc = nhwc || early;
   const Layout layout = nhwc ? Layout::kNhwc : Layout::kPlain;
   const Cut cut = cut_of(ys, axis, nhwc);
   const int64_t dst_ld = ys[static_cast<size_t>(axis)] * cut.inner;
-  int yb = run.define(y, layout);
+  int yb = -1;
+  if (early) {
+    FUNGEN_ASSIGN_OR_RETURN(yb, run.get(y, Layout::kNhwc));
+  } else {
+    yb = run.define(y, layout);
+  }
   const Elem e = run.elem();
   const size_t esz = elem_size(e);
   CudaRun* r = &run;
   int64_t offset = 0;
   for (int id : node.inputs) {
-    FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(id, layout));
     const int64_t cols = run.shape(id)[static_cast<size_t>(axis)] * cut.inner;
+    if (run.placed(id)) {  // its producer wrote it into the slice
+      offset += cols;
+      continue;
+    }
+    FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(id, layout));
     const int64_t off = offset;
     run.add_step(node.name + " (piece)", {xb, yb}, [=](cudaStream_t st) {
       launch_copy_rows(e, r->ptr(xb), cols, static_cast<std::byte*>(r->ptr(yb)) + off * esz, dst_ld,
@@ -74,10 +86,32 @@ Status lower_split(CudaRun& run, const Node& node) {
   const Layout layout = nhwc ? Layout::kNhwc : Layout::kPlain;
   const Cut cut = cut_of(xs, axis, nhwc);
   const int64_t src_ld = xs[static_cast<size_t>(axis)] * cut.inner;
-  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, layout));
   const Elem e = run.elem();
   const size_t esz = elem_size(e);
   CudaRun* r = &run;
+  if (run.placed(x)) {
+    // x was written into a Concat output that takes these outputs in order (CudaRun::
+    // find_placements): they are in place already; only those read elsewhere get a packed copy.
+    const CudaRun::Slice sl = run.slice_of(x);
+    const int64_t rows = xs[0] * xs[2] * xs[3];
+    int64_t offset = 0;
+    for (int id : node.outputs) {
+      const int64_t cols = run.shape(id)[1];
+      run.mark_placed(id);
+      if (run.uses(id) > 1) {
+        const int64_t off = sl.offset + offset;
+        int yb = run.define(id, Layout::kNhwc);
+        run.add_step(node.name + " (piece of the concat)", {sl.buf, yb}, [=](cudaStream_t st) {
+          launch_copy_rows(e, static_cast<const std::byte*>(r->ptr(sl.buf)) + off * esz, sl.ld,
+                           r->ptr(yb), cols, rows, cols, st);
+          return Status();
+        });
+      }
+      offset += cols;
+    }
+    return Status();
+  }
+  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, layout));
   int64_t offset = 0;
   for (int id : node.outputs) {
     if (id < 0) continue;

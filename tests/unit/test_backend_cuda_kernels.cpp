@@ -1,0 +1,194 @@
+// The cuda backend's own kernels against the reference backend, one small model per kernel
+// family, odd sizes on purpose (vector and scalar paths both), fresh random inputs and weights
+// each run, fp32 (tight) and fp16 (loose), three runs each (eager, graph capture, replay):
+//  - depthwise conv (3x3 s1, 5x5 s2; C 24 -> 16-byte path, C 5 -> scalar) with bias, SiLU, residual
+//  - small-C_in conv (the 3-channel first layer) reading the plain input
+//  - convolutions writing straight into their Concat slice (row length 45: scalar epilogue),
+//    and a Split(conv) -> Concat pair (C2f) written in place
+//  - Transpose / layout changes of odd sizes (tiled transpose, row gather, generic walk)
+//  - Softmax on the last axis (long rows) and on an inner axis
+// Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
+#ifdef FUNGEN_HAVE_CUDA
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+
+#include "fungen/engine.h"
+#include "model_builder.h"
+#include "op_test_util.h"
+#include "runtime/backend.h"
+
+namespace fungen::test {
+namespace {
+
+double rel_l2(const Tensor& a, const Tensor& ref) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    double d = static_cast<double>(a.data<float>()[i]) - ref.data<float>()[i];
+    if (!std::isfinite(a.data<float>()[i])) return INFINITY;
+    num += d * d;
+    den += static_cast<double>(ref.data<float>()[i]) * ref.data<float>()[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+AttrList conv_attrs(int64_t k, int64_t stride, int64_t group = 1) {
+  const int64_t p = k / 2;
+  return {{"pads", attr_ints({p, p, p, p})},
+          {"strides", attr_ints({stride, stride})},
+          {"kernel_shape", attr_ints({k, k})},
+          {"group", attr_int(group)}};
+}
+
+// conv -> SiLU (Sigmoid * x, fused by the optimizer into the convolution).
+void conv_silu(ModelBuilder& b, std::mt19937& rng, const std::string& x, const std::string& y,
+               int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t group) {
+  b.initializer(y + "_w", random_tensor({cout, cin / group, k, k}, rng, -0.5f, 0.5f));
+  b.initializer(y + "_b", random_tensor({cout}, rng));
+  b.node("Conv", {x, y + "_w", y + "_b"}, {y + "_c"}, conv_attrs(k, stride, group));
+  b.node("Sigmoid", {y + "_c"}, {y + "_s"});
+  b.node("Mul", {y + "_c", y + "_s"}, {y});
+}
+
+std::string depthwise_model(std::mt19937& rng, int64_t c) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {2, c, 9, 11});
+  conv_silu(b, rng, "x", "d1", c, c, 3, 1, c);
+  b.node("Add", {"d1", "x"}, {"r1"});  // residual: fused as the convolution's z input
+  conv_silu(b, rng, "r1", "d2", c, c, 5, 2, c);
+  b.initializer("d3_w", random_tensor({c, 1, 3, 3}, rng, -0.5f, 0.5f));
+  b.node("Conv", {"d2", "d3_w"}, {"d3"}, conv_attrs(3, 1, c));  // no bias, no activation
+  b.output("r1");
+  b.output("d3");
+  return b.build();
+}
+
+std::string small_cin_model(std::mt19937& rng) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {2, 3, 17, 19});
+  conv_silu(b, rng, "x", "c1", 3, 16, 3, 2, 1);
+  b.initializer("c2_w", random_tensor({32, 3, 1, 1}, rng, -0.5f, 0.5f));
+  b.node("Conv", {"x", "c2_w"}, {"c2"}, conv_attrs(1, 1));
+  b.output("c1");
+  b.output("c2");
+  return b.build();
+}
+
+std::string concat_model(std::mt19937& rng) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {2, 3, 16, 14});
+  conv_silu(b, rng, "x", "a", 3, 16, 3, 1, 1);     // read by b, c, d and the concat: copied
+  conv_silu(b, rng, "a", "pb", 16, 8, 1, 1, 1);    // cuDNN, into the slice at 0
+  conv_silu(b, rng, "a", "pc", 16, 16, 3, 1, 16);  // depthwise, into the slice at 8
+  b.initializer("pd_w", random_tensor({5, 16, 3, 3}, rng, -0.5f, 0.5f));
+  b.node("Conv", {"a", "pd_w"}, {"pd"}, conv_attrs(3, 1));  // cuDNN, no epilogue, at 40
+  b.node("Concat", {"pb", "pc", "a", "pd"}, {"cat"}, {{"axis", attr_int(1)}});
+  conv_silu(b, rng, "cat", "out", 45, 8, 1, 1, 1);
+  b.output("cat");
+  b.output("out");
+  return b.build();
+}
+
+// C2f / C3k2: Split(conv) feeding the Concat in order; the conv writes both halves into place,
+// the Split copies only the half the bottleneck also reads.
+std::string split_concat_model(std::mt19937& rng) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {2, 8, 12, 10});
+  conv_silu(b, rng, "x", "cv1", 8, 16, 1, 1, 1);
+  b.initializer("split", int64_tensor({2}, {8, 8}));
+  b.node("Split", {"cv1", "split"}, {"p", "q"}, {{"axis", attr_int(1)}});
+  conv_silu(b, rng, "q", "m1", 8, 8, 3, 1, 1);
+  conv_silu(b, rng, "m1", "m2", 8, 8, 3, 1, 1);
+  b.node("Add", {"q", "m2"}, {"m"});  // residual
+  b.node("Concat", {"p", "q", "m"}, {"cat"}, {{"axis", attr_int(1)}});
+  conv_silu(b, rng, "cat", "out", 24, 16, 1, 1, 1);
+  b.output("out");
+  return b.build();
+}
+
+std::string transpose_model() {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {2, 3, 5, 7});
+  b.input("y", DType::kFloat32, {2, 4, 6, 40});
+  b.node("Transpose", {"x"}, {"t1"}, {{"perm", attr_ints({0, 2, 3, 1})}});
+  b.node("Transpose", {"x"}, {"t2"}, {{"perm", attr_ints({3, 1, 0, 2})}});
+  b.node("Transpose", {"y"}, {"t3"}, {{"perm", attr_ints({0, 1, 3, 2})}});
+  b.node("Transpose", {"y"}, {"t4"}, {{"perm", attr_ints({0, 2, 1, 3})}});
+  b.node("Transpose", {"y"}, {"t5"}, {{"perm", attr_ints({2, 0, 3, 1})}});
+  for (const char* o : {"t1", "t2", "t3", "t4", "t5"}) b.output(o);
+  return b.build();
+}
+
+std::string softmax_model() {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {3, 2, 37, 403});
+  b.input("y", DType::kFloat32, {2, 16, 4, 37});
+  b.node("Softmax", {"x"}, {"s1"}, {{"axis", attr_int(-1)}});
+  b.node("Softmax", {"y"}, {"s2"}, {{"axis", attr_int(1)}});
+  b.output("s1");
+  b.output("s2");
+  return b.build();
+}
+
+struct Case {
+  const char* name;
+  std::function<std::string(std::mt19937&)> model;
+};
+
+const Case kCases[] = {
+    {"depthwise24", [](std::mt19937& rng) { return depthwise_model(rng, 24); }},
+    {"depthwise5", [](std::mt19937& rng) { return depthwise_model(rng, 5); }},
+    {"small_cin", [](std::mt19937& rng) { return small_cin_model(rng); }},
+    {"concat_in_place", [](std::mt19937& rng) { return concat_model(rng); }},
+    {"split_concat", [](std::mt19937& rng) { return split_concat_model(rng); }},
+    {"transpose", [](std::mt19937&) { return transpose_model(); }},
+    {"softmax", [](std::mt19937&) { return softmax_model(); }},
+};
+
+class CudaKernelTest : public ::testing::TestWithParam<std::tuple<int, const char*>> {
+ protected:
+  void SetUp() override {
+    if (cuda_device_count() == 0)
+      GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
+  }
+};
+
+TEST_P(CudaKernelTest, MatchesReference) {
+  const Case& c = kCases[std::get<0>(GetParam())];
+  const std::string precision = std::get<1>(GetParam());
+  const uint32_t seed = test_seed();
+  std::mt19937 rng(seed);
+  const std::string bytes = c.model(rng);
+  std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  auto ref = Engine::load_from_memory(span, {.backend = "reference"});
+  auto gpu = Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+  std::vector<Tensor> inputs;
+  for (const auto& in : ref->inputs()) inputs.push_back(random_tensor(in.shape, rng, -2.0f, 2.0f));
+  std::vector<Tensor> want, got;
+  ASSERT_TRUE(ref->run(inputs, want).ok());
+  const double tol = precision == std::string("fp16") ? 1e-2 : 1e-4;
+  for (int rep = 0; rep < 3; ++rep) {
+    Status s = gpu->run(inputs, got);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t o = 0; o < want.size(); ++o) {
+      EXPECT_LE(rel_l2(got[o], want[o]), tol)
+          << c.name << " output " << o << " run " << rep << " seed " << seed;
+    }
+  }
+  EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u)
+      << "every node should run on the GPU";
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, CudaKernelTest,
+                         ::testing::Combine(::testing::Range(0, 7),
+                                            ::testing::Values("fp32", "fp16")));
+
+}  // namespace
+}  // namespace fungen::test
+
+#endif  // FUNGEN_HAVE_CUDA
