@@ -123,7 +123,9 @@ Image random_image(int width, int height, std::mt19937& rng) {
     for (int x = 0; x < width; ++x)
       for (int c = 0; c < 3; ++c)
         im.pixel(x, y)[c] = static_cast<uint8_t>(
-            (128 + 100 * std::sin(0.013 * x * (c + 1) + 0.021 * y) + static_cast<int>(rng() % 40)));
+            std::clamp(static_cast<int>(128 + 100 * std::sin(0.013 * x * (c + 1) + 0.021 * y)) +
+                           static_cast<int>(rng() % 40) - 20,
+                       0, 255));
   return im;
 }
 
