@@ -247,24 +247,7 @@ int main(int argc, char** argv) {
                   med, pct(ms, 0.9), 1000.0 * b / med, static_cast<double>(dets) / b);
     }
   }
-  // Model only (input already on the device), for scale.
-  {
-    int b = gpu_det->static_batch() > 0 ? gpu_det->static_batch() : 1;
-    Shape shape{b, 3, in_h, in_w};
-    auto run = device_run_of(gpu_det->engine(), {&shape, 1});
-    if (run.ok() && run.value()) {
-      auto st = static_cast<cudaStream_t>(run.value()->device_stream());
-      std::vector<double> ms;
-      for (int it = 0; it < iterations + 5; ++it) {
-        double t0 = now_ms();
-        (void)run.value()->enqueue();
-        cudaStreamSynchronize(st);
-        if (it >= 5) ms.push_back(now_ms() - t0);
-      }
-      std::printf("model only (eager steps, batch %d): median %.3f ms, p90 %.3f ms\n", b,
-                  pct(ms, 0.5), pct(ms, 0.9));
-    }
-  }
+  bench::print_breakdown(*gpu_det, pinned, fw, fh, timing_conf, iterations);
   detect::GpuPipeline::free_pinned(pinned);
   std::printf("%s pipeline_bench: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
   return failures ? 1 : 0;

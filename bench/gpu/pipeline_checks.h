@@ -1,10 +1,11 @@
-// pipeline_checks.h — the GPU pre/post-processing checks of pipeline_bench: each prints one
-// PASS/FAIL line per case and returns the number of failures.
+// pipeline_checks.h — the GPU pre/post-processing checks of pipeline_bench (each prints one
+// PASS/FAIL line per case and returns the number of failures) and its per-stage breakdown.
 #pragma once
 
 #include <cstdint>
 #include <random>
 
+#include "fungen/detector.h"
 #include "fungen/image.h"
 
 namespace fungen::bench {
@@ -14,5 +15,8 @@ Image random_image(int width, int height, std::mt19937& rng);
 int check_preprocess(uint32_t seed);
 // GPU score filter + NMS (raw and end-to-end heads) vs detect/postprocess.cpp.
 int check_postprocess(uint32_t seed);
+// Device time per stage of frame → detections at the detector's batch (its engine must be cuda).
+void print_breakdown(Detector& det, const uint8_t* pinned_frame, int frame_width, int frame_height,
+                     float conf, int iterations);
 
 }  // namespace fungen::bench
