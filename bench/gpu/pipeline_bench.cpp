@@ -132,6 +132,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  std::printf("seed %u\n", seed);
+  int failures = bench::check_reference_sampler(seed + 3);
   int dev_count = 0;
   if (cudaGetDeviceCount(&dev_count) != cudaSuccess || dev_count == 0) {
     std::printf("FAIL no CUDA device\n");
@@ -139,8 +141,7 @@ int main(int argc, char** argv) {
   }
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
-  std::printf("device: %s, seed %u\n", prop.name, seed);
-  int failures = 0;
+  std::printf("device: %s\n", prop.name);
   failures += bench::check_preprocess(seed);
   failures += bench::check_postprocess(seed + 1);
   if (model.empty()) {

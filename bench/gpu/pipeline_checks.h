@@ -11,6 +11,9 @@
 namespace fungen::bench {
 
 Image random_image(int width, int height, std::mt19937& rng);
+// The plain reference sampler of check_preprocess vs the project's CPU samplers (video::
+// FrameSampler for NV12, remap_bgr for BGR); CPU only, skipped without FFmpeg.
+int check_reference_sampler(uint32_t seed);
 // The fused letterbox kernel vs the CPU letterbox (after a plain reference sampler).
 int check_preprocess(uint32_t seed);
 // GPU score filter + NMS (raw and end-to-end heads) vs detect/postprocess.cpp.
