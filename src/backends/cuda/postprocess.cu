@@ -126,6 +126,16 @@ __device__ __forceinline__ float iou(float4 a, float4 b) {
   return __fdiv_rn(inter, __fsub_rn(__fadd_rn(area_a, area_b), inter));
 }
 
+// iou(a, b) > thr for thr >= 0, skipping the division when the boxes do not overlap: then the
+// CPU's IoU is 0, -0 or NaN (empty union), none of which is > thr, so the answer is the same.
+__device__ __forceinline__ bool iou_above(float4 a, float4 b, float thr) {
+  float x2 = b.z < a.z ? b.z : a.z, x1 = a.x < b.x ? b.x : a.x;
+  if (!(__fsub_rn(x2, x1) > 0.f)) return false;
+  float y2 = b.w < a.w ? b.w : a.w, y1 = a.y < b.y ? b.y : a.y;
+  if (!(__fsub_rn(y2, y1) > 0.f)) return false;
+  return iou(a, b) > thr;
+}
+
 // One block per image: greedy NMS over the sorted candidates with a shared bitmask of the
 // suppressed ones. Each kept box is tested against all later ones in parallel.
 // Shared memory: the suppressed bitmask (mask_words), then up to smem_keys keys.
@@ -187,7 +197,7 @@ __global__ void __launch_bounds__(kNmsThreads)
     const float4 bi = w.shifted[base + i];
     for (int j = i + 1 + threadIdx.x; j < n; j += blockDim.x) {
       if ((sup[j >> 5] >> (j & 31)) & 1u) continue;
-      if (iou(bi, w.shifted[base + j]) > p.iou) atomicOr(&suppressed[j >> 5], 1u << (j & 31));
+      if (iou_above(bi, w.shifted[base + j], p.iou)) atomicOr(&suppressed[j >> 5], 1u << (j & 31));
     }
     __syncthreads();
     ++i;

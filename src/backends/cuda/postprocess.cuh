@@ -15,7 +15,7 @@
 namespace fungen::cuda {
 
 struct DetectParams {
-  float conf = 0.25f, iou = 0.45f;
+  float conf = 0.25f, iou = 0.45f;  // conf and iou in [0, 1] (Detector::detect checks them)
   int max_det = 300, max_nms = 30000;
   bool agnostic = false;
   const uint8_t* allowed = nullptr;  // device flags per class id < num_allowed; null: all classes
