@@ -23,7 +23,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 void print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh, float conf,
-                     int iterations) {
+                     int iterations, bool grouped) {
   const int b = det.static_batch() > 0 ? det.static_batch() : 1;
   const int in_w = det.input_width(), in_h = det.input_height();
   Shape shape{b, 3, in_h, in_w};
@@ -53,7 +53,7 @@ void print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh,
   df.width = fw, df.height = fh, df.data[0] = dframe, df.pitch[0] = fw * 3;
   LetterboxParams lp = letterbox_params(fw, fh, in_w, in_h);
   cuda::DetectParams p;
-  p.conf = conf, p.max_det = max_det;
+  p.conf = conf, p.max_det = max_det, p.grouped = grouped;
   cuda::DetectOutput r{dets, counts};
   cudaEvent_t ev[6];
   for (cudaEvent_t& e : ev) cudaEventCreate(&e);
@@ -109,7 +109,8 @@ void print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh,
   cudaError_t err = cudaGetLastError();
   const char* names[5] = {"upload 1080p BGR (pinned)", "letterbox", "model", "detections",
                           "download"};
-  std::printf("\ndevice time per stage, batch %d, conf %.2f (%s%s):\n", b, conf,
+  std::printf("\ndevice time per stage, batch %d, conf %.2f, %s NMS (%s%s):\n", b, conf,
+              grouped ? "grouped" : "per-box",
               graph ? "stages 2-4 one CUDA graph" : "eager launches",
               err == cudaSuccess ? "" : ", CUDA error!");
   double total = 0;

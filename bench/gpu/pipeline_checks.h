@@ -20,6 +20,6 @@ int check_preprocess(uint32_t seed);
 int check_postprocess(uint32_t seed);
 // Device time per stage of frame → detections at the detector's batch (its engine must be cuda).
 void print_breakdown(Detector& det, const uint8_t* pinned_frame, int frame_width, int frame_height,
-                     float conf, int iterations);
+                     float conf, int iterations, bool grouped_nms);
 
 }  // namespace fungen::bench

@@ -61,7 +61,8 @@ class GpuPipeline {
 
   Engine& engine_;
   int in_w_, in_h_;
-  bool graphs_ = true;
+  bool graphs_ = true;        // FUNGEN_CUDA_GRAPHS=0: no CUDA graph
+  bool grouped_nms_ = false;  // FUNGEN_GPU_NMS=grouped: 32 candidates per NMS pass
   HeadLayout layout_ = HeadLayout::kRaw;
   std::map<int, std::unique_ptr<State>> states_;
 };

@@ -6,3 +6,4 @@ for m in ${MODELS:-yolo11n}; do
     fungen_pipeline_bench --model /opt/models/${m}_640_dyn.onnx --precision $p --check-only
   done
 done
+FUNGEN_GPU_NMS=grouped fungen_pipeline_bench --model /opt/models/yolo11n_640_dyn.onnx --check-only

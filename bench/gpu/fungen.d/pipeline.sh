@@ -4,3 +4,7 @@
 for m in ${MODELS:-yolo11n}; do
   fungen_pipeline_bench --model /opt/models/${m}_640_dyn.onnx --batches ${PIPELINE_BATCHES:-1,8,32}
 done
+# The grouped NMS variant (32 candidates per block pass) through the detector, for comparison.
+for m in ${MODELS:-yolo11n}; do
+  FUNGEN_GPU_NMS=grouped fungen_pipeline_bench --model /opt/models/${m}_640_dyn.onnx --batches 1 --iterations 100
+done

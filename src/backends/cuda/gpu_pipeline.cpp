@@ -63,6 +63,8 @@ GpuPipeline::GpuPipeline(Engine& engine, int input_width, int input_height)
     : engine_(engine), in_w_(input_width), in_h_(input_height) {
   const char* g = std::getenv("FUNGEN_CUDA_GRAPHS");
   graphs_ = !(g && std::strcmp(g, "0") == 0);
+  const char* nms = std::getenv("FUNGEN_GPU_NMS");
+  grouped_nms_ = nms && std::strcmp(nms, "grouped") == 0;
 }
 
 GpuPipeline::~GpuPipeline() = default;
@@ -213,6 +215,7 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   p.max_det = options.max_det;
   p.max_nms = options.max_nms;
   p.agnostic = options.agnostic;
+  p.grouped = grouped_nms_;
   if (!options.classes.empty()) {
     int n = 1;
     for (int c : options.classes) n = std::max(n, c + 1);
@@ -280,12 +283,13 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   uint32_t conf_bits, iou_bits;
   std::memcpy(&conf_bits, &p.conf, 4);
   std::memcpy(&iou_bits, &p.iou, 4);
-  key.insert(key.end(), {reinterpret_cast<uint64_t>(remap ? remap->xy : nullptr),
-                         static_cast<uint64_t>(remap ? remap->width : 0),
-                         static_cast<uint64_t>(remap ? remap->height : 0), conf_bits, iou_bits,
-                         static_cast<uint64_t>(p.max_det), static_cast<uint64_t>(p.max_nms),
-                         static_cast<uint64_t>(p.agnostic), reinterpret_cast<uint64_t>(p.allowed),
-                         static_cast<uint64_t>(p.num_allowed)});
+  key.insert(key.end(),
+             {reinterpret_cast<uint64_t>(remap ? remap->xy : nullptr),
+              static_cast<uint64_t>(remap ? remap->width : 0),
+              static_cast<uint64_t>(remap ? remap->height : 0), conf_bits, iou_bits,
+              static_cast<uint64_t>(p.max_det), static_cast<uint64_t>(p.max_nms),
+              static_cast<uint64_t>(p.agnostic) | static_cast<uint64_t>(p.grouped) << 1,
+              reinterpret_cast<uint64_t>(p.allowed), static_cast<uint64_t>(p.num_allowed)});
 
   cudaGraphExec_t exec = nullptr;
   for (auto& g : s.graphs) {

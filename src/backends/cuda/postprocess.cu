@@ -136,6 +136,91 @@ __device__ __forceinline__ bool iou_above(float4 a, float4 b, float thr) {
   return iou(a, b) > thr;
 }
 
+__device__ __forceinline__ float4 shfl4(float4 v, int lane) {
+  return make_float4(__shfl_sync(0xFFFFFFFFu, v.x, lane), __shfl_sync(0xFFFFFFFFu, v.y, lane),
+                     __shfl_sync(0xFFFFFFFFu, v.z, lane), __shfl_sync(0xFFFFFFFFu, v.w, lane));
+}
+
+// Greedy NMS, 32 candidates per pass: warp 0 takes the next 32 unsuppressed candidates, decides
+// among them in order (a candidate is kept unless an earlier kept one of the group overlaps it
+// above iou; earlier groups already suppressed theirs), then every thread suppresses the later
+// candidates that overlap any box kept in the group. Same result as one kept box per pass, with
+// one block barrier per 32 candidates instead of one per kept box. Returns the kept count.
+__device__ int greedy_grouped(int n, const unsigned long long* keys, unsigned long long amask,
+                              int64_t base, unsigned int* suppressed, float* dets,
+                              const DetectParams& p, const Workspace& w) {
+  __shared__ int s_idx[32];
+  __shared__ float4 s_kept[32];
+  __shared__ int s_cnt, s_nkept;
+  volatile unsigned int* sup = suppressed;
+  const int lane = threadIdx.x & 31;
+  int kept = 0, i = 0;
+  while (true) {
+    if (threadIdx.x < 32) {
+      if (lane == 0) {
+        int cnt = 0;
+        for (int k = i; cnt < 32 && k < n;) {
+          const int word_base = k & ~31;
+          unsigned int free_bits = ~(sup[k >> 5] | ((1u << (k & 31)) - 1u));
+          while (free_bits && cnt < 32) {
+            const int idx = word_base + __ffs(free_bits) - 1;
+            if (idx >= n) break;
+            s_idx[cnt++] = idx;
+            free_bits &= free_bits - 1;
+          }
+          k = word_base + 32;
+        }
+        s_cnt = cnt;
+      }
+      __syncwarp();
+      const int cnt = s_cnt;
+      const int mine = lane < cnt ? s_idx[lane] : 0;
+      const float4 box = lane < cnt ? w.shifted[base + mine] : make_float4(0.f, 0.f, 0.f, 0.f);
+      unsigned int by_earlier = 0;  // earlier group members that overlap this one above iou
+      for (int m = 0; m < cnt; ++m) {
+        const float4 other = shfl4(box, m);
+        if (m < lane && lane < cnt && iou_above(other, box, p.iou)) by_earlier |= 1u << m;
+      }
+      const int room = p.max_det - kept;
+      unsigned int keep = 0;
+      for (int l = 0; l < cnt && __popc(keep) < room; ++l) {
+        const unsigned int overlaps = __shfl_sync(0xFFFFFFFFu, by_earlier, l);
+        if ((overlaps & keep) == 0) keep |= 1u << l;
+      }
+      if (lane < cnt && ((keep >> lane) & 1u)) {
+        const int rank = __popc(keep & ((1u << lane) - 1u));
+        const int a = static_cast<int>(keys[mine] & amask);
+        const float4 plain = w.boxes[base + a];
+        float* d = dets + static_cast<int64_t>(kept + rank) * 6;
+        d[0] = plain.x, d[1] = plain.y, d[2] = plain.z, d[3] = plain.w;
+        d[4] = w.scores[base + a];
+        d[5] = static_cast<float>(w.classes[base + a]);
+        s_kept[rank] = box;
+      }
+      if (lane == 0) s_nkept = __popc(keep);
+    }
+    __syncthreads();
+    const int cnt = s_cnt, nkept = s_nkept;
+    kept += nkept;
+    // Fewer than 32 found: every candidate left has been decided.
+    if (cnt < 32 || kept >= p.max_det) break;
+    const int next = s_idx[cnt - 1] + 1;
+    for (int j = next + threadIdx.x; j < n; j += blockDim.x) {
+      if ((sup[j >> 5] >> (j & 31)) & 1u) continue;
+      const float4 bj = w.shifted[base + j];
+      for (int k = 0; k < nkept; ++k) {
+        if (iou_above(s_kept[k], bj, p.iou)) {
+          atomicOr(&suppressed[j >> 5], 1u << (j & 31));
+          break;
+        }
+      }
+    }
+    __syncthreads();
+    i = next;
+  }
+  return kept;
+}
+
 // One block per image: greedy NMS over the sorted candidates with a shared bitmask of the
 // suppressed ones. Each kept box is tested against all later ones in parallel.
 // Shared memory: the suppressed bitmask (mask_words), then up to smem_keys keys.
@@ -171,8 +256,13 @@ __global__ void __launch_bounds__(kNmsThreads)
     w.shifted[base + j] = box;
   }
   __syncthreads();
-  volatile unsigned int* sup = suppressed;
   float* dets = r.dets + static_cast<int64_t>(b) * p.max_det * 6;
+  if (p.grouped) {
+    const int kept = greedy_grouped(n, keys, amask, base, suppressed, dets, p, w);
+    if (threadIdx.x == 0) r.count[b] = kept;
+    return;
+  }
+  volatile unsigned int* sup = suppressed;
   int kept = 0, i = 0;
   while (kept < p.max_det) {
     // The first candidate at or after i that no kept box suppressed (same for every thread).
@@ -262,9 +352,10 @@ cudaError_t raw_detect(const float* out, int batch, int channels, int anchors,
   }
   const int mask_words = (anchors + 31) / 32;
   const size_t mask_bytes = sizeof(unsigned long long) * ((mask_words + 1) / 2);
+  const int dynamic_max = optin - 1024;  // the grouped variant's static shared memory
   int smem_keys = next_pow2(anchors);
   while (smem_keys > 1 &&
-         mask_bytes + 8 * static_cast<size_t>(smem_keys) > static_cast<size_t>(optin))
+         mask_bytes + 8 * static_cast<size_t>(smem_keys) > static_cast<size_t>(dynamic_max))
     smem_keys >>= 1;
   const size_t smem = mask_bytes + 8 * static_cast<size_t>(smem_keys);
   static size_t configured = 48 * 1024;

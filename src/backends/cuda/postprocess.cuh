@@ -18,6 +18,7 @@ struct DetectParams {
   float conf = 0.25f, iou = 0.45f;  // conf and iou in [0, 1] (Detector::detect checks them)
   int max_det = 300, max_nms = 30000;
   bool agnostic = false;
+  bool grouped = false;  // NMS decides 32 candidates per block pass (same result; see .cu)
   const uint8_t* allowed = nullptr;  // device flags per class id < num_allowed; null: all classes
   int num_allowed = 0;
 };
