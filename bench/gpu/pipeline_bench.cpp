@@ -198,6 +198,40 @@ int main(int argc, char** argv) {
     if (!b.ok()) std::printf("  cpu: %s\n", b.status().message().c_str());
     failures += ok ? 0 : 1;
   }
+  // For scale (INFO, not a check: the model itself differs, fp16 GPU vs fp32 CPU): the CPU
+  // backend's detections on the 1080p frame that the GPU pipeline reproduces (same class, IoU
+  // >= 0.9).
+  if (gpu_det->static_batch() <= 1) {
+    DetectorOptions cpu_opt;
+    cpu_opt.backend = "cpu";
+    auto cpu_det = Detector::load(model, cpu_opt);
+    cpu_opt.backend = "reference";
+    if (!cpu_det.ok()) cpu_det = Detector::load(model, cpu_opt);
+    DetectOptions opt;
+    auto a = gpu_det->detect({frames.data(), 1}, opt);
+    auto c = cpu_det.ok() ? cpu_det->detect({frames.data(), 1}, opt)
+                          : Result<std::vector<std::vector<Detection>>>(cpu_det.status());
+    if (a.ok() && c.ok()) {
+      size_t found = 0;
+      for (const Detection& d : c.value()[0]) {
+        for (const Detection& g : a.value()[0]) {
+          float w = std::min(d.x2, g.x2) - std::max(d.x1, g.x1);
+          float h = std::min(d.y2, g.y2) - std::max(d.y1, g.y1);
+          float inter = std::max(w, 0.f) * std::max(h, 0.f);
+          float uni = (d.x2 - d.x1) * (d.y2 - d.y1) + (g.x2 - g.x1) * (g.y2 - g.y1) - inter;
+          if (d.class_id == g.class_id && uni > 0 && inter / uni >= 0.9f) {
+            ++found;
+            break;
+          }
+        }
+      }
+      std::printf("INFO cpu backend: %zu detections, %zu reproduced by the gpu pipeline (%s)\n",
+                  c.value()[0].size(), found, precision.c_str());
+    } else {
+      std::printf("INFO cpu backend comparison skipped: %s\n",
+                  (a.ok() ? c.status() : a.status()).message().c_str());
+    }
+  }
 
   if (check_only) {
     std::printf("%s pipeline_bench checks: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
