@@ -22,8 +22,20 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
+const char* nms_method_name(int nms_method) {
+  switch (static_cast<cuda::NmsMethod>(nms_method)) {
+    case cuda::NmsMethod::kMask:
+      return "mask";
+    case cuda::NmsMethod::kPerBox:
+      return "per-box";
+    case cuda::NmsMethod::kGrouped:
+      return "grouped";
+  }
+  return "?";
+}
+
 void print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh, float conf,
-                     int iterations, bool grouped) {
+                     int iterations, int nms_method) {
   const int b = det.static_batch() > 0 ? det.static_batch() : 1;
   const int in_w = det.input_width(), in_h = det.input_height();
   Shape shape{b, 3, in_h, in_w};
@@ -53,7 +65,8 @@ void print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh,
   df.width = fw, df.height = fh, df.data[0] = dframe, df.pitch[0] = fw * 3;
   LetterboxParams lp = letterbox_params(fw, fh, in_w, in_h);
   cuda::DetectParams p;
-  p.conf = conf, p.max_det = max_det, p.grouped = grouped;
+  p.conf = conf, p.max_det = max_det;
+  p.method = static_cast<cuda::NmsMethod>(nms_method);
   cuda::DetectOutput r{dets, counts};
   cudaEvent_t ev[6];
   for (cudaEvent_t& e : ev) cudaEventCreate(&e);
@@ -110,8 +123,7 @@ void print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh,
   const char* names[5] = {"upload 1080p BGR (pinned)", "letterbox", "model", "detections",
                           "download"};
   std::printf("\ndevice time per stage, batch %d, conf %.2f, %s NMS (%s%s):\n", b, conf,
-              grouped ? "grouped" : "per-box",
-              graph ? "stages 2-4 one CUDA graph" : "eager launches",
+              nms_method_name(nms_method), graph ? "stages 2-4 one CUDA graph" : "eager launches",
               err == cudaSuccess ? "" : ", CUDA error!");
   double total = 0;
   for (int k = 0; k < 5; ++k) {

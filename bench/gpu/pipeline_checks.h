@@ -18,8 +18,11 @@ int check_reference_sampler(uint32_t seed);
 int check_preprocess(uint32_t seed);
 // GPU score filter + NMS (raw and end-to-end heads) vs detect/postprocess.cpp.
 int check_postprocess(uint32_t seed);
-// Device time per stage of frame → detections at the detector's batch (its engine must be cuda).
+// Device time per stage of frame → detections at the detector's batch (its engine must be cuda);
+// nms_method: a cuda::NmsMethod (0 mask, 1 per-box, 2 grouped).
 void print_breakdown(Detector& det, const uint8_t* pinned_frame, int frame_width, int frame_height,
-                     float conf, int iterations, bool grouped_nms);
+                     float conf, int iterations, int nms_method);
+// NMS method names for messages.
+const char* nms_method_name(int nms_method);
 
 }  // namespace fungen::bench

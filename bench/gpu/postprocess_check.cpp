@@ -117,13 +117,13 @@ int check_postprocess(uint32_t seed) {
     std::vector<float> out(static_cast<size_t>(batch) * ch * anchors);
     for (int b = 0; b < batch; ++b)
       raw_image(nc, anchors, rng, out.data() + static_cast<size_t>(b) * ch * anchors);
-    for (int grouped = 0; grouped < 2; ++grouped) {
+    for (int method = 0; method < 3; ++method) {
       for (const DetectOptions& o : option_sets()) {
         Device dev;
         auto* d_out = static_cast<float*>(dev.alloc(out.size() * 4));
         cudaMemcpy(d_out, out.data(), out.size() * 4, cudaMemcpyHostToDevice);
         cuda::DetectParams params = params_of(o, dev);
-        params.grouped = grouped;
+        params.method = static_cast<cuda::NmsMethod>(method);
         size_t ws = cuda::raw_detect_workspace_bytes(batch, anchors);
         void* d_ws = dev.alloc(ws);
         cuda::DetectOutput r;
@@ -146,9 +146,9 @@ int check_postprocess(uint32_t seed) {
           if (!ok) {
             ++failures;
             std::printf(
-                "FAIL nms%s raw %dx%dx%d image %d (conf %.2f iou %.2f agnostic %d classes %zu "
+                "FAIL nms %s raw %dx%dx%d image %d (conf %.2f iou %.2f agnostic %d classes %zu "
                 "max_det %d max_nms %d): %s %s\n",
-                grouped ? " grouped" : "", batch, ch, anchors, b, o.conf, o.iou, o.agnostic,
+                nms_method_name(method), batch, ch, anchors, b, o.conf, o.iou, o.agnostic,
                 o.classes.size(), o.max_det, o.max_nms, why.c_str(),
                 cudaGetErrorString(e != cudaSuccess ? e : e2));
           }
@@ -196,7 +196,7 @@ int check_postprocess(uint32_t seed) {
     }
   }
   std::printf(
-      "%s postprocess: %d image cases (raw clustered heads with ties, per-box and "
+      "%s postprocess: %d image cases (raw clustered heads with ties, mask, per-box and "
       "grouped NMS; end-to-end), equal to the CPU field for field\n",
       failures ? "FAIL" : "PASS", cases);
   return failures;
