@@ -47,6 +47,14 @@ double now_ms() {
       .count();
 }
 
+std::string describe(const Detection& d) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "class %d conf %.9g box (%.9g, %.9g, %.9g, %.9g)", d.class_id,
+                d.confidence, d.x1, d.y1, d.x2, d.y2);
+  return buf;
+}
+
+// Equal detections; `why` names the first difference (with both detections).
 bool same(const std::vector<std::vector<Detection>>& a,
           const std::vector<std::vector<Detection>>& b, std::string& why) {
   if (a.size() != b.size()) return why = "frame count", false;
@@ -60,7 +68,8 @@ bool same(const std::vector<std::vector<Detection>>& a,
       const Detection &x = a[k][i], &y = b[k][i];
       if (x.class_id != y.class_id || x.confidence != y.confidence || x.x1 != y.x1 ||
           x.y1 != y.y1 || x.x2 != y.x2 || x.y2 != y.y2) {
-        why = "frame " + std::to_string(k) + " detection " + std::to_string(i) + " differs";
+        why = "frame " + std::to_string(k) + " detection " + std::to_string(i) + " differs: gpu " +
+              describe(x) + " | cpu " + describe(y);
         return false;
       }
     }
@@ -197,6 +206,10 @@ int main(int argc, char** argv) {
     if (!a.ok()) std::printf("  gpu: %s\n", a.status().message().c_str());
     if (!b.ok()) std::printf("  cpu: %s\n", b.status().message().c_str());
     failures += ok ? 0 : 1;
+    if (!ok && a.ok() && b.ok()) {
+      std::string what = "check frames, conf " + std::to_string(conf);
+      bench::diagnose_pipeline(*gpu_det, fr, opt, what.c_str());
+    }
   }
   // For scale (INFO, not a check: the model itself differs, fp16 GPU vs fp32 CPU): the CPU
   // backend's detections on the 1080p frame that the GPU pipeline reproduces (same class, IoU
@@ -252,6 +265,29 @@ int main(int argc, char** argv) {
   std::vector<uint8_t> pageable(fbytes * max_b);
   for (size_t i = 0; i < fbytes * max_b; ++i) pageable[i] = static_cast<uint8_t>(rng());
   std::memcpy(pinned, pageable.data(), pageable.size());
+  // The timed frames through both paths once at each batch, and stage by stage (dets/frame 0 at
+  // a batch is then either the model's outputs or the pipeline).
+  for (int b : batches) {
+    if (gpu_det->static_batch() > 0 && b != gpu_det->static_batch()) continue;
+    std::vector<Frame> fb;
+    for (int k = 0; k < b; ++k) fb.push_back(Frame{fw, fh, fw * 3, pinned + k * fbytes});
+    DetectOptions opt;
+    opt.conf = timing_conf;
+    auto a = gpu_det->detect(fb, opt);
+    auto h = host_path(*gpu_det, fb, opt);
+    std::string why;
+    bool ok = a.ok() && h.ok() && same(a.value(), h.value(), why);
+    size_t ga = 0, ca = 0;
+    for (size_t k = 0; a.ok() && k < a->size(); ++k) ga += (*a)[k].size();
+    for (size_t k = 0; h.ok() && k < h->size(); ++k) ca += (*h)[k].size();
+    std::printf(
+        "%s detect batch %d (1080p random frames, conf %.2f): gpu %zu, cpu path %zu "
+        "detections%s%s\n",
+        ok ? "PASS" : "FAIL", b, timing_conf, ga, ca, why.empty() ? "" : ": ", why.c_str());
+    failures += ok ? 0 : 1;
+    std::string what = "batch " + std::to_string(b);
+    failures += bench::diagnose_pipeline(*gpu_det, fb, opt, what.c_str()) > 0 ? 1 : 0;
+  }
   std::printf("\n%-8s %-6s %10s %10s %10s %12s\n", "memory", "batch", "median ms", "p90 ms",
               "img/s", "dets/frame");
   for (bool use_pinned : {true, false}) {

@@ -22,18 +22,6 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-const char* nms_method_name(int nms_method) {
-  switch (static_cast<cuda::NmsMethod>(nms_method)) {
-    case cuda::NmsMethod::kMask:
-      return "mask";
-    case cuda::NmsMethod::kPerBox:
-      return "per-box";
-    case cuda::NmsMethod::kGrouped:
-      return "grouped";
-  }
-  return "?";
-}
-
 void print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh, float conf,
                      int iterations, int nms_method) {
   const int b = det.static_batch() > 0 ? det.static_batch() : 1;

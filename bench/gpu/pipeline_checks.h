@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
 
 #include "fungen/detector.h"
 #include "fungen/image.h"
@@ -22,6 +23,11 @@ int check_postprocess(uint32_t seed);
 // nms_method: a cuda::NmsMethod (0 mask, 1 per-box, 2 grouped).
 void print_breakdown(Detector& det, const uint8_t* pinned_frame, int frame_width, int frame_height,
                      float conf, int iterations, int nms_method);
+// The GPU pipeline vs the CPU pre/post-processing around the same engine on `frames` (one
+// batch), stage by stage (model inputs, model outputs, NMS of identical outputs, score
+// statistics); prints PASS/FAIL lines tagged `what`, returns the number of failures.
+int diagnose_pipeline(Detector& det, std::span<const Frame> frames, const DetectOptions& options,
+                      const char* what);
 // NMS method names for messages.
 const char* nms_method_name(int nms_method);
 

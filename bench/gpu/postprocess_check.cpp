@@ -107,6 +107,18 @@ std::vector<DetectOptions> option_sets() {
 
 }  // namespace
 
+const char* nms_method_name(int nms_method) {
+  switch (static_cast<cuda::NmsMethod>(nms_method)) {
+    case cuda::NmsMethod::kMask:
+      return "mask";
+    case cuda::NmsMethod::kPerBox:
+      return "per-box";
+    case cuda::NmsMethod::kGrouped:
+      return "grouped";
+  }
+  return "?";
+}
+
 int check_postprocess(uint32_t seed) {
   std::mt19937 rng(seed);
   int failures = 0;
