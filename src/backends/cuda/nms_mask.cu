@@ -82,13 +82,13 @@ __global__ void __launch_bounds__(kWalkThreads)
     if (warp0) {
       const int left = n - g * 64;
       const unsigned long long valid = left >= 64 ? ~0ull : (1ull << left) - 1ull;
-      unsigned long long free = ~removed[g] & valid, keep = 0;
+      unsigned long long undecided = ~removed[g] & valid, keep = 0;
       int room = p.max_det - kept;
-      while (free != 0ull && room > 0) {  // uniform across the warp
-        const int l = __ffsll(static_cast<long long>(free)) - 1;
+      while (undecided != 0ull && room > 0) {  // uniform across the warp
+        const int l = __ffsll(static_cast<long long>(undecided)) - 1;
         const unsigned long long dl = __shfl_sync(0xFFFFFFFFu, l < 32 ? d0 : d1, l & 31);
         keep |= 1ull << l;
-        free &= ~(dl | (1ull << l));
+        undecided &= ~(dl | (1ull << l));
         --room;
       }
       for (int l = lane; l < 64; l += 32) {
