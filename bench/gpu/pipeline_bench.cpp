@@ -267,6 +267,10 @@ int main(int argc, char** argv) {
   std::memcpy(pinned, pageable.data(), pageable.size());
   // The timed frames through both paths once at each batch, and stage by stage (dets/frame 0 at
   // a batch is then either the model's outputs or the pipeline).
+  std::printf(
+      "\nINFO per-batch checks: image k is the same frame at every batch, so its 'anchors above "
+      "conf' should match across batches (a batch where they drop is the model's, not the "
+      "pipeline's)\n");
   for (int b : batches) {
     if (gpu_det->static_batch() > 0 && b != gpu_det->static_batch()) continue;
     std::vector<Frame> fb;
