@@ -107,6 +107,18 @@ std::vector<DetectOptions> option_sets() {
 
 }  // namespace
 
+const char* nms_method_name(int nms_method) {
+  switch (static_cast<cuda::NmsMethod>(nms_method)) {
+    case cuda::NmsMethod::kMask:
+      return "mask";
+    case cuda::NmsMethod::kPerBox:
+      return "per-box";
+    case cuda::NmsMethod::kGrouped:
+      return "grouped";
+  }
+  return "?";
+}
+
 int check_postprocess(uint32_t seed) {
   std::mt19937 rng(seed);
   int failures = 0;
@@ -117,36 +129,41 @@ int check_postprocess(uint32_t seed) {
     std::vector<float> out(static_cast<size_t>(batch) * ch * anchors);
     for (int b = 0; b < batch; ++b)
       raw_image(nc, anchors, rng, out.data() + static_cast<size_t>(b) * ch * anchors);
-    for (const DetectOptions& o : option_sets()) {
-      Device dev;
-      auto* d_out = static_cast<float*>(dev.alloc(out.size() * 4));
-      cudaMemcpy(d_out, out.data(), out.size() * 4, cudaMemcpyHostToDevice);
-      size_t ws = cuda::raw_detect_workspace_bytes(batch, anchors);
-      void* d_ws = dev.alloc(ws);
-      cuda::DetectOutput r;
-      r.dets = static_cast<float*>(dev.alloc(sizeof(float) * 6 * batch * o.max_det));
-      r.count = static_cast<int*>(dev.alloc(sizeof(int) * batch));
-      cudaError_t e =
-          cuda::raw_detect(d_out, batch, ch, anchors, params_of(o, dev), d_ws, ws, r, nullptr);
-      std::vector<float> dets(static_cast<size_t>(6) * batch * o.max_det);
-      std::vector<int> counts(batch);
-      cudaMemcpy(dets.data(), r.dets, dets.size() * 4, cudaMemcpyDeviceToHost);
-      cudaMemcpy(counts.data(), r.count, counts.size() * 4, cudaMemcpyDeviceToHost);
-      cudaError_t e2 = cudaDeviceSynchronize();
-      for (int b = 0; b < batch; ++b) {
-        const float* img = out.data() + static_cast<size_t>(b) * ch * anchors;
-        auto cpu = detect::non_max_suppression(detect::raw_candidates(img, ch, anchors, o), o);
-        std::string why;
-        bool ok = e == cudaSuccess && e2 == cudaSuccess &&
-                  equal(cpu, dets.data() + static_cast<size_t>(b) * o.max_det * 6, counts[b], why);
-        ++cases;
-        if (!ok) {
-          ++failures;
-          std::printf(
-              "FAIL nms raw %dx%dx%d image %d (conf %.2f iou %.2f agnostic %d classes %zu "
-              "max_det %d max_nms %d): %s %s\n",
-              batch, ch, anchors, b, o.conf, o.iou, o.agnostic, o.classes.size(), o.max_det,
-              o.max_nms, why.c_str(), cudaGetErrorString(e != cudaSuccess ? e : e2));
+    for (int method = 0; method < 3; ++method) {
+      for (const DetectOptions& o : option_sets()) {
+        Device dev;
+        auto* d_out = static_cast<float*>(dev.alloc(out.size() * 4));
+        cudaMemcpy(d_out, out.data(), out.size() * 4, cudaMemcpyHostToDevice);
+        cuda::DetectParams params = params_of(o, dev);
+        params.method = static_cast<cuda::NmsMethod>(method);
+        size_t ws = cuda::raw_detect_workspace_bytes(batch, anchors);
+        void* d_ws = dev.alloc(ws);
+        cuda::DetectOutput r;
+        r.dets = static_cast<float*>(dev.alloc(sizeof(float) * 6 * batch * o.max_det));
+        r.count = static_cast<int*>(dev.alloc(sizeof(int) * batch));
+        cudaError_t e = cuda::raw_detect(d_out, batch, ch, anchors, params, d_ws, ws, r, nullptr);
+        std::vector<float> dets(static_cast<size_t>(6) * batch * o.max_det);
+        std::vector<int> counts(batch);
+        cudaMemcpy(dets.data(), r.dets, dets.size() * 4, cudaMemcpyDeviceToHost);
+        cudaMemcpy(counts.data(), r.count, counts.size() * 4, cudaMemcpyDeviceToHost);
+        cudaError_t e2 = cudaDeviceSynchronize();
+        for (int b = 0; b < batch; ++b) {
+          const float* img = out.data() + static_cast<size_t>(b) * ch * anchors;
+          auto cpu = detect::non_max_suppression(detect::raw_candidates(img, ch, anchors, o), o);
+          std::string why;
+          bool ok =
+              e == cudaSuccess && e2 == cudaSuccess &&
+              equal(cpu, dets.data() + static_cast<size_t>(b) * o.max_det * 6, counts[b], why);
+          ++cases;
+          if (!ok) {
+            ++failures;
+            std::printf(
+                "FAIL nms %s raw %dx%dx%d image %d (conf %.2f iou %.2f agnostic %d classes %zu "
+                "max_det %d max_nms %d): %s %s\n",
+                nms_method_name(method), batch, ch, anchors, b, o.conf, o.iou, o.agnostic,
+                o.classes.size(), o.max_det, o.max_nms, why.c_str(),
+                cudaGetErrorString(e != cudaSuccess ? e : e2));
+          }
         }
       }
     }
@@ -191,8 +208,8 @@ int check_postprocess(uint32_t seed) {
     }
   }
   std::printf(
-      "%s postprocess: %d image cases (raw clustered heads with ties, end-to-end), equal "
-      "to the CPU field for field\n",
+      "%s postprocess: %d image cases (raw clustered heads with ties, mask, per-box and "
+      "grouped NMS; end-to-end), equal to the CPU field for field\n",
       failures ? "FAIL" : "PASS", cases);
   return failures;
 }

@@ -2,7 +2,9 @@
 // and the detections coming down. Upload (from the caller's pinned memory directly, or through
 // a pinned staging buffer), letterbox into the model's device input (gpu_preprocess.h), the
 // model (runtime/device_run.h), score filter + NMS (backends/cuda/postprocess.cuh), download of
-// the kept boxes; the part between the copies is one CUDA graph per batch size and frame sizes.
+// the kept boxes. Per call: one host-to-device copy per frame (straight from the caller's pinned
+// memory), one CUDA graph launch (letterbox, model, NMS and the download of counts + boxes into
+// fixed pinned memory; one graph per batch size and frame geometry), one stream synchronize.
 // Plain C++ header; the implementation (src/backends/cuda/gpu_pipeline.cpp) exists in builds
 // with FUNGEN_HAVE_CUDA. Not thread-safe (one per Detector).
 #pragma once
@@ -46,6 +48,8 @@ class GpuPipeline {
   // The model input (device, fp16/fp32 NCHW) of the last detect at `batch`, for checks: copied
   // to host as float32.
   Result<Tensor> input_on_host(int batch);
+  // The model output (device, fp32) of the last detect at `batch`, for checks: copied to host.
+  Result<Tensor> output_on_host(int batch);
 
   // Pinned host memory (cudaMallocHost) for callers that want the fastest upload.
   static void* alloc_pinned(size_t bytes);
@@ -61,7 +65,8 @@ class GpuPipeline {
 
   Engine& engine_;
   int in_w_, in_h_;
-  bool graphs_ = true;
+  bool graphs_ = true;  // FUNGEN_CUDA_GRAPHS=0: no CUDA graph
+  int nms_method_ = 0;  // cuda::NmsMethod; FUNGEN_GPU_NMS=mask (default)|perbox|grouped
   HeadLayout layout_ = HeadLayout::kRaw;
   std::map<int, std::unique_ptr<State>> states_;
 };

@@ -51,6 +51,10 @@ struct GpuPipeline::State {
   std::vector<int> allowed_for;  // the class list allowed_dev holds
   int runs = 0;
   std::vector<std::pair<GraphKey, cudaGraphExec_t>> graphs;
+  // Per-call scratch kept between calls (no host allocation once warm).
+  std::vector<size_t> offset;
+  std::vector<gpu::DeviceFrame> frames;
+  GraphKey key;
 
   void drop_graphs() {
     for (auto& g : graphs) cudaGraphExecDestroy(g.second);
@@ -63,6 +67,11 @@ GpuPipeline::GpuPipeline(Engine& engine, int input_width, int input_height)
     : engine_(engine), in_w_(input_width), in_h_(input_height) {
   const char* g = std::getenv("FUNGEN_CUDA_GRAPHS");
   graphs_ = !(g && std::strcmp(g, "0") == 0);
+  const char* nms = std::getenv("FUNGEN_GPU_NMS");
+  cuda::NmsMethod m = cuda::NmsMethod::kMask;
+  if (nms && std::strcmp(nms, "grouped") == 0) m = cuda::NmsMethod::kGrouped;
+  if (nms && std::strcmp(nms, "perbox") == 0) m = cuda::NmsMethod::kPerBox;
+  nms_method_ = static_cast<int>(m);
 }
 
 GpuPipeline::~GpuPipeline() = default;
@@ -113,7 +122,8 @@ Status GpuPipeline::detect(std::span<const Frame> frames, int batch, const Detec
     return invalid_argument("gpu pipeline: more frames than the batch");
   auto stream = static_cast<cudaStream_t>(s->run->device_stream());
   // Device layout of the frames: packed rows, each frame 256-byte aligned.
-  std::vector<size_t> offset(frames.size());
+  std::vector<size_t>& offset = s->offset;
+  offset.resize(frames.size());
   size_t total = 0;
   for (size_t k = 0; k < frames.size(); ++k) {
     offset[k] = total;
@@ -126,7 +136,8 @@ Status GpuPipeline::detect(std::span<const Frame> frames, int batch, const Detec
     s->frames_cap = total;
   }
   auto* dev = static_cast<uint8_t*>(s->frames_dev.get());
-  std::vector<gpu::DeviceFrame> df(frames.size());
+  std::vector<gpu::DeviceFrame>& df = s->frames;
+  df.assign(frames.size(), gpu::DeviceFrame{});
   for (size_t k = 0; k < frames.size(); ++k) {
     const Frame& f = frames[k];
     const size_t row = static_cast<size_t>(f.width) * 3;
@@ -213,6 +224,7 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   p.max_det = options.max_det;
   p.max_nms = options.max_nms;
   p.agnostic = options.agnostic;
+  p.method = static_cast<cuda::NmsMethod>(nms_method_);
   if (!options.classes.empty()) {
     int n = 1;
     for (int c : options.classes) n = std::max(n, c + 1);
@@ -241,7 +253,9 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   r.dets = reinterpret_cast<float*>(static_cast<char*>(s.result_dev.get()) +
                                     align256(sizeof(int) * batch));
 
-  // The device work between the copies: letterbox, model, detections.
+  // The device work after the frame uploads: letterbox, model, detections, their download.
+  const size_t result_bytes =
+      align256(sizeof(int) * batch) + sizeof(float) * 6 * batch * options.max_det;
   const gpu::InputType type =
       s.in.dtype == DType::kFloat16 ? gpu::InputType::kF16 : gpu::InputType::kF32;
   const size_t image_bytes =
@@ -266,10 +280,14 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
     } else {
       CUDA_CHECK(cuda::end_to_end_detect(o, batch, d1, d2, p, r, stream));
     }
+    CUDA_CHECK(cudaMemcpyAsync(s.result_host.get(), s.result_dev.get(), result_bytes,
+                               cudaMemcpyDeviceToHost, stream));
     return Status();
   };
 
-  GraphKey key{static_cast<uint64_t>(frames.size()), static_cast<uint64_t>(layout_)};
+  GraphKey& key = s.key;
+  key.assign({static_cast<uint64_t>(frames.size()), static_cast<uint64_t>(layout_),
+              static_cast<uint64_t>(options.max_det)});
   for (const gpu::DeviceFrame& f : frames) {
     key.insert(key.end(), {static_cast<uint64_t>(f.format), static_cast<uint64_t>(f.width),
                            static_cast<uint64_t>(f.height), reinterpret_cast<uint64_t>(f.data[0]),
@@ -280,12 +298,13 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   uint32_t conf_bits, iou_bits;
   std::memcpy(&conf_bits, &p.conf, 4);
   std::memcpy(&iou_bits, &p.iou, 4);
-  key.insert(key.end(), {reinterpret_cast<uint64_t>(remap ? remap->xy : nullptr),
-                         static_cast<uint64_t>(remap ? remap->width : 0),
-                         static_cast<uint64_t>(remap ? remap->height : 0), conf_bits, iou_bits,
-                         static_cast<uint64_t>(p.max_det), static_cast<uint64_t>(p.max_nms),
-                         static_cast<uint64_t>(p.agnostic), reinterpret_cast<uint64_t>(p.allowed),
-                         static_cast<uint64_t>(p.num_allowed)});
+  key.insert(key.end(),
+             {reinterpret_cast<uint64_t>(remap ? remap->xy : nullptr),
+              static_cast<uint64_t>(remap ? remap->width : 0),
+              static_cast<uint64_t>(remap ? remap->height : 0), conf_bits, iou_bits,
+              static_cast<uint64_t>(p.max_det), static_cast<uint64_t>(p.max_nms),
+              static_cast<uint64_t>(p.agnostic) | static_cast<uint64_t>(p.method) << 1,
+              reinterpret_cast<uint64_t>(p.allowed), static_cast<uint64_t>(p.num_allowed)});
 
   cudaGraphExec_t exec = nullptr;
   for (auto& g : s.graphs) {
@@ -293,20 +312,27 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   }
   if (!exec && graphs_ && s.runs > 0) {
     // Capture once per key; the first run went eagerly (library initialization).
+    // A capture that fails turns graphs off for this pipeline (the work then runs eagerly).
     cudaGraph_t g = nullptr;
     CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
     Status st = enqueue();
     cudaError_t end = cudaStreamEndCapture(stream, &g);
-    FUNGEN_RETURN_IF_ERROR(st);
-    CUDA_CHECK(end);
-    cudaError_t inst = cudaGraphInstantiate(&exec, g, 0);
-    cudaGraphDestroy(g);
-    CUDA_CHECK(inst);
-    if (s.graphs.size() >= kMaxGraphs) {
-      cudaGraphExecDestroy(s.graphs.front().second);
-      s.graphs.erase(s.graphs.begin());
+    cudaError_t inst = cudaErrorUnknown;
+    if (st.ok() && end == cudaSuccess) inst = cudaGraphInstantiate(&exec, g, 0);
+    if (g) cudaGraphDestroy(g);
+    if (inst != cudaSuccess) {
+      cudaGetLastError();
+      log(LogLevel::kWarn, "gpu pipeline: CUDA graph capture failed ({}); running eagerly",
+          !st.ok() ? st.message() : cudaGetErrorString(end != cudaSuccess ? end : inst));
+      graphs_ = false;
+      exec = nullptr;
+    } else {
+      if (s.graphs.size() >= kMaxGraphs) {
+        cudaGraphExecDestroy(s.graphs.front().second);
+        s.graphs.erase(s.graphs.begin());
+      }
+      s.graphs.emplace_back(key, exec);  // a copy: `key` is scratch
     }
-    s.graphs.emplace_back(key, exec);
   }
   if (exec) {
     CUDA_CHECK(cudaGraphLaunch(exec, stream));
@@ -314,9 +340,6 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
     FUNGEN_RETURN_IF_ERROR(enqueue());
   }
   ++s.runs;
-  const size_t bytes = align256(sizeof(int) * batch) + sizeof(float) * 6 * batch * options.max_det;
-  CUDA_CHECK(cudaMemcpyAsync(s.result_host.get(), s.result_dev.get(), bytes, cudaMemcpyDeviceToHost,
-                             stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
   // Rows of image b start at b·max_det·6 (the kernels' stride is options.max_det).
   const auto* counts = static_cast<const int*>(s.result_host.get());
@@ -332,6 +355,16 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
     }
   }
   return Status();
+}
+
+Result<Tensor> GpuPipeline::output_on_host(int batch) {
+  FUNGEN_ASSIGN_OR_RETURN(State * s, state_for(batch));
+  if (!s->run) return unsupported("gpu pipeline: the model does not run as one GPU graph");
+  Tensor t(DType::kFloat32, s->out.shape);
+  auto stream = static_cast<cudaStream_t>(s->run->device_stream());
+  CUDA_CHECK(cudaMemcpyAsync(t.raw(), s->out.data, t.nbytes(), cudaMemcpyDeviceToHost, stream));
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  return t;
 }
 
 Result<Tensor> GpuPipeline::input_on_host(int batch) {

@@ -1,65 +1,10 @@
 // postprocess.cu — see postprocess.cuh. Float operations use _rn intrinsics so that boxes and
 // IoUs round exactly as detect/postprocess.cpp computes them on the CPU (no FMA contraction).
+#include "backends/cuda/nms_common.cuh"
 #include "backends/cuda/postprocess.cuh"
 
 namespace fungen::cuda {
 namespace {
-
-constexpr float kClassOffset = 7680.f;  // Ultralytics' max_wh, as postprocess.cpp
-constexpr int kNmsThreads = 1024;
-
-int anchor_bits(int anchors) {
-  int bits = 1;
-  while ((int64_t{1} << bits) < anchors) ++bits;
-  return bits;
-}
-
-size_t align256(size_t n) {
-  return (n + 255) & ~size_t{255};
-}
-
-int next_pow2(int n) {
-  int p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
-
-// The workspace, carved in this order.
-struct Workspace {
-  int* count = nullptr;                    // [B] candidates per image
-  unsigned long long* keys_in = nullptr;   // [B*A] compacted candidate keys
-  unsigned long long* keys_big = nullptr;  // [B*P] sort space when shared memory is too small
-  float4* boxes = nullptr;                 // [B*A] by anchor: x1, y1, x2, y2
-  float* scores = nullptr;                 // [B*A]
-  int* classes = nullptr;                  // [B*A]
-  float4* shifted = nullptr;               // [B*A] by rank: class-offset boxes
-};
-
-Workspace carve(void* base, int batch, int anchors) {
-  auto* p = static_cast<char*>(base);
-  size_t n = static_cast<size_t>(batch) * anchors;
-  Workspace w;
-  auto take = [&](size_t bytes) {
-    void* r = p;
-    p += align256(bytes);
-    return r;
-  };
-  w.count = static_cast<int*>(take(sizeof(int) * batch));
-  w.keys_in = static_cast<unsigned long long*>(take(8 * n));
-  w.keys_big =
-      static_cast<unsigned long long*>(take(8 * static_cast<size_t>(batch) * next_pow2(anchors)));
-  w.boxes = static_cast<float4*>(take(sizeof(float4) * n));
-  w.scores = static_cast<float*>(take(sizeof(float) * n));
-  w.classes = static_cast<int*>(take(sizeof(int) * n));
-  w.shifted = static_cast<float4*>(take(sizeof(float4) * n));
-  return w;
-}
-
-__device__ __forceinline__ int next_pow2_device(int n) {
-  int p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
 
 __device__ __forceinline__ bool allowed(const DetectParams& p, int c) {
   return !p.allowed || (c >= 0 && c < p.num_allowed && p.allowed[c]);
@@ -96,34 +41,89 @@ __global__ void candidates_kernel(const float* out, int channels, int anchors, i
   }
 }
 
-// Ascending bitonic sort of n (a power of two) keys by one block.
-__device__ void bitonic_sort(unsigned long long* k, int n) {
-  for (int size = 2; size <= n; size <<= 1) {
-    for (int stride = size >> 1; stride > 0; stride >>= 1) {
-      for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        int j = i ^ stride;
-        if (j > i) {
-          unsigned long long a = k[i], b = k[j];
-          bool ascending = (i & size) == 0;
-          if ((a > b) == ascending) k[i] = b, k[j] = a;
-        }
-      }
-      __syncthreads();
-    }
-  }
+__device__ __forceinline__ float4 shfl4(float4 v, int lane) {
+  return make_float4(__shfl_sync(0xFFFFFFFFu, v.x, lane), __shfl_sync(0xFFFFFFFFu, v.y, lane),
+                     __shfl_sync(0xFFFFFFFFu, v.z, lane), __shfl_sync(0xFFFFFFFFu, v.w, lane));
 }
 
-// postprocess.cpp iou(), operation for operation.
-__device__ __forceinline__ float iou(float4 a, float4 b) {
-  float area_a = __fmul_rn(__fsub_rn(a.z, a.x), __fsub_rn(a.w, a.y));
-  float area_b = __fmul_rn(__fsub_rn(b.z, b.x), __fsub_rn(b.w, b.y));
-  float x2 = b.z < a.z ? b.z : a.z, x1 = a.x < b.x ? b.x : a.x;
-  float y2 = b.w < a.w ? b.w : a.w, y1 = a.y < b.y ? b.y : a.y;
-  float ww = __fsub_rn(x2, x1), hh = __fsub_rn(y2, y1);
-  ww = 0.f < ww ? ww : 0.f;
-  hh = 0.f < hh ? hh : 0.f;
-  float inter = __fmul_rn(ww, hh);
-  return __fdiv_rn(inter, __fsub_rn(__fadd_rn(area_a, area_b), inter));
+// Greedy NMS, 32 candidates per pass: warp 0 takes the next 32 unsuppressed candidates, decides
+// among them in order (a candidate is kept unless an earlier kept one of the group overlaps it
+// above iou; earlier groups already suppressed theirs), then every thread suppresses the later
+// candidates that overlap any box kept in the group. Same result as one kept box per pass, with
+// one block barrier per 32 candidates instead of one per kept box. Returns the kept count.
+__device__ int greedy_grouped(int n, const unsigned long long* keys, unsigned long long amask,
+                              int64_t base, unsigned int* suppressed, float* dets,
+                              const DetectParams& p, const Workspace& w) {
+  __shared__ int s_idx[32];
+  __shared__ float4 s_kept[32];
+  __shared__ int s_cnt, s_nkept;
+  volatile unsigned int* sup = suppressed;
+  const int lane = threadIdx.x & 31;
+  int kept = 0, i = 0;
+  while (true) {
+    if (threadIdx.x < 32) {
+      if (lane == 0) {
+        int cnt = 0;
+        for (int k = i; cnt < 32 && k < n;) {
+          const int word_base = k & ~31;
+          unsigned int free_bits = ~(sup[k >> 5] | ((1u << (k & 31)) - 1u));
+          while (free_bits && cnt < 32) {
+            const int idx = word_base + __ffs(free_bits) - 1;
+            if (idx >= n) break;
+            s_idx[cnt++] = idx;
+            free_bits &= free_bits - 1;
+          }
+          k = word_base + 32;
+        }
+        s_cnt = cnt;
+      }
+      __syncwarp();
+      const int cnt = s_cnt;
+      const int mine = lane < cnt ? s_idx[lane] : 0;
+      const float4 box = lane < cnt ? w.shifted[base + mine] : make_float4(0.f, 0.f, 0.f, 0.f);
+      unsigned int by_earlier = 0;  // earlier group members that overlap this one above iou
+      for (int m = 0; m < cnt; ++m) {
+        const float4 other = shfl4(box, m);
+        if (m < lane && lane < cnt && iou_above(other, box, p.iou)) by_earlier |= 1u << m;
+      }
+      const int room = p.max_det - kept;
+      unsigned int keep = 0;
+      for (int l = 0; l < cnt && __popc(keep) < room; ++l) {
+        const unsigned int overlaps = __shfl_sync(0xFFFFFFFFu, by_earlier, l);
+        if ((overlaps & keep) == 0) keep |= 1u << l;
+      }
+      if (lane < cnt && ((keep >> lane) & 1u)) {
+        const int rank = __popc(keep & ((1u << lane) - 1u));
+        const int a = static_cast<int>(keys[mine] & amask);
+        const float4 plain = w.boxes[base + a];
+        float* d = dets + static_cast<int64_t>(kept + rank) * 6;
+        d[0] = plain.x, d[1] = plain.y, d[2] = plain.z, d[3] = plain.w;
+        d[4] = w.scores[base + a];
+        d[5] = static_cast<float>(w.classes[base + a]);
+        s_kept[rank] = box;
+      }
+      if (lane == 0) s_nkept = __popc(keep);
+    }
+    __syncthreads();
+    const int cnt = s_cnt, nkept = s_nkept;
+    kept += nkept;
+    // Fewer than 32 found: every candidate left has been decided.
+    if (cnt < 32 || kept >= p.max_det) break;
+    const int next = s_idx[cnt - 1] + 1;
+    for (int j = next + threadIdx.x; j < n; j += blockDim.x) {
+      if ((sup[j >> 5] >> (j & 31)) & 1u) continue;
+      const float4 bj = w.shifted[base + j];
+      for (int k = 0; k < nkept; ++k) {
+        if (iou_above(s_kept[k], bj, p.iou)) {
+          atomicOr(&suppressed[j >> 5], 1u << (j & 31));
+          break;
+        }
+      }
+    }
+    __syncthreads();
+    i = next;
+  }
+  return kept;
 }
 
 // One block per image: greedy NMS over the sorted candidates with a shared bitmask of the
@@ -136,33 +136,22 @@ __global__ void __launch_bounds__(kNmsThreads)
   unsigned int* suppressed = reinterpret_cast<unsigned int*>(smem);
   const int b = blockIdx.x;
   const int64_t base = static_cast<int64_t>(b) * anchors;
-  const int n_all = w.count[b];
-  const int sorted_n = next_pow2_device(n_all);
+  const int sorted_n = next_pow2_device(w.count[b]);
   unsigned long long* keys = sorted_n <= smem_keys
                                  ? smem + (mask_words + 1) / 2
                                  : w.keys_big + static_cast<int64_t>(b) * next_pow2_device(anchors);
-  for (int k = threadIdx.x; k < sorted_n; k += blockDim.x)
-    keys[k] = k < n_all ? w.keys_in[base + k] : ~0ull;
-  __syncthreads();
-  bitonic_sort(keys, sorted_n);
-  int n = n_all;
-  if (p.max_nms > 0 && n > p.max_nms) n = p.max_nms;
+  const int n = sort_candidates(keys, anchors, abits, p, w, b);
   const int words = (n + 31) / 32;
   const unsigned long long amask = (1ull << abits) - 1;
   for (int k = threadIdx.x; k < words; k += blockDim.x) suppressed[k] = 0;
-  for (int j = threadIdx.x; j < n; j += blockDim.x) {
-    int a = static_cast<int>(keys[j] & amask);
-    float4 box = w.boxes[base + a];
-    if (!p.agnostic) {
-      float off = __fmul_rn(static_cast<float>(w.classes[base + a]), kClassOffset);
-      box = make_float4(__fadd_rn(box.x, off), __fadd_rn(box.y, off), __fadd_rn(box.z, off),
-                        __fadd_rn(box.w, off));
-    }
-    w.shifted[base + j] = box;
-  }
   __syncthreads();
-  volatile unsigned int* sup = suppressed;
   float* dets = r.dets + static_cast<int64_t>(b) * p.max_det * 6;
+  if (p.method == NmsMethod::kGrouped) {
+    const int kept = greedy_grouped(n, keys, amask, base, suppressed, dets, p, w);
+    if (threadIdx.x == 0) r.count[b] = kept;
+    return;
+  }
+  volatile unsigned int* sup = suppressed;
   int kept = 0, i = 0;
   while (kept < p.max_det) {
     // The first candidate at or after i that no kept box suppressed (same for every thread).
@@ -187,7 +176,7 @@ __global__ void __launch_bounds__(kNmsThreads)
     const float4 bi = w.shifted[base + i];
     for (int j = i + 1 + threadIdx.x; j < n; j += blockDim.x) {
       if ((sup[j >> 5] >> (j & 31)) & 1u) continue;
-      if (iou(bi, w.shifted[base + j]) > p.iou) atomicOr(&suppressed[j >> 5], 1u << (j & 31));
+      if (iou_above(bi, w.shifted[base + j], p.iou)) atomicOr(&suppressed[j >> 5], 1u << (j & 31));
     }
     __syncthreads();
     ++i;
@@ -223,10 +212,12 @@ __global__ void end_to_end_kernel(const float* out, int rows, int cols, DetectPa
 }  // namespace
 
 size_t raw_detect_workspace_bytes(int batch, int anchors) {
-  size_t n = static_cast<size_t>(batch) * anchors;
-  return align256(sizeof(int) * batch) + align256(8 * n) +
-         align256(8 * static_cast<size_t>(batch) * next_pow2(anchors)) +
-         2 * align256(sizeof(float4) * n) + 2 * align256(4 * n) + 256;
+  return workspace_bytes_of(batch, anchors);
+}
+
+bool mask_nms_fits(int batch, int anchors) {
+  // The walk keeps one bit per candidate of its image in (default, 48 KiB) shared memory.
+  return mask_bytes(batch, anchors) <= kMaskBudgetBytes && mask_words_of(anchors) * 8 <= 48 * 1024;
 }
 
 cudaError_t raw_detect(const float* out, int batch, int channels, int anchors,
@@ -238,30 +229,43 @@ cudaError_t raw_detect(const float* out, int batch, int channels, int anchors,
   }
   Workspace w = carve(workspace, batch, anchors);
   const int abits = anchor_bits(anchors);
-  // Shared memory: the bitmask plus as many keys as the device allows (the rest sort in global
-  // memory). The attribute is set once, on the first (uncaptured) call.
-  int device = 0, optin = 48 * 1024;
-  cudaGetDevice(&device);
-  cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  const int mask_words = (anchors + 31) / 32;
-  const size_t mask_bytes = sizeof(unsigned long long) * ((mask_words + 1) / 2);
-  int smem_keys = next_pow2(anchors);
-  while (smem_keys > 1 &&
-         mask_bytes + 8 * static_cast<size_t>(smem_keys) > static_cast<size_t>(optin))
-    smem_keys >>= 1;
-  const size_t smem = mask_bytes + 8 * static_cast<size_t>(smem_keys);
-  static size_t configured = 48 * 1024;
-  if (smem > configured) {
-    cudaError_t e = cudaFuncSetAttribute(nms_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(smem));
-    if (e != cudaSuccess) return e;
-    configured = smem;
+  // Shared memory: as many sort keys as the device allows (the rest sort in global memory). The
+  // limit is queried and the attributes set on the first (uncaptured) call.
+  static int optin = -1;
+  if (optin < 0) {
+    int device = 0;
+    optin = 48 * 1024;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
+            cudaSuccess) {
+      optin = 48 * 1024;
+    }
   }
   cudaError_t e = cudaMemsetAsync(w.count, 0, sizeof(int) * batch, stream);
   if (e != cudaSuccess) return e;
   dim3 grid((anchors + 255) / 256, batch);
   candidates_kernel<<<grid, 256, 0, stream>>>(out, channels, anchors, abits, p, w);
-  nms_kernel<<<batch, kNmsThreads, smem, stream>>>(anchors, abits, mask_words, smem_keys, p, w,
+  if (p.method == NmsMethod::kMask && mask_nms_fits(batch, anchors) && w.mask) {
+    e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+    return launch_mask_nms(batch, anchors, abits, p, w, result, optin, stream);
+  }
+  const int sup_words = (anchors + 31) / 32;
+  const size_t sup_bytes = sizeof(unsigned long long) * ((sup_words + 1) / 2);
+  const int dynamic_max = optin - 1024;  // the grouped variant's static shared memory
+  int smem_keys = next_pow2(anchors);
+  while (smem_keys > 1 &&
+         sup_bytes + 8 * static_cast<size_t>(smem_keys) > static_cast<size_t>(dynamic_max))
+    smem_keys >>= 1;
+  const size_t smem = sup_bytes + 8 * static_cast<size_t>(smem_keys);
+  static size_t configured = 48 * 1024;
+  if (smem > configured) {
+    e = cudaFuncSetAttribute(nms_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(smem));
+    if (e != cudaSuccess) return e;
+    configured = smem;
+  }
+  nms_kernel<<<batch, kNmsThreads, smem, stream>>>(anchors, abits, sup_words, smem_keys, p, w,
                                                    result);
   return cudaGetLastError();
 }

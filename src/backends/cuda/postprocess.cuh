@@ -14,10 +14,21 @@
 
 namespace fungen::cuda {
 
+// How the greedy NMS runs (all give the CPU's result; see postprocess.cu):
+// kMask: the IoU bitmask of all candidate pairs on the whole GPU, then one block per image walks
+//   it 64 candidates per step (the fast one; falls back to kPerBox when its workspace would
+//   exceed kMaskBudgetBytes);
+// kPerBox: one block per image, one block barrier per kept box;
+// kGrouped: one block per image, warp 0 decides 32 candidates per pass.
+enum class NmsMethod { kMask, kPerBox, kGrouped };
+
+inline constexpr size_t kMaskBudgetBytes = size_t{2} << 30;
+
 struct DetectParams {
-  float conf = 0.25f, iou = 0.45f;
+  float conf = 0.25f, iou = 0.45f;  // conf and iou in [0, 1] (Detector::detect checks them)
   int max_det = 300, max_nms = 30000;
   bool agnostic = false;
+  NmsMethod method = NmsMethod::kMask;
   const uint8_t* allowed = nullptr;  // device flags per class id < num_allowed; null: all classes
   int num_allowed = 0;
 };
@@ -27,8 +38,12 @@ struct DetectOutput {
   int* count = nullptr;   // [B]
 };
 
-// Device scratch for raw_detect at this batch and anchor count (one allocation, carved inside).
+// Device scratch for raw_detect at this batch and anchor count (one allocation, carved inside);
+// includes the kMask bitmask (batch · anchors · ⌈anchors/64⌉ · 8 bytes) when that fits
+// kMaskBudgetBytes.
 size_t raw_detect_workspace_bytes(int batch, int anchors);
+// Whether raw_detect runs kMask at this batch and anchor count when asked to.
+bool mask_nms_fits(int batch, int anchors);
 
 // `out` is the head's fp32 output in device memory. Everything is enqueued on `stream`
 // (capturable in a CUDA graph); returns a CUDA error code of the launches.

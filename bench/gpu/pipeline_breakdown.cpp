@@ -1,0 +1,128 @@
+// pipeline_breakdown.cpp — where the time of one frame → detections goes on the device: upload of
+// a 1080p BGR frame from pinned memory, letterbox, model, detections, download, each between two
+// CUDA events (the middle three as one captured CUDA graph, like the detector's pipeline).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "backends/cuda/postprocess.cuh"
+#include "bench/gpu/pipeline_checks.h"
+#include "detect/gpu_preprocess.h"
+#include "runtime/device_run.h"
+
+namespace fungen::bench {
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+void print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh, float conf,
+                     int iterations, int nms_method) {
+  const int b = det.static_batch() > 0 ? det.static_batch() : 1;
+  const int in_w = det.input_width(), in_h = det.input_height();
+  Shape shape{b, 3, in_h, in_w};
+  auto found = device_run_of(det.engine(), {&shape, 1});
+  if (!found.ok() || !found.value()) {
+    std::printf("breakdown: the model is not one GPU run\n");
+    return;
+  }
+  DeviceRun* run = found.value();
+  auto st = static_cast<cudaStream_t>(run->device_stream());
+  DeviceBuffer in = run->device_input(0), out = run->device_output(0);
+  const int d1 = static_cast<int>(out.shape[1]), d2 = static_cast<int>(out.shape[2]);
+  const bool raw = det.layout() == HeadLayout::kRaw;
+  const size_t frame_bytes = static_cast<size_t>(fw) * fh * 3;
+  const int max_det = 300;
+  uint8_t* dframe = nullptr;
+  void* ws = nullptr;
+  float* dets = nullptr;
+  int* counts = nullptr;
+  size_t ws_bytes = raw ? cuda::raw_detect_workspace_bytes(b, d2) : 16;
+  cudaMalloc(&dframe, frame_bytes);
+  cudaMalloc(&ws, ws_bytes);
+  cudaMalloc(&dets, sizeof(float) * 6 * max_det * b);
+  cudaMalloc(&counts, sizeof(int) * b);
+  std::vector<float> host(static_cast<size_t>(6) * max_det * b + b);
+  gpu::DeviceFrame df;
+  df.width = fw, df.height = fh, df.data[0] = dframe, df.pitch[0] = fw * 3;
+  LetterboxParams lp = letterbox_params(fw, fh, in_w, in_h);
+  cuda::DetectParams p;
+  p.conf = conf, p.max_det = max_det;
+  p.method = static_cast<cuda::NmsMethod>(nms_method);
+  cuda::DetectOutput r{dets, counts};
+  cudaEvent_t ev[6];
+  for (cudaEvent_t& e : ev) cudaEventCreate(&e);
+  // External event nodes inside the captured graph, so their times can be read.
+  auto mark = [&](int k) { cudaEventRecordWithFlags(ev[k], st, cudaEventRecordExternal); };
+  auto middle = [&]() {
+    mark(1);
+    Status s = gpu::letterbox_on_device(
+        df, nullptr, lp, in.data,
+        in.dtype == DType::kFloat16 ? gpu::InputType::kF16 : gpu::InputType::kF32, in_w, in_h, st);
+    mark(2);
+    if (s.ok()) s = run->enqueue();
+    mark(3);
+    if (raw) {
+      cuda::raw_detect(static_cast<const float*>(out.data), b, d1, d2, p, ws, ws_bytes, r, st);
+    } else {
+      cuda::end_to_end_detect(static_cast<const float*>(out.data), b, d1, d2, p, r, st);
+    }
+    mark(4);
+    return s;
+  };
+  (void)middle();  // eager once (library initialization)
+  cudaStreamSynchronize(st);
+  cudaGraphExec_t exec = nullptr;
+  cudaGraph_t g = nullptr;
+  bool graph = cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+  if (graph) {
+    Status s = middle();
+    graph = cudaStreamEndCapture(st, &g) == cudaSuccess && s.ok() &&
+            cudaGraphInstantiate(&exec, g, 0) == cudaSuccess;
+    if (g) cudaGraphDestroy(g);
+  }
+  cudaGetLastError();
+  std::vector<double> seg[5];
+  for (int it = 0; it < iterations + 5; ++it) {
+    cudaEventRecord(ev[0], st);
+    cudaMemcpyAsync(dframe, pinned_frame, frame_bytes, cudaMemcpyHostToDevice, st);
+    if (graph) {
+      cudaGraphLaunch(exec, st);
+    } else {
+      (void)middle();
+    }
+    cudaMemcpyAsync(host.data(), dets, sizeof(float) * 6 * max_det * b, cudaMemcpyDeviceToHost, st);
+    cudaEventRecord(ev[5], st);
+    cudaStreamSynchronize(st);
+    if (it < 5) continue;
+    for (int k = 0; k < 5; ++k) {
+      float ms = 0;
+      cudaEventElapsedTime(&ms, ev[k], ev[k + 1]);
+      seg[k].push_back(ms);
+    }
+  }
+  cudaError_t err = cudaGetLastError();
+  const char* names[5] = {"upload 1080p BGR (pinned)", "letterbox", "model", "detections",
+                          "download"};
+  std::printf("\ndevice time per stage, batch %d, conf %.2f, %s NMS (%s%s):\n", b, conf,
+              nms_method_name(nms_method), graph ? "stages 2-4 one CUDA graph" : "eager launches",
+              err == cudaSuccess ? "" : ", CUDA error!");
+  double total = 0;
+  for (int k = 0; k < 5; ++k) {
+    double m = median(seg[k]);
+    total += m;
+    std::printf("  %-28s %8.3f ms\n", names[k], m);
+  }
+  std::printf("  %-28s %8.3f ms\n", "sum", total);
+  if (exec) cudaGraphExecDestroy(exec);
+  for (cudaEvent_t e : ev) cudaEventDestroy(e);
+  cudaFree(dframe), cudaFree(ws), cudaFree(dets), cudaFree(counts);
+}
+
+}  // namespace fungen::bench
