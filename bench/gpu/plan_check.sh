@@ -21,7 +21,7 @@ for d in "$site"/nvidia/cudnn/lib "$site"/nvidia/cublas/lib "$site"/nvidia/cu13/
   [ -d "$d" ] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d
 done
 export LD_LIBRARY_PATH=$PWD/bundle/lib:${LD_LIBRARY_PATH:-}
-fungen=bundle/bin/fungen; w=/tmp/fungen_plans; mkdir -p "$w"; cp "$model" "$w/yolo11n.onnx"  # plans stay off $OUT
+fungen=${FUNGEN:-bundle/bin/fungen}; w=/tmp/fungen_plans; mkdir -p "$w"; cp "$model" "$w/yolo11n.onnx"  # plans stay off $OUT
 fails=0
 step() { if [ "$1" -eq 0 ]; then echo "PASS: $2"; else echo "FAIL: $2"; fails=$((fails + 1)); fi; }
 
