@@ -5,6 +5,11 @@ tools/export_models.py (same `randomize`), as a dynamic-batch 640x640 ONNX, unsi
 opset 17. Prints one line per model with a checksum of its weights so runs can be compared.
 
     python3 bench/gpu/export_on_device.py --out /tmp/models yolo11n yolo11s yolo12s
+    python3 bench/gpu/export_on_device.py --out /tmp/check yolov10n:e2e yolo12n@384x640
+
+A name may carry ':e2e' (the NMS-free one-to-one head of YOLOv10/YOLO26, exported end to end) and
+'@HxW' (input size; default 640x640). Files: <stem>[_e2e]_<H>x<W>_dyn.onnx, except the plain
+640x640 ones, which keep the name <stem>_640_dyn.onnx that the benchmark scripts use.
 """
 import argparse
 import hashlib
@@ -56,16 +61,22 @@ def main() -> int:
     ap.add_argument("names", nargs="+", help="yaml stems: yolo11n yolo11s yolo12s ...")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    for name in a.names:
-        dest = a.out / f"{name}_640_dyn.onnx"
+    for spec in a.names:
+        name, _, size = spec.partition("@")
+        name, _, head = name.partition(":")
+        h, w = (int(x) for x in size.split("x")) if size else (640, 640)
+        e2e = head == "e2e"
+        tag = f"{name}{'_e2e' if e2e else ''}_{h}x{w}_dyn" if e2e or (h, w) != (640, 640) else f"{name}_640_dyn"
+        dest = a.out / f"{tag}.onnx"
         yolo = seeded_model(name)
         digest = weights_digest(yolo.model)
         with tempfile.TemporaryDirectory(dir=a.out, prefix=".export-") as tmp:
             cwd = os.getcwd()
             os.chdir(tmp)
             try:
-                out = yolo.export(format="onnx", imgsz=640, dynamic=True, opset=a.opset,
-                                  simplify=False, batch=1, device="cpu", verbose=False)
+                out = yolo.export(format="onnx", imgsz=[h, w], dynamic=True, opset=a.opset,
+                                  simplify=False, nms=False if e2e else None, batch=1,
+                                  device="cpu", verbose=False)
             finally:
                 os.chdir(cwd)
             os.replace(Path(tmp) / out, dest)
