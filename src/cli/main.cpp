@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
   actions.emplace_back(app.get_subcommand("config"), config);
   Action doctor = add_doctor_command(app);
   actions.emplace_back(app.get_subcommand("doctor"), doctor);
+  Action compare = add_compare_precision_command(app);
+  actions.emplace_back(app.get_subcommand("compare-precision"), compare);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -261,12 +262,29 @@ int CpuRun::get(int value, const memory::desc& want) {
     }
   }
   int src = vs.front();
+  // From the f32 variant when there is one (a second s8 variant would need a second rounding).
+  for (int id : vs) {
+    if (bufs_[static_cast<size_t>(id)].desc.data_type() == memory::data_type::f32) {
+      src = id;
+      break;
+    }
+  }
   Buf b;
   b.desc = want;
   b.storage = new_storage(want.get_size());
   bufs_.push_back(b);
   int dst = static_cast<int>(bufs_.size()) - 1;
-  dnnl::reorder::primitive_desc pd(engine_, bufs_[static_cast<size_t>(src)].desc, engine_, want);
+  // int8: real = scale * q, so quantizing multiplies by 1/scale and dequantizing by scale.
+  dnnl::primitive_attr attr;
+  const bool from_s8 = bufs_[static_cast<size_t>(src)].desc.data_type() == memory::data_type::s8;
+  const bool to_s8 = want.data_type() == memory::data_type::s8;
+  if (from_s8 != to_s8) {
+    float scale = scale_of(value);
+    FUNGEN_ASSERT(scale > 0);
+    attr.set_output_scales(0, {to_s8 ? 1.0f / scale : scale});
+  }
+  dnnl::reorder::primitive_desc pd(engine_, bufs_[static_cast<size_t>(src)].desc, engine_, want,
+                                   attr);
   add_primitive("reorder " + graph_.values[static_cast<size_t>(value)].name, dnnl::reorder(pd),
                 {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}, pd.scratchpad_desc());
   vs.push_back(dst);
@@ -320,6 +338,29 @@ int CpuRun::pack(const memory& src, const memory::desc& want) {
   b.storage = static_cast<int>(storages_.size()) - 1;
   bufs_.push_back(b);
   return static_cast<int>(bufs_.size()) - 1;
+}
+
+void CpuRun::record_range(int value, int buf) {
+  if (bufs_[static_cast<size_t>(buf)].desc.data_type() != memory::data_type::f32) return;
+  steps_.back().record_value = value;
+  steps_.back().record_buf = buf;
+}
+
+std::vector<const Node*> CpuRun::readers(int value) const {
+  std::vector<const Node*> out;
+  for (size_t n = run_first_; n <= run_last_; ++n) {
+    const Node& node = graph_.nodes[n];
+    if (std::find(node.inputs.begin(), node.inputs.end(), value) != node.inputs.end())
+      out.push_back(&node);
+  }
+  return out;
+}
+
+bool CpuRun::feeds_conv(int value) const {
+  for (const Node* r : readers(value)) {
+    if (r->op_type == "Conv" || r->op_type == "FusedConv") return true;
+  }
+  return false;
 }
 
 bool CpuRun::can_overwrite(int value, int buf) const {
@@ -437,6 +478,9 @@ Result<std::unique_ptr<CpuRun>> CpuRun::build_unchecked(const Graph& graph, cons
   r->leaves_run_.assign(nv, false);
   r->output_index_.assign(nv, -1);
   r->variants_.resize(nv);
+  r->qscale_.assign(nv, 0.0f);
+  r->run_first_ = run.first;
+  r->run_last_ = run.last;
   int64_t batch = 1;
   if (!run.inputs.empty()) {
     const Shape& s = graph.values[static_cast<size_t>(run.inputs[0])].shape;
@@ -505,6 +549,7 @@ CpuRun::Checkpoint CpuRun::checkpoint() const {
   cp.scratchpad_bytes = scratchpad_bytes_;
   cp.variants = variants_;
   cp.reserved = reserved_;
+  cp.qscale = qscale_;
   for (const Storage& st : storages_) cp.lifetimes.push_back({st.first, st.last});
   return cp;
 }
@@ -517,6 +562,7 @@ void CpuRun::restore(const Checkpoint& cp) {
   scratchpad_bytes_ = cp.scratchpad_bytes;
   variants_ = cp.variants;
   reserved_ = cp.reserved;
+  qscale_ = cp.qscale;
   for (size_t i = 0; i < cp.lifetimes.size(); ++i) {
     storages_[i].first = cp.lifetimes[i].first;
     storages_[i].last = cp.lifetimes[i].second;
@@ -686,6 +732,16 @@ Status CpuRun::run(KernelContext& ctx) {
   }
 }
 
+void CpuRun::record(const Step& s) {
+  const Buf& b = bufs_[static_cast<size_t>(s.record_buf)];
+  const auto* p = static_cast<const float*>(b.mem.get_data_handle());
+  const size_t n = b.desc.get_size() / sizeof(float);
+  float m = 0.0f;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, std::abs(p[i]));
+  float& have = options_.record->absmax[graph_.values[static_cast<size_t>(s.record_value)].name];
+  have = std::max(have, m);
+}
+
 Status CpuRun::run_unchecked(KernelContext& ctx) {
   omp_set_num_threads(options_.threads);
   const bool timing = log_enabled(LogLevel::kDebug);
@@ -710,6 +766,7 @@ Status CpuRun::run_unchecked(KernelContext& ctx) {
       t->rebind(storages_[static_cast<size_t>(buf.storage)].ptr + buf.offset);
     }
     for (Step& s : steps_) {
+      if (s.record_value >= 0) record(s);
       auto t0 = timing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
       if (s.kernel) {
         void* scratch = s.scratch_storage >= 0

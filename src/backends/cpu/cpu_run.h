@@ -31,6 +31,11 @@ using dnnl::memory;
 struct CpuOptions {
   int threads = 1;
   bool bf16 = false;  // convolutions' activations and weights in bfloat16
+  // int8: convolutions with s8 activations (per-tensor scales from `calibration`) and s8 weights
+  // (per-output-channel scales); activations that only feed such convolutions stay s8.
+  bool int8 = false;
+  std::shared_ptr<const CalibrationTable> calibration;
+  std::shared_ptr<CalibrationTable> record;  // fp32: record the largest |x| of conv inputs
 };
 
 // Bytes that hold one or more buffers: arena-planned, or a boundary tensor of the run.
@@ -69,6 +74,9 @@ struct Step {
   std::vector<Tensor*> out_ptrs;
   int scratch_storage = -1;
   size_t scratch_bytes = 0;
+  // Calibration: before the step, the largest |value| of buffer `record_buf` (f32) goes into
+  // CpuOptions::record under the name of value `record_value`.
+  int record_value = -1, record_buf = -1;
 };
 
 class CpuRun final : public NodeKernel {
@@ -88,6 +96,8 @@ class CpuRun final : public NodeKernel {
   // True when `node_index` is the last reader of `value` and the value leaves the run nowhere.
   bool dies_at(int value, size_t node_index) const;
   size_t current_node() const { return current_node_; }
+  // Does `value` leave the run (a run output)?
+  bool leaves_run(int value) const { return leaves_run_[static_cast<size_t>(value)]; }
   // The value's layout as produced.
   const memory::desc& desc_of(int value) const;
   // A buffer holding `value` in layout `want`, reordering (once) if it was produced otherwise.
@@ -130,6 +140,17 @@ class CpuRun final : public NodeKernel {
   // shares its bytes)?
   bool can_overwrite(int value, int buf) const;
   dnnl::stream& stream() { return stream_; }
+  // Calibration: the last step added records the range of `value` held in buffer `buf`.
+  void record_range(int value, int buf);
+  // int8: the scale of `value`'s s8 variants (real = scale * q), 0 when it has none.
+  float scale_of(int value) const { return qscale_[static_cast<size_t>(value)]; }
+  void set_scale(int value, float scale) { qscale_[static_cast<size_t>(value)] = scale; }
+  // Is `value` to be produced into a slice of a Concat (in the blocked f32/bf16 layout)?
+  bool is_placed(int value) const { return placement_[static_cast<size_t>(value)].first >= 0; }
+  // The nodes of the run that read `value`.
+  std::vector<const Node*> readers(int value) const;
+  // Is `value` read by a convolution of the run?
+  bool feeds_conv(int value) const;
 
  private:
   CpuRun(const Graph& graph, const CpuOptions& options);
@@ -140,12 +161,14 @@ class CpuRun final : public NodeKernel {
     size_t bufs = 0, storages = 0, steps = 0, packed = 0, scratchpad_bytes = 0;
     std::vector<std::vector<int>> variants;
     std::vector<int> reserved;
+    std::vector<float> qscale;
     std::vector<std::pair<int, int>> lifetimes;
   };
   Checkpoint checkpoint() const;
   void restore(const Checkpoint& cp);
   Status lower(const NodeRun& run);
   Status run_unchecked(KernelContext& ctx);
+  void record(const Step& s);
   void plan_concats(const NodeRun& run);
   // Where `value` must live when produced in the blocked layout: (storage, offset), or storage -1.
   std::pair<int, size_t> placed(int value);
@@ -171,6 +194,8 @@ class CpuRun final : public NodeKernel {
   bool contiguous_blocks_ = false;
   std::vector<std::pair<int, size_t>> placement_;  // value -> (concat output value, byte offset)
   std::vector<int> reserved_;                      // concat output value -> its storage
+  std::vector<float> qscale_;                      // value -> scale of its s8 variants (0: none)
+  size_t run_first_ = 0, run_last_ = 0;
   size_t scratchpad_bytes_ = 0;
   memory scratchpad_;
   std::shared_ptr<void> arena_;
@@ -194,6 +219,14 @@ Status lower_softmax(CpuRun& run, const Node& node);
 Status lower_transpose(CpuRun& run, const Node& node);
 Status lower_softmax_axis(CpuRun& run, const Node& node);
 Status lower_plain(CpuRun& run, const Node& node);
+
+// Conv/FusedConv geometry in oneDNN's terms (lower_conv.cpp).
+struct ConvGeometry {
+  memory::dims src, weights, bias, dst, strides, dilations, pad_l, pad_r;
+};
+Status conv_geometry(CpuRun& run, const Node& node, ConvGeometry* g);
+// int8 convolution (lower_conv_int8.cpp); kUnsupported when the input has no calibrated range.
+Status lower_conv_int8(CpuRun& run, const Node& node);
 
 // Helpers.
 memory::dims to_dims(const Shape& s);

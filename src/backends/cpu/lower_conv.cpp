@@ -1,6 +1,7 @@
 // Conv and FusedConv → one oneDNN convolution with bias and post-ops: SiLU as eltwise_swish
 // (beta 1), the residual as a binary-add post-op. Depthwise and grouped convolutions are the same
 // primitive.
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -12,9 +13,7 @@ namespace {
 
 using dt = memory::data_type;
 
-struct ConvGeometry {
-  memory::dims src, weights, bias, dst, strides, dilations, pad_l, pad_r;
-};
+}  // namespace
 
 Status conv_geometry(CpuRun& run, const Node& node, ConvGeometry* g) {
   const int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
@@ -43,8 +42,6 @@ Status conv_geometry(CpuRun& run, const Node& node, ConvGeometry* g) {
   return Status();
 }
 
-}  // namespace
-
 Status lower_conv(CpuRun& run, const Node& node) {
   const int x = node.inputs[0], w = node.inputs[1];
   const int b = node.inputs.size() > 2 ? node.inputs[2] : -1;
@@ -52,10 +49,18 @@ Status lower_conv(CpuRun& run, const Node& node) {
   const int y = node.outputs[0];
   if (!run.is_constant(w) || (b >= 0 && !run.is_constant(b)))
     return unsupported("weights are not constant");
+  if (run.options().int8) {
+    // Without a calibrated range for its input the convolution stays fp32.
+    Status s = lower_conv_int8(run, node);
+    if (s.ok() || s.code() != StatusCode::kUnsupported) return s;
+  }
   ConvGeometry g;
   FUNGEN_RETURN_IF_ERROR(conv_geometry(run, node, &g));
   const bool silu = node.attr_string("activation", "") == "silu";
-  const dt act = run.options().bf16 ? dt::bf16 : dt::f32;
+  // bf16: FUNGEN_CPU_BF16_HEAD_FP32=1 keeps the last convolution of each branch in fp32
+  // (experiment).
+  static const bool head_fp32 = std::getenv("FUNGEN_CPU_BF16_HEAD_FP32") != nullptr;
+  const dt act = run.options().bf16 && !(head_fp32 && !run.feeds_conv(y)) ? dt::bf16 : dt::f32;
   const bool grouped = g.weights.size() == 5;
 
   // Candidate layouts, best first: the input's own layout into the blocked one; both blocked;
@@ -125,8 +130,8 @@ Status lower_conv(CpuRun& run, const Node& node) {
                        grouped ? memory::format_tag::goihw : memory::format_tag::oihw);
   memory w_src(w_plain, run.engine(), const_cast<void*>(wt.raw()));
   int wbuf = run.pack(w_src, pd.weights_desc());
-  std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, run.get(x, src_desc)},
-                                           {DNNL_ARG_WEIGHTS, wbuf}};
+  const int xbuf = run.get(x, src_desc);
+  std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, xbuf}, {DNNL_ARG_WEIGHTS, wbuf}};
   if (b >= 0) {
     const Tensor& bt = run.constant(b);
     memory b_src(bias_desc, run.engine(), const_cast<void*>(bt.raw()));
@@ -142,6 +147,7 @@ Status lower_conv(CpuRun& run, const Node& node) {
   args.push_back({DNNL_ARG_DST, ybuf});
   run.add_primitive(node.name + " (conv " + pd.impl_info_str() + ")", dnnl::convolution_forward(pd),
                     std::move(args), pd.scratchpad_desc());
+  if (run.options().record) run.record_range(x, xbuf);
   return Status();
 }
 
