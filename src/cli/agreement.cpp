@@ -49,6 +49,40 @@ int reproduced(const std::vector<Detection>& want, const std::vector<Detection>&
   return n;
 }
 
+// Raw head N×(4+nc)×A (cx, cy, w, h, class scores), one image: the anchor-level agreement.
+void compare_anchors(const Tensor& want, const Tensor& got, float match_iou, AgreementAtConf* at) {
+  const Shape& s = want.shape();
+  if (s.size() != 3 || s[0] != 1 || s[1] <= 4 || got.shape() != s) return;
+  const int64_t nc = s[1] - 4, a = s[2];
+  const float* w = want.data<float>();
+  const float* g = got.data<float>();
+  auto best = [&](const float* p, int64_t i, int* cls) {
+    float m = -1;
+    for (int64_t c = 0; c < nc; ++c) {
+      if (p[(4 + c) * a + i] > m) {
+        m = p[(4 + c) * a + i];
+        *cls = static_cast<int>(c);
+      }
+    }
+    return m;
+  };
+  auto box = [&](const float* p, int64_t i) {
+    Detection d;
+    d.x1 = p[i] - p[2 * a + i] / 2;
+    d.x2 = p[i] + p[2 * a + i] / 2;
+    d.y1 = p[a + i] - p[3 * a + i] / 2;
+    d.y2 = p[a + i] + p[3 * a + i] / 2;
+    return d;
+  };
+  for (int64_t i = 0; i < a; ++i) {
+    int cw = 0, cg = 0;
+    if (best(w, i, &cw) <= at->conf) continue;
+    ++at->fp32_anchors;
+    if (best(g, i, &cg) > at->conf && cg == cw && iou(box(w, i), box(g, i)) >= match_iou)
+      ++at->anchors_kept;
+  }
+}
+
 Result<std::vector<Image>> agreement_images(const AgreementOptions& o, std::string* source) {
   std::vector<Image> images;
   if (o.images_dir.empty()) {
@@ -99,6 +133,9 @@ Result<Agreement> measure_agreement(const AgreementOptions& o) {
     FUNGEN_ASSIGN_OR_RETURN(Tensor x, ref.preprocess({&f, 1}));
     FUNGEN_RETURN_IF_ERROR(ref.engine().run({&x, 1}, want));
     FUNGEN_RETURN_IF_ERROR(det.engine().run({&x, 1}, got));
+    // Engine outputs live until the engine's next run (detect() below): keep copies.
+    for (Tensor& t : want) t = t.clone();
+    for (Tensor& t : got) t = t.clone();
     for (size_t i = 0; i < want.size() && i < got.size(); ++i) {
       if (want[i].dtype() != DType::kFloat32 || got[i].dtype() != DType::kFloat32) continue;
       const float* p = want[i].data<float>();
@@ -112,6 +149,8 @@ Result<Agreement> measure_agreement(const AgreementOptions& o) {
       count += want[i].numel();
     }
     for (AgreementAtConf& at : a.at) {
+      if (ref.layout() == HeadLayout::kRaw && !want.empty() && !got.empty())
+        compare_anchors(want[0], got[0], o.match_iou, &at);
       DetectOptions d;
       d.conf = at.conf;
       d.iou = o.nms_iou;
@@ -143,7 +182,11 @@ nlohmann::ordered_json agreement_json(const Agreement& a) {
                     {"fp32_detections", at.fp32_detections},
                     {"detections", at.detections},
                     {"reproduced", at.reproduced},
-                    {"reproduced_share", at.share()}});
+                    {"reproduced_share", at.share()},
+                    {"fp32_anchors", at.fp32_anchors},
+                    {"anchors_kept", at.anchors_kept},
+                    {"anchors_kept_share",
+                     at.fp32_anchors ? double(at.anchors_kept) / at.fp32_anchors : 1.0}});
   }
   j["detections"] = list;
   return j;
@@ -165,6 +208,14 @@ std::string agreement_text(const Agreement& a, const std::string& precision) {
                   precision.c_str(), at.detections,
                   at.fp32_detections < 20 ? "  [few fp32 detections: weak evidence]" : "");
     out += line;
+    if (at.fp32_anchors) {
+      std::snprintf(line, sizeof line,
+                    "             before NMS: %d/%d fp32 candidate anchors kept (%.2f%%; score > "
+                    "conf, same class, box IoU >= %.2f)\n",
+                    at.anchors_kept, at.fp32_anchors, 100.0 * at.anchors_kept / at.fp32_anchors,
+                    a.match_iou);
+      out += line;
+    }
   }
   return out;
 }

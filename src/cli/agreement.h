@@ -29,6 +29,10 @@ struct AgreementOptions {
 struct AgreementAtConf {
   float conf = 0;
   int fp32_detections = 0, detections = 0, reproduced = 0;
+  // Raw heads, before NMS and the max_det cut: anchors whose best fp32 score > conf, and those of
+  // them where the other precision's best score > conf too, with the same class and its box at
+  // IoU >= match_iou (what the precision changes, apart from NMS order and near-ties at the cut).
+  int fp32_anchors = 0, anchors_kept = 0;
   double share() const { return fp32_detections ? double(reproduced) / fp32_detections : 1.0; }
 };
 

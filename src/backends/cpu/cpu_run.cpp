@@ -357,8 +357,26 @@ std::vector<const Node*> CpuRun::readers(int value) const {
 }
 
 bool CpuRun::feeds_conv(int value) const {
-  for (const Node* r : readers(value)) {
-    if (r->op_type == "Conv" || r->op_type == "FusedConv") return true;
+  // Through glue that keeps the feature map (4-D in and out): Split/Concat of C2f blocks, SPPF's
+  // MaxPools, upsampling, residual adds.
+  static const char* const kGlue[] = {"Split", "Concat", "MaxPool", "Resize", "Add", "Mul",
+                                      "Sigmoid", "Identity"};
+  std::vector<int> todo = {value};
+  std::vector<bool> seen(graph_.values.size(), false);
+  while (!todo.empty()) {
+    int v = todo.back();
+    todo.pop_back();
+    if (seen[static_cast<size_t>(v)]) continue;
+    seen[static_cast<size_t>(v)] = true;
+    for (const Node* r : readers(v)) {
+      if (r->op_type == "Conv" || r->op_type == "FusedConv") return true;
+      bool glue = false;
+      for (const char* g : kGlue) glue |= r->op_type == g;
+      if (!glue) continue;
+      for (int out : r->outputs) {
+        if (out >= 0 && shape(out).size() == 4) todo.push_back(out);
+      }
+    }
   }
   return false;
 }

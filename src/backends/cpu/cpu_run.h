@@ -149,7 +149,8 @@ class CpuRun final : public NodeKernel {
   bool is_placed(int value) const { return placement_[static_cast<size_t>(value)].first >= 0; }
   // The nodes of the run that read `value`.
   std::vector<const Node*> readers(int value) const;
-  // Is `value` read by a convolution of the run?
+  // Does `value` reach a convolution of the run, directly or through glue that keeps the 4-D
+  // feature map? (False for the detect head's last convolutions and DFL.)
   bool feeds_conv(int value) const;
 
  private:
