@@ -23,8 +23,11 @@ namespace fungen {
 
 struct CalibrationTable {
   std::map<std::string, float> absmax;  // graph value name -> largest |value| seen
-  int images = 0;                       // sample images the ranges come from
-  std::string model;                    // file name of the model they were recorded on
+  // graph value name -> 99.99th percentile of |value| (the largest over the images): the range
+  // int8 uses, so that rare outliers do not coarsen the steps of all other values.
+  std::map<std::string, float> p9999;
+  int images = 0;     // sample images the ranges come from
+  std::string model;  // file name of the model they were recorded on
 };
 
 // `model.onnx` -> `model.onnx.int8.json`, next to the model.

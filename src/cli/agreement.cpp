@@ -93,8 +93,9 @@ Result<std::vector<Image>> agreement_images(const AgreementOptions& o, std::stri
     } kImages[] = {{640, 640, 1},  {1920, 1080, 2}, {717, 391, 3},  {480, 854, 4},
                    {1280, 720, 5}, {1280, 720, 6},  {1280, 720, 7}, {1280, 720, 8}};
     for (const auto& i : kImages) images.push_back(make_test_image(i.w, i.h, i.seed));
-    *source = "synthetic (fungen detect --make-test-image: 640x640/1, 1920x1080/2, 717x391/3, "
-              "480x854/4, 1280x720/5-8)";
+    *source =
+        "synthetic (fungen detect --make-test-image: 640x640/1, 1920x1080/2, 717x391/3, "
+        "480x854/4, 1280x720/5-8)";
     return images;
   }
   FUNGEN_ASSIGN_OR_RETURN(auto paths, list_images(o.images_dir));
@@ -204,8 +205,7 @@ std::string agreement_text(const Agreement& a, const std::string& precision) {
                   "  conf %.2f: %d/%d fp32 detections reproduced (%.2f%%; same class, IoU >= %.2f, "
                   "max_det %d), %s made %d%s\n",
                   at.conf, at.reproduced, at.fp32_detections, 100.0 * at.share(), a.match_iou,
-                  a.max_det,
-                  precision.c_str(), at.detections,
+                  a.max_det, precision.c_str(), at.detections,
                   at.fp32_detections < 20 ? "  [few fp32 detections: weak evidence]" : "");
     out += line;
     if (at.fp32_anchors) {

@@ -37,6 +37,8 @@ Result<CalibrationTable> read_calibration(const std::string& path) {
     t.images = j.value("images", 0);
     t.model = j.value("model", "");
     for (auto& [name, v] : j.at("absmax").items()) t.absmax[name] = v.get<float>();
+    if (j.contains("p99.99"))
+      for (auto& [name, v] : j.at("p99.99").items()) t.p9999[name] = v.get<float>();
   } catch (const nlohmann::json::exception& e) {
     return corrupt(path + ": bad calibration file (" + e.what() +
                    "); make it again with --calibrate DIR");
@@ -48,12 +50,17 @@ Result<CalibrationTable> read_calibration(const std::string& path) {
 Status write_calibration(const std::string& path, const CalibrationTable& table) {
   nlohmann::ordered_json j;
   j["format"] = "fungen-int8-calibration";
-  j["method"] = "absmax per tensor (convolution inputs), fp32 cpu run on letterboxed images";
+  j["method"] =
+      "per convolution input: largest |x| and 99.99th percentile of |x| (largest over the images), "
+      "fp32 cpu run on letterboxed images";
   j["model"] = table.model;
   j["images"] = table.images;
   nlohmann::ordered_json ranges = nlohmann::ordered_json::object();
   for (const auto& [name, v] : table.absmax) ranges[name] = v;
   j["absmax"] = ranges;
+  nlohmann::ordered_json p = nlohmann::ordered_json::object();
+  for (const auto& [name, v] : table.p9999) p[name] = v;
+  j["p99.99"] = p;
   return write_file_atomically(path, j.dump(1) + "\n");
 }
 
@@ -92,7 +99,8 @@ Result<CalibrationTable> calibrate(const std::string& model_path,
     ++ranges->images;
   }
   if (ranges->absmax.empty())
-    return unsupported(model_path + ": no convolution ran on the cpu backend; nothing to calibrate");
+    return unsupported(model_path +
+                       ": no convolution ran on the cpu backend; nothing to calibrate");
   ranges->model = std::filesystem::path(model_path).filename().string();
   return *ranges;
 }

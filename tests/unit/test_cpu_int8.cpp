@@ -46,6 +46,10 @@ std::shared_ptr<const CalibrationTable> record(const std::string& model, const T
   auto table = std::make_shared<CalibrationTable>();
   run(model, x, {.backend = "cpu", .record_ranges = table});
   EXPECT_FALSE(table->absmax.empty()) << "the fp32 run recorded no convolution input";
+  EXPECT_EQ(table->p9999.size(), table->absmax.size());
+  for (const auto& [name, p] : table->p9999) EXPECT_LE(p, table->absmax[name]) << name;
+  // Quantize to the largest |x| (no clipping): the bounds below assume it.
+  table->p9999 = table->absmax;
   return table;
 }
 
@@ -69,8 +73,8 @@ TEST(CpuInt8, SingleConvWithinQuantizationBound) {
     const int64_t m = depthwise ? c : pick(rng, 1, 40), k = depthwise || pick(rng, 0, 1) ? 3 : 1;
     const int64_t h = pick(rng, 5, 23), w = pick(rng, 5, 23), stride = pick(rng, 1, 2);
     const int64_t group = depthwise ? c : 1;
-    SCOPED_TRACE("c " + std::to_string(c) + " m " + std::to_string(m) + " k " +
-                 std::to_string(k) + (silu ? " silu" : "") + (depthwise ? " depthwise" : ""));
+    SCOPED_TRACE("c " + std::to_string(c) + " m " + std::to_string(m) + " k " + std::to_string(k) +
+                 (silu ? " silu" : "") + (depthwise ? " depthwise" : ""));
     const float a = 1.5f / std::sqrt(static_cast<float>(c / group * k * k));
     Tensor wt = test::random_tensor({m, c / group, k, k}, rng, -a, a);
     Tensor bt = test::random_tensor({m}, rng, -0.5f, 0.5f);
@@ -137,8 +141,9 @@ TEST(CpuInt8, ConvChainCloseToReference) {
     const float a = 1.5f / std::sqrt(static_cast<float>(c * k * k));
     b.initializer(name + "_w", test::random_tensor({c, c, k, k}, rng, -a, a));
     b.initializer(name + "_b", test::random_tensor({c}, rng, -0.5f, 0.5f));
-    b.node("Conv", {in, name + "_w", name + "_b"}, {name + "_c"},
-           {{"kernel_shape", attr_ints({k, k})}, {"pads", attr_ints({k / 2, k / 2, k / 2, k / 2})}});
+    b.node(
+        "Conv", {in, name + "_w", name + "_b"}, {name + "_c"},
+        {{"kernel_shape", attr_ints({k, k})}, {"pads", attr_ints({k / 2, k / 2, k / 2, k / 2})}});
     b.node("Sigmoid", {name + "_c"}, {name + "_s"});
     b.node("Mul", {name + "_c", name + "_s"}, {name});
   };

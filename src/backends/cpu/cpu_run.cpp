@@ -359,8 +359,8 @@ std::vector<const Node*> CpuRun::readers(int value) const {
 bool CpuRun::feeds_conv(int value) const {
   // Through glue that keeps the feature map (4-D in and out): Split/Concat of C2f blocks, SPPF's
   // MaxPools, upsampling, residual adds.
-  static const char* const kGlue[] = {"Split", "Concat", "MaxPool", "Resize", "Add", "Mul",
-                                      "Sigmoid", "Identity"};
+  static const char* const kGlue[] = {"Split", "Concat", "MaxPool", "Resize",
+                                      "Add",   "Mul",    "Sigmoid", "Identity"};
   std::vector<int> todo = {value};
   std::vector<bool> seen(graph_.values.size(), false);
   while (!todo.empty()) {
@@ -754,10 +754,16 @@ void CpuRun::record(const Step& s) {
   const Buf& b = bufs_[static_cast<size_t>(s.record_buf)];
   const auto* p = static_cast<const float*>(b.mem.get_data_handle());
   const size_t n = b.desc.get_size() / sizeof(float);
-  float m = 0.0f;
-  for (size_t i = 0; i < n; ++i) m = std::max(m, std::abs(p[i]));
-  float& have = options_.record->absmax[graph_.values[static_cast<size_t>(s.record_value)].name];
-  have = std::max(have, m);
+  // Calibration only (never in an int8/bf16/plain fp32 run): allocating here is fine.
+  std::vector<float> a(n);
+  for (size_t i = 0; i < n; ++i) a[i] = std::abs(p[i]);
+  const std::string& name = graph_.values[static_cast<size_t>(s.record_value)].name;
+  float& have = options_.record->absmax[name];
+  have = std::max(have, *std::max_element(a.begin(), a.end()));
+  auto at = a.begin() + static_cast<std::ptrdiff_t>(static_cast<double>(n - 1) * 0.9999);
+  std::nth_element(a.begin(), at, a.end());
+  float& p9999 = options_.record->p9999[name];
+  p9999 = std::max(p9999, *at);
 }
 
 Status CpuRun::run_unchecked(KernelContext& ctx) {

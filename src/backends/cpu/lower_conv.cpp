@@ -1,7 +1,6 @@
 // Conv and FusedConv → one oneDNN convolution with bias and post-ops: SiLU as eltwise_swish
 // (beta 1), the residual as a binary-add post-op. Depthwise and grouped convolutions are the same
 // primitive.
-#include <cstdlib>
 #include <cstring>
 #include <string>
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,21 @@ namespace {
 using dt = memory::data_type;
 using tag = memory::format_tag;
 
+// The range int8 quantizes `value` to: FUNGEN_INT8_RANGE=absmax picks the largest |x| seen,
+// otherwise the 99.99th percentile (when the calibration file has it).
 float calibrated(const CpuRun& run, int value) {
-  const auto& table = run.options().calibration->absmax;
-  auto it = table.find(run.graph().values[static_cast<size_t>(value)].name);
-  return it == table.end() ? 0.0f : it->second;
+  static const bool use_absmax = [] {
+    const char* e = std::getenv("FUNGEN_INT8_RANGE");
+    return e && std::string(e) == "absmax";
+  }();
+  const CalibrationTable& t = *run.options().calibration;
+  const std::string& name = run.graph().values[static_cast<size_t>(value)].name;
+  if (!use_absmax) {
+    auto it = t.p9999.find(name);
+    if (it != t.p9999.end() && it->second > 0.0f) return it->second;
+  }
+  auto it = t.absmax.find(name);
+  return it == t.absmax.end() ? 0.0f : it->second;
 }
 
 // Does `y` feed int8 convolutions only (as their data input), so it can stay s8?
@@ -102,7 +114,8 @@ Status lower_conv_int8(CpuRun& run, const Node& node) {
                                       bias_desc, dst, g.strides, g.dilations, g.pad_l, g.pad_r);
     dnnl::post_ops ops;
     if (silu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
-    if (residual_buf >= 0) ops.append_binary(dnnl::algorithm::binary_add, run.buf(residual_buf).desc);
+    if (residual_buf >= 0)
+      ops.append_binary(dnnl::algorithm::binary_add, run.buf(residual_buf).desc);
     if (s8_out && !fold) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f / sy, 0.0f);
     dnnl::primitive_attr attr;
     attr.set_output_scales(1 << 1, oscale);
