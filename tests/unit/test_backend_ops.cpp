@@ -180,8 +180,12 @@ Case head_glue(std::mt19937& rng, int64_t batch) {
   b.node("Transpose", {"mid"}, {"t2"}, {{"perm", attr_ints({0, 2, 1})}});
   b.node("MatMul", {"t2", "mid"}, {"mm"});
   b.node("Softmax", {"mm"}, {"attn"}, {{"axis", attr_int(-1)}});
+  // v @ attn^T: the transposed operand second (read in place by the cpu backend's matmul).
+  b.node("Transpose", {"attn"}, {"attn_t"}, {{"perm", attr_ints({0, 2, 1})}});
+  b.node("MatMul", {"mid", "attn_t"}, {"out"});
   b.output("attn");
   b.output("mid");
+  b.output("out");
   // MatMul's sums run in another order than the reference's, and softmax passes that on.
   return {"head_glue_b" + std::to_string(batch),
           b.build(),
