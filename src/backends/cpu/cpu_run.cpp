@@ -122,7 +122,7 @@ void CpuRun::plan_concats(const NodeRun& run) {
   const size_t nv = graph_.values.size();
   placement_.assign(nv, {-1, 0});
   reserved_.assign(nv, -1);
-  if (!contiguous_blocks_ || blocked_tag() != memory::format_tag::nChw16c) return;
+  if (blocked_tag() != memory::format_tag::nChw16c) return;
   const memory::data_type t = options_.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
   std::vector<bool> made_inside(nv, false);
   for (size_t n = run.first; n <= run.last; ++n) {
@@ -137,7 +137,7 @@ void CpuRun::plan_concats(const NodeRun& run) {
       const int y = node.outputs[0];
       const Shape& ys = shape(y);
       int64_t axis = node.attr_int("axis", 0);
-      if (ys.size() != 4 || (axis != 1 && axis != -3)) continue;
+      if (!blocks_are_contiguous(y) || (axis != 1 && axis != -3)) continue;
       int64_t c = 0;
       bool ok = true;
       std::vector<int> seen;
@@ -161,7 +161,7 @@ void CpuRun::plan_concats(const NodeRun& run) {
       // All parts placed one after another in one Concat: place the input there.
       const int x = node.inputs[0];
       int64_t axis = node.attr_int("axis", 0);
-      if (shape(x).size() != 4 || (axis != 1 && axis != -3) ||
+      if (!blocks_are_contiguous(x) || (axis != 1 && axis != -3) ||
           placement_[static_cast<size_t>(x)].first >= 0)
         continue;
       int target = -1;
@@ -218,8 +218,7 @@ int CpuRun::define(int value, const memory::desc& desc) {
   int out = output_index_[static_cast<size_t>(value)];
   const memory::data_type t = options_.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
   std::pair<int, size_t> where{-1, 0};
-  if (contiguous_blocks_ && shape(value).size() == 4 && desc == blocked_desc(shape(value), t))
-    where = placed(value);
+  if (blocks_are_contiguous(value) && desc == blocked_desc(shape(value), t)) where = placed(value);
   if (where.first >= 0) {
     b.storage = where.first;
     b.offset = where.second;
@@ -320,6 +319,17 @@ void CpuRun::add_plain(const Node& node, std::vector<int> in_bufs, std::vector<i
     s.scratch_storage = new_storage(node.scratch_bytes);
     s.scratch_bytes = node.scratch_bytes;
   }
+  steps_.push_back(std::move(s));
+}
+
+void CpuRun::add_own(std::string label, std::vector<int> bufs,
+                     std::function<void(const std::vector<std::byte*>&)> fn) {
+  for (int b : bufs) touch(b);
+  Step s;
+  s.label = std::move(label);
+  s.own = std::move(fn);
+  s.own_ptrs.resize(bufs.size());
+  s.own_bufs = std::move(bufs);
   steps_.push_back(std::move(s));
 }
 
@@ -542,16 +552,6 @@ Result<std::unique_ptr<CpuRun>> CpuRun::build_unchecked(const Graph& graph, cons
     r->storages_[static_cast<size_t>(st)].image_stride = per_image ? d.get_size() : 0;
     r->output_storage_.push_back(st);
   }
-  // One image at a time (or a batch of one): channel blocks are contiguous.
-  r->contiguous_blocks_ = true;
-  for (size_t n = run.first; n <= run.last && r->contiguous_blocks_; ++n) {
-    for (int id : graph.nodes[n].outputs) {
-      if (id >= 0 && !r->shapes_[static_cast<size_t>(id)].empty() &&
-          r->shapes_[static_cast<size_t>(id)][0] != 1) {
-        r->contiguous_blocks_ = false;
-      }
-    }
-  }
   r->plan_concats(run);
   FUNGEN_RETURN_IF_ERROR(r->lower(run));
   FUNGEN_RETURN_IF_ERROR(r->finalize(run));
@@ -703,7 +703,7 @@ Status CpuRun::finalize(const NodeRun& run) {
       }
       if (s.scratch_storage >= 0)
         s.scratch_bytes = storages_[static_cast<size_t>(s.scratch_storage)].bytes;
-    } else {
+    } else if (!s.own) {
       for (auto& [arg, b] : s.args)
         s.exec_args.push_back({arg, bufs_[static_cast<size_t>(b)].mem.get()});
       s.exec_args.push_back({DNNL_ARG_SCRATCHPAD, scratchpad_.get()});
@@ -732,7 +732,7 @@ Status CpuRun::finalize(const NodeRun& run) {
     }
   }
   size_t prims = 0;
-  for (const Step& s : steps_) prims += !s.kernel;
+  for (const Step& s : steps_) prims += !s.kernel && !s.own;
   log(LogLevel::kDebug,
       "cpu run: {} nodes -> {} steps ({} oneDNN), {} image(s) per batch, arena {:.1f} MiB",
       run.last - run.first + 1, steps_.size(), prims, images_,
@@ -800,6 +800,12 @@ Status CpuRun::run_unchecked(KernelContext& ctx) {
                            ctx.pool());
         Status st = s.kernel(kctx);
         if (!st.ok()) return st.with_context(s.label);
+      } else if (s.own) {
+        for (size_t i = 0; i < s.own_bufs.size(); ++i) {
+          const Buf& b = bufs_[static_cast<size_t>(s.own_bufs[i])];
+          s.own_ptrs[i] = storages_[static_cast<size_t>(b.storage)].ptr + b.offset;
+        }
+        s.own(s.own_ptrs);
       } else {
         dnnl_status_t st = dnnl_primitive_execute(
             s.prim.get(), stream_.get(), static_cast<int>(s.exec_args.size()), s.exec_args.data());

@@ -15,6 +15,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +75,10 @@ struct Step {
   std::vector<Tensor*> out_ptrs;
   int scratch_storage = -1;
   size_t scratch_bytes = 0;
+  // ...or the backend's own code on raw buffers (their bytes at run time, in `own_bufs` order).
+  std::function<void(const std::vector<std::byte*>&)> own;
+  std::vector<int> own_bufs;
+  std::vector<std::byte*> own_ptrs;  // sized once, filled before each call
   // Calibration: before the step, the largest |value| of buffer `record_buf` (f32) goes into
   // CpuOptions::record under the name of value `record_value`.
   int record_value = -1, record_buf = -1;
@@ -113,10 +118,14 @@ class CpuRun final : public NodeKernel {
   int view(int buf, const memory::desc& desc, size_t offset);
   // Makes `value` a view of buffer `buf` at `offset` bytes (zero-copy Split).
   int define_view(int value, int buf, const memory::desc& desc, size_t offset);
-  // Concat without copies: with one image per run and channel blocks of 16, a channel range
+  // Concat without copies: in a 4-D tensor of one image with channel blocks of 16, a channel range
   // that starts at a multiple of 16 is a contiguous byte range of the blocked tensor. A value
-  // that feeds such a Concat is produced straight into its slice (see plan_concats()).
-  bool blocks_are_contiguous() const { return contiguous_blocks_; }
+  // that feeds such a Concat is produced straight into its slice (see plan_concats()). Per value:
+  // other values of the run (attention's reshapes to area×heads) may carry another leading dim.
+  bool blocks_are_contiguous(int value) const {
+    const Shape& s = shape(value);
+    return s.size() == 4 && s[0] == 1;
+  }
   // Byte offset of channel `c` in the blocked layout of a one-image tensor of shape `s`.
   static size_t channel_offset(const Shape& s, int64_t c, memory::data_type dt);
   const Buf& buf(int id) const { return bufs_[static_cast<size_t>(id)]; }
@@ -134,6 +143,9 @@ class CpuRun final : public NodeKernel {
   // A plain-tensor step: the op's reference kernel, or `kernel` (the backend's own).
   void add_plain(const Node& node, std::vector<int> in_bufs, std::vector<int> out_bufs,
                  KernelFn kernel = nullptr);
+  // A step of the backend's own code on buffers `bufs` (in their layouts as defined).
+  void add_own(std::string label, std::vector<int> bufs,
+               std::function<void(const std::vector<std::byte*>&)> fn);
   // A buffer that lives as long as the run (packed weights, bias): `src` reordered into `want` now.
   int pack(const memory& src, const memory::desc& want);
   // May a step write over buffer `buf` of `value` (it dies at the current node and nothing else
@@ -192,7 +204,6 @@ class CpuRun final : public NodeKernel {
   std::vector<Step> steps_;
   std::vector<memory> packed_;  // weights, bias
   size_t current_node_ = 0;
-  bool contiguous_blocks_ = false;
   std::vector<std::pair<int, size_t>> placement_;  // value -> (concat output value, byte offset)
   std::vector<int> reserved_;                      // concat output value -> its storage
   std::vector<float> qscale_;                      // value -> scale of its s8 variants (0: none)
@@ -228,6 +239,8 @@ struct ConvGeometry {
 Status conv_geometry(CpuRun& run, const Node& node, ConvGeometry* g);
 // int8 convolution (lower_conv_int8.cpp); kUnsupported when the input has no calibrated range.
 Status lower_conv_int8(CpuRun& run, const Node& node);
+// Channel Concat whose parts do not start on 16-channel blocks (concat_blocked.cpp).
+Status lower_concat_unaligned(CpuRun& run, const Node& node, memory::data_type t);
 
 // Helpers.
 memory::dims to_dims(const Shape& s);

@@ -46,8 +46,8 @@ Status lower_matmul(CpuRun& run, const Node& node) {
   bool in_place = false;
   if (as_held != ad || bs_held != bd) {
     try {
-      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(as_held, bs_held, yd),
-                                        user_scratchpad(), run.engine());
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(as_held, bs_held, yd), user_scratchpad(),
+                                        run.engine());
       in_place = !is_reference_impl(pd.impl_info_str());
     } catch (const dnnl::error&) {
     }

@@ -39,7 +39,7 @@ Status lower_concat(CpuRun& run, const Node& node) {
   const memory::data_type bt =
       run.options().bf16 ? memory::data_type::bf16 : memory::data_type::f32;
   std::vector<int64_t> offsets = block_offsets(run, node.inputs);
-  if (run.blocks_are_contiguous() && blocked_tag() == memory::format_tag::nChw16c &&
+  if (run.blocks_are_contiguous(y) && blocked_tag() == memory::format_tag::nChw16c &&
       !offsets.empty()) {
     // Parts live in their slices of the output: copy in only those produced elsewhere.
     int yb = run.define(y, blocked_desc(ys, bt));
@@ -55,6 +55,11 @@ Status lower_concat(CpuRun& run, const Node& node) {
                         {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}, pd.scratchpad_desc());
     }
     return Status();
+  }
+  // Parts inside 16-channel blocks: fungen's own copy (oneDNN's generic concat is slow).
+  if (run.blocks_are_contiguous(y)) {
+    Status s = lower_concat_unaligned(run, node, bt);
+    if (s.ok() || s.code() != StatusCode::kUnsupported) return s;
   }
   // All inputs in the layout of the first (they are normally produced blocked alike).
   memory::desc first = run.desc_of(node.inputs[0]);
@@ -101,7 +106,7 @@ Status lower_split(CpuRun& run, const Node& node) {
   }
   int xb = run.get(x, src);
   std::vector<int64_t> offsets = block_offsets(run, node.outputs);
-  if (run.blocks_are_contiguous() && src == blocked_desc(xs, t) && !offsets.empty()) {
+  if (run.blocks_are_contiguous(x) && src == blocked_desc(xs, t) && !offsets.empty()) {
     for (size_t i = 0; i < node.outputs.size(); ++i) {  // zero-copy: each part is a byte range
       int id = node.outputs[i];
       if (id >= 0)
