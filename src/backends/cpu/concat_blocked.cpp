@@ -28,7 +28,8 @@ void copy_part(const T* src, T* dst, int64_t channels, int64_t offset, int64_t h
     T* d0 = dst + db * hw * 16 + dl;
     T* d1 = dst + (db + 1) * hw * 16;
     for (int64_t p = p0; p < p1; ++p) {
-      for (int64_t k = 0; k < first; k += G) std::memcpy(d0 + p * 16 + k, s + p * 16 + k, G * sizeof(T));
+      for (int64_t k = 0; k < first; k += G)
+        std::memcpy(d0 + p * 16 + k, s + p * 16 + k, G * sizeof(T));
       for (int64_t k = 0; k < second; k += G)
         std::memcpy(d1 + p * 16 + k, s + p * 16 + first + k, G * sizeof(T));
     }
@@ -77,16 +78,16 @@ void concat_any(int granule, const std::byte* const* srcs, const std::vector<int
 Status lower_concat_unaligned(CpuRun& run, const Node& node, memory::data_type t) {
   const int y = node.outputs[0];
   const Shape& ys = run.shape(y);
-  if (!run.blocks_are_contiguous(y) || blocked_tag() != memory::format_tag::nChw16c ||
+  if (!run.blocks_are_contiguous(y) || run.layout() != memory::format_tag::nChw16c ||
       (t != memory::data_type::f32 && t != memory::data_type::bf16))
     return unsupported("own concat: one image in nChw16c, f32 or bf16");
   std::vector<int> bufs;
   std::vector<int64_t> channels;
   for (int id : node.inputs) {
-    bufs.push_back(run.get(id, blocked_desc(run.shape(id), t)));
+    bufs.push_back(run.get(id, run.blocked_desc(run.shape(id), t)));
     channels.push_back(run.shape(id)[1]);
   }
-  bufs.push_back(run.define(y, blocked_desc(ys, t)));
+  bufs.push_back(run.define(y, run.blocked_desc(ys, t)));
   const int64_t total = ys[1], hw = ys[2] * ys[3];
   int granule = 8;  // largest of 8, 4, 2, 1 dividing every part's size (hence every offset)
   for (int64_t c : channels) {

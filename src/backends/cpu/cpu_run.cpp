@@ -54,28 +54,30 @@ memory::desc plain_md(const Shape& s, memory::data_type dt) {
   return memory::desc(to_dims(s), dt, strides);
 }
 
-memory::format_tag blocked_tag() {
+namespace {
+
+memory::format_tag layout_for(const CpuOptions& options) {
   // FUNGEN_CPU_LAYOUT=nhwc|nChw16c|nChw8c overrides the default, for layout experiments.
-  static const memory::format_tag tag = [] {
-    const char* env = std::getenv("FUNGEN_CPU_LAYOUT");
-    std::string v = env ? env : "";
-    if (v == "nhwc") return memory::format_tag::nhwc;
-    if (v == "nChw8c") return memory::format_tag::nChw8c;
-    return memory::format_tag::nChw16c;
-  }();
-  return tag;
+  const char* env = std::getenv("FUNGEN_CPU_LAYOUT");
+  std::string v = env ? env : "";
+  if (v == "nhwc") return memory::format_tag::nhwc;
+  if (v == "nChw8c") return memory::format_tag::nChw8c;
+  if (v == "nChw16c") return memory::format_tag::nChw16c;
+  return options.int8 ? memory::format_tag::nhwc : memory::format_tag::nChw16c;
 }
 
-memory::desc blocked_desc(const Shape& s, memory::data_type dt) {
-  return memory::desc(to_dims(s), dt, blocked_tag());
-}
+}  // namespace
 
 bool is_reference_impl(const char* impl_info) {
   return std::strncmp(impl_info, "ref", 3) == 0;
 }
 
 CpuRun::CpuRun(const Graph& graph, const CpuOptions& options)
-    : graph_(graph), options_(options), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
+    : graph_(graph),
+      options_(options),
+      layout_(layout_for(options)),
+      engine_(dnnl::engine::kind::cpu, 0),
+      stream_(engine_) {}
 
 bool CpuRun::is_constant(int value) const {
   return graph_.values[static_cast<size_t>(value)].is_constant();
@@ -122,7 +124,7 @@ void CpuRun::plan_concats(const NodeRun& run) {
   const size_t nv = graph_.values.size();
   placement_.assign(nv, {-1, 0});
   reserved_.assign(nv, -1);
-  if (blocked_tag() != memory::format_tag::nChw16c) return;
+  if (layout_ != memory::format_tag::nChw16c) return;
   const memory::data_type t = options_.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
   std::vector<bool> made_inside(nv, false);
   for (size_t n = run.first; n <= run.last; ++n) {

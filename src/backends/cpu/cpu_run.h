@@ -29,6 +29,8 @@ namespace fungen::cpu {
 
 using dnnl::memory;
 
+memory::dims to_dims(const Shape& s);
+
 struct CpuOptions {
   int threads = 1;
   bool bf16 = false;  // convolutions' activations and weights in bfloat16
@@ -94,6 +96,12 @@ class CpuRun final : public NodeKernel {
   const Graph& graph() const { return graph_; }
   const CpuOptions& options() const { return options_; }
   dnnl::engine& engine() { return engine_; }
+  // The layout this run keeps 4-D activations in: nChw16c; nhwc for int8 (oneDNN 2.6's int8
+  // convolutions take only channels-last); FUNGEN_CPU_LAYOUT=nhwc|nChw16c|nChw8c overrides.
+  memory::format_tag layout() const { return layout_; }
+  memory::desc blocked_desc(const Shape& s, memory::data_type dt) const {
+    return memory::desc(to_dims(s), dt, layout_);
+  }
   // The value's shape inside the run (dim 0 is 1 when the run goes image by image).
   const Shape& shape(int value) const { return shapes_[static_cast<size_t>(value)]; }
   bool is_constant(int value) const;
@@ -191,6 +199,7 @@ class CpuRun final : public NodeKernel {
 
   const Graph& graph_;
   CpuOptions options_;
+  memory::format_tag layout_;
   dnnl::engine engine_;
   dnnl::stream stream_;
   int images_ = 1;
@@ -243,15 +252,11 @@ Status lower_conv_int8(CpuRun& run, const Node& node);
 Status lower_concat_unaligned(CpuRun& run, const Node& node, memory::data_type t);
 
 // Helpers.
-memory::dims to_dims(const Shape& s);
 memory::format_tag plain_tag(size_t rank);
 // The plain (row-major) layout of a tensor of shape `s`, any rank oneDNN takes; rank 0 as {1}.
 memory::desc plain_md(const Shape& s, memory::data_type dt = memory::data_type::f32);
 // The ranks the backend takes (oneDNN's limit); rank 0 is held as one element.
 constexpr size_t kMaxRank = DNNL_MAX_NDIMS;
-// The blocked layout this backend keeps 4-D activations in (nChw16c).
-memory::format_tag blocked_tag();
-memory::desc blocked_desc(const Shape& s, memory::data_type dt);
 bool is_reference_impl(const char* impl_info);
 
 }  // namespace fungen::cpu

@@ -64,8 +64,8 @@ Status lower_conv(CpuRun& run, const Node& node) {
 
   // Candidate layouts, best first: the input's own layout into the blocked one; both blocked;
   // whatever oneDNN prefers. The first that is not a reference implementation wins.
-  const memory::desc blocked_src(g.src, act, blocked_tag());
-  const memory::desc blocked_dst(g.dst, act, blocked_tag());
+  const memory::desc blocked_src(g.src, act, run.layout());
+  const memory::desc blocked_dst(g.dst, act, run.layout());
   memory::desc have = run.desc_of(x);
   if (act != dt::f32 && have.data_type() == dt::f32)
     have = memory::desc(g.src, act, memory::format_tag::nchw);

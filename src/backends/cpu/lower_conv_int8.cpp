@@ -126,7 +126,7 @@ Status lower_conv_int8(CpuRun& run, const Node& node) {
   // The blocked layout the rest of the run keeps, else channels-last; never a reference kernel.
   dnnl::convolution_forward::primitive_desc pd;
   tag layout = tag::undef;
-  for (tag t : {blocked_tag(), tag::nhwc}) {
+  for (tag t : {run.layout(), tag::nhwc}) {
     try {
       pd = make_pd(t, -1);
     } catch (const dnnl::error&) {
