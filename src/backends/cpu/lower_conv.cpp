@@ -56,10 +56,11 @@ Status lower_conv(CpuRun& run, const Node& node) {
   ConvGeometry g;
   FUNGEN_RETURN_IF_ERROR(conv_geometry(run, node, &g));
   const bool silu = node.attr_string("activation", "") == "silu";
-  // bf16: FUNGEN_CPU_BF16_HEAD_FP32=1 keeps the last convolution of each branch in fp32
-  // (experiment).
-  static const bool head_fp32 = std::getenv("FUNGEN_CPU_BF16_HEAD_FP32") != nullptr;
-  const dt act = run.options().bf16 && !(head_fp32 && !run.feeds_conv(y)) ? dt::bf16 : dt::f32;
+  // The last convolution of a branch (detect head, DFL) writes the plain f32 layout its readers
+  // (reshapes, the head's concat) want, saving a reorder; fed f32 (DFL's softmax) it runs in f32.
+  const bool last = !run.feeds_conv(y);
+  const dt act =
+      run.options().bf16 && !(last && run.desc_of(x).data_type() == dt::f32) ? dt::bf16 : dt::f32;
   const bool grouped = g.weights.size() == 5;
 
   // Candidate layouts, best first: the input's own layout into the blocked one; both blocked;
@@ -74,6 +75,8 @@ Status lower_conv(CpuRun& run, const Node& node) {
       {blocked_src, blocked_dst},
       {memory::desc(g.src, act, memory::format_tag::any),
        memory::desc(g.dst, act, memory::format_tag::any)}};
+  if (last)
+    candidates.insert(candidates.begin(), {have, memory::desc(g.dst, dt::f32, plain_tag(4))});
 
   const memory::desc weights_any(g.weights, act, memory::format_tag::any);
   const memory::desc bias_desc(g.bias, dt::f32, memory::format_tag::a);
