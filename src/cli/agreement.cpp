@@ -124,6 +124,7 @@ Result<Agreement> measure_agreement(const AgreementOptions& o) {
   FUNGEN_ASSIGN_OR_RETURN(Detector det, Detector::from_engine(std::move(engine)));
   a.max_det = o.max_det;
   a.match_iou = o.match_iou;
+  a.end_to_end = ref.layout() == HeadLayout::kEndToEnd;
   a.at.resize(o.confs.size());
   for (size_t c = 0; c < o.confs.size(); ++c) a.at[c].conf = o.confs[c];
   double sum = 0;
@@ -176,6 +177,7 @@ nlohmann::ordered_json agreement_json(const Agreement& a) {
   j["mean_abs_error"] = a.mean_abs;
   j["max_abs_fp32"] = a.max_ref;
   j["max_det"] = a.max_det;
+  j["head"] = a.end_to_end ? "end_to_end" : "raw";
   j["match_iou"] = a.match_iou;  // same class and IoU >= this
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const AgreementAtConf& at : a.at) {
@@ -200,6 +202,11 @@ std::string agreement_text(const Agreement& a, const std::string& precision) {
                 "(largest |fp32| %.4g)\n",
                 precision.c_str(), a.images, a.max_abs, a.mean_abs, a.max_ref);
   std::string out = line;
+  if (a.end_to_end) {
+    out +=
+        "  (end-to-end head: its raw rows are the model's TopK picks, compared row by row, so the "
+        "raw error also counts a different pick order; the detection share is the measure)\n";
+  }
   for (const AgreementAtConf& at : a.at) {
     std::snprintf(line, sizeof line,
                   "  conf %.2f: %d/%d fp32 detections reproduced (%.2f%%; same class, IoU >= %.2f, "

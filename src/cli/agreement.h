@@ -43,6 +43,7 @@ struct Agreement {
   double max_ref = 0;                // largest |fp32 output|, for scale
   int max_det = 300;
   float match_iou = 0.9f;
+  bool end_to_end = false;  // N×K×6 head: raw rows are TopK picks, compared in their order
   std::vector<AgreementAtConf> at;
 };
 
