@@ -251,6 +251,10 @@ Status lower_conv_int8(CpuRun& run, const Node& node);
 // Channel Concat whose parts do not start on 16-channel blocks (concat_blocked.cpp).
 Status lower_concat_unaligned(CpuRun& run, const Node& node, memory::data_type t);
 
+// Does every op of the run treat the images of the batch independently, so the run can go image
+// by image? (cpu_run_batch.cpp)
+bool images_independent(const Graph& g, const NodeRun& run, int64_t batch);
+
 // Helpers.
 memory::format_tag plain_tag(size_t rank);
 // The plain (row-major) layout of a tensor of shape `s`, any rank oneDNN takes; rank 0 as {1}.
