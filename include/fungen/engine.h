@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fungen/calibration.h"
 #include "fungen/status.h"
 #include "fungen/tensor.h"
 
@@ -38,8 +39,14 @@ struct EngineOptions {
   // one); "cpu": oneDNN (an error without it); "reference": the plain kernels only, no fusion.
   std::string backend = "auto";
   // "fp32" (exact to 1e-4) | "bf16" (cpu backend: convolutions in bfloat16, opt-in) |
-  // "fp16" (cuda backend: fp16 storage, fp32 accumulation, tensor cores).
+  // "fp16" (cuda backend: fp16 storage, fp32 accumulation, tensor cores) |
+  // "int8" (cpu backend: VNNI convolutions, needs `calibration`; see fungen/calibration.h).
   std::string precision = "fp32";
+  // int8: activation ranges of the convolution inputs (fungen::calibrate / read_calibration).
+  std::shared_ptr<const CalibrationTable> calibration = nullptr;
+  // fp32 on the cpu backend: record the largest |value| of every convolution input here on each
+  // run (what fungen::calibrate uses).
+  std::shared_ptr<CalibrationTable> record_ranges = nullptr;
 };
 
 struct TensorInfo {

@@ -7,13 +7,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "cli/agreement.h"
 #include "cli/commands.h"
+#include "cli/precision_flags.h"
 #include "fungen/engine.h"
 
 namespace fungen::cli {
@@ -26,9 +29,11 @@ struct BenchOptions {
   int warmup = 3;
   int threads = 0;
   int size = 0;  // input height/width for models with dynamic spatial dims; 0: imgsz or 640
-  std::string precision = "fp32";
+  PrecisionFlags precision;
   std::string backend = "auto";
   bool json = false;
+  bool agreement = false;  // also measure agreement with fp32 (compare-precision)
+  std::string agreement_images;
 };
 
 // The shape to run input `info` at: declared dims, with batch and dynamic sizes filled in.
@@ -75,8 +80,11 @@ double peak_rss_mb() {
 int run_bench(const BenchOptions& opt) {
   EngineOptions eo;
   eo.threads = opt.threads;
-  eo.precision = opt.precision;
+  eo.precision = opt.precision.precision;
   eo.backend = opt.backend;
+  auto cal = load_calibration(opt.model, opt.precision, opt.threads);
+  if (!cal.ok()) return report(cal.status());
+  eo.calibration = cal.value();
   auto engine = Engine::load(opt.model, eo);
   if (!engine.ok()) return report(engine.status());
   std::mt19937 rng(1234);
@@ -114,6 +122,19 @@ int run_bench(const BenchOptions& opt) {
     if (!s.ok()) return report(s.with_context(opt.model));
   }
   const double median = percentile(ms, 0.5), p90 = percentile(ms, 0.9);
+  // After the timing, so its engines do not share the caches with the timed runs.
+  std::optional<Agreement> agreement;
+  if (opt.agreement && opt.precision.precision != "fp32") {
+    AgreementOptions ao;
+    ao.model = opt.model;
+    ao.precision = opt.precision.precision;
+    ao.calibration = eo.calibration;
+    ao.threads = opt.threads;
+    ao.images_dir = opt.agreement_images;
+    auto a = measure_agreement(ao);
+    if (!a.ok()) return report(a.status().with_context(opt.model));
+    agreement = std::move(a).value();
+  }
   const double images_per_s = 1000.0 * opt.batch / median;
   const std::string backend = engine->nodes_on("cuda") > 0  ? "cuda"
                               : engine->nodes_on("cpu") > 0 ? "cpu"
@@ -122,7 +143,7 @@ int run_bench(const BenchOptions& opt) {
     nlohmann::json j = {{"model", opt.model},
                         {"batch", opt.batch},
                         {"threads", engine->threads()},
-                        {"precision", opt.precision},
+                        {"precision", opt.precision.precision},
                         {"backend", backend},
                         {"iterations", opt.iterations},
                         {"warmup", opt.warmup},
@@ -132,14 +153,16 @@ int run_bench(const BenchOptions& opt) {
                         {"images_per_s", images_per_s},
                         {"peak_rss_mb", peak_rss_mb()},
                         {"first_run_ms", plan_ms}};
+    if (agreement) j["agreement"] = agreement_json(*agreement);
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("%s: batch %d, %d threads, %s on %s\n", opt.model.c_str(), opt.batch,
-                engine->threads(), opt.precision.c_str(), backend.c_str());
+                engine->threads(), opt.precision.precision.c_str(), backend.c_str());
     std::printf(
         "  median %.2f ms  p90 %.2f ms  (%d iterations after %d warm-up; first run %.0f ms)\n",
         median, p90, opt.iterations, opt.warmup, plan_ms);
     std::printf("  %.1f images/s  peak RSS %.0f MB\n", images_per_s, peak_rss_mb());
+    if (agreement) std::printf("%s", agreement_text(*agreement, opt.precision.precision).c_str());
   }
   return 0;
 }
@@ -162,8 +185,11 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("--size", opt->size,
                   "Input height and width for dynamic models (default: imgsz or 640)")
       ->check(CLI::Range(32, 8192));
-  cmd->add_option("--precision", opt->precision, "fp32 | bf16 (cpu) | fp16 (cuda)")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  add_precision_flags(cmd, opt->precision, {"fp32", "bf16", "int8", "fp16"});
+  cmd->add_flag("--agreement", opt->agreement,
+                "bf16/int8: also measure agreement with fp32 (as compare-precision does)");
+  cmd->add_option("--images", opt->agreement_images,
+                  "--agreement: folder of images (default: 8 synthetic test images)");
   cmd->add_option("--backend", opt->backend, "auto | cuda | cpu | reference")
       ->check(CLI::IsMember({"auto", "cuda", "cpu", "reference"}));
   cmd->add_flag("--json", opt->json, "Print one JSON object on stdout");

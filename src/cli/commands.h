@@ -24,5 +24,6 @@ Action add_detect_command(CLI::App& app);
 Action add_config_command(CLI::App& app);
 Action add_doctor_command(CLI::App& app);
 Action add_convert_command(CLI::App& app);
+Action add_compare_precision_command(CLI::App& app);
 
 }  // namespace fungen::cli

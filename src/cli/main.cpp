@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   actions.emplace_back(app.get_subcommand("doctor"), doctor);
   Action convert = add_convert_command(app);
   actions.emplace_back(app.get_subcommand("convert"), convert);
+  Action compare = add_compare_precision_command(app);
+  actions.emplace_back(app.get_subcommand("compare-precision"), compare);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

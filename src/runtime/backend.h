@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fungen/calibration.h"
 #include "fungen/status.h"
 #include "graph/graph.h"
 #include "ops/op.h"
@@ -56,7 +57,9 @@ std::unique_ptr<Backend> make_reference_backend();
 // glue between them with activations in blocked layouts; `threads` bounds oneDNN's threads.
 struct CpuBackendOptions {
   int threads = 1;
-  std::string precision = "fp32";  // "fp32" | "bf16"
+  std::string precision = "fp32";                                 // "fp32" | "bf16" | "int8"
+  std::shared_ptr<const CalibrationTable> calibration = nullptr;  // int8: conv input ranges
+  std::shared_ptr<CalibrationTable> record_ranges = nullptr;  // fp32: record conv input ranges here
 };
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options);
 #endif

@@ -40,8 +40,8 @@ Result<std::unique_ptr<Engine::Impl>> make_engine_impl(Graph graph, const Engine
   // The GPU: asked for, or "auto" with a CUDA device present now (bf16 is a CPU precision).
   bool use_cuda = options.backend == "cuda";
 #ifdef FUNGEN_HAVE_CUDA
-  use_cuda = use_cuda ||
-             (options.backend == "auto" && options.precision != "bf16" && cuda_device_count() > 0);
+  use_cuda = use_cuda || (options.backend == "auto" && options.precision != "bf16" &&
+                          options.precision != "int8" && cuda_device_count() > 0);
 #else
   if (use_cuda) {
     return unsupported(
@@ -56,16 +56,22 @@ Result<std::unique_ptr<Engine::Impl>> make_engine_impl(Graph graph, const Engine
         "(install libdnnl-dev and rebuild with -DFUNGEN_ONEDNN=ON)");
   }
 #endif
-  if (options.precision != "fp32" && options.precision != "bf16" && options.precision != "fp16") {
+  if (options.precision != "fp32" && options.precision != "bf16" && options.precision != "fp16" &&
+      options.precision != "int8") {
     return invalid_argument("unknown precision '" + options.precision +
-                            "' (choose fp32, bf16 or fp16)");
+                            "' (choose fp32, bf16, int8 or fp16)");
+  }
+  if (options.precision == "int8" && !options.calibration) {
+    return invalid_argument(
+        "precision int8 needs activation ranges: pass --calibrate DIR (a folder of sample "
+        "images) once, or --calibration FILE made by an earlier --calibrate");
   }
   if (options.precision == "fp16" && !use_cuda) {
     return invalid_argument("precision fp16 needs the cuda backend (a GPU and -DFUNGEN_CUDA=ON)");
   }
-  if (options.precision == "bf16" && use_cuda) {
-    return invalid_argument(
-        "precision bf16 is a CPU precision; the cuda backend runs fp16 or fp32");
+  if ((options.precision == "bf16" || options.precision == "int8") && use_cuda) {
+    return invalid_argument("precision " + options.precision +
+                            " is a CPU precision; the cuda backend runs fp16 or fp32");
   }
   if (options.precision != "fp32" && options.backend == "reference") {
     return invalid_argument("precision " + options.precision + " needs the cpu backend");
@@ -89,12 +95,15 @@ Result<std::unique_ptr<Engine::Impl>> make_engine_impl(Graph graph, const Engine
 #ifdef FUNGEN_HAVE_ONEDNN
   if (options.backend != "reference") {
     // Behind the GPU the CPU takes what it cannot, in fp32.
-    impl->backends.push_back(make_cpu_backend(
-        {.threads = threads, .precision = use_cuda ? std::string("fp32") : options.precision}));
+    impl->backends.push_back(
+        make_cpu_backend({.threads = threads,
+                          .precision = use_cuda ? std::string("fp32") : options.precision,
+                          .calibration = options.calibration,
+                          .record_ranges = use_cuda ? nullptr : options.record_ranges}));
     impl->fuse = true;
   }
 #else
-  if (options.precision == "bf16") {
+  if (options.precision == "bf16" || options.precision == "int8") {
     return unsupported("precision " + options.precision + " needs oneDNN, which this build lacks");
   }
 #endif

@@ -151,8 +151,12 @@ Case c2f_block(std::mt19937& rng, int64_t batch) {
   b.initializer("scales_v", scales);
   conv_silu(b, rng, "up", c, 5, 1, 1, "odd");
   b.node("Concat", {"up", "odd"}, {"cat2"}, {{"axis", attr_int(1)}});
+  // Parts that start inside a 16-channel block (YOLO12n's narrow blocks): fungen's own concat.
+  conv_silu(b, rng, "up", c, 8, 1, 1, "eight");
+  b.node("Concat", {"odd", "eight", "up", "odd"}, {"cat3"}, {{"axis", attr_int(1)}});
   b.output("cat2");
   b.output("p1");
+  b.output("cat3");
   return {"c2f_sppf_upsample_b" + std::to_string(batch),
           b.build(),
           {test::random_tensor({batch, 3, h, w}, rng)}};
@@ -180,8 +184,12 @@ Case head_glue(std::mt19937& rng, int64_t batch) {
   b.node("Transpose", {"mid"}, {"t2"}, {{"perm", attr_ints({0, 2, 1})}});
   b.node("MatMul", {"t2", "mid"}, {"mm"});
   b.node("Softmax", {"mm"}, {"attn"}, {{"axis", attr_int(-1)}});
+  // v @ attn^T: the transposed operand second (read in place by the cpu backend's matmul).
+  b.node("Transpose", {"attn"}, {"attn_t"}, {{"perm", attr_ints({0, 2, 1})}});
+  b.node("MatMul", {"mid", "attn_t"}, {"out"});
   b.output("attn");
   b.output("mid");
+  b.output("out");
   // MatMul's sums run in another order than the reference's, and softmax passes that on.
   return {"head_glue_b" + std::to_string(batch),
           b.build(),
@@ -339,9 +347,10 @@ double normalized_error(const Tensor& got, const Tensor& ref) {
   return max_diff / max_ref;
 }
 
-std::vector<Tensor> run_on(const Case& c, const std::string& backend, double* median_ms = nullptr) {
-  auto engine =
-      Engine::load_from_memory(as_bytes(c.model), {.threads = 2, .backend = backend}, c.name);
+std::vector<Tensor> run_on(const Case& c, const std::string& backend, double* median_ms = nullptr,
+                           const std::string& precision = "fp32") {
+  auto engine = Engine::load_from_memory(
+      as_bytes(c.model), {.threads = 2, .backend = backend, .precision = precision}, c.name);
   EXPECT_TRUE(engine.ok()) << engine.status().message();
   if (!engine.ok()) return {};
   std::vector<Tensor> out;
@@ -434,6 +443,26 @@ TEST(BackendOps, EveryBackendMatchesReference) {
     }
   }
 }
+
+#ifdef FUNGEN_HAVE_ONEDNN
+// bf16 on the cpu backend: activations and weights rounded to 8 significant bits, so a few 1e-3
+// relative; a misplaced channel (layout, concat offsets) would be off by O(1).
+TEST(BackendOps, CpuBf16CloseToReference) {
+  uint32_t seed = test::test_seed();
+  SCOPED_TRACE("FUNGEN_TEST_SEED=" + std::to_string(seed));
+  std::mt19937 rng(seed);
+  for (const Case& c : {c2f_block(rng, 1), c2f_block(rng, 3), residual_block(rng)}) {
+    SCOPED_TRACE(c.name);
+    std::vector<Tensor> ref = run_on(c, "reference");
+    std::vector<Tensor> got = run_on(c, "cpu", nullptr, "bf16");
+    ASSERT_EQ(got.size(), ref.size());
+    for (size_t i = 0; i < ref.size(); ++i) {
+      ASSERT_EQ(got[i].shape(), ref[i].shape());
+      EXPECT_LE(normalized_error(got[i], ref[i]), 3e-2) << "output " << i;
+    }
+  }
+}
+#endif
 
 // Fusion changes nothing on the reference backend: same bits as the unfused graph.
 TEST(BackendOps, FusedReferenceEqualsUnfusedExactly) {

@@ -31,6 +31,9 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(const CpuBackendOptions& options) {
     options_.threads = options.threads;
     options_.bf16 = options.precision == "bf16";
+    options_.int8 = options.precision == "int8";
+    options_.calibration = options.calibration;
+    options_.record = options.precision == "fp32" ? options.record_ranges : nullptr;
   }
   std::string_view name() const override { return "cpu"; }
 

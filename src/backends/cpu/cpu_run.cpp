@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -53,28 +54,30 @@ memory::desc plain_md(const Shape& s, memory::data_type dt) {
   return memory::desc(to_dims(s), dt, strides);
 }
 
-memory::format_tag blocked_tag() {
+namespace {
+
+memory::format_tag layout_for(const CpuOptions& options) {
   // FUNGEN_CPU_LAYOUT=nhwc|nChw16c|nChw8c overrides the default, for layout experiments.
-  static const memory::format_tag tag = [] {
-    const char* env = std::getenv("FUNGEN_CPU_LAYOUT");
-    std::string v = env ? env : "";
-    if (v == "nhwc") return memory::format_tag::nhwc;
-    if (v == "nChw8c") return memory::format_tag::nChw8c;
-    return memory::format_tag::nChw16c;
-  }();
-  return tag;
+  const char* env = std::getenv("FUNGEN_CPU_LAYOUT");
+  std::string v = env ? env : "";
+  if (v == "nhwc") return memory::format_tag::nhwc;
+  if (v == "nChw8c") return memory::format_tag::nChw8c;
+  if (v == "nChw16c") return memory::format_tag::nChw16c;
+  return options.int8 ? memory::format_tag::nhwc : memory::format_tag::nChw16c;
 }
 
-memory::desc blocked_desc(const Shape& s, memory::data_type dt) {
-  return memory::desc(to_dims(s), dt, blocked_tag());
-}
+}  // namespace
 
 bool is_reference_impl(const char* impl_info) {
   return std::strncmp(impl_info, "ref", 3) == 0;
 }
 
 CpuRun::CpuRun(const Graph& graph, const CpuOptions& options)
-    : graph_(graph), options_(options), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
+    : graph_(graph),
+      options_(options),
+      layout_(layout_for(options)),
+      engine_(dnnl::engine::kind::cpu, 0),
+      stream_(engine_) {}
 
 bool CpuRun::is_constant(int value) const {
   return graph_.values[static_cast<size_t>(value)].is_constant();
@@ -117,94 +120,6 @@ size_t CpuRun::channel_offset(const Shape& s, int64_t c, memory::data_type dt) {
   return static_cast<size_t>(c * s[2] * s[3]) * memory::data_type_size(dt);
 }
 
-void CpuRun::plan_concats(const NodeRun& run) {
-  const size_t nv = graph_.values.size();
-  placement_.assign(nv, {-1, 0});
-  reserved_.assign(nv, -1);
-  if (!contiguous_blocks_ || blocked_tag() != memory::format_tag::nChw16c) return;
-  const memory::data_type t = options_.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
-  std::vector<bool> made_inside(nv, false);
-  for (size_t n = run.first; n <= run.last; ++n) {
-    for (int id : graph_.nodes[n].outputs) {
-      if (id >= 0) made_inside[static_cast<size_t>(id)] = true;
-    }
-  }
-  // Consumers first, so an outer Concat places its inputs before they place theirs.
-  for (size_t n = run.last + 1; n-- > run.first;) {
-    const Node& node = graph_.nodes[n];
-    if (node.op_type == "Concat") {
-      const int y = node.outputs[0];
-      const Shape& ys = shape(y);
-      int64_t axis = node.attr_int("axis", 0);
-      if (ys.size() != 4 || (axis != 1 && axis != -3)) continue;
-      int64_t c = 0;
-      bool ok = true;
-      std::vector<int> seen;
-      for (int id : node.inputs) {
-        if (id < 0 || c % 16 != 0 || !made_inside[static_cast<size_t>(id)] ||
-            placement_[static_cast<size_t>(id)].first >= 0 ||
-            std::find(seen.begin(), seen.end(), id) != seen.end()) {
-          ok = false;
-          break;
-        }
-        seen.push_back(id);
-        c += shape(id)[1];
-      }
-      if (!ok) continue;
-      c = 0;
-      for (int id : node.inputs) {
-        placement_[static_cast<size_t>(id)] = {y, channel_offset(ys, c, t)};
-        c += shape(id)[1];
-      }
-    } else if (node.op_type == "Split") {
-      // All parts placed one after another in one Concat: place the input there.
-      const int x = node.inputs[0];
-      int64_t axis = node.attr_int("axis", 0);
-      if (shape(x).size() != 4 || (axis != 1 && axis != -3) ||
-          placement_[static_cast<size_t>(x)].first >= 0)
-        continue;
-      int target = -1;
-      size_t base = 0;
-      int64_t c = 0;
-      bool ok = made_inside[static_cast<size_t>(x)];
-      for (int id : node.outputs) {
-        if (!ok) break;
-        auto [tv, off] =
-            id >= 0 ? placement_[static_cast<size_t>(id)] : std::pair<int, size_t>{-1, 0};
-        if (tv < 0 || c % 16 != 0) {
-          ok = false;
-          break;
-        }
-        if (target < 0) {
-          target = tv;
-          base = off;
-        }
-        ok = tv == target && off == base + channel_offset(shape(x), c, t);
-        c += shape(id)[1];
-      }
-      if (ok && target >= 0) placement_[static_cast<size_t>(x)] = {target, base};
-    }
-  }
-}
-
-std::pair<int, size_t> CpuRun::placed(int value) {
-  auto [target, offset] = placement_[static_cast<size_t>(value)];
-  if (target < 0) {
-    // A Concat output whose inputs were placed in it: its storage, made on first use.
-    int& st = reserved_[static_cast<size_t>(value)];
-    bool is_target = false;
-    for (const auto& p : placement_) is_target |= p.first == value;
-    if (!is_target) return {-1, 0};
-    if (st < 0)
-      st = new_storage(blocked_desc(shape(value), options_.bf16 ? memory::data_type::bf16
-                                                                : memory::data_type::f32)
-                           .get_size());
-    return {st, 0};
-  }
-  auto [st, base] = placed(target);
-  return {st, base + offset};
-}
-
 int CpuRun::define_view(int value, int buf, const memory::desc& desc, size_t offset) {
   int id = view(buf, desc, offset);
   variants_[static_cast<size_t>(value)] = {id};
@@ -217,8 +132,7 @@ int CpuRun::define(int value, const memory::desc& desc) {
   int out = output_index_[static_cast<size_t>(value)];
   const memory::data_type t = options_.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
   std::pair<int, size_t> where{-1, 0};
-  if (contiguous_blocks_ && shape(value).size() == 4 && desc == blocked_desc(shape(value), t))
-    where = placed(value);
+  if (blocks_are_contiguous(value) && desc == blocked_desc(shape(value), t)) where = placed(value);
   if (where.first >= 0) {
     b.storage = where.first;
     b.offset = where.second;
@@ -261,12 +175,29 @@ int CpuRun::get(int value, const memory::desc& want) {
     }
   }
   int src = vs.front();
+  // From the f32 variant when there is one (a second s8 variant would need a second rounding).
+  for (int id : vs) {
+    if (bufs_[static_cast<size_t>(id)].desc.data_type() == memory::data_type::f32) {
+      src = id;
+      break;
+    }
+  }
   Buf b;
   b.desc = want;
   b.storage = new_storage(want.get_size());
   bufs_.push_back(b);
   int dst = static_cast<int>(bufs_.size()) - 1;
-  dnnl::reorder::primitive_desc pd(engine_, bufs_[static_cast<size_t>(src)].desc, engine_, want);
+  // int8: real = scale * q, so quantizing multiplies by 1/scale and dequantizing by scale.
+  dnnl::primitive_attr attr;
+  const bool from_s8 = bufs_[static_cast<size_t>(src)].desc.data_type() == memory::data_type::s8;
+  const bool to_s8 = want.data_type() == memory::data_type::s8;
+  if (from_s8 != to_s8) {
+    float scale = scale_of(value);
+    FUNGEN_ASSERT(scale > 0);
+    attr.set_output_scales(0, {to_s8 ? 1.0f / scale : scale});
+  }
+  dnnl::reorder::primitive_desc pd(engine_, bufs_[static_cast<size_t>(src)].desc, engine_, want,
+                                   attr);
   add_primitive("reorder " + graph_.values[static_cast<size_t>(value)].name, dnnl::reorder(pd),
                 {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}, pd.scratchpad_desc());
   vs.push_back(dst);
@@ -305,6 +236,17 @@ void CpuRun::add_plain(const Node& node, std::vector<int> in_bufs, std::vector<i
   steps_.push_back(std::move(s));
 }
 
+void CpuRun::add_own(std::string label, std::vector<int> bufs,
+                     std::function<void(const std::vector<std::byte*>&)> fn) {
+  for (int b : bufs) touch(b);
+  Step s;
+  s.label = std::move(label);
+  s.own = std::move(fn);
+  s.own_ptrs.resize(bufs.size());
+  s.own_bufs = std::move(bufs);
+  steps_.push_back(std::move(s));
+}
+
 int CpuRun::pack(const memory& src, const memory::desc& want) {
   memory dst(want, engine_);
   dnnl::reorder(src, dst).execute(stream_, const_cast<memory&>(src), dst);
@@ -322,6 +264,47 @@ int CpuRun::pack(const memory& src, const memory::desc& want) {
   return static_cast<int>(bufs_.size()) - 1;
 }
 
+void CpuRun::record_range(int value, int buf) {
+  if (bufs_[static_cast<size_t>(buf)].desc.data_type() != memory::data_type::f32) return;
+  steps_.back().record_value = value;
+  steps_.back().record_buf = buf;
+}
+
+std::vector<const Node*> CpuRun::readers(int value) const {
+  std::vector<const Node*> out;
+  for (size_t n = run_first_; n <= run_last_; ++n) {
+    const Node& node = graph_.nodes[n];
+    if (std::find(node.inputs.begin(), node.inputs.end(), value) != node.inputs.end())
+      out.push_back(&node);
+  }
+  return out;
+}
+
+bool CpuRun::feeds_conv(int value) const {
+  // Through glue that keeps the feature map (4-D in and out): Split/Concat of C2f blocks, SPPF's
+  // MaxPools, upsampling, residual adds.
+  static const char* const kGlue[] = {"Split", "Concat", "MaxPool", "Resize",
+                                      "Add",   "Mul",    "Sigmoid", "Identity"};
+  std::vector<int> todo = {value};
+  std::vector<bool> seen(graph_.values.size(), false);
+  while (!todo.empty()) {
+    int v = todo.back();
+    todo.pop_back();
+    if (seen[static_cast<size_t>(v)]) continue;
+    seen[static_cast<size_t>(v)] = true;
+    for (const Node* r : readers(v)) {
+      if (r->op_type == "Conv" || r->op_type == "FusedConv") return true;
+      bool glue = false;
+      for (const char* g : kGlue) glue |= r->op_type == g;
+      if (!glue) continue;
+      for (int out : r->outputs) {
+        if (out >= 0 && shape(out).size() == 4) todo.push_back(out);
+      }
+    }
+  }
+  return false;
+}
+
 bool CpuRun::can_overwrite(int value, int buf) const {
   if (!dies_at(value, current_node_)) return false;
   int storage = bufs_[static_cast<size_t>(buf)].storage;
@@ -331,89 +314,6 @@ bool CpuRun::can_overwrite(int value, int buf) const {
   for (const Buf& b : bufs_) sharing += b.storage == storage;
   return sharing == 1;
 }
-
-namespace {
-
-// The axes a constant `axes` operand (or attribute) names, or nullopt when it is absent/unknown.
-std::optional<std::vector<int64_t>> axes_of(const Graph& g, const Node& node, size_t input) {
-  if (node.has_attr("axes")) return node.attr_ints("axes");
-  if (node.inputs.size() <= input || node.inputs[input] < 0) return std::nullopt;
-  const Value& v = g.values[static_cast<size_t>(node.inputs[input])];
-  if (!v.is_constant() || v.constant->dtype() != DType::kInt64) return std::nullopt;
-  const int64_t* p = v.constant->data<int64_t>();
-  return std::vector<int64_t>(p, p + v.constant->numel());
-}
-
-// Does every op of the run treat the images of the batch independently, so the run can go image
-// by image? (All values carry the batch in dim 0; no op works across dim 0.)
-bool images_independent(const Graph& g, const NodeRun& run, int64_t batch) {
-  auto axis_ok = [](int64_t axis, size_t rank) {
-    return axis != 0 && axis != -static_cast<int64_t>(rank);
-  };
-  for (size_t n = run.first; n <= run.last; ++n) {
-    const Node& node = g.nodes[n];
-    const std::string& op = node.op_type;
-    // Ops that change the rank keep dim 0 (the batch) on both sides; the others broadcast, and
-    // an operand of lower rank would have its leading dim taken for the batch (a[2,2,6] * b[2,6]).
-    const bool reshapes = op == "Reshape" || op == "Flatten" || op == "Squeeze" ||
-                          op == "Unsqueeze" || op == "ReduceSum" || op == "ReduceMax";
-    size_t rank = 0;
-    for (int id : node.outputs) {
-      if (id < 0) continue;
-      const Value& v = g.values[static_cast<size_t>(id)];
-      if (v.shape.empty() || v.shape[0] != batch) return false;
-      rank = v.shape.size();
-    }
-    for (int id : node.inputs) {
-      if (id < 0) continue;
-      const Value& v = g.values[static_cast<size_t>(id)];
-      if (v.is_constant()) {
-        // A constant operand must broadcast over the batch.
-        if (v.shape.size() >= rank && !v.shape.empty() && v.shape[0] != 1 && op != "Reshape" &&
-            op != "Slice" && op != "Resize" && op != "Split" && op != "Conv" && op != "FusedConv" &&
-            op != "ReduceSum" && op != "ReduceMax") {
-          return false;
-        }
-        continue;
-      }
-      if (v.shape.empty() || v.shape[0] != batch) return false;
-      if (!reshapes && v.shape.size() != rank) return false;
-    }
-    if (op == "Concat" || op == "Split" || op == "Flatten") {
-      if (!axis_ok(node.attr_int("axis", op == "Flatten" ? 1 : 0), rank)) return false;
-    } else if (op == "Softmax") {
-      if (!axis_ok(node.attr_int("axis", g.opset >= 13 ? -1 : 1), rank)) return false;
-    } else if (op == "Resize") {
-      // `sizes` name the whole batch, which a plain kernel on one image would not match.
-      if (node.inputs.size() > 3 && node.inputs[3] >= 0) return false;
-    } else if (op == "MatMul") {
-      // Dim 0 of the second operand is a batch dim only from rank 3 on (of rank 2 it is K).
-      const int b = node.inputs[1];
-      if (b >= 0 && !g.values[static_cast<size_t>(b)].is_constant() &&
-          g.values[static_cast<size_t>(b)].shape.size() < 3) {
-        return false;
-      }
-    } else if (op == "Transpose") {
-      auto perm = node.attr_ints("perm");
-      if (perm.empty() || perm[0] != 0) return false;
-    } else if (op == "Slice" || op == "ReduceSum" || op == "ReduceMax") {
-      // Axes (an input from Slice-10 / ReduceSum-13 / ReduceMax-18, else an attribute) must be
-      // known and leave dim 0 alone; none means all of them.
-      const Value& x = g.values[static_cast<size_t>(node.inputs[0])];
-      auto axes = axes_of(g, node, op == "Slice" ? 3 : 1);
-      if (!axes || axes->empty()) return false;
-      for (int64_t a : *axes) {
-        if (!axis_ok(a, x.shape.size())) return false;
-      }
-    } else if (op == "Squeeze" || op == "Unsqueeze") {
-      // dim 0 kept on both sides is checked above (batch > 1 cannot be squeezed; an unsqueezed
-      // leading 1 is not the batch).
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<CpuRun>> CpuRun::build(const Graph& graph, const NodeRun& run,
                                               const CpuOptions& options) {
@@ -437,6 +337,9 @@ Result<std::unique_ptr<CpuRun>> CpuRun::build_unchecked(const Graph& graph, cons
   r->leaves_run_.assign(nv, false);
   r->output_index_.assign(nv, -1);
   r->variants_.resize(nv);
+  r->qscale_.assign(nv, 0.0f);
+  r->run_first_ = run.first;
+  r->run_last_ = run.last;
   int64_t batch = 1;
   if (!run.inputs.empty()) {
     const Shape& s = graph.values[static_cast<size_t>(run.inputs[0])].shape;
@@ -480,16 +383,6 @@ Result<std::unique_ptr<CpuRun>> CpuRun::build_unchecked(const Graph& graph, cons
     r->storages_[static_cast<size_t>(st)].image_stride = per_image ? d.get_size() : 0;
     r->output_storage_.push_back(st);
   }
-  // One image at a time (or a batch of one): channel blocks are contiguous.
-  r->contiguous_blocks_ = true;
-  for (size_t n = run.first; n <= run.last && r->contiguous_blocks_; ++n) {
-    for (int id : graph.nodes[n].outputs) {
-      if (id >= 0 && !r->shapes_[static_cast<size_t>(id)].empty() &&
-          r->shapes_[static_cast<size_t>(id)][0] != 1) {
-        r->contiguous_blocks_ = false;
-      }
-    }
-  }
   r->plan_concats(run);
   FUNGEN_RETURN_IF_ERROR(r->lower(run));
   FUNGEN_RETURN_IF_ERROR(r->finalize(run));
@@ -505,6 +398,7 @@ CpuRun::Checkpoint CpuRun::checkpoint() const {
   cp.scratchpad_bytes = scratchpad_bytes_;
   cp.variants = variants_;
   cp.reserved = reserved_;
+  cp.qscale = qscale_;
   for (const Storage& st : storages_) cp.lifetimes.push_back({st.first, st.last});
   return cp;
 }
@@ -517,6 +411,7 @@ void CpuRun::restore(const Checkpoint& cp) {
   scratchpad_bytes_ = cp.scratchpad_bytes;
   variants_ = cp.variants;
   reserved_ = cp.reserved;
+  qscale_ = cp.qscale;
   for (size_t i = 0; i < cp.lifetimes.size(); ++i) {
     storages_[i].first = cp.lifetimes[i].first;
     storages_[i].last = cp.lifetimes[i].second;
@@ -639,7 +534,7 @@ Status CpuRun::finalize(const NodeRun& run) {
       }
       if (s.scratch_storage >= 0)
         s.scratch_bytes = storages_[static_cast<size_t>(s.scratch_storage)].bytes;
-    } else {
+    } else if (!s.own) {
       for (auto& [arg, b] : s.args)
         s.exec_args.push_back({arg, bufs_[static_cast<size_t>(b)].mem.get()});
       s.exec_args.push_back({DNNL_ARG_SCRATCHPAD, scratchpad_.get()});
@@ -668,72 +563,11 @@ Status CpuRun::finalize(const NodeRun& run) {
     }
   }
   size_t prims = 0;
-  for (const Step& s : steps_) prims += !s.kernel;
+  for (const Step& s : steps_) prims += !s.kernel && !s.own;
   log(LogLevel::kDebug,
       "cpu run: {} nodes -> {} steps ({} oneDNN), {} image(s) per batch, arena {:.1f} MiB",
       run.last - run.first + 1, steps_.size(), prims, images_,
       static_cast<double>(total) / (1 << 20));
-  return Status();
-}
-
-Status CpuRun::run(KernelContext& ctx) {
-  // Primitives run through oneDNN's C API (a status, no exception); the C++ calls left
-  // (set_data_handle) cannot throw for memory objects made in finalize, but none may escape.
-  try {
-    return run_unchecked(ctx);
-  } catch (const dnnl::error& e) {
-    return internal_error(std::string("cpu backend: oneDNN: ") + e.what());
-  }
-}
-
-Status CpuRun::run_unchecked(KernelContext& ctx) {
-  omp_set_num_threads(options_.threads);
-  const bool timing = log_enabled(LogLevel::kDebug);
-  for (int image = 0; image < images_; ++image) {
-    for (Storage& st : storages_) {
-      if (st.boundary_input >= 0) {
-        st.ptr = static_cast<std::byte*>(
-                     const_cast<void*>(ctx.input(static_cast<size_t>(st.boundary_input)).raw())) +
-                 st.image_stride * static_cast<size_t>(image);
-      } else if (st.boundary_output >= 0) {
-        st.ptr =
-            static_cast<std::byte*>(ctx.output(static_cast<size_t>(st.boundary_output)).raw()) +
-            st.image_stride * static_cast<size_t>(image);
-      }
-    }
-    for (int b : boundary_bufs_) {
-      Buf& buf = bufs_[static_cast<size_t>(b)];
-      buf.mem.set_data_handle(storages_[static_cast<size_t>(buf.storage)].ptr + buf.offset);
-    }
-    for (auto& [t, b] : boundary_tensors_) {
-      const Buf& buf = bufs_[static_cast<size_t>(b)];
-      t->rebind(storages_[static_cast<size_t>(buf.storage)].ptr + buf.offset);
-    }
-    for (Step& s : steps_) {
-      auto t0 = timing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-      if (s.kernel) {
-        void* scratch = s.scratch_storage >= 0
-                            ? storages_[static_cast<size_t>(s.scratch_storage)].ptr
-                            : nullptr;
-        KernelContext kctx(*s.node, graph_.opset, s.in_ptrs, s.out_ptrs, scratch, s.scratch_bytes,
-                           ctx.pool());
-        Status st = s.kernel(kctx);
-        if (!st.ok()) return st.with_context(s.label);
-      } else {
-        dnnl_status_t st = dnnl_primitive_execute(
-            s.prim.get(), stream_.get(), static_cast<int>(s.exec_args.size()), s.exec_args.data());
-        if (st != dnnl_success) {
-          return internal_error("oneDNN failed (status " + std::to_string(static_cast<int>(st)) +
-                                ") in " + s.label);
-        }
-      }
-      if (timing) {
-        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                        .count();
-        log(LogLevel::kDebug, "  cpu {:<60} {:.3f} ms", s.label, ms);
-      }
-    }
-  }
   return Status();
 }
 

@@ -15,6 +15,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,9 +29,16 @@ namespace fungen::cpu {
 
 using dnnl::memory;
 
+memory::dims to_dims(const Shape& s);
+
 struct CpuOptions {
   int threads = 1;
   bool bf16 = false;  // convolutions' activations and weights in bfloat16
+  // int8: convolutions with s8 activations (per-tensor scales from `calibration`) and s8 weights
+  // (per-output-channel scales); activations that only feed such convolutions stay s8.
+  bool int8 = false;
+  std::shared_ptr<const CalibrationTable> calibration;
+  std::shared_ptr<CalibrationTable> record;  // fp32: record the largest |x| of conv inputs
 };
 
 // Bytes that hold one or more buffers: arena-planned, or a boundary tensor of the run.
@@ -69,6 +77,13 @@ struct Step {
   std::vector<Tensor*> out_ptrs;
   int scratch_storage = -1;
   size_t scratch_bytes = 0;
+  // ...or the backend's own code on raw buffers (their bytes at run time, in `own_bufs` order).
+  std::function<void(const std::vector<std::byte*>&)> own;
+  std::vector<int> own_bufs;
+  std::vector<std::byte*> own_ptrs;  // sized once, filled before each call
+  // Calibration: before the step, the largest |value| of buffer `record_buf` (f32) goes into
+  // CpuOptions::record under the name of value `record_value`.
+  int record_value = -1, record_buf = -1;
 };
 
 class CpuRun final : public NodeKernel {
@@ -81,6 +96,12 @@ class CpuRun final : public NodeKernel {
   const Graph& graph() const { return graph_; }
   const CpuOptions& options() const { return options_; }
   dnnl::engine& engine() { return engine_; }
+  // The layout this run keeps 4-D activations in: nChw16c; nhwc for int8 (oneDNN 2.6's int8
+  // convolutions take only channels-last); FUNGEN_CPU_LAYOUT=nhwc|nChw16c|nChw8c overrides.
+  memory::format_tag layout() const { return layout_; }
+  memory::desc blocked_desc(const Shape& s, memory::data_type dt) const {
+    return memory::desc(to_dims(s), dt, layout_);
+  }
   // The value's shape inside the run (dim 0 is 1 when the run goes image by image).
   const Shape& shape(int value) const { return shapes_[static_cast<size_t>(value)]; }
   bool is_constant(int value) const;
@@ -88,6 +109,8 @@ class CpuRun final : public NodeKernel {
   // True when `node_index` is the last reader of `value` and the value leaves the run nowhere.
   bool dies_at(int value, size_t node_index) const;
   size_t current_node() const { return current_node_; }
+  // Does `value` leave the run (a run output)?
+  bool leaves_run(int value) const { return leaves_run_[static_cast<size_t>(value)]; }
   // The value's layout as produced.
   const memory::desc& desc_of(int value) const;
   // A buffer holding `value` in layout `want`, reordering (once) if it was produced otherwise.
@@ -103,10 +126,14 @@ class CpuRun final : public NodeKernel {
   int view(int buf, const memory::desc& desc, size_t offset);
   // Makes `value` a view of buffer `buf` at `offset` bytes (zero-copy Split).
   int define_view(int value, int buf, const memory::desc& desc, size_t offset);
-  // Concat without copies: with one image per run and channel blocks of 16, a channel range
+  // Concat without copies: in a 4-D tensor of one image with channel blocks of 16, a channel range
   // that starts at a multiple of 16 is a contiguous byte range of the blocked tensor. A value
-  // that feeds such a Concat is produced straight into its slice (see plan_concats()).
-  bool blocks_are_contiguous() const { return contiguous_blocks_; }
+  // that feeds such a Concat is produced straight into its slice (see plan_concats()). Per value:
+  // other values of the run (attention's reshapes to area×heads) may carry another leading dim.
+  bool blocks_are_contiguous(int value) const {
+    const Shape& s = shape(value);
+    return s.size() == 4 && s[0] == 1;
+  }
   // Byte offset of channel `c` in the blocked layout of a one-image tensor of shape `s`.
   static size_t channel_offset(const Shape& s, int64_t c, memory::data_type dt);
   const Buf& buf(int id) const { return bufs_[static_cast<size_t>(id)]; }
@@ -124,12 +151,27 @@ class CpuRun final : public NodeKernel {
   // A plain-tensor step: the op's reference kernel, or `kernel` (the backend's own).
   void add_plain(const Node& node, std::vector<int> in_bufs, std::vector<int> out_bufs,
                  KernelFn kernel = nullptr);
+  // A step of the backend's own code on buffers `bufs` (in their layouts as defined).
+  void add_own(std::string label, std::vector<int> bufs,
+               std::function<void(const std::vector<std::byte*>&)> fn);
   // A buffer that lives as long as the run (packed weights, bias): `src` reordered into `want` now.
   int pack(const memory& src, const memory::desc& want);
   // May a step write over buffer `buf` of `value` (it dies at the current node and nothing else
   // shares its bytes)?
   bool can_overwrite(int value, int buf) const;
   dnnl::stream& stream() { return stream_; }
+  // Calibration: the last step added records the range of `value` held in buffer `buf`.
+  void record_range(int value, int buf);
+  // int8: the scale of `value`'s s8 variants (real = scale * q), 0 when it has none.
+  float scale_of(int value) const { return qscale_[static_cast<size_t>(value)]; }
+  void set_scale(int value, float scale) { qscale_[static_cast<size_t>(value)] = scale; }
+  // Is `value` to be produced into a slice of a Concat (in the blocked f32/bf16 layout)?
+  bool is_placed(int value) const { return placement_[static_cast<size_t>(value)].first >= 0; }
+  // The nodes of the run that read `value`.
+  std::vector<const Node*> readers(int value) const;
+  // Does `value` reach a convolution of the run, directly or through glue that keeps the 4-D
+  // feature map? (False for the detect head's last convolutions and DFL.)
+  bool feeds_conv(int value) const;
 
  private:
   CpuRun(const Graph& graph, const CpuOptions& options);
@@ -140,12 +182,14 @@ class CpuRun final : public NodeKernel {
     size_t bufs = 0, storages = 0, steps = 0, packed = 0, scratchpad_bytes = 0;
     std::vector<std::vector<int>> variants;
     std::vector<int> reserved;
+    std::vector<float> qscale;
     std::vector<std::pair<int, int>> lifetimes;
   };
   Checkpoint checkpoint() const;
   void restore(const Checkpoint& cp);
   Status lower(const NodeRun& run);
   Status run_unchecked(KernelContext& ctx);
+  void record(const Step& s);
   void plan_concats(const NodeRun& run);
   // Where `value` must live when produced in the blocked layout: (storage, offset), or storage -1.
   std::pair<int, size_t> placed(int value);
@@ -155,6 +199,7 @@ class CpuRun final : public NodeKernel {
 
   const Graph& graph_;
   CpuOptions options_;
+  memory::format_tag layout_;
   dnnl::engine engine_;
   dnnl::stream stream_;
   int images_ = 1;
@@ -168,9 +213,10 @@ class CpuRun final : public NodeKernel {
   std::vector<Step> steps_;
   std::vector<memory> packed_;  // weights, bias
   size_t current_node_ = 0;
-  bool contiguous_blocks_ = false;
   std::vector<std::pair<int, size_t>> placement_;  // value -> (concat output value, byte offset)
   std::vector<int> reserved_;                      // concat output value -> its storage
+  std::vector<float> qscale_;                      // value -> scale of its s8 variants (0: none)
+  size_t run_first_ = 0, run_last_ = 0;
   size_t scratchpad_bytes_ = 0;
   memory scratchpad_;
   std::shared_ptr<void> arena_;
@@ -195,16 +241,26 @@ Status lower_transpose(CpuRun& run, const Node& node);
 Status lower_softmax_axis(CpuRun& run, const Node& node);
 Status lower_plain(CpuRun& run, const Node& node);
 
+// Conv/FusedConv geometry in oneDNN's terms (lower_conv.cpp).
+struct ConvGeometry {
+  memory::dims src, weights, bias, dst, strides, dilations, pad_l, pad_r;
+};
+Status conv_geometry(CpuRun& run, const Node& node, ConvGeometry* g);
+// int8 convolution (lower_conv_int8.cpp); kUnsupported when the input has no calibrated range.
+Status lower_conv_int8(CpuRun& run, const Node& node);
+// Channel Concat whose parts do not start on 16-channel blocks (concat_blocked.cpp).
+Status lower_concat_unaligned(CpuRun& run, const Node& node, memory::data_type t);
+
+// Does every op of the run treat the images of the batch independently, so the run can go image
+// by image? (cpu_run_batch.cpp)
+bool images_independent(const Graph& g, const NodeRun& run, int64_t batch);
+
 // Helpers.
-memory::dims to_dims(const Shape& s);
 memory::format_tag plain_tag(size_t rank);
 // The plain (row-major) layout of a tensor of shape `s`, any rank oneDNN takes; rank 0 as {1}.
 memory::desc plain_md(const Shape& s, memory::data_type dt = memory::data_type::f32);
 // The ranks the backend takes (oneDNN's limit); rank 0 is held as one element.
 constexpr size_t kMaxRank = DNNL_MAX_NDIMS;
-// The blocked layout this backend keeps 4-D activations in (nChw16c).
-memory::format_tag blocked_tag();
-memory::desc blocked_desc(const Shape& s, memory::data_type dt);
 bool is_reference_impl(const char* impl_info);
 
 }  // namespace fungen::cpu

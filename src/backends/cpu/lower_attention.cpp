@@ -34,19 +34,41 @@ Status lower_matmul(CpuRun& run, const Node& node) {
   as.insert(as.begin(), ys.size() - as.size(), 1);
   bs.insert(bs.begin(), ys.size() - bs.size(), 1);
   memory::desc ad = plain_md(as), bd = plain_md(bs), yd = plain_md(ys);
+  // An operand held as a strided view (a Transpose of the last two dims, lower_transpose) is read
+  // in place when oneDNN has a fast kernel for those strides; else it is made plain first.
+  auto held = [&](int v, const memory::desc& plain) {
+    if (run.is_constant(v) || run.shape(v).size() != ys.size()) return plain;
+    const memory::desc& d = run.desc_of(v);
+    return d.dims() == plain.dims() && d.data_type() == plain.data_type() ? d : plain;
+  };
+  memory::desc as_held = held(a, ad), bs_held = held(b, bd);
   dnnl::matmul::primitive_desc pd;
-  try {
-    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, yd), user_scratchpad(),
-                                      run.engine());
-  } catch (const dnnl::error& e) {
-    return unsupported(std::string("oneDNN matmul: ") + e.what());
+  bool in_place = false;
+  if (as_held != ad || bs_held != bd) {
+    try {
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(as_held, bs_held, yd), user_scratchpad(),
+                                        run.engine());
+      in_place = !is_reference_impl(pd.impl_info_str());
+    } catch (const dnnl::error&) {
+    }
   }
-  int ab = run.is_constant(a)
-               ? run.pack(memory(ad, run.engine(), const_cast<void*>(run.constant(a).raw())), ad)
-               : run.view(run.get_plain(a), ad, 0);
-  int bb = run.is_constant(b)
-               ? run.pack(memory(bd, run.engine(), const_cast<void*>(run.constant(b).raw())), bd)
-               : run.view(run.get_plain(b), bd, 0);
+  if (!in_place) {
+    try {
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, yd), user_scratchpad(),
+                                        run.engine());
+    } catch (const dnnl::error& e) {
+      return unsupported(std::string("oneDNN matmul: ") + e.what());
+    }
+    as_held = ad;
+    bs_held = bd;
+  }
+  auto operand = [&](int v, const memory::desc& plain, const memory::desc& want) {
+    if (run.is_constant(v))
+      return run.pack(memory(plain, run.engine(), const_cast<void*>(run.constant(v).raw())), plain);
+    return want == plain ? run.view(run.get_plain(v), plain, 0) : run.get(v, want);
+  };
+  int ab = operand(a, ad, as_held);
+  int bb = operand(b, bd, bs_held);
   int yb = run.define(y, run.plain_desc(y));
   run.add_primitive(node.name + " (matmul " + pd.impl_info_str() + ")", dnnl::matmul(pd),
                     {{DNNL_ARG_SRC, ab}, {DNNL_ARG_WEIGHTS, bb}, {DNNL_ARG_DST, yb}},
@@ -96,6 +118,18 @@ Status lower_transpose(CpuRun& run, const Node& node) {
   }
   memory::desc view(out_dims, dt::f32, view_strides);
   memory::desc out = run.plain_desc(y);
+  // Only MatMuls read it and it swaps the last two dims (attention's q^T, k^T, attn^T): no step,
+  // the MatMul reads the permuted-strides view (lower_matmul).
+  const size_t r = xs.size();
+  bool swap_last = r >= 2 && perm[r - 1] == static_cast<int64_t>(r) - 2 &&
+                   perm[r - 2] == static_cast<int64_t>(r) - 1 && !run.leaves_run(y);
+  for (size_t i = 0; i + 2 < r && swap_last; ++i) swap_last = perm[i] == static_cast<int64_t>(i);
+  std::vector<const Node*> readers = run.readers(y);
+  for (const Node* n : readers) swap_last = swap_last && n->op_type == "MatMul";
+  if (swap_last && !readers.empty()) {
+    run.define_alias(y, run.get_plain(x), view);
+    return Status();
+  }
   dnnl::reorder::primitive_desc pd;
   try {
     pd = dnnl::reorder::primitive_desc(run.engine(), view, run.engine(), out, user_scratchpad());

@@ -39,13 +39,13 @@ Status lower_concat(CpuRun& run, const Node& node) {
   const memory::data_type bt =
       run.options().bf16 ? memory::data_type::bf16 : memory::data_type::f32;
   std::vector<int64_t> offsets = block_offsets(run, node.inputs);
-  if (run.blocks_are_contiguous() && blocked_tag() == memory::format_tag::nChw16c &&
+  if (run.blocks_are_contiguous(y) && run.layout() == memory::format_tag::nChw16c &&
       !offsets.empty()) {
     // Parts live in their slices of the output: copy in only those produced elsewhere.
-    int yb = run.define(y, blocked_desc(ys, bt));
+    int yb = run.define(y, run.blocked_desc(ys, bt));
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       int id = node.inputs[i];
-      memory::desc part = blocked_desc(run.shape(id), bt);
+      memory::desc part = run.blocked_desc(run.shape(id), bt);
       size_t at = run.buf(yb).offset + CpuRun::channel_offset(ys, offsets[i], bt);
       if (run.holds(id, run.buf(yb).storage, at, part)) continue;
       int src = run.get(id, part);
@@ -56,12 +56,17 @@ Status lower_concat(CpuRun& run, const Node& node) {
     }
     return Status();
   }
+  // Parts inside 16-channel blocks: fungen's own copy (oneDNN's generic concat is slow).
+  if (run.blocks_are_contiguous(y)) {
+    Status s = lower_concat_unaligned(run, node, bt);
+    if (s.ok() || s.code() != StatusCode::kUnsupported) return s;
+  }
   // All inputs in the layout of the first (they are normally produced blocked alike).
   memory::desc first = run.desc_of(node.inputs[0]);
   const memory::data_type t = first.data_type();
   std::vector<memory::desc> srcs;
-  for (int id : node.inputs) srcs.push_back(memory::desc(to_dims(run.shape(id)), t, blocked_tag()));
-  memory::desc dst(to_dims(ys), t, blocked_tag());
+  for (int id : node.inputs) srcs.push_back(memory::desc(to_dims(run.shape(id)), t, run.layout()));
+  memory::desc dst(to_dims(ys), t, run.layout());
   dnnl::concat::primitive_desc pd;
   try {
     dnnl::primitive_attr attr;
@@ -101,11 +106,12 @@ Status lower_split(CpuRun& run, const Node& node) {
   }
   int xb = run.get(x, src);
   std::vector<int64_t> offsets = block_offsets(run, node.outputs);
-  if (run.blocks_are_contiguous() && src == blocked_desc(xs, t) && !offsets.empty()) {
+  if (run.blocks_are_contiguous(x) && run.layout() == memory::format_tag::nChw16c &&
+      src == run.blocked_desc(xs, t) && !offsets.empty()) {
     for (size_t i = 0; i < node.outputs.size(); ++i) {  // zero-copy: each part is a byte range
       int id = node.outputs[i];
       if (id >= 0)
-        run.define_view(id, xb, blocked_desc(run.shape(id), t),
+        run.define_view(id, xb, run.blocked_desc(run.shape(id), t),
                         CpuRun::channel_offset(xs, offsets[i], t));
     }
     return Status();
@@ -117,7 +123,7 @@ Status lower_split(CpuRun& run, const Node& node) {
         to_dims(run.shape(id)), t,
         src.data.format_kind == dnnl_blocked && src.data.format_desc.blocking.inner_nblks == 0
             ? memory::format_tag::nchw
-            : blocked_tag());
+            : run.layout());
     int view = run.view(xb, views[i], 0);
     dnnl::reorder::primitive_desc pd(run.engine(), views[i], run.engine(), dense);
     int yb = run.define(id, dense);

@@ -12,9 +12,7 @@ namespace {
 
 using dt = memory::data_type;
 
-struct ConvGeometry {
-  memory::dims src, weights, bias, dst, strides, dilations, pad_l, pad_r;
-};
+}  // namespace
 
 Status conv_geometry(CpuRun& run, const Node& node, ConvGeometry* g) {
   const int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
@@ -43,8 +41,6 @@ Status conv_geometry(CpuRun& run, const Node& node, ConvGeometry* g) {
   return Status();
 }
 
-}  // namespace
-
 Status lower_conv(CpuRun& run, const Node& node) {
   const int x = node.inputs[0], w = node.inputs[1];
   const int b = node.inputs.size() > 2 ? node.inputs[2] : -1;
@@ -52,16 +48,25 @@ Status lower_conv(CpuRun& run, const Node& node) {
   const int y = node.outputs[0];
   if (!run.is_constant(w) || (b >= 0 && !run.is_constant(b)))
     return unsupported("weights are not constant");
+  if (run.options().int8) {
+    // Without a calibrated range for its input the convolution stays fp32.
+    Status s = lower_conv_int8(run, node);
+    if (s.ok() || s.code() != StatusCode::kUnsupported) return s;
+  }
   ConvGeometry g;
   FUNGEN_RETURN_IF_ERROR(conv_geometry(run, node, &g));
   const bool silu = node.attr_string("activation", "") == "silu";
-  const dt act = run.options().bf16 ? dt::bf16 : dt::f32;
+  // The last convolution of a branch (detect head, DFL) writes the plain f32 layout its readers
+  // (reshapes, the head's concat) want, saving a reorder; fed f32 (DFL's softmax) it runs in f32.
+  const bool last = !run.feeds_conv(y);
+  const dt act =
+      run.options().bf16 && !(last && run.desc_of(x).data_type() == dt::f32) ? dt::bf16 : dt::f32;
   const bool grouped = g.weights.size() == 5;
 
   // Candidate layouts, best first: the input's own layout into the blocked one; both blocked;
   // whatever oneDNN prefers. The first that is not a reference implementation wins.
-  const memory::desc blocked_src(g.src, act, blocked_tag());
-  const memory::desc blocked_dst(g.dst, act, blocked_tag());
+  const memory::desc blocked_src(g.src, act, run.layout());
+  const memory::desc blocked_dst(g.dst, act, run.layout());
   memory::desc have = run.desc_of(x);
   if (act != dt::f32 && have.data_type() == dt::f32)
     have = memory::desc(g.src, act, memory::format_tag::nchw);
@@ -70,6 +75,8 @@ Status lower_conv(CpuRun& run, const Node& node) {
       {blocked_src, blocked_dst},
       {memory::desc(g.src, act, memory::format_tag::any),
        memory::desc(g.dst, act, memory::format_tag::any)}};
+  if (last)
+    candidates.insert(candidates.begin(), {have, memory::desc(g.dst, dt::f32, plain_tag(4))});
 
   const memory::desc weights_any(g.weights, act, memory::format_tag::any);
   const memory::desc bias_desc(g.bias, dt::f32, memory::format_tag::a);
@@ -125,8 +132,8 @@ Status lower_conv(CpuRun& run, const Node& node) {
                        grouped ? memory::format_tag::goihw : memory::format_tag::oihw);
   memory w_src(w_plain, run.engine(), const_cast<void*>(wt.raw()));
   int wbuf = run.pack(w_src, pd.weights_desc());
-  std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, run.get(x, src_desc)},
-                                           {DNNL_ARG_WEIGHTS, wbuf}};
+  const int xbuf = run.get(x, src_desc);
+  std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, xbuf}, {DNNL_ARG_WEIGHTS, wbuf}};
   if (b >= 0) {
     const Tensor& bt = run.constant(b);
     memory b_src(bias_desc, run.engine(), const_cast<void*>(bt.raw()));
@@ -142,6 +149,7 @@ Status lower_conv(CpuRun& run, const Node& node) {
   args.push_back({DNNL_ARG_DST, ybuf});
   run.add_primitive(node.name + " (conv " + pd.impl_info_str() + ")", dnnl::convolution_forward(pd),
                     std::move(args), pd.scratchpad_desc());
+  if (run.options().record) run.record_range(x, xbuf);
   return Status();
 }
 

@@ -2,13 +2,57 @@
 // axis 1), where oneDNN 2.6 has only a reference kernel: rows of the inner extent are processed
 // together, so every loop runs over contiguous memory and vectorizes.
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 
 #include "backends/cpu/cpu_run.h"
 #include "util/thread_pool.h"
 
 namespace fungen::cpu {
 namespace {
+
+constexpr int64_t kChunk = 256;  // inner elements per unit of work
+
+// e^x for x <= 0 without a libm call, so the loops below vectorize: x = n·ln2 + r with |r| <=
+// ln2/2 (n rounded by the 1.5·2^23 trick), e^r by a degree-6 minimax polynomial (Cephes' expf
+// coefficients, relative error ~2e-7), 2^n by building the float's exponent. Below -87.3 (where
+// e^x is under the smallest normal float) it returns ~1e-38 instead of a denormal or 0.
+inline float exp_nonpositive(float x) {
+  x = std::max(x, -87.3f);
+  const float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
+  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float e = p * r * r + r + 1.0f;
+  return e * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+}
+
+// Softmax over `n` rows `inner` apart, for `len` (<= kChunk) adjacent columns.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void softmax_chunk(
+    const float* in, float* out, int64_t n, int64_t inner, int64_t len) {
+  float mx[kChunk], sum[kChunk];
+  std::copy(in, in + len, mx);
+  for (int64_t k = 1; k < n; ++k) {
+    for (int64_t i = 0; i < len; ++i) mx[i] = std::max(mx[i], in[k * inner + i]);
+  }
+  std::fill(sum, sum + len, 0.0f);
+  for (int64_t k = 0; k < n; ++k) {
+    for (int64_t i = 0; i < len; ++i) {
+      float e = exp_nonpositive(in[k * inner + i] - mx[i]);
+      out[k * inner + i] = e;
+      sum[i] += e;
+    }
+  }
+  for (int64_t i = 0; i < len; ++i) sum[i] = 1.0f / sum[i];
+  for (int64_t k = 0; k < n; ++k) {
+    for (int64_t i = 0; i < len; ++i) out[k * inner + i] *= sum[i];
+  }
+}
 
 Status softmax_axis_kernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
@@ -22,30 +66,11 @@ Status softmax_axis_kernel(KernelContext& ctx) {
   const int64_t n = s[static_cast<size_t>(axis)];
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
-  constexpr int64_t kChunk = 256;  // inner elements per unit of work
   const int64_t chunks = (inner + kChunk - 1) / kChunk;
   auto body = [&](int64_t begin, int64_t end) {
-    float mx[kChunk], sum[kChunk];
     for (int64_t u = begin; u < end; ++u) {
       const int64_t o = u / chunks, c0 = (u % chunks) * kChunk, len = std::min(kChunk, inner - c0);
-      const float* in = xp + o * n * inner + c0;
-      float* out = yp + o * n * inner + c0;
-      std::copy(in, in + len, mx);
-      for (int64_t k = 1; k < n; ++k) {
-        for (int64_t i = 0; i < len; ++i) mx[i] = std::max(mx[i], in[k * inner + i]);
-      }
-      std::fill(sum, sum + len, 0.0f);
-      for (int64_t k = 0; k < n; ++k) {
-        for (int64_t i = 0; i < len; ++i) {
-          float e = std::exp(in[k * inner + i] - mx[i]);
-          out[k * inner + i] = e;
-          sum[i] += e;
-        }
-      }
-      for (int64_t i = 0; i < len; ++i) sum[i] = 1.0f / sum[i];
-      for (int64_t k = 0; k < n; ++k) {
-        for (int64_t i = 0; i < len; ++i) out[k * inner + i] *= sum[i];
-      }
+      softmax_chunk(xp + o * n * inner + c0, yp + o * n * inner + c0, n, inner, len);
     }
   };
   if (ctx.pool() && outer * chunks > 1) {
