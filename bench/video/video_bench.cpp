@@ -15,6 +15,7 @@
 #include "fungen/detector.h"
 #include "fungen/video.h"
 #include "video/decoder.h"
+#include "video/frame_source.h"
 #include "video/pipeline.h"
 
 using namespace fungen;
@@ -43,15 +44,18 @@ void emit(const std::string& video, const std::string& mode, int64_t frames, dou
 int main(int argc, char** argv) {
   CLI::App app{"fungen video benchmark"};
   std::string video, model, vr = "auto", decode = "cpu", modes = "decode,sample,detect,pipeline";
-  int batch = 1, threads = 0, decode_threads = 0;
+  int batch = 1, threads = 0, decode_threads = 0, decoders = 1;
   int64_t max_frames = -1;
   app.add_option("video", video)->required();
   app.add_option("--model,-m", model, "ONNX model (detect and pipeline modes)");
   app.add_option("--vr", vr);
   app.add_option("--decode", decode);
   app.add_option("--decode-threads", decode_threads);
+  app.add_option("--decoders", decoders, "parallel decode sessions (0: auto)");
   app.add_option("--batch", batch);
   app.add_option("--threads", threads, "engine threads");
+  std::string backend = "auto";
+  app.add_option("--backend", backend, "engine backend: auto, cpu, cuda, reference");
   app.add_option("--max-frames", max_frames);
   app.add_option("--modes", modes);
   std::string out;
@@ -68,22 +72,38 @@ int main(int argc, char** argv) {
     auto t = Clock::now();  // start-up included, as in the pipeline modes
     auto dec = video::Decoder::open(video, vo);
     if (!dec.ok()) return std::fprintf(stderr, "%s\n", dec.status().message().c_str()), 3;
-    video::DecodedFrame f;
+    VideoInfo info = (*dec)->info();
+    // Through the pipeline's source with sampling off: one session, or --decoders N over
+    // keyframe-aligned chunks; NVDEC frames stay on the GPU.
+    video::FrameSourceOptions so;
+    so.decode = vo;
+    so.decoders = decoders;
+    so.sample = false;
+    RemapTable none;
     int64_t n = 0;
-    while ((max_frames < 0 || n < max_frames)) {
-      auto more = (*dec)->next(f);
-      if (!more.ok() || !more.value()) break;
-      ++n;
+    int sessions = 1;
+    {
+      video::FrameSource source(std::move(dec).value(), none, so, false);
+      while ((max_frames < 0 || n < max_frames) && source.pop()) ++n;
+      source.cancel();
+      source.join();
+      sessions = source.sessions();
+      if (!source.decode_status().ok() || !source.sample_status().ok()) {
+        std::fprintf(stderr, "%s%s\n", source.decode_status().message().c_str(),
+                     source.sample_status().message().c_str());
+        return 3;
+      }
     }
-    const VideoInfo& info = (*dec)->info();
     emit(video, "decode", n, seconds_since(t),
          {{"size", std::to_string(info.width) + "x" + std::to_string(info.height)},
           {"codec", info.codec},
-          {"decoder", info.decoder}});
+          {"decoder", info.decoder},
+          {"sessions", sessions}});
   }
   video::VideoJob job;
   job.video = video;
   job.decode = vo;
+  job.decoders = decoders;
   job.vr = vr;
   job.batch = batch;
   job.progress = video::ProgressMode::kQuiet;
@@ -99,6 +119,7 @@ int main(int argc, char** argv) {
   if (model.empty() || (!has("detect") && !has("pipeline"))) return 0;
   DetectorOptions dopt;
   dopt.threads = threads;
+  dopt.backend = backend;
   auto det = Detector::load(model, dopt);
   if (!det.ok()) return std::fprintf(stderr, "%s\n", det.status().message().c_str()), 3;
   job.input_width = det->input_width(), job.input_height = det->input_height();

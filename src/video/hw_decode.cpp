@@ -67,4 +67,12 @@ Result<BufferRefPtr> create_cuda_device(int device) {
   return BufferRefPtr(ref);
 }
 
+Status download_frame(const AVFrame* device_frame, AVFrame* host) {
+  int rc = av_hwframe_transfer_data(host, device_frame, 0);
+  if (rc < 0) return internal_error("copying a frame from the GPU failed: " + av_error_text(rc));
+  rc = av_frame_copy_props(host, device_frame);
+  if (rc < 0) return internal_error("copying frame properties failed: " + av_error_text(rc));
+  return Status();
+}
+
 }  // namespace fungen::video
