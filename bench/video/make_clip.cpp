@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
 
   AVCodecContext* enc = nullptr;
   std::string used;
+  av_log_set_level(AV_LOG_QUIET);  // encoders that do not open here (no NVENC) are expected
   for (const std::string& name : names) {
     const AVCodec* c = avcodec_find_encoder_by_name(name.c_str());
     if (!c) continue;
@@ -110,6 +111,7 @@ int main(int argc, char** argv) {
     }
     avcodec_free_context(&ctx);
   }
+  av_log_set_level(AV_LOG_ERROR);
   if (!enc) {
     std::fprintf(stderr, "fungen_make_clip: no %s encoder opens in this FFmpeg\n", codec.c_str());
     return 1;

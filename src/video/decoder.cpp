@@ -1,7 +1,12 @@
 #include "video/decoder.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "fungen/log.h"
 
@@ -35,6 +40,16 @@ enum AVPixelFormat pick_cuda_format(AVCodecContext*, const enum AVPixelFormat* f
     if (*p == AV_PIX_FMT_CUDA) return *p;
   }
   return formats[0];  // NVDEC refused: the first (software) format; the probe notices
+}
+
+// Thread ids of this process (Linux: /proc/self/task), empty elsewhere.
+std::set<int> thread_ids() {
+  std::set<int> ids;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    ids.insert(std::atoi(e.path().filename().c_str()));
+  }
+  return ids;
 }
 
 std::string time_text(double t_ms) {
@@ -166,7 +181,12 @@ Status Decoder::open_codec(bool use_cuda, std::string& fallback_reason) {
     ctx->thread_count = options_.threads;  // 0: FFmpeg picks one per core
     ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
   }
+  std::set<int> before = thread_ids();
   rc = avcodec_open2(ctx.get(), codec, nullptr);
+  worker_tids_.clear();
+  for (int tid : thread_ids()) {
+    if (!before.count(tid)) worker_tids_.push_back(tid);
+  }
   if (rc < 0) {
     if (use_cuda) {
       fallback_reason = "NVDEC decoder did not open (" + av_error_text(rc) + ")";
@@ -322,6 +342,17 @@ Result<bool> Decoder::next(DecodedFrame& out) {
   out.index = next_index_++;
   last_t_ms_ = out.t_ms;
   return true;
+}
+
+void Decoder::lower_priority(int nice) {
+  if (nice <= 0) return;
+  auto lower = [nice](int tid) {
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+    if (errno == 0) setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(now + nice, 19));
+  };
+  lower(static_cast<int>(gettid()));
+  for (int tid : worker_tids_) lower(tid);
 }
 
 Status Decoder::start_range(int64_t seek_ts, int64_t begin_pts, int64_t end_pts) {

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fungen/status.h"
 #include "fungen/video.h"
@@ -42,6 +43,10 @@ class Decoder {
   bool using_cuda() const { return using_cuda_; }
   int stream_index() const { return stream_index_; }
   AVFormatContext* format_context() const { return format_.get(); }
+  // Lowers the CPU priority (nice +`nice`, Linux) of FFmpeg's decoder threads and of the
+  // calling thread: on a machine shared with inference, decoding then fills the cores the
+  // detector leaves idle (its serial phases) instead of competing with its parallel ones.
+  void lower_priority(int nice);
 
   struct State;
 
@@ -73,6 +78,7 @@ class Decoder {
   bool finished_ = false;
   bool using_cuda_ = false;
   bool keep_device_frames_ = false;
+  std::vector<int> worker_tids_;  // FFmpeg's frame/slice threads of this decoder (Linux)
   bool ranged_ = false;
   int64_t range_begin_ = AV_NOPTS_VALUE, range_end_ = AV_NOPTS_VALUE;
 };

@@ -1,7 +1,12 @@
 #include "video/frame_source.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 
 #include "fungen/log.h"
 #include "video/frame_sampler.h"
@@ -64,6 +69,13 @@ Status sample_frame(FrameSamplerState& st, const DecodedFrame& f, int rotation,
     frame = st.host.get();
   }
   return st.sampler.sample(frame, rotation, table, out);
+}
+
+void lower_this_thread(int nice) {
+  if (nice <= 0) return;
+  errno = 0;
+  int now = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  if (errno == 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(now + nice, 19));
 }
 
 }  // namespace
@@ -136,6 +148,7 @@ struct FrameSource::Session {
 FrameSource::FrameSource(std::unique_ptr<Decoder> decoder, const RemapTable& table,
                          FrameSourceOptions options, bool resumed)
     : table_(table), options_(std::move(options)), out_(options_.queue_capacity) {
+  if (const char* env = std::getenv("FUNGEN_DECODE_NICE")) options_.nice = std::atoi(env);
   const VideoInfo& info = decoder->info();
   rotation_ = info.rotation;
   declared_frames_ = info.frame_count;
@@ -190,6 +203,7 @@ void FrameSource::run_single(std::unique_ptr<Decoder> decoder) {
   session_state_.back()->decoder = std::move(decoder);
   Decoder* dec = session_state_.back()->decoder.get();
   threads_.emplace_back([this, dec, shared] {
+    dec->lower_priority(options_.nice);
     int64_t n = 0;
     while (!cancelled_) {
       DecodedFrame f;
@@ -209,6 +223,7 @@ void FrameSource::run_single(std::unique_ptr<Decoder> decoder) {
     shared->close();
   });
   threads_.emplace_back([this, shared] {
+    lower_this_thread(options_.nice);
     FrameSamplerState st;
     while (auto f = shared->pop()) {
       SampledFrame s;
@@ -255,6 +270,7 @@ void FrameSource::run_parallel(std::unique_ptr<Decoder> first, std::vector<Chunk
         me.decoder = std::move(d).value();
       }
       Decoder& dec = *me.decoder;
+      dec.lower_priority(options_.nice);
       if ((options_.device_sink || !options_.sample) && dec.using_cuda())
         dec.keep_device_frames(true);
       const std::vector<ChunkPlan>& plan = *shared_chunks;

@@ -38,6 +38,10 @@ struct FrameSourceOptions {
   int chunk_frames = 64;
   size_t queue_capacity = 8;  // sampled frames waiting for the consumer
   DeviceFrameSink device_sink;
+  // Decode and sample threads run this much nicer (Linux) than the consumer's: they then fill the
+  // cores the detector leaves idle (NMS, its serial phases) rather than slow its parallel ones.
+  // Only matters while both compete for the CPU. FUNGEN_DECODE_NICE overrides it.
+  int nice = 10;
   bool sample = true;  // false: decode only (benchmarks), the frames come out without pixels
 };
 
