@@ -34,6 +34,8 @@ log=$out/video_gpu.jsonl
 declare -A size=([1080p_h264]=1920x1080 [4k_hevc]=3840x2160 [8k_vr_hevc]=7680x3840)
 declare -A codec=([1080p_h264]=h264 [4k_hevc]=hevc [8k_vr_hevc]=hevc)
 declare -A frames=([1080p_h264]=900 [4k_hevc]=450 [8k_vr_hevc]=300)
+if [ -n "${FUNGEN_CLIP_FRAMES:-}" ]; then for c in "${!frames[@]}"; do frames[$c]=$FUNGEN_CLIP_FRAMES; done; fi
+backend=${FUNGEN_BACKEND:-cuda}
 declare -A file=([1080p_h264]=1080p_h264.mp4 [4k_hevc]=4k_hevc.mp4 [8k_vr_hevc]=8k_vr_FISHEYE190_LR_hevc.mp4)
 bench() {  # label, then fungen_video_bench flags; appends the JSON lines with the label
   local label=$1; shift
@@ -50,14 +52,17 @@ for c in ${clips//,/ }; do
       --frames "${frames[$c]}" --gop 30 && mv "$v.tmp.mp4" "$v" || exit 3
     echo "clip $c written in $(($(date +%s) - t0)) s"
   fi
+  # NVDEC (frames kept on the GPU, handed to a checking sink) against one CPU session: PASS/FAIL.
+  FUNGEN_LOG=${FUNGEN_LOG:-warn} bundle/bin/fungen_decode_check "$v" --decode cuda --decoders 1,4 2>&1 |
+    tee -a "$out/decode_check.txt"
   for n in ${sessions//,/ }; do
     bench "nvdec x$n" "$v" --decode cuda --decoders "$n" --modes decode
   done
   bench "cpu x1 ($cores threads)" "$v" --decode cpu --decoders 1 --decode-threads "$cores" --modes decode
   bench "cpu x4 ($((cores / 4)) threads each)" "$v" --decode cpu --decoders 4 --decode-threads "$cores" --modes decode
-  bench "detect (cuda)" "$v" --model "$model" --backend cuda --batch 32 --max-frames 640 --modes detect
+  bench "detect ($backend)" "$v" --model "$model" --backend "$backend" --batch 32 --max-frames 640 --modes detect
   for n in 1 4 8; do
-    bench "nvdec x$n + detect" "$v" --decode cuda --decoders "$n" --model "$model" --backend cuda --batch 32 --modes pipeline
+    bench "nvdec x$n + detect" "$v" --decode cuda --decoders "$n" --model "$model" --backend "$backend" --batch 32 --modes pipeline
   done
 done
 python3 - "$log" <<'PY'
