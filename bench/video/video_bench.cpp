@@ -3,7 +3,10 @@
 // decode + sample + detect (the full pipeline, no output file). One JSON line per mode.
 //
 //   fungen_video_bench clip.mp4 --model yolo11n.onnx --batch 4 --max-frames 60
+#include <sys/resource.h>
+
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -15,12 +18,21 @@
 #include "fungen/detector.h"
 #include "fungen/video.h"
 #include "video/decoder.h"
+#include "video/frame_source.h"
 #include "video/pipeline.h"
 
 using namespace fungen;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// CPU time of the whole process (all threads), seconds.
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+double g_cpu_start = 0;  // process_cpu_seconds() when the current mode's clock started
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -33,6 +45,11 @@ void emit(const std::string& video, const std::string& mode, int64_t frames, dou
                               {"frames", frames},
                               {"seconds", std::round(s * 1000) / 1000},
                               {"fps", s > 0 ? std::round(frames / s * 10) / 10 : 0.0}};
+  // Cores busy on average while the mode ran (CPU time / wall time): how much of the machine a
+  // stage leaves idle.
+  double cpu = process_cpu_seconds() - g_cpu_start;
+  j["cpu_s"] = std::round(cpu * 1000) / 1000;
+  j["cores_busy"] = s > 0 ? std::round(cpu / s * 100) / 100 : 0.0;
   for (auto it = extra.begin(); it != extra.end(); ++it) j[it.key()] = it.value();
   std::printf("%s\n", j.dump().c_str());
   std::fflush(stdout);
@@ -43,15 +60,18 @@ void emit(const std::string& video, const std::string& mode, int64_t frames, dou
 int main(int argc, char** argv) {
   CLI::App app{"fungen video benchmark"};
   std::string video, model, vr = "auto", decode = "cpu", modes = "decode,sample,detect,pipeline";
-  int batch = 1, threads = 0, decode_threads = 0;
+  int batch = 1, threads = 0, decode_threads = 0, decoders = 1;
   int64_t max_frames = -1;
   app.add_option("video", video)->required();
   app.add_option("--model,-m", model, "ONNX model (detect and pipeline modes)");
   app.add_option("--vr", vr);
   app.add_option("--decode", decode);
   app.add_option("--decode-threads", decode_threads);
+  app.add_option("--decoders", decoders, "parallel decode sessions (0: auto)");
   app.add_option("--batch", batch);
   app.add_option("--threads", threads, "engine threads");
+  std::string backend = "auto";
+  app.add_option("--backend", backend, "engine backend: auto, cpu, cuda, reference");
   app.add_option("--max-frames", max_frames);
   app.add_option("--modes", modes);
   std::string out;
@@ -66,24 +86,42 @@ int main(int argc, char** argv) {
 
   if (has("decode")) {
     auto t = Clock::now();  // start-up included, as in the pipeline modes
+    g_cpu_start = process_cpu_seconds();
     auto dec = video::Decoder::open(video, vo);
     if (!dec.ok()) return std::fprintf(stderr, "%s\n", dec.status().message().c_str()), 3;
-    video::DecodedFrame f;
+    VideoInfo info = (*dec)->info();
+    // Through the pipeline's source with sampling off: one session, or --decoders N over
+    // keyframe-aligned chunks; NVDEC frames stay on the GPU.
+    video::FrameSourceOptions so;
+    so.decode = vo;
+    so.decoders = decoders;
+    so.sample = false;
+    so.nice = 0;  // nothing to yield to: decode at normal priority
+    RemapTable none;
     int64_t n = 0;
-    while ((max_frames < 0 || n < max_frames)) {
-      auto more = (*dec)->next(f);
-      if (!more.ok() || !more.value()) break;
-      ++n;
+    int sessions = 1;
+    {
+      video::FrameSource source(std::move(dec).value(), none, so, false);
+      while ((max_frames < 0 || n < max_frames) && source.pop()) ++n;
+      source.cancel();
+      source.join();
+      sessions = source.sessions();
+      if (!source.decode_status().ok() || !source.sample_status().ok()) {
+        std::fprintf(stderr, "%s%s\n", source.decode_status().message().c_str(),
+                     source.sample_status().message().c_str());
+        return 3;
+      }
     }
-    const VideoInfo& info = (*dec)->info();
     emit(video, "decode", n, seconds_since(t),
          {{"size", std::to_string(info.width) + "x" + std::to_string(info.height)},
           {"codec", info.codec},
-          {"decoder", info.decoder}});
+          {"decoder", info.decoder},
+          {"sessions", sessions}});
   }
   video::VideoJob job;
   job.video = video;
   job.decode = vo;
+  job.decoders = decoders;
   job.vr = vr;
   job.batch = batch;
   job.progress = video::ProgressMode::kQuiet;
@@ -92,6 +130,7 @@ int main(int argc, char** argv) {
     video::VideoJob sample_job = job;
     sample_job.out = out;
     sample_job.overwrite = true;
+    g_cpu_start = process_cpu_seconds();
     auto r = video::run_video_job(sample_job, nullptr);
     if (!r.ok()) return std::fprintf(stderr, "%s\n", r.status().message().c_str()), 3;
     emit(video, "decode+sample", r->frames, r->seconds, {{"vr", r->vr}});
@@ -99,6 +138,7 @@ int main(int argc, char** argv) {
   if (model.empty() || (!has("detect") && !has("pipeline"))) return 0;
   DetectorOptions dopt;
   dopt.threads = threads;
+  dopt.backend = backend;
   auto det = Detector::load(model, dopt);
   if (!det.ok()) return std::fprintf(stderr, "%s\n", det.status().message().c_str()), 3;
   job.input_width = det->input_width(), job.input_height = det->input_height();
@@ -126,6 +166,7 @@ int main(int argc, char** argv) {
         warm.ok() && !warm.value().empty() ? static_cast<int64_t>(warm.value()[0].size()) : -1;
     int64_t n = 0;
     auto t = Clock::now();
+    g_cpu_start = process_cpu_seconds();
     int64_t target = max_frames > 0 ? max_frames : 32;
     // On a thread of its own, like the pipeline's detect stage.
     Status failed;
@@ -143,6 +184,7 @@ int main(int argc, char** argv) {
       worker.join();
       n = 0;
       t = Clock::now();
+      g_cpu_start = process_cpu_seconds();
       while (n < target && failed.ok()) {
         auto r = det->detect(views);
         if (!r.ok()) failed = r.status();
@@ -166,6 +208,7 @@ int main(int argc, char** argv) {
         for (const auto& d : r.value()) detections += static_cast<int64_t>(d.size());
       return r;
     };
+    g_cpu_start = process_cpu_seconds();
     auto r = video::run_video_job(job, fn);
     if (!r.ok()) return std::fprintf(stderr, "%s\n", r.status().message().c_str()), 3;
     emit(video, "decode+detect", r->frames, r->seconds,

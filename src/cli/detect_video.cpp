@@ -128,6 +128,10 @@ void add_video_flags(CLI::App* cmd, VideoFlags& f) {
       ->capture_default_str();
   g->add_option("--decode-threads", f.decode_threads, "CPU decoder threads (0: FFmpeg's choice)")
       ->check(CLI::Range(0, 256));
+  g->add_option("--decoders", f.decoders,
+                "Parallel decode sessions over keyframe-aligned chunks (0: auto; NVDEC 4, CPU 1 "
+                "below 8 cores)")
+      ->check(CLI::Range(0, 64));
   g->add_option("--progress", f.progress,
                 "Videos: auto (a bar on a terminal), bar, json (lines on stdout), none")
       ->capture_default_str();
@@ -162,6 +166,7 @@ int run_video_detect(const std::vector<std::string>& inputs, const std::string& 
   if (!decode.ok()) return report(decode.status());
   base.decode = decode.value();
   base.decode.threads = flags.decode_threads;
+  base.decoders = flags.decoders;
   base.vr = flags.vr;
   if (flags.vr != "auto") {
     auto vr = parse_vr_format(flags.vr);

@@ -18,6 +18,7 @@ struct VideoFlags {
   std::string eye = "left";
   std::string decode = "auto";
   int decode_threads = 0;
+  int decoders = 0;  // parallel decode sessions, 0: auto
   std::string progress = "auto";
   bool quiet = false;
   bool overwrite = false;
@@ -25,6 +26,7 @@ struct VideoFlags {
 };
 
 // Adds --vr --view --fov --fov-y --pitch --yaw --view-size --eye --decode --decode-threads
+// --decoders
 // --progress --quiet --overwrite -r/--recursive.
 void add_video_flags(CLI::App* cmd, VideoFlags& flags);
 

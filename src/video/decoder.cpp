@@ -1,7 +1,12 @@
 #include "video/decoder.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "fungen/log.h"
 
@@ -35,6 +40,16 @@ enum AVPixelFormat pick_cuda_format(AVCodecContext*, const enum AVPixelFormat* f
     if (*p == AV_PIX_FMT_CUDA) return *p;
   }
   return formats[0];  // NVDEC refused: the first (software) format; the probe notices
+}
+
+// Thread ids of this process (Linux: /proc/self/task), empty elsewhere.
+std::set<int> thread_ids() {
+  std::set<int> ids;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    ids.insert(std::atoi(e.path().filename().c_str()));
+  }
+  return ids;
 }
 
 std::string time_text(double t_ms) {
@@ -161,12 +176,17 @@ Status Decoder::open_codec(bool use_cuda, std::string& fallback_reason) {
     hw_device_ = std::move(dev).value();
     ctx->hw_device_ctx = av_buffer_ref(hw_device_.get());
     ctx->get_format = pick_cuda_format;
-    ctx->extra_hw_frames = 4;
+    ctx->extra_hw_frames = 6;  // frames held downstream (queue, sampler) while NVDEC goes on
   } else {
     ctx->thread_count = options_.threads;  // 0: FFmpeg picks one per core
     ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
   }
+  std::set<int> before = thread_ids();
   rc = avcodec_open2(ctx.get(), codec, nullptr);
+  worker_tids_.clear();
+  for (int tid : thread_ids()) {
+    if (!before.count(tid)) worker_tids_.push_back(tid);
+  }
   if (rc < 0) {
     if (use_cuda) {
       fallback_reason = "NVDEC decoder did not open (" + av_error_text(rc) + ")";
@@ -275,43 +295,82 @@ Status Decoder::check_complete() const {
 Result<bool> Decoder::next(DecodedFrame& out) {
   if (finished_) return false;
   if (!out.frame) out.frame = make_frame();
-  av_frame_unref(out.frame.get());
   AVFrame* target = out.frame.get();
-  AVFrame* decoded = target;
-  if (using_cuda_) {
-    if (!hw_frame_) hw_frame_ = make_frame();
-    decoded = hw_frame_.get();
+  const bool download = using_cuda_ && !keep_device_frames_;
+  if (download && !hw_frame_) hw_frame_ = make_frame();
+  AVFrame* decoded = download ? hw_frame_.get() : target;
+  while (true) {
+    av_frame_unref(target);
     av_frame_unref(decoded);
-  }
-  if (pending_) {
-    av_frame_move_ref(decoded, pending_.get());
-    pending_.reset();
-  } else {
-    auto got = decode_one(decoded);
-    if (!got.ok()) {
-      finished_ = true;
-      return got.status();
+    if (pending_) {
+      av_frame_move_ref(decoded, pending_.get());
+      pending_.reset();
+    } else {
+      auto got = decode_one(decoded);
+      if (!got.ok()) {
+        finished_ = true;
+        return got.status();
+      }
+      if (!got.value()) {
+        finished_ = true;
+        if (!ranged_) FUNGEN_RETURN_IF_ERROR(check_complete());
+        return false;
+      }
     }
-    if (!got.value()) {
+    if (!ranged_) break;
+    int64_t pts = decoded->best_effort_timestamp;
+    if (pts == AV_NOPTS_VALUE) pts = decoded->pts;
+    if (pts != AV_NOPTS_VALUE && range_begin_ != AV_NOPTS_VALUE && pts < range_begin_) continue;
+    if (pts != AV_NOPTS_VALUE && range_end_ != AV_NOPTS_VALUE && pts >= range_end_) {
       finished_ = true;
-      FUNGEN_RETURN_IF_ERROR(check_complete());
+      av_frame_unref(decoded);
       return false;
     }
+    break;
   }
-  if (using_cuda_) {
-    int rc = av_hwframe_transfer_data(target, decoded, 0);
-    if (rc < 0) {
-      finished_ = true;
-      return internal_error(fmt::format("{}: copying frame {} from the GPU failed: {}", path_,
-                                        next_index_, av_error_text(rc)));
-    }
-    av_frame_copy_props(target, decoded);
+  if (download) {
+    Status s = download_frame(decoded, target);
     av_frame_unref(decoded);
+    if (!s.ok()) {
+      finished_ = true;
+      return internal_error(fmt::format("{}: frame {}: {}", path_, next_index_, s.message()));
+    }
   }
+  out.pts =
+      target->best_effort_timestamp != AV_NOPTS_VALUE ? target->best_effort_timestamp : target->pts;
   out.t_ms = frame_time_ms(target);
   out.index = next_index_++;
   last_t_ms_ = out.t_ms;
   return true;
+}
+
+void Decoder::lower_priority(int nice) {
+  if (nice <= 0) return;
+  auto lower = [nice](int tid) {
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+    if (errno == 0) setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(now + nice, 19));
+  };
+  lower(static_cast<int>(gettid()));
+  for (int tid : worker_tids_) lower(tid);
+}
+
+Status Decoder::start_range(int64_t seek_ts, int64_t begin_pts, int64_t end_pts) {
+  ranged_ = true;
+  range_begin_ = begin_pts, range_end_ = end_pts;
+  finished_ = false;
+  if (seek_ts == AV_NOPTS_VALUE) return Status();
+  pending_.reset();
+  int rc = av_seek_frame(format_.get(), stream_index_, seek_ts, AVSEEK_FLAG_BACKWARD);
+  if (rc < 0) {
+    return internal_error(
+        fmt::format("{}: seeking to a keyframe for a parallel decode session failed ({}); "
+                    "rerun with --decoders 1",
+                    path_, av_error_text(rc)));
+  }
+  avcodec_flush_buffers(codec_.get());
+  draining_ = false;
+  return Status();
 }
 
 Status Decoder::skip_through(double t_ms, int64_t next_index) {

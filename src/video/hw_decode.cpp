@@ -57,7 +57,12 @@ std::string cuda_unsupported_reason(const AVCodecParameters* par) {
 Result<BufferRefPtr> create_cuda_device(int device) {
   AVBufferRef* ref = nullptr;
   std::string name = std::to_string(device);
-  int rc = av_hwdevice_ctx_create(&ref, AV_HWDEVICE_TYPE_CUDA, name.c_str(), nullptr, 0);
+  // The device's primary context (AV_CUDA_USE_PRIMARY_CONTEXT of libavutil/hwcontext_cuda.h,
+  // which needs cuda.h to include): the one the CUDA runtime uses, so decoded frames are valid
+  // device pointers for our kernels, and the legacy default stream orders work in both.
+  constexpr int kUsePrimaryContext = 1 << 0;
+  int rc = av_hwdevice_ctx_create(&ref, AV_HWDEVICE_TYPE_CUDA, name.c_str(), nullptr,
+                                  kUsePrimaryContext);
   if (rc < 0) {
     return unsupported(
         fmt::format("no usable CUDA device {} for NVDEC ({}): no NVIDIA driver or "
@@ -65,6 +70,14 @@ Result<BufferRefPtr> create_cuda_device(int device) {
                     device, av_error_text(rc)));
   }
   return BufferRefPtr(ref);
+}
+
+Status download_frame(const AVFrame* device_frame, AVFrame* host) {
+  int rc = av_hwframe_transfer_data(host, device_frame, 0);
+  if (rc < 0) return internal_error("copying a frame from the GPU failed: " + av_error_text(rc));
+  rc = av_frame_copy_props(host, device_frame);
+  if (rc < 0) return internal_error("copying frame properties failed: " + av_error_text(rc));
+  return Status();
 }
 
 }  // namespace fungen::video

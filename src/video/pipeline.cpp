@@ -9,16 +9,10 @@
 #include "fungen/log.h"
 #include "video/bounded_queue.h"
 #include "video/decoder.h"
-#include "video/frame_sampler.h"
+#include "video/frame_source.h"
 
 namespace fungen::video {
 namespace {
-
-struct SampledFrame {
-  int64_t index = 0;
-  double t_ms = 0;
-  Image image;
-};
 
 struct DetectedFrame {
   int64_t index = 0;
@@ -159,57 +153,27 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
 
   std::atomic<bool> stop_local{false};
   auto stopping = [&] { return stop_local.load() || (job.stop && job.stop->load()); };
-  BoundedQueue<DecodedFrame> decoded_q(3);
-  BoundedQueue<SampledFrame> sampled_q(static_cast<size_t>(2 * batch));
+  FrameSourceOptions source_options;
+  source_options.decode = job.decode;
+  source_options.decoders = job.decoders;
+  source_options.chunk_frames = std::max(job.decode_chunk_frames, 1);
+  source_options.queue_capacity = static_cast<size_t>(2 * batch);
+  source_options.device_sink = job.device_sink;
+  FrameSource source(std::move(decoder), geo.table, source_options, first > 0);
   BoundedQueue<std::vector<DetectedFrame>> detected_q(3);
   auto cancel_all = [&] {
-    decoded_q.cancel();
-    sampled_q.cancel();
+    source.cancel();
     detected_q.cancel();
   };
-  Status decode_status, sample_status, detect_status;
-  std::atomic<bool> decode_reached_end{false};
-  std::atomic<int64_t> frames_pushed{0};
+  Status detect_status;
 
-  std::thread decode_thread([&] {
-    while (!stopping()) {
-      DecodedFrame f;
-      auto more = decoder->next(f);
-      if (!more.ok()) {
-        decode_status = more.status();
-        break;
-      }
-      if (!more.value()) {
-        decode_reached_end = true;
-        break;
-      }
-      if (!decoded_q.push(std::move(f))) break;
-      ++frames_pushed;
-    }
-    decoded_q.close();
-  });
-  std::thread sample_thread([&] {
-    FrameSampler sampler;
-    while (auto f = decoded_q.pop()) {
-      SampledFrame s;
-      s.index = f->index, s.t_ms = f->t_ms;
-      Status st = sampler.sample(f->frame.get(), info.rotation, geo.table, s.image);
-      if (!st.ok()) {
-        sample_status = st;
-        cancel_all();
-        break;
-      }
-      if (!sampled_q.push(std::move(s))) break;
-    }
-    sampled_q.close();
-  });
   std::thread detect_thread([&] {
     std::vector<SampledFrame> frames;
     std::vector<Frame> views;
     while (!stopping()) {
       frames.clear();
       while (static_cast<int>(frames.size()) < batch) {
-        auto s = sampled_q.pop();
+        auto s = source.pop();
         if (!s) break;
         frames.push_back(std::move(*s));
       }
@@ -281,15 +245,18 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
     }
     progress.update(done);
   }
-  decode_thread.join();
-  sample_thread.join();
+  if (stopping()) source.cancel();
   detect_thread.join();
+  source.cancel();  // the detect stage ended (end, error or stop): release the decoders
+  source.join();
+  Status decode_status = source.decode_status();
+  Status sample_status = source.sample_status();
 
   result.frames = done;
   result.frames_this_run = done - first;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // A stop that came after the last frame was written interrupts nothing.
-  bool all_written = decode_reached_end && done == first + frames_pushed;
+  bool all_written = source.reached_end() && done == first + source.frames_pushed();
   result.interrupted = stopping() && !all_written;
   for (const Status* s : {&write_status, &sample_status, &detect_status}) {
     if (!s->ok()) {

@@ -10,6 +10,7 @@
 
 #include "fungen/detector.h"
 #include "fungen/video.h"
+#include "video/device_frame.h"
 #include "video/progress.h"
 #include "video/writers/record_io.h"
 
@@ -23,7 +24,10 @@ struct VideoJob {
   std::string video;
   std::string out;  // .jsonl or .msgpack; empty: decode and detect, write nothing
   VideoOptions decode;
-  std::string vr = "auto";  // "auto", "none" or a parse_vr_format() spec
+  int decoders = 0;              // parallel decode sessions, 0: auto (frame_source.h)
+  int decode_chunk_frames = 64;  // parallel sessions: frames per keyframe-aligned chunk (about)
+  DeviceFrameSink device_sink;   // NVDEC frames go here in GPU memory when set and taken
+  std::string vr = "auto";       // "auto", "none" or a parse_vr_format() spec
   UnwarpOptions view;
   int input_width = 640, input_height = 640;  // the model's input: 2D frames are scaled to fit
   int batch = 1;

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# bench/video/run_gpu.sh — decode-only (NVDEC with 1..8 sessions, CPU decoders) vs decode+detect
+# on the GPU machine, at 1080p H.264, 4K HEVC and 8K HEVC VR (fisheye 190 side-by-side, unwarped
+# to 640×640), one table at the end. Builds nothing and needs no ffmpeg program: the clips are
+# written by fungen_make_clip with the bundled FFmpeg libraries (NVENC when the driver offers it,
+# else libx264/libx265 on the CPU), once per machine, into $FUNGEN_BENCH_DIR (/tmp/fungen_clips).
+#
+# Expects (made on the development machine, see docs/benchmarks.md "Video on the GPU machine"):
+#   /opt/ff/lib            both halves of scripts/bundle_ffmpeg.sh unpacked
+#   bundle/bin/            fungen_video_bench, fungen_make_clip (scripts/bundle.sh, libs in bundle/lib)
+#   bundle/models/*.onnx   the model (YOLO11n, 640)
+# Usage (on the device, repository root): bench/video/run_gpu.sh [clips] [sessions]
+#   clips: comma list of 1080p_h264,4k_hevc,8k_vr_hevc (default all); sessions: 1,2,4,8
+set -uo pipefail
+clips=${1:-1080p_h264,4k_hevc,8k_vr_hevc}
+sessions=${2:-1,2,4,8}
+out=${OUT:-/tmp/out}
+mkdir -p "$out"
+dir=${FUNGEN_BENCH_DIR:-/tmp/fungen_clips}
+mkdir -p "$dir"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+site=$(python3 -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))' 2>/dev/null)
+for d in "$site"/nvidia/cudnn/lib "$site"/nvidia/cublas/lib "$site"/nvidia/cu13/lib /usr/local/cuda/lib64; do
+  [ -d "$d" ] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d
+done
+export LD_LIBRARY_PATH=/opt/ff/lib:$PWD/bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+missing=$(ldd bundle/bin/fungen_video_bench | grep 'not found')
+[ -z "$missing" ] || { echo "run_gpu.sh: libraries not found (bundle halves unpacked to /opt/ff/lib?):"; echo "$missing"; exit 2; }
+model=$(ls bundle/models/*.onnx | head -1)
+cores=$(nproc)
+log=$out/video_gpu.jsonl
+: >"$log"
+
+declare -A size=([1080p_h264]=1920x1080 [4k_hevc]=3840x2160 [8k_vr_hevc]=7680x3840)
+declare -A codec=([1080p_h264]=h264 [4k_hevc]=hevc [8k_vr_hevc]=hevc)
+declare -A frames=([1080p_h264]=900 [4k_hevc]=450 [8k_vr_hevc]=300)
+if [ -n "${FUNGEN_CLIP_FRAMES:-}" ]; then for c in "${!frames[@]}"; do frames[$c]=$FUNGEN_CLIP_FRAMES; done; fi
+backend=${FUNGEN_BACKEND:-cuda}
+declare -A file=([1080p_h264]=1080p_h264.mp4 [4k_hevc]=4k_hevc.mp4 [8k_vr_hevc]=8k_vr_FISHEYE190_LR_hevc.mp4)
+bench() {  # label, then fungen_video_bench flags; appends the JSON lines with the label
+  local label=$1; shift
+  FUNGEN_LOG=${FUNGEN_LOG:-warn} bundle/bin/fungen_video_bench "$@" 2>>"$out/video_gpu.err" |
+    python3 -c 'import sys, json
+for l in sys.stdin:
+    j = json.loads(l); j["label"] = sys.argv[1]; print(json.dumps(j))' "$label" | tee -a "$log"
+}
+for c in ${clips//,/ }; do
+  v=$dir/${file[$c]}
+  if [ ! -s "$v" ]; then
+    t0=$(date +%s)
+    bundle/bin/fungen_make_clip "$v.tmp.mp4" --size "${size[$c]}" --codec "${codec[$c]}" \
+      --frames "${frames[$c]}" --gop 30 && mv "$v.tmp.mp4" "$v" || exit 3
+    echo "clip $c written in $(($(date +%s) - t0)) s"
+  fi
+  # NVDEC (frames kept on the GPU, handed to a checking sink) against one CPU session: PASS/FAIL.
+  FUNGEN_LOG=${FUNGEN_LOG:-warn} bundle/bin/fungen_decode_check "$v" --decode cuda --decoders 1,4 2>&1 |
+    tee -a "$out/decode_check.txt"
+  for n in ${sessions//,/ }; do
+    bench "nvdec x$n" "$v" --decode cuda --decoders "$n" --modes decode
+  done
+  bench "cpu x1 ($cores threads)" "$v" --decode cpu --decoders 1 --decode-threads "$cores" --modes decode
+  bench "cpu x4 ($((cores / 4)) threads each)" "$v" --decode cpu --decoders 4 --decode-threads "$cores" --modes decode
+  bench "detect ($backend)" "$v" --model "$model" --backend "$backend" --batch 32 --max-frames 640 --modes detect
+  for n in 1 4 8; do
+    bench "nvdec x$n + detect" "$v" --decode cuda --decoders "$n" --model "$model" --backend "$backend" --batch 32 --modes pipeline
+  done
+done
+python3 - "$log" <<'PY'
+import json, sys, collections
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+by = collections.defaultdict(list)
+for r in rows: by[r["video"].rsplit("/", 1)[-1]].append(r)
+print("\n| clip | run | mode | decoder | frames | fps |\n|---|---|---|---|---:|---:|")
+for clip, rs in by.items():
+    for r in rs:
+        print(f'| {clip} | {r["label"]} | {r["mode"]} | {r.get("decoder", "")} | {r["frames"]} | {r["fps"]:.1f} |')
+print("\n| clip | best decode-only fps (run) | best decode+detect fps (run) | ratio |\n|---|---|---|---:|")
+for clip, rs in by.items():
+    d = [r for r in rs if r["mode"] == "decode"]
+    p = [r for r in rs if r["mode"] == "decode+detect"]
+    if not d or not p: continue
+    bd = max(d, key=lambda r: r["fps"]); bp = max(p, key=lambda r: r["fps"])
+    print(f'| {clip} | {bd["fps"]:.1f} ({bd["label"]}) | {bp["fps"]:.1f} ({bp["label"]}) | {bp["fps"] / bd["fps"]:.0%} |')
+PY
