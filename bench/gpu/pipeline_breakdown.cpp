@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "backends/cuda/postprocess.cuh"
@@ -22,15 +23,15 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-void print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh, float conf,
-                     int iterations, int nms_method) {
+int print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh, float conf,
+                    int iterations, int nms_method) {
   const int b = det.static_batch() > 0 ? det.static_batch() : 1;
   const int in_w = det.input_width(), in_h = det.input_height();
   Shape shape{b, 3, in_h, in_w};
   auto found = device_run_of(det.engine(), {&shape, 1});
   if (!found.ok() || !found.value()) {
-    std::printf("breakdown: the model is not one GPU run\n");
-    return;
+    std::printf("FAIL breakdown: the model is not one GPU run\n");
+    return 1;
   }
   DeviceRun* run = found.value();
   auto st = static_cast<cudaStream_t>(run->device_stream());
@@ -39,15 +40,27 @@ void print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh,
   const bool raw = det.layout() == HeadLayout::kRaw;
   const size_t frame_bytes = static_cast<size_t>(fw) * fh * 3;
   const int max_det = 300;
+  // The first CUDA error of the breakdown (its name is printed; the stages are then unreliable).
+  cudaError_t err = cudaSuccess;
+  std::string where;
+  auto check = [&](cudaError_t e, const char* what) {
+    if (e != cudaSuccess && err == cudaSuccess) err = e, where = what;
+  };
+  cudaGetLastError();  // an earlier caller's stale error is not ours
   uint8_t* dframe = nullptr;
   void* ws = nullptr;
   float* dets = nullptr;
   int* counts = nullptr;
   size_t ws_bytes = raw ? cuda::raw_detect_workspace_bytes(b, d2) : 16;
-  cudaMalloc(&dframe, frame_bytes);
-  cudaMalloc(&ws, ws_bytes);
-  cudaMalloc(&dets, sizeof(float) * 6 * max_det * b);
-  cudaMalloc(&counts, sizeof(int) * b);
+  check(cudaMalloc(&dframe, frame_bytes), "cudaMalloc");
+  check(cudaMalloc(&ws, ws_bytes), "cudaMalloc");
+  check(cudaMalloc(&dets, sizeof(float) * 6 * max_det * b), "cudaMalloc");
+  check(cudaMalloc(&counts, sizeof(int) * b), "cudaMalloc");
+  if (err != cudaSuccess) {
+    std::printf("FAIL breakdown: %s: %s\n", where.c_str(), cudaGetErrorString(err));
+    cudaFree(dframe), cudaFree(ws), cudaFree(dets), cudaFree(counts);
+    return 1;
+  }
   std::vector<float> host(static_cast<size_t>(6) * max_det * b + b);
   gpu::DeviceFrame df;
   df.width = fw, df.height = fh, df.data[0] = dframe, df.pitch[0] = fw * 3;
@@ -57,9 +70,19 @@ void print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh,
   p.method = static_cast<cuda::NmsMethod>(nms_method);
   cuda::DetectOutput r{dets, counts};
   cudaEvent_t ev[6];
-  for (cudaEvent_t& e : ev) cudaEventCreate(&e);
-  // External event nodes inside the captured graph, so their times can be read.
-  auto mark = [&](int k) { cudaEventRecordWithFlags(ev[k], st, cudaEventRecordExternal); };
+  for (cudaEvent_t& e : ev) check(cudaEventCreate(&e), "cudaEventCreate");
+  // Inside the capture: external event nodes, so their times can be read after a replay.
+  // Outside: plain records (cudaEventRecordExternal is invalid there, and its error would be
+  // picked up by the next launch check).
+  auto mark = [&](int k) {
+    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+    check(cudaStreamIsCapturing(st, &cs), "cudaStreamIsCapturing");
+    check(cs == cudaStreamCaptureStatusActive
+              ? cudaEventRecordWithFlags(ev[k], st, cudaEventRecordExternal)
+              : cudaEventRecord(ev[k], st),
+          "event record");
+  };
+  std::string step_error;
   auto middle = [&]() {
     mark(1);
     Status s = gpu::letterbox_on_device(
@@ -69,50 +92,68 @@ void print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh,
     if (s.ok()) s = run->enqueue();
     mark(3);
     if (raw) {
-      cuda::raw_detect(static_cast<const float*>(out.data), b, d1, d2, p, ws, ws_bytes, r, st);
+      check(
+          cuda::raw_detect(static_cast<const float*>(out.data), b, d1, d2, p, ws, ws_bytes, r, st),
+          "raw_detect");
     } else {
-      cuda::end_to_end_detect(static_cast<const float*>(out.data), b, d1, d2, p, r, st);
+      check(cuda::end_to_end_detect(static_cast<const float*>(out.data), b, d1, d2, p, r, st),
+            "end_to_end_detect");
     }
     mark(4);
+    if (!s.ok() && step_error.empty()) step_error = s.message();
     return s;
   };
   (void)middle();  // eager once (library initialization)
-  cudaStreamSynchronize(st);
+  check(cudaStreamSynchronize(st), "eager run");
   cudaGraphExec_t exec = nullptr;
   cudaGraph_t g = nullptr;
-  bool graph = cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+  bool graph = err == cudaSuccess && step_error.empty();
+  std::string capture_error;
   if (graph) {
-    Status s = middle();
-    graph = cudaStreamEndCapture(st, &g) == cudaSuccess && s.ok() &&
-            cudaGraphInstantiate(&exec, g, 0) == cudaSuccess;
+    cudaError_t e = cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal);
+    Status s = e == cudaSuccess ? middle() : Status();
+    cudaError_t end = e == cudaSuccess ? cudaStreamEndCapture(st, &g) : e;
+    cudaError_t inst = end == cudaSuccess && s.ok() ? cudaGraphInstantiate(&exec, g, 0) : end;
     if (g) cudaGraphDestroy(g);
+    graph = s.ok() && inst == cudaSuccess;
+    if (!graph) {
+      capture_error = !s.ok() ? s.message() : cudaGetErrorString(inst);
+      exec = nullptr;
+    }
+    cudaGetLastError();
   }
-  cudaGetLastError();
   std::vector<double> seg[5];
-  for (int it = 0; it < iterations + 5; ++it) {
-    cudaEventRecord(ev[0], st);
-    cudaMemcpyAsync(dframe, pinned_frame, frame_bytes, cudaMemcpyHostToDevice, st);
+  for (int it = 0; it < iterations + 5 && err == cudaSuccess; ++it) {
+    check(cudaEventRecord(ev[0], st), "event record");
+    check(cudaMemcpyAsync(dframe, pinned_frame, frame_bytes, cudaMemcpyHostToDevice, st), "upload");
     if (graph) {
-      cudaGraphLaunch(exec, st);
+      check(cudaGraphLaunch(exec, st), "cudaGraphLaunch");
     } else {
       (void)middle();
     }
-    cudaMemcpyAsync(host.data(), dets, sizeof(float) * 6 * max_det * b, cudaMemcpyDeviceToHost, st);
-    cudaEventRecord(ev[5], st);
-    cudaStreamSynchronize(st);
+    check(cudaMemcpyAsync(host.data(), dets, sizeof(float) * 6 * max_det * b,
+                          cudaMemcpyDeviceToHost, st),
+          "download");
+    check(cudaEventRecord(ev[5], st), "event record");
+    check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
     if (it < 5) continue;
     for (int k = 0; k < 5; ++k) {
       float ms = 0;
-      cudaEventElapsedTime(&ms, ev[k], ev[k + 1]);
+      check(cudaEventElapsedTime(&ms, ev[k], ev[k + 1]), "cudaEventElapsedTime");
       seg[k].push_back(ms);
     }
   }
-  cudaError_t err = cudaGetLastError();
+  check(cudaGetLastError(), "a launch");
   const char* names[5] = {"upload 1080p BGR (pinned)", "letterbox", "model", "detections",
                           "download"};
-  std::printf("\ndevice time per stage, batch %d, conf %.2f, %s NMS (%s%s):\n", b, conf,
-              nms_method_name(nms_method), graph ? "stages 2-4 one CUDA graph" : "eager launches",
-              err == cudaSuccess ? "" : ", CUDA error!");
+  std::printf("\ndevice time per stage, batch %d, conf %.2f, %s NMS (%s):\n", b, conf,
+              nms_method_name(nms_method), graph ? "stages 2-4 one CUDA graph" : "eager launches");
+  if (!capture_error.empty()) std::printf("  graph capture failed: %s\n", capture_error.c_str());
+  if (!step_error.empty()) std::printf("  FAIL breakdown: %s\n", step_error.c_str());
+  if (err != cudaSuccess) {
+    std::printf("  FAIL breakdown: CUDA error in %s: %s (%s)\n", where.c_str(),
+                cudaGetErrorName(err), cudaGetErrorString(err));
+  }
   double total = 0;
   for (int k = 0; k < 5; ++k) {
     double m = median(seg[k]);
@@ -123,6 +164,7 @@ void print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh,
   if (exec) cudaGraphExecDestroy(exec);
   for (cudaEvent_t e : ev) cudaEventDestroy(e);
   cudaFree(dframe), cudaFree(ws), cudaFree(dets), cudaFree(counts);
+  return err != cudaSuccess || !step_error.empty() ? 1 : 0;
 }
 
 }  // namespace fungen::bench

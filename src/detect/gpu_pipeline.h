@@ -45,8 +45,12 @@ class GpuPipeline {
 
   // The head layout the last detect used.
   HeadLayout layout() const { return layout_; }
-  // The model input (device, fp16/fp32 NCHW) of the last detect at `batch`, for checks: copied
-  // to host as float32.
+  // Checks: keep_input(true) makes every later detect copy the model input right after the
+  // letterbox (one device-to-device copy, also inside the captured graph), before the model's
+  // run can reuse that memory for its activations (the fp16 input lives in the run's arena).
+  void keep_input(bool on);
+  // That copy (fp16/fp32 NCHW) of the last detect at `batch`, as float32 on the host; an error
+  // when keep_input(true) was not in effect for that detect.
   Result<Tensor> input_on_host(int batch);
   // The model output (device, fp32) of the last detect at `batch`, for checks: copied to host.
   Result<Tensor> output_on_host(int batch);
@@ -66,6 +70,7 @@ class GpuPipeline {
   Engine& engine_;
   int in_w_, in_h_;
   bool graphs_ = true;  // FUNGEN_CUDA_GRAPHS=0: no CUDA graph
+  bool keep_input_ = false;
   int nms_method_ = 0;  // cuda::NmsMethod; FUNGEN_GPU_NMS=mask (default)|perbox|grouped
   HeadLayout layout_ = HeadLayout::kRaw;
   std::map<int, std::unique_ptr<State>> states_;

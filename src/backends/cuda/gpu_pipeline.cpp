@@ -48,7 +48,9 @@ struct GpuPipeline::State {
   int max_det_cap = 0;
   std::shared_ptr<void> allowed_dev;
   int allowed_cap = 0;
-  std::vector<int> allowed_for;  // the class list allowed_dev holds
+  std::vector<int> allowed_for;      // the class list allowed_dev holds
+  std::shared_ptr<void> kept_input;  // keep_input(true): the model input after the letterbox
+  bool input_kept = false;           // the last run filled kept_input
   int runs = 0;
   std::vector<std::pair<GraphKey, cudaGraphExec_t>> graphs;
   // Per-call scratch kept between calls (no host allocation once warm).
@@ -83,6 +85,10 @@ void* GpuPipeline::alloc_pinned(size_t bytes) {
 
 void GpuPipeline::free_pinned(void* p) {
   if (p) cudaFreeHost(p);
+}
+
+void GpuPipeline::keep_input(bool on) {
+  keep_input_ = on;  // part of the graph key: no stale graph replays without (or with) the copy
 }
 
 Result<GpuPipeline::State*> GpuPipeline::state_for(int batch) {
@@ -248,6 +254,16 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
     p.allowed = static_cast<const uint8_t*>(s.allowed_dev.get());
     p.num_allowed = s.allowed_cap;
   }
+  const gpu::InputType type =
+      s.in.dtype == DType::kFloat16 ? gpu::InputType::kF16 : gpu::InputType::kF32;
+  const size_t image_bytes =
+      static_cast<size_t>(3) * in_w_ * in_h_ * (type == gpu::InputType::kF16 ? 2 : 4);
+  if (keep_input_ && !s.kept_input) {
+    s.drop_graphs();
+    s.kept_input = cuda::device_alloc(image_bytes * batch);
+    if (!s.kept_input) return out_of_memory("gpu pipeline: no device memory for the input copy");
+  }
+  s.input_kept = false;
   cuda::DetectOutput r;
   r.count = static_cast<int*>(s.result_dev.get());
   r.dets = reinterpret_cast<float*>(static_cast<char*>(s.result_dev.get()) +
@@ -256,10 +272,6 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   // The device work after the frame uploads: letterbox, model, detections, their download.
   const size_t result_bytes =
       align256(sizeof(int) * batch) + sizeof(float) * 6 * batch * options.max_det;
-  const gpu::InputType type =
-      s.in.dtype == DType::kFloat16 ? gpu::InputType::kF16 : gpu::InputType::kF32;
-  const size_t image_bytes =
-      static_cast<size_t>(3) * in_w_ * in_h_ * (type == gpu::InputType::kF16 ? 2 : 4);
   auto enqueue = [&]() -> Status {
     for (size_t k = 0; k < frames.size(); ++k) {
       int sw = remap ? remap->width : frames[k].width;
@@ -272,6 +284,10 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
     FUNGEN_RETURN_IF_ERROR(gpu::fill_padding_on_device(
         static_cast<char*>(s.in.data) + frames.size() * image_bytes, type, in_w_, in_h_,
         batch - static_cast<int>(frames.size()), stream));
+    if (keep_input_) {
+      CUDA_CHECK(cudaMemcpyAsync(s.kept_input.get(), s.in.data, image_bytes * batch,
+                                 cudaMemcpyDeviceToDevice, stream));
+    }
     FUNGEN_RETURN_IF_ERROR(s.run->enqueue());
     const auto* o = static_cast<const float*>(s.out.data);
     if (layout_ == HeadLayout::kRaw) {
@@ -287,7 +303,7 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
 
   GraphKey& key = s.key;
   key.assign({static_cast<uint64_t>(frames.size()), static_cast<uint64_t>(layout_),
-              static_cast<uint64_t>(options.max_det)});
+              static_cast<uint64_t>(options.max_det), static_cast<uint64_t>(keep_input_)});
   for (const gpu::DeviceFrame& f : frames) {
     key.insert(key.end(), {static_cast<uint64_t>(f.format), static_cast<uint64_t>(f.width),
                            static_cast<uint64_t>(f.height), reinterpret_cast<uint64_t>(f.data[0]),
@@ -341,6 +357,7 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   }
   ++s.runs;
   CUDA_CHECK(cudaStreamSynchronize(stream));
+  s.input_kept = keep_input_;
   // Rows of image b start at b·max_det·6 (the kernels' stride is options.max_det).
   const auto* counts = static_cast<const int*>(s.result_host.get());
   const auto* dets = reinterpret_cast<const float*>(static_cast<const char*>(s.result_host.get()) +
@@ -370,16 +387,22 @@ Result<Tensor> GpuPipeline::output_on_host(int batch) {
 Result<Tensor> GpuPipeline::input_on_host(int batch) {
   FUNGEN_ASSIGN_OR_RETURN(State * s, state_for(batch));
   if (!s->run) return unsupported("gpu pipeline: the model does not run as one GPU graph");
+  if (!s->input_kept || !s->kept_input) {
+    return invalid_argument(
+        "gpu pipeline: no model input kept at batch " + std::to_string(batch) +
+        "; call keep_input(true) before detect (the model reuses its input memory)");
+  }
+  const void* src = s->kept_input.get();
   Tensor t(DType::kFloat32, s->in.shape);
   auto stream = static_cast<cudaStream_t>(s->run->device_stream());
   size_t n = static_cast<size_t>(t.numel());
   if (s->in.dtype == DType::kFloat32) {
-    CUDA_CHECK(cudaMemcpyAsync(t.raw(), s->in.data, n * 4, cudaMemcpyDeviceToHost, stream));
+    CUDA_CHECK(cudaMemcpyAsync(t.raw(), src, n * 4, cudaMemcpyDeviceToHost, stream));
     CUDA_CHECK(cudaStreamSynchronize(stream));
     return t;
   }
   std::vector<uint16_t> h(n);
-  CUDA_CHECK(cudaMemcpyAsync(h.data(), s->in.data, n * 2, cudaMemcpyDeviceToHost, stream));
+  CUDA_CHECK(cudaMemcpyAsync(h.data(), src, n * 2, cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
   float* f = t.data<float>();
   for (size_t i = 0; i < n; ++i) f[i] = float16_to_float(h[i]);
