@@ -2,9 +2,11 @@
 // and the detections coming down. Upload (from the caller's pinned memory directly, or through
 // a pinned staging buffer), letterbox into the model's device input (gpu_preprocess.h), the
 // model (runtime/device_run.h), score filter + NMS (backends/cuda/postprocess.cuh), download of
-// the kept boxes. Per call: one host-to-device copy per frame (straight from the caller's pinned
-// memory), one CUDA graph launch (letterbox, model, NMS and the download of counts + boxes into
-// fixed pinned memory; one graph per batch size and frame geometry), one stream synchronize.
+// the kept boxes. Per call: one strided host-to-device copy per frame (straight from the
+// caller's pinned memory) of only the rows the letterbox reads (backends/cuda/frame_upload.h: a
+// third of a 1080p frame), one CUDA graph launch (letterbox, model, NMS and the download of
+// counts + boxes into fixed pinned memory; one graph per batch size and frame geometry), one
+// stream synchronize.
 // Plain C++ header; the implementation (src/backends/cuda/gpu_pipeline.cpp) exists in builds
 // with FUNGEN_HAVE_CUDA. Not thread-safe (one per Detector).
 #pragma once

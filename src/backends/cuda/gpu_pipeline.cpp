@@ -8,6 +8,7 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
+#include "backends/cuda/frame_upload.h"
 #include "backends/cuda/postprocess.cuh"
 #include "fungen/log.h"
 #include "ops/op_util.h"
@@ -151,31 +152,17 @@ Status GpuPipeline::detect(std::span<const Frame> frames, int batch, const Detec
     bool pinned =
         cudaPointerGetAttributes(&attr, f.bgr) == cudaSuccess && attr.type == cudaMemoryTypeHost;
     cudaGetLastError();
-    if (pinned) {
-      CUDA_CHECK(cudaMemcpy2DAsync(dev + offset[k], row, f.bgr, f.stride, row, f.height,
-                                   cudaMemcpyHostToDevice, stream));
-    } else {
-      // Through the pinned staging buffer in ~1 MiB slices: the DMA of one slice overlaps the
-      // host copy of the next.
-      if (total > s->stage_cap) {
-        s->stage.reset(alloc_pinned(total));
-        if (!s->stage) return out_of_memory("gpu pipeline: no pinned host memory for staging");
-        s->stage_cap = total;
-      }
-      auto* st = static_cast<uint8_t*>(s->stage.get()) + offset[k];
-      const int slice = std::max(1, static_cast<int>((size_t{1} << 20) / row));
-      for (int y0 = 0; y0 < f.height; y0 += slice) {
-        const int y1 = std::min(f.height, y0 + slice);
-        uint8_t* to = st + static_cast<size_t>(y0) * row;
-        if (static_cast<size_t>(f.stride) == row) {
-          std::memcpy(to, f.row(y0), row * (y1 - y0));
-        } else {
-          for (int y = y0; y < y1; ++y) std::memcpy(to + (y - y0) * row, f.row(y), row);
-        }
-        CUDA_CHECK(cudaMemcpyAsync(dev + offset[k] + static_cast<size_t>(y0) * row, to,
-                                   row * (y1 - y0), cudaMemcpyHostToDevice, stream));
-      }
+    if (!pinned && total > s->stage_cap) {
+      s->stage.reset(alloc_pinned(total));
+      if (!s->stage) return out_of_memory("gpu pipeline: no pinned host memory for staging");
+      s->stage_cap = total;
     }
+    // Only the rows the letterbox reads (frame_upload.h): a third of a 1080p frame.
+    const std::vector<cuda::RowRun> runs =
+        cuda::letterbox_row_runs(f.height, letterbox_params(f.width, f.height, in_w_, in_h_), in_h_,
+                                 static_cast<size_t>(f.stride) == row);
+    uint8_t* stage = pinned ? nullptr : static_cast<uint8_t*>(s->stage.get()) + offset[k];
+    CUDA_CHECK(cuda::upload_frame_rows(f, pinned, dev + offset[k], row, runs, stage, stream));
     df[k].format = gpu::PixelFormat::kBgr24;
     df[k].width = f.width;
     df[k].height = f.height;
