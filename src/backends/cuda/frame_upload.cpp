@@ -7,8 +7,8 @@
 
 namespace fungen::cuda {
 
-std::vector<RowRun> letterbox_row_runs(int height, const LetterboxParams& params,
-                                       int input_height, bool contiguous, int max_runs) {
+std::vector<RowRun> letterbox_row_runs(int height, const LetterboxParams& params, int input_height,
+                                       bool contiguous, int max_runs) {
   const std::vector<RowRun> whole{RowRun{0, 1, height, 1}};  // one 2-D copy
   const int rows = std::min(params.resized_height, input_height - params.top);
   if (height <= 0 || rows <= 0 || params.resized_height <= 0) return whole;
@@ -81,10 +81,9 @@ cudaError_t upload_frame_rows(const Frame& frame, bool pinned, uint8_t* dev, siz
     const size_t first = static_cast<size_t>(r.first);
     const size_t width = r.rows == 1 ? row : static_cast<size_t>(r.rows) * dev_pitch;
     if (pinned) {
-      cudaError_t e = cudaMemcpy2DAsync(dev + first * dev_pitch, step * dev_pitch,
-                                        frame.row(r.first), step * stride, width,
-                                        static_cast<size_t>(r.count), cudaMemcpyHostToDevice,
-                                        stream);
+      cudaError_t e = cudaMemcpy2DAsync(
+          dev + first * dev_pitch, step * dev_pitch, frame.row(r.first), step * stride, width,
+          static_cast<size_t>(r.count), cudaMemcpyHostToDevice, stream);
       if (e != cudaSuccess) return e;
       continue;
     }
@@ -98,10 +97,9 @@ cudaError_t upload_frame_rows(const Frame& frame, bool pinned, uint8_t* dev, siz
           std::memcpy(stage + (y + b) * dev_pitch, frame.row(static_cast<int>(y) + b), row);
       }
       const size_t y0 = first + static_cast<size_t>(k0) * step;
-      cudaError_t e = cudaMemcpy2DAsync(dev + y0 * dev_pitch, step * dev_pitch,
-                                        stage + y0 * dev_pitch, step * dev_pitch, width,
-                                        static_cast<size_t>(k1 - k0), cudaMemcpyHostToDevice,
-                                        stream);
+      cudaError_t e = cudaMemcpy2DAsync(
+          dev + y0 * dev_pitch, step * dev_pitch, stage + y0 * dev_pitch, step * dev_pitch, width,
+          static_cast<size_t>(k1 - k0), cudaMemcpyHostToDevice, stream);
       if (e != cudaSuccess) return e;
     }
   }

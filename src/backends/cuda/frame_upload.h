@@ -34,15 +34,14 @@ struct RowRun {
 // `max_runs` runs, else the whole frame as one run. Blocks of more than one row only when
 // `contiguous` (the frame's stride equals the device pitch, so a block is one piece on both
 // sides; upload_frame_rows copies row by row otherwise).
-std::vector<RowRun> letterbox_row_runs(int height, const LetterboxParams& params,
-                                       int input_height, bool contiguous, int max_runs = 8);
+std::vector<RowRun> letterbox_row_runs(int height, const LetterboxParams& params, int input_height,
+                                       bool contiguous, int max_runs = 8);
 
 // The rows of `runs` of `frame` (host, pinned or pageable) into `dev` (rows `dev_pitch` bytes
 // apart) on `stream`. Pageable frames go through `stage` (pinned, laid out like `dev`) in ~1 MiB
 // pieces so the host copy of one piece overlaps the DMA of the previous one; `stage` may be null
 // for pinned frames.
 cudaError_t upload_frame_rows(const Frame& frame, bool pinned, uint8_t* dev, size_t dev_pitch,
-                              const std::vector<RowRun>& runs, uint8_t* stage,
-                              cudaStream_t stream);
+                              const std::vector<RowRun>& runs, uint8_t* stage, cudaStream_t stream);
 
 }  // namespace fungen::cuda

@@ -2,6 +2,7 @@
 #include "detect/gpu_pipeline.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -58,6 +59,20 @@ struct GpuPipeline::State {
   std::vector<size_t> offset;
   std::vector<gpu::DeviceFrame> frames;
   GraphKey key;
+  // Upload row plans (frame_upload.h) by frame width, height and contiguity.
+  std::vector<std::pair<std::array<int, 3>, std::vector<cuda::RowRun>>> row_plans;
+  const std::vector<cuda::RowRun>& rows_for(const Frame& f, int in_w, int in_h) {
+    const bool contiguous = static_cast<size_t>(f.stride) == static_cast<size_t>(f.width) * 3;
+    const std::array<int, 3> k{f.width, f.height, contiguous ? 1 : 0};
+    for (auto& p : row_plans) {
+      if (p.first == k) return p.second;
+    }
+    if (row_plans.size() >= 8) row_plans.erase(row_plans.begin());
+    row_plans.emplace_back(
+        k, cuda::letterbox_row_runs(f.height, letterbox_params(f.width, f.height, in_w, in_h), in_h,
+                                    contiguous));
+    return row_plans.back().second;
+  }
 
   void drop_graphs() {
     for (auto& g : graphs) cudaGraphExecDestroy(g.second);
@@ -158,9 +173,7 @@ Status GpuPipeline::detect(std::span<const Frame> frames, int batch, const Detec
       s->stage_cap = total;
     }
     // Only the rows the letterbox reads (frame_upload.h): a third of a 1080p frame.
-    const std::vector<cuda::RowRun> runs =
-        cuda::letterbox_row_runs(f.height, letterbox_params(f.width, f.height, in_w_, in_h_), in_h_,
-                                 static_cast<size_t>(f.stride) == row);
+    const std::vector<cuda::RowRun>& runs = s->rows_for(f, in_w_, in_h_);
     uint8_t* stage = pinned ? nullptr : static_cast<uint8_t*>(s->stage.get()) + offset[k];
     CUDA_CHECK(cuda::upload_frame_rows(f, pinned, dev + offset[k], row, runs, stage, stream));
     df[k].format = gpu::PixelFormat::kBgr24;
