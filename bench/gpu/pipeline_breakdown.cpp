@@ -143,6 +143,39 @@ int print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh, 
       seg[k].push_back(ms);
     }
   }
+  // The detections stage kernel by kernel (raw heads; eager launches, so a gap between two
+  // kernels counts too): candidates, then sort + IoU bitmask + walk (kMask) or the NMS kernel.
+  const bool mask = p.method == cuda::NmsMethod::kMask && cuda::mask_nms_fits(b, d2);
+  std::vector<double> sub[4];
+  if (raw && err == cudaSuccess) {
+    cudaEvent_t se[5];
+    for (cudaEvent_t& e : se) check(cudaEventCreate(&e), "cudaEventCreate");
+    cuda::DetectMarks marks{se[1], mask ? se[2] : nullptr, mask ? se[3] : nullptr};
+    for (int it = 0; it < iterations + 5 && err == cudaSuccess; ++it) {
+      check(cudaEventRecord(se[0], st), "event record");
+      check(cuda::raw_detect(static_cast<const float*>(out.data), b, d1, d2, p, ws, ws_bytes, r, st,
+                             &marks),
+            "raw_detect");
+      check(cudaEventRecord(se[4], st), "event record");
+      check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
+      if (it < 5) continue;
+      const int from[4] = {0, 1, 2, 3}, to[4] = {1, 2, 3, 4};
+      for (int k = 0; k < 4; ++k) {
+        if (!mask && k > 0) {
+          if (k == 1) {
+            float ms = 0;
+            check(cudaEventElapsedTime(&ms, se[1], se[4]), "cudaEventElapsedTime");
+            sub[1].push_back(ms);
+          }
+          continue;
+        }
+        float ms = 0;
+        check(cudaEventElapsedTime(&ms, se[from[k]], se[to[k]]), "cudaEventElapsedTime");
+        sub[k].push_back(ms);
+      }
+    }
+    for (cudaEvent_t e : se) cudaEventDestroy(e);
+  }
   check(cudaGetLastError(), "a launch");
   const char* names[5] = {"upload 1080p BGR (pinned)", "letterbox", "model", "detections",
                           "download"};
@@ -161,6 +194,17 @@ int print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh, 
     std::printf("  %-28s %8.3f ms\n", names[k], m);
   }
   std::printf("  %-28s %8.3f ms\n", "sum", total);
+  if (!sub[0].empty()) {
+    if (mask) {
+      std::printf(
+          "  detections by kernel (eager): candidates %.3f, sort %.3f, IoU mask %.3f, "
+          "walk %.3f ms\n",
+          median(sub[0]), median(sub[1]), median(sub[2]), median(sub[3]));
+    } else {
+      std::printf("  detections by kernel (eager): candidates %.3f, sort + NMS %.3f ms\n",
+                  median(sub[0]), median(sub[1]));
+    }
+  }
   if (exec) cudaGraphExecDestroy(exec);
   for (cudaEvent_t e : ev) cudaEventDestroy(e);
   cudaFree(dframe), cudaFree(ws), cudaFree(dets), cudaFree(counts);

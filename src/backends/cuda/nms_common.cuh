@@ -162,6 +162,6 @@ __device__ __forceinline__ bool iou_above(float4 a, float4 b, float thr) {
 // kMask NMS (nms_mask.cu) after the candidates kernel: sort, bitmask, walk; fills `r`.
 cudaError_t launch_mask_nms(int batch, int anchors, int abits, const DetectParams& p,
                             const Workspace& w, const DetectOutput& r, int optin_smem,
-                            cudaStream_t stream);
+                            cudaStream_t stream, const DetectMarks* marks);
 
 }  // namespace fungen::cuda

@@ -127,7 +127,7 @@ __global__ void __launch_bounds__(kWalkThreads)
 
 cudaError_t launch_mask_nms(int batch, int anchors, int abits, const DetectParams& p,
                             const Workspace& w, const DetectOutput& r, int optin_smem,
-                            cudaStream_t stream) {
+                            cudaStream_t stream, const DetectMarks* marks) {
   int smem_keys = next_pow2(anchors);
   while (smem_keys > 1 && 8 * static_cast<size_t>(smem_keys) > static_cast<size_t>(optin_smem))
     smem_keys >>= 1;
@@ -141,7 +141,15 @@ cudaError_t launch_mask_nms(int batch, int anchors, int abits, const DetectParam
   }
   const int words = mask_words_of(anchors);
   sort_kernel<<<batch, kNmsThreads, sort_smem, stream>>>(anchors, abits, smem_keys, p, w);
+  if (marks && marks->sorted) {
+    cudaError_t e = cudaEventRecord(marks->sorted, stream);
+    if (e != cudaSuccess) return e;
+  }
   mask_kernel<<<dim3(words, words, batch), 64, 0, stream>>>(anchors, words, p.iou, w);
+  if (marks && marks->masked) {
+    cudaError_t e = cudaEventRecord(marks->masked, stream);
+    if (e != cudaSuccess) return e;
+  }
   walk_kernel<<<batch, kWalkThreads, sizeof(unsigned long long) * words, stream>>>(anchors, abits,
                                                                                    words, p, w, r);
   return cudaGetLastError();
