@@ -222,7 +222,8 @@ int print_breakdown(Detector& det, const uint8_t* pinned_frame, int fw, int fh, 
     if (mask) {
       std::printf(
           "  detections by kernel (eager): candidates %.3f, sort %.3f, IoU mask %.3f, "
-          "walk %.3f ms\n",
+          "walk %.3f ms (with the top pass, nms_mask.cu: its sort, its mask, then its walk "
+          "+ the full pass's kernels)\n",
           median(sub[0]), median(sub[1]), median(sub[2]), median(sub[3]));
     } else {
       std::printf("  detections by kernel (eager): candidates %.3f, sort + NMS %.3f ms\n",

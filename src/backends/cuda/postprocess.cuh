@@ -46,8 +46,9 @@ size_t raw_detect_workspace_bytes(int batch, int anchors);
 bool mask_nms_fits(int batch, int anchors);
 
 // For timing (bench/gpu/pipeline_breakdown.cpp): events raw_detect records on its stream after
-// the candidate kernel, after the sort and after the IoU bitmask (the last two with kMask only;
-// the other methods sort inside their NMS kernel). Null events are not recorded.
+// the candidate kernel, after the sort and after the IoU bitmask (the last two with kMask only,
+// of its top-candidates pass when that runs, see nms_mask.cu; the other methods sort inside
+// their NMS kernel). Null events are not recorded.
 struct DetectMarks {
   cudaEvent_t candidates = nullptr, sorted = nullptr, masked = nullptr;
 };
