@@ -323,7 +323,7 @@ int main(int argc, char** argv) {
     }
   }
   for (int method : {0, 1, 2})
-    bench::print_breakdown(*gpu_det, pinned, fw, fh, timing_conf, iterations, method);
+    failures += bench::print_breakdown(*gpu_det, pinned, fw, fh, timing_conf, iterations, method);
   detect::GpuPipeline::free_pinned(pinned);
   std::printf("%s pipeline_bench: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
   return failures ? 1 : 0;

@@ -20,9 +20,10 @@ int check_preprocess(uint32_t seed);
 // GPU score filter + NMS (raw and end-to-end heads) vs detect/postprocess.cpp.
 int check_postprocess(uint32_t seed);
 // Device time per stage of frame → detections at the detector's batch (its engine must be cuda);
-// nms_method: a cuda::NmsMethod (0 mask, 1 per-box, 2 grouped).
-void print_breakdown(Detector& det, const uint8_t* pinned_frame, int frame_width, int frame_height,
-                     float conf, int iterations, int nms_method);
+// nms_method: a cuda::NmsMethod (0 mask, 1 per-box, 2 grouped). Returns 1 when a CUDA call or a
+// step failed (printed as a FAIL line with the CUDA error's name), else 0.
+int print_breakdown(Detector& det, const uint8_t* pinned_frame, int frame_width, int frame_height,
+                    float conf, int iterations, int nms_method);
 // The GPU pipeline vs the CPU pre/post-processing around the same engine on `frames` (one
 // batch), stage by stage (model inputs, model outputs, NMS of identical outputs, score
 // statistics); prints PASS/FAIL lines tagged `what`, returns the number of failures.

@@ -82,6 +82,7 @@ int diagnose_pipeline(Detector& det, std::span<const Frame> frames, const Detect
   const int batch = static_cast<int>(frames.size());
   int failures = 0;
   detect::GpuPipeline pipe(det.engine(), det.input_width(), det.input_height());
+  pipe.keep_input(true);  // the input as the letterbox wrote it, before the model reuses it
   std::vector<std::vector<detect::Candidate>> gpu;
   Status s = pipe.detect(frames, batch, o, det.layout(), gpu);
   auto in_gpu = s.ok() ? pipe.input_on_host(batch) : Result<Tensor>(s);

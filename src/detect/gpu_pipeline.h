@@ -2,9 +2,11 @@
 // and the detections coming down. Upload (from the caller's pinned memory directly, or through
 // a pinned staging buffer), letterbox into the model's device input (gpu_preprocess.h), the
 // model (runtime/device_run.h), score filter + NMS (backends/cuda/postprocess.cuh), download of
-// the kept boxes. Per call: one host-to-device copy per frame (straight from the caller's pinned
-// memory), one CUDA graph launch (letterbox, model, NMS and the download of counts + boxes into
-// fixed pinned memory; one graph per batch size and frame geometry), one stream synchronize.
+// the kept boxes. Per call: one strided host-to-device copy per frame (straight from the
+// caller's pinned memory) of only the rows the letterbox reads (backends/cuda/frame_upload.h: a
+// third of a 1080p frame), one CUDA graph launch (letterbox, model, NMS and the download of
+// counts + boxes into fixed pinned memory; one graph per batch size and frame geometry), one
+// stream synchronize.
 // Plain C++ header; the implementation (src/backends/cuda/gpu_pipeline.cpp) exists in builds
 // with FUNGEN_HAVE_CUDA. Not thread-safe (one per Detector).
 #pragma once
@@ -45,8 +47,12 @@ class GpuPipeline {
 
   // The head layout the last detect used.
   HeadLayout layout() const { return layout_; }
-  // The model input (device, fp16/fp32 NCHW) of the last detect at `batch`, for checks: copied
-  // to host as float32.
+  // Checks: keep_input(true) makes every later detect copy the model input right after the
+  // letterbox (one device-to-device copy, also inside the captured graph), before the model's
+  // run can reuse that memory for its activations (the fp16 input lives in the run's arena).
+  void keep_input(bool on);
+  // That copy (fp16/fp32 NCHW) of the last detect at `batch`, as float32 on the host; an error
+  // when keep_input(true) was not in effect for that detect.
   Result<Tensor> input_on_host(int batch);
   // The model output (device, fp32) of the last detect at `batch`, for checks: copied to host.
   Result<Tensor> output_on_host(int batch);
@@ -66,6 +72,7 @@ class GpuPipeline {
   Engine& engine_;
   int in_w_, in_h_;
   bool graphs_ = true;  // FUNGEN_CUDA_GRAPHS=0: no CUDA graph
+  bool keep_input_ = false;
   int nms_method_ = 0;  // cuda::NmsMethod; FUNGEN_GPU_NMS=mask (default)|perbox|grouped
   HeadLayout layout_ = HeadLayout::kRaw;
   std::map<int, std::unique_ptr<State>> states_;

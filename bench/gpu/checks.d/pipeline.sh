@@ -10,3 +10,5 @@ done
 for nms in perbox grouped; do
   FUNGEN_GPU_NMS=$nms fungen_pipeline_bench --model /opt/models/yolo11n_640_dyn.onnx --check-only
 done
+# The mask NMS without its top-candidates pass (every image through the full sort and bitmask).
+FUNGEN_GPU_NMS_TOPK=0 fungen_pipeline_bench --model /opt/models/yolo11n_640_dyn.onnx --check-only

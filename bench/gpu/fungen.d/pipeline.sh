@@ -11,3 +11,7 @@ for m in ${MODELS:-yolo11n}; do
   FUNGEN_CUDA_CONV_ALGO=heuristic fungen_pipeline_bench --model /opt/models/${m}_640_dyn.onnx \
     --batches 1 --iterations 100
 done
+# The mask NMS without its top-candidates pass, for comparison (batch 1 latency, breakdown).
+for m in ${MODELS:-yolo11n}; do
+  FUNGEN_GPU_NMS_TOPK=0 fungen_pipeline_bench --model /opt/models/${m}_640_dyn.onnx --batches 1
+done

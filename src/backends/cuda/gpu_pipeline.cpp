@@ -2,12 +2,14 @@
 #include "detect/gpu_pipeline.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
+#include "backends/cuda/frame_upload.h"
 #include "backends/cuda/postprocess.cuh"
 #include "fungen/log.h"
 #include "ops/op_util.h"
@@ -48,13 +50,29 @@ struct GpuPipeline::State {
   int max_det_cap = 0;
   std::shared_ptr<void> allowed_dev;
   int allowed_cap = 0;
-  std::vector<int> allowed_for;  // the class list allowed_dev holds
+  std::vector<int> allowed_for;      // the class list allowed_dev holds
+  std::shared_ptr<void> kept_input;  // keep_input(true): the model input after the letterbox
+  bool input_kept = false;           // the last run filled kept_input
   int runs = 0;
   std::vector<std::pair<GraphKey, cudaGraphExec_t>> graphs;
   // Per-call scratch kept between calls (no host allocation once warm).
   std::vector<size_t> offset;
   std::vector<gpu::DeviceFrame> frames;
   GraphKey key;
+  // Upload row plans (frame_upload.h) by frame width, height and contiguity.
+  std::vector<std::pair<std::array<int, 3>, std::vector<cuda::RowRun>>> row_plans;
+  const std::vector<cuda::RowRun>& rows_for(const Frame& f, int in_w, int in_h) {
+    const bool contiguous = static_cast<size_t>(f.stride) == static_cast<size_t>(f.width) * 3;
+    const std::array<int, 3> k{f.width, f.height, contiguous ? 1 : 0};
+    for (auto& p : row_plans) {
+      if (p.first == k) return p.second;
+    }
+    if (row_plans.size() >= 8) row_plans.erase(row_plans.begin());
+    row_plans.emplace_back(
+        k, cuda::letterbox_row_runs(f.height, letterbox_params(f.width, f.height, in_w, in_h), in_h,
+                                    contiguous));
+    return row_plans.back().second;
+  }
 
   void drop_graphs() {
     for (auto& g : graphs) cudaGraphExecDestroy(g.second);
@@ -83,6 +101,10 @@ void* GpuPipeline::alloc_pinned(size_t bytes) {
 
 void GpuPipeline::free_pinned(void* p) {
   if (p) cudaFreeHost(p);
+}
+
+void GpuPipeline::keep_input(bool on) {
+  keep_input_ = on;  // part of the graph key: no stale graph replays without (or with) the copy
 }
 
 Result<GpuPipeline::State*> GpuPipeline::state_for(int batch) {
@@ -145,31 +167,15 @@ Status GpuPipeline::detect(std::span<const Frame> frames, int batch, const Detec
     bool pinned =
         cudaPointerGetAttributes(&attr, f.bgr) == cudaSuccess && attr.type == cudaMemoryTypeHost;
     cudaGetLastError();
-    if (pinned) {
-      CUDA_CHECK(cudaMemcpy2DAsync(dev + offset[k], row, f.bgr, f.stride, row, f.height,
-                                   cudaMemcpyHostToDevice, stream));
-    } else {
-      // Through the pinned staging buffer in ~1 MiB slices: the DMA of one slice overlaps the
-      // host copy of the next.
-      if (total > s->stage_cap) {
-        s->stage.reset(alloc_pinned(total));
-        if (!s->stage) return out_of_memory("gpu pipeline: no pinned host memory for staging");
-        s->stage_cap = total;
-      }
-      auto* st = static_cast<uint8_t*>(s->stage.get()) + offset[k];
-      const int slice = std::max(1, static_cast<int>((size_t{1} << 20) / row));
-      for (int y0 = 0; y0 < f.height; y0 += slice) {
-        const int y1 = std::min(f.height, y0 + slice);
-        uint8_t* to = st + static_cast<size_t>(y0) * row;
-        if (static_cast<size_t>(f.stride) == row) {
-          std::memcpy(to, f.row(y0), row * (y1 - y0));
-        } else {
-          for (int y = y0; y < y1; ++y) std::memcpy(to + (y - y0) * row, f.row(y), row);
-        }
-        CUDA_CHECK(cudaMemcpyAsync(dev + offset[k] + static_cast<size_t>(y0) * row, to,
-                                   row * (y1 - y0), cudaMemcpyHostToDevice, stream));
-      }
+    if (!pinned && total > s->stage_cap) {
+      s->stage.reset(alloc_pinned(total));
+      if (!s->stage) return out_of_memory("gpu pipeline: no pinned host memory for staging");
+      s->stage_cap = total;
     }
+    // Only the rows the letterbox reads (frame_upload.h): a third of a 1080p frame.
+    const std::vector<cuda::RowRun>& runs = s->rows_for(f, in_w_, in_h_);
+    uint8_t* stage = pinned ? nullptr : static_cast<uint8_t*>(s->stage.get()) + offset[k];
+    CUDA_CHECK(cuda::upload_frame_rows(f, pinned, dev + offset[k], row, runs, stage, stream));
     df[k].format = gpu::PixelFormat::kBgr24;
     df[k].width = f.width;
     df[k].height = f.height;
@@ -248,6 +254,16 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
     p.allowed = static_cast<const uint8_t*>(s.allowed_dev.get());
     p.num_allowed = s.allowed_cap;
   }
+  const gpu::InputType type =
+      s.in.dtype == DType::kFloat16 ? gpu::InputType::kF16 : gpu::InputType::kF32;
+  const size_t image_bytes =
+      static_cast<size_t>(3) * in_w_ * in_h_ * (type == gpu::InputType::kF16 ? 2 : 4);
+  if (keep_input_ && !s.kept_input) {
+    s.drop_graphs();
+    s.kept_input = cuda::device_alloc(image_bytes * batch);
+    if (!s.kept_input) return out_of_memory("gpu pipeline: no device memory for the input copy");
+  }
+  s.input_kept = false;
   cuda::DetectOutput r;
   r.count = static_cast<int*>(s.result_dev.get());
   r.dets = reinterpret_cast<float*>(static_cast<char*>(s.result_dev.get()) +
@@ -256,10 +272,6 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   // The device work after the frame uploads: letterbox, model, detections, their download.
   const size_t result_bytes =
       align256(sizeof(int) * batch) + sizeof(float) * 6 * batch * options.max_det;
-  const gpu::InputType type =
-      s.in.dtype == DType::kFloat16 ? gpu::InputType::kF16 : gpu::InputType::kF32;
-  const size_t image_bytes =
-      static_cast<size_t>(3) * in_w_ * in_h_ * (type == gpu::InputType::kF16 ? 2 : 4);
   auto enqueue = [&]() -> Status {
     for (size_t k = 0; k < frames.size(); ++k) {
       int sw = remap ? remap->width : frames[k].width;
@@ -272,6 +284,10 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
     FUNGEN_RETURN_IF_ERROR(gpu::fill_padding_on_device(
         static_cast<char*>(s.in.data) + frames.size() * image_bytes, type, in_w_, in_h_,
         batch - static_cast<int>(frames.size()), stream));
+    if (keep_input_) {
+      CUDA_CHECK(cudaMemcpyAsync(s.kept_input.get(), s.in.data, image_bytes * batch,
+                                 cudaMemcpyDeviceToDevice, stream));
+    }
     FUNGEN_RETURN_IF_ERROR(s.run->enqueue());
     const auto* o = static_cast<const float*>(s.out.data);
     if (layout_ == HeadLayout::kRaw) {
@@ -287,7 +303,7 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
 
   GraphKey& key = s.key;
   key.assign({static_cast<uint64_t>(frames.size()), static_cast<uint64_t>(layout_),
-              static_cast<uint64_t>(options.max_det)});
+              static_cast<uint64_t>(options.max_det), static_cast<uint64_t>(keep_input_)});
   for (const gpu::DeviceFrame& f : frames) {
     key.insert(key.end(), {static_cast<uint64_t>(f.format), static_cast<uint64_t>(f.width),
                            static_cast<uint64_t>(f.height), reinterpret_cast<uint64_t>(f.data[0]),
@@ -341,6 +357,7 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   }
   ++s.runs;
   CUDA_CHECK(cudaStreamSynchronize(stream));
+  s.input_kept = keep_input_;
   // Rows of image b start at b·max_det·6 (the kernels' stride is options.max_det).
   const auto* counts = static_cast<const int*>(s.result_host.get());
   const auto* dets = reinterpret_cast<const float*>(static_cast<const char*>(s.result_host.get()) +
@@ -370,16 +387,22 @@ Result<Tensor> GpuPipeline::output_on_host(int batch) {
 Result<Tensor> GpuPipeline::input_on_host(int batch) {
   FUNGEN_ASSIGN_OR_RETURN(State * s, state_for(batch));
   if (!s->run) return unsupported("gpu pipeline: the model does not run as one GPU graph");
+  if (!s->input_kept || !s->kept_input) {
+    return invalid_argument(
+        "gpu pipeline: no model input kept at batch " + std::to_string(batch) +
+        "; call keep_input(true) before detect (the model reuses its input memory)");
+  }
+  const void* src = s->kept_input.get();
   Tensor t(DType::kFloat32, s->in.shape);
   auto stream = static_cast<cudaStream_t>(s->run->device_stream());
   size_t n = static_cast<size_t>(t.numel());
   if (s->in.dtype == DType::kFloat32) {
-    CUDA_CHECK(cudaMemcpyAsync(t.raw(), s->in.data, n * 4, cudaMemcpyDeviceToHost, stream));
+    CUDA_CHECK(cudaMemcpyAsync(t.raw(), src, n * 4, cudaMemcpyDeviceToHost, stream));
     CUDA_CHECK(cudaStreamSynchronize(stream));
     return t;
   }
   std::vector<uint16_t> h(n);
-  CUDA_CHECK(cudaMemcpyAsync(h.data(), s->in.data, n * 2, cudaMemcpyDeviceToHost, stream));
+  CUDA_CHECK(cudaMemcpyAsync(h.data(), src, n * 2, cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
   float* f = t.data<float>();
   for (size_t i = 0; i < n; ++i) f[i] = float16_to_float(h[i]);

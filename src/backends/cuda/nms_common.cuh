@@ -48,6 +48,7 @@ struct Workspace {
   int* classes = nullptr;                  // [B*A]
   float4* shifted = nullptr;               // [B*A] by rank: class-offset boxes
   int* n_nms = nullptr;                    // [B] candidates that enter NMS (kMask)
+  int* done = nullptr;                     // [B] kMask: 1 once the top-candidates pass decided
   unsigned long long* mask = nullptr;      // [B*A][mask_words_of(A)] (kMask), null if too big
 };
 
@@ -69,6 +70,7 @@ inline Workspace carve(void* base, int batch, int anchors) {
   w.classes = static_cast<int*>(take(sizeof(int) * n));
   w.shifted = static_cast<float4*>(take(sizeof(float4) * n));
   w.n_nms = static_cast<int*>(take(sizeof(int) * batch));
+  w.done = static_cast<int*>(take(sizeof(int) * batch));
   if (mask_bytes(batch, anchors) <= kMaskBudgetBytes)
     w.mask = static_cast<unsigned long long*>(take(mask_bytes(batch, anchors)));
   return w;
@@ -77,7 +79,7 @@ inline Workspace carve(void* base, int batch, int anchors) {
 // Bytes carve() hands out (plus slack for the base's alignment).
 inline size_t workspace_bytes_of(int batch, int anchors) {
   size_t n = static_cast<size_t>(batch) * anchors;
-  size_t bytes = 2 * align256(sizeof(int) * batch) + align256(8 * n) +
+  size_t bytes = 3 * align256(sizeof(int) * batch) + align256(8 * n) +
                  align256(8 * static_cast<size_t>(batch) * next_pow2(anchors)) +
                  2 * align256(sizeof(float4) * n) + 2 * align256(4 * n) + 256;
   if (mask_bytes(batch, anchors) <= kMaskBudgetBytes) bytes += align256(mask_bytes(batch, anchors));
@@ -162,6 +164,6 @@ __device__ __forceinline__ bool iou_above(float4 a, float4 b, float thr) {
 // kMask NMS (nms_mask.cu) after the candidates kernel: sort, bitmask, walk; fills `r`.
 cudaError_t launch_mask_nms(int batch, int anchors, int abits, const DetectParams& p,
                             const Workspace& w, const DetectOutput& r, int optin_smem,
-                            cudaStream_t stream);
+                            cudaStream_t stream, const DetectMarks* marks);
 
 }  // namespace fungen::cuda

@@ -222,7 +222,7 @@ bool mask_nms_fits(int batch, int anchors) {
 
 cudaError_t raw_detect(const float* out, int batch, int channels, int anchors,
                        const DetectParams& p, void* workspace, size_t workspace_bytes,
-                       const DetectOutput& result, cudaStream_t stream) {
+                       const DetectOutput& result, cudaStream_t stream, const DetectMarks* marks) {
   if (workspace_bytes < raw_detect_workspace_bytes(batch, anchors) || anchors <= 0 ||
       channels <= 4) {
     return cudaErrorInvalidValue;
@@ -245,10 +245,14 @@ cudaError_t raw_detect(const float* out, int batch, int channels, int anchors,
   if (e != cudaSuccess) return e;
   dim3 grid((anchors + 255) / 256, batch);
   candidates_kernel<<<grid, 256, 0, stream>>>(out, channels, anchors, abits, p, w);
+  if (marks && marks->candidates) {
+    e = cudaEventRecord(marks->candidates, stream);
+    if (e != cudaSuccess) return e;
+  }
   if (p.method == NmsMethod::kMask && mask_nms_fits(batch, anchors) && w.mask) {
     e = cudaGetLastError();
     if (e != cudaSuccess) return e;
-    return launch_mask_nms(batch, anchors, abits, p, w, result, optin, stream);
+    return launch_mask_nms(batch, anchors, abits, p, w, result, optin, stream, marks);
   }
   const int sup_words = (anchors + 31) / 32;
   const size_t sup_bytes = sizeof(unsigned long long) * ((sup_words + 1) / 2);

@@ -45,11 +45,20 @@ size_t raw_detect_workspace_bytes(int batch, int anchors);
 // Whether raw_detect runs kMask at this batch and anchor count when asked to.
 bool mask_nms_fits(int batch, int anchors);
 
+// For timing (bench/gpu/pipeline_breakdown.cpp): events raw_detect records on its stream after
+// the candidate kernel, after the sort and after the IoU bitmask (the last two with kMask only,
+// of its top-candidates pass when that runs, see nms_mask.cu; the other methods sort inside
+// their NMS kernel). Null events are not recorded.
+struct DetectMarks {
+  cudaEvent_t candidates = nullptr, sorted = nullptr, masked = nullptr;
+};
+
 // `out` is the head's fp32 output in device memory. Everything is enqueued on `stream`
 // (capturable in a CUDA graph); returns a CUDA error code of the launches.
 cudaError_t raw_detect(const float* out, int batch, int channels, int anchors,
                        const DetectParams& p, void* workspace, size_t workspace_bytes,
-                       const DetectOutput& result, cudaStream_t stream);
+                       const DetectOutput& result, cudaStream_t stream,
+                       const DetectMarks* marks = nullptr);
 
 cudaError_t end_to_end_detect(const float* out, int batch, int rows, int cols,
                               const DetectParams& p, const DetectOutput& result,
