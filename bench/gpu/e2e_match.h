@@ -12,10 +12,10 @@
 namespace fungen::bench {
 
 struct E2eMatch {
-  int64_t rows = 0;      // reference rows compared
-  int64_t matched = 0;   // reference rows with a partner in the output
-  int64_t excused = 0;   // unmatched, but scored within the tolerance of the top-N boundary
-  double rel_l2 = 0;     // relative L2 error over the matched pairs (all six fields; the worst image)
+  int64_t rows = 0;     // reference rows compared
+  int64_t matched = 0;  // reference rows with a partner in the output
+  int64_t excused = 0;  // unmatched, but scored within the tolerance of the top-N boundary
+  double rel_l2 = 0;  // relative L2 error over the matched pairs (all six fields; the worst image)
   double max_score = 0;  // largest score difference of a matched pair
   // Share of the rows that should have matched (all but the excused) and did.
   double share() const {
@@ -33,8 +33,10 @@ inline double box_iou(const float* a, const float* b) {
   const double iw = std::min(a[2], b[2]) - std::max(a[0], b[0]);
   const double ih = std::min(a[3], b[3]) - std::max(a[1], b[1]);
   const double inter = iw > 0 && ih > 0 ? iw * ih : 0.0;
-  const double area_a = std::max(0.0f, a[2] - a[0]) * static_cast<double>(std::max(0.0f, a[3] - a[1]));
-  const double area_b = std::max(0.0f, b[2] - b[0]) * static_cast<double>(std::max(0.0f, b[3] - b[1]));
+  const double area_a =
+      std::max(0.0f, a[2] - a[0]) * static_cast<double>(std::max(0.0f, a[3] - a[1]));
+  const double area_b =
+      std::max(0.0f, b[2] - b[0]) * static_cast<double>(std::max(0.0f, b[3] - b[1]));
   const double uni = area_a + area_b - inter;
   if (uni <= 0) {  // degenerate boxes: equal corners count as a match
     for (int k = 0; k < 4; ++k)
@@ -65,7 +67,8 @@ inline void match_e2e_rows(const float* out, const float* ref, int64_t rows, dou
     double best_iou = min_iou;
     for (int64_t j = 0; j < rows; ++j) {
       const float* b = out + j * 6;
-      if (taken[static_cast<size_t>(j)] || !(std::fabs(b[5] - a[5]) < 0.5f) || !(std::fabs(b[4] - a[4]) <= score_tol))
+      if (taken[static_cast<size_t>(j)] || !(std::fabs(b[5] - a[5]) < 0.5f) ||
+          !(std::fabs(b[4] - a[4]) <= score_tol))
         continue;
       const double iou = box_iou(b, a);
       if (iou >= best_iou) {
