@@ -78,8 +78,8 @@ inline fungen::Shape check_shape(const Engine& e, const std::string& path, int64
 
 // Worst error of `out` against `ref` over their float outputs: relative L2, or for end-to-end
 // outputs that of the matched rows (e2e_match.h; `short_match` set when under 99% matched).
-inline double worst_error(const std::vector<Tensor>& out, const std::vector<Tensor>& ref, double tol,
-                   bool& short_match) {
+inline double worst_error(const std::vector<Tensor>& out, const std::vector<Tensor>& ref,
+                          double tol, bool& short_match) {
   if (out.size() != ref.size()) return INFINITY;
   double worst = 0;
   for (size_t o = 0; o < out.size(); ++o) {
@@ -89,8 +89,8 @@ inline double worst_error(const std::vector<Tensor>& out, const std::vector<Tens
     }
     if (is_e2e_shape(ref[o].shape())) {
       const auto& sh = ref[o].shape();
-      const auto m = match_e2e(out[o].data<float>(), ref[o].data<float>(), sh[0],
-                                              sh[1], 10 * tol, 0.9);
+      const auto m =
+          match_e2e(out[o].data<float>(), ref[o].data<float>(), sh[0], sh[1], 10 * tol, 0.9);
       short_match = short_match || m.share() < 0.99;
       worst = std::max(worst, m.rel_l2);
     } else {
@@ -105,7 +105,8 @@ inline double worst_error(const std::vector<Tensor>& out, const std::vector<Tens
 // check_all's other lines load one engine per batch and would not see runs disturbing each
 // other. Returns the number of failed lines.
 inline int check_one_engine(const std::string& name, std::span<const uint8_t> model,
-                     const std::vector<Tensor>& xs, const std::vector<std::vector<Tensor>>& refs) {
+                            const std::vector<Tensor>& xs,
+                            const std::vector<std::vector<Tensor>>& refs) {
   int failures = 0;
   for (std::string precision : {"fp16", "fp32"}) {
     const double tol = precision == "fp16" ? 1e-2 : 1e-4;
@@ -215,8 +216,8 @@ inline int check_all(const std::string& dir, bool refill) {
             }
             if (is_e2e_shape(ref[o].shape())) {
               const auto& sh = ref[o].shape();
-              const auto m = match_e2e(out[o].data<float>(), ref[o].data<float>(),
-                                                      sh[0], sh[1], 10 * tol, 0.9);
+              const auto m = match_e2e(out[o].data<float>(), ref[o].data<float>(), sh[0], sh[1],
+                                       10 * tol, 0.9);
               char buf[160];
               std::snprintf(buf, sizeof(buf),
                             " [e2e rows matched %lld/%lld (%.1f%%), %lld excused at the top-N "
@@ -271,6 +272,5 @@ inline int check_all(const std::string& dir, bool refill) {
   std::printf("check-all: %d lines, %d FAILED\n", lines, failures);
   return failures;
 }
-
 
 }  // namespace fungen::bench
