@@ -38,7 +38,7 @@ TEST(E2eMatch, ReorderedRowsMatchInFull) {
     std::swap_ranges(out.begin() + r * 6, out.begin() + r * 6 + 6, out.begin() + r * 6 + 6);
   }
   for (size_t i = 0; i < out.size(); ++i) out[i] *= i % 6 == 5 ? 1.0f : 1.0f + 1e-6f;
-  const auto m = bench::match_e2e(out.data(), ref.data(), 1, rows, 1e-3, 0.9);
+  const auto m = bench::match_e2e(out.data(), ref.data(), 1, rows, 1e-3, 1e-4, 0.9);
   EXPECT_EQ(m.matched, rows);
   EXPECT_EQ(m.share(), 1.0);
   EXPECT_LT(m.rel_l2, 1e-5);
@@ -59,7 +59,7 @@ TEST(E2eMatch, WrongClassOrBoxOrScoreIsNotMatched) {
   out[0 * 6 + 5] = out[0 * 6 + 5] == 1 ? 2 : 1;  // class
   out[1 * 6 + 0] += 50;                          // box moved: IoU well under 0.9
   out[2 * 6 + 4] += 0.1f;                        // score
-  const auto m = bench::match_e2e(out.data(), ref.data(), 1, rows, 1e-3, 0.9);
+  const auto m = bench::match_e2e(out.data(), ref.data(), 1, rows, 1e-3, 1e-4, 0.9);
   EXPECT_EQ(m.matched, rows - 3);
   EXPECT_EQ(m.excused, 0);
   EXPECT_LT(m.share(), 0.99);
@@ -73,17 +73,33 @@ TEST(E2eMatch, BoundaryRowSwappedForANearTieIsExcused) {
   float* last = &out[static_cast<size_t>((rows - 1) * 6)];
   last[0] += 300;  // another box, same score: it made the top N instead
   last[2] += 300;
-  const auto m = bench::match_e2e(out.data(), ref.data(), 1, rows, 1e-3, 0.9);
+  const auto m = bench::match_e2e(out.data(), ref.data(), 1, rows, 1e-3, 1e-4, 0.9);
   EXPECT_EQ(m.matched, rows - 1);
   EXPECT_EQ(m.excused, 1);
   EXPECT_EQ(m.share(), 1.0);
+}
+
+TEST(E2eMatch, AllTiedRowsThatDifferAreNotExcused) {
+  std::mt19937 rng(test::test_seed());
+  const int64_t rows = 60;
+  std::vector<float> ref = random_rows(rng, rows);
+  for (int64_t r = 0; r < rows; ++r) ref[static_cast<size_t>(r * 6 + 4)] = 0.5f;
+  std::vector<float> out = ref;
+  for (int64_t r = 0; r < rows; ++r) {  // every box elsewhere
+    out[static_cast<size_t>(r * 6 + 0)] += 300;
+    out[static_cast<size_t>(r * 6 + 2)] += 300;
+  }
+  const auto m = bench::match_e2e(out.data(), ref.data(), 1, rows, 1e-3, 1e-4, 0.9);
+  EXPECT_EQ(m.matched, 0);
+  EXPECT_EQ(m.excused, rows / 10);
+  EXPECT_LT(m.share(), 0.99);
 }
 
 TEST(E2eMatch, NonFiniteOutputIsInfinite) {
   std::mt19937 rng(test::test_seed());
   std::vector<float> ref = random_rows(rng, 10), out = ref;
   out[13] = INFINITY;
-  EXPECT_TRUE(std::isinf(bench::match_e2e(out.data(), ref.data(), 1, 10, 1e-3, 0.9).rel_l2));
+  EXPECT_TRUE(std::isinf(bench::match_e2e(out.data(), ref.data(), 1, 10, 1e-3, 1e-4, 0.9).rel_l2));
 }
 
 }  // namespace
