@@ -55,6 +55,19 @@ bool read_by_views_only(const Graph& g, int value) {
 // activations as one cuBLAS GEMM, Y[B*H*W, Cout] = X[B*H*W, Cin] * W[Cout, Cin]^T (fp32
 // accumulation; fp32 mode without TF32), instead of cuDNN's convolution; the epilogue is the same.
 // Opt-in until measured against cuDNN on the device (bench/gpu/fungen.d/cuda_variants.sh).
+// fp16: cuDNN's FFT and Winograd algorithms transform the operands in half precision, whose
+// error (~1e-3 per conv) compounds over a network; only the GEMM-family ones (implicit GEMM,
+// precomputed implicit GEMM, GEMM, direct) are taken, unless FUNGEN_CUDA_FP16_ALGOS=all.
+bool fp16_algo_allowed(cudnnConvolutionFwdAlgo_t algo) {
+  static const bool all = [] {
+    const char* v = std::getenv("FUNGEN_CUDA_FP16_ALGOS");
+    return v && std::strcmp(v, "all") == 0;
+  }();
+  return all || algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM ||
+         algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
+         algo == CUDNN_CONVOLUTION_FWD_ALGO_GEMM || algo == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+}
+
 bool gemm1x1_enabled() {
   const char* v = std::getenv("FUNGEN_CUDA_GEMM1X1");
   return v && std::strcmp(v, "1") == 0;
@@ -133,6 +146,7 @@ Status lower_conv(CudaRun& run, const Node& node) {
   // The GEMM path needs no cuDNN algorithm (nor a tuning entry).
   bool chosen =
       gemm || use_tuned_conv(ctx, tuning_key, d->x, d->w, d->conv, d->y, d->algo, d->workspace);
+  if (chosen && !gemm && half && !fp16_algo_allowed(d->algo)) chosen = false;  // choose again
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int found = 0;
   const char* pick = std::getenv("FUNGEN_CUDA_CONV_ALGO");
@@ -145,14 +159,18 @@ Status lower_conv(CudaRun& run, const Node& node) {
           ctx.cudnn, d->x, d->w, d->conv, d->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
     }
   }
-  for (int i = 0; i < found && !chosen; ++i) {
-    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > ctx.max_workspace) continue;
-    if (!half && perf[i].mathType != CUDNN_FMA_MATH) continue;
-    d->algo = perf[i].algo;
-    d->workspace = perf[i].memory;
-    CUDNN_CHECK(cudnnSetConvolutionMathType(d->conv, perf[i].mathType));
-    remember_conv(ctx, tuning_key, perf[i].algo, perf[i].mathType, perf[i].memory);
-    chosen = true;
+  // Two passes in fp16: the allowed algorithms first, any if none of them is offered.
+  for (int pass = half ? 0 : 1, i = 0; pass < 2 && !chosen; ++pass, i = 0) {
+    for (; i < found && !chosen; ++i) {
+      if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > ctx.max_workspace) continue;
+      if (!half && perf[i].mathType != CUDNN_FMA_MATH) continue;
+      if (pass == 0 && !fp16_algo_allowed(perf[i].algo)) continue;
+      d->algo = perf[i].algo;
+      d->workspace = perf[i].memory;
+      CUDNN_CHECK(cudnnSetConvolutionMathType(d->conv, perf[i].mathType));
+      remember_conv(ctx, tuning_key, perf[i].algo, perf[i].mathType, perf[i].memory);
+      chosen = true;
+    }
   }
   if (!chosen) return unsupported("cuda: cuDNN found no algorithm for this convolution");
   run.need_workspace(d->workspace);
