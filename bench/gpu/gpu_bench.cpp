@@ -30,12 +30,16 @@
 #include <vector>
 
 #include "backends/cuda/cuda_run.h"
+#include "check_all.h"
 #include "fungen/engine.h"
 #include "model_weights.h"
 
 namespace {
 
+using fungen::bench::check_all;
 using fungen::bench::model_bytes;
+using fungen::bench::random_input;
+using fungen::bench::rel_l2;
 using fungen::bench::strip_weights;
 
 using fungen::Engine;
@@ -45,27 +49,6 @@ using fungen::Tensor;
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
-}
-
-Tensor random_input(const fungen::Shape& shape, uint32_t seed) {
-  Tensor t(fungen::DType::kFloat32, shape);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
-  return t;
-}
-
-// Relative L2 error of a against ref over elements [begin, end) (default: all).
-double rel_l2(const Tensor& a, const Tensor& ref, int64_t begin = 0, int64_t end = -1) {
-  double num = 0, den = 0;
-  if (end < 0) end = ref.numel();
-  for (int64_t i = begin; i < end; ++i) {
-    double d = static_cast<double>(a.data<float>()[i]) - ref.data<float>()[i];
-    if (!std::isfinite(a.data<float>()[i])) return INFINITY;
-    num += d * d;
-    den += static_cast<double>(ref.data<float>()[i]) * ref.data<float>()[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
 }
 
 size_t device_used() {
@@ -79,134 +62,6 @@ fungen::Shape input_shape(const Engine& e, int64_t batch) {
   for (int64_t d : e.inputs()[0].shape) s.push_back(d < 0 ? 640 : d);
   s[0] = batch;
   return s;
-}
-
-// Input size of a model: its fixed dimensions; dynamic H/W from the file name's "HxW" (the test
-// models are named yolo11_384x640_dyn_...), else 640; batch `batch` when dynamic.
-fungen::Shape check_shape(const Engine& e, const std::string& path, int64_t batch) {
-  fungen::Shape s(e.inputs()[0].shape.begin(), e.inputs()[0].shape.end());
-  int64_t hw[2] = {640, 640};
-  std::string name = std::filesystem::path(path).filename().string();
-  for (size_t i = 0; i + 1 < name.size(); ++i) {
-    if (name[i] != '_' || !std::isdigit(static_cast<unsigned char>(name[i + 1]))) continue;
-    long long h = 0, w = 0;
-    if (std::sscanf(name.c_str() + i + 1, "%lldx%lld", &h, &w) == 2) {
-      hw[0] = h;
-      hw[1] = w;
-      break;
-    }
-  }
-  if (s.size() == 4) {
-    if (s[2] < 0) s[2] = hw[0];
-    if (s[3] < 0) s[3] = hw[1];
-  }
-  if (s[0] < 0) s[0] = batch;
-  return s;
-}
-
-// --check-all DIR: every *.onnx in DIR at batch 1 and 2 (batch 2 only when the batch is
-// dynamic), cuda fp16 (tol 1e-2) and fp32 (tol 1e-4) against the CPU fp32 path on one fresh
-// random input, two runs each (eager, then graph capture); one line per model, batch and
-// precision with the worst relative L2 over the float outputs. Returns the number of failures.
-int check_all(const std::string& dir, bool refill) {
-  std::vector<std::string> models;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() == ".onnx") models.push_back(entry.path().string());
-  }
-  std::sort(models.begin(), models.end());
-  int failures = 0, lines = 0;
-  std::random_device seed_source;
-  for (const std::string& path : models) {
-    const std::string name = std::filesystem::path(path).filename().string();
-    const std::vector<uint8_t> bytes = model_bytes(path, refill, seed_source());
-    const std::span<const uint8_t> model(bytes.data(), bytes.size());
-    EngineOptions cpu_opts;
-    cpu_opts.backend = "cpu";
-    auto ref_engine = Engine::load_from_memory(model, cpu_opts, name);
-    if (!ref_engine.ok()) {
-      cpu_opts.backend = "reference";
-      ref_engine = Engine::load_from_memory(model, cpu_opts, name);
-    }
-    if (!ref_engine.ok()) {
-      std::printf("%-50s load (cpu) FAILED: %s\n", name.c_str(),
-                  ref_engine.status().message().c_str());
-      ++failures;
-      continue;
-    }
-    const bool dynamic_batch = ref_engine->inputs()[0].shape[0] < 0;
-    for (int64_t batch : {int64_t{1}, int64_t{2}}) {
-      if (batch == 2 && !dynamic_batch) continue;
-      Tensor x = random_input(check_shape(*ref_engine, path, batch), seed_source());
-      std::vector<Tensor> ref;
-      fungen::Status s = ref_engine->run({&x, 1}, ref);
-      if (!s.ok()) {
-        std::printf("%-50s b%lld cpu run FAILED: %s\n", name.c_str(), static_cast<long long>(batch),
-                    s.message().c_str());
-        ++failures;
-        continue;
-      }
-      for (std::string precision : {"fp16", "fp32"}) {
-        const double tol = precision == "fp16" ? 1e-2 : 1e-4;
-        auto t0 = std::chrono::steady_clock::now();
-        auto gpu =
-            Engine::load_from_memory(model, {.backend = "cuda", .precision = precision}, name);
-        std::string verdict = "PASS", detail;
-        double worst = 0;
-        int compared = 0;
-        std::string per_image;
-        if (!gpu.ok()) {
-          verdict = "FAIL";
-          detail = gpu.status().message();
-        }
-        for (int rep = 0; rep < 2 && gpu.ok() && verdict == "PASS"; ++rep) {
-          std::vector<Tensor> out;
-          s = gpu->run({&x, 1}, out);
-          if (!s.ok() || out.size() != ref.size()) {
-            verdict = "FAIL";
-            detail = s.ok() ? "output count differs" : s.message();
-            break;
-          }
-          for (size_t o = 0; o < out.size(); ++o) {
-            if (ref[o].dtype() != fungen::DType::kFloat32 ||
-                out[o].dtype() != fungen::DType::kFloat32 || out[o].shape() != ref[o].shape()) {
-              continue;
-            }
-            const double err = rel_l2(out[o], ref[o]);
-            if (err > worst && batch > 1 && out[o].shape()[0] == batch) {
-              // Per image: one image off hints at a batch bug, all alike at top-k near-ties.
-              const int64_t per = out[o].numel() / batch;
-              per_image = " (per image:";
-              for (int64_t b = 0; b < batch; ++b) {
-                char buf[24];
-                std::snprintf(buf, sizeof(buf), " %.1e",
-                              rel_l2(out[o], ref[o], b * per, (b + 1) * per));
-                per_image += buf;
-              }
-              per_image += ")";
-            }
-            worst = std::max(worst, err);
-            ++compared;
-          }
-        }
-        if (verdict == "PASS" && (compared == 0 || !(worst <= tol))) verdict = "FAIL";
-        const double secs =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        failures += verdict != "PASS";
-        ++lines;
-        std::printf(
-            "%-50s b%lld %s rel L2 %.3e%s (tol %.0e) %s; nodes cuda %zu cpu %zu ref %zu; "
-            "%.1f s%s%s\n",
-            name.c_str(), static_cast<long long>(batch), precision.c_str(), worst,
-            verdict == "PASS" ? "" : per_image.c_str(), tol, verdict.c_str(),
-            gpu.ok() ? gpu->nodes_on("cuda") : 0, gpu.ok() ? gpu->nodes_on("cpu") : 0,
-            gpu.ok() ? gpu->nodes_on("reference") : 0, secs, detail.empty() ? "" : ": ",
-            detail.c_str());
-        std::fflush(stdout);
-      }
-    }
-  }
-  std::printf("check-all: %d lines, %d FAILED\n", lines, failures);
-  return failures;
 }
 
 }  // namespace

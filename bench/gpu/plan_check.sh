@@ -33,6 +33,20 @@ echo "== 2. fp16, batch range $range: validate, benchmark, compare"
   --precision fp16 --batch-range "$range" --validate --benchmark --compare \
   --out "$w/yolo11n.engine" 2>&1 | tee "$out/plan_fp16.txt"
 step "${PIPESTATUS[0]}" "convert fp16 --validate (exit 6 = validation failed)"
+echo "== 2b. which part of an fp16 plan is off (step 2's --compare also validated the ONNX engine)"
+# Decision table: fp16 b1 fails -> not about several batches; fp32 1:4 fails -> not about fp16;
+# FUNGEN_PLAN_FP16_WEIGHTS=0 passes -> the fp16 weight storage; step 2's "ONNX fp16 without a
+# plan" FAILED too -> the backend at several batches in one engine, not the plan.
+$fungen convert --model "$w/yolo11n.onnx" --precision fp16 --batch 1 --validate --images 4 \
+  --out "$w/fp16_b1.engine" 2>&1 | tee "$out/plan_fp16_b1.txt"
+step "${PIPESTATUS[0]}" "convert fp16 --batch 1 --validate"
+FUNGEN_PLAN_FP16_WEIGHTS=0 $fungen convert --model "$w/yolo11n.onnx" --precision fp16 \
+  --batch-range 1:4 --validate --images 4 --out "$w/fp16_w32.engine" 2>&1 |
+  tee "$out/plan_fp16_w32.txt"
+step "${PIPESTATUS[0]}" "convert fp16 --batch-range 1:4 --validate, weights stored fp32"
+$fungen convert --model "$w/yolo11n.onnx" --precision fp32 --batch-range 1:4 --validate \
+  --images 4 --out "$w/fp32_range.engine" 2>&1 | tee "$out/plan_fp32_range.txt"
+step "${PIPESTATUS[0]}" "convert fp32 --batch-range 1:4 --validate"
 echo "== 3. fp32, batch 8: validate (rel L2 <= 1e-4)"
 $fungen convert --model "$w/yolo11n.onnx" --precision fp32 --batch 8 --validate \
   --out "$w/fp32.engine" 2>&1 | tee "$out/plan_fp32.txt"

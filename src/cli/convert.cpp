@@ -57,6 +57,25 @@ Result<std::vector<Throughput>> bench_all(Engine& engine, const std::vector<int6
   return out;
 }
 
+// `engine` at every batch of `batches` against the CPU fp32 path of `onnx` (plan_validate.h).
+Result<ValidationReport> validate_on_cpu(Engine& engine, const std::string& onnx,
+                                         const std::string& precision,
+                                         const std::vector<int64_t>& batches,
+                                         const ConvertOptions& opt) {
+#ifdef FUNGEN_HAVE_ONEDNN
+  const char* ref_backend = "cpu";
+#else
+  const char* ref_backend = "reference";
+#endif
+  auto reference = Engine::load(onnx, {.threads = opt.threads, .backend = ref_backend});
+  if (!reference.ok()) return reference.status();
+  FUNGEN_ASSIGN_OR_RETURN(Shape shape, input_shape_at(engine, 1));
+  ValidationOptions vo;
+  vo.images = opt.images;
+  vo.max_rel_l2 = precision == "fp32" ? 1e-4 : 1e-2;
+  return validate_engine(engine, batches, reference.value(), shape, vo);
+}
+
 // Loads the ONNX model itself with `precision` and prepares every batch: the time a run without
 // a plan pays before its first result, then its throughput.
 Status compare_with_onnx(const std::string& onnx, const std::string& precision,
@@ -74,6 +93,15 @@ Status compare_with_onnx(const std::string& onnx, const std::string& precision,
   std::printf("compare: ONNX %s on %s, loaded and planned in %.2f s (plan: %.2f s, %.1fx)\n",
               precision.c_str(), opt.backend.c_str(), load, plan_load_seconds,
               plan_load_seconds > 0 ? load / plan_load_seconds : 0.0);
+  if (opt.validate) {
+    // The same validation of the ONNX engine, every batch prepared as in the plan: tells a
+    // fault of the plan (stored graph, weights, tuning) from one of the backend at these batches.
+    FUNGEN_ASSIGN_OR_RETURN(auto r, validate_on_cpu(engine.value(), onnx, precision, batches, opt));
+    std::printf("compare: ONNX %s (no plan) validated the same way:\n", precision.c_str());
+    for (const std::string& line : r.lines) std::printf("  %s\n", line.c_str());
+    std::printf("  ONNX %s without a plan: max rel L2 %.3e, %s%s\n", precision.c_str(),
+                r.max_rel_l2, r.passed ? "PASSED" : "FAILED: ", r.failure.c_str());
+  }
   std::string label = "onnx " + precision;
   FUNGEN_ASSIGN_OR_RETURN(auto direct, bench_all(engine.value(), batches, opt, label.c_str()));
   for (size_t i = 0; i < direct.size() && i < plan.size(); ++i) {

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -98,7 +99,12 @@ Result<std::string> serialize_plan(const PlanFile& plan) {
     w.u64(t.workspace);
   }
   // Graphs first into their own buffer: they fill the pool, which the file stores before them.
-  ConstantPool pool(plan.precision == "fp16");
+  // FUNGEN_PLAN_FP16_WEIGHTS=0: fp16 plans keep their conv weights float32 (an A/B switch for
+  // telling the weights' storage from the rest of a plan when an fp16 plan validates badly).
+  const char* fp16_weights = std::getenv("FUNGEN_PLAN_FP16_WEIGHTS");
+  const bool store_fp16 =
+      plan.precision == "fp16" && !(fp16_weights && std::strcmp(fp16_weights, "0") == 0);
+  ConstantPool pool(store_fp16);
   PlanWriter graphs;
   FUNGEN_RETURN_IF_ERROR(write_graph(graphs, plan.base, pool));
   graphs.u32(static_cast<uint32_t>(plan.specialized.size()));

@@ -9,12 +9,17 @@
 //    YOLO's DFL chain (Transpose writing NHWC for its conv, Transpose reading a conv's NHWC), and
 //    a head conv read by a Reshape (epilogue writing NCHW)
 //  - Softmax on the last axis (long rows, rows of 16) and on an inner axis; Sigmoid
+//  - pointwise convs (odd C_in / C_out, residual, bias-less); every case runs twice, the second
+//    time with FUNGEN_CUDA_GEMM1X1=1 (1x1 convs as cuBLAS GEMMs instead of cuDNN)
+//  - one engine running batch 1, 2, 1, 2 of a dynamic-batch model (plans and servers prepare
+//    several batches in one engine; the per-case engines above see one batch each)
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <iterator>
 #include <string>
@@ -189,6 +194,40 @@ std::string softmax_model() {
   return b.build();
 }
 
+// Pointwise (1x1) convs: odd channel counts (13 -> 7: no 8-element rows), a residual 1x1 conv
+// (FusedConv with z), one without bias or activation, one read by a Reshape (NCHW out).
+std::string pointwise_model(std::mt19937& rng) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {2, 13, 9, 11});
+  conv_silu(b, rng, "x", "p1", 13, 7, 1, 1, 1);
+  conv_silu(b, rng, "p1", "p2", 7, 24, 1, 1, 1);
+  conv_silu(b, rng, "p2", "p3", 24, 24, 1, 1, 1);
+  b.node("Add", {"p3", "p2"}, {"r"});  // residual: the conv's z input
+  b.initializer("p4_w", random_tensor({16, 24, 1, 1}, rng, -0.5f, 0.5f));
+  b.node("Conv", {"r", "p4_w"}, {"p4"}, conv_attrs(1, 1));
+  b.initializer("p5_w", random_tensor({5, 16, 1, 1}, rng, -0.5f, 0.5f));
+  b.initializer("p5_b", random_tensor({5}, rng));
+  b.initializer("shape", int64_tensor({3}, {2, 5, 99}));
+  b.node("Conv", {"p4", "p5_w", "p5_b"}, {"p5"}, conv_attrs(1, 1));
+  b.node("Reshape", {"p5", "shape"}, {"head"});
+  b.output("p1");
+  b.output("r");
+  b.output("head");
+  return b.build();
+}
+
+// Sets an environment variable for the scope (the cuda backend reads its switches at lowering).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (value) setenv(name, value, 1);
+  }
+  ~ScopedEnv() { unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
 struct Case {
   const char* name;
   std::function<std::string(std::mt19937&)> model;
@@ -205,9 +244,10 @@ const Case kCases[] = {
     {"transpose", [](std::mt19937&) { return transpose_model(); }},
     {"dfl", [](std::mt19937& rng) { return dfl_model(rng); }},
     {"softmax_sigmoid", [](std::mt19937&) { return softmax_model(); }},
+    {"pointwise", [](std::mt19937& rng) { return pointwise_model(rng); }},
 };
 
-class CudaKernelTest : public ::testing::TestWithParam<std::tuple<int, const char*>> {
+class CudaKernelTest : public ::testing::TestWithParam<std::tuple<int, const char*, bool>> {
  protected:
   void SetUp() override {
     if (cuda_device_count() == 0)
@@ -218,6 +258,7 @@ class CudaKernelTest : public ::testing::TestWithParam<std::tuple<int, const cha
 TEST_P(CudaKernelTest, MatchesReference) {
   const Case& c = kCases[std::get<0>(GetParam())];
   const std::string precision = std::get<1>(GetParam());
+  ScopedEnv gemm("FUNGEN_CUDA_GEMM1X1", std::get<2>(GetParam()) ? "1" : nullptr);
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
   const std::string bytes = c.model(rng);
@@ -244,14 +285,60 @@ TEST_P(CudaKernelTest, MatchesReference) {
       << "every node should run on the GPU";
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, CudaKernelTest,
-                         ::testing::Combine(::testing::Range(0,
-                                                             static_cast<int>(std::size(kCases))),
-                                            ::testing::Values("fp32", "fp16")),
-                         [](const ::testing::TestParamInfo<std::tuple<int, const char*>>& info) {
-                           return std::string(kCases[std::get<0>(info.param)].name) + "_" +
-                                  std::get<1>(info.param);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Kernels, CudaKernelTest,
+    ::testing::Combine(::testing::Range(0, static_cast<int>(std::size(kCases))),
+                       ::testing::Values("fp32", "fp16"), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<std::tuple<int, const char*, bool>>& info) {
+      return std::string(kCases[std::get<0>(info.param)].name) + "_" + std::get<1>(info.param) +
+             (std::get<2>(info.param) ? "_gemm1x1" : "");
+    });
+
+// One engine, batches 1, 2, 1, 2 of a dynamic-batch model with the layout machinery YOLO uses
+// (C2f split/concat in place, 1x1 and 3x3 convs, a head conv read by a Reshape): each run
+// against the reference at its own batch.
+TEST(CudaSeveralBatches, OneEngineMatchesReference) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
+  const uint32_t seed = test_seed();
+  std::mt19937 rng(seed);
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {"N", 8, 12, 10});
+  conv_silu(b, rng, "x", "cv1", 8, 16, 1, 1, 1);
+  b.initializer("split", int64_tensor({2}, {8, 8}));
+  b.node("Split", {"cv1", "split"}, {"p", "q"}, {{"axis", attr_int(1)}});
+  conv_silu(b, rng, "q", "m1", 8, 8, 3, 1, 1);
+  b.node("Add", {"q", "m1"}, {"m"});
+  b.node("Concat", {"p", "q", "m"}, {"cat"}, {{"axis", attr_int(1)}});
+  conv_silu(b, rng, "cat", "out", 24, 16, 3, 2, 1);
+  b.initializer("hw", random_tensor({12, 16, 1, 1}, rng, -0.5f, 0.5f));
+  b.initializer("shape", int64_tensor({3}, {-1, 12, 30}));
+  b.node("Conv", {"out", "hw"}, {"hc"});
+  b.node("Reshape", {"hc", "shape"}, {"head"});
+  b.output("out");
+  b.output("head");
+  const std::string bytes = b.build();
+  std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  for (const char* precision : {"fp32", "fp16"}) {
+    auto ref = Engine::load_from_memory(span, {.backend = "reference"});
+    auto gpu = Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
+    ASSERT_TRUE(ref.ok()) << ref.status().message();
+    ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+    std::vector<Tensor> inputs = {random_tensor({1, 8, 12, 10}, rng, -2.0f, 2.0f),
+                                  random_tensor({2, 8, 12, 10}, rng, -2.0f, 2.0f)};
+    const double tol = precision == std::string("fp16") ? 1e-2 : 1e-4;
+    for (int i : {0, 1, 0, 1, 0}) {
+      std::vector<Tensor> want, got;
+      ASSERT_TRUE(ref->run({&inputs[static_cast<size_t>(i)], 1}, want).ok());
+      Status s = gpu->run({&inputs[static_cast<size_t>(i)], 1}, got);
+      ASSERT_TRUE(s.ok()) << s.message();
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t o = 0; o < want.size(); ++o) {
+        EXPECT_LE(rel_l2(got[o], want[o]), tol)
+            << precision << " batch " << i + 1 << " output " << o << " seed " << seed;
+      }
+    }
+  }
+}
 
 }  // namespace
 }  // namespace fungen::test

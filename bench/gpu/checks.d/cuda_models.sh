@@ -17,4 +17,19 @@ rm -rf /tmp/m37 && tar -C /tmp -xzf "$tgz"
 fungen_gpu_bench --check-all /tmp/m37 --refill-weights > "$out/check_all.txt" 2>&1
 rc=$?
 grep -E 'FAIL|check-all' "$out/check_all.txt" | tail -n 60
+# A/B for the yolo11@384x640 fp16 failures of v3 (1e-2..4e-2 where fp16 rounding alone gives
+# 4e-4, tools/fp16_sensitivity.py): FUNGEN_CUDA_FP16_ALGOS=all lets cuDNN's FFT/Winograd back in
+# (v3's behaviour); the default now keeps fp16 convs on the GEMM-family algorithms.
+mkdir -p /tmp/m37_y11_384 && ln -sf /tmp/m37/yolo11_384x640_* /tmp/m37_y11_384/
+echo "== yolo11 384x640, FUNGEN_CUDA_FP16_ALGOS=all (v3's algorithm choice)"
+FUNGEN_CUDA_FP16_ALGOS=all fungen_gpu_bench --check-all /tmp/m37_y11_384 --refill-weights 2>&1 |
+  tee "$out/check_y11_384_all_algos.txt" | grep -E 'fp16|check-all'
+echo "== cuDNN algorithms of yolo11_384x640_static fp16 b1 (count algo), v3's choice then now"
+for a in all gemm; do
+  FUNGEN_CUDA_FP16_ALGOS=$a FUNGEN_CUDA_PROFILE=1 fungen_gpu_bench \
+    --model /tmp/m37/yolo11_384x640_static_op12_nosimp.onnx --refill-weights --no-check \
+    --batches 1 --iterations 2 2>&1 | grep -o 'cudnn conv algo [0-9]*' | sort | uniq -c |
+    tr '\n' ' '
+  echo "($a)"
+done
 exit $rc

@@ -3,7 +3,10 @@
 # graphs off, steps ranked by device ms, node names and kernels; in $OUT/profile128.txt) and the
 # A/B switches of the cuda backend against the default: FUNGEN_CUDA_DIRECT=0 (depthwise and
 # first-layer convs back on cuDNN), FUNGEN_CUDA_CONV_ALGO=find (cuDNN's timed search instead of
-# its heuristic). Run by bench/gpu/device_run.sh's fungen stage (fungen_gpu_bench on PATH).
+# its heuristic), FUNGEN_CUDA_FP16_ALGOS=all (fp16 convs may take cuDNN's FFT/Winograd again, as
+# in v3), FUNGEN_CUDA_GEMM1X1=1 (1x1 convs as cuBLAS GEMMs; checked against the CPU too, and
+# profiled at b128 in $OUT/profile128_gemm1x1.txt). Run by bench/gpu/device_run.sh's fungen
+# stage (fungen_gpu_bench on PATH).
 # FUNGEN_CUDA_FUSED=1 (cuDNN runtime fusion) is left out: its plans take ~25 s to build at b128.
 set -uo pipefail
 out=${OUT:-/tmp/out}
@@ -13,7 +16,13 @@ echo "== cuda profile, batch 128 (graphs off)"
 FUNGEN_CUDA_PROFILE=1 fungen_gpu_bench --model "$m" --no-check --batches 128 --iterations 3 \
   > "$out/profile128.txt" 2>&1
 head -n 45 "$out/profile128.txt"
-for v in FUNGEN_CUDA_DIRECT=0 FUNGEN_CUDA_CONV_ALGO=find; do
+for v in FUNGEN_CUDA_DIRECT=0 FUNGEN_CUDA_CONV_ALGO=find FUNGEN_CUDA_FP16_ALGOS=all; do
   echo "== $v"
   env "$v" fungen_gpu_bench --model "$m" --no-check --batches 1,128 --iterations 20 2>&1 | grep '^|'
 done
+echo "== FUNGEN_CUDA_GEMM1X1=1 (1x1 convs as cuBLAS GEMMs): check vs CPU, then timing"
+FUNGEN_CUDA_GEMM1X1=1 fungen_gpu_bench --model "$m" --batches 1,128 --iterations 20 2>&1 |
+  grep -E '^\||check|FAILED'
+FUNGEN_CUDA_GEMM1X1=1 FUNGEN_CUDA_PROFILE=1 fungen_gpu_bench --model "$m" --no-check --batches 128 \
+  --iterations 3 > "$out/profile128_gemm1x1.txt" 2>&1
+head -n 45 "$out/profile128_gemm1x1.txt"

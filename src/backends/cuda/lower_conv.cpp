@@ -51,6 +51,28 @@ bool read_by_views_only(const Graph& g, int value) {
   return any;
 }
 
+// FUNGEN_CUDA_GEMM1X1=1: pointwise convolutions (1x1, stride 1, no padding, group 1) on NHWC
+// activations as one cuBLAS GEMM, Y[B*H*W, Cout] = X[B*H*W, Cin] * W[Cout, Cin]^T (fp32
+// accumulation; fp32 mode without TF32), instead of cuDNN's convolution; the epilogue is the same.
+// Opt-in until measured against cuDNN on the device (bench/gpu/fungen.d/cuda_variants.sh).
+// fp16: cuDNN's FFT and Winograd algorithms transform the operands in half precision, whose
+// error (~1e-3 per conv) compounds over a network; only the GEMM-family ones (implicit GEMM,
+// precomputed implicit GEMM, GEMM, direct) are taken, unless FUNGEN_CUDA_FP16_ALGOS=all.
+bool fp16_algo_allowed(cudnnConvolutionFwdAlgo_t algo) {
+  static const bool all = [] {
+    const char* v = std::getenv("FUNGEN_CUDA_FP16_ALGOS");
+    return v && std::strcmp(v, "all") == 0;
+  }();
+  return all || algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM ||
+         algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
+         algo == CUDNN_CONVOLUTION_FWD_ALGO_GEMM || algo == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+}
+
+bool gemm1x1_enabled() {
+  const char* v = std::getenv("FUNGEN_CUDA_GEMM1X1");
+  return v && std::strcmp(v, "1") == 0;
+}
+
 }  // namespace
 
 bool check_conv(const Node& node, const Graph& graph) {
@@ -92,6 +114,9 @@ Status lower_conv(CudaRun& run, const Node& node) {
   const bool half = run.elem() == Elem::kF16;
   const cudnnDataType_t dt = half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
 
+  const bool gemm = ctx.nhwc && gemm1x1_enabled() && group == 1 && ws[2] == 1 && ws[3] == 1 &&
+                    strides[0] == 1 && strides[1] == 1 && dil[0] == 1 && dil[1] == 1 &&
+                    pads[0] == 0 && pads[1] == 0 && xs[2] == ys[2] && xs[3] == ys[3];
   auto d = std::make_shared<ConvDescriptors>();
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&d->x));
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&d->y));
@@ -118,7 +143,10 @@ Status lower_conv(CudaRun& run, const Node& node) {
   // faster (0.9 s at b128). FUNGEN_CUDA_CONV_ALGO=find: cudnnFindConvolutionForwardAlgorithm, run
   // twice, the first result dropped (the first launch of each kernel also loads its module).
   const std::string tuning_key = conv_tuning_key(d->x, d->w, d->conv, d->y);
-  bool chosen = use_tuned_conv(ctx, tuning_key, d->x, d->w, d->conv, d->y, d->algo, d->workspace);
+  // The GEMM path needs no cuDNN algorithm (nor a tuning entry).
+  bool chosen =
+      gemm || use_tuned_conv(ctx, tuning_key, d->x, d->w, d->conv, d->y, d->algo, d->workspace);
+  if (chosen && !gemm && half && !fp16_algo_allowed(d->algo)) chosen = false;  // choose again
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int found = 0;
   const char* pick = std::getenv("FUNGEN_CUDA_CONV_ALGO");
@@ -131,14 +159,18 @@ Status lower_conv(CudaRun& run, const Node& node) {
           ctx.cudnn, d->x, d->w, d->conv, d->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
     }
   }
-  for (int i = 0; i < found && !chosen; ++i) {
-    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > ctx.max_workspace) continue;
-    if (!half && perf[i].mathType != CUDNN_FMA_MATH) continue;
-    d->algo = perf[i].algo;
-    d->workspace = perf[i].memory;
-    CUDNN_CHECK(cudnnSetConvolutionMathType(d->conv, perf[i].mathType));
-    remember_conv(ctx, tuning_key, perf[i].algo, perf[i].mathType, perf[i].memory);
-    chosen = true;
+  // Two passes in fp16: the allowed algorithms first, any if none of them is offered.
+  for (int pass = half ? 0 : 1, i = 0; pass < 2 && !chosen; ++pass, i = 0) {
+    for (; i < found && !chosen; ++i) {
+      if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > ctx.max_workspace) continue;
+      if (!half && perf[i].mathType != CUDNN_FMA_MATH) continue;
+      if (pass == 0 && !fp16_algo_allowed(perf[i].algo)) continue;
+      d->algo = perf[i].algo;
+      d->workspace = perf[i].memory;
+      CUDNN_CHECK(cudnnSetConvolutionMathType(d->conv, perf[i].mathType));
+      remember_conv(ctx, tuning_key, perf[i].algo, perf[i].mathType, perf[i].memory);
+      chosen = true;
+    }
   }
   if (!chosen) return unsupported("cuda: cuDNN found no algorithm for this convolution");
   run.need_workspace(d->workspace);
@@ -194,8 +226,14 @@ Status lower_conv(CudaRun& run, const Node& node) {
   const bool epilogue = bbuf >= 0 || silu || zb >= 0;
   CudaRun* r = &run;
   cudnnHandle_t handle = ctx.cudnn;
-  std::string label = node.name + " (cudnn conv algo " + std::to_string(d->algo) +
-                      (slice.buf >= 0 ? ", into concat" : "") + (nchw_out ? ", NCHW out" : "");
+  cublasHandle_t blas = ctx.cublas;
+  const cudaDataType_t gemm_type = half ? CUDA_R_16F : CUDA_R_32F;
+  const int gemm_m = static_cast<int>(ys[1]), gemm_k = static_cast<int>(xs[1]);
+  const int gemm_n = static_cast<int>(ys[0] * ys[2] * ys[3]);
+  std::string label =
+      node.name +
+      (gemm ? std::string(" (cublas gemm 1x1") : " (cudnn conv algo " + std::to_string(d->algo)) +
+      (slice.buf >= 0 ? ", into concat" : "") + (nchw_out ? ", NCHW out" : "");
   if (ctx.profile) {  // what the search saw: algo, tensor-op math, ms, workspace MiB
     label += "; search:";
     for (int i = 0; i < found && i < 4; ++i) {
@@ -209,9 +247,18 @@ Status lower_conv(CudaRun& run, const Node& node) {
   label += ")";
   run.add_step(label, {xb, yb, zb, wbuf, bbuf, slice.buf, outb}, [=](cudaStream_t st) {
     const float one = 1.0f, zero = 0.0f;
-    CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf), d->conv,
-                                        d->algo, r->workspace(), d->workspace, &zero, d->y,
-                                        r->ptr(yb)));
+    if (gemm) {
+      // Column-major view: Y^T[Cout, M] = op(Wt)[Cout, Cin] * X^T[Cin, M], where the KRSC
+      // weights are Wt[Cin, Cout] (ld Cin, transposed) and the NHWC rows X^T[Cin, M] (ld Cin).
+      CUBLAS_CHECK(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, gemm_m, gemm_n, gemm_k, &one,
+                                r->ptr(wbuf), gemm_type, gemm_k, r->ptr(xb), gemm_type, gemm_k,
+                                &zero, r->ptr(yb), gemm_type, gemm_m, CUBLAS_COMPUTE_32F,
+                                CUBLAS_GEMM_DEFAULT));
+    } else {
+      CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf),
+                                          d->conv, d->algo, r->workspace(), d->workspace, &zero,
+                                          d->y, r->ptr(yb)));
+    }
     const float* bias = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     const void* res = zb >= 0 ? r->ptr(zb) : nullptr;
     if (nchw_out) {
