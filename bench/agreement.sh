@@ -45,13 +45,16 @@ cp "$model_src" "$model"
 echo "model: $model_src"
 echo "trained: $(cat "$dir/summary.json" | tr -d '\n ')"
 
-share() {  # JSON line -> "reproduced/fp32 (share%) at conf 0.25"
-  "$python" -c 'import json,sys
+share() {  # JSON line -> one summary line
+  "$python" -c '
+import json, sys
 j = json.loads(sys.stdin.read())
 d = j["detections"][0]
-print(f"{j[\"precision\"]}: {d[\"reproduced\"]}/{d[\"fp32_detections\"]} fp32 detections reproduced "
-      f"({100 * d[\"reproduced_share\"]:.2f}%) at conf {d[\"conf\"]}, {d[\"detections\"]} made; "
-      f"raw max|err| {j[\"max_abs_error\"]:.4g}, mean|err| {j[\"mean_abs_error\"]:.4g} on {j[\"images\"]} images")'
+p, r, n, m, c = j["precision"], d["reproduced"], d["fp32_detections"], d["detections"], d["conf"]
+a, k = d.get("fp32_anchors", 0), d.get("anchors_kept", 0)
+print(f"{p}: {r}/{n} fp32 detections reproduced ({100 * r / max(n, 1):.2f}%) at conf {c}, {p} made {m}; "
+      f"before NMS {k}/{a} fp32 candidate anchors kept")
+'
 }
 
 for precision in bf16 int8; do

@@ -193,8 +193,8 @@ def main() -> int:
         shutil.copy(p, out / "calib" / p.name)
 
     summary = evaluate(out / "best.pt", work / "data")
-    ckpt = torch.load(out / "best.pt", map_location="cpu")
-    summary.update(train_seconds=round(train_s), epochs=int(ckpt.get("epoch", -1)) + 1, train_imgsz=args.imgsz,
+    epochs = len((work / "run" / "results.csv").read_text().splitlines()) - 1  # header + one line per epoch
+    summary.update(train_seconds=round(train_s), epochs=epochs, train_imgsz=args.imgsz,
                    classes=shapes.CLASSES, static=STATIC, dynamic=DYNAMIC)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary), file=sys.stderr)

@@ -22,13 +22,14 @@ ok = True
 for line in sys.stdin:
     j = json.loads(line)
     d = j["detections"][0]
+    p, conf, share = j["precision"], d["conf"], d["reproduced_share"]
     per_image = d["fp32_detections"] / j["images"]
     if not 1 <= per_image <= 20:
-        print(f"trained_agreement: FAIL: {per_image:.1f} fp32 detections per image at conf {d[\"conf\"]}, expected 1-20 (is the model trained?)")
+        print(f"trained_agreement: FAIL: {per_image:.1f} fp32 detections per image at conf {conf}, expected 1-20 (is the model trained?)")
         ok = False
-    want = min_share[j["precision"]]
-    verdict = "PASS" if d["reproduced_share"] >= want else "FAIL"
+    want = min_share[p]
+    verdict = "PASS" if share >= want else "FAIL"
     ok &= verdict == "PASS"
-    print(f"trained_agreement: {verdict}: {j[\"precision\"]} reproduced {100 * d[\"reproduced_share\"]:.2f}% of fp32 detections (need >= {100 * want:.0f}%)")
+    print(f"trained_agreement: {verdict}: {p} reproduced {100 * share:.2f}% of fp32 detections (need >= {100 * want:.0f}%)")
 sys.exit(0 if ok else 1)
 ' "$INT8_MIN_SHARE"
