@@ -13,8 +13,9 @@ Output (nothing is downloaded), cached so that a second run only prints the dire
         best.pt                                            the ultralytics checkpoint
         heldout/                                           held-out test images (PNG) at mixed sizes
         heldout_labels/                                    their YOLO labels
-        calib/                                             training images for --calibrate
+        calib/                                             images for --calibrate (like heldout/, other seeds)
         summary.json                                       mAP50 and detections per image
+        results.csv                                        ultralytics' per-epoch training losses
 where <key> hashes the recipe (the constants below), synthetic_shapes.py and the versions of ultralytics, torch, onnx
 and onnxslim. The training time is bounded by --minutes (ultralytics' `time` mode fits the epochs
 to it), so the weights depend on the machine's speed; the data do not.
@@ -48,7 +49,9 @@ import synthetic_shapes as shapes  # noqa: E402
 SEED = 20261127
 TRAIN_IMAGES = 1200  # 320x320
 VAL_IMAGES = 64  # 320x320, ultralytics' end-of-training validation
-CALIB_IMAGES = 16  # copies of training images, for fungen's --calibrate
+CALIB_IMAGES = 16  # for fungen's --calibrate: scenes drawn like the held-out ones, seeds CALIB_SEED + i
+CALIB_SEED = SEED + 1_000_000
+CALIB_SIZES = [(640, 640), (1280, 720), (1920, 1080), (717, 391)]
 # Held-out test set: (width, height, count); seeds continue after the training ones.
 HELDOUT = [(640, 640, 8), (1280, 720, 8), (1920, 1080, 8), (717, 391, 4), (480, 854, 4)]
 HELDOUT_SIZES = (0.06, 0.3)  # object size relative to min(w, h): ~25-190 px after the 640 letterbox
@@ -113,6 +116,23 @@ def make_data(root: Path) -> Path:
     return root / "train.yaml"
 
 
+def make_calib(dest: Path) -> None:
+    """Calibration images drawn like the held-out set (mixed sizes, the same object sizes), so that
+    int8's activation ranges come from what it will see (320x320 training scenes letterboxed to 640
+    are upscaled, smoother pictures). Quick, so also made on a cache hit when absent."""
+    import cv2
+
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for i in range(CALIB_IMAGES):
+        w, h = CALIB_SIZES[i % len(CALIB_SIZES)]
+        img, _ = shapes.scene(CALIB_SEED + i, w, h, HELDOUT_SIZES)
+        cv2.imwrite(str(tmp / f"{CALIB_SEED + i}.png"), img)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+
+
 def export(yolo, dest: Path, dynamic: bool, simplify: bool) -> None:
     import tempfile
 
@@ -156,6 +176,8 @@ def main() -> int:
 
     out = CACHE / "trained" / cache_key(args.minutes, args.imgsz)
     if (out / "summary.json").exists():
+        if not (out / "calib").is_dir():
+            make_calib(out / "calib")
         print(out)
         return 0
     if args.cached:
@@ -187,16 +209,15 @@ def main() -> int:
     for name, src in (("heldout", work / "data" / "images" / "heldout"), ("heldout_labels", work / "data" / "labels" / "heldout")):
         shutil.rmtree(out / name, ignore_errors=True)
         shutil.copytree(src, out / name)
-    shutil.rmtree(out / "calib", ignore_errors=True)
-    (out / "calib").mkdir()
-    for p in sorted((work / "data" / "images" / "train").glob("*.png"))[:CALIB_IMAGES]:
-        shutil.copy(p, out / "calib" / p.name)
+    make_calib(out / "calib")
 
     summary = evaluate(out / "best.pt", work / "data")
     epochs = len((work / "run" / "results.csv").read_text().splitlines()) - 1  # header + one line per epoch
     summary.update(train_seconds=round(train_s), epochs=epochs, train_imgsz=args.imgsz,
                    classes=shapes.CLASSES, static=STATIC, dynamic=DYNAMIC)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    shutil.copy(work / "run" / "results.csv", out / "results.csv")
+    shutil.rmtree(work)  # the training set (~300 MB); the recipe regenerates it
     print(json.dumps(summary), file=sys.stderr)
     print(out)
     return 0
