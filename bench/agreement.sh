@@ -8,6 +8,10 @@
 #
 # --cached: never train; exit 77 with one line if the model is not cached.
 # Prints, per precision, the `fungen compare-precision --json` line and a one-line summary.
+# Timing and agreement together on the same model and images:
+#   dir=$("$python" tools/train_synthetic.py)
+#   "$python" bench/cpu_vs_ort --model "$dir/yolo11_shapes_640x640_static_opdefault_simp.onnx" \
+#     --precision int8 --calibrate "$dir/calib" --images "$dir/heldout"
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 fungen=$root/build/bin/fungen
