@@ -11,6 +11,8 @@
 #   fungen  fungen timings per model and batch; convert --validate --benchmark --compare
 #   torch   PyTorch eager / torch.compile peers on the same models
 #   video   NVDEC vs CPU decode and decode+detect (needs both FFmpeg halves unpacked)
+# Environment: MODELS (exported and timed), BATCHES, NO_UNIT=1, CHECKS / FUNGEN_D (globs of the
+# hook scripts to run), TORCH_BATCHES / TORCH_BATCHES_OTHER / TORCH_MODES.
 # Usage: bench/gpu/device_run.sh [stage ...]; output tables also land in $OUT/*.txt.
 set -uo pipefail
 stages=${*:-setup export check fungen torch}
@@ -51,9 +53,9 @@ fi
 
 if has check; then
   stage check
-  [ -x /opt/fungen/bin/fungen_unit_tests ] &&
+  [ -x /opt/fungen/bin/fungen_unit_tests ] && [ -z "${NO_UNIT:-}" ] &&
     timeout 300 /opt/fungen/bin/fungen_unit_tests --gtest_filter='*Cuda*:*Gpu*:*GPU*' 2>&1 | tail -25 | tee "$out/unit.txt"
-  for f in bench/gpu/checks.d/*.sh; do [ -f "$f" ] && timeout 300 bash "$f" 2>&1 | tee -a "$out/check.txt"; done
+  for f in ${CHECKS:-bench/gpu/checks.d/*.sh}; do [ -f "$f" ] && timeout 300 bash "$f" 2>&1 | tee -a "$out/check.txt"; done
 fi
 
 if has fungen; then
@@ -61,7 +63,7 @@ if has fungen; then
   for m in $models; do
     timeout 240 fungen_gpu_bench --model /opt/models/${m}_640_dyn.onnx --batches ${BATCHES:-1,8,32,128} 2>&1 | tee -a "$out/fungen.txt"
   done
-  for f in bench/gpu/fungen.d/*.sh; do [ -f "$f" ] && timeout 300 bash "$f" 2>&1 | tee -a "$out/fungen.txt"; done
+  for f in ${FUNGEN_D:-bench/gpu/fungen.d/*.sh}; do [ -f "$f" ] && timeout 300 bash "$f" 2>&1 | tee -a "$out/fungen.txt"; done
 fi
 
 if has torch; then
