@@ -45,6 +45,11 @@ struct VideoOptions {
   int threads = 0;  // CPU decoder threads, 0: FFmpeg picks (per core)
   DecodeDevice device = DecodeDevice::kAuto;
   int cuda_device = 0;
+  // NVDEC: frames added to the decoder's hardware frame pool for those held downstream (queued
+  // or batched on the device). FFmpeg copies each picture out of its decode surfaces into this
+  // pool, which grows on demand; the extra frames are allocated up front. Capped at 16 (FFmpeg
+  // warns above 32 surfaces with the stream's own reference frames).
+  int extra_hw_frames = 6;
 };
 
 struct VideoInfo {

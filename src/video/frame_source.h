@@ -29,7 +29,11 @@ namespace fungen::video {
 struct SampledFrame {
   int64_t index = 0;
   double t_ms = 0;
-  Image image;
+  Image image;  // empty when the frame stays on the device
+  // A frame taken by FrameSourceOptions::device_detect: the decoder's frame (this reference keeps
+  // its surface from being recycled) and its description (device_frame.table set).
+  FramePtr device;
+  DeviceFrame device_frame;
 };
 
 struct FrameSourceOptions {
@@ -38,6 +42,7 @@ struct FrameSourceOptions {
   int chunk_frames = 64;
   size_t queue_capacity = 8;  // sampled frames waiting for the consumer
   DeviceFrameSink device_sink;
+  DeviceDetectFns device_detect;  // takes precedence over device_sink (see device_frame.h)
   // Decode and sample threads run this much nicer (Linux) than the consumer's: they then fill the
   // cores the detector leaves idle (NMS, its serial phases) rather than slow its parallel ones.
   // Only matters while both compete for the CPU. FUNGEN_DECODE_NICE overrides it.
@@ -97,6 +102,7 @@ class FrameSource {
   int sessions_ = 1;
   int64_t declared_frames_ = 0;
   std::string path_;
+  std::atomic<bool> declined_logged_{false};
 };
 
 }  // namespace fungen::video

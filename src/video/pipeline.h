@@ -27,7 +27,10 @@ struct VideoJob {
   int decoders = 0;              // parallel decode sessions, 0: auto (frame_source.h)
   int decode_chunk_frames = 64;  // parallel sessions: frames per keyframe-aligned chunk (about)
   DeviceFrameSink device_sink;   // NVDEC frames go here in GPU memory when set and taken
-  std::string vr = "auto";       // "auto", "none" or a parse_vr_format() spec
+  // NVDEC frames go straight to the GPU detector when set and taken (zero copy; see
+  // device_frame.h); the batch then mixes nothing: each frame is detected on one path or the other.
+  DeviceDetectFns device_detect;
+  std::string vr = "auto";  // "auto", "none" or a parse_vr_format() spec
   UnwarpOptions view;
   int input_width = 640, input_height = 640;  // the model's input: 2D frames are scaled to fit
   int batch = 1;
