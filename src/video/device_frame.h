@@ -52,10 +52,12 @@ struct DeviceFrame {
 using DeviceFrameSink = std::function<Result<bool>(const DeviceFrame& frame, Image& out)>;
 
 // Detection straight from device frames (zero copy: the cuda backend's GPU pipeline letterboxes
-// or unwarps from the NV12 planes). When set, NVDEC frames it takes skip the sampler: each one
-// travels to the detect stage as the decoder's AVFrame (one reference per queued frame, so its
-// surface is not recycled) and is released after the batch's detect returns (which has finished
-// reading it on the GPU). video/device_detect.h makes one from a Detector.
+// or unwarps from the NV12 planes). When set, NVDEC frames it takes skip the sampler: each one is
+// copied device-to-device out of the decoder's surface (FFmpeg's NVDEC frames are its mapped
+// surfaces, too few to hold a batch and parallel sessions' chunks) into an AVFrame of our own
+// CUDA pool, which travels to the detect stage (one reference per queued frame) and is released
+// after the batch's detect returns (it has then finished reading it on the GPU). No host copy.
+// video/device_detect.h makes one from a Detector.
 struct DeviceDetectFns {
   // "" when `detect` takes frames like this one, else why not (logged once; such frames are
   // downloaded and sampled on the CPU as without this).

@@ -52,7 +52,40 @@ struct FrameSamplerState {
   FrameSampler sampler;
   FramePtr host = make_frame();
   std::atomic<bool>* declined_logged = nullptr;  // the source's: log a declined frame once
+  BufferRefPtr copies;      // CUDA frames context the device frames are copied into
+  bool copy_failed = false;  // device-to-device copy unavailable: download instead
 };
+
+// A copy of an NVDEC frame in device memory of our own (FFmpeg's CUDA pool, growing on demand).
+// FFmpeg's NVDEC output frames are the decoder's mapped surfaces, of which it has only
+// dpb + 2 + extra_hw_frames (at most ~32): frames queued for a batch (and parallel sessions'
+// chunks) would starve it. The copy is one device-to-device memcpy on the decoder's stream.
+Result<FramePtr> copy_on_device(FrameSamplerState& st, const AVFrame* src) {
+  auto* from = reinterpret_cast<const AVHWFramesContext*>(src->hw_frames_ctx->data);
+  auto* have = st.copies ? reinterpret_cast<const AVHWFramesContext*>(st.copies->data) : nullptr;
+  if (!have || have->sw_format != from->sw_format || have->width != src->width ||
+      have->height != src->height) {
+    st.copies.reset(av_hwframe_ctx_alloc(from->device_ref));
+    if (!st.copies) return out_of_memory("NVDEC: no memory for a CUDA frames context");
+    auto* c = reinterpret_cast<AVHWFramesContext*>(st.copies->data);
+    c->format = AV_PIX_FMT_CUDA;
+    c->sw_format = from->sw_format;
+    c->width = src->width, c->height = src->height;
+    int rc = av_hwframe_ctx_init(st.copies.get());
+    if (rc < 0) {
+      st.copies.reset();
+      return internal_error("NVDEC: CUDA frames context: " + av_error_text(rc));
+    }
+  }
+  FramePtr dst = make_frame();
+  int rc = av_hwframe_get_buffer(st.copies.get(), dst.get(), 0);
+  if (rc < 0) return out_of_memory("NVDEC: no device memory for a frame copy: " + av_error_text(rc));
+  rc = av_hwframe_transfer_data(dst.get(), src, 0);
+  if (rc < 0) return unsupported("NVDEC: device-to-device frame copy: " + av_error_text(rc));
+  rc = av_frame_copy_props(dst.get(), src);
+  if (rc < 0) return internal_error("NVDEC: frame properties: " + av_error_text(rc));
+  return dst;
+}
 
 Status sample_frame(FrameSamplerState& st, DecodedFrame& f, int rotation, const RemapTable& table,
                     const FrameSourceOptions& opt, SampledFrame& out) {
@@ -65,10 +98,21 @@ Status sample_frame(FrameSamplerState& st, DecodedFrame& f, int rotation, const 
     df.index = f.index, df.t_ms = f.t_ms;
     if (opt.device_detect && described) {
       std::string why = opt.device_detect.declines(df);
-      if (why.empty()) {
-        out.device = std::move(f.frame);  // the reference travels with the frame
-        out.device_frame = df;
-        return Status();
+      if (why.empty() && !st.copy_failed) {
+        auto copy = copy_on_device(st, frame);
+        if (copy.ok()) {
+          // The copy travels with the frame (its reference keeps the memory from being reused);
+          // the decoder's surface goes back now.
+          describe_device_frame(copy->get(), rotation, opt.decode.cuda_device, df);
+          out.device = std::move(copy).value();
+          out.device_frame = df;
+          return Status();
+        }
+        if (copy.status().code() != StatusCode::kUnsupported) return copy.status();
+        st.copy_failed = true;
+        why = copy.status().message();
+      } else if (st.copy_failed) {
+        why = "no device-to-device frame copy in this FFmpeg";
       }
       if (st.declined_logged && !st.declined_logged->exchange(true))
         log(LogLevel::kInfo, "NVDEC frames are downloaded for the CPU sampler: {}", why);

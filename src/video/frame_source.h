@@ -8,8 +8,9 @@
 // decodes and samples it; a merger takes chunks back in order and numbers the frames. Each
 // session buffers at most one chunk of sampled (model-sized) frames, so memory stays bounded.
 //
-// NVDEC frames stay in GPU memory when a DeviceFrameSink is given and it takes them; otherwise
-// they are downloaded and sampled on the CPU.
+// NVDEC frames stay in GPU memory when a DeviceFrameSink or DeviceDetectFns is given and it takes
+// them (with DeviceDetectFns they skip the sampler and reach the consumer as device frames);
+// otherwise they are downloaded and sampled on the CPU.
 #pragma once
 
 #include <atomic>
@@ -30,8 +31,8 @@ struct SampledFrame {
   int64_t index = 0;
   double t_ms = 0;
   Image image;  // empty when the frame stays on the device
-  // A frame taken by FrameSourceOptions::device_detect: the decoder's frame (this reference keeps
-  // its surface from being recycled) and its description (device_frame.table set).
+  // A frame taken by FrameSourceOptions::device_detect: its copy in device memory (this reference
+  // keeps the memory from being reused) and its description (device_frame.table set).
   FramePtr device;
   DeviceFrame device_frame;
 };

@@ -160,11 +160,7 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
   source_options.queue_capacity = static_cast<size_t>(2 * batch);
   source_options.device_sink = job.device_sink;
   source_options.device_detect = job.device_detect;
-  if (job.device_detect) {
-    // Surfaces held at once per session: its queue, the shared queue and one batch.
-    source_options.decode.extra_hw_frames =
-        std::max(source_options.decode.extra_hw_frames, batch + 4);
-  }
+
   FrameSource source(std::move(decoder), geo.table, source_options, first > 0);
   BoundedQueue<std::vector<DetectedFrame>> detected_q(3);
   auto cancel_all = [&] {
