@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
       for (size_t k = 0; k < fb.boxes.size(); ++k) {
         const Box& y = fb.boxes[k];
         if (used[k] || y.cls != x.cls) continue;
-        double d = std::max({std::fabs(x.x1 - y.x1), std::fabs(x.y1 - y.y1),
-                             std::fabs(x.x2 - y.x2), std::fabs(x.y2 - y.y2)});
+        double d = std::max({std::fabs(x.x1 - y.x1), std::fabs(x.y1 - y.y1), std::fabs(x.x2 - y.x2),
+                             std::fabs(x.y2 - y.y2)});
         if (d < best_d) best_d = d, best = static_cast<int>(k);
       }
       if (best < 0) {
@@ -117,9 +117,9 @@ int main(int argc, char** argv) {
     if (!ok) {
       ++bad_frames;
       report("frame " + std::to_string(fa.frame) + " (t " + std::to_string(fa.t_ms) +
-             " ms): " + std::to_string(fa.boxes.size()) + " vs " +
-             std::to_string(fb.boxes.size()) + " detections (frame " + std::to_string(fb.frame) +
-             ", t " + std::to_string(fb.t_ms) + " ms)");
+             " ms): " + std::to_string(fa.boxes.size()) + " vs " + std::to_string(fb.boxes.size()) +
+             " detections (frame " + std::to_string(fb.frame) + ", t " + std::to_string(fb.t_ms) +
+             " ms)");
     }
   }
   bool pass = a_done && b_done && a.size() == b.size() && bad_frames == 0 && !a.empty();

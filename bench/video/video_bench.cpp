@@ -237,6 +237,7 @@ int main(int argc, char** argv) {
     emit(video, "decode+detect", r->frames, r->seconds,
          {{"vr", r->vr},
           {"device_frames", why.empty() ? "on" : "off: " + why},
+          {"frames_from_device", r->device_frames},
           {"batch", job.batch},
           {"detect_busy_s", std::round(detect_s * 1000) / 1000},
           {"detections", detections}});

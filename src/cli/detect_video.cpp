@@ -237,8 +237,11 @@ int run_video_detect(const std::vector<std::string>& inputs, const std::string& 
                      v.c_str(), job.out.c_str(), static_cast<long long>(res.frames));
       } else {
         std::fprintf(
-            stderr, "%s: %lld frames (%s, %s decode%s) in %.1f s, %.1f fps -> %s%s\n", v.c_str(),
+            stderr, "%s: %lld frames (%s, %s decode%s%s) in %.1f s, %.1f fps -> %s%s\n", v.c_str(),
             static_cast<long long>(res.frames), res.vr.c_str(), res.info.decoder.c_str(),
+            res.device_frames > 0
+                ? fmt::format(", {} straight from GPU memory", res.device_frames).c_str()
+                : "",
             res.resumed_from > 0 ? fmt::format(", resumed after {}", res.resumed_from).c_str() : "",
             res.seconds, res.seconds > 0 ? res.frames_this_run / res.seconds : 0.0,
             res.interrupted ? video::part_path_for(job.out).c_str() : job.out.c_str(),

@@ -14,9 +14,10 @@ namespace fungen::video {
 std::string device_frame_declines(const DeviceFrame& f) {
   if (f.ten_bit) return "10/16-bit frames (P010/P016): the GPU preprocessing reads 8-bit NV12";
   if (f.rotation != 0)
-    return fmt::format("the video is rotated {} degrees: the GPU preprocessing reads unrotated "
-                       "frames",
-                       f.rotation);
+    return fmt::format(
+        "the video is rotated {} degrees: the GPU preprocessing reads unrotated "
+        "frames",
+        f.rotation);
   if (!f.table || f.table->src_width != f.width || f.table->src_height != f.height)
     return fmt::format("the frame is {}x{} and the sampling table was made for another size",
                        f.width, f.height);
@@ -62,8 +63,8 @@ DeviceDetectFns make_device_detect(Detector& detector, const DetectOptions& opti
   st->options = options;
   DeviceDetectFns fns;
   fns.declines = [](const DeviceFrame& f) { return device_frame_declines(f); };
-  fns.detect = [st](std::span<const DeviceFrame> frames)
-      -> Result<std::vector<std::vector<Detection>>> {
+  fns.detect =
+      [st](std::span<const DeviceFrame> frames) -> Result<std::vector<std::vector<Detection>>> {
     if (frames.empty()) return std::vector<std::vector<Detection>>{};
     const RemapTable* table = frames[0].table;
     for (const DeviceFrame& f : frames) {

@@ -52,7 +52,7 @@ struct FrameSamplerState {
   FrameSampler sampler;
   FramePtr host = make_frame();
   std::atomic<bool>* declined_logged = nullptr;  // the source's: log a declined frame once
-  BufferRefPtr copies;      // CUDA frames context the device frames are copied into
+  BufferRefPtr copies;       // CUDA frames context the device frames are copied into
   bool copy_failed = false;  // device-to-device copy unavailable: download instead
 };
 
@@ -79,7 +79,8 @@ Result<FramePtr> copy_on_device(FrameSamplerState& st, const AVFrame* src) {
   }
   FramePtr dst = make_frame();
   int rc = av_hwframe_get_buffer(st.copies.get(), dst.get(), 0);
-  if (rc < 0) return out_of_memory("NVDEC: no device memory for a frame copy: " + av_error_text(rc));
+  if (rc < 0)
+    return out_of_memory("NVDEC: no device memory for a frame copy: " + av_error_text(rc));
   rc = av_hwframe_transfer_data(dst.get(), src, 0);
   if (rc < 0) return unsupported("NVDEC: device-to-device frame copy: " + av_error_text(rc));
   rc = av_frame_copy_props(dst.get(), src);

@@ -192,6 +192,7 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
     }
     if (!on_device.empty()) {
       FUNGEN_ASSIGN_OR_RETURN(auto dets, job.device_detect.detect(on_device));
+      result.device_frames += static_cast<int64_t>(on_device.size());
       for (size_t k = 0; k < device_at.size(); ++k)
         out[device_at[k]].detections = std::move(dets[k]);
     }

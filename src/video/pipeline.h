@@ -45,8 +45,9 @@ struct VideoJob {
 struct VideoJobResult {
   int64_t frames = 0;  // frames in the output (including resumed ones)
   int64_t frames_this_run = 0;
-  int64_t resumed_from = 0;  // frames kept from an interrupted run
-  bool skipped = false;      // a complete output already existed
+  int64_t resumed_from = 0;   // frames kept from an interrupted run
+  int64_t device_frames = 0;  // frames detected straight from device memory (device_detect)
+  bool skipped = false;       // a complete output already existed
   bool interrupted = false;
   double seconds = 0;
   VideoInfo info;
