@@ -78,6 +78,10 @@ for c in ${clips//,/ }; do
   done
   "$bin"/fungen_compare_detections "$out/${c}_cuda.jsonl" "$out/${c}_cpu.jsonl" --px 1 --score 0.01 |
     sed "s|^|$c: |" | tee -a "$out/zero_copy_check.txt"
+  # The NVDEC run must have detected from GPU memory (its summary says how many frames).
+  grep -q "${file[$c]}: .*cuda decode, [0-9]* straight from GPU memory" "$out/zero_copy_check.txt" ||
+    echo "$c: FAIL: the NVDEC run did not detect straight from GPU memory (log lines above)" |
+    tee -a "$out/zero_copy_check.txt"
   for n in ${sessions//,/ }; do
     bench "nvdec x$n" "$v" --decode cuda --decoders "$n" --modes decode
   done
