@@ -13,7 +13,6 @@
 #include <memory>
 #include <optional>
 #include <span>
-#include <tuple>
 #include <vector>
 
 #include "detect/gpu_preprocess.h"
@@ -48,9 +47,8 @@ class GpuPipeline {
                        int batch, const DetectOptions& options, std::optional<HeadLayout> layout,
                        std::vector<std::vector<Candidate>>& out);
 
-  // A remap table (host x, y arrays of width × height) in device memory, uploaded on the first
-  // call and kept until a call with another table (keyed by the arrays' addresses and size: the
-  // caller keeps them alive and unchanged while it uses the result).
+  // A remap table (host x, y arrays of width × height) copied into device memory owned by this
+  // pipeline, valid until the next call (which reuses the memory). Callers upload once per table.
   Result<gpu::DeviceRemap> upload_remap(const float* x, const float* y, int width, int height);
 
   // The head layout the last detect used.
@@ -80,8 +78,7 @@ class GpuPipeline {
   HeadLayout layout_ = HeadLayout::kRaw;
   std::map<int, std::unique_ptr<State>> states_;
   std::shared_ptr<void> remap_;  // upload_remap's table
-  float* remap_xy_ = nullptr;
-  std::tuple<const float*, const float*, int, int> remap_key_{nullptr, nullptr, 0, 0};
+  size_t remap_bytes_ = 0;
 };
 
 }  // namespace fungen::detect

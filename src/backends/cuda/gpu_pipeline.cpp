@@ -204,15 +204,15 @@ Status GpuPipeline::detect_device(std::span<const gpu::DeviceFrame> frames,
 Result<gpu::DeviceRemap> GpuPipeline::upload_remap(const float* x, const float* y, int width,
                                                    int height) {
   if (width <= 0 || height <= 0) return invalid_argument("gpu pipeline: empty remap table");
-  auto key = std::make_tuple(x, y, width, height);
-  if (remap_ && remap_key_ == key) return gpu::DeviceRemap{remap_xy_, width, height};
   const size_t bytes = sizeof(float) * 2 * static_cast<size_t>(width) * height;
-  remap_ = cuda::device_alloc(bytes);
-  if (!remap_) return out_of_memory("gpu pipeline: no device memory for the remap table");
-  remap_xy_ = static_cast<float*>(remap_.get());
-  FUNGEN_RETURN_IF_ERROR(gpu::upload_remap_table(x, y, width, height, remap_xy_));
-  remap_key_ = key;
-  return gpu::DeviceRemap{remap_xy_, width, height};
+  if (!remap_ || bytes > remap_bytes_) {
+    remap_ = cuda::device_alloc(bytes);
+    if (!remap_) return out_of_memory("gpu pipeline: no device memory for the remap table");
+    remap_bytes_ = bytes;
+  }
+  auto* xy = static_cast<float*>(remap_.get());
+  FUNGEN_RETURN_IF_ERROR(gpu::upload_remap_table(x, y, width, height, xy));
+  return gpu::DeviceRemap{xy, width, height};
 }
 
 Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
