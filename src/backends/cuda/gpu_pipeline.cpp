@@ -188,6 +188,17 @@ Status GpuPipeline::detect_device(std::span<const gpu::DeviceFrame> frames,
   if (!s->run) return unsupported("gpu pipeline: the model does not run as one GPU graph");
   if (frames.size() > static_cast<size_t>(batch))
     return invalid_argument("gpu pipeline: more frames than the batch");
+  if (!frames.empty()) {
+    // Frames from another GPU than the model's cannot be read here.
+    cudaPointerAttributes fa{}, ma{};
+    CUDA_CHECK(cudaPointerGetAttributes(&fa, frames[0].data[0]));
+    CUDA_CHECK(cudaPointerGetAttributes(&ma, s->in.data));
+    if (fa.type != cudaMemoryTypeDevice || fa.device != ma.device)
+      return invalid_argument(
+          "gpu pipeline: the frames are not in device memory of the model's GPU (cuda:" +
+          std::to_string(ma.device) +
+          "); decode on the same GPU (--decode cuda:" + std::to_string(ma.device) + ")");
+  }
   // The decoder wrote the frames on the legacy default stream (FFmpeg's CUDA device context):
   // order our stream after everything enqueued there so far, without blocking the host.
   auto stream = static_cast<cudaStream_t>(s->run->device_stream());
