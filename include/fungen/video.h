@@ -45,10 +45,10 @@ struct VideoOptions {
   int threads = 0;  // CPU decoder threads, 0: FFmpeg picks (per core)
   DecodeDevice device = DecodeDevice::kAuto;
   int cuda_device = 0;
-  // NVDEC: frames added to the decoder's hardware frame pool for those held downstream (queued
-  // or batched on the device). FFmpeg copies each picture out of its decode surfaces into this
-  // pool, which grows on demand; the extra frames are allocated up front. Capped at 16 (FFmpeg
-  // warns above 32 surfaces with the stream's own reference frames).
+  // NVDEC: surfaces added to the decoder's own (dpb + 2) for frames held downstream. FFmpeg's
+  // NVDEC frames are mapped decoder surfaces, so at most about this many decoded frames may be
+  // held at once (the pipeline holds a few and copies those it keeps longer, frame_source.cpp).
+  // Capped at 16 (FFmpeg warns above 32 surfaces in all).
   int extra_hw_frames = 6;
 };
 
