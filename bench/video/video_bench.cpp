@@ -18,6 +18,7 @@
 #include "fungen/detector.h"
 #include "fungen/video.h"
 #include "video/decoder.h"
+#include "video/device_detect.h"
 #include "video/frame_source.h"
 #include "video/pipeline.h"
 
@@ -74,6 +75,11 @@ int main(int argc, char** argv) {
   app.add_option("--backend", backend, "engine backend: auto, cpu, cuda, reference");
   app.add_option("--max-frames", max_frames);
   app.add_option("--modes", modes);
+  std::string device_frames = "on";
+  app.add_option("--device-frames", device_frames,
+                 "pipeline mode: NVDEC frames straight to the GPU detector (on) or downloaded and "
+                 "sampled on the CPU (off)")
+      ->check(CLI::IsMember({"on", "off"}));
   std::string out;
   app.add_option("--out", out, "decode+sample mode: also write a detections file (empty records)");
   CLI11_PARSE(app, argc, argv);
@@ -208,11 +214,30 @@ int main(int argc, char** argv) {
         for (const auto& d : r.value()) detections += static_cast<int64_t>(d.size());
       return r;
     };
+    std::string why = "--device-frames off";
+    if (device_frames == "on" && vo.device != DecodeDevice::kCpu) {
+      // Timed like the frames: the device path's detect calls count in detect_busy_s.
+      video::DeviceDetectFns fns = video::make_device_detect(*det, {}, job.batch, why);
+      if (fns) {
+        job.device_detect.declines = fns.declines;
+        job.device_detect.detect = [&, inner = fns.detect](std::span<const video::DeviceFrame> f) {
+          auto t = Clock::now();
+          auto r = inner(f);
+          detect_s += seconds_since(t);
+          if (r.ok())
+            for (const auto& d : r.value()) detections += static_cast<int64_t>(d.size());
+          return r;
+        };
+        why.clear();
+      }
+    }
     g_cpu_start = process_cpu_seconds();
     auto r = video::run_video_job(job, fn);
     if (!r.ok()) return std::fprintf(stderr, "%s\n", r.status().message().c_str()), 3;
     emit(video, "decode+detect", r->frames, r->seconds,
          {{"vr", r->vr},
+          {"device_frames", why.empty() ? "on" : "off: " + why},
+          {"frames_from_device", r->device_frames},
           {"batch", job.batch},
           {"detect_busy_s", std::round(detect_s * 1000) / 1000},
           {"detections", detections}});

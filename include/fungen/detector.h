@@ -93,6 +93,10 @@ Result<std::map<int, std::string>> parse_class_names(const std::string& literal)
 // A names file: one name per line (line n is class n), or a dict/list literal as above.
 Result<std::map<int, std::string>> read_class_names_file(const std::string& path);
 
+namespace detect {
+class DeviceDetect;  // detect/device_detect.h: frames already in GPU memory (internal)
+}
+
 class Detector {
  public:
   static Result<Detector> load(const std::string& model_path, const DetectorOptions& options = {});
@@ -125,6 +129,7 @@ class Detector {
   struct Impl;
 
  private:
+  friend class detect::DeviceDetect;
   explicit Detector(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -45,6 +45,11 @@ struct VideoOptions {
   int threads = 0;  // CPU decoder threads, 0: FFmpeg picks (per core)
   DecodeDevice device = DecodeDevice::kAuto;
   int cuda_device = 0;
+  // NVDEC: surfaces added to the decoder's own (dpb + 2) for frames held downstream. FFmpeg's
+  // NVDEC frames are mapped decoder surfaces, so at most about this many decoded frames may be
+  // held at once (the pipeline holds a few and copies those it keeps longer, frame_source.cpp).
+  // Capped at 16 (FFmpeg warns above 32 surfaces in all).
+  int extra_hw_frames = 6;
 };
 
 struct VideoInfo {

@@ -157,8 +157,10 @@ int run_detect(const DetectCliOptions& opt) {
   o.agnostic = opt.agnostic;
   if (has_video_inputs(opt.inputs, opt.video)) {  // videos: src/cli/detect_video.cpp
     int batch = detector->static_batch() > 0 ? detector->static_batch() : cfg.batch_size;
-    return run_video_detect(opt.inputs, opt.out, opt.video, *detector, o, model_path.value(),
-                            batch);
+    auto src = resolved->sources.find("batch_size");
+    bool batch_given = src != resolved->sources.end() && src->second != ConfigSource::kProfile;
+    return run_video_detect(opt.inputs, opt.out, opt.video, *detector, o, model_path.value(), batch,
+                            batch_given);
   }
 
   std::vector<std::string> files = expand_inputs(opt.inputs);

@@ -16,6 +16,7 @@
 #include "fungen/video.h"
 
 #ifdef FUNGEN_HAVE_VIDEO
+#include "video/device_detect.h"
 #include "video/pipeline.h"
 #endif
 
@@ -149,7 +150,7 @@ bool has_video_inputs(const std::vector<std::string>& inputs, const VideoFlags& 
 
 int run_video_detect(const std::vector<std::string>& inputs, const std::string& out,
                      const VideoFlags& flags, Detector& detector, const DetectOptions& options,
-                     const std::string& model_path, int batch) {
+                     const std::string& model_path, int batch, bool batch_given) {
 #ifndef FUNGEN_HAVE_VIDEO
   return report(
       unsupported("this fungen was built without FFmpeg (FUNGEN_FFMPEG=OFF); videos "
@@ -191,6 +192,14 @@ int run_video_detect(const std::vector<std::string>& inputs, const std::string& 
   base.input_width = detector.input_width();
   base.input_height = detector.input_height();
   base.batch = std::max(batch, 1);
+  // NVDEC frames straight to the GPU detector (zero copy) when both are on the GPU. Its batch:
+  // the model's static batch, --batch when given, else 16 (a profile's batch suits the CPU).
+  const bool may_nvdec = base.decode.device != DecodeDevice::kCpu;
+  if (may_nvdec && detector.static_batch() == 0 && !batch_given) {
+    std::string why;
+    if (video::make_device_detect(detector, options, 16, why))
+      base.batch = std::max(base.batch, 16);
+  }
   base.overwrite = flags.overwrite;
   base.progress = progress.value();
   base.model_info = {{"path", model_path},
@@ -209,6 +218,12 @@ int run_video_detect(const std::vector<std::string>& inputs, const std::string& 
     video::VideoJob job = base;
     job.video = v;
     job.out = output_for(v, out, videos.size() > 1);
+    if (may_nvdec) {
+      std::string why;
+      job.device_detect = video::make_device_detect(detector, options, job.batch, why);
+      if (!job.device_detect)
+        log(LogLevel::kInfo, "{}: NVDEC frames are downloaded for the detector: {}", v, why);
+    }
     auto r = video::run_video_job(job, detect);
     if (!r.ok()) {
       int code = report(r.status());
@@ -222,8 +237,11 @@ int run_video_detect(const std::vector<std::string>& inputs, const std::string& 
                      v.c_str(), job.out.c_str(), static_cast<long long>(res.frames));
       } else {
         std::fprintf(
-            stderr, "%s: %lld frames (%s, %s decode%s) in %.1f s, %.1f fps -> %s%s\n", v.c_str(),
+            stderr, "%s: %lld frames (%s, %s decode%s%s) in %.1f s, %.1f fps -> %s%s\n", v.c_str(),
             static_cast<long long>(res.frames), res.vr.c_str(), res.info.decoder.c_str(),
+            res.device_frames > 0
+                ? fmt::format(", {} straight from GPU memory", res.device_frames).c_str()
+                : "",
             res.resumed_from > 0 ? fmt::format(", resumed after {}", res.resumed_from).c_str() : "",
             res.seconds, res.seconds > 0 ? res.frames_this_run / res.seconds : 0.0,
             res.interrupted ? video::part_path_for(job.out).c_str() : job.out.c_str(),

@@ -37,6 +37,6 @@ bool has_video_inputs(const std::vector<std::string>& inputs, const VideoFlags& 
 // video as <stem>.detections.msgpack). Returns the process exit code (130 after Ctrl-C).
 int run_video_detect(const std::vector<std::string>& inputs, const std::string& out,
                      const VideoFlags& flags, Detector& detector, const DetectOptions& options,
-                     const std::string& model_path, int batch);
+                     const std::string& model_path, int batch, bool batch_given = true);
 
 }  // namespace fungen::cli

@@ -5,6 +5,7 @@
 
 #include "detect/letterbox.h"
 #ifdef FUNGEN_HAVE_CUDA
+#include "detect/device_detect.h"
 #include "detect/gpu_pipeline.h"
 #endif
 #include "detect/postprocess.h"
@@ -307,5 +308,69 @@ Result<std::vector<std::vector<Detection>>> Detector::detect(std::span<const Fra
   }
   return results;
 }
+
+#ifdef FUNGEN_HAVE_CUDA
+namespace detect {
+
+Result<bool> DeviceDetect::available(Detector& detector, int frames, std::string& why) {
+  Detector::Impl& m = *detector.impl_;
+  if (!m.options.gpu_pipeline) {
+    why = "the detector's GPU pipeline is off";
+    return false;
+  }
+  int batch = m.static_batch > 0 ? m.static_batch : std::max(frames, 1);
+  if (!m.gpu) m.gpu = std::make_unique<GpuPipeline>(m.engine, m.in_w, m.in_h);
+  FUNGEN_ASSIGN_OR_RETURN(bool ok, m.gpu->available(batch));
+  if (!ok) why = "the model does not run as one GPU graph on this backend";
+  return ok;
+}
+
+Result<gpu::DeviceRemap> DeviceDetect::upload_remap(Detector& detector, const RemapTable& table) {
+  Detector::Impl& m = *detector.impl_;
+  if (!m.gpu) m.gpu = std::make_unique<GpuPipeline>(m.engine, m.in_w, m.in_h);
+  if (table.x.size() != static_cast<size_t>(table.width) * table.height ||
+      table.y.size() != table.x.size())
+    return invalid_argument("remap table: x/y arrays do not match its size");
+  return m.gpu->upload_remap(table.x.data(), table.y.data(), table.width, table.height);
+}
+
+Result<std::vector<std::vector<Detection>>> DeviceDetect::detect(
+    Detector& detector, std::span<const gpu::DeviceFrame> frames, const gpu::DeviceRemap* remap,
+    const DetectOptions& options) {
+  Detector::Impl& m = *detector.impl_;
+  if (!(options.conf >= 0.f && options.conf <= 1.f) || !(options.iou >= 0.f && options.iou <= 1.f))
+    return invalid_argument("conf and iou must be in [0, 1]");
+  if (options.max_det < 1) return invalid_argument("max_det must be at least 1");
+  if (!m.gpu) m.gpu = std::make_unique<GpuPipeline>(m.engine, m.in_w, m.in_h);
+  std::vector<std::vector<Detection>> results(frames.size());
+  const size_t n = frames.size();
+  size_t chunk = m.static_batch > 0
+                     ? static_cast<size_t>(m.static_batch)
+                     : (m.options.max_batch > 0 ? static_cast<size_t>(m.options.max_batch)
+                                                : std::max<size_t>(n, 1));
+  std::vector<std::vector<Candidate>> boxes;
+  for (size_t begin = 0; begin < n; begin += chunk) {
+    size_t count = std::min(chunk, n - begin);
+    int batch = m.static_batch > 0 ? m.static_batch : static_cast<int>(count);
+    Status s = m.gpu->detect_device(frames.subspan(begin, count), remap, batch, options,
+                                    m.layout_known ? std::optional(m.layout) : std::nullopt, boxes);
+    if (!s.ok()) return s.with_context(m.label);
+    m.layout = m.gpu->layout();
+    m.layout_known = true;
+    for (size_t k = 0; k < count; ++k) {
+      const gpu::DeviceFrame& f = frames[begin + k];
+      const int w = remap ? remap->width : f.width, h = remap ? remap->height : f.height;
+      // finish_frame reads only the frame's size.
+      Frame shape;
+      shape.width = w, shape.height = h;
+      finish_frame(detector, shape, letterbox_params(w, h, m.in_w, m.in_h), boxes[k],
+                   results[begin + k]);
+    }
+  }
+  return results;
+}
+
+}  // namespace detect
+#endif
 
 }  // namespace fungen

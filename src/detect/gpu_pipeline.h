@@ -40,10 +40,18 @@ class GpuPipeline {
   // of candidates in model-input pixels, exactly what the CPU path's postprocess returns.
   Status detect(std::span<const Frame> frames, int batch, const DetectOptions& options,
                 std::optional<HeadLayout> layout, std::vector<std::vector<Candidate>>& out);
-  // The same from frames already in device memory (NVDEC), through `remap` when not null.
+  // The same from frames already in device memory (NVDEC), through `remap` when not null. The
+  // frames must have been written on the legacy default stream (FFmpeg's CUDA hwaccel) or be
+  // complete; they are read before this returns (it synchronizes), so they may be released then.
+  // Their letterbox runs outside the CUDA graph (decoder surfaces change address from call to
+  // call; the model, NMS and download stay captured).
   Status detect_device(std::span<const gpu::DeviceFrame> frames, const gpu::DeviceRemap* remap,
                        int batch, const DetectOptions& options, std::optional<HeadLayout> layout,
                        std::vector<std::vector<Candidate>>& out);
+
+  // A remap table (host x, y arrays of width × height) copied into device memory owned by this
+  // pipeline, valid until the next call (which reuses the memory). Callers upload once per table.
+  Result<gpu::DeviceRemap> upload_remap(const float* x, const float* y, int width, int height);
 
   // The head layout the last detect used.
   HeadLayout layout() const { return layout_; }
@@ -67,7 +75,7 @@ class GpuPipeline {
   Result<State*> state_for(int batch);
   Status run(State& s, std::span<const gpu::DeviceFrame> frames, const gpu::DeviceRemap* remap,
              const DetectOptions& options, std::optional<HeadLayout> layout,
-             std::vector<std::vector<Candidate>>& out);
+             std::vector<std::vector<Candidate>>& out, bool device_frames);
 
   Engine& engine_;
   int in_w_, in_h_;
@@ -76,6 +84,8 @@ class GpuPipeline {
   int nms_method_ = 0;  // cuda::NmsMethod; FUNGEN_GPU_NMS=mask (default)|perbox|grouped
   HeadLayout layout_ = HeadLayout::kRaw;
   std::map<int, std::unique_ptr<State>> states_;
+  std::shared_ptr<void> remap_;  // upload_remap's table
+  size_t remap_bytes_ = 0;
 };
 
 }  // namespace fungen::detect

@@ -1,5 +1,7 @@
 #include "video/decoder.h"
 
+#include <algorithm>
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -176,7 +178,8 @@ Status Decoder::open_codec(bool use_cuda, std::string& fallback_reason) {
     hw_device_ = std::move(dev).value();
     ctx->hw_device_ctx = av_buffer_ref(hw_device_.get());
     ctx->get_format = pick_cuda_format;
-    ctx->extra_hw_frames = 6;  // frames held downstream (queue, sampler) while NVDEC goes on
+    // Frames held downstream (queues, the sampler, a detect batch) while NVDEC goes on.
+    ctx->extra_hw_frames = std::clamp(options_.extra_hw_frames, 1, 16);
   } else {
     ctx->thread_count = options_.threads;  // 0: FFmpeg picks one per core
     ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;

@@ -11,7 +11,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
+#include <string>
+#include <vector>
 
+#include "fungen/detector.h"
 #include "fungen/image.h"
 #include "fungen/status.h"
 #include "fungen/video.h"
@@ -46,5 +50,23 @@ struct DeviceFrame {
 // Called from several threads at once when several decode sessions run (one call per session
 // at a time).
 using DeviceFrameSink = std::function<Result<bool>(const DeviceFrame& frame, Image& out)>;
+
+// Detection straight from device frames (zero copy: the cuda backend's GPU pipeline letterboxes
+// or unwarps from the NV12 planes). When set, NVDEC frames it takes skip the sampler: each one is
+// copied device-to-device out of the decoder's surface (FFmpeg's NVDEC frames are its mapped
+// surfaces, too few to hold a batch and parallel sessions' chunks) into an AVFrame of our own
+// CUDA pool, which travels to the detect stage (one reference per queued frame) and is released
+// after the batch's detect returns (it has then finished reading it on the GPU). No host copy.
+// video/device_detect.h makes one from a Detector.
+struct DeviceDetectFns {
+  // "" when `detect` takes frames like this one, else why not (logged once; such frames are
+  // downloaded and sampled on the CPU as without this).
+  std::function<std::string(const DeviceFrame& frame)> declines;
+  // Detections of each frame sampled through frame.table, in the table's pixels: what the
+  // DetectBatchFn returns for the sampled image of the same frame (within fp16 differences).
+  std::function<Result<std::vector<std::vector<Detection>>>(std::span<const DeviceFrame> frames)>
+      detect;
+  explicit operator bool() const { return declines && detect; }
+};
 
 }  // namespace fungen::video

@@ -13,6 +13,7 @@
 
 extern "C" {
 #include <libavutil/hwcontext.h>
+#include <libavutil/pixdesc.h>
 }
 
 namespace fungen::video {
@@ -50,25 +51,85 @@ bool describe_device_frame(const AVFrame* f, int rotation, int cuda_device, Devi
 struct FrameSamplerState {
   FrameSampler sampler;
   FramePtr host = make_frame();
+  std::atomic<bool>* declined_logged = nullptr;  // the source's: log a declined frame once
+  BufferRefPtr copies;       // CUDA frames context the device frames are copied into
+  bool copy_failed = false;  // device-to-device copy unavailable: download instead
 };
 
-Status sample_frame(FrameSamplerState& st, const DecodedFrame& f, int rotation,
-                    const RemapTable& table, const FrameSourceOptions& opt, Image& out) {
+// A copy of an NVDEC frame in device memory of our own (FFmpeg's CUDA pool, growing on demand).
+// FFmpeg's NVDEC output frames are the decoder's mapped surfaces, of which it has only
+// dpb + 2 + extra_hw_frames (at most ~32): frames queued for a batch (and parallel sessions'
+// chunks) would starve it. The copy is one device-to-device memcpy on the decoder's stream.
+Result<FramePtr> copy_on_device(FrameSamplerState& st, const AVFrame* src) {
+  auto* from = reinterpret_cast<const AVHWFramesContext*>(src->hw_frames_ctx->data);
+  auto* have = st.copies ? reinterpret_cast<const AVHWFramesContext*>(st.copies->data) : nullptr;
+  if (!have || have->sw_format != from->sw_format || have->width != src->width ||
+      have->height != src->height) {
+    st.copies.reset(av_hwframe_ctx_alloc(from->device_ref));
+    if (!st.copies) return out_of_memory("NVDEC: no memory for a CUDA frames context");
+    auto* c = reinterpret_cast<AVHWFramesContext*>(st.copies->data);
+    c->format = AV_PIX_FMT_CUDA;
+    c->sw_format = from->sw_format;
+    c->width = src->width, c->height = src->height;
+    int rc = av_hwframe_ctx_init(st.copies.get());
+    if (rc < 0) {
+      st.copies.reset();
+      return internal_error("NVDEC: CUDA frames context: " + av_error_text(rc));
+    }
+  }
+  FramePtr dst = make_frame();
+  int rc = av_hwframe_get_buffer(st.copies.get(), dst.get(), 0);
+  if (rc < 0)
+    return out_of_memory("NVDEC: no device memory for a frame copy: " + av_error_text(rc));
+  rc = av_hwframe_transfer_data(dst.get(), src, 0);
+  if (rc < 0) return unsupported("NVDEC: device-to-device frame copy: " + av_error_text(rc));
+  rc = av_frame_copy_props(dst.get(), src);
+  if (rc < 0) return internal_error("NVDEC: frame properties: " + av_error_text(rc));
+  return dst;
+}
+
+Status sample_frame(FrameSamplerState& st, DecodedFrame& f, int rotation, const RemapTable& table,
+                    const FrameSourceOptions& opt, SampledFrame& out) {
   const AVFrame* frame = f.frame.get();
   if (!opt.sample) return Status();
   if (frame->format == AV_PIX_FMT_CUDA) {
     DeviceFrame df;
-    if (opt.device_sink && describe_device_frame(frame, rotation, opt.decode.cuda_device, df)) {
-      df.table = &table;
-      df.index = f.index, df.t_ms = f.t_ms;
-      FUNGEN_ASSIGN_OR_RETURN(bool taken, opt.device_sink(df, out));
+    const bool described = describe_device_frame(frame, rotation, opt.decode.cuda_device, df);
+    df.table = &table;
+    df.index = f.index, df.t_ms = f.t_ms;
+    if (opt.device_detect && described) {
+      std::string why = opt.device_detect.declines(df);
+      if (why.empty() && !st.copy_failed) {
+        auto copy = copy_on_device(st, frame);
+        if (copy.ok()) {
+          // The copy travels with the frame (its reference keeps the memory from being reused);
+          // the decoder's surface goes back now.
+          describe_device_frame(copy->get(), rotation, opt.decode.cuda_device, df);
+          out.device = std::move(copy).value();
+          out.device_frame = df;
+          return Status();
+        }
+        if (copy.status().code() != StatusCode::kUnsupported) return copy.status();
+        st.copy_failed = true;
+        why = copy.status().message();
+      } else if (st.copy_failed) {
+        why = "no device-to-device frame copy in this FFmpeg";
+      }
+      if (st.declined_logged && !st.declined_logged->exchange(true))
+        log(LogLevel::kInfo, "NVDEC frames are downloaded for the CPU sampler: {}", why);
+    } else if (opt.device_sink && described) {
+      FUNGEN_ASSIGN_OR_RETURN(bool taken, opt.device_sink(df, out.image));
       if (taken) return Status();
+    } else if (opt.device_detect && st.declined_logged && !st.declined_logged->exchange(true)) {
+      log(LogLevel::kInfo, "NVDEC frames are downloaded for the CPU sampler: {} frames",
+          av_get_pix_fmt_name(
+              reinterpret_cast<const AVHWFramesContext*>(frame->hw_frames_ctx->data)->sw_format));
     }
     av_frame_unref(st.host.get());
     FUNGEN_RETURN_IF_ERROR(download_frame(frame, st.host.get()));
     frame = st.host.get();
   }
-  return st.sampler.sample(frame, rotation, table, out);
+  return st.sampler.sample(frame, rotation, table, out.image);
 }
 
 void lower_this_thread(int nice) {
@@ -195,7 +256,7 @@ void FrameSource::join() {
 }
 
 void FrameSource::run_single(std::unique_ptr<Decoder> decoder) {
-  if ((options_.device_sink || !options_.sample) && decoder->using_cuda())
+  if ((options_.device_sink || options_.device_detect || !options_.sample) && decoder->using_cuda())
     decoder->keep_device_frames(true);
   // Decoded frames pass through a session queue (kFrame items carry no image yet).
   auto shared = std::make_shared<BoundedQueue<DecodedFrame>>(3);
@@ -225,10 +286,11 @@ void FrameSource::run_single(std::unique_ptr<Decoder> decoder) {
   threads_.emplace_back([this, shared] {
     lower_this_thread(options_.nice);
     FrameSamplerState st;
+    st.declined_logged = &declined_logged_;
     while (auto f = shared->pop()) {
       SampledFrame s;
       s.index = f->index, s.t_ms = f->t_ms;
-      Status r = sample_frame(st, *f, rotation_, table_, options_, s.image);
+      Status r = sample_frame(st, *f, rotation_, table_, options_, s);
       if (!r.ok()) {
         sample_status_ = r;
         shared->cancel();
@@ -271,10 +333,11 @@ void FrameSource::run_parallel(std::unique_ptr<Decoder> first, std::vector<Chunk
       }
       Decoder& dec = *me.decoder;
       dec.lower_priority(options_.nice);
-      if ((options_.device_sink || !options_.sample) && dec.using_cuda())
+      if ((options_.device_sink || options_.device_detect || !options_.sample) && dec.using_cuda())
         dec.keep_device_frames(true);
       const std::vector<ChunkPlan>& plan = *shared_chunks;
       FrameSamplerState st;
+      st.declined_logged = &declined_logged_;
       for (size_t c = static_cast<size_t>(s); c < plan.size() && !cancelled_; c += n) {
         int64_t end = c + 1 < plan.size() ? plan[c + 1].begin_pts : AV_NOPTS_VALUE;
         Status r = dec.start_range(plan[c].seek_ts, plan[c].begin_pts, end);
@@ -292,7 +355,7 @@ void FrameSource::run_parallel(std::unique_ptr<Decoder> first, std::vector<Chunk
           if (!more.value()) break;
           Item item;
           item.frame.t_ms = f.t_ms;
-          r = sample_frame(st, f, rotation_, table_, options_, item.frame.image);
+          r = sample_frame(st, f, rotation_, table_, options_, item.frame);
           if (!r.ok()) {
             me.queue.push(Item{Item::kError, {}, r});
             return;

@@ -8,8 +8,9 @@
 // decodes and samples it; a merger takes chunks back in order and numbers the frames. Each
 // session buffers at most one chunk of sampled (model-sized) frames, so memory stays bounded.
 //
-// NVDEC frames stay in GPU memory when a DeviceFrameSink is given and it takes them; otherwise
-// they are downloaded and sampled on the CPU.
+// NVDEC frames stay in GPU memory when a DeviceFrameSink or DeviceDetectFns is given and it takes
+// them (with DeviceDetectFns they skip the sampler and reach the consumer as device frames);
+// otherwise they are downloaded and sampled on the CPU.
 #pragma once
 
 #include <atomic>
@@ -29,7 +30,11 @@ namespace fungen::video {
 struct SampledFrame {
   int64_t index = 0;
   double t_ms = 0;
-  Image image;
+  Image image;  // empty when the frame stays on the device
+  // A frame taken by FrameSourceOptions::device_detect: its copy in device memory (this reference
+  // keeps the memory from being reused) and its description (device_frame.table set).
+  FramePtr device;
+  DeviceFrame device_frame;
 };
 
 struct FrameSourceOptions {
@@ -38,6 +43,7 @@ struct FrameSourceOptions {
   int chunk_frames = 64;
   size_t queue_capacity = 8;  // sampled frames waiting for the consumer
   DeviceFrameSink device_sink;
+  DeviceDetectFns device_detect;  // takes precedence over device_sink (see device_frame.h)
   // Decode and sample threads run this much nicer (Linux) than the consumer's: they then fill the
   // cores the detector leaves idle (NMS, its serial phases) rather than slow its parallel ones.
   // Only matters while both compete for the CPU. FUNGEN_DECODE_NICE overrides it.
@@ -97,6 +103,7 @@ class FrameSource {
   int sessions_ = 1;
   int64_t declared_frames_ = 0;
   std::string path_;
+  std::atomic<bool> declined_logged_{false};
 };
 
 }  // namespace fungen::video

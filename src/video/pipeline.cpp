@@ -159,6 +159,8 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
   source_options.chunk_frames = std::max(job.decode_chunk_frames, 1);
   source_options.queue_capacity = static_cast<size_t>(2 * batch);
   source_options.device_sink = job.device_sink;
+  source_options.device_detect = job.device_detect;
+
   FrameSource source(std::move(decoder), geo.table, source_options, first > 0);
   BoundedQueue<std::vector<DetectedFrame>> detected_q(3);
   auto cancel_all = [&] {
@@ -167,9 +169,38 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
   };
   Status detect_status;
 
+  // Frames on the host through `detect`, frames left on the device through job.device_detect.
+  std::vector<Frame> views;
+  std::vector<DeviceFrame> on_device;
+  std::vector<size_t> host_at, device_at;
+  auto detect_batch = [&](const std::vector<SampledFrame>& frames,
+                          std::vector<DetectedFrame>& out) -> Status {
+    if (!detect) return Status();
+    views.clear(), on_device.clear(), host_at.clear(), device_at.clear();
+    for (size_t i = 0; i < frames.size(); ++i) {
+      if (frames[i].device) {
+        on_device.push_back(frames[i].device_frame);
+        device_at.push_back(i);
+      } else {
+        views.push_back(frames[i].image.frame());
+        host_at.push_back(i);
+      }
+    }
+    if (!views.empty()) {
+      FUNGEN_ASSIGN_OR_RETURN(auto dets, detect(views));
+      for (size_t k = 0; k < host_at.size(); ++k) out[host_at[k]].detections = std::move(dets[k]);
+    }
+    if (!on_device.empty()) {
+      FUNGEN_ASSIGN_OR_RETURN(auto dets, job.device_detect.detect(on_device));
+      result.device_frames += static_cast<int64_t>(on_device.size());
+      for (size_t k = 0; k < device_at.size(); ++k)
+        out[device_at[k]].detections = std::move(dets[k]);
+    }
+    return Status();
+  };
+
   std::thread detect_thread([&] {
     std::vector<SampledFrame> frames;
-    std::vector<Frame> views;
     while (!stopping()) {
       frames.clear();
       while (static_cast<int>(frames.size()) < batch) {
@@ -179,16 +210,13 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
       }
       if (frames.empty()) break;
       std::vector<DetectedFrame> out(frames.size());
-      if (detect) {
-        views.clear();
-        for (const SampledFrame& s : frames) views.push_back(s.image.frame());
-        auto dets = detect(views);
-        if (!dets.ok()) {
-          detect_status = dets.status();
-          cancel_all();
-          break;
-        }
-        for (size_t i = 0; i < frames.size(); ++i) out[i].detections = std::move(dets.value()[i]);
+      Status st = detect_batch(frames, out);
+      // Device frames go back to the decoder's pool as soon as their batch is done.
+      for (SampledFrame& s : frames) s.device.reset();
+      if (!st.ok()) {
+        detect_status = st;
+        cancel_all();
+        break;
       }
       for (size_t i = 0; i < frames.size(); ++i) {
         out[i].index = frames[i].index, out[i].t_ms = frames[i].t_ms;

@@ -27,7 +27,10 @@ struct VideoJob {
   int decoders = 0;              // parallel decode sessions, 0: auto (frame_source.h)
   int decode_chunk_frames = 64;  // parallel sessions: frames per keyframe-aligned chunk (about)
   DeviceFrameSink device_sink;   // NVDEC frames go here in GPU memory when set and taken
-  std::string vr = "auto";       // "auto", "none" or a parse_vr_format() spec
+  // NVDEC frames go straight to the GPU detector when set and taken (zero copy; see
+  // device_frame.h); the batch then mixes nothing: each frame is detected on one path or the other.
+  DeviceDetectFns device_detect;
+  std::string vr = "auto";  // "auto", "none" or a parse_vr_format() spec
   UnwarpOptions view;
   int input_width = 640, input_height = 640;  // the model's input: 2D frames are scaled to fit
   int batch = 1;
@@ -42,8 +45,9 @@ struct VideoJob {
 struct VideoJobResult {
   int64_t frames = 0;  // frames in the output (including resumed ones)
   int64_t frames_this_run = 0;
-  int64_t resumed_from = 0;  // frames kept from an interrupted run
-  bool skipped = false;      // a complete output already existed
+  int64_t resumed_from = 0;   // frames kept from an interrupted run
+  int64_t device_frames = 0;  // frames detected straight from device memory (device_detect)
+  bool skipped = false;       // a complete output already existed
   bool interrupted = false;
   double seconds = 0;
   VideoInfo info;

@@ -73,6 +73,7 @@ struct GpuPipeline::State {
                                     contiguous));
     return row_plans.back().second;
   }
+  std::shared_ptr<CUevent_st> decoded;  // recorded on the decoder's stream (detect_device)
 
   void drop_graphs() {
     for (auto& g : graphs) cudaGraphExecDestroy(g.second);
@@ -182,7 +183,7 @@ Status GpuPipeline::detect(std::span<const Frame> frames, int batch, const Detec
     df[k].data[0] = dev + offset[k];
     df[k].pitch[0] = static_cast<int>(row);
   }
-  return run(*s, df, nullptr, options, layout, out);
+  return run(*s, df, nullptr, options, layout, out, false);
 }
 
 Status GpuPipeline::detect_device(std::span<const gpu::DeviceFrame> frames,
@@ -193,13 +194,48 @@ Status GpuPipeline::detect_device(std::span<const gpu::DeviceFrame> frames,
   if (!s->run) return unsupported("gpu pipeline: the model does not run as one GPU graph");
   if (frames.size() > static_cast<size_t>(batch))
     return invalid_argument("gpu pipeline: more frames than the batch");
-  return run(*s, frames, remap, options, layout, out);
+  if (!frames.empty()) {
+    // Frames from another GPU than the model's cannot be read here.
+    cudaPointerAttributes fa{}, ma{};
+    CUDA_CHECK(cudaPointerGetAttributes(&fa, frames[0].data[0]));
+    CUDA_CHECK(cudaPointerGetAttributes(&ma, s->in.data));
+    if (fa.type != cudaMemoryTypeDevice || fa.device != ma.device)
+      return invalid_argument(
+          "gpu pipeline: the frames are not in device memory of the model's GPU (cuda:" +
+          std::to_string(ma.device) +
+          "); decode on the same GPU (--decode cuda:" + std::to_string(ma.device) + ")");
+  }
+  // The decoder wrote the frames on the legacy default stream (FFmpeg's CUDA device context):
+  // order our stream after everything enqueued there so far, without blocking the host.
+  auto stream = static_cast<cudaStream_t>(s->run->device_stream());
+  if (!s->decoded) {
+    cudaEvent_t e = nullptr;
+    CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    s->decoded.reset(e, [](cudaEvent_t ev) { cudaEventDestroy(ev); });
+  }
+  CUDA_CHECK(cudaEventRecord(s->decoded.get(), cudaStreamLegacy));
+  CUDA_CHECK(cudaStreamWaitEvent(stream, s->decoded.get(), 0));
+  return run(*s, frames, remap, options, layout, out, true);
+}
+
+Result<gpu::DeviceRemap> GpuPipeline::upload_remap(const float* x, const float* y, int width,
+                                                   int height) {
+  if (width <= 0 || height <= 0) return invalid_argument("gpu pipeline: empty remap table");
+  const size_t bytes = sizeof(float) * 2 * static_cast<size_t>(width) * height;
+  if (!remap_ || bytes > remap_bytes_) {
+    remap_ = cuda::device_alloc(bytes);
+    if (!remap_) return out_of_memory("gpu pipeline: no device memory for the remap table");
+    remap_bytes_ = bytes;
+  }
+  auto* xy = static_cast<float*>(remap_.get());
+  FUNGEN_RETURN_IF_ERROR(gpu::upload_remap_table(x, y, width, height, xy));
+  return gpu::DeviceRemap{xy, width, height};
 }
 
 Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
                         const gpu::DeviceRemap* remap, const DetectOptions& options,
-                        std::optional<HeadLayout> layout,
-                        std::vector<std::vector<Candidate>>& out) {
+                        std::optional<HeadLayout> layout, std::vector<std::vector<Candidate>>& out,
+                        bool device_frames) {
   auto stream = static_cast<cudaStream_t>(s.run->device_stream());
   const int batch = s.batch;
   const int d1 = static_cast<int>(s.out.shape[1]), d2 = static_cast<int>(s.out.shape[2]);
@@ -272,7 +308,10 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   // The device work after the frame uploads: letterbox, model, detections, their download.
   const size_t result_bytes =
       align256(sizeof(int) * batch) + sizeof(float) * 6 * batch * options.max_det;
-  auto enqueue = [&]() -> Status {
+  // Device frames (NVDEC) come from a pool of surfaces whose addresses rotate: their letterbox
+  // runs eagerly ahead of the graph, which then holds only what stays put (model, NMS, download).
+  const bool frames_in_graph = !device_frames;
+  auto enqueue_letterbox = [&]() -> Status {
     for (size_t k = 0; k < frames.size(); ++k) {
       int sw = remap ? remap->width : frames[k].width;
       int sh = remap ? remap->height : frames[k].height;
@@ -288,6 +327,10 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
       CUDA_CHECK(cudaMemcpyAsync(s.kept_input.get(), s.in.data, image_bytes * batch,
                                  cudaMemcpyDeviceToDevice, stream));
     }
+    return Status();
+  };
+  auto enqueue = [&]() -> Status {
+    if (frames_in_graph) FUNGEN_RETURN_IF_ERROR(enqueue_letterbox());
     FUNGEN_RETURN_IF_ERROR(s.run->enqueue());
     const auto* o = static_cast<const float*>(s.out.data);
     if (layout_ == HeadLayout::kRaw) {
@@ -305,6 +348,7 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   key.assign({static_cast<uint64_t>(frames.size()), static_cast<uint64_t>(layout_),
               static_cast<uint64_t>(options.max_det), static_cast<uint64_t>(keep_input_)});
   for (const gpu::DeviceFrame& f : frames) {
+    if (!frames_in_graph) break;
     key.insert(key.end(), {static_cast<uint64_t>(f.format), static_cast<uint64_t>(f.width),
                            static_cast<uint64_t>(f.height), reinterpret_cast<uint64_t>(f.data[0]),
                            reinterpret_cast<uint64_t>(f.data[1]), static_cast<uint64_t>(f.pitch[0]),
@@ -327,6 +371,7 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
     if (g.first == key) exec = g.second;
   }
   if (!exec && graphs_ && s.runs > 0) {
+    // (Device frames: the letterbox of this call runs after the capture, ahead of the launch.)
     // Capture once per key; the first run went eagerly (library initialization).
     // A capture that fails turns graphs off for this pipeline (the work then runs eagerly).
     cudaGraph_t g = nullptr;
@@ -350,6 +395,7 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
       s.graphs.emplace_back(key, exec);  // a copy: `key` is scratch
     }
   }
+  if (!frames_in_graph) FUNGEN_RETURN_IF_ERROR(enqueue_letterbox());
   if (exec) {
     CUDA_CHECK(cudaGraphLaunch(exec, stream));
   } else {
