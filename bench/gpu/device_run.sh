@@ -69,9 +69,10 @@ fi
 if has torch; then
   stage torch
   for m in $models; do
-    b=${TORCH_BATCHES:-1,8,32,128}; [ "$m" = yolo11n ] || b=${TORCH_BATCHES_OTHER:-1,32,128}
-    PYTHONUNBUFFERED=1 timeout 420 python3 bench/gpu/torch_bench.py --yaml $m.yaml --batches $b \
-      --modes ${TORCH_MODES:-eager,default,reduce-overhead} 2>&1 | grep -v Warning | tee -a "$out/torch.txt"
+    b=${TORCH_BATCHES:-1,8,32,128}; modes=${TORCH_MODES:-eager,default,reduce-overhead}
+    if [ "$m" != yolo11n ]; then b=${TORCH_BATCHES_OTHER:-1,32,128}; modes=${TORCH_MODES_OTHER:-$modes}; fi
+    PYTHONUNBUFFERED=1 timeout ${TORCH_TIMEOUT:-420} python3 bench/gpu/torch_bench.py --yaml $m.yaml \
+      --batches $b --modes $modes 2>&1 | grep -v Warning | tee -a "$out/torch.txt"
   done
 fi
 
