@@ -41,6 +41,11 @@ struct CudaContext {
   bool nhwc = true;      // keep conv activations channels-last
   bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
+  // FUNGEN_CUDA_POISON=1: fill the activation arena with NaN (all-ones bytes, NaN in fp16 and
+  // fp32) when it is allocated and before every run, so a read of bytes no step of this run wrote
+  // shows as NaN in the outputs. =2 also runs eagerly and, after every step, names the arena
+  // buffers the step used that hold non-finite values (to stderr): where the NaN first appears.
+  int poison = 0;
   size_t max_workspace = size_t{256} << 20;  // per convolution (cuDNN algorithm search limit)
   TuningCache* tuning = nullptr;             // algorithm choices of earlier builds (conv_tuning.h)
 };
@@ -139,12 +144,15 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   struct Step {
     std::string label;
     StepFn fn;
+    std::vector<int> bufs;  // what add_step was given (FUNGEN_CUDA_POISON=2 inspects them)
   };
 
   CudaRun(const Graph& graph, CudaContext& ctx) : graph_(graph), ctx_(ctx) {}
   Status lower(const NodeRun& run);
   Status finalize();
   Status run_steps(size_t first = 0);
+  Status poison_arena(cudaStream_t st);
+  Status report_non_finite(size_t step);
   int new_buf(size_t bytes);
   void touch(int buf);
   size_t value_bytes(int value) const;
@@ -167,6 +175,8 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   std::vector<int> input_bufs_;  // per input: the buffer holding it in the run's element type
   size_t input_steps_ = 0;       // the first steps: input casts, skipped by enqueue()
   std::shared_ptr<void> arena_, workspace_;
+  size_t arena_bytes_ = 0;
+  int poison_reports_ = 0;  // FUNGEN_CUDA_POISON=2: lines printed so far
   size_t workspace_bytes_ = 0;
   cudaGraphExec_t graph_exec_ = nullptr;
   int runs_ = 0;
