@@ -42,15 +42,18 @@ Status CudaRun::poison_arena(cudaStream_t st) {
 }
 
 // After step `step` (eager, synchronized): each arena buffer it named that holds non-finite
-// values, one line each, at most 200 lines per run object. A step writing into a Concat slice
-// leaves the other slices NaN until their producers run: those lines are expected; the first
-// line for a buffer the step only read (or a dense output) is the stale read.
+// values, once per buffer and run, at most 200 lines per run object. A step writing into a
+// Concat slice leaves the other slices NaN until their producers run: those lines ("partly
+// written" Concat outputs, named at the conv/Resize writing into them) are expected. The line to
+// look at is the first one for a dense buffer: the step that made it (first used there) read
+// NaN, i.e. bytes no step of this run had written, through one of the buffers on that line's step.
 Status CudaRun::report_non_finite(size_t step) {
   CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
+  if (step == 0 || poison_seen_.size() != bufs_.size()) poison_seen_.assign(bufs_.size(), 0);
   const Step& s = steps_[step];
   for (size_t k = 0; k < s.bufs.size() && poison_reports_ < 200; ++k) {
     const int id = s.bufs[k];
-    if (id < 0) continue;
+    if (id < 0 || poison_seen_[static_cast<size_t>(id)]) continue;
     const Buf& b = bufs_[static_cast<size_t>(id)];
     if (b.persistent || !b.ptr || b.bytes == 0) continue;
     std::vector<unsigned char> host(b.bytes);
@@ -58,11 +61,13 @@ Status CudaRun::report_non_finite(size_t step) {
     const int64_t bad = count_non_finite(host, elem());
     if (bad == 0) continue;
     ++poison_reports_;
+    poison_seen_[static_cast<size_t>(id)] = 1;
     std::fprintf(stderr,
-                 "cuda poison: run %d step %zu '%s': buffer %d (argument %zu, %zu bytes, steps "
-                 "%d..%d) holds %lld non-finite of %zu\n",
-                 runs_, step, s.label.c_str(), id, k, b.bytes, b.first, b.last,
-                 static_cast<long long>(bad), b.bytes / elem_size(elem()));
+                 "cuda poison: run %d step %zu '%s': buffer %d (argument %zu of the step, %zu "
+                 "bytes, %s, used by steps %d..%d) holds %lld non-finite of %zu\n",
+                 runs_, step, s.label.c_str(), id, k, b.bytes,
+                 b.first == static_cast<int>(step) ? "first used here" : "live before this step",
+                 b.first, b.last, static_cast<long long>(bad), b.bytes / elem_size(elem()));
   }
   return Status();
 }

@@ -176,7 +176,8 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   size_t input_steps_ = 0;       // the first steps: input casts, skipped by enqueue()
   std::shared_ptr<void> arena_, workspace_;
   size_t arena_bytes_ = 0;
-  int poison_reports_ = 0;  // FUNGEN_CUDA_POISON=2: lines printed so far
+  int poison_reports_ = 0;         // FUNGEN_CUDA_POISON=2: lines printed so far
+  std::vector<char> poison_seen_;  // per buffer: reported in this run already
   size_t workspace_bytes_ = 0;
   cudaGraphExec_t graph_exec_ = nullptr;
   int runs_ = 0;
