@@ -117,6 +117,23 @@ std::string split_concat_model(std::mt19937& rng) {
   return b.build();
 }
 
+// A Split half read by two Concats: the first takes the Split's outputs in place, the second
+// must still copy the half (it was skipped there once, leaving its slice unwritten).
+std::string split_two_concats_model(std::mt19937& rng) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {2, 8, 12, 10});
+  conv_silu(b, rng, "x", "cv1", 8, 16, 1, 1, 1);
+  b.initializer("split", int64_tensor({2}, {8, 8}));
+  b.node("Split", {"cv1", "split"}, {"p", "q"}, {{"axis", attr_int(1)}});
+  conv_silu(b, rng, "q", "m", 8, 8, 3, 1, 1);
+  b.node("Concat", {"p", "q", "m"}, {"cat"}, {{"axis", attr_int(1)}});
+  conv_silu(b, rng, "cat", "c2", 24, 8, 1, 1, 1);
+  b.node("Concat", {"c2", "q"}, {"cat2"}, {{"axis", attr_int(1)}});
+  conv_silu(b, rng, "cat2", "out", 16, 8, 1, 1, 1);
+  b.output("out");
+  return b.build();
+}
+
 // Upsampled map written by the Resize straight into its Concat slice (row length 16 + c).
 std::string resize_concat_model(std::mt19937& rng, int64_t c) {
   ModelBuilder b(17);
@@ -239,6 +256,7 @@ const Case kCases[] = {
     {"small_cin", [](std::mt19937& rng) { return small_cin_model(rng); }},
     {"concat_in_place", [](std::mt19937& rng) { return concat_model(rng); }},
     {"split_concat", [](std::mt19937& rng) { return split_concat_model(rng); }},
+    {"split_two_concats", [](std::mt19937& rng) { return split_two_concats_model(rng); }},
     {"resize_concat8", [](std::mt19937& rng) { return resize_concat_model(rng, 8); }},
     {"resize_concat5", [](std::mt19937& rng) { return resize_concat_model(rng, 5); }},
     {"transpose", [](std::mt19937&) { return transpose_model(); }},

@@ -108,11 +108,14 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     int64_t offset = 0, ld = 0;  // elements: channel offset in a row, row length
   };
   Slice placement(int value);
-  bool placed(int value) const { return placed_[static_cast<size_t>(value)]; }
+  bool placed(int value) const { return placed_into_[static_cast<size_t>(value)] >= 0; }
+  // The Concat output a placed value was written into (-1: not placed). A Concat skips only
+  // its own placed pieces: another Concat reading the same value copies it.
+  int placed_into(int value) const { return placed_into_[static_cast<size_t>(value)]; }
   // The slice a placed value was written into (buf -1 when not placed).
   Slice slice_of(int value) const;
-  // Split of a placed value: its outputs lie in the concat already; Concat skips them.
-  void mark_placed(int value) { placed_[static_cast<size_t>(value)] = true; }
+  // Split of a placed value: its outputs lie in that concat already; that Concat skips them.
+  void mark_placed(int value, int concat) { placed_into_[static_cast<size_t>(value)] = concat; }
   // Node inputs and graph outputs that read `value` (whole graph).
   int uses(int value) const { return uses_[static_cast<size_t>(value)]; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
@@ -166,7 +169,7 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     int64_t offset = 0;
   };
   std::vector<Candidate> candidates_;  // value -> slice it may be written into (placement())
-  std::vector<bool> placed_;
+  std::vector<int> placed_into_;       // value -> the Concat output it was written into, or -1
   std::vector<int> uses_;
   void find_placements(const NodeRun& run);
   std::vector<Step> steps_;
