@@ -56,6 +56,9 @@ class CudaBackend final : public Backend {
     const char* prof = std::getenv("FUNGEN_CUDA_PROFILE");
     ctx_.profile = prof && std::strcmp(prof, "1") == 0;
     if (ctx_.profile) ctx_.graphs = false;  // per-step events need eager launches
+    const char* poison = std::getenv("FUNGEN_CUDA_POISON");
+    ctx_.poison = poison ? std::atoi(poison) : 0;
+    if (ctx_.poison >= 2) ctx_.graphs = false;  // a check after every step
     tuning_ = options.tuning;
     ctx_.tuning = tuning_.get();
     CUDA_CHECK(cudaSetDevice(ctx_.device));
@@ -66,10 +69,11 @@ class CudaBackend final : public Backend {
     CUBLAS_CHECK(cublasSetStream(ctx_.cublas, ctx_.stream));
     cudaDeviceProp prop{};
     CUDA_CHECK(cudaGetDeviceProperties(&prop, ctx_.device));
-    log(LogLevel::kInfo, "cuda backend: {} (sm_{}{}), {}, cuDNN {}, layout {}, graphs {}{}",
+    log(LogLevel::kInfo, "cuda backend: {} (sm_{}{}), {}, cuDNN {}, layout {}, graphs {}{}{}",
         prop.name, prop.major, prop.minor, options.precision, cudnnGetVersion(),
         ctx_.nhwc ? "NHWC" : "NCHW", ctx_.graphs ? "on" : "off",
-        ctx_.profile ? ", per-step profile" : "");
+        ctx_.profile ? ", per-step profile" : "",
+        ctx_.poison ? ", arena poisoned with NaN before each run" : "");
     return Status();
   }
 

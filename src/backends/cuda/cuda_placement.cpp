@@ -1,5 +1,6 @@
 // Zero-copy Concat (CudaRun::placement and friends, see cuda_run.h): which values their
 // producers may write straight into a channel slice of an NHWC Concat output.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -9,7 +10,7 @@ namespace fungen::cuda {
 
 void CudaRun::find_placements(const NodeRun& run) {
   candidates_.assign(graph_.values.size(), {});
-  placed_.assign(graph_.values.size(), false);
+  placed_into_.assign(graph_.values.size(), -1);
   uses_ = graph_.use_counts();
   if (!ctx_.nhwc) return;
   std::vector<bool> run_output(graph_.values.size(), false);
@@ -35,11 +36,15 @@ void CudaRun::find_placements(const NodeRun& run) {
     const Shape& ys = shape(node.outputs[0]);
     int64_t axis = node.attr_int("axis", 1);
     if (ys.size() != 4 || (axis != 1 && axis != -3)) continue;
+    // A value listed twice (cat([x, x])) has two slices; its producer writes one: copy it.
+    auto once_here = [&](int v) {
+      return std::count(node.inputs.begin(), node.inputs.end(), v) == 1;
+    };
     int64_t offset = 0;
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const int v = node.inputs[i];
       const Value& val = graph_.values[static_cast<size_t>(v)];
-      if (conv_only_once(v, true))
+      if (conv_only_once(v, true) && once_here(v))
         candidates_[static_cast<size_t>(v)] = Candidate{node.outputs[0], offset};
       // Split(conv) whose outputs are this and the next inputs, in order (C2f/C3k2): the conv
       // writes them all into place; the Split then only copies outputs read elsewhere too.
@@ -51,7 +56,7 @@ void CudaRun::find_placements(const NodeRun& run) {
         const int64_t sa = split->attr_int("axis", 0);
         bool ok = sa == 1 || sa == -3;
         for (size_t j = 0; j < split->outputs.size() && ok; ++j)
-          ok = split->outputs[j] == node.inputs[i + j];
+          ok = split->outputs[j] == node.inputs[i + j] && once_here(split->outputs[j]);
         if (ok)
           candidates_[static_cast<size_t>(split->inputs[0])] = Candidate{node.outputs[0], offset};
       }
@@ -66,12 +71,13 @@ CudaRun::Slice CudaRun::placement(int value) {
   if (!is_defined(c.concat)) define(c.concat, Layout::kNhwc);
   const Held& h = variants_[static_cast<size_t>(c.concat)].front();
   if (h.layout != Layout::kNhwc) return {};
-  placed_[static_cast<size_t>(value)] = true;
+  placed_into_[static_cast<size_t>(value)] = c.concat;
   return Slice{h.buf, c.offset, shape(c.concat)[1]};
 }
 
 CudaRun::Slice CudaRun::slice_of(int value) const {
-  if (!placed(value)) return {};
+  if (!placed(value) || candidates_[static_cast<size_t>(value)].concat != placed_into(value))
+    return {};
   const Candidate& c = candidates_[static_cast<size_t>(value)];
   return Slice{variants_[static_cast<size_t>(c.concat)].front().buf, c.offset, shape(c.concat)[1]};
 }

@@ -142,7 +142,7 @@ void CudaRun::add_step(std::string label, std::vector<int> bufs, StepFn fn) {
   for (int b : bufs) {
     if (b >= 0) touch(b);
   }
-  steps_.push_back(Step{std::move(label), std::move(fn)});
+  steps_.push_back(Step{std::move(label), std::move(fn), std::move(bufs)});
 }
 
 Result<int> CudaRun::get(int value, Layout want) {
@@ -263,6 +263,11 @@ Status CudaRun::finalize() {
     return out_of_memory("cuda: cannot allocate " + std::to_string(mem.arena_bytes >> 20) +
                          " MiB of device memory for activations; use a smaller batch");
   }
+  arena_bytes_ = mem.arena_bytes;
+  if (ctx_.poison) {
+    FUNGEN_RETURN_IF_ERROR(poison_arena(ctx_.stream));
+    CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
+  }
   auto* base = static_cast<std::byte*>(arena_.get());
   for (size_t r = 0; r < ids.size(); ++r)
     bufs_[static_cast<size_t>(ids[r])].ptr = base + mem.offsets[r];
@@ -294,6 +299,7 @@ Status CudaRun::run_steps(size_t first) {
                             "' failed to launch: " + cudaGetErrorString(err));
     }
     if (profile) CUDA_CHECK(cudaEventRecord(step_events_[k + 1], ctx_.stream));
+    if (ctx_.poison >= 2) FUNGEN_RETURN_IF_ERROR(report_non_finite(k));
   }
   if (profile) {
     // The first run loads modules and warms caches: its times are dropped once a second comes.
@@ -321,6 +327,8 @@ Status CudaRun::run(KernelContext& kc) {
         cudaMemcpyAsync(ptr(input_staging_[i]), t.raw(), t.nbytes(), cudaMemcpyHostToDevice, st));
   }
   CUDA_CHECK(cudaEventRecord(events_[1], st));
+  // FUNGEN_CUDA_POISON: whatever the last run (or another buffer) left becomes NaN.
+  if (ctx_.poison) FUNGEN_RETURN_IF_ERROR(poison_arena(st));
   bool graph = false;
   if (graph_exec_) {
     CUDA_CHECK(cudaGraphLaunch(graph_exec_, st));

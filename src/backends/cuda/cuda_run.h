@@ -41,6 +41,11 @@ struct CudaContext {
   bool nhwc = true;      // keep conv activations channels-last
   bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
+  // FUNGEN_CUDA_POISON=1: fill the activation arena with NaN (all-ones bytes, NaN in fp16 and
+  // fp32) when it is allocated and before every run, so a read of bytes no step of this run wrote
+  // shows as NaN in the outputs. =2 also runs eagerly and, after every step, names the arena
+  // buffers the step used that hold non-finite values (to stderr): where the NaN first appears.
+  int poison = 0;
   size_t max_workspace = size_t{256} << 20;  // per convolution (cuDNN algorithm search limit)
   TuningCache* tuning = nullptr;             // algorithm choices of earlier builds (conv_tuning.h)
 };
@@ -103,11 +108,14 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     int64_t offset = 0, ld = 0;  // elements: channel offset in a row, row length
   };
   Slice placement(int value);
-  bool placed(int value) const { return placed_[static_cast<size_t>(value)]; }
+  bool placed(int value) const { return placed_into_[static_cast<size_t>(value)] >= 0; }
+  // The Concat output a placed value was written into (-1: not placed). A Concat skips only
+  // its own placed pieces: another Concat reading the same value copies it.
+  int placed_into(int value) const { return placed_into_[static_cast<size_t>(value)]; }
   // The slice a placed value was written into (buf -1 when not placed).
   Slice slice_of(int value) const;
-  // Split of a placed value: its outputs lie in the concat already; Concat skips them.
-  void mark_placed(int value) { placed_[static_cast<size_t>(value)] = true; }
+  // Split of a placed value: its outputs lie in that concat already; that Concat skips them.
+  void mark_placed(int value, int concat) { placed_into_[static_cast<size_t>(value)] = concat; }
   // Node inputs and graph outputs that read `value` (whole graph).
   int uses(int value) const { return uses_[static_cast<size_t>(value)]; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
@@ -139,12 +147,15 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   struct Step {
     std::string label;
     StepFn fn;
+    std::vector<int> bufs;  // what add_step was given (FUNGEN_CUDA_POISON=2 inspects them)
   };
 
   CudaRun(const Graph& graph, CudaContext& ctx) : graph_(graph), ctx_(ctx) {}
   Status lower(const NodeRun& run);
   Status finalize();
   Status run_steps(size_t first = 0);
+  Status poison_arena(cudaStream_t st);
+  Status report_non_finite(size_t step);
   int new_buf(size_t bytes);
   void touch(int buf);
   size_t value_bytes(int value) const;
@@ -158,7 +169,7 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     int64_t offset = 0;
   };
   std::vector<Candidate> candidates_;  // value -> slice it may be written into (placement())
-  std::vector<bool> placed_;
+  std::vector<int> placed_into_;       // value -> the Concat output it was written into, or -1
   std::vector<int> uses_;
   void find_placements(const NodeRun& run);
   std::vector<Step> steps_;
@@ -167,6 +178,9 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   std::vector<int> input_bufs_;  // per input: the buffer holding it in the run's element type
   size_t input_steps_ = 0;       // the first steps: input casts, skipped by enqueue()
   std::shared_ptr<void> arena_, workspace_;
+  size_t arena_bytes_ = 0;
+  int poison_reports_ = 0;         // FUNGEN_CUDA_POISON=2: lines printed so far
+  std::vector<char> poison_seen_;  // per buffer: reported in this run already
   size_t workspace_bytes_ = 0;
   cudaGraphExec_t graph_exec_ = nullptr;
   int runs_ = 0;

@@ -62,7 +62,7 @@ Status lower_concat(CudaRun& run, const Node& node) {
   int64_t offset = 0;
   for (int id : node.inputs) {
     const int64_t cols = run.shape(id)[static_cast<size_t>(axis)] * cut.inner;
-    if (run.placed(id)) {  // its producer wrote it into the slice
+    if (run.placed_into(id) == y) {  // its producer wrote it into this concat's slice
       offset += cols;
       continue;
     }
@@ -89,15 +89,16 @@ Status lower_split(CudaRun& run, const Node& node) {
   const Elem e = run.elem();
   const size_t esz = elem_size(e);
   CudaRun* r = &run;
-  if (run.placed(x)) {
+  const CudaRun::Slice sl = run.slice_of(x);
+  if (sl.buf >= 0) {
     // x was written into a Concat output that takes these outputs in order (CudaRun::
     // find_placements): they are in place already; only those read elsewhere get a packed copy.
-    const CudaRun::Slice sl = run.slice_of(x);
+    const int concat = run.placed_into(x);
     const int64_t rows = xs[0] * xs[2] * xs[3];
     int64_t offset = 0;
     for (int id : node.outputs) {
       const int64_t cols = run.shape(id)[1];
-      run.mark_placed(id);
+      run.mark_placed(id, concat);
       if (run.uses(id) > 1) {
         const int64_t off = sl.offset + offset;
         int yb = run.define(id, Layout::kNhwc);
