@@ -76,6 +76,11 @@ struct CudaBackendOptions {
 Result<std::unique_ptr<Backend>> make_cuda_backend(const CudaBackendOptions& options);
 // CUDA devices usable now; 0 without a driver or a GPU.
 int cuda_device_count();
+// Gives the device's primary context the scheduling flag (blocking sync) that FFmpeg's NVDEC
+// requires when it shares that context (AV_CUDA_USE_PRIMARY_CONTEXT refuses an active primary
+// context with other flags: "Operation not supported"). Only effective before anything in the
+// process creates the context; call it before loading a GPU model that will read NVDEC frames.
+void cuda_share_context_with_nvdec(int device);
 // What a plan's fingerprint records about a device and the CUDA stack (cuda_device_info.cpp).
 struct CudaDeviceInfo {
   std::string name;

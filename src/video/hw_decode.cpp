@@ -2,6 +2,7 @@
 #include <string>
 
 #include "fungen/log.h"
+#include "runtime/backend.h"
 #include "video/decoder.h"
 
 extern "C" {
@@ -61,6 +62,11 @@ Result<BufferRefPtr> create_cuda_device(int device) {
   // which needs cuda.h to include): the one the CUDA runtime uses, so decoded frames are valid
   // device pointers for our kernels, and the legacy default stream orders work in both.
   constexpr int kUsePrimaryContext = 1 << 0;
+#ifdef FUNGEN_HAVE_CUDA
+  // FFmpeg refuses a primary context whose scheduling flags differ from its own (blocking sync),
+  // e.g. one the cuda backend already created with the runtime's defaults.
+  cuda_share_context_with_nvdec(device);
+#endif
   int rc = av_hwdevice_ctx_create(&ref, AV_HWDEVICE_TYPE_CUDA, name.c_str(), nullptr,
                                   kUsePrimaryContext);
   if (rc < 0) {

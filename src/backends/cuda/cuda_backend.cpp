@@ -9,6 +9,8 @@
 #include <cstring>
 #include <memory>
 
+#include <cuda.h>
+
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_ops.h"
 #include "backends/cuda/cuda_run.h"
@@ -131,6 +133,36 @@ int cuda_device_count() {
     return 0;
   }
   return n;
+}
+
+void cuda_share_context_with_nvdec(int device) {
+  if (cuda_device_count() <= device) return;
+  // Driver API entry points through the runtime (fungen does not link libcuda: the binary must
+  // start on machines without the NVIDIA driver).
+  using GetState = CUresult (*)(CUdevice, unsigned int*, int*);
+  using SetFlags = CUresult (*)(CUdevice, unsigned int);
+  void* get_state = nullptr;
+  void* set_flags = nullptr;
+  cudaDriverEntryPointQueryResult found{};
+  if (cudaGetDriverEntryPoint("cuDevicePrimaryCtxGetState", &get_state, cudaEnableDefault,
+                              &found) != cudaSuccess ||
+      found != cudaDriverEntryPointSuccess ||
+      cudaGetDriverEntryPoint("cuDevicePrimaryCtxSetFlags", &set_flags, cudaEnableDefault,
+                              &found) != cudaSuccess ||
+      found != cudaDriverEntryPointSuccess) {
+    cudaGetLastError();
+    return;
+  }
+  unsigned int flags = 0;
+  int active = 0;
+  const auto dev = static_cast<CUdevice>(device);
+  if (reinterpret_cast<GetState>(get_state)(dev, &flags, &active) != CUDA_SUCCESS) return;
+  if (flags == CU_CTX_SCHED_BLOCKING_SYNC) return;
+  // Since CUDA 11 the flags of an active primary context can be changed too.
+  if (reinterpret_cast<SetFlags>(set_flags)(dev, CU_CTX_SCHED_BLOCKING_SYNC) != CUDA_SUCCESS) {
+    log(LogLevel::kWarn, "cuda: could not set blocking sync on device {}: NVDEC may fall back",
+        device);
+  }
 }
 
 Result<std::unique_ptr<Backend>> make_cuda_backend(const CudaBackendOptions& options) {
