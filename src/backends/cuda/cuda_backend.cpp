@@ -144,11 +144,11 @@ void cuda_share_context_with_nvdec(int device) {
   void* get_state = nullptr;
   void* set_flags = nullptr;
   cudaDriverEntryPointQueryResult found{};
-  if (cudaGetDriverEntryPoint("cuDevicePrimaryCtxGetState", &get_state, cudaEnableDefault,
-                              &found) != cudaSuccess ||
+  if (cudaGetDriverEntryPointByVersion("cuDevicePrimaryCtxGetState", &get_state, 12000,
+                                       cudaEnableDefault, &found) != cudaSuccess ||
       found != cudaDriverEntryPointSuccess ||
-      cudaGetDriverEntryPoint("cuDevicePrimaryCtxSetFlags", &set_flags, cudaEnableDefault,
-                              &found) != cudaSuccess ||
+      cudaGetDriverEntryPointByVersion("cuDevicePrimaryCtxSetFlags", &set_flags, 12000,
+                                       cudaEnableDefault, &found) != cudaSuccess ||
       found != cudaDriverEntryPointSuccess) {
     cudaGetLastError();
     return;
