@@ -2,7 +2,7 @@
 # bench/gpu/device_run.sh `fungen` stage: CPU fp32 vs GPU fp16 detections on a TRAINED model
 # (tools/train_synthetic.py: YOLO11n on synthetic shapes, real detections) over held-out images:
 # the share of CPU detections (conf 0.25, IoU >= 0.9, same class) the GPU reproduces, through
-# `fungen detect` and through `fungen convert --validate`. Carried as $CARRY/trained/{model.onnx,heldout/}.
+# `fungen detect` (held-out images) and `fungen convert --validate` (its own 8 images). Carried as $CARRY/trained/{model.onnx,heldout/}.
 set -uo pipefail
 out=${OUT:-/tmp/out}; t=${CARRY:-.devcarry}/trained
 [ -f "$t/model.onnx" ] || { echo "trained: $t/model.onnx not carried, skipped"; exit 0; }
