@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -189,6 +191,17 @@ uint32_t test_seed() {
     return static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   }();
   return seed;
+}
+
+double rel_l2(const Tensor& a, const Tensor& ref) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    if (!std::isfinite(a.data<float>()[i])) return INFINITY;
+    double d = static_cast<double>(a.data<float>()[i]) - ref.data<float>()[i];
+    num += d * d;
+    den += static_cast<double>(ref.data<float>()[i]) * ref.data<float>()[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
 }
 
 }  // namespace fungen::test

@@ -47,6 +47,9 @@ Tensor int64_tensor(Shape shape, std::vector<int64_t> values);
 // Element i of any numeric/bool tensor (float16/bfloat16 included) as double, and back.
 double element(const Tensor& t, int64_t i);
 void set_element(Tensor& t, int64_t i, double v);
+// Relative L2 error of float32 `a` against `ref`: ‖a − ref‖ / ‖ref‖; infinity when `a` holds a
+// NaN or an infinity.
+double rel_l2(const Tensor& a, const Tensor& ref);
 // Seed for this test run: FUNGEN_TEST_SEED if set, else from the clock; printed by the caller.
 uint32_t test_seed();
 

@@ -16,16 +16,6 @@
 namespace fungen::test {
 namespace {
 
-double rel_l2(const Tensor& a, const Tensor& ref) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    double d = static_cast<double>(a.data<float>()[i]) - ref.data<float>()[i];
-    num += d * d;
-    den += static_cast<double>(ref.data<float>()[i]) * ref.data<float>()[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
-
 std::string block_model(std::mt19937& rng) {
   ModelBuilder b(17);
   b.input("x", DType::kFloat32, {2, 3, 16, 16});

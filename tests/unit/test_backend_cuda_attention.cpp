@@ -26,17 +26,6 @@
 namespace fungen::test {
 namespace {
 
-double rel_l2(const Tensor& a, const Tensor& ref) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    double d = static_cast<double>(a.data<float>()[i]) - ref.data<float>()[i];
-    if (!std::isfinite(a.data<float>()[i])) return INFINITY;
-    num += d * d;
-    den += static_cast<double>(ref.data<float>()[i]) * ref.data<float>()[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
-
 struct Builder {
   ModelBuilder& b;
   std::mt19937& rng;

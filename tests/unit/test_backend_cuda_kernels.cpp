@@ -31,17 +31,6 @@
 namespace fungen::test {
 namespace {
 
-double rel_l2(const Tensor& a, const Tensor& ref) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    double d = static_cast<double>(a.data<float>()[i]) - ref.data<float>()[i];
-    if (!std::isfinite(a.data<float>()[i])) return INFINITY;
-    num += d * d;
-    den += static_cast<double>(ref.data<float>()[i]) * ref.data<float>()[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
-
 AttrList conv_attrs(int64_t k, int64_t stride, int64_t group = 1) {
   const int64_t p = k / 2;
   return {{"pads", attr_ints({p, p, p, p})},
