@@ -26,7 +26,7 @@ fi
 
 "$fungen" convert --model "$work/m.onnx" --backend cpu --batch-range 1:2 --validate --images 2 \
   --benchmark --iterations 1 --seconds 0 --threads 2 >"$work/out.txt" 2>&1 ||
-  { cat "$work/out.txt"; fail "cpu plan: exit $?"; }
+  { code=$?; cat "$work/out.txt"; fail "cpu plan: exit $code"; }
 cat "$work/out.txt"
 grep -q "validation PASSED" "$work/out.txt" || fail "validation did not pass"
 grep -q "^built $work/m.engine in" "$work/out.txt" || fail "no build line"
