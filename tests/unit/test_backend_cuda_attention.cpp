@@ -18,6 +18,7 @@
 #include <cmath>
 #include <string>
 
+#include "cuda_test_util.h"
 #include "fungen/engine.h"
 #include "model_builder.h"
 #include "op_test_util.h"
@@ -161,24 +162,8 @@ TEST_P(CudaAttentionTest, A2C2fMatchesReference) {
   const std::string precision = std::get<1>(GetParam());
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
-  const std::string bytes = a2c2f_model(rng, c.n, c.c_out, c.h, c.w, c.area);
-  std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-  auto ref = Engine::load_from_memory(span, {.backend = "reference"});
-  auto gpu = Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
-  ASSERT_TRUE(ref.ok()) << ref.status().message();
-  ASSERT_TRUE(gpu.ok()) << gpu.status().message();
-  const double tol = precision == "fp16" ? 1e-2 : 1e-4;
-  for (int rep = 0; rep < 3; ++rep) {
-    std::vector<Tensor> inputs, want, got;
-    inputs.push_back(random_tensor({c.n, c.c_out, c.h, c.w}, rng, -2.0f, 2.0f));
-    ASSERT_TRUE(ref->run(inputs, want).ok());
-    Status s = gpu->run(inputs, got);
-    ASSERT_TRUE(s.ok()) << s.message();
-    ASSERT_EQ(got.size(), want.size());
-    EXPECT_LE(rel_l2(got[0], want[0]), tol) << c.name << " run " << rep << " seed " << seed;
-  }
-  EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u)
-      << "every node should run on the GPU";
+  expect_cuda_matches_reference(a2c2f_model(rng, c.n, c.c_out, c.h, c.w, c.area), precision, rng, 3,
+                                c.name, seed, true);
 }
 
 TEST(CudaYolo12sConvs, MatchReference) {
@@ -186,27 +171,8 @@ TEST(CudaYolo12sConvs, MatchReference) {
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
   const std::string bytes = yolo12s_convs_model(rng);
-  std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-  auto ref = Engine::load_from_memory(span, {.backend = "reference"});
-  ASSERT_TRUE(ref.ok()) << ref.status().message();
-  for (const char* precision : {"fp32", "fp16"}) {
-    auto gpu = Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
-    ASSERT_TRUE(gpu.ok()) << gpu.status().message();
-    const double tol = precision == std::string("fp16") ? 1e-2 : 1e-4;
-    for (int rep = 0; rep < 2; ++rep) {
-      std::vector<Tensor> inputs, want, got;
-      for (const auto& in : ref->inputs())
-        inputs.push_back(random_tensor(in.shape, rng, -2.0f, 2.0f));
-      ASSERT_TRUE(ref->run(inputs, want).ok());
-      Status s = gpu->run(inputs, got);
-      ASSERT_TRUE(s.ok()) << s.message();
-      ASSERT_EQ(got.size(), want.size());
-      for (size_t o = 0; o < want.size(); ++o) {
-        EXPECT_LE(rel_l2(got[o], want[o]), tol)
-            << precision << " output " << o << " run " << rep << " seed " << seed;
-      }
-    }
-  }
+  for (const char* precision : {"fp32", "fp16"})
+    expect_cuda_matches_reference(bytes, precision, rng, 2, "yolo12s convs", seed, false);
 }
 
 INSTANTIATE_TEST_SUITE_P(A2C2f, CudaAttentionTest,

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cuda_test_util.h"
 #include "fungen/engine.h"
 #include "model_builder.h"
 #include "op_test_util.h"
@@ -21,34 +22,6 @@
 
 namespace fungen::test {
 namespace {
-
-AttrList conv_attrs(int64_t k, int64_t stride, int64_t group = 1) {
-  const int64_t p = k / 2;
-  return {{"pads", attr_ints({p, p, p, p})},
-          {"strides", attr_ints({stride, stride})},
-          {"kernel_shape", attr_ints({k, k})},
-          {"group", attr_int(group)}};
-}
-
-// conv -> SiLU (Sigmoid * x, fused by the optimizer into the convolution).
-void conv_silu(ModelBuilder& b, std::mt19937& rng, const std::string& x, const std::string& y,
-               int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t group) {
-  b.initializer(y + "_w", random_tensor({cout, cin / group, k, k}, rng, -0.5f, 0.5f));
-  b.initializer(y + "_b", random_tensor({cout}, rng));
-  b.node("Conv", {x, y + "_w", y + "_b"}, {y + "_c"}, conv_attrs(k, stride, group));
-  b.node("Sigmoid", {y + "_c"}, {y + "_s"});
-  b.node("Mul", {y + "_c", y + "_s"}, {y});
-}
-
-// Sets an environment variable for the scope (the backend reads its switches when created).
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~ScopedEnv() { unsetenv(name_); }
-
- private:
-  const char* name_;
-};
 
 // One engine, batches 1, 2, 1, 2 of a dynamic-batch model with the layout machinery YOLO uses
 // (C2f split/concat in place, 1x1 and 3x3 convs, a head conv read by a Reshape): each run

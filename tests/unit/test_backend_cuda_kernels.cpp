@@ -23,6 +23,7 @@
 #include <iterator>
 #include <string>
 
+#include "cuda_test_util.h"
 #include "fungen/engine.h"
 #include "model_builder.h"
 #include "op_test_util.h"
@@ -30,24 +31,6 @@
 
 namespace fungen::test {
 namespace {
-
-AttrList conv_attrs(int64_t k, int64_t stride, int64_t group = 1) {
-  const int64_t p = k / 2;
-  return {{"pads", attr_ints({p, p, p, p})},
-          {"strides", attr_ints({stride, stride})},
-          {"kernel_shape", attr_ints({k, k})},
-          {"group", attr_int(group)}};
-}
-
-// conv -> SiLU (Sigmoid * x, fused by the optimizer into the convolution).
-void conv_silu(ModelBuilder& b, std::mt19937& rng, const std::string& x, const std::string& y,
-               int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t group) {
-  b.initializer(y + "_w", random_tensor({cout, cin / group, k, k}, rng, -0.5f, 0.5f));
-  b.initializer(y + "_b", random_tensor({cout}, rng));
-  b.node("Conv", {x, y + "_w", y + "_b"}, {y + "_c"}, conv_attrs(k, stride, group));
-  b.node("Sigmoid", {y + "_c"}, {y + "_s"});
-  b.node("Mul", {y + "_c", y + "_s"}, {y});
-}
 
 std::string depthwise_model(std::mt19937& rng, int64_t c) {
   ModelBuilder b(17);
@@ -221,18 +204,6 @@ std::string pointwise_model(std::mt19937& rng) {
   return b.build();
 }
 
-// Sets an environment variable for the scope (the cuda backend reads its switches at lowering).
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (value) setenv(name, value, 1);
-  }
-  ~ScopedEnv() { unsetenv(name_); }
-
- private:
-  const char* name_;
-};
-
 struct Case {
   const char* name;
   std::function<std::string(std::mt19937&)> model;
@@ -267,29 +238,7 @@ TEST_P(CudaKernelTest, MatchesReference) {
   ScopedEnv gemm("FUNGEN_CUDA_GEMM1X1", std::get<2>(GetParam()) ? "1" : nullptr);
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
-  const std::string bytes = c.model(rng);
-  std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-  auto ref = Engine::load_from_memory(span, {.backend = "reference"});
-  auto gpu = Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
-  ASSERT_TRUE(ref.ok()) << ref.status().message();
-  ASSERT_TRUE(gpu.ok()) << gpu.status().message();
-  const double tol = precision == std::string("fp16") ? 1e-2 : 1e-4;
-  for (int rep = 0; rep < 3; ++rep) {
-    // Fresh inputs every run: a stale read of the previous run's values would match otherwise.
-    std::vector<Tensor> inputs, want, got;
-    for (const auto& in : ref->inputs())
-      inputs.push_back(random_tensor(in.shape, rng, -2.0f, 2.0f));
-    ASSERT_TRUE(ref->run(inputs, want).ok());
-    Status s = gpu->run(inputs, got);
-    ASSERT_TRUE(s.ok()) << s.message();
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t o = 0; o < want.size(); ++o) {
-      EXPECT_LE(rel_l2(got[o], want[o]), tol)
-          << c.name << " output " << o << " run " << rep << " seed " << seed;
-    }
-  }
-  EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u)
-      << "every node should run on the GPU";
+  expect_cuda_matches_reference(c.model(rng), precision, rng, 3, c.name, seed, true);
 }
 
 INSTANTIATE_TEST_SUITE_P(

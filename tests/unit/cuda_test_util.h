@@ -1,0 +1,86 @@
+// Helpers shared by the cuda backend tests (test_backend_cuda_*.cpp): small ONNX building blocks,
+// a scoped environment switch, and "this model on cuda equals the reference kernels".
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fungen/engine.h"
+#include "model_builder.h"
+#include "op_test_util.h"
+
+namespace fungen::test {
+
+inline AttrList conv_attrs(int64_t k, int64_t stride, int64_t group = 1) {
+  const int64_t p = k / 2;
+  return {{"pads", attr_ints({p, p, p, p})},
+          {"strides", attr_ints({stride, stride})},
+          {"kernel_shape", attr_ints({k, k})},
+          {"group", attr_int(group)}};
+}
+
+// conv -> SiLU (Sigmoid * x, fused by the optimizer into the convolution).
+inline void conv_silu(ModelBuilder& b, std::mt19937& rng, const std::string& x,
+                      const std::string& y, int64_t cin, int64_t cout, int64_t k, int64_t stride,
+                      int64_t group) {
+  b.initializer(y + "_w", random_tensor({cout, cin / group, k, k}, rng, -0.5f, 0.5f));
+  b.initializer(y + "_b", random_tensor({cout}, rng));
+  b.node("Conv", {x, y + "_w", y + "_b"}, {y + "_c"}, conv_attrs(k, stride, group));
+  b.node("Sigmoid", {y + "_c"}, {y + "_s"});
+  b.node("Mul", {y + "_c", y + "_s"}, {y});
+}
+
+// Sets an environment variable for the scope (the backend reads its switches when created);
+// a null value leaves it unset.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (value) setenv(name, value, 1);
+  }
+  ~ScopedEnv() { unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
+
+// Loads `bytes` on the reference kernels and on cuda in `precision`, runs both `runs` times on
+// fresh random inputs (a stale read of the previous run's values would match otherwise) and
+// expects every output within rel L2 1e-2 (fp16) or 1e-4 (fp32); with `all_on_gpu`, that no node
+// fell back to the CPU.
+inline void expect_cuda_matches_reference(const std::string& bytes, const std::string& precision,
+                                          std::mt19937& rng, int runs, const std::string& label,
+                                          uint32_t seed, bool all_on_gpu) {
+  std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  auto ref = Engine::load_from_memory(span, {.backend = "reference"});
+  auto gpu = Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+  const double tol = precision == "fp16" ? 1e-2 : 1e-4;
+  for (int rep = 0; rep < runs; ++rep) {
+    std::vector<Tensor> inputs, want, got;
+    for (const auto& in : ref->inputs())
+      inputs.push_back(random_tensor(in.shape, rng, -2.0f, 2.0f));
+    ASSERT_TRUE(ref->run(inputs, want).ok());
+    Status s = gpu->run(inputs, got);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t o = 0; o < want.size(); ++o) {
+      EXPECT_LE(rel_l2(got[o], want[o]), tol) << label << " " << precision << " output " << o
+                                              << " run " << rep << " seed " << seed;
+    }
+  }
+  if (all_on_gpu) {
+    EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u)
+        << "every node should run on the GPU";
+  }
+}
+
+}  // namespace fungen::test
