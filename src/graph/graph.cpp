@@ -53,6 +53,11 @@ std::vector<int64_t> Node::attr_ints(std::string_view key) const {
   return a && a->kind == Attribute::Kind::kInts ? a->ints : std::vector<int64_t>{};
 }
 
+std::vector<int64_t> Node::attr_ints(std::string_view key, std::vector<int64_t> fallback) const {
+  std::vector<int64_t> v = attr_ints(key);
+  return v.empty() ? fallback : v;
+}
+
 std::vector<float> Node::attr_floats(std::string_view key) const {
   const Attribute* a = attr(key);
   return a && a->kind == Attribute::Kind::kFloats ? a->floats : std::vector<float>{};

@@ -49,6 +49,8 @@ struct Node {
   std::string attr_string(std::string_view key, std::string fallback) const;
   // Empty when absent.
   std::vector<int64_t> attr_ints(std::string_view key) const;
+  // `fallback` when absent or empty.
+  std::vector<int64_t> attr_ints(std::string_view key, std::vector<int64_t> fallback) const;
   std::vector<float> attr_floats(std::string_view key) const;
 
   // "node 'Conv_12' (Conv, opset 17)" — used in every error about this node.

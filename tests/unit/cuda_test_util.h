@@ -73,8 +73,8 @@ inline void expect_cuda_matches_reference(const std::string& bytes, const std::s
     ASSERT_TRUE(s.ok()) << s.message();
     ASSERT_EQ(got.size(), want.size());
     for (size_t o = 0; o < want.size(); ++o) {
-      EXPECT_LE(rel_l2(got[o], want[o]), tol) << label << " " << precision << " output " << o
-                                              << " run " << rep << " seed " << seed;
+      EXPECT_LE(rel_l2(got[o], want[o]), tol)
+          << label << " " << precision << " output " << o << " run " << rep << " seed " << seed;
     }
   }
   if (all_on_gpu) {

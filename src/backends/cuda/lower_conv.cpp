@@ -33,11 +33,6 @@ struct ConvDescriptors {
   }
 };
 
-std::vector<int64_t> ints_or(const Node& node, const char* key, std::vector<int64_t> fallback) {
-  std::vector<int64_t> v = node.attr_ints(key);
-  return v.empty() ? fallback : v;
-}
-
 // Is `value` read only by plain-layout views (Reshape, Flatten) and at least once?
 bool read_by_views_only(const Graph& g, int value) {
   bool any = false;
@@ -85,7 +80,7 @@ bool check_conv(const Node& node, const Graph& graph) {
   }
   std::string pad = node.attr_string("auto_pad", "NOTSET");
   if (pad != "NOTSET") return false;  // specialize_shapes leaves explicit pads for exports
-  std::vector<int64_t> pads = ints_or(node, "pads", {0, 0, 0, 0});
+  std::vector<int64_t> pads = node.attr_ints("pads", {0, 0, 0, 0});
   return pads.size() == 4 && pads[0] == pads[2] && pads[1] == pads[3];
 }
 
@@ -105,9 +100,9 @@ Status lower_conv(CudaRun& run, const Node& node) {
   const Shape& ws = run.shape(w);
   const Shape& ys = run.shape(y);
   const int64_t group = node.attr_int("group", 1);
-  std::vector<int64_t> pads = ints_or(node, "pads", {0, 0, 0, 0});
-  std::vector<int64_t> strides = ints_or(node, "strides", {1, 1});
-  std::vector<int64_t> dil = ints_or(node, "dilations", {1, 1});
+  std::vector<int64_t> pads = node.attr_ints("pads", {0, 0, 0, 0});
+  std::vector<int64_t> strides = node.attr_ints("strides", {1, 1});
+  std::vector<int64_t> dil = node.attr_ints("dilations", {1, 1});
   CudaContext& ctx = run.ctx();
   const Layout layout = ctx.nhwc ? Layout::kNhwc : Layout::kPlain;
   const cudnnTensorFormat_t fmt = ctx.nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;

@@ -16,11 +16,6 @@ namespace fungen::cuda {
 
 namespace {
 
-std::vector<int64_t> ints_or(const Node& node, const char* key, std::vector<int64_t> fallback) {
-  std::vector<int64_t> v = node.attr_ints(key);
-  return v.empty() ? fallback : v;
-}
-
 bool direct_enabled() {
   const char* v = std::getenv("FUNGEN_CUDA_DIRECT");
   return !(v && std::strcmp(v, "0") == 0);
@@ -47,7 +42,7 @@ Result<bool> lower_conv_direct(CudaRun& run, const Node& node) {
   const Shape& ws = run.shape(w);
   const Shape& ys = run.shape(y);
   const int64_t group = node.attr_int("group", 1);
-  for (int64_t dl : ints_or(node, "dilations", {1, 1})) {
+  for (int64_t dl : node.attr_ints("dilations", {1, 1})) {
     if (dl != 1) return false;
   }
   const bool depthwise = group > 1 && group == xs[1] && group == ys[1] && ws[1] == 1;
@@ -56,8 +51,8 @@ Result<bool> lower_conv_direct(CudaRun& run, const Node& node) {
                          z < 0 && weights * static_cast<int64_t>(sizeof(float)) <= 48 * 1024;
   if (!depthwise && !small_cin) return false;
 
-  std::vector<int64_t> pads = ints_or(node, "pads", {0, 0, 0, 0});
-  std::vector<int64_t> strides = ints_or(node, "strides", {1, 1});
+  std::vector<int64_t> pads = node.attr_ints("pads", {0, 0, 0, 0});
+  std::vector<int64_t> strides = node.attr_ints("strides", {1, 1});
   DirectConvDesc d;
   d.n = xs[0];
   d.cin = xs[1];

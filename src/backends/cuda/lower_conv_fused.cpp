@@ -29,11 +29,6 @@ bool fused_enabled() {
   return v && std::strcmp(v, "1") == 0;
 }
 
-std::vector<int64_t> ints_or(const Node& node, const char* key, std::vector<int64_t> fallback) {
-  std::vector<int64_t> v = node.attr_ints(key);
-  return v.empty() ? fallback : v;
-}
-
 }  // namespace
 
 // True when the node was lowered here; false leaves it to the legacy path.
@@ -47,9 +42,9 @@ Result<bool> lower_conv_fused(CudaRun& run, const Node& node) {
   const Shape& ws = run.shape(w);
   const Shape& ys = run.shape(y);
   if (node.attr_int("group", 1) != 1 || xs[1] % 8 != 0 || ys[1] % 8 != 0) return false;
-  std::vector<int64_t> pads = ints_or(node, "pads", {0, 0, 0, 0});
-  std::vector<int64_t> strides = ints_or(node, "strides", {1, 1});
-  std::vector<int64_t> dil = ints_or(node, "dilations", {1, 1});
+  std::vector<int64_t> pads = node.attr_ints("pads", {0, 0, 0, 0});
+  std::vector<int64_t> strides = node.attr_ints("strides", {1, 1});
+  std::vector<int64_t> dil = node.attr_ints("dilations", {1, 1});
   FusedConvSpec p{};
   p.n = xs[0];
   p.c = xs[1];
