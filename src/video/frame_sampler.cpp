@@ -8,6 +8,7 @@
 #endif
 
 #include "fungen/log.h"
+#include "util/yuv_coeffs.h"
 
 extern "C" {
 #include <libavutil/pixdesc.h>
@@ -17,35 +18,16 @@ extern "C" {
 namespace fungen::video {
 namespace {
 
-// YUV → BGR as y' = Y·y_scale + y_offset, c' = C·c_scale + c_offset, then the matrix.
-struct ColorCoeffs {
-  float y_scale, y_offset, c_scale, c_offset;
-  float r_v, g_u, g_v, b_u;
-};
-
-ColorCoeffs color_coeffs(const AVFrame* f, const AVPixFmtDescriptor* desc, float sample_to_8bit) {
+YuvCoeffs color_coeffs(const AVFrame* f, const AVPixFmtDescriptor* desc, float sample_to_8bit) {
   float kr = 0.299f, kb = 0.114f;  // BT.601 (also what swscale assumes by default)
   if (f->colorspace == AVCOL_SPC_BT709) {
     kr = 0.2126f, kb = 0.0722f;
   } else if (f->colorspace == AVCOL_SPC_BT2020_NCL || f->colorspace == AVCOL_SPC_BT2020_CL) {
     kr = 0.2627f, kb = 0.0593f;
   }
-  float kg = 1.f - kr - kb;
   bool full =
       f->color_range == AVCOL_RANGE_JPEG || std::string_view(desc->name).starts_with("yuvj");
-  ColorCoeffs c{};
-  if (full) {
-    c.y_scale = sample_to_8bit, c.y_offset = 0.f;
-    c.c_scale = sample_to_8bit, c.c_offset = -128.f;
-  } else {
-    c.y_scale = sample_to_8bit * 255.f / 219.f, c.y_offset = -16.f * 255.f / 219.f;
-    c.c_scale = sample_to_8bit * 255.f / 224.f, c.c_offset = -128.f * 255.f / 224.f;
-  }
-  c.r_v = 2.f * (1.f - kr);
-  c.b_u = 2.f * (1.f - kb);
-  c.g_u = -2.f * kb * (1.f - kb) / kg;
-  c.g_v = -2.f * kr * (1.f - kr) / kg;
-  return c;
+  return yuv_coeffs(kr, kb, full, sample_to_8bit);
 }
 
 inline uint8_t to_u8(float v) {
@@ -64,7 +46,7 @@ inline int32_t bilerp8(const T* p, int32_t o, int32_t sx, int32_t sy, int32_t wx
 
 template <class T, bool kSemiPlanar>
 void sample_yuv(const T* yp, const T* up, const T* vp, const PlaneTaps& lt, const PlaneTaps& ct,
-                const ColorCoeffs& cc, int width, int height, uint8_t* dst, int dst_stride) {
+                const YuvCoeffs& cc, int width, int height, uint8_t* dst, int dst_stride) {
   constexpr float kTap = 1.f / 16384.f;
   const float ys = cc.y_scale * kTap, cs = cc.c_scale * kTap;
   for (int row = 0; row < height; ++row) {
@@ -116,7 +98,7 @@ __attribute__((target("avx2"))) inline __m256i to_u8_8(__m256 v) {
 template <bool kSemi>
 __attribute__((target("avx2"))) void sample_yuv8_avx2(const uint8_t* yp, const uint8_t* up,
                                                       const uint8_t* vp, const PlaneTaps& lt,
-                                                      const PlaneTaps& ct, const ColorCoeffs& cc,
+                                                      const PlaneTaps& ct, const YuvCoeffs& cc,
                                                       int width, int height, uint8_t* dst,
                                                       int dst_stride) {
   constexpr float kTap = 1.f / 16384.f;
@@ -374,7 +356,7 @@ Status FrameSampler::sample(const AVFrame* f, int rotation, const RemapTable& ta
   int shift = d->comp[0].shift;
   int depth = d->comp[0].depth;
   float to8 = 1.f / static_cast<float>(1 << (shift + depth - 8));
-  ColorCoeffs cc = color_coeffs(f, d, to8);
+  YuvCoeffs cc = color_coeffs(f, d, to8);
   bool semi = d->comp[2].plane == 1;
   bool wide = (depth + shift) > 8;
   int ustep = wide ? 2 : 1;

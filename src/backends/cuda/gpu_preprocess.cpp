@@ -11,7 +11,7 @@
 namespace fungen::cuda {
 namespace {
 
-// video/frame_sampler.cpp color_coeffs() for 8-bit samples, in the same float operations.
+// video/frame_sampler.cpp color_coeffs() for 8-bit samples (both through util/yuv_coeffs.h).
 YuvCoeffs yuv_coeffs(gpu::YuvMatrix m, bool full_range) {
   float kr = 0.299f, kb = 0.114f;
   if (m == gpu::YuvMatrix::kBt709) {
@@ -19,21 +19,7 @@ YuvCoeffs yuv_coeffs(gpu::YuvMatrix m, bool full_range) {
   } else if (m == gpu::YuvMatrix::kBt2020) {
     kr = 0.2627f, kb = 0.0593f;
   }
-  float kg = 1.f - kr - kb;
-  const float sample_to_8bit = 1.f;
-  YuvCoeffs c{};
-  if (full_range) {
-    c.y_scale = sample_to_8bit, c.y_offset = 0.f;
-    c.c_scale = sample_to_8bit, c.c_offset = -128.f;
-  } else {
-    c.y_scale = sample_to_8bit * 255.f / 219.f, c.y_offset = -16.f * 255.f / 219.f;
-    c.c_scale = sample_to_8bit * 255.f / 224.f, c.c_offset = -128.f * 255.f / 224.f;
-  }
-  c.r_v = 2.f * (1.f - kr);
-  c.b_u = 2.f * (1.f - kb);
-  c.g_u = -2.f * kb * (1.f - kb) / kg;
-  c.g_v = -2.f * kr * (1.f - kr) / kg;
-  return c;
+  return fungen::yuv_coeffs(kr, kb, full_range, 1.f);
 }
 
 }  // namespace

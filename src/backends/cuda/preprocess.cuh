@@ -8,15 +8,13 @@
 #include <cstdint>
 
 #include "backends/cuda/elem.h"
+#include "util/yuv_coeffs.h"
 
 namespace fungen::cuda {
 
 // YUV → BGR as in video/frame_sampler.cpp: y' = tap·y_scale + y_offset (the tap ×16384),
 // c' = tap·c_scale + c_offset, then B = y' + b_u·u', G = y' + g_u·u' + g_v·v', R = y' + r_v·v'.
-struct YuvCoeffs {
-  float y_scale, y_offset, c_scale, c_offset;
-  float r_v, g_u, g_v, b_u;
-};
+using fungen::YuvCoeffs;
 
 struct LetterboxDesc {
   // Source pixels: packed (3 bytes, `rgb` says the order) or NV12 (plane0 Y, plane1 UV).
