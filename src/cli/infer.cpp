@@ -18,6 +18,7 @@ struct InferOptions {
   std::string output_dir;
   int threads = 0;
   std::string backend = "auto";
+  std::string precision = "fp32";
 };
 
 // Orders the --input arguments by graph input: positional, or name=path.
@@ -69,6 +70,7 @@ int run_infer(const InferOptions& opt) {
   EngineOptions eo;
   eo.threads = opt.threads;
   eo.backend = opt.backend;
+  eo.precision = opt.precision;
   auto engine = Engine::load(opt.model, eo);
   if (!engine.ok()) return report(engine.status());
   auto paths = input_paths(*engine, opt.inputs);
@@ -111,6 +113,10 @@ Action add_infer_command(CLI::App& app) {
   cmd->add_option("--backend", opt->backend,
                   "auto (fastest compiled in; the GPU when present) | cuda | cpu (oneDNN) | "
                   "reference (plain kernels)")
+      ->capture_default_str();
+  cmd->add_option("--precision", opt->precision,
+                  "fp32 | fp16 (cuda) | bf16 (cpu with AVX512-BF16); int8 needs `fungen bench`")
+      ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
       ->capture_default_str();
   return [opt] { return run_infer(*opt); };
 }
