@@ -122,6 +122,16 @@ int CudaRun::persistent(size_t bytes) {
   return id;
 }
 
+Status CudaRun::upload(void* dst, const void* src, size_t bytes) {
+  if (!dst) {
+    return out_of_memory("cuda: no device memory left for " + std::to_string(bytes >> 10) +
+                         " KiB of weights; free GPU memory or use a smaller batch");
+  }
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx_.stream));
+  CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
+  return Status();
+}
+
 int CudaRun::define(int value, Layout layout) {
   int id = new_buf(value_bytes(value));
   variants_[static_cast<size_t>(value)].insert(variants_[static_cast<size_t>(value)].begin(),
@@ -164,7 +174,7 @@ Result<int> CudaRun::get(int value, Layout want) {
     // Upload as fp32, convert to the run's type on the device (once, now).
     int id = persistent(value_bytes(value));
     auto staging = device_alloc(c.nbytes());
-    CUDA_CHECK(cudaMemcpy(staging.get(), c.raw(), c.nbytes(), cudaMemcpyHostToDevice));
+    FUNGEN_RETURN_IF_ERROR(upload(staging.get(), c.raw(), c.nbytes()));
     launch_permute(Elem::kF32, elem(), staging.get(), ptr(id), flat_copy(c.numel()), ctx_.stream);
     CUDA_CHECK(cudaGetLastError());
     CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));

@@ -120,6 +120,11 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   int uses(int value) const { return uses_[static_cast<size_t>(value)]; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
   int persistent(size_t bytes);
+  // Host -> device copy on the run's stream, waited for. Never a plain cudaMemcpy here: from
+  // pageable memory it may return before its DMA has landed, and it runs on the legacy default
+  // stream, which the backend's non-blocking stream does not wait for, so a kernel launched next
+  // on the stream could read the old bytes (a weight permute reading half-copied staging).
+  Status upload(void* dst, const void* src, size_t bytes);
   // An arena buffer of the run holding no value (a step's intermediate), planned like the rest.
   int scratch(size_t bytes) { return new_buf(bytes); }
   // The device address of a buffer: at once for persistent ones, after finalize for the rest.

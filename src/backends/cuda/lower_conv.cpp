@@ -175,7 +175,7 @@ Status lower_conv(CudaRun& run, const Node& node) {
   int wbuf = run.persistent(static_cast<size_t>(wt.numel()) * elem_size(run.elem()));
   {
     auto staging = device_alloc(wt.nbytes());
-    CUDA_CHECK(cudaMemcpy(staging.get(), wt.raw(), wt.nbytes(), cudaMemcpyHostToDevice));
+    FUNGEN_RETURN_IF_ERROR(run.upload(staging.get(), wt.raw(), wt.nbytes()));
     PermuteDesc p;
     p.rank = 4;
     int64_t o = ws[0], i = ws[1], h = ws[2], wd = ws[3];
@@ -196,7 +196,7 @@ Status lower_conv(CudaRun& run, const Node& node) {
   if (b >= 0) {
     const Tensor& bt = run.constant(b);
     bbuf = run.persistent(bt.nbytes());
-    CUDA_CHECK(cudaMemcpy(run.ptr(bbuf), bt.raw(), bt.nbytes(), cudaMemcpyHostToDevice));
+    FUNGEN_RETURN_IF_ERROR(run.upload(run.ptr(bbuf), bt.raw(), bt.nbytes()));
   }
 
   FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, layout));
