@@ -65,6 +65,18 @@ const RunStats& last_run_stats() {
   return g_stats;
 }
 
+Status upload_and_wait(void* dst, const void* src, size_t bytes, cudaStream_t stream,
+                       const char* what) {
+  if (!dst) {
+    return out_of_memory(std::string("cuda: no device memory left for ") +
+                         std::to_string(bytes >> 10) + " KiB of " + what +
+                         "; free GPU memory or use a smaller batch");
+  }
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream));
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  return Status();
+}
+
 CudaRun::~CudaRun() {
   if (profiled_runs_ > 0) print_profile();
   if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
@@ -120,16 +132,6 @@ int CudaRun::persistent(size_t bytes) {
   b.owned = device_alloc(bytes);
   b.ptr = b.owned.get();
   return id;
-}
-
-Status CudaRun::upload(void* dst, const void* src, size_t bytes) {
-  if (!dst) {
-    return out_of_memory("cuda: no device memory left for " + std::to_string(bytes >> 10) +
-                         " KiB of weights; free GPU memory or use a smaller batch");
-  }
-  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx_.stream));
-  CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
-  return Status();
 }
 
 int CudaRun::define(int value, Layout layout) {
