@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_ops.h"
@@ -71,6 +72,15 @@ Status upload_and_wait(void* dst, const void* src, size_t bytes, cudaStream_t st
     return out_of_memory(std::string("cuda: no device memory left for ") +
                          std::to_string(bytes >> 10) + " KiB of " + what +
                          "; free GPU memory or use a smaller batch");
+  }
+  // FUNGEN_CUDA_UPLOAD=plain: the old plain cudaMemcpy, only to show the race on a device (A/B).
+  static const bool plain = [] {
+    const char* v = std::getenv("FUNGEN_CUDA_UPLOAD");
+    return v && std::strcmp(v, "plain") == 0;
+  }();
+  if (plain) {
+    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+    return Status();
   }
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
