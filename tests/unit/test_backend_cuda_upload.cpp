@@ -7,7 +7,8 @@
 // grew with the size of the weights (yolo12s, several batch sizes per engine).
 // Here: convolutions with MiB-sized weights on a 4x4 image (the copies dominate, the compute is
 // nothing), a depthwise one (own kernel) and a large constant operand, built in several engines
-// and at batches 1, 2, 1 in each, fresh inputs every run, fp32 (tight) and fp16.
+// (two with FUNGEN_CUDA_GEMM1X1=1) and at batches 1, 2, 1, 2, 1 in each (eager, captured and
+// replayed at both), fresh inputs every run, fp32 (tight) and fp16.
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
@@ -66,6 +67,8 @@ TEST(CudaWeightUpload, LargeWeightsExactInEveryEngine) {
   auto ref = Engine::load_from_memory(span, {.backend = "reference"});
   ASSERT_TRUE(ref.ok()) << ref.status().message();
   for (int engine = 0; engine < 4; ++engine) {
+    // Engines 2 and 3 with the 1x1 convs as cuBLAS GEMMs (FUNGEN_CUDA_GEMM1X1=1).
+    ScopedEnv gemm("FUNGEN_CUDA_GEMM1X1", engine >= 2 ? "1" : nullptr);
     for (const char* precision : {"fp32", "fp16"}) {
       auto gpu = Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
       ASSERT_TRUE(gpu.ok()) << gpu.status().message();
