@@ -107,7 +107,7 @@ TEST(CudaWeightUpload, UploadAndWaitLandsBeforeTheNextKernel) {
   flat.rank = 1;
   flat.out_dims[0] = static_cast<int64_t>(kN);
   flat.in_strides[0] = 1;
-  std::vector<float> host(kN), back(kN);
+  std::vector<float> host(kN);
   // Trials with fresh values each (the staging buffer holds the previous trial's); the number of
   // elements the kernel copied from old bytes.
   auto stale_after = [&](bool plain, int trial) -> size_t {
