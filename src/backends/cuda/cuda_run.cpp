@@ -185,7 +185,9 @@ Result<int> CudaRun::get(int value, Layout want) {
     }
     // Upload as fp32, convert to the run's type on the device (once, now).
     int id = persistent(value_bytes(value));
-    if (!ptr(id)) return out_of_memory("cuda: no device memory left for a constant");
+    if (!ptr(id))
+      return out_of_memory(
+          "cuda: no device memory left for a constant; free GPU memory or use a smaller batch");
     auto staging = device_alloc(c.nbytes());
     FUNGEN_RETURN_IF_ERROR(upload(staging.get(), c.raw(), c.nbytes()));
     launch_permute(Elem::kF32, elem(), staging.get(), ptr(id), flat_copy(c.numel()), ctx_.stream);

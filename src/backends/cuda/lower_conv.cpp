@@ -205,7 +205,10 @@ Status lower_conv(CudaRun& run, const Node& node) {
   // Weights: OIHW fp32 -> the run's type, OHWI (KRSC) for NHWC.
   const Tensor& wt = run.constant(w);
   int wbuf = run.persistent(static_cast<size_t>(wt.numel()) * elem_size(run.elem()));
-  if (!run.ptr(wbuf)) return out_of_memory("cuda: no device memory left for convolution weights");
+  if (!run.ptr(wbuf))
+    return out_of_memory(
+        "cuda: no device memory left for convolution weights; free GPU memory or use a smaller "
+        "batch");
   {
     auto staging = device_alloc(wt.nbytes());
     FUNGEN_RETURN_IF_ERROR(run.upload(staging.get(), wt.raw(), wt.nbytes()));
