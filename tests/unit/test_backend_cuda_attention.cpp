@@ -10,7 +10,8 @@
 // At the sizes of yolo12n (P4: C 64, 2 heads, area 4 at 40x40; P5: C 128, 4 heads at 20x20) and
 // of yolo12s (P4: C 128, 4 heads, area 4; P5: C 256, 8 heads), where the whole yolo12s model
 // was off by 5.8e-2 (fp32) on the H100 while yolo12n matched. fp32 (tight) and fp16 (loose),
-// three runs each (eager, capture, replay), fresh inputs each run. Skipped without a GPU.
+// three runs each (eager, capture, replay), fresh inputs each run; and the yolo12s P4 block with
+// dynamic batch at batches 1, 2, 1, ... in one engine. Skipped without a GPU.
 #ifdef FUNGEN_HAVE_CUDA
 
 #include <gtest/gtest.h>

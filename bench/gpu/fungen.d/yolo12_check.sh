@@ -30,7 +30,7 @@ check() {  # label, env...: the check lines of one gpu_bench run at batch 1
 }
 if command -v fungen_unit_tests > /dev/null; then
   echo "== unit tests: A2C2f and yolo12s conv shapes"
-  fungen_unit_tests --gtest_filter='A2C2f*:CudaYolo12sConvs*:CudaWeightUpload*' 2>&1 |
+  fungen_unit_tests --gtest_filter='A2C2f*:CudaAttentionBatches*:CudaYolo12sConvs*:CudaWeightUpload*' 2>&1 |
     grep -E 'OK|FAILED|Failure|Which|rel|output|diagnostic' | head -n 60
 fi
 if command -v fungen > /dev/null && python3 -c 'import numpy' 2> /dev/null; then
