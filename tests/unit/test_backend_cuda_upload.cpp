@@ -91,62 +91,65 @@ TEST(CudaWeightUpload, LargeWeightsExactInEveryEngine) {
   }
 }
 
-// The mechanism itself, on 16 MiB from pageable memory: copied to a staging buffer, then read
-// at once by a kernel on a non-blocking stream (the weight permute's pattern). With
-// cuda::upload_and_wait the kernel must see every new byte; the plain cudaMemcpy's count of trials
-// that saw old bytes is printed as a diagnostic (whether this GPU and driver race at all).
+// The mechanism itself: host data from pageable memory copied to a staging buffer, then read at
+// once by a kernel on a non-blocking stream (the weight permute's pattern), at 4 KiB .. 16 MiB.
+// With cuda::upload_and_wait the kernel must see every new byte; how often the plain cudaMemcpy
+// was read stale is printed per size as a diagnostic (whether this GPU and driver race at all).
 TEST(CudaWeightUpload, UploadAndWaitLandsBeforeTheNextKernel) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
-  constexpr size_t kN = size_t{4} << 20;
+  constexpr size_t kMax = size_t{4} << 20;  // floats
+  constexpr int kTrials = 20;
   cudaStream_t stream = nullptr;
   ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
-  auto staging = cuda::device_alloc(kN * sizeof(float));
-  auto dst = cuda::device_alloc(kN * sizeof(float));
+  auto staging = cuda::device_alloc(kMax * sizeof(float));
+  auto dst = cuda::device_alloc(kMax * sizeof(float));
   ASSERT_TRUE(staging && dst);
-  cuda::PermuteDesc flat;
-  flat.rank = 1;
-  flat.out_dims[0] = static_cast<int64_t>(kN);
-  flat.in_strides[0] = 1;
-  std::vector<float> host(kN);
-  // Trials with fresh values each (the staging buffer holds the previous trial's); the number of
-  // elements the kernel copied from old bytes.
-  auto stale_after = [&](bool plain, int trial) -> size_t {
-    for (size_t i = 0; i < kN; ++i) host[i] = static_cast<float>(trial * 7 + 1) + 1e-3f * (i % 997);
+  std::vector<float> host(kMax);
+  std::vector<uint16_t> half(kMax);
+  // Fresh values each trial (the staging buffer holds the previous trial's): the number of the
+  // n elements the kernel converted from old bytes.
+  auto stale_after = [&](size_t n, bool plain, int trial) -> size_t {
+    for (size_t i = 0; i < n; ++i) host[i] = static_cast<float>(trial * 7 + 1) + 1e-3f * (i % 997);
     if (plain) {
-      EXPECT_EQ(cudaMemcpy(staging.get(), host.data(), kN * sizeof(float), cudaMemcpyHostToDevice),
+      EXPECT_EQ(cudaMemcpy(staging.get(), host.data(), n * sizeof(float), cudaMemcpyHostToDevice),
                 cudaSuccess);
     } else {
-      Status s = cuda::upload_and_wait(staging.get(), host.data(), kN * sizeof(float), stream,
-                                       "test data");
+      Status s =
+          cuda::upload_and_wait(staging.get(), host.data(), n * sizeof(float), stream, "test data");
       EXPECT_TRUE(s.ok()) << s.message();
     }
+    cuda::PermuteDesc flat;  // fp32 -> fp16 cast: a kernel, as the weight permute
+    flat.rank = 1;
+    flat.out_dims[0] = static_cast<int64_t>(n);
+    flat.in_strides[0] = 1;
     cuda::launch_permute(cuda::Elem::kF32, cuda::Elem::kF16, staging.get(), dst.get(), flat,
                          stream);
     EXPECT_EQ(cudaGetLastError(), cudaSuccess);
     EXPECT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
-    std::vector<uint16_t> half(kN);
-    EXPECT_EQ(cudaMemcpy(half.data(), dst.get(), kN * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(half.data(), dst.get(), n * 2, cudaMemcpyDeviceToHost), cudaSuccess);
     size_t stale = 0;
-    for (size_t i = 0; i < kN; ++i) {
-      const float want = host[i];
-      // fp16 of a value near an integer k + 1e-3 m: the integer part says the trial.
+    for (size_t i = 0; i < n; ++i) {
+      // fp16 (positive, normal) decoded by hand; trials differ by 7 in the integer part.
       const uint16_t h = half[i];
       const int exp = (h >> 10) & 0x1f;
-      const float mant = 1.0f + static_cast<float>(h & 0x3ff) / 1024.0f;
-      const float got = std::ldexp(mant, exp - 15);
-      stale += std::fabs(got - want) > 0.02f * want ? 1 : 0;
+      const float got = std::ldexp(1.0f + static_cast<float>(h & 0x3ff) / 1024.0f, exp - 15);
+      stale += std::fabs(got - host[i]) > 0.02f * host[i] ? 1 : 0;
     }
     return stale;
   };
-  int plain_trials_stale = 0;
-  for (int trial = 0; trial < 20; ++trial) {
-    plain_trials_stale += stale_after(true, 2 * trial) > 0 ? 1 : 0;
-    EXPECT_EQ(stale_after(false, 2 * trial + 1), 0u) << "upload_and_wait trial " << trial;
+  int trial = 0;
+  for (size_t n = 1024; n <= kMax; n *= 4) {
+    int plain_stale = 0;
+    for (int k = 0; k < kTrials; ++k) {
+      plain_stale += stale_after(n, true, trial++) > 0 ? 1 : 0;
+      EXPECT_EQ(stale_after(n, false, trial++), 0u) << "upload_and_wait of " << n * 4 << " bytes";
+      trial %= 36;  // values stay below 256 (fp16 steps of 0.125 there)
+    }
+    std::printf(
+        "diagnostic: plain cudaMemcpy of %zu KiB (pageable) read at once on a non-blocking "
+        "stream: old bytes in %d of %d trials\n",
+        n * 4 / 1024, plain_stale, kTrials);
   }
-  std::printf(
-      "diagnostic: a plain cudaMemcpy (16 MiB, pageable) read at once by a kernel on a "
-      "non-blocking stream saw old bytes in %d of 20 trials\n",
-      plain_trials_stale);
   cudaStreamDestroy(stream);
 }
 
