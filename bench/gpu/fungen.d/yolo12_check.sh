@@ -28,6 +28,9 @@ check() {  # label, env...: the check lines of one gpu_bench run at batch 1
   env "$@" fungen_gpu_bench --model "$m" --batches 1 --iterations 1 2>&1 |
     grep -E '^check (fp16|fp32) run [0-2]|error|cuda:' | head -n 8
 }
+# The A/B first (the hook has 300 s).
+for i in 1 2 3; do check "yolo12s default ($i of 3)"; done
+for i in 1 2 3; do check "yolo12s FUNGEN_CUDA_UPLOAD=plain, the old upload ($i of 3)" FUNGEN_CUDA_UPLOAD=plain; done
 if command -v fungen_unit_tests > /dev/null; then
   echo "== unit tests: A2C2f and yolo12s conv shapes"
   fungen_unit_tests --gtest_filter='A2C2f*:CudaAttentionBatches*:CudaYolo12sConvs*:CudaWeightUpload*' 2>&1 |
@@ -48,8 +51,6 @@ if [ -f "$n" ]; then
   echo "== yolo12n, seeded weights"
   fungen_gpu_bench --model "$n" --batches 1 --iterations 1 2>&1 | grep -E '^check (fp16|fp32) run 0'
 fi
-for i in 1 2 3; do check "yolo12s default ($i of 3)"; done
-for i in 1 2 3; do check "yolo12s FUNGEN_CUDA_UPLOAD=plain, the old upload ($i of 3)" FUNGEN_CUDA_UPLOAD=plain; done
 # The earlier switches (each a fresh process, so each a fresh draw of the race): YOLO12_VARIANTS=1.
 if [ -n "${YOLO12_VARIANTS:-}" ]; then
   for v in FUNGEN_CUDA_DIRECT=0 FUNGEN_CUDA_NHWC=0 FUNGEN_CUDA_CONV_ALGO=find FUNGEN_CUDA_GRAPHS=0 \
