@@ -10,7 +10,8 @@
 // At the sizes of yolo12n (P4: C 64, 2 heads, area 4 at 40x40; P5: C 128, 4 heads at 20x20) and
 // of yolo12s (P4: C 128, 4 heads, area 4; P5: C 256, 8 heads), where the whole yolo12s model
 // was off by 5.8e-2 (fp32) on the H100 while yolo12n matched. fp32 (tight) and fp16 (loose),
-// three runs each (eager, capture, replay), fresh inputs each run. Skipped without a GPU.
+// three runs each (eager, capture, replay), fresh inputs each run; and the yolo12s P4 block with
+// dynamic batch at batches 1, 2, 1, ... in one engine. Skipped without a GPU.
 #ifdef FUNGEN_HAVE_CUDA
 
 #include <gtest/gtest.h>
@@ -56,10 +57,13 @@ struct Builder {
     b.node("Transpose", {x}, {y}, {{"perm", attr_ints(perm)}});
   }
 
-  // Ultralytics AAttn + ABlock on x [n, c, h, w]; y the block's output.
+  // Ultralytics AAttn + ABlock on x [n, c, h, w]; y the block's output. n 0: any batch (the
+  // reshapes lead with -1, as a dynamic export's folded shapes do).
   void ablock(const std::string& x, const std::string& y, int64_t n, int64_t c, int64_t h,
               int64_t w, int64_t area) {
-    const int64_t heads = c / 32, tokens = h * w, na = n * area, per = tokens / area;
+    const int64_t heads = c / 32, tokens = h * w, per = tokens / area;
+    const int64_t na = n > 0 ? n * area : -1;
+    if (n <= 0) n = -1;
     const std::string a = y + "_";
     conv(x, a + "qkv", c, 3 * c, 1, 1, false);
     reshape(a + "qkv", a + "r0", {n, 3 * c, tokens});
@@ -95,13 +99,17 @@ struct Builder {
   }
 };
 
-// A2C2f(c_in -> c_out, a2=True, area, n=2): hidden c = c_out / 2, heads = c / 32.
+// A2C2f(c_in -> c_out, a2=True, area, n=2): hidden c = c_out / 2, heads = c / 32; batch n, or
+// any batch when n is 0.
 std::string a2c2f_model(std::mt19937& rng, int64_t n, int64_t c_out, int64_t h, int64_t w,
                         int64_t area) {
   ModelBuilder mb(17);
   Builder b{mb, rng};
   const int64_t c = c_out / 2;
-  mb.input("x", DType::kFloat32, {n, c_out, h, w});
+  if (n > 0)
+    mb.input("x", DType::kFloat32, {n, c_out, h, w});
+  else
+    mb.input("x", DType::kFloat32, {"N", c_out, h, w});
   b.conv("x", "cv1", c_out, c, 1, 1, true);
   b.ablock("cv1", "m00", n, c, h, w, area);
   b.ablock("m00", "m0", n, c, h, w, area);
@@ -173,6 +181,35 @@ TEST(CudaYolo12sConvs, MatchReference) {
   const std::string bytes = yolo12s_convs_model(rng);
   for (const char* precision : {"fp32", "fp16"})
     expect_cuda_matches_reference(bytes, precision, rng, 2, "yolo12s convs", seed, false);
+}
+
+// One engine, batches 1, 2, 1, 2, 1 of the yolo12s P4 block (the attention's cuBLAS GEMMs of
+// two plans share the backend's handle): each batch eager, captured, replayed, fresh inputs.
+TEST(CudaAttentionBatches, A2C2fSeveralBatchesInOneEngine) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
+  const uint32_t seed = test_seed();
+  std::mt19937 rng(seed);
+  const std::string bytes = a2c2f_model(rng, 0, 256, 40, 40, 4);
+  std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  auto ref = Engine::load_from_memory(span, {.backend = "reference"});
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  for (const char* precision : {"fp32", "fp16"}) {
+    auto gpu = Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
+    ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+    const double tol = precision == std::string("fp16") ? 1e-2 : 1e-4;
+    for (int64_t batch : {1, 2, 1, 2, 1, 2, 1}) {
+      Tensor input = random_tensor({batch, 256, 40, 40}, rng, -2.0f, 2.0f);
+      std::vector<Tensor> want, got;
+      ASSERT_TRUE(ref->run({&input, 1}, want).ok());
+      Status s = gpu->run({&input, 1}, got);
+      ASSERT_TRUE(s.ok()) << s.message();
+      ASSERT_EQ(got.size(), want.size());
+      EXPECT_LE(rel_l2(got[0], want[0]), tol)
+          << precision << " batch " << batch << " seed " << seed;
+    }
+    EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u)
+        << "every node should run on the GPU";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(A2C2f, CudaAttentionTest,

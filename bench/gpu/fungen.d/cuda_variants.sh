@@ -23,6 +23,12 @@ done
 echo "== FUNGEN_CUDA_GEMM1X1=1 (1x1 convs as cuBLAS GEMMs): check vs CPU, then timing"
 FUNGEN_CUDA_GEMM1X1=1 fungen_gpu_bench --model "$m" --batches 1,128 --iterations 20 2>&1 |
   grep -E '^\||check|FAILED'
+echo "== FUNGEN_CUDA_GEMM1X1=check: each GEMM against cuDNN's convolution of the same operands"
+FUNGEN_CUDA_GEMM1X1=check fungen_gpu_bench --model "$m" --batches 1 --iterations 1 \
+  > "$out/gemm1x1_check.txt" 2>&1
+grep -E '^check' "$out/gemm1x1_check.txt"
+echo "(the 12 largest of $(grep -c 'gemm1x1 check' "$out/gemm1x1_check.txt") GEMM-vs-cuDNN lines; all in gemm1x1_check.txt)"
+grep 'gemm1x1 check' "$out/gemm1x1_check.txt" | sort -t' ' -k11 -g -r | head -n 12
 FUNGEN_CUDA_GEMM1X1=1 FUNGEN_CUDA_PROFILE=1 fungen_gpu_bench --model "$m" --no-check --batches 128 \
   --iterations 3 > "$out/profile128_gemm1x1.txt" 2>&1
 head -n 45 "$out/profile128_gemm1x1.txt"

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_ops.h"
@@ -63,6 +64,27 @@ size_t device_bytes_peak() {
 }
 const RunStats& last_run_stats() {
   return g_stats;
+}
+
+Status upload_and_wait(void* dst, const void* src, size_t bytes, cudaStream_t stream,
+                       const char* what) {
+  if (!dst) {
+    return out_of_memory(std::string("cuda: no device memory left for ") +
+                         std::to_string(bytes >> 10) + " KiB of " + what +
+                         "; free GPU memory or use a smaller batch");
+  }
+  // FUNGEN_CUDA_UPLOAD=plain: the old plain cudaMemcpy, only to show the race on a device (A/B).
+  static const bool plain = [] {
+    const char* v = std::getenv("FUNGEN_CUDA_UPLOAD");
+    return v && std::strcmp(v, "plain") == 0;
+  }();
+  if (plain) {
+    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+    return Status();
+  }
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream));
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  return Status();
 }
 
 CudaRun::~CudaRun() {
@@ -163,8 +185,11 @@ Result<int> CudaRun::get(int value, Layout want) {
     }
     // Upload as fp32, convert to the run's type on the device (once, now).
     int id = persistent(value_bytes(value));
+    if (!ptr(id))
+      return out_of_memory(
+          "cuda: no device memory left for a constant; free GPU memory or use a smaller batch");
     auto staging = device_alloc(c.nbytes());
-    CUDA_CHECK(cudaMemcpy(staging.get(), c.raw(), c.nbytes(), cudaMemcpyHostToDevice));
+    FUNGEN_RETURN_IF_ERROR(upload(staging.get(), c.raw(), c.nbytes()));
     launch_permute(Elem::kF32, elem(), staging.get(), ptr(id), flat_copy(c.numel()), ctx_.stream);
     CUDA_CHECK(cudaGetLastError());
     CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));

@@ -55,6 +55,14 @@ std::shared_ptr<void> device_alloc(size_t bytes);
 size_t device_bytes_in_use();
 size_t device_bytes_peak();
 
+// Host -> device copy of `bytes` on `stream`, waited for. Never a plain cudaMemcpy before work on
+// the backend's stream: from pageable memory it may return before its DMA has landed, and it runs
+// on the legacy default stream, which a non-blocking stream does not wait for, so a kernel
+// launched next on the stream could read the old bytes (a weight permute reading half-copied
+// staging). `what` names the bytes in the out-of-memory error when dst is null.
+Status upload_and_wait(void* dst, const void* src, size_t bytes, cudaStream_t stream,
+                       const char* what);
+
 // Timings of the last CudaRun::run (device events): compute excludes the host<->device copies.
 struct RunStats {
   float compute_ms = 0, total_ms = 0;
@@ -120,6 +128,10 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   int uses(int value) const { return uses_[static_cast<size_t>(value)]; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
   int persistent(size_t bytes);
+  // Weights or constants to the device on the run's stream, waited for (upload_and_wait).
+  Status upload(void* dst, const void* src, size_t bytes) {
+    return upload_and_wait(dst, src, bytes, ctx_.stream, "weights");
+  }
   // An arena buffer of the run holding no value (a step's intermediate), planned like the rest.
   int scratch(size_t bytes) { return new_buf(bytes); }
   // The device address of a buffer: at once for persistent ones, after finalize for the rest.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_run.h"
 #include "backends/cuda/preprocess.cuh"
 
 namespace fungen::cuda {
@@ -93,8 +94,9 @@ Status upload_remap_table(const float* x, const float* y, int width, int height,
   size_t n = static_cast<size_t>(width) * height;
   std::vector<float> packed(2 * n);
   for (size_t i = 0; i < n; ++i) packed[2 * i] = x[i], packed[2 * i + 1] = y[i];
-  CUDA_CHECK(cudaMemcpy(xy, packed.data(), packed.size() * sizeof(float), cudaMemcpyHostToDevice));
-  return Status();
+  // Waited for: the pipeline's non-blocking stream would not wait for a plain cudaMemcpy's DMA.
+  return cuda::upload_and_wait(xy, packed.data(), packed.size() * sizeof(float), cudaStreamLegacy,
+                               "remap table");
 }
 
 }  // namespace fungen::gpu

@@ -2,12 +2,16 @@
 // fp16), its algorithm picked by cuDNN's heuristic (or timed search) when the plan is built
 // (or taken from the tuning cache of a plan file, conv_tuning.h),
 // followed by one epilogue kernel for bias + SiLU + residual (conv_epilogue.cuh).
+#include <cuda_fp16.h>
+
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/conv_tuning.h"
@@ -63,9 +67,34 @@ bool fp16_algo_allowed(cudnnConvolutionFwdAlgo_t algo) {
          algo == CUDNN_CONVOLUTION_FWD_ALGO_GEMM || algo == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
 }
 
-bool gemm1x1_enabled() {
+// FUNGEN_CUDA_GEMM1X1: 0 off, 1 the GEMM path, 2 ("check") the GEMM path and, on the first
+// (eager) run, each GEMM's result compared with cuDNN's convolution of the same operands, one
+// line per convolution on stderr: where the GEMM path goes wrong, if it does.
+int gemm1x1_mode() {
   const char* v = std::getenv("FUNGEN_CUDA_GEMM1X1");
-  return v && std::strcmp(v, "1") == 0;
+  if (!v) return 0;
+  if (std::strcmp(v, "1") == 0) return 1;
+  return std::strcmp(v, "check") == 0 ? 2 : 0;
+}
+
+// Relative L2 distance of two device buffers of n elements of e (waits for the stream).
+Result<double> device_rel_l2(Elem e, const void* a, const void* b, int64_t n, cudaStream_t st) {
+  const size_t bytes = static_cast<size_t>(n) * elem_size(e);
+  std::vector<unsigned char> ha(bytes), hb(bytes);
+  CUDA_CHECK(cudaStreamSynchronize(st));
+  CUDA_CHECK(cudaMemcpy(ha.data(), a, bytes, cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemcpy(hb.data(), b, bytes, cudaMemcpyDeviceToHost));
+  auto at = [&](const std::vector<unsigned char>& h, int64_t i) {
+    if (e == Elem::kF32) return reinterpret_cast<const float*>(h.data())[i];
+    return __half2float(reinterpret_cast<const __half*>(h.data())[i]);
+  };
+  double diff = 0, norm = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = at(ha, i), y = at(hb, i);
+    diff += (x - y) * (x - y);
+    norm += y * y;
+  }
+  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
 }
 
 }  // namespace
@@ -109,7 +138,8 @@ Status lower_conv(CudaRun& run, const Node& node) {
   const bool half = run.elem() == Elem::kF16;
   const cudnnDataType_t dt = half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
 
-  const bool gemm = ctx.nhwc && gemm1x1_enabled() && group == 1 && ws[2] == 1 && ws[3] == 1 &&
+  const int gemm_mode = gemm1x1_mode();
+  const bool gemm = ctx.nhwc && gemm_mode > 0 && group == 1 && ws[2] == 1 && ws[3] == 1 &&
                     strides[0] == 1 && strides[1] == 1 && dil[0] == 1 && dil[1] == 1 &&
                     pads[0] == 0 && pads[1] == 0 && xs[2] == ys[2] && xs[3] == ys[3];
   auto d = std::make_shared<ConvDescriptors>();
@@ -138,10 +168,12 @@ Status lower_conv(CudaRun& run, const Node& node) {
   // faster (0.9 s at b128). FUNGEN_CUDA_CONV_ALGO=find: cudnnFindConvolutionForwardAlgorithm, run
   // twice, the first result dropped (the first launch of each kernel also loads its module).
   const std::string tuning_key = conv_tuning_key(d->x, d->w, d->conv, d->y);
-  // The GEMM path needs no cuDNN algorithm (nor a tuning entry).
+  // The GEMM path needs no cuDNN algorithm (nor a tuning entry), unless it is checked against it.
+  const bool gemm_check = gemm && gemm_mode == 2;
+  const bool no_algo = gemm && !gemm_check;
   bool chosen =
-      gemm || use_tuned_conv(ctx, tuning_key, d->x, d->w, d->conv, d->y, d->algo, d->workspace);
-  if (chosen && !gemm && half && !fp16_algo_allowed(d->algo)) chosen = false;  // choose again
+      no_algo || use_tuned_conv(ctx, tuning_key, d->x, d->w, d->conv, d->y, d->algo, d->workspace);
+  if (chosen && !no_algo && half && !fp16_algo_allowed(d->algo)) chosen = false;  // choose again
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int found = 0;
   const char* pick = std::getenv("FUNGEN_CUDA_CONV_ALGO");
@@ -173,9 +205,13 @@ Status lower_conv(CudaRun& run, const Node& node) {
   // Weights: OIHW fp32 -> the run's type, OHWI (KRSC) for NHWC.
   const Tensor& wt = run.constant(w);
   int wbuf = run.persistent(static_cast<size_t>(wt.numel()) * elem_size(run.elem()));
+  if (!run.ptr(wbuf))
+    return out_of_memory(
+        "cuda: no device memory left for convolution weights; free GPU memory or use a smaller "
+        "batch");
   {
     auto staging = device_alloc(wt.nbytes());
-    CUDA_CHECK(cudaMemcpy(staging.get(), wt.raw(), wt.nbytes(), cudaMemcpyHostToDevice));
+    FUNGEN_RETURN_IF_ERROR(run.upload(staging.get(), wt.raw(), wt.nbytes()));
     PermuteDesc p;
     p.rank = 4;
     int64_t o = ws[0], i = ws[1], h = ws[2], wd = ws[3];
@@ -196,7 +232,7 @@ Status lower_conv(CudaRun& run, const Node& node) {
   if (b >= 0) {
     const Tensor& bt = run.constant(b);
     bbuf = run.persistent(bt.nbytes());
-    CUDA_CHECK(cudaMemcpy(run.ptr(bbuf), bt.raw(), bt.nbytes(), cudaMemcpyHostToDevice));
+    FUNGEN_RETURN_IF_ERROR(run.upload(run.ptr(bbuf), bt.raw(), bt.nbytes()));
   }
 
   FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, layout));
@@ -225,6 +261,10 @@ Status lower_conv(CudaRun& run, const Node& node) {
   const cudaDataType_t gemm_type = half ? CUDA_R_16F : CUDA_R_32F;
   const int gemm_m = static_cast<int>(ys[1]), gemm_k = static_cast<int>(xs[1]);
   const int gemm_n = static_cast<int>(ys[0] * ys[2] * ys[3]);
+  // FUNGEN_CUDA_GEMM1X1=check: cuDNN's result of the same convolution, compared on the first run.
+  const int cbuf = gemm_check ? run.persistent(static_cast<size_t>(n) * elem_size(e)) : -1;
+  auto checks = std::make_shared<int>(0);
+  const std::string conv_name = node.name;
   std::string label =
       node.name +
       (gemm ? std::string(" (cublas gemm 1x1") : " (cudnn conv algo " + std::to_string(d->algo)) +
@@ -240,7 +280,7 @@ Status lower_conv(CudaRun& run, const Node& node) {
     }
   }
   label += ")";
-  run.add_step(label, {xb, yb, zb, wbuf, bbuf, slice.buf, outb}, [=](cudaStream_t st) {
+  run.add_step(label, {xb, yb, zb, wbuf, bbuf, slice.buf, outb, cbuf}, [=](cudaStream_t st) {
     const float one = 1.0f, zero = 0.0f;
     if (gemm) {
       // Column-major view: Y^T[Cout, M] = op(Wt)[Cout, Cin] * X^T[Cin, M], where the KRSC
@@ -249,6 +289,17 @@ Status lower_conv(CudaRun& run, const Node& node) {
                                 r->ptr(wbuf), gemm_type, gemm_k, r->ptr(xb), gemm_type, gemm_k,
                                 &zero, r->ptr(yb), gemm_type, gemm_m, CUBLAS_COMPUTE_32F,
                                 CUBLAS_GEMM_DEFAULT));
+      if (gemm_check && (*checks)++ == 0) {  // the first run is eager: no capture to break
+        CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf),
+                                            d->conv, d->algo, r->workspace(), d->workspace, &zero,
+                                            d->y, r->ptr(cbuf)));
+        FUNGEN_ASSIGN_OR_RETURN(double err, device_rel_l2(e, r->ptr(yb), r->ptr(cbuf), n, st));
+        std::fprintf(stderr,
+                     "gemm1x1 check: %s: cuBLAS vs cuDNN (algo %d) rel L2 %.3e, M %d Cin %d "
+                     "Cout %d%s%s\n",
+                     conv_name.c_str(), static_cast<int>(d->algo), err, gemm_n, gemm_k, gemm_m,
+                     slice.buf >= 0 ? ", into concat" : "", nchw_out ? ", NCHW out" : "");
+      }
     } else {
       CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf),
                                           d->conv, d->algo, r->workspace(), d->workspace, &zero,

@@ -25,8 +25,7 @@ bool direct_enabled() {
 Result<int> upload(CudaRun& run, const std::vector<float>& host) {
   int buf = run.persistent(host.size() * sizeof(float));
   if (!run.ptr(buf)) return out_of_memory("cuda: cannot allocate convolution weights");
-  CUDA_CHECK(
-      cudaMemcpy(run.ptr(buf), host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice));
+  FUNGEN_RETURN_IF_ERROR(run.upload(run.ptr(buf), host.data(), host.size() * sizeof(float)));
   return buf;
 }
 

@@ -100,14 +100,13 @@ Result<bool> lower_conv_fused(CudaRun& run, const Node& node) {
             __float2half(src[(o * ci + i) * kh * kw + r]);
   int wbuf = run.persistent(host.size() * sizeof(__half));
   if (!run.ptr(wbuf)) return out_of_memory("cuda: cannot allocate convolution weights");
-  CUDA_CHECK(
-      cudaMemcpy(run.ptr(wbuf), host.data(), host.size() * sizeof(__half), cudaMemcpyHostToDevice));
+  FUNGEN_RETURN_IF_ERROR(run.upload(run.ptr(wbuf), host.data(), host.size() * sizeof(__half)));
   int bbuf = -1;
   if (b >= 0) {
     const Tensor& bt = run.constant(b);
     bbuf = run.persistent(bt.nbytes());
     if (!run.ptr(bbuf)) return out_of_memory("cuda: cannot allocate convolution bias");
-    CUDA_CHECK(cudaMemcpy(run.ptr(bbuf), bt.raw(), bt.nbytes(), cudaMemcpyHostToDevice));
+    FUNGEN_RETURN_IF_ERROR(run.upload(run.ptr(bbuf), bt.raw(), bt.nbytes()));
   }
   FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, Layout::kNhwc));
   int zb = -1;
