@@ -1,6 +1,7 @@
 // device_detect.cpp — see device_detect.h.
 #include "video/device_detect.h"
 
+#include <algorithm>
 #include <memory>
 
 #include <fmt/format.h>
@@ -46,6 +47,7 @@ struct State {
   const RemapTable* uploaded_for = nullptr;  // this job's table once uploaded
   gpu::DeviceRemap remap;
   std::vector<gpu::DeviceFrame> frames;
+  int batch = 1;
 };
 
 }  // namespace
@@ -58,9 +60,17 @@ DeviceDetectFns make_device_detect(Detector& detector, const DetectOptions& opti
     return {};
   }
   if (!ok.value()) return {};
+  // Kernels loaded and the CUDA graph captured now, before a decoder runs (graph captures and
+  // NVDEC's CUDA calls exclude each other: util/cuda_capture_guard.h).
+  Status warm = detect::DeviceDetect::warm_up(detector, options, batch);
+  if (!warm.ok()) {
+    why = "the GPU pipeline failed on a test frame: " + warm.message();
+    return {};
+  }
   auto st = std::make_shared<State>();
   st->detector = &detector;
   st->options = options;
+  st->batch = std::max(batch, 1);
   DeviceDetectFns fns;
   fns.declines = [](const DeviceFrame& f) { return device_frame_declines(f); };
   fns.detect =
@@ -86,7 +96,9 @@ DeviceDetectFns make_device_detect(Detector& detector, const DetectOptions& opti
       g.full_range = f.full_range;
       st->frames.push_back(g);
     }
-    return detect::DeviceDetect::detect(*st->detector, st->frames, &st->remap, st->options);
+    // Padded to the full batch: a short last batch reuses the full batches' plan and graph.
+    return detect::DeviceDetect::detect(*st->detector, st->frames, &st->remap, st->options,
+                                        st->batch);
   };
   return fns;
 }
