@@ -11,9 +11,9 @@ namespace {
 struct Guard {
   std::mutex m;
   std::condition_variable cv;
-  int shared = 0;         // threads inside a CudaCallScope
-  int waiting = 0;        // captures waiting for the shared scopes to end
-  bool capture = false;   // a capture scope is held
+  int shared = 0;        // threads inside a CudaCallScope
+  int waiting = 0;       // captures waiting for the shared scopes to end
+  bool capture = false;  // a capture scope is held
 };
 
 Guard& guard() {

@@ -2,6 +2,8 @@
 #include "video/device_detect.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
@@ -61,8 +63,13 @@ DeviceDetectFns make_device_detect(Detector& detector, const DetectOptions& opti
   }
   if (!ok.value()) return {};
   // Kernels loaded and the CUDA graph captured now, before a decoder runs (graph captures and
-  // NVDEC's CUDA calls exclude each other: util/cuda_capture_guard.h).
-  Status warm = detect::DeviceDetect::warm_up(detector, options, batch);
+  // NVDEC's CUDA calls exclude each other anyway: util/cuda_capture_guard.h).
+  // FUNGEN_DEVICE_WARMUP=0 skips it (the first batches then run eagerly and the capture happens
+  // while NVDEC decodes: a check of the guard).
+  const char* env = std::getenv("FUNGEN_DEVICE_WARMUP");
+  Status warm;
+  if (!(env && std::strcmp(env, "0") == 0))
+    warm = detect::DeviceDetect::warm_up(detector, options, std::max(batch, 1));
   if (!warm.ok()) {
     why = "the GPU pipeline failed on a test frame: " + warm.message();
     return {};
