@@ -78,6 +78,6 @@ fi
 
 if has video; then
   stage video
-  for f in bench/video/gpu.d/*.sh; do [ -f "$f" ] && timeout 400 bash "$f" 2>&1 | tee -a "$out/video.txt"; done
+  for f in bench/video/gpu.d/*.sh; do [ -f "$f" ] && timeout ${VIDEO_TIMEOUT:-540} bash "$f" 2>&1 | tee -a "$out/video.txt"; done
 fi
 echo; echo "=== done ($(date +%T)) ==="

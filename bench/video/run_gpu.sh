@@ -17,8 +17,10 @@
 # then `fungen detect` NVDEC + zero-copy GPU detect against CPU decode + GPU detect compared
 # frame by frame (fungen_compare_detections: PASS/FAIL), then the timings: decode only (NVDEC
 # x1..x8, CPU), detect only, decode+detect with NVDEC x1/x4/x8 and frames kept on the GPU
-# (zero copy) and NVDEC x4 with frames downloaded (--device-frames off); the last table gives
-# decode+detect / best decode-only per clip (target >= 90%).
+# (zero copy), NVDEC x8 at twice the batch, and NVDEC x4 with frames downloaded (--device-frames
+# off); the last table gives decode+detect / best decode-only per clip (target >= 90%). The
+# zero-copy checks also run NVDEC without the GPU pipeline's warm-up (FUNGEN_DEVICE_WARMUP=0: its
+# CUDA graph is then captured while NVDEC decodes) and FAIL when a capture failed.
 set -uo pipefail
 clips=${1:-1080p_h264,4k_hevc,8k_vr_hevc}
 sessions=${2:-1,2,4,8}
@@ -71,17 +73,31 @@ for c in ${clips//,/ }; do
   FUNGEN_LOG=${FUNGEN_LOG:-warn} "$bin"/fungen_decode_check "$v" --decode cuda --decoders 1,4 2>&1 |
     tee -a "$out/decode_check.txt"
   # NVDEC + zero-copy GPU detect against CPU decode + GPU detect, frame by frame: PASS/FAIL.
-  for d in cuda cpu; do
-    FUNGEN_LOG=${FUNGEN_LOG:-info} "$bin"/fungen detect "$v" -m "$model" --decode "$d" --decoders 4 \
-      --batch "$batch" --out "$out/${c}_$d.jsonl" --overwrite --progress none 2>&1 |
-      grep -v '^\s*$' | tail -3 | tee -a "$out/zero_copy_check.txt"
+  # cuda_nowarm: the GPU pipeline not warmed up before decoding (FUNGEN_DEVICE_WARMUP=0), so its
+  # CUDA graph is captured while NVDEC decodes: checks the capture guard.
+  for d in cuda cuda_nowarm cpu; do
+    FUNGEN_DEVICE_WARMUP=$([ "$d" = cuda_nowarm ] && echo 0 || echo 1) FUNGEN_LOG=${FUNGEN_LOG_CHECK:-info} \
+      "$bin"/fungen detect "$v" -m "$model" --decode "${d%_nowarm}" --decoders 4 \
+      --batch "$batch" --out "$out/${c}_$d.jsonl" --overwrite --progress none >"$out/${c}_$d.log" 2>&1
+    grep -v '^\s*$' "$out/${c}_$d.log" | tail -3 | tee -a "$out/zero_copy_check.txt"
+    if [ "$d" != cpu ]; then
+      # The NVDEC run must have detected from GPU memory (its summary says how many frames) ...
+      grep -q "${file[$c]}: .*cuda decode, [0-9]* straight from GPU memory" "$out/${c}_$d.log" ||
+        echo "$c ($d): FAIL: the NVDEC run did not detect straight from GPU memory ($out/${c}_$d.log)" |
+        tee -a "$out/zero_copy_check.txt"
+      # ... with its CUDA graphs captured (a failed capture is logged at info level).
+      if grep -q "CUDA graph capture failed" "$out/${c}_$d.log"; then
+        echo "$c ($d): FAIL: CUDA graph capture failed while NVDEC decoded:" | tee -a "$out/zero_copy_check.txt"
+        grep "CUDA graph capture failed" "$out/${c}_$d.log" | head -2 | tee -a "$out/zero_copy_check.txt"
+      else
+        echo "$c ($d): PASS: no failed CUDA graph capture" | tee -a "$out/zero_copy_check.txt"
+      fi
+    fi
   done
-  "$bin"/fungen_compare_detections "$out/${c}_cuda.jsonl" "$out/${c}_cpu.jsonl" --px 1 --score 0.01 |
-    sed "s|^|$c: |" | tee -a "$out/zero_copy_check.txt"
-  # The NVDEC run must have detected from GPU memory (its summary says how many frames).
-  grep -q "${file[$c]}: .*cuda decode, [0-9]* straight from GPU memory" "$out/zero_copy_check.txt" ||
-    echo "$c: FAIL: the NVDEC run did not detect straight from GPU memory (log lines above)" |
-    tee -a "$out/zero_copy_check.txt"
+  for d in cuda cuda_nowarm; do
+    "$bin"/fungen_compare_detections "$out/${c}_$d.jsonl" "$out/${c}_cpu.jsonl" --px 1 --score 0.01 |
+      sed "s|^|$c ($d): |" | tee -a "$out/zero_copy_check.txt"
+  done
   for n in ${sessions//,/ }; do
     bench "nvdec x$n" "$v" --decode cuda --decoders "$n" --modes decode
   done
@@ -91,6 +107,7 @@ for c in ${clips//,/ }; do
   for n in 1 4 8; do
     bench "nvdec x$n + detect (zero copy)" "$v" --decode cuda --decoders "$n" --model "$model" --backend "$backend" --batch "$batch" --modes pipeline
   done
+  bench "nvdec x8 + detect (zero copy, batch $((2 * batch)))" "$v" --decode cuda --decoders 8 --model "$model" --backend "$backend" --batch $((2 * batch)) --modes pipeline
   bench "nvdec x4 + detect (download)" "$v" --decode cuda --decoders 4 --model "$model" --backend "$backend" --batch "$batch" --modes pipeline --device-frames off
 done
 python3 - "$log" <<'PY'

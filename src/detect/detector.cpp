@@ -336,7 +336,7 @@ Result<gpu::DeviceRemap> DeviceDetect::upload_remap(Detector& detector, const Re
 
 Result<std::vector<std::vector<Detection>>> DeviceDetect::detect(
     Detector& detector, std::span<const gpu::DeviceFrame> frames, const gpu::DeviceRemap* remap,
-    const DetectOptions& options) {
+    const DetectOptions& options, int pad_to) {
   Detector::Impl& m = *detector.impl_;
   if (!(options.conf >= 0.f && options.conf <= 1.f) || !(options.iou >= 0.f && options.iou <= 1.f))
     return invalid_argument("conf and iou must be in [0, 1]");
@@ -344,14 +344,16 @@ Result<std::vector<std::vector<Detection>>> DeviceDetect::detect(
   if (!m.gpu) m.gpu = std::make_unique<GpuPipeline>(m.engine, m.in_w, m.in_h);
   std::vector<std::vector<Detection>> results(frames.size());
   const size_t n = frames.size();
+  const size_t pad = static_cast<size_t>(std::max(pad_to, 0));
   size_t chunk = m.static_batch > 0
                      ? static_cast<size_t>(m.static_batch)
                      : (m.options.max_batch > 0 ? static_cast<size_t>(m.options.max_batch)
-                                                : std::max<size_t>(n, 1));
+                                                : std::max<size_t>({n, pad, 1}));
   std::vector<std::vector<Candidate>> boxes;
   for (size_t begin = 0; begin < n; begin += chunk) {
     size_t count = std::min(chunk, n - begin);
-    int batch = m.static_batch > 0 ? m.static_batch : static_cast<int>(count);
+    int batch = m.static_batch > 0 ? m.static_batch
+                                   : static_cast<int>(std::max(count, std::min(pad, chunk)));
     Status s = m.gpu->detect_device(frames.subspan(begin, count), remap, batch, options,
                                     m.layout_known ? std::optional(m.layout) : std::nullopt, boxes);
     if (!s.ok()) return s.with_context(m.label);
@@ -368,6 +370,19 @@ Result<std::vector<std::vector<Detection>>> DeviceDetect::detect(
     }
   }
   return results;
+}
+
+Status DeviceDetect::warm_up(Detector& detector, const DetectOptions& options, int pad_to) {
+  Detector::Impl& m = *detector.impl_;
+  if (!m.gpu) m.gpu = std::make_unique<GpuPipeline>(m.engine, m.in_w, m.in_h);
+  return m.gpu->with_dummy_device_frame(
+      [&](const gpu::DeviceFrame& frame, const gpu::DeviceRemap& remap) -> Status {
+        for (int i = 0; i < 2; ++i) {  // the first runs eagerly, the second is captured
+          auto r = detect(detector, {&frame, 1}, &remap, options, pad_to);
+          if (!r.ok()) return r.status();
+        }
+        return Status();
+      });
 }
 
 }  // namespace detect

@@ -25,9 +25,16 @@ class DeviceDetect {
   static Result<gpu::DeviceRemap> upload_remap(Detector& detector, const RemapTable& table);
   // One list per frame, in the pixels of the source picture: the remap table's size when `remap`
   // is given, else the frame's (exactly what detect() returns for that picture on the host).
+  // `pad_to`: a model with a dynamic batch runs at least this many images per call (the rest
+  // grey), so a video's short last batch reuses the plan and CUDA graph of the full ones.
   static Result<std::vector<std::vector<Detection>>> detect(
       Detector& detector, std::span<const gpu::DeviceFrame> frames, const gpu::DeviceRemap* remap,
-      const DetectOptions& options);
+      const DetectOptions& options, int pad_to = 0);
+  // Runs detect() twice on a small grey NV12 frame through a small remap table (batch `pad_to`):
+  // loads the kernels and captures the CUDA graph before any decoder runs, so no capture has to
+  // happen while NVDEC decodes. The graph of device frames fits every later call with these
+  // options at this batch, whatever the frame size or table.
+  static Status warm_up(Detector& detector, const DetectOptions& options, int pad_to);
 };
 
 }  // namespace fungen::detect

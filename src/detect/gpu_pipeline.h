@@ -11,6 +11,7 @@
 // with FUNGEN_HAVE_CUDA. Not thread-safe (one per Detector).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,6 +49,11 @@ class GpuPipeline {
   Status detect_device(std::span<const gpu::DeviceFrame> frames, const gpu::DeviceRemap* remap,
                        int batch, const DetectOptions& options, std::optional<HeadLayout> layout,
                        std::vector<std::vector<Candidate>>& out);
+
+  // Calls `use` with a small grey NV12 frame and a small remap table in device memory (freed
+  // after), e.g. to warm up detect_device before decoding starts.
+  Status with_dummy_device_frame(
+      const std::function<Status(const gpu::DeviceFrame&, const gpu::DeviceRemap&)>& use);
 
   // A remap table (host x, y arrays of width × height) copied into device memory owned by this
   // pipeline, valid until the next call (which reuses the memory). Callers upload once per table.

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "fungen/log.h"
+#include "util/cuda_capture_guard.h"
 
 extern "C" {
 #include <libavutil/display.h>
@@ -60,7 +61,14 @@ std::string time_text(double t_ms) {
 
 }  // namespace
 
-Decoder::~Decoder() = default;
+Decoder::~Decoder() {
+  // Closing an NVDEC decoder destroys its surfaces and frees its pools (CUDA calls).
+  CudaCallScope calls(using_cuda_ || hw_device_ != nullptr);
+  pending_.reset();
+  hw_frame_.reset();
+  codec_.reset();
+  hw_device_.reset();
+}
 
 Result<std::unique_ptr<Decoder>> Decoder::open(const std::string& path,
                                                const VideoOptions& options) {
@@ -118,6 +126,7 @@ Result<std::unique_ptr<Decoder>> Decoder::open(const std::string& path,
   if (want_cuda) {
     reason = cuda_unsupported_reason(par);
     if (reason.empty()) {
+      CudaCallScope calls;  // creates (and maybe destroys) an NVDEC decoder
       Status s = d->open_codec(true, reason);
       if (s.ok()) {
         // Probe: the first frame must come out of NVDEC.
@@ -297,6 +306,8 @@ Status Decoder::check_complete() const {
 
 Result<bool> Decoder::next(DecodedFrame& out) {
   if (finished_) return false;
+  // NVDEC: send_packet/receive_frame decode and map surfaces, unref unmaps them (CUDA calls).
+  CudaCallScope calls(using_cuda_);
   if (!out.frame) out.frame = make_frame();
   AVFrame* target = out.frame.get();
   const bool download = using_cuda_ && !keep_device_frames_;
@@ -363,6 +374,7 @@ Status Decoder::start_range(int64_t seek_ts, int64_t begin_pts, int64_t end_pts)
   range_begin_ = begin_pts, range_end_ = end_pts;
   finished_ = false;
   if (seek_ts == AV_NOPTS_VALUE) return Status();
+  CudaCallScope calls(using_cuda_);
   pending_.reset();
   int rc = av_seek_frame(format_.get(), stream_index_, seek_ts, AVSEEK_FLAG_BACKWARD);
   if (rc < 0) {
@@ -380,6 +392,7 @@ Status Decoder::skip_through(double t_ms, int64_t next_index) {
   AVStream* st = format_->streams[stream_index_];
   int64_t base = start_pts_ != AV_NOPTS_VALUE ? start_pts_ : 0;
   int64_t target = base + static_cast<int64_t>(std::floor(t_ms / time_base_ms_));
+  CudaCallScope calls(using_cuda_);
   pending_.reset();
   bool sought = av_seek_frame(format_.get(), stream_index_, target, AVSEEK_FLAG_BACKWARD) >= 0;
   if (!sought) {

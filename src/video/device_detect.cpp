@@ -1,6 +1,9 @@
 // device_detect.cpp — see device_detect.h.
 #include "video/device_detect.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
@@ -46,6 +49,7 @@ struct State {
   const RemapTable* uploaded_for = nullptr;  // this job's table once uploaded
   gpu::DeviceRemap remap;
   std::vector<gpu::DeviceFrame> frames;
+  int batch = 1;
 };
 
 }  // namespace
@@ -58,9 +62,22 @@ DeviceDetectFns make_device_detect(Detector& detector, const DetectOptions& opti
     return {};
   }
   if (!ok.value()) return {};
+  // Kernels loaded and the CUDA graph captured now, before a decoder runs (graph captures and
+  // NVDEC's CUDA calls exclude each other anyway: util/cuda_capture_guard.h).
+  // FUNGEN_DEVICE_WARMUP=0 skips it (the first batches then run eagerly and the capture happens
+  // while NVDEC decodes: a check of the guard).
+  const char* env = std::getenv("FUNGEN_DEVICE_WARMUP");
+  Status warm;
+  if (!(env && std::strcmp(env, "0") == 0))
+    warm = detect::DeviceDetect::warm_up(detector, options, std::max(batch, 1));
+  if (!warm.ok()) {
+    why = "the GPU pipeline failed on a test frame: " + warm.message();
+    return {};
+  }
   auto st = std::make_shared<State>();
   st->detector = &detector;
   st->options = options;
+  st->batch = std::max(batch, 1);
   DeviceDetectFns fns;
   fns.declines = [](const DeviceFrame& f) { return device_frame_declines(f); };
   fns.detect =
@@ -86,7 +103,9 @@ DeviceDetectFns make_device_detect(Detector& detector, const DetectOptions& opti
       g.full_range = f.full_range;
       st->frames.push_back(g);
     }
-    return detect::DeviceDetect::detect(*st->detector, st->frames, &st->remap, st->options);
+    // Padded to the full batch: a short last batch reuses the full batches' plan and graph.
+    return detect::DeviceDetect::detect(*st->detector, st->frames, &st->remap, st->options,
+                                        st->batch);
   };
   return fns;
 }

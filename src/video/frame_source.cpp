@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "fungen/log.h"
+#include "util/cuda_capture_guard.h"
 #include "video/frame_sampler.h"
 
 extern "C" {
@@ -54,7 +55,21 @@ struct FrameSamplerState {
   std::atomic<bool>* declined_logged = nullptr;  // the source's: log a declined frame once
   BufferRefPtr copies;       // CUDA frames context the device frames are copied into
   bool copy_failed = false;  // device-to-device copy unavailable: download instead
+  ~FrameSamplerState() {
+    CudaCallScope calls(copies != nullptr);  // may free the copies' pool (cuMemFree)
+    copies.reset();
+  }
 };
+
+bool on_device(const DecodedFrame& f) {
+  return f.frame && f.frame->format == AV_PIX_FMT_CUDA;
+}
+
+// Drops a decoded frame; an NVDEC surface is unmapped (a CUDA call: see cuda_capture_guard.h).
+void release(DecodedFrame& f) {
+  CudaCallScope calls(on_device(f));
+  f.frame.reset();
+}
 
 // A copy of an NVDEC frame in device memory of our own (FFmpeg's CUDA pool, growing on demand).
 // FFmpeg's NVDEC output frames are the decoder's mapped surfaces, of which it has only
@@ -93,6 +108,8 @@ Status sample_frame(FrameSamplerState& st, DecodedFrame& f, int rotation, const 
   const AVFrame* frame = f.frame.get();
   if (!opt.sample) return Status();
   if (frame->format == AV_PIX_FMT_CUDA) {
+    // Copies, downloads and sinks make CUDA calls: no graph capture meanwhile.
+    CudaCallScope calls;
     DeviceFrame df;
     const bool described = describe_device_frame(frame, rotation, opt.decode.cuda_device, df);
     df.table = &table;
@@ -291,6 +308,7 @@ void FrameSource::run_single(std::unique_ptr<Decoder> decoder) {
       SampledFrame s;
       s.index = f->index, s.t_ms = f->t_ms;
       Status r = sample_frame(st, *f, rotation_, table_, options_, s);
+      release(*f);
       if (!r.ok()) {
         sample_status_ = r;
         shared->cancel();
@@ -356,6 +374,7 @@ void FrameSource::run_parallel(std::unique_ptr<Decoder> first, std::vector<Chunk
           Item item;
           item.frame.t_ms = f.t_ms;
           r = sample_frame(st, f, rotation_, table_, options_, item.frame);
+          release(f);
           if (!r.ok()) {
             me.queue.push(Item{Item::kError, {}, r});
             return;

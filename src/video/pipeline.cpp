@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "fungen/log.h"
+#include "util/cuda_capture_guard.h"
 #include "video/bounded_queue.h"
 #include "video/decoder.h"
 #include "video/frame_source.h"
@@ -211,8 +212,13 @@ Result<VideoJobResult> run_video_job(const VideoJob& job, const DetectBatchFn& d
       if (frames.empty()) break;
       std::vector<DetectedFrame> out(frames.size());
       Status st = detect_batch(frames, out);
-      // Device frames go back to the decoder's pool as soon as their batch is done.
-      for (SampledFrame& s : frames) s.device.reset();
+      // Device frames go back to their pool as soon as their batch is done (the last reference
+      // to a pool frees it: a CUDA call, see cuda_capture_guard.h).
+      {
+        CudaCallScope calls(std::any_of(frames.begin(), frames.end(),
+                                        [](const SampledFrame& s) { return s.device != nullptr; }));
+        for (SampledFrame& s : frames) s.device.reset();
+      }
       if (!st.ok()) {
         detect_status = st;
         cancel_all();

@@ -8,6 +8,7 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_ops.h"
+#include "backends/cuda/graph_capture.h"
 #include "backends/cuda/permute.cuh"
 #include "fungen/log.h"
 #include "graph/memory_plan.h"
@@ -355,20 +356,17 @@ Status CudaRun::run(KernelContext& kc) {
   // FUNGEN_CUDA_POISON: whatever the last run (or another buffer) left becomes NaN.
   if (ctx_.poison) FUNGEN_RETURN_IF_ERROR(poison_arena(st));
   bool graph = false;
+  if (!graph_exec_ && ctx_.graphs && runs_ >= 1 && capture_.may_try()) {
+    // The first run went eagerly (library initialization); capture the second. A failed capture
+    // leaves this run eager and is retried on a later one (graph_capture.h).
+    auto g = capture_graph(st, [this] { return run_steps(); });
+    if (g.ok()) {
+      graph_exec_ = g.value();
+    } else if (!capture_.failed("cuda run", g.status())) {
+      return g.status();
+    }
+  }
   if (graph_exec_) {
-    CUDA_CHECK(cudaGraphLaunch(graph_exec_, st));
-    graph = true;
-  } else if (ctx_.graphs && runs_ >= 1) {
-    // The first run went eagerly (library initialization); capture the second.
-    cudaGraph_t g = nullptr;
-    CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-    Status s = run_steps();
-    cudaError_t end = cudaStreamEndCapture(st, &g);
-    FUNGEN_RETURN_IF_ERROR(s);
-    CUDA_CHECK(end);
-    cudaError_t inst = cudaGraphInstantiate(&graph_exec_, g, 0);
-    cudaGraphDestroy(g);
-    CUDA_CHECK(inst);
     CUDA_CHECK(cudaGraphLaunch(graph_exec_, st));
     graph = true;
   } else {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "backends/cuda/elem.h"
+#include "backends/cuda/graph_capture.h"
 #include "fungen/status.h"
 #include "graph/graph.h"
 #include "ops/op.h"
@@ -195,6 +196,7 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   std::vector<char> poison_seen_;  // per buffer: reported in this run already
   size_t workspace_bytes_ = 0;
   cudaGraphExec_t graph_exec_ = nullptr;
+  CaptureRetry capture_;
   int runs_ = 0;
   cudaEvent_t events_[4] = {};  // start, inputs copied, computed, outputs copied
   // FUNGEN_CUDA_PROFILE: one event per step boundary, summed step times over the timed runs.

@@ -10,6 +10,7 @@
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
 #include "backends/cuda/frame_upload.h"
+#include "backends/cuda/graph_capture.h"
 #include "backends/cuda/postprocess.cuh"
 #include "fungen/log.h"
 #include "ops/op_util.h"
@@ -55,6 +56,7 @@ struct GpuPipeline::State {
   bool input_kept = false;           // the last run filled kept_input
   int runs = 0;
   std::vector<std::pair<GraphKey, cudaGraphExec_t>> graphs;
+  cuda::CaptureRetry capture;
   // Per-call scratch kept between calls (no host allocation once warm).
   std::vector<size_t> offset;
   std::vector<gpu::DeviceFrame> frames;
@@ -218,6 +220,32 @@ Status GpuPipeline::detect_device(std::span<const gpu::DeviceFrame> frames,
   return run(*s, frames, remap, options, layout, out, true);
 }
 
+Status GpuPipeline::with_dummy_device_frame(
+    const std::function<Status(const gpu::DeviceFrame&, const gpu::DeviceRemap&)>& use) {
+  constexpr int kSize = 64;  // even (NV12), a pitch of 64 bytes is aligned for the kernels
+  const size_t plane = static_cast<size_t>(kSize) * kSize;
+  auto pixels = cuda::device_alloc(plane * 3 / 2);
+  auto xy = cuda::device_alloc(sizeof(float) * 2 * plane);
+  if (!pixels || !xy) return out_of_memory("gpu pipeline: no device memory for a warm-up frame");
+  // Mid grey on the legacy stream, which detect_device waits for.
+  CUDA_CHECK(cudaMemsetAsync(pixels.get(), 128, plane * 3 / 2, cudaStreamLegacy));
+  std::vector<float> x(plane), y(plane);
+  for (size_t i = 0; i < plane; ++i) {
+    x[i] = static_cast<float>(i % kSize);
+    y[i] = static_cast<float>(i / kSize);
+  }
+  FUNGEN_RETURN_IF_ERROR(
+      gpu::upload_remap_table(x.data(), y.data(), kSize, kSize, static_cast<float*>(xy.get())));
+  gpu::DeviceFrame f;
+  f.format = gpu::PixelFormat::kNv12;
+  f.width = f.height = kSize;
+  f.data[0] = static_cast<const uint8_t*>(pixels.get());
+  f.data[1] = f.data[0] + plane;
+  f.pitch[0] = f.pitch[1] = kSize;
+  // detect_device synchronizes before it returns (and cudaFree waits for the device anyway).
+  return use(f, gpu::DeviceRemap{static_cast<const float*>(xy.get()), kSize, kSize});
+}
+
 Result<gpu::DeviceRemap> GpuPipeline::upload_remap(const float* x, const float* y, int width,
                                                    int height) {
   if (width <= 0 || height <= 0) return invalid_argument("gpu pipeline: empty remap table");
@@ -345,8 +373,11 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   };
 
   GraphKey& key = s.key;
-  key.assign({static_cast<uint64_t>(frames.size()), static_cast<uint64_t>(layout_),
-              static_cast<uint64_t>(options.max_det), static_cast<uint64_t>(keep_input_)});
+  // Device frames: the graph holds only model, NMS and download, the same for any frame count
+  // or remap table (one capture serves a whole video, its short last batch and the next video).
+  key.assign({static_cast<uint64_t>(frames_in_graph ? frames.size() : 0),
+              static_cast<uint64_t>(layout_), static_cast<uint64_t>(options.max_det),
+              static_cast<uint64_t>(keep_input_)});
   for (const gpu::DeviceFrame& f : frames) {
     if (!frames_in_graph) break;
     key.insert(key.end(), {static_cast<uint64_t>(f.format), static_cast<uint64_t>(f.width),
@@ -358,10 +389,11 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   uint32_t conf_bits, iou_bits;
   std::memcpy(&conf_bits, &p.conf, 4);
   std::memcpy(&iou_bits, &p.iou, 4);
+  const gpu::DeviceRemap* keyed_remap = frames_in_graph ? remap : nullptr;
   key.insert(key.end(),
-             {reinterpret_cast<uint64_t>(remap ? remap->xy : nullptr),
-              static_cast<uint64_t>(remap ? remap->width : 0),
-              static_cast<uint64_t>(remap ? remap->height : 0), conf_bits, iou_bits,
+             {reinterpret_cast<uint64_t>(keyed_remap ? keyed_remap->xy : nullptr),
+              static_cast<uint64_t>(keyed_remap ? keyed_remap->width : 0),
+              static_cast<uint64_t>(keyed_remap ? keyed_remap->height : 0), conf_bits, iou_bits,
               static_cast<uint64_t>(p.max_det), static_cast<uint64_t>(p.max_nms),
               static_cast<uint64_t>(p.agnostic) | static_cast<uint64_t>(p.method) << 1,
               reinterpret_cast<uint64_t>(p.allowed), static_cast<uint64_t>(p.num_allowed)});
@@ -370,29 +402,20 @@ Status GpuPipeline::run(State& s, std::span<const gpu::DeviceFrame> frames,
   for (auto& g : s.graphs) {
     if (g.first == key) exec = g.second;
   }
-  if (!exec && graphs_ && s.runs > 0) {
+  if (!exec && graphs_ && s.runs > 0 && s.capture.may_try()) {
+    // Capture once per key; the first run went eagerly (library initialization). A failed
+    // capture leaves this call eager and is retried on a later one (graph_capture.h).
     // (Device frames: the letterbox of this call runs after the capture, ahead of the launch.)
-    // Capture once per key; the first run went eagerly (library initialization).
-    // A capture that fails turns graphs off for this pipeline (the work then runs eagerly).
-    cudaGraph_t g = nullptr;
-    CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    Status st = enqueue();
-    cudaError_t end = cudaStreamEndCapture(stream, &g);
-    cudaError_t inst = cudaErrorUnknown;
-    if (st.ok() && end == cudaSuccess) inst = cudaGraphInstantiate(&exec, g, 0);
-    if (g) cudaGraphDestroy(g);
-    if (inst != cudaSuccess) {
-      cudaGetLastError();
-      log(LogLevel::kWarn, "gpu pipeline: CUDA graph capture failed ({}); running eagerly",
-          !st.ok() ? st.message() : cudaGetErrorString(end != cudaSuccess ? end : inst));
-      graphs_ = false;
-      exec = nullptr;
-    } else {
+    auto g = cuda::capture_graph(stream, enqueue);
+    if (g.ok()) {
+      exec = g.value();
       if (s.graphs.size() >= kMaxGraphs) {
         cudaGraphExecDestroy(s.graphs.front().second);
         s.graphs.erase(s.graphs.begin());
       }
       s.graphs.emplace_back(key, exec);  // a copy: `key` is scratch
+    } else if (!s.capture.failed("gpu pipeline", g.status())) {
+      return g.status();
     }
   }
   if (!frames_in_graph) FUNGEN_RETURN_IF_ERROR(enqueue_letterbox());
