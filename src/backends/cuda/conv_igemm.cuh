@@ -24,13 +24,13 @@ struct IgemmDesc {
   int kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
   bool silu = false;
   bool nchw_out = false;
-  int64_t out_ld = 0;  // NHWC: elements between output pixels (>= cout)
+  int64_t out_ld = 0;             // NHWC: elements between output pixels (>= cout)
   int tile_m = 128, tile_n = 64;  // CTA tile, picked by choose_igemm_tile
 };
 
-inline constexpr int kIgemmTileK = 32;      // K per pipeline stage
-inline constexpr int kIgemmPadN = 128;      // packed weights: C_out padded to this (largest tile_n)
-inline int igemm_k(const IgemmDesc& d) {    // GEMM K
+inline constexpr int kIgemmTileK = 32;    // K per pipeline stage
+inline constexpr int kIgemmPadN = 128;    // packed weights: C_out padded to this (largest tile_n)
+inline int igemm_k(const IgemmDesc& d) {  // GEMM K
   return d.kh * d.kw * d.cin;
 }
 inline int igemm_k_pad(const IgemmDesc& d) {

@@ -118,8 +118,7 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node) {
     bbuf = run.persistent(static_cast<size_t>(bt.numel()) * sizeof(float));
     if (!run.ptr(bbuf)) return out_of_memory("cuda: cannot allocate convolution bias");
     CUDA_CHECK(cudaMemcpy(run.ptr(bbuf), bt.data<float>(),
-                          static_cast<size_t>(bt.numel()) * sizeof(float),
-                          cudaMemcpyHostToDevice));
+                          static_cast<size_t>(bt.numel()) * sizeof(float), cudaMemcpyHostToDevice));
   }
 
   FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, Layout::kNhwc));
@@ -135,11 +134,14 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node) {
   }
   count_igemm_conv();
   CudaRun* r = &run;
-  const std::string label = node.name + " (igemm " + std::to_string(d.kh) + "x" +
-                            std::to_string(d.kw) + "s" + std::to_string(d.sh) + " tile " +
-                            std::to_string(d.tile_m) + "x" + std::to_string(d.tile_n) +
-                            (zb >= 0 ? ", residual" : "") + (slice.buf >= 0 ? ", into concat" : "") +
-                            (nchw_out ? ", NCHW out" : "") + ")";
+  // "name (igemm 3x3s2 64->128 @80x80 tile 128x128[, residual][, into concat][, NCHW out])":
+  // the node name first, as in cuDNN's step label, so profiles of both paths join per node.
+  auto str = [](int64_t v) { return std::to_string(v); };
+  const std::string label =
+      node.name + " (igemm " + str(d.kh) + "x" + str(d.kw) + "s" + str(d.sh) + " " + str(d.cin) +
+      "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) + " tile " + str(d.tile_m) + "x" +
+      str(d.tile_n) + (zb >= 0 ? ", residual" : "") + (slice.buf >= 0 ? ", into concat" : "") +
+      (nchw_out ? ", NCHW out" : "") + ")";
   run.add_step(label, {xb, zb, wbuf, bbuf, outb}, [=](cudaStream_t st) {
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements
