@@ -1,5 +1,11 @@
-# Emulates conv_igemm.cu's index math (loaders, swizzle, ldmatrix, mma fragments, epilogue)
-# in numpy, against a direct convolution.
+"""Emulates src/backends/cuda/conv_igemm.cu's index math in numpy (no GPU needed): the A/B
+cp.async loaders and their K walk, the XOR swizzle, ldmatrix.x4 and mma.m16n8k16 fragment
+layouts (as the PTX ISA defines them), the multistage schedule, the staged NHWC epilogue; checks
+every output element is written once and equals a direct convolution (float64). Asserts on any
+read of shared memory no load wrote. Mirror any change of the kernel's indexing here first.
+
+    $(tools/setup_python.sh) tools/cuda_igemm_emulate.py [seed]     # prints ALL OK or SOME FAILED
+"""
 import numpy as np, itertools, sys
 rng = np.random.default_rng(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
 BK = 32; ROWB = 64
@@ -96,26 +102,38 @@ def run(d, BM, BN, WM, WN, x, wpk, bias, z, out_nchw, out_ld, kpad):
             if nxt < ktiles: load_a(nxt % stages); load_b(nxt % stages, nxt)
             assert (nxt % stages) != (kt % stages)
             compute(kt % stages)
+        # epilogue 1: act(acc + bias) into the staged tile [BM][BN] (each cell exactly once)
+        tile = np.full((BM, BN), np.nan)
         for warp in range(T // 32):
             wm, wn = warp % WMn, warp // WMn
             for lane in range(32):
                 g, t4 = lane >> 2, lane & 3
-                for mi in range(MI):
-                    for hf in range(2):
-                        m = m0 + wm * WM + mi * 16 + g + hf * 8
-                        if m >= M: continue
-                        img, pix = m // ohw, m % ohw
-                        for ni in range(NI):
-                            c = n0 + wn * WN + ni * 8 + t4 * 2
-                            if c >= d['cout']: continue
+                for ni in range(NI):
+                    cl = wn * WN + ni * 8 + t4 * 2; c = n0 + cl
+                    b = (bias[c], bias[c + 1]) if bias is not None and c < d['cout'] else (0.0, 0.0)
+                    for mi in range(MI):
+                        for hf in range(2):
+                            r = wm * WM + mi * 16 + g + hf * 8
                             for q in range(2):
-                                v = acc[warp, mi, ni, lane, hf * 2 + q]
-                                if bias is not None: v += bias[c + q]
+                                v = acc[warp, mi, ni, lane, hf * 2 + q] + b[q]
                                 if d['silu']: v = v / (1 + np.exp(-v))
-                                if z is not None: v += z.reshape(-1)[m * d['cout'] + c + q]
-                                key = (m, c + q)
-                                assert key not in res, "written twice"
-                                res[key] = v
+                                assert np.isnan(tile[r, cl + q]), "staged twice"
+                                tile[r, cl + q] = v
+        assert not np.isnan(tile).any(), "tile cell not staged"
+        # epilogue 2: NHWC 8-channel chunks (+ residual)
+        chunks = BN // 8
+        for tid in range(T):
+            for i in range(tid, BM * chunks, T):
+                r = i // chunks; cl = (i - r * chunks) * 8
+                m = m0 + r; c = n0 + cl
+                if m >= M or c >= d['cout']: continue
+                assert c + 8 <= d['cout']
+                for q in range(8):
+                    v = tile[r, cl + q]
+                    if z is not None: v += z.reshape(-1)[m * d['cout'] + c + q]
+                    key = (m, c + q)
+                    assert key not in res, "written twice"
+                    res[key] = v
     return res
 
 def mma(c, a, b):  # c[32][4], a[32][4][2], b[32][2][2]

@@ -169,14 +169,14 @@ TEST_P(CudaIgemmTest, MatchesReference) {
       << c.name << ": fewer convolutions than expected took the igemm kernel";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Igemm, CudaIgemmTest,
-    ::testing::Combine(::testing::Range(0, static_cast<int>(std::size(kCases))),
-                       ::testing::Values(1, 3)),
-    [](const ::testing::TestParamInfo<std::tuple<int, int>>& info) {
-      return std::string(kCases[std::get<0>(info.param)].name) + "_b" +
-             std::to_string(std::get<1>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Igemm, CudaIgemmTest,
+                         ::testing::Combine(::testing::Range(0,
+                                                             static_cast<int>(std::size(kCases))),
+                                            ::testing::Values(1, 3)),
+                         [](const ::testing::TestParamInfo<std::tuple<int, int>>& info) {
+                           return std::string(kCases[std::get<0>(info.param)].name) + "_b" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
 
 // fp32 stays on cuDNN with the switch on (and still matches).
 TEST(CudaIgemm, Fp32LeftToCudnn) {

@@ -5,8 +5,9 @@
 // 16-byte chunks of 8 channels (zero-filled outside the image, past M or past K), the B tile
 // from the packed weights (padded, so never out of bounds). Shared rows are 64 bytes, their four
 // 16-byte chunks XOR-swizzled so ldmatrix reads 8 rows without bank conflicts. The epilogue adds
-// bias, applies SiLU, adds the residual and stores half2 pairs straight from the accumulators
-// (NHWC rows with a row stride, or NCHW).
+// bias and applies SiLU on the accumulators, stages the fp16 tile in shared memory, then adds the
+// residual and stores 16-byte chunks along NHWC rows (with a row stride: Concat slices), or
+// pixel runs of each channel (NCHW).
 #include <cuda_fp16.h>
 
 #include <atomic>
@@ -34,11 +35,15 @@ __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 
-// 16 bytes global -> shared, zero-filled when !valid (src is then not read).
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
+// 16 bytes global -> shared, zero-filled when !valid (src is then not read). Activations through
+// L1 (.ca: a 3x3 conv reads each input pixel for up to 9 taps of one tile), weights L2 only.
+__device__ __forceinline__ void cp_async16_ca(uint32_t dst, const void* src, bool valid) {
   const int bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes)
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes)
                : "memory");
+}
+__device__ __forceinline__ void cp_async16_cg(uint32_t dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src) : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
@@ -83,16 +88,20 @@ struct Cfg {
   static constexpr int kARows = BM * 4 / kThreads;  // A rows (one chunk each) per thread
   static constexpr int kRowStep = kThreads / 4;
   static constexpr int kMI = WM / 16, kNI = WN / 8;
+  static constexpr int kLdc = BN + 8;  // staged output tile row (halves): conflict-free writes
+  static constexpr int kStagingBytes = BM * kLdc * 2;
   static_assert(BM % WM == 0 && BN % WN == 0 && WM % 16 == 0 && WN % 16 == 0);
   static_assert((BM * 4) % kThreads == 0 && kARows >= 1);
-  static_assert(kStages * kStageBytes <= 48 * 1024);
+  static_assert(kStages * kStageBytes <= 48 * 1024 && kStagingBytes <= 48 * 1024);
   static_assert(BN <= kIgemmPadN);
 };
 
 template <int BM, int BN, int WM, int WN>
 __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(const Params p) {
   using C = Cfg<BM, BN, WM, WN>;
-  __shared__ __align__(128) unsigned char smem[C::kStages * C::kStageBytes];
+  // min(kStages, k_tiles) stages (a 1x1 conv over 32 channels needs one), at least the staged
+  // output tile: igemm_smem_bytes.
+  extern __shared__ __align__(128) unsigned char smem[];
   const IgemmDesc& d = p.d;
   const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
   const int warp_m = warp % C::kWarpsM, warp_n = warp / C::kWarpsM;
@@ -139,7 +148,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
       const bool ok = kvalid && static_cast<unsigned>(ih) < static_cast<unsigned>(d.h) &&
                       static_cast<unsigned>(iw) < static_cast<unsigned>(d.w);
       const __half* src = ok ? abase[i] + (static_cast<int64_t>(ih) * d.w + iw) * d.cin + kc : p.x;
-      cp_async16(sa + swz(arow0 + i * C::kRowStep, achunk), src, ok);
+      cp_async16_ca(sa + swz(arow0 + i * C::kRowStep, achunk), src, ok);
     }
     kc += kBK;
     normalize();
@@ -149,7 +158,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
     for (int i = tid; i < BN * 4; i += C::kThreads) {
       const int row = i >> 2, ch = i & 3;
       const __half* src = p.w + static_cast<int64_t>(n0 + row) * p.k_pad + kt * kBK + ch * 8;
-      cp_async16(sb + swz(row, ch), src, true);
+      cp_async16_cg(sb + swz(row, ch), src);
     }
   };
 
@@ -209,44 +218,68 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
     compute(kt % C::kStages);
   }
   cp_async_wait<0>();
+  __syncthreads();  // every warp is done reading the stages: the tile is staged over them
 
-  // Epilogue: accumulator (mi, ni) holds rows g and g + 8, columns 2 * t4 and 2 * t4 + 1.
+  // Epilogue 1: act(acc + bias) as fp16 into the staged tile. Accumulator (mi, ni) holds local
+  // rows g and g + 8, columns 2 * t4 and 2 * t4 + 1.
+  __half* tile = reinterpret_cast<__half*>(smem);
   const int g = lane >> 2, t4 = lane & 3;
 #pragma unroll
-  for (int mi = 0; mi < C::kMI; ++mi) {
+  for (int ni = 0; ni < C::kNI; ++ni) {
+    const int cl = warp_n * WN + ni * 8 + t4 * 2, c = n0 + cl;
+    float b0 = 0.0f, b1 = 0.0f;
+    if (p.bias && c < d.cout) {  // cout is even: c + 1 < cout too
+      b0 = p.bias[c];
+      b1 = p.bias[c + 1];
+    }
 #pragma unroll
-    for (int hf = 0; hf < 2; ++hf) {
-      const int m = m0 + warp_m * WM + mi * 16 + g + hf * 8;
-      if (m >= p.m) continue;
-      const int img = m / ohw, pix = m - img * ohw;
+    for (int mi = 0; mi < C::kMI; ++mi) {
 #pragma unroll
-      for (int ni = 0; ni < C::kNI; ++ni) {
-        const int c = n0 + warp_n * WN + ni * 8 + t4 * 2;
-        if (c >= d.cout) continue;  // cout is even: c + 1 < cout too
-        float v0 = acc[mi][ni][hf * 2], v1 = acc[mi][ni][hf * 2 + 1];
-        if (p.bias) {
-          v0 += p.bias[c];
-          v1 += p.bias[c + 1];
-        }
+      for (int hf = 0; hf < 2; ++hf) {
+        const int r = warp_m * WM + mi * 16 + g + hf * 8;
+        float v0 = acc[mi][ni][hf * 2] + b0, v1 = acc[mi][ni][hf * 2 + 1] + b1;
         if (d.silu) {
           v0 = silu(v0);
           v1 = silu(v1);
         }
-        if (p.z) {
-          const float2 r = __half22float2(
-              *reinterpret_cast<const __half2*>(p.z + static_cast<int64_t>(m) * d.cout + c));
-          v0 += r.x;
-          v1 += r.y;
-        }
-        if (d.nchw_out) {
-          __half* o = p.out + (static_cast<int64_t>(img) * d.cout + c) * ohw + pix;
-          o[0] = __float2half_rn(v0);
-          o[ohw] = __float2half_rn(v1);
-        } else {
-          *reinterpret_cast<__half2*>(p.out + static_cast<int64_t>(m) * d.out_ld + c) =
-              __floats2half2_rn(v0, v1);
+        *reinterpret_cast<__half2*>(tile + r * C::kLdc + cl) = __floats2half2_rn(v0, v1);
+      }
+    }
+  }
+  __syncthreads();
+
+  // Epilogue 2: + residual, out to global. NHWC: 16-byte chunks of 8 channels along the rows
+  // (cout, out_ld and the pointers are multiples of 8 halves). NCHW: consecutive threads take
+  // consecutive pixels of one channel.
+  if (!d.nchw_out) {
+    constexpr int kChunks = BN / 8;
+    for (int i = tid; i < BM * kChunks; i += C::kThreads) {
+      const int r = i / kChunks, cl = (i - r * kChunks) * 8;
+      const int m = m0 + r, c = n0 + cl;
+      if (m >= p.m || c >= d.cout) continue;
+      uint4 v = *reinterpret_cast<const uint4*>(tile + r * C::kLdc + cl);
+      if (p.z) {
+        const uint4 zv =
+            *reinterpret_cast<const uint4*>(p.z + static_cast<int64_t>(m) * d.cout + c);
+        __half2* h = reinterpret_cast<__half2*>(&v);
+        const __half2* hz = reinterpret_cast<const __half2*>(&zv);
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const float2 a = __half22float2(h[q]), b = __half22float2(hz[q]);
+          h[q] = __floats2half2_rn(a.x + b.x, a.y + b.y);
         }
       }
+      *reinterpret_cast<uint4*>(p.out + static_cast<int64_t>(m) * d.out_ld + c) = v;
+    }
+  } else {
+    for (int i = tid; i < BM * BN; i += C::kThreads) {
+      const int cl = i / BM, r = i - cl * BM;
+      const int m = m0 + r, c = n0 + cl;
+      if (m >= p.m || c >= d.cout) continue;
+      float v = __half2float(tile[r * C::kLdc + cl]);
+      if (p.z) v += __half2float(p.z[static_cast<int64_t>(m) * d.cout + c]);
+      const int img = m / ohw, pix = m - img * ohw;
+      p.out[(static_cast<int64_t>(img) * d.cout + c) * ohw + pix] = __float2half_rn(v);
     }
   }
 }
@@ -256,7 +289,10 @@ cudaError_t launch(const Params& p, cudaStream_t s) {
   using C = Cfg<BM, BN, WM, WN>;
   const dim3 grid(static_cast<unsigned>((p.m + BM - 1) / BM),
                   static_cast<unsigned>((p.d.cout + BN - 1) / BN));
-  igemm_kernel<BM, BN, WM, WN><<<grid, C::kThreads, 0, s>>>(p);
+  const int stages = p.k_tiles < C::kStages ? p.k_tiles : C::kStages;
+  const size_t smem = static_cast<size_t>(
+      stages * C::kStageBytes > C::kStagingBytes ? stages * C::kStageBytes : C::kStagingBytes);
+  igemm_kernel<BM, BN, WM, WN><<<grid, C::kThreads, smem, s>>>(p);
   return cudaGetLastError();
 }
 
@@ -303,8 +339,8 @@ std::vector<uint16_t> pack_igemm_weights(const float* oihw, const IgemmDesc& d) 
 
 cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_packed,
                               const float* bias, const void* z, void* out, cudaStream_t stream) {
-  if (!igemm_supports(d) || !aligned(x, 16) || !aligned(w_packed, 16) || !aligned(out, 4) ||
-      (z && !aligned(z, 4)) || (bias && !aligned(bias, 4))) {
+  if (!igemm_supports(d) || !aligned(x, 16) || !aligned(w_packed, 16) ||
+      !aligned(out, d.nchw_out ? 2 : 16) || (z && !aligned(z, 16)) || (bias && !aligned(bias, 4))) {
     return cudaErrorInvalidValue;
   }
   Params p{static_cast<const __half*>(x),
