@@ -4,7 +4,8 @@
 // SiLU and the residual are folded in; the output goes where lower_conv's epilogue would put it:
 // packed NHWC, its Concat slice (CudaRun::placement; row length and offset multiples of 8), or
 // NCHW when only Reshape/Flatten read it. Anything else stays on cuDNN (lower_conv).
-// Opt-in until measured on the device; the step label says "igemm" and the tile.
+// Opt-in until measured on the device (FUNGEN_CUDA_IGEMM=1, or =1x1 / =3x3 for one kind); the
+// step label says "igemm", the geometry and the tile.
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -19,9 +20,15 @@ namespace fungen::cuda {
 
 namespace {
 
-bool igemm_enabled() {
+// FUNGEN_CUDA_IGEMM: "1" every convolution the kernel takes, "1x1" or "3x3" only those (for
+// A/B runs per kind); anything else (unset, "0") none.
+bool igemm_wanted(int64_t kh, int64_t kw) {
   const char* v = std::getenv("FUNGEN_CUDA_IGEMM");
-  return v && std::strcmp(v, "1") == 0;
+  if (!v) return false;
+  if (std::strcmp(v, "1") == 0) return true;
+  if (std::strcmp(v, "1x1") == 0) return kh == 1 && kw == 1;
+  if (std::strcmp(v, "3x3") == 0) return kh == 3 && kw == 3;
+  return false;
 }
 
 // Is `value` read only by plain-layout views (Reshape, Flatten) and at least once? (As in
@@ -42,7 +49,7 @@ bool read_by_views_only(const Graph& g, int value) {
 
 // True when the node was lowered here; false leaves it to cuDNN (lower_conv).
 Result<bool> lower_conv_igemm(CudaRun& run, const Node& node) {
-  if (!igemm_enabled() || !run.ctx().nhwc || run.elem() != Elem::kF16) return false;
+  if (!run.ctx().nhwc || run.elem() != Elem::kF16) return false;
   const int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
   const int b = node.inputs.size() > 2 ? node.inputs[2] : -1;
   const int z = node.inputs.size() > 3 ? node.inputs[3] : -1;
@@ -56,6 +63,9 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node) {
     if (dl != 1) return false;
   }
   if (!((ws[2] == 1 && ws[3] == 1) || (ws[2] == 3 && ws[3] == 3))) return false;
+  if (!igemm_wanted(ws[2], ws[3])) return false;
+  if (run.constant(w).dtype() != DType::kFloat32) return false;
+  if (b >= 0 && run.constant(b).dtype() != DType::kFloat32) return false;
   if (z >= 0 && run.shape(z) != ys) return false;
   const std::vector<int64_t> pads = node.attr_ints("pads", {0, 0, 0, 0});
   const std::vector<int64_t> strides = node.attr_ints("strides", {1, 1});
