@@ -25,8 +25,10 @@ def run(d, BM, BN, WM, WN, x, wpk, bias, z, out_nchw, out_ld, kpad):
     xf = x.reshape(-1)
     out = np.zeros_like(out_nchw) if out_nchw is not None else None
     res = {}
-    for bx, by in itertools.product(range((M + BM - 1) // BM), range((d['cout'] + BN - 1) // BN)):
-        m0, n0 = bx * BM, by * BN
+    n_tiles = (d['cout'] + BN - 1) // BN
+    for blk in range((M + BM - 1) // BM * n_tiles):  # 1-D grid, N tiles of one M tile together
+        mt = blk // n_tiles
+        m0, n0 = mt * BM, (blk - mt * n_tiles) * BN
         smem = np.full(stages * stage_bytes // 2, np.nan, dtype=np.float64)  # half slots
         written = np.zeros(stages * stage_bytes // 2, dtype=bool)
         # per-thread loader state

@@ -105,7 +105,11 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
   const IgemmDesc& d = p.d;
   const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
   const int warp_m = warp % C::kWarpsM, warp_n = warp / C::kWarpsM;
-  const int m0 = static_cast<int>(blockIdx.x) * BM, n0 = static_cast<int>(blockIdx.y) * BN;
+  // Consecutive CTAs take the N tiles of one M tile: its activations come from DRAM once, the
+  // other N tiles find them in L2 (the weights are small and stay there).
+  const int n_tiles = (d.cout + BN - 1) / BN;
+  const int mt = static_cast<int>(blockIdx.x) / n_tiles;
+  const int m0 = mt * BM, n0 = (static_cast<int>(blockIdx.x) - mt * n_tiles) * BN;
   const int ohw = d.oh * d.ow;
 
   // A loader: this thread fills chunk `achunk` of rows arow0 + i * kRowStep of every A tile.
@@ -287,8 +291,9 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
 template <int BM, int BN, int WM, int WN>
 cudaError_t launch(const Params& p, cudaStream_t s) {
   using C = Cfg<BM, BN, WM, WN>;
-  const dim3 grid(static_cast<unsigned>((p.m + BM - 1) / BM),
-                  static_cast<unsigned>((p.d.cout + BN - 1) / BN));
+  const int64_t tiles = static_cast<int64_t>((p.m + BM - 1) / BM) * ((p.d.cout + BN - 1) / BN);
+  if (tiles > INT_MAX) return cudaErrorInvalidConfiguration;
+  const dim3 grid(static_cast<unsigned>(tiles));
   const int stages = p.k_tiles < C::kStages ? p.k_tiles : C::kStages;
   const size_t smem = static_cast<size_t>(
       stages * C::kStageBytes > C::kStagingBytes ? stages * C::kStageBytes : C::kStagingBytes);
