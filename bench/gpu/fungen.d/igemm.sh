@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 5: the own implicit-GEMM tensor-core convolution (FUNGEN_CUDA_IGEMM=1, conv_igemm.cuh)
 # against the default (cuDNN conv + epilogue kernel), on one machine in one call:
-#   1. its unit tests (fresh random inputs vs the reference backend) when fungen_unit_tests is there;
+#   1. its unit tests (fresh random inputs vs the reference backend) when fungen_unit_tests is there,
+#      and the other cuda unit tests with the switch on;
 #   2. fungen_gpu_bench check vs the CPU path and timings at batches 1, 32, 128, default then igemm;
 #   3. per-step profiles at batch 128 both ways ($OUT/profile128_cudnn.txt, profile128_igemm.txt)
 #      joined per conv node by bench/gpu/profile_compare.py ($OUT/igemm_vs_cudnn.txt).
@@ -18,6 +19,12 @@ if command -v fungen_unit_tests >/dev/null; then
   echo "== igemm unit tests"
   fungen_unit_tests --gtest_filter='*Igemm*' > "$out/unit_igemm.txt" 2>&1
   grep -E '^\[  (PASSED|FAILED) |FAILED|tests ran' "$out/unit_igemm.txt" | tail -n 25
+  # Every other cuda test with the switch on (poisoned arena, several batches per engine, C2f,
+  # YOLO12s convs...); the igemm tests themselves unset the variable when they end: excluded.
+  echo "== all cuda unit tests with FUNGEN_CUDA_IGEMM=1"
+  FUNGEN_CUDA_IGEMM=1 timeout 150 fungen_unit_tests --gtest_filter='*Cuda*:-*Igemm*' \
+    > "$out/unit_cuda_with_igemm.txt" 2>&1
+  grep -E '^\[  (PASSED|FAILED) |FAILED|tests ran' "$out/unit_cuda_with_igemm.txt" | tail -n 25
 fi
 for v in FUNGEN_CUDA_IGEMM=0 FUNGEN_CUDA_IGEMM=1; do
   echo "== $v: check vs CPU, then timing"
