@@ -100,7 +100,7 @@ template <int BM, int BN, int WM, int WN>
 __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(const Params p) {
   using C = Cfg<BM, BN, WM, WN>;
   // min(kStages, k_tiles) stages (a 1x1 conv over 32 channels needs one), at least the staged
-  // output tile: igemm_smem_bytes.
+  // output tile (launch() sizes it).
   extern __shared__ __align__(128) unsigned char smem[];
   const IgemmDesc& d = p.d;
   const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
