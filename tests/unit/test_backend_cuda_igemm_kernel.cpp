@@ -161,8 +161,8 @@ TEST_P(CudaIgemmKernel, MatchesHostConvolution) {
   const int tm = std::get<0>(GetParam()), tn = std::get<1>(GetParam());
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
-  const std::string tile = "tile " + std::to_string(tm) + "x" + std::to_string(tn) + " seed " +
-                           std::to_string(seed);
+  const std::string tile =
+      "tile " + std::to_string(tm) + "x" + std::to_string(tn) + " seed " + std::to_string(seed);
   {
     Problem p;  // 3x3 s1 into a slice, bias + SiLU + residual
     p.d = desc(2, 24, 13, 11, 2 * tn - 8, 3, 1);

@@ -7,6 +7,7 @@
 // Opt-in until measured on the device (FUNGEN_CUDA_IGEMM=1, or =1x1 / =3x3 for one kind); the
 // step label says "igemm", the geometry and the tile.
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -43,6 +44,18 @@ bool read_by_views_only(const Graph& g, int value) {
     }
   }
   return any;
+}
+
+// FUNGEN_CUDA_IGEMM_TILE=MxN (M 64 or 128, N 16, 32, 64 or 128): that CTA tile for every igemm
+// conv instead of choose_igemm_tile's pick, for tuning runs on the device. Other values: ignored.
+void override_tile(IgemmDesc& d) {
+  const char* v = std::getenv("FUNGEN_CUDA_IGEMM_TILE");
+  int tm = 0, tn = 0;
+  if (!v || std::sscanf(v, "%dx%d", &tm, &tn) != 2) return;
+  if ((tm == 64 || tm == 128) && (tn == 16 || tn == 32 || tn == 64 || tn == 128)) {
+    d.tile_m = tm;
+    d.tile_n = tn;
+  }
 }
 
 }  // namespace
@@ -113,6 +126,7 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node) {
   int sms = 0;
   CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
   choose_igemm_tile(d, sms);
+  override_tile(d);
 
   // Weights packed once: fp16 [cout_pad][k_pad], K = (r, s, c).
   const Tensor& wt = run.constant(w);
