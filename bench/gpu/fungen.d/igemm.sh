@@ -40,3 +40,10 @@ python3 "$here/profile_compare.py" "$out/profile128_cudnn.txt" "$out/profile128_
   > "$out/igemm_vs_cudnn.txt"
 echo "== per conv at batch 128 (ms per run, graphs off): cuDNN conv + epilogue vs igemm"
 head -n 100 "$out/igemm_vs_cudnn.txt"
+# Optional tuning: IGEMM_TILES="128x64 128x128 64x64" times b128 with every igemm conv forced to
+# each tile (FUNGEN_CUDA_IGEMM_TILE), for the per-shape choice in choose_igemm_tile.
+for t in ${IGEMM_TILES:-}; do
+  echo "== FUNGEN_CUDA_IGEMM=1 FUNGEN_CUDA_IGEMM_TILE=$t"
+  FUNGEN_CUDA_IGEMM=1 FUNGEN_CUDA_IGEMM_TILE=$t fungen_gpu_bench --model "$m" $extra --no-check \
+    --batches 128 --iterations 20 2>&1 | grep -E '^\||error'
+done
