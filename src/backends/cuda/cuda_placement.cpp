@@ -75,6 +75,15 @@ CudaRun::Slice CudaRun::placement(int value) {
   return Slice{h.buf, c.offset, shape(c.concat)[1]};
 }
 
+CudaRun::SliceShape CudaRun::placement_shape(int value) const {
+  const Candidate c = candidates_.empty() ? Candidate{} : candidates_[static_cast<size_t>(value)];
+  if (c.concat < 0) return {};
+  if (is_defined(c.concat) &&
+      variants_[static_cast<size_t>(c.concat)].front().layout != Layout::kNhwc)
+    return {};
+  return SliceShape{true, c.offset, shape(c.concat)[1]};
+}
+
 CudaRun::Slice CudaRun::slice_of(int value) const {
   if (!placed(value) || candidates_[static_cast<size_t>(value)].concat != placed_into(value))
     return {};

@@ -117,6 +117,13 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     int64_t offset = 0, ld = 0;  // elements: channel offset in a row, row length
   };
   Slice placement(int value);
+  // What placement(value) would hand out, without defining or marking anything (a producer that
+  // can write only some slices asks first): ok false when it would give none.
+  struct SliceShape {
+    bool ok = false;
+    int64_t offset = 0, ld = 0;
+  };
+  SliceShape placement_shape(int value) const;
   bool placed(int value) const { return placed_into_[static_cast<size_t>(value)] >= 0; }
   // The Concat output a placed value was written into (-1: not placed). A Concat skips only
   // its own placed pieces: another Concat reading the same value copies it.

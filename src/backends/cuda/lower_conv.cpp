@@ -115,10 +115,13 @@ bool check_conv(const Node& node, const Graph& graph) {
 
 Result<bool> lower_conv_direct(CudaRun& run, const Node& node);  // lower_conv_direct.cpp
 Result<bool> lower_conv_fused(CudaRun& run, const Node& node);   // lower_conv_fused.cpp
+Result<bool> lower_conv_igemm(CudaRun& run, const Node& node);   // lower_conv_igemm.cpp
 
 Status lower_conv(CudaRun& run, const Node& node) {
   FUNGEN_ASSIGN_OR_RETURN(bool direct, lower_conv_direct(run, node));
   if (direct) return Status();
+  FUNGEN_ASSIGN_OR_RETURN(bool igemm, lower_conv_igemm(run, node));
+  if (igemm) return Status();
   FUNGEN_ASSIGN_OR_RETURN(bool fused, lower_conv_fused(run, node));
   if (fused) return Status();
   const int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];

@@ -1,0 +1,379 @@
+// Implicit-GEMM convolution on tensor cores (conv_igemm.cuh). One CTA computes a tile_m x tile_n
+// block of the output (pixels x output channels); its warps each a WM x WN part with
+// mma.sync m16n8k16 (fp16 in, fp32 accumulate). K advances 32 at a time through a 3-4 stage
+// cp.async pipeline: the A tile (tile_m pixels x 32 of K) is gathered from the NHWC input in
+// 16-byte chunks of 8 channels (zero-filled outside the image, past M or past K), the B tile
+// from the packed weights (padded, so never out of bounds). Shared rows are 64 bytes, their four
+// 16-byte chunks XOR-swizzled so ldmatrix reads 8 rows without bank conflicts. The epilogue adds
+// bias and applies SiLU on the accumulators, stages the fp16 tile in shared memory, then adds the
+// residual and stores 16-byte chunks along NHWC rows (with a row stride: Concat slices), or
+// pixel runs of each channel (NCHW).
+#include <cuda_fp16.h>
+
+#include <atomic>
+#include <climits>
+
+#include "backends/cuda/conv_igemm.cuh"
+
+namespace fungen::cuda {
+namespace {
+
+constexpr int kBK = kIgemmTileK;  // 32 halves: four 16-byte chunks per tile row
+constexpr int kRowBytes = kBK * 2;
+
+struct Params {
+  const __half* x;
+  const __half* w;
+  const float* bias;
+  const __half* z;
+  __half* out;
+  IgemmDesc d;
+  int m, k_pad, k_tiles;
+};
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes global -> shared, zero-filled when !valid (src is then not read). Activations through
+// L1 (.ca: a 3x3 conv reads each input pixel for up to 9 taps of one tile), weights L2 only.
+__device__ __forceinline__ void cp_async16_ca(uint32_t dst, const void* src, bool valid) {
+  const int bytes = valid ? 16 : 0;
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes)
+               : "memory");
+}
+__device__ __forceinline__ void cp_async16_cg(uint32_t dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr)
+               : "memory");
+}
+
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Byte offset of chunk `chunk` (0..3) of tile row `row`: rows r..r+7 (r % 8 == 0) at one chunk
+// land in the 8 distinct 16-byte bank groups of a 128-byte line pair.
+__device__ __forceinline__ uint32_t swz(int row, int chunk) {
+  return static_cast<uint32_t>(row * kRowBytes + ((chunk ^ ((row >> 1) & 3)) << 4));
+}
+
+__device__ __forceinline__ float silu(float v) {
+  return v / (1.0f + __expf(-v));
+}
+
+template <int BM, int BN, int WM, int WN>
+struct Cfg {
+  static constexpr int kWarpsM = BM / WM, kWarpsN = BN / WN;
+  static constexpr int kThreads = kWarpsM * kWarpsN * 32;
+  static constexpr int kStageBytes = (BM + BN) * kRowBytes;
+  static constexpr int kStages = kStageBytes * 4 <= 48 * 1024 ? 4 : 3;
+  static constexpr int kARows = BM * 4 / kThreads;  // A rows (one chunk each) per thread
+  static constexpr int kRowStep = kThreads / 4;
+  static constexpr int kMI = WM / 16, kNI = WN / 8;
+  static constexpr int kLdc = BN + 8;  // staged output tile row (halves): conflict-free writes
+  static constexpr int kStagingBytes = BM * kLdc * 2;
+  static_assert(BM % WM == 0 && BN % WN == 0 && WM % 16 == 0 && WN % 16 == 0);
+  static_assert((BM * 4) % kThreads == 0 && kARows >= 1);
+  static_assert(kStages * kStageBytes <= 48 * 1024 && kStagingBytes <= 48 * 1024);
+  static_assert(BN <= kIgemmPadN);
+};
+
+template <int BM, int BN, int WM, int WN>
+__global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(const Params p) {
+  using C = Cfg<BM, BN, WM, WN>;
+  // min(kStages, k_tiles) stages (a 1x1 conv over 32 channels needs one), at least the staged
+  // output tile (launch() sizes it).
+  extern __shared__ __align__(128) unsigned char smem[];
+  const IgemmDesc& d = p.d;
+  const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
+  const int warp_m = warp % C::kWarpsM, warp_n = warp / C::kWarpsM;
+  // Consecutive CTAs take the N tiles of one M tile: its activations come from DRAM once, the
+  // other N tiles find them in L2 (the weights are small and stay there).
+  const int n_tiles = (d.cout + BN - 1) / BN;
+  const int mt = static_cast<int>(blockIdx.x) / n_tiles;
+  const int m0 = mt * BM, n0 = (static_cast<int>(blockIdx.x) - mt * n_tiles) * BN;
+  const int ohw = d.oh * d.ow;
+
+  // A loader: this thread fills chunk `achunk` of rows arow0 + i * kRowStep of every A tile.
+  const int achunk = tid & 3, arow0 = tid >> 2;
+  const __half* abase[C::kARows];
+  int aih[C::kARows], aiw[C::kARows];
+#pragma unroll
+  for (int i = 0; i < C::kARows; ++i) {
+    const int m = m0 + arow0 + i * C::kRowStep;
+    if (m < p.m) {
+      const int img = m / ohw, rem = m - img * ohw, oy = rem / d.ow, ox = rem - oy * d.ow;
+      abase[i] = p.x + static_cast<int64_t>(img) * d.h * d.w * d.cin;
+      aih[i] = oy * d.sh - d.ph;
+      aiw[i] = ox * d.sw - d.pw;
+    } else {  // past M: every tap reads as outside the image (zeros)
+      abase[i] = p.x;
+      aih[i] = INT_MIN / 2;
+      aiw[i] = 0;
+    }
+  }
+  // Position of this thread's chunk in K = (r, s, c): advanced one tile per load_a call.
+  int kc = achunk * 8, kr = 0, ks = 0;
+  auto normalize = [&] {
+    while (kc >= d.cin) {
+      kc -= d.cin;
+      if (++ks == d.kw) {
+        ks = 0;
+        ++kr;
+      }
+    }
+  };
+  normalize();
+
+  auto load_a = [&](int stage) {
+    const uint32_t sa = smem_addr(smem + stage * C::kStageBytes);
+    const bool kvalid = kr < d.kh;
+#pragma unroll
+    for (int i = 0; i < C::kARows; ++i) {
+      const int ih = aih[i] + kr, iw = aiw[i] + ks;
+      const bool ok = kvalid && static_cast<unsigned>(ih) < static_cast<unsigned>(d.h) &&
+                      static_cast<unsigned>(iw) < static_cast<unsigned>(d.w);
+      const __half* src = ok ? abase[i] + (static_cast<int64_t>(ih) * d.w + iw) * d.cin + kc : p.x;
+      cp_async16_ca(sa + swz(arow0 + i * C::kRowStep, achunk), src, ok);
+    }
+    kc += kBK;
+    normalize();
+  };
+  auto load_b = [&](int stage, int kt) {
+    const uint32_t sb = smem_addr(smem + stage * C::kStageBytes + BM * kRowBytes);
+    for (int i = tid; i < BN * 4; i += C::kThreads) {
+      const int row = i >> 2, ch = i & 3;
+      const __half* src = p.w + static_cast<int64_t>(n0 + row) * p.k_pad + kt * kBK + ch * 8;
+      cp_async16_cg(sb + swz(row, ch), src);
+    }
+  };
+
+  float acc[C::kMI][C::kNI][4];
+#pragma unroll
+  for (int mi = 0; mi < C::kMI; ++mi)
+#pragma unroll
+    for (int ni = 0; ni < C::kNI; ++ni)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[mi][ni][q] = 0.0f;
+
+  auto compute = [&](int stage) {
+    const uint32_t sa = smem_addr(smem + stage * C::kStageBytes);
+    const uint32_t sb = sa + BM * kRowBytes;
+#pragma unroll
+    for (int kk = 0; kk < kBK / 16; ++kk) {
+      uint32_t a[C::kMI][4], b[C::kNI][2];
+#pragma unroll
+      for (int mi = 0; mi < C::kMI; ++mi) {
+        const int row = warp_m * WM + mi * 16 + (lane & 15);
+        ldmatrix_x4(a[mi], sa + swz(row, kk * 2 + (lane >> 4)));
+      }
+#pragma unroll
+      for (int nj = 0; nj < C::kNI / 2; ++nj) {
+        const int row = warp_n * WN + nj * 16 + (lane & 7) + ((lane >> 4) << 3);
+        uint32_t t[4];
+        ldmatrix_x4(t, sb + swz(row, kk * 2 + ((lane >> 3) & 1)));
+        b[2 * nj][0] = t[0];
+        b[2 * nj][1] = t[1];
+        b[2 * nj + 1][0] = t[2];
+        b[2 * nj + 1][1] = t[3];
+      }
+#pragma unroll
+      for (int mi = 0; mi < C::kMI; ++mi)
+#pragma unroll
+        for (int ni = 0; ni < C::kNI; ++ni) mma16816(acc[mi][ni], a[mi], b[ni][0], b[ni][1]);
+    }
+  };
+
+#pragma unroll
+  for (int s = 0; s < C::kStages - 1; ++s) {
+    if (s < p.k_tiles) {
+      load_a(s);
+      load_b(s, s);
+    }
+    cp_async_commit();
+  }
+  for (int kt = 0; kt < p.k_tiles; ++kt) {
+    cp_async_wait<C::kStages - 2>();  // tile kt has landed (this thread's part)
+    __syncthreads();                  // ... everyone's, and tile kt-1's stage is free again
+    const int next = kt + C::kStages - 1;
+    if (next < p.k_tiles) {
+      load_a(next % C::kStages);
+      load_b(next % C::kStages, next);
+    }
+    cp_async_commit();
+    compute(kt % C::kStages);
+  }
+  cp_async_wait<0>();
+  __syncthreads();  // every warp is done reading the stages: the tile is staged over them
+
+  // Epilogue 1: act(acc + bias) as fp16 into the staged tile. Accumulator (mi, ni) holds local
+  // rows g and g + 8, columns 2 * t4 and 2 * t4 + 1.
+  __half* tile = reinterpret_cast<__half*>(smem);
+  const int g = lane >> 2, t4 = lane & 3;
+#pragma unroll
+  for (int ni = 0; ni < C::kNI; ++ni) {
+    const int cl = warp_n * WN + ni * 8 + t4 * 2, c = n0 + cl;
+    float b0 = 0.0f, b1 = 0.0f;
+    if (p.bias && c < d.cout) {  // cout is even: c + 1 < cout too
+      b0 = p.bias[c];
+      b1 = p.bias[c + 1];
+    }
+#pragma unroll
+    for (int mi = 0; mi < C::kMI; ++mi) {
+#pragma unroll
+      for (int hf = 0; hf < 2; ++hf) {
+        const int r = warp_m * WM + mi * 16 + g + hf * 8;
+        float v0 = acc[mi][ni][hf * 2] + b0, v1 = acc[mi][ni][hf * 2 + 1] + b1;
+        if (d.silu) {
+          v0 = silu(v0);
+          v1 = silu(v1);
+        }
+        *reinterpret_cast<__half2*>(tile + r * C::kLdc + cl) = __floats2half2_rn(v0, v1);
+      }
+    }
+  }
+  __syncthreads();
+
+  // Epilogue 2: + residual, out to global. NHWC: 16-byte chunks of 8 channels along the rows
+  // (cout, out_ld and the pointers are multiples of 8 halves). NCHW: consecutive threads take
+  // consecutive pixels of one channel.
+  if (!d.nchw_out) {
+    constexpr int kChunks = BN / 8;
+    for (int i = tid; i < BM * kChunks; i += C::kThreads) {
+      const int r = i / kChunks, cl = (i - r * kChunks) * 8;
+      const int m = m0 + r, c = n0 + cl;
+      if (m >= p.m || c >= d.cout) continue;
+      uint4 v = *reinterpret_cast<const uint4*>(tile + r * C::kLdc + cl);
+      if (p.z) {
+        const uint4 zv =
+            *reinterpret_cast<const uint4*>(p.z + static_cast<int64_t>(m) * d.cout + c);
+        __half2* h = reinterpret_cast<__half2*>(&v);
+        const __half2* hz = reinterpret_cast<const __half2*>(&zv);
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const float2 a = __half22float2(h[q]), b = __half22float2(hz[q]);
+          h[q] = __floats2half2_rn(a.x + b.x, a.y + b.y);
+        }
+      }
+      *reinterpret_cast<uint4*>(p.out + static_cast<int64_t>(m) * d.out_ld + c) = v;
+    }
+  } else {
+    for (int i = tid; i < BM * BN; i += C::kThreads) {
+      const int cl = i / BM, r = i - cl * BM;
+      const int m = m0 + r, c = n0 + cl;
+      if (m >= p.m || c >= d.cout) continue;
+      float v = __half2float(tile[r * C::kLdc + cl]);
+      if (p.z) v += __half2float(p.z[static_cast<int64_t>(m) * d.cout + c]);
+      const int img = m / ohw, pix = m - img * ohw;
+      p.out[(static_cast<int64_t>(img) * d.cout + c) * ohw + pix] = __float2half_rn(v);
+    }
+  }
+}
+
+template <int BM, int BN, int WM, int WN>
+cudaError_t launch(const Params& p, cudaStream_t s) {
+  using C = Cfg<BM, BN, WM, WN>;
+  const int64_t tiles = static_cast<int64_t>((p.m + BM - 1) / BM) * ((p.d.cout + BN - 1) / BN);
+  if (tiles > INT_MAX) return cudaErrorInvalidConfiguration;
+  const dim3 grid(static_cast<unsigned>(tiles));
+  const int stages = p.k_tiles < C::kStages ? p.k_tiles : C::kStages;
+  const size_t smem = static_cast<size_t>(
+      stages * C::kStageBytes > C::kStagingBytes ? stages * C::kStageBytes : C::kStagingBytes);
+  igemm_kernel<BM, BN, WM, WN><<<grid, C::kThreads, smem, s>>>(p);
+  return cudaGetLastError();
+}
+
+bool aligned(const void* p, uintptr_t a) {
+  return reinterpret_cast<uintptr_t>(p) % a == 0;
+}
+
+std::atomic<int> g_lowered{0};
+
+}  // namespace
+
+bool igemm_supports(const IgemmDesc& d) {
+  if (d.n <= 0 || d.h <= 0 || d.w <= 0 || d.oh <= 0 || d.ow <= 0) return false;
+  if (d.cin % 8 != 0 || d.cout % 8 != 0 || d.cin <= 0 || d.cout <= 0) return false;
+  if (d.kh <= 0 || d.kw <= 0 || d.sh <= 0 || d.sw <= 0 || d.ph < 0 || d.pw < 0) return false;
+  if (!d.nchw_out && (d.out_ld < d.cout || d.out_ld % 8 != 0)) return false;
+  // 32-bit pixel index (plus a tile of headroom), output rows and image planes.
+  const int64_t m = static_cast<int64_t>(d.n) * d.oh * d.ow;
+  if (m > INT_MAX - 256 || static_cast<int64_t>(d.oh) * d.ow * d.cout > INT_MAX) return false;
+  if (static_cast<int64_t>(d.kh) * d.kw * d.cin > INT_MAX / 2) return false;
+  return static_cast<int64_t>(d.h) * d.w <= INT_MAX / 2;  // every tap is bounds-checked anyway
+}
+
+void choose_igemm_tile(IgemmDesc& d, int sms) {
+  d.tile_n = d.cout <= 16 ? 16 : d.cout <= 32 ? 32 : d.cout <= 64 ? 64 : 128;
+  const int64_t m = static_cast<int64_t>(d.n) * d.oh * d.ow;
+  const int64_t n_tiles = (d.cout + d.tile_n - 1) / d.tile_n;
+  d.tile_m = ((m + 127) / 128) * n_tiles < 2 * static_cast<int64_t>(sms) ? 64 : 128;
+}
+
+std::vector<uint16_t> pack_igemm_weights(const float* oihw, const IgemmDesc& d) {
+  const int k_pad = igemm_k_pad(d);
+  std::vector<uint16_t> out(static_cast<size_t>(igemm_cout_pad(d)) * k_pad, 0);
+  for (int o = 0; o < d.cout; ++o)
+    for (int c = 0; c < d.cin; ++c)
+      for (int r = 0; r < d.kh; ++r)
+        for (int s = 0; s < d.kw; ++s) {
+          const float v = oihw[((static_cast<size_t>(o) * d.cin + c) * d.kh + r) * d.kw + s];
+          const __half_raw h = __float2half_rn(v);
+          out[static_cast<size_t>(o) * k_pad + static_cast<size_t>(r * d.kw + s) * d.cin + c] = h.x;
+        }
+  return out;
+}
+
+cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_packed,
+                              const float* bias, const void* z, void* out, cudaStream_t stream) {
+  if (!igemm_supports(d) || !aligned(x, 16) || !aligned(w_packed, 16) ||
+      !aligned(out, d.nchw_out ? 2 : 16) || (z && !aligned(z, 16)) || (bias && !aligned(bias, 4))) {
+    return cudaErrorInvalidValue;
+  }
+  Params p{static_cast<const __half*>(x),
+           static_cast<const __half*>(w_packed),
+           bias,
+           static_cast<const __half*>(z),
+           static_cast<__half*>(out),
+           d,
+           d.n * d.oh * d.ow,
+           igemm_k_pad(d),
+           igemm_k_pad(d) / kBK};
+  const int tm = d.tile_m, tn = d.tile_n;
+  if (tm == 128 && tn == 128) return launch<128, 128, 64, 32>(p, stream);
+  if (tm == 128 && tn == 64) return launch<128, 64, 32, 32>(p, stream);
+  if (tm == 128 && tn == 32) return launch<128, 32, 32, 16>(p, stream);
+  if (tm == 128 && tn == 16) return launch<128, 16, 16, 16>(p, stream);
+  if (tm == 64 && tn == 128) return launch<64, 128, 32, 32>(p, stream);
+  if (tm == 64 && tn == 64) return launch<64, 64, 32, 32>(p, stream);
+  if (tm == 64 && tn == 32) return launch<64, 32, 32, 16>(p, stream);
+  if (tm == 64 && tn == 16) return launch<64, 16, 16, 16>(p, stream);
+  return cudaErrorInvalidConfiguration;
+}
+
+int igemm_convs_lowered() {
+  return g_lowered.load();
+}
+void count_igemm_conv() {
+  ++g_lowered;
+}
+
+}  // namespace fungen::cuda

@@ -1,0 +1,61 @@
+// conv_igemm.cuh — the backend's own tensor-core convolution for NHWC fp16 (fp32 accumulation),
+// an implicit GEMM: M = N*OH*OW output pixels, N = C_out, K = KH*KW*C_in, the FusedConv epilogue
+// folded in (out = act(conv + bias) + z, act identity or SiLU, z the residual).
+//  - x: NHWC fp16, C_in % 8 == 0 (16-byte rows of 8 channels, the unit cp.async loads);
+//  - weights: packed once by pack_igemm_weights into fp16 [cout_pad][k_pad] with
+//    k = (r * KW + s) * C_in + c (K contiguous, zero padding to the tile multiples);
+//  - z (or null): packed NHWC fp16 [M][C_out];
+//  - out: NHWC rows at out + m * out_ld (out_ld = C_out, or the row of a Concat output with out
+//    pointing at the slice), or NCHW ([n][C_out][OH*OW]) when nchw_out.
+// C_out % 8 == 0 and out_ld % 8 == 0 (the lowering checks; launch_conv_igemm asserts).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fungen::cuda {
+
+struct IgemmDesc {
+  int n = 0, h = 0, w = 0, cin = 0;  // input
+  int oh = 0, ow = 0, cout = 0;      // output
+  int kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
+  bool silu = false;
+  bool nchw_out = false;
+  int64_t out_ld = 0;             // NHWC: elements between output pixels (>= cout)
+  int tile_m = 128, tile_n = 64;  // CTA tile, picked by choose_igemm_tile
+};
+
+inline constexpr int kIgemmTileK = 32;    // K per pipeline stage
+inline constexpr int kIgemmPadN = 128;    // packed weights: C_out padded to this (largest tile_n)
+inline int igemm_k(const IgemmDesc& d) {  // GEMM K
+  return d.kh * d.kw * d.cin;
+}
+inline int igemm_k_pad(const IgemmDesc& d) {
+  return (igemm_k(d) + kIgemmTileK - 1) / kIgemmTileK * kIgemmTileK;
+}
+inline int igemm_cout_pad(const IgemmDesc& d) {
+  return (d.cout + kIgemmPadN - 1) / kIgemmPadN * kIgemmPadN;
+}
+
+// Whether the kernel takes this problem (channel multiples, sizes that fit its 32-bit indices).
+bool igemm_supports(const IgemmDesc& d);
+
+// Tile for the problem: tile_n from C_out (16, 32, 64, 128), tile_m 128, or 64 when 128 leaves
+// fewer than two CTAs per SM (`sms`: the device's multiprocessor count).
+void choose_igemm_tile(IgemmDesc& d, int sms);
+
+// OIHW fp32 weights -> the packed fp16 layout above (cout_pad * k_pad halves as uint16 bits).
+std::vector<uint16_t> pack_igemm_weights(const float* oihw, const IgemmDesc& d);
+
+// Launches the kernel on `stream`; returns cudaGetLastError() after the launch.
+cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_packed,
+                              const float* bias, const void* z, void* out, cudaStream_t stream);
+
+// Convolutions lowered to this kernel since the process started (tests check it was taken).
+int igemm_convs_lowered();
+void count_igemm_conv();
+
+}  // namespace fungen::cuda

@@ -1,0 +1,179 @@
+// FUNGEN_CUDA_IGEMM=1: convolutions through the backend's own implicit-GEMM tensor-core kernel
+// (conv_igemm.cuh) instead of cuDNN + a separate epilogue pass: NHWC fp16 only, group 1, no
+// dilation, 1x1 and 3x3 kernels (any stride and padding), C_in and C_out multiples of 8. Bias,
+// SiLU and the residual are folded in; the output goes where lower_conv's epilogue would put it:
+// packed NHWC, its Concat slice (CudaRun::placement; row length and offset multiples of 8), or
+// NCHW when only Reshape/Flatten read it. Anything else stays on cuDNN (lower_conv).
+// Opt-in until measured on the device (FUNGEN_CUDA_IGEMM=1, or =1x1 / =3x3 for one kind); the
+// step label says "igemm", the geometry and the tile.
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_run.h"
+
+namespace fungen::cuda {
+
+namespace {
+
+// FUNGEN_CUDA_IGEMM: "1" every convolution the kernel takes, "1x1" or "3x3" only those (for
+// A/B runs per kind); anything else (unset, "0") none.
+bool igemm_wanted(int64_t kh, int64_t kw) {
+  const char* v = std::getenv("FUNGEN_CUDA_IGEMM");
+  if (!v) return false;
+  if (std::strcmp(v, "1") == 0) return true;
+  if (std::strcmp(v, "1x1") == 0) return kh == 1 && kw == 1;
+  if (std::strcmp(v, "3x3") == 0) return kh == 3 && kw == 3;
+  return false;
+}
+
+// Is `value` read only by plain-layout views (Reshape, Flatten) and at least once? (As in
+// lower_conv.cpp: such a conv writes NCHW directly, saving the layout pass.)
+bool read_by_views_only(const Graph& g, int value) {
+  bool any = false;
+  for (const Node& n : g.nodes) {
+    for (int in : n.inputs) {
+      if (in != value) continue;
+      if (n.op_type != "Reshape" && n.op_type != "Flatten") return false;
+      any = true;
+    }
+  }
+  return any;
+}
+
+// FUNGEN_CUDA_IGEMM_TILE=MxN (M 64 or 128, N 16, 32, 64 or 128): that CTA tile for every igemm
+// conv instead of choose_igemm_tile's pick, for tuning runs on the device. Other values: ignored.
+void override_tile(IgemmDesc& d) {
+  const char* v = std::getenv("FUNGEN_CUDA_IGEMM_TILE");
+  int tm = 0, tn = 0;
+  if (!v || std::sscanf(v, "%dx%d", &tm, &tn) != 2) return;
+  if ((tm == 64 || tm == 128) && (tn == 16 || tn == 32 || tn == 64 || tn == 128)) {
+    d.tile_m = tm;
+    d.tile_n = tn;
+  }
+}
+
+}  // namespace
+
+// True when the node was lowered here; false leaves it to cuDNN (lower_conv).
+Result<bool> lower_conv_igemm(CudaRun& run, const Node& node) {
+  if (!run.ctx().nhwc || run.elem() != Elem::kF16) return false;
+  const int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
+  const int b = node.inputs.size() > 2 ? node.inputs[2] : -1;
+  const int z = node.inputs.size() > 3 ? node.inputs[3] : -1;
+  const Shape& xs = run.shape(x);
+  const Shape& ws = run.shape(w);
+  const Shape& ys = run.shape(y);
+  if (xs.size() != 4 || ws.size() != 4 || ys.size() != 4) return false;
+  if (node.attr_int("group", 1) != 1 || ws[1] != xs[1] || ws[0] != ys[1] || xs[0] != ys[0])
+    return false;
+  for (int64_t dl : node.attr_ints("dilations", {1, 1})) {
+    if (dl != 1) return false;
+  }
+  if (!((ws[2] == 1 && ws[3] == 1) || (ws[2] == 3 && ws[3] == 3))) return false;
+  if (!igemm_wanted(ws[2], ws[3])) return false;
+  if (run.constant(w).dtype() != DType::kFloat32) return false;
+  if (b >= 0 && run.constant(b).dtype() != DType::kFloat32) return false;
+  if (z >= 0 && run.shape(z) != ys) return false;
+  const std::vector<int64_t> pads = node.attr_ints("pads", {0, 0, 0, 0});
+  const std::vector<int64_t> strides = node.attr_ints("strides", {1, 1});
+  if (pads.size() != 4 || strides.size() != 2) return false;
+  for (int64_t v : {xs[0], xs[1], xs[2], xs[3], ys[1], ys[2], ys[3]}) {
+    if (v <= 0 || v > (int64_t{1} << 30)) return false;
+  }
+  auto i32 = [](int64_t v) { return static_cast<int>(v); };
+  IgemmDesc d;
+  d.n = i32(xs[0]);
+  d.cin = i32(xs[1]);
+  d.h = i32(xs[2]);
+  d.w = i32(xs[3]);
+  d.cout = i32(ys[1]);
+  d.oh = i32(ys[2]);
+  d.ow = i32(ys[3]);
+  d.kh = i32(ws[2]);
+  d.kw = i32(ws[3]);
+  d.sh = i32(strides[0]);
+  d.sw = i32(strides[1]);
+  d.ph = i32(pads[0]);
+  d.pw = i32(pads[1]);
+  d.silu = node.attr_string("activation", "") == "silu";
+  // The output shape must be the convolution's (no ceil modes or asymmetric pads here).
+  if (d.sh <= 0 || d.sw <= 0 || (d.h + 2 * d.ph - d.kh) / d.sh + 1 != d.oh ||
+      (d.w + 2 * d.pw - d.kw) / d.sw + 1 != d.ow) {
+    return false;
+  }
+
+  // Where the output goes: a Concat slice this kernel cannot write (row length or offset not a
+  // multiple of 8) keeps the node on cuDNN; asked before placement(), which marks y as placed.
+  const bool nchw_out = z < 0 && read_by_views_only(run.graph(), y);
+  d.nchw_out = nchw_out;
+  d.out_ld = d.cout;
+  if (!nchw_out) {
+    const CudaRun::SliceShape into = run.placement_shape(y);
+    if (into.ok && (into.ld % 8 != 0 || into.offset % 8 != 0)) return false;
+    if (into.ok) d.out_ld = into.ld;
+  }
+  if (!igemm_supports(d)) return false;
+  const CudaRun::Slice slice = nchw_out ? CudaRun::Slice{} : run.placement(y);
+  if (slice.buf >= 0 && (slice.ld != d.out_ld || slice.offset % 8 != 0))
+    return internal_error("cuda igemm: placement of '" + node.name + "' changed");
+  if (slice.buf < 0) d.out_ld = d.cout;  // placement_shape's concat turned out not NHWC
+  int sms = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
+  choose_igemm_tile(d, sms);
+  override_tile(d);
+
+  // Weights packed once: fp16 [cout_pad][k_pad], K = (r, s, c).
+  const Tensor& wt = run.constant(w);
+  const std::vector<uint16_t> packed = pack_igemm_weights(wt.data<float>(), d);
+  const int wbuf = run.persistent(packed.size() * sizeof(uint16_t));
+  if (!run.ptr(wbuf)) return out_of_memory("cuda: cannot allocate convolution weights");
+  CUDA_CHECK(cudaMemcpy(run.ptr(wbuf), packed.data(), packed.size() * sizeof(uint16_t),
+                        cudaMemcpyHostToDevice));
+  int bbuf = -1;
+  if (b >= 0) {
+    const Tensor& bt = run.constant(b);
+    if (bt.numel() != ys[1]) return internal_error("cuda igemm: bias size of '" + node.name + "'");
+    bbuf = run.persistent(static_cast<size_t>(bt.numel()) * sizeof(float));
+    if (!run.ptr(bbuf)) return out_of_memory("cuda: cannot allocate convolution bias");
+    CUDA_CHECK(cudaMemcpy(run.ptr(bbuf), bt.data<float>(),
+                          static_cast<size_t>(bt.numel()) * sizeof(float), cudaMemcpyHostToDevice));
+  }
+
+  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, Layout::kNhwc));
+  int zb = -1;
+  if (z >= 0) {
+    FUNGEN_ASSIGN_OR_RETURN(zb, run.get(z, Layout::kNhwc));
+  }
+  int outb = slice.buf;
+  int64_t offset = slice.offset;
+  if (slice.buf < 0) {
+    outb = run.define(y, nchw_out ? Layout::kPlain : Layout::kNhwc);
+    offset = 0;
+  }
+  count_igemm_conv();
+  CudaRun* r = &run;
+  // "name (igemm 3x3s2 64->128 @80x80 tile 128x128[, residual][, into concat][, NCHW out])":
+  // the node name first, as in cuDNN's step label, so profiles of both paths join per node.
+  auto str = [](int64_t v) { return std::to_string(v); };
+  const std::string label =
+      node.name + " (igemm " + str(d.kh) + "x" + str(d.kw) + "s" + str(d.sh) + " " + str(d.cin) +
+      "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) + " tile " + str(d.tile_m) + "x" +
+      str(d.tile_n) + (zb >= 0 ? ", residual" : "") + (slice.buf >= 0 ? ", into concat" : "") +
+      (nchw_out ? ", NCHW out" : "") + ")";
+  run.add_step(label, {xb, zb, wbuf, bbuf, outb}, [=](cudaStream_t st) {
+    const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
+    void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements
+    CUDA_CHECK(launch_conv_igemm(d, r->ptr(xb), r->ptr(wbuf), bp, zb >= 0 ? r->ptr(zb) : nullptr,
+                                 out, st));
+    return Status();
+  });
+  return true;
+}
+
+}  // namespace fungen::cuda

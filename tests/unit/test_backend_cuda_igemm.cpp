@@ -1,0 +1,196 @@
+// The implicit-GEMM tensor-core convolution (FUNGEN_CUDA_IGEMM=1, conv_igemm.cuh) against the
+// reference backend, fp16, fresh random inputs on each of three runs (eager, graph capture,
+// replay), batch 1 and 3, on shapes from YOLO11n / YOLO12s:
+//  - 1x1 and 3x3 convs, stride 1 and 2, odd spatial sizes, K not a multiple of the 32-wide K tile
+//    (3x3 x 16 channels), C_out not a multiple of the N tile (24, 80), wide layers (256 -> 512,
+//    512 -> 256, 3x3 s2 256 -> 256), with and without bias / SiLU;
+//  - a residual (FusedConv z), outputs written into Concat slices (offsets 0 and 48 of 72; C2f's
+//    Split -> Concat with a residual bottleneck), a slice at offset 5 (not a multiple of 8: that
+//    conv stays on cuDNN), head convs read by a Reshape (NCHW written by the kernel).
+// Each case also checks that the kernel was taken for at least the convs it should take, and
+// fp32 checks that the switch leaves fp32 on cuDNN.
+// Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
+#ifdef FUNGEN_HAVE_CUDA
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <iterator>
+#include <string>
+
+#include "backends/cuda/conv_igemm.cuh"
+#include "cuda_test_util.h"
+#include "fungen/engine.h"
+#include "model_builder.h"
+#include "op_test_util.h"
+#include "runtime/backend.h"
+
+namespace fungen::test {
+namespace {
+
+// Conv (+ bias) (+ SiLU as Sigmoid * x), weights of variance 1/fan_in so that deep chains keep
+// activations near 1 (fp16 stays far from overflow, errors stay relative).
+void conv(ModelBuilder& b, std::mt19937& rng, const std::string& x, const std::string& y,
+          int64_t cin, int64_t cout, int64_t k, int64_t stride, bool bias, bool silu) {
+  const float a = std::sqrt(3.0f / static_cast<float>(cin * k * k));
+  b.initializer(y + "_w", random_tensor({cout, cin, k, k}, rng, -a, a));
+  std::vector<std::string> in = {x, y + "_w"};
+  if (bias) {
+    b.initializer(y + "_b", random_tensor({cout}, rng, -0.5f, 0.5f));
+    in.push_back(y + "_b");
+  }
+  const std::string c = silu ? y + "_c" : y;
+  b.node("Conv", in, {c}, conv_attrs(k, stride));
+  if (silu) {
+    b.node("Sigmoid", {c}, {y + "_s"});
+    b.node("Mul", {c, y + "_s"}, {y});
+  }
+}
+
+// A chain of YOLO11n-like layers: 3x3 s2 16 -> 32 (K = 144), 1x1 32 -> 64, 3x3 64 -> 64 with a
+// residual, 3x3 s2 64 -> 128 without bias or SiLU, 1x1 128 -> 24 (partial N tile). 5 igemm convs.
+std::string chain_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {n, 16, h, w});
+  conv(b, rng, "x", "a", 16, 32, 3, 2, true, true);
+  conv(b, rng, "a", "b", 32, 64, 1, 1, true, true);
+  conv(b, rng, "b", "c", 64, 64, 3, 1, true, true);
+  b.node("Add", {"c", "b"}, {"r"});  // residual: the conv's z input
+  b.initializer("d_w", random_tensor({128, 64, 3, 3}, rng, -0.07f, 0.07f));
+  b.node("Conv", {"r", "d_w"}, {"d"}, conv_attrs(3, 2));
+  conv(b, rng, "d", "e", 128, 24, 1, 1, true, true);
+  b.output("r");
+  b.output("d");
+  b.output("e");
+  return b.build();
+}
+
+// YOLO12s-like wide layers at small maps: 1x1 256 -> 512, 1x1 512 -> 256, 3x3 s2 256 -> 256.
+std::string wide_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {n, 256, h, w});
+  conv(b, rng, "x", "a", 256, 512, 1, 1, true, true);
+  conv(b, rng, "a", "b", 512, 256, 1, 1, true, true);
+  conv(b, rng, "b", "c", 256, 256, 3, 2, true, true);
+  b.output("b");
+  b.output("c");
+  return b.build();
+}
+
+// Convs written into Concat slices: p1 at offset 0 and p2 at 48 of a 72-channel row (igemm);
+// q at offset 5 of a 21-channel row (not a multiple of 8: cuDNN and its epilogue). 3 igemm convs
+// (p1, p2, out; the 21-channel consumer is cuDNN's).
+std::string concat_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {n, 32, h, w});
+  b.input("x5", DType::kFloat32, {n, 5, h, w});
+  conv(b, rng, "x", "p1", 32, 16, 1, 1, true, true);
+  conv(b, rng, "x", "p2", 32, 24, 3, 1, true, true);
+  b.node("Concat", {"p1", "x", "p2"}, {"cat"}, {{"axis", attr_int(1)}});
+  conv(b, rng, "cat", "out", 72, 32, 1, 1, true, true);
+  conv(b, rng, "x", "q", 32, 16, 3, 1, true, true);
+  b.node("Concat", {"x5", "q"}, {"cat2"}, {{"axis", attr_int(1)}});
+  conv(b, rng, "cat2", "out2", 21, 8, 1, 1, true, true);
+  b.output("out");
+  b.output("out2");
+  return b.build();
+}
+
+// C2f / C3k2: cv1 (1x1) writes both Split halves into the Concat in place; a bottleneck of two
+// 3x3 convs with a residual; cv2 reads the 48-channel concat. 4 igemm convs.
+std::string c2f_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {n, 32, h, w});
+  conv(b, rng, "x", "cv1", 32, 32, 1, 1, true, true);
+  b.initializer("split", int64_tensor({2}, {16, 16}));
+  b.node("Split", {"cv1", "split"}, {"p", "q"}, {{"axis", attr_int(1)}});
+  conv(b, rng, "q", "m1", 16, 16, 3, 1, true, true);
+  conv(b, rng, "m1", "m2", 16, 16, 3, 1, true, true);
+  b.node("Add", {"q", "m2"}, {"m"});
+  b.node("Concat", {"p", "q", "m"}, {"cat"}, {{"axis", attr_int(1)}});
+  conv(b, rng, "cat", "out", 48, 32, 1, 1, true, true);
+  b.output("out");
+  return b.build();
+}
+
+// YOLO's head: 3x3 64 -> 64 then 1x1 64 -> 80 with bias only, read by a Reshape (the kernel
+// writes NCHW); a 3x3 64 -> 64 read by a Reshape too (SiLU, NCHW). 3 igemm convs.
+std::string head_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {n, 64, h, w});
+  conv(b, rng, "x", "a", 64, 64, 3, 1, true, true);
+  conv(b, rng, "a", "cls", 64, 80, 1, 1, true, false);
+  b.initializer("shape", int64_tensor({3}, {n, 80, h * w}));
+  b.node("Reshape", {"cls", "shape"}, {"cls_r"});
+  conv(b, rng, "x", "box", 64, 64, 3, 1, true, true);
+  b.initializer("shape2", int64_tensor({3}, {n, 64, h * w}));
+  b.node("Reshape", {"box", "shape2"}, {"box_r"});
+  b.output("cls_r");
+  b.output("box_r");
+  return b.build();
+}
+
+struct Case {
+  const char* name;
+  std::function<std::string(std::mt19937&, int64_t)> model;
+  int igemm_convs;  // at least this many convs must take the kernel
+};
+
+const Case kCases[] = {
+    {"chain_13x17", [](std::mt19937& r, int64_t n) { return chain_model(r, n, 13, 17); }, 5},
+    {"chain_40x40", [](std::mt19937& r, int64_t n) { return chain_model(r, n, 40, 40); }, 5},
+    {"wide_10x10", [](std::mt19937& r, int64_t n) { return wide_model(r, n, 10, 10); }, 3},
+    {"wide_7x9", [](std::mt19937& r, int64_t n) { return wide_model(r, n, 7, 9); }, 3},
+    {"concat_11x9", [](std::mt19937& r, int64_t n) { return concat_model(r, n, 11, 9); }, 3},
+    {"c2f_20x20", [](std::mt19937& r, int64_t n) { return c2f_model(r, n, 20, 20); }, 4},
+    {"c2f_15x21", [](std::mt19937& r, int64_t n) { return c2f_model(r, n, 15, 21); }, 4},
+    {"head_20x20", [](std::mt19937& r, int64_t n) { return head_model(r, n, 20, 20); }, 3},
+    {"head_12x20", [](std::mt19937& r, int64_t n) { return head_model(r, n, 12, 20); }, 3},
+};
+
+class CudaIgemmTest : public ::testing::TestWithParam<std::tuple<int, int>> {
+ protected:
+  void SetUp() override {
+    if (cuda_device_count() == 0)
+      GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
+  }
+};
+
+TEST_P(CudaIgemmTest, MatchesReference) {
+  const Case& c = kCases[std::get<0>(GetParam())];
+  const int64_t batch = std::get<1>(GetParam());
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "1");
+  const uint32_t seed = test_seed();
+  std::mt19937 rng(seed);
+  const int before = cuda::igemm_convs_lowered();
+  expect_cuda_matches_reference(c.model(rng, batch), "fp16", rng, 3, c.name, seed, true);
+  EXPECT_GE(cuda::igemm_convs_lowered() - before, c.igemm_convs)
+      << c.name << ": fewer convolutions than expected took the igemm kernel";
+}
+
+INSTANTIATE_TEST_SUITE_P(Igemm, CudaIgemmTest,
+                         ::testing::Combine(::testing::Range(0,
+                                                             static_cast<int>(std::size(kCases))),
+                                            ::testing::Values(1, 3)),
+                         [](const ::testing::TestParamInfo<std::tuple<int, int>>& info) {
+                           return std::string(kCases[std::get<0>(info.param)].name) + "_b" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
+
+// fp32 stays on cuDNN with the switch on (and still matches).
+TEST(CudaIgemm, Fp32LeftToCudnn) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "1");
+  const uint32_t seed = test_seed();
+  std::mt19937 rng(seed);
+  const int before = cuda::igemm_convs_lowered();
+  expect_cuda_matches_reference(chain_model(rng, 2, 13, 17), "fp32", rng, 2, "chain fp32", seed,
+                                true);
+  EXPECT_EQ(cuda::igemm_convs_lowered() - before, 0);
+}
+
+}  // namespace
+}  // namespace fungen::test
+
+#endif  // FUNGEN_HAVE_CUDA
