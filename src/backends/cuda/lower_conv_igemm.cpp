@@ -132,17 +132,15 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node) {
   const Tensor& wt = run.constant(w);
   const std::vector<uint16_t> packed = pack_igemm_weights(wt.data<float>(), d);
   const int wbuf = run.persistent(packed.size() * sizeof(uint16_t));
-  if (!run.ptr(wbuf)) return out_of_memory("cuda: cannot allocate convolution weights");
-  CUDA_CHECK(cudaMemcpy(run.ptr(wbuf), packed.data(), packed.size() * sizeof(uint16_t),
-                        cudaMemcpyHostToDevice));
+  FUNGEN_RETURN_IF_ERROR(
+      run.upload(run.ptr(wbuf), packed.data(), packed.size() * sizeof(uint16_t)));
   int bbuf = -1;
   if (b >= 0) {
     const Tensor& bt = run.constant(b);
     if (bt.numel() != ys[1]) return internal_error("cuda igemm: bias size of '" + node.name + "'");
     bbuf = run.persistent(static_cast<size_t>(bt.numel()) * sizeof(float));
-    if (!run.ptr(bbuf)) return out_of_memory("cuda: cannot allocate convolution bias");
-    CUDA_CHECK(cudaMemcpy(run.ptr(bbuf), bt.data<float>(),
-                          static_cast<size_t>(bt.numel()) * sizeof(float), cudaMemcpyHostToDevice));
+    FUNGEN_RETURN_IF_ERROR(run.upload(run.ptr(bbuf), bt.data<float>(),
+                                      static_cast<size_t>(bt.numel()) * sizeof(float)));
   }
 
   FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, Layout::kNhwc));
