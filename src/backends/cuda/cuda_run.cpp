@@ -129,6 +129,16 @@ int CudaRun::new_buf(size_t bytes) {
   return static_cast<int>(bufs_.size()) - 1;
 }
 
+int CudaRun::only_reader(int value) const {
+  if (uses(value) != 1) return -1;
+  for (size_t k = first_node_; k <= last_node_; ++k) {
+    for (int in : graph_.nodes[k].inputs) {
+      if (in == value) return static_cast<int>(k);
+    }
+  }
+  return -1;
+}
+
 void CudaRun::touch(int buf) {
   Buf& b = bufs_[static_cast<size_t>(buf)];
   int now = static_cast<int>(steps_.size());
@@ -250,7 +260,11 @@ Status CudaRun::lower(const NodeRun& run) {
              });
   }
   input_steps_ = steps_.size();
+  absorbed_.assign(graph_.nodes.size(), 0);
+  first_node_ = run.first;
+  last_node_ = run.last;
   for (size_t k = run.first; k <= run.last; ++k) {
+    if (absorbed_[k]) continue;
     const Node& node = graph_.nodes[k];
     const CudaOp* op = find_cuda_op(node.op_type);
     if (!op) return unsupported("cuda: no lowering for " + node.describe(graph_.opset));

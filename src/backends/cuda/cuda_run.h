@@ -40,6 +40,7 @@ struct CudaContext {
   cublasHandle_t cublas = nullptr;
   Elem elem = Elem::kF16;
   bool nhwc = true;      // keep conv activations channels-last
+  bool fuse_dfl = true;  // YOLO's DFL head as one kernel (lower_dfl; FUNGEN_CUDA_DFL=0: off)
   bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
   // FUNGEN_CUDA_POISON=1: fill the activation arena with NaN (all-ones bytes, NaN in fp16 and
@@ -134,6 +135,11 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   void mark_placed(int value, int concat) { placed_into_[static_cast<size_t>(value)] = concat; }
   // Node inputs and graph outputs that read `value` (whole graph).
   int uses(int value) const { return uses_[static_cast<size_t>(value)]; }
+  // The node of this run that reads `value` when it is its only use (index into graph().nodes),
+  // else -1.
+  int only_reader(int value) const;
+  // A node lowered as part of an earlier one (a fused pattern): the loop skips it.
+  void absorb(int node) { absorbed_[static_cast<size_t>(node)] = 1; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
   int persistent(size_t bytes);
   // Weights or constants to the device on the run's stream, waited for (upload_and_wait).
@@ -191,6 +197,8 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   std::vector<Candidate> candidates_;  // value -> slice it may be written into (placement())
   std::vector<int> placed_into_;       // value -> the Concat output it was written into, or -1
   std::vector<int> uses_;
+  std::vector<char> absorbed_;             // node -> lowered by an earlier node's lowering
+  size_t first_node_ = 0, last_node_ = 0;  // this run's nodes
   void find_placements(const NodeRun& run);
   std::vector<Step> steps_;
   std::vector<int> input_staging_, output_staging_;  // fp32 plain, one per run input/output
@@ -236,6 +244,10 @@ Status lower_maxpool(CudaRun& run, const Node& node);
 Status lower_resize(CudaRun& run, const Node& node);
 Status lower_view(CudaRun& run, const Node& node);
 Status lower_transpose(CudaRun& run, const Node& node);
+// YOLO's DFL (Transpose -> Softmax -> expectation Conv) as one kernel when `transpose` starts one:
+// true when lowered (the Softmax and the Conv are absorbed), false to lower it as a Transpose.
+Result<bool> lower_dfl(CudaRun& run, const Node& transpose);
+int dfl_fusions_lowered();  // how many DFL heads were lowered so, in this process (tests)
 Status lower_softmax(CudaRun& run, const Node& node);
 
 bool check_conv(const Node& node, const Graph& graph);

@@ -134,6 +134,10 @@ bool read_by_convs_only(const Graph& g, int value) {
 // convolutions is written NHWC directly: the permutation absorbs both layout changes (YOLO's
 // DFL: Softmax -> Transpose -> Conv becomes one row gather instead of two transposes).
 Status lower_transpose(CudaRun& run, const Node& node) {
+  if (run.ctx().fuse_dfl) {
+    FUNGEN_ASSIGN_OR_RETURN(bool dfl, lower_dfl(run, node));
+    if (dfl) return Status();
+  }
   const int x = node.inputs[0], y = node.outputs[0];
   const Shape& s = run.shape(x);
   const int rank = static_cast<int>(s.size());

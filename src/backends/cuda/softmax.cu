@@ -48,6 +48,7 @@ __global__ void softmax_rows_warp(const T* x, T* y, int64_t rows, int64_t len) {
 // Short lines across an inner axis (YOLO's DFL, len 16): one thread per line, the line held
 // in registers, so x is read once.
 constexpr int kShortLen = 32;
+static_assert(kShortLen == kMaxExpectLen, "the expectation kernel holds a line in registers");
 template <class T>
 __global__ void softmax_short_kernel(const T* x, T* y, int64_t outer, int64_t len, int64_t inner) {
   int64_t lines = outer * inner;
@@ -106,6 +107,37 @@ __global__ void softmax_rows_vec(const uint4* x, uint4* y, int64_t rows) {
   }
 }
 
+// YOLO's DFL in one pass: y[g, a] = sum_k softmax_k(x[g, k, a]) * w[k] + bias over short lines
+// (len <= kShortLen) across an inner axis — the Softmax and the 1x1 Conv that follows it.
+template <class T>
+__global__ void softmax_expect_kernel(const T* x, T* y, SoftmaxWeights w, int64_t groups, int len,
+                                      int64_t inner) {
+  const int64_t lines = groups * inner;
+  FUNGEN_GRID_STRIDE(l, lines) {
+    const int64_t g = l / inner, a = l - g * inner;
+    const int64_t base = g * len * inner + a;
+    float v[kShortLen];
+    float m = -FLT_MAX;
+#pragma unroll
+    for (int k = 0; k < kShortLen; ++k) {
+      if (k < len) {
+        v[k] = load(x, base + k * inner);
+        m = fmaxf(m, v[k]);
+      }
+    }
+    float sum = 0.0f, acc = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kShortLen; ++k) {
+      if (k < len) {
+        const float e = __expf(v[k] - m);
+        sum += e;
+        acc += e * w.w[k];
+      }
+    }
+    store(y, l, acc / sum + w.bias);
+  }
+}
+
 bool aligned16(const void* p) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
@@ -126,6 +158,19 @@ void dispatch(const T* x, T* y, int64_t outer, int64_t len, int64_t inner, cudaS
 }
 
 }  // namespace
+
+void launch_softmax_expectation(Elem e, const void* x, void* y, const SoftmaxWeights& w,
+                                int64_t groups, int len, int64_t inner, cudaStream_t stream) {
+  const int64_t lines = groups * inner;
+  if (lines == 0 || len <= 0 || len > kMaxExpectLen) return;
+  if (e == Elem::kF16) {
+    softmax_expect_kernel<<<blocks_for(lines), kThreads, 0, stream>>>(
+        static_cast<const __half*>(x), static_cast<__half*>(y), w, groups, len, inner);
+  } else {
+    softmax_expect_kernel<<<blocks_for(lines), kThreads, 0, stream>>>(
+        static_cast<const float*>(x), static_cast<float*>(y), w, groups, len, inner);
+  }
+}
 
 void launch_softmax(Elem e, const void* x, void* y, int64_t outer, int64_t len, int64_t inner,
                     cudaStream_t stream) {
