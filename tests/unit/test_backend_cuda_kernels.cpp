@@ -2,7 +2,8 @@
 // family, odd sizes on purpose (vector and scalar paths both), fresh random inputs and weights
 // each run, fp32 (tight) and fp16 (loose), three runs each (eager, graph capture, replay):
 //  - depthwise conv (3x3 s1, 5x5 s2; C 24 -> 16-byte path, C 5 -> scalar) with bias, SiLU, residual
-//  - small-C_in conv (the 3-channel first layer) reading the plain input
+//  - small-C_in conv (the 3-channel first layer) reading the plain input: the stem kernel
+//    (3x3, 16 or 32 channels, weights in the kernel parameters) and the generic one
 //  - convolutions writing straight into their Concat slice (row length 45: scalar epilogue),
 //    a Split(conv) -> Concat pair (C2f) and an upsampled map (Resize) written in place
 //  - Transpose / layout changes of odd sizes (tiled transpose, row gather, generic walk), and
@@ -51,8 +52,15 @@ std::string small_cin_model(std::mt19937& rng) {
   conv_silu(b, rng, "x", "c1", 3, 16, 3, 2, 1);
   b.initializer("c2_w", random_tensor({32, 3, 1, 1}, rng, -0.5f, 0.5f));
   b.node("Conv", {"x", "c2_w"}, {"c2"}, conv_attrs(1, 1));
+  // The stem kernel's other cases: 32 channels (two chunks), stride 1, no bias, no SiLU; and 48
+  // channels (too many for it: the generic small-C_in kernel).
+  b.initializer("c3_w", random_tensor({32, 3, 3, 3}, rng, -0.5f, 0.5f));
+  b.node("Conv", {"x", "c3_w"}, {"c3"}, conv_attrs(3, 1));
+  conv_silu(b, rng, "x", "c4", 3, 48, 3, 2, 1);
   b.output("c1");
   b.output("c2");
+  b.output("c3");
+  b.output("c4");
   return b.build();
 }
 

@@ -151,6 +151,76 @@ bool aligned16(const void* p) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
 
+// One output pixel, channels [16 kChunk, 16 kChunk + 16): every index into the parameter block
+// is a compile-time constant, so the multiplies read their weights straight from the constant
+// bank.
+template <class T, bool kSilu, int kChunk>
+__device__ __forceinline__ void stem_pixel(const T* __restrict__ x, T* __restrict__ out,
+                                           const StemWeights& p, const DirectConvDesc& d, int n,
+                                           int oy, int ox, int64_t pixel, bool vec_store) {
+  constexpr int kC = 16;
+  float acc[kC];
+#pragma unroll
+  for (int k = 0; k < kC; ++k) acc[k] = p.bias[kChunk * kC + k];
+  const int iy0 = oy * d.sh - d.ph, ix0 = ox * d.sw - d.pw;
+  const int h = static_cast<int>(d.h), w = static_cast<int>(d.w);
+#pragma unroll
+  for (int ci = 0; ci < kStemCin; ++ci) {
+    const T* xc = x + (static_cast<int64_t>(n) * kStemCin + ci) * d.h * d.w;
+#pragma unroll
+    for (int ky = 0; ky < kStemK; ++ky) {
+      const int iy = iy0 + ky;
+      const bool row_in = iy >= 0 && iy < h;
+#pragma unroll
+      for (int kx = 0; kx < kStemK; ++kx) {
+        const int ix = ix0 + kx;
+        const float v =
+            row_in && ix >= 0 && ix < w ? load(xc, static_cast<int64_t>(iy) * w + ix) : 0.0f;
+        constexpr int kTaps = kStemCin * kStemK * kStemK;
+        const int tap = (ci * kStemK + ky) * kStemK + kx;
+#pragma unroll
+        for (int k = 0; k < kC; ++k) acc[k] = fmaf(v, p.w[(kChunk * kTaps + tap) * kC + k], acc[k]);
+      }
+    }
+  }
+  if constexpr (kSilu) {
+#pragma unroll
+    for (int k = 0; k < kC; ++k) acc[k] = silu(acc[k]);
+  }
+  T* dst = out + pixel * d.out_ld + kChunk * kC;
+  constexpr int kV = 16 / sizeof(T);
+  if (vec_store) {
+#pragma unroll
+    for (int k = 0; k < kC; k += kV) store_n<T, kV>(dst + k, acc + k);
+  } else {
+#pragma unroll
+    for (int k = 0; k < kC; ++k) store(dst, k, acc[k]);
+  }
+}
+
+// blockIdx.y: the 16-channel chunk; 32-bit pixel arithmetic (the caller checks the range).
+template <class T, bool kSilu>
+__global__ void __launch_bounds__(kThreads)
+    stem_kernel(const T* __restrict__ x, T* __restrict__ out, const StemWeights p,
+                const DirectConvDesc d, int pixels, bool vec_store) {
+  const int ohw = static_cast<int>(d.oh * d.ow), ow = static_cast<int>(d.ow);
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < pixels; i += gridDim.x * blockDim.x) {
+    const int n = i / ohw, r = i - n * ohw, oy = r / ow, ox = r - oy * ow;
+    if (blockIdx.y == 0)
+      stem_pixel<T, kSilu, 0>(x, out, p, d, n, oy, ox, i, vec_store);
+    else
+      stem_pixel<T, kSilu, 1>(x, out, p, d, n, oy, ox, i, vec_store);
+  }
+}
+
+template <class T, bool kSilu>
+void stem(const T* x, const StemWeights& w, T* out, const DirectConvDesc& d, cudaStream_t s) {
+  const bool vec = d.out_ld % (16 / sizeof(T)) == 0 && aligned16(out);
+  const int pixels = static_cast<int>(d.n * d.oh * d.ow);
+  const dim3 grid(blocks_for(pixels), static_cast<unsigned>(d.cout / 16));
+  stem_kernel<T, kSilu><<<grid, kThreads, 0, s>>>(x, out, w, d, pixels, vec);
+}
+
 template <class T, bool kSilu>
 void depthwise(const T* x, const float* w, const float* bias, const T* z, T* out,
                const DirectConvDesc& d, cudaStream_t s) {
@@ -197,6 +267,32 @@ void launch_depthwise_conv(Elem e, const void* x, const float* w, const float* b
       depthwise<float, true>(xt, w, bias, zt, ot, d, stream);
     else
       depthwise<float, false>(xt, w, bias, zt, ot, d, stream);
+  }
+}
+
+bool stem_conv_fits(const DirectConvDesc& d) {
+  return d.cin == kStemCin && d.kh == kStemK && d.kw == kStemK && d.cout % 16 == 0 &&
+         d.cout <= kStemMaxCout && d.n * d.oh * d.ow < (int64_t{1} << 31) &&
+         d.n * d.cin * d.h * d.w < (int64_t{1} << 31) && d.h < (1 << 30) && d.w < (1 << 30);
+}
+
+void launch_stem_conv(Elem e, const void* x, const StemWeights& w, void* out,
+                      const DirectConvDesc& d, cudaStream_t stream) {
+  if (d.n * d.oh * d.ow == 0) return;
+  if (e == Elem::kF16) {
+    auto* xt = static_cast<const __half*>(x);
+    auto* ot = static_cast<__half*>(out);
+    if (d.silu)
+      stem<__half, true>(xt, w, ot, d, stream);
+    else
+      stem<__half, false>(xt, w, ot, d, stream);
+  } else {
+    auto* xt = static_cast<const float*>(x);
+    auto* ot = static_cast<float*>(out);
+    if (d.silu)
+      stem<float, true>(xt, w, ot, d, stream);
+    else
+      stem<float, false>(xt, w, ot, d, stream);
   }
 }
 

@@ -33,4 +33,16 @@ void launch_depthwise_conv(Elem e, const void* x, const float* w, const float* b
 void launch_small_cin_conv(Elem e, const void* x, const float* w, const float* bias, void* out,
                            const DirectConvDesc& d, cudaStream_t stream);
 
+// The 3-channel 3x3 first layer with C_out 16 or 32 (YOLO n/s/m... stems): the weights travel in
+// the kernel's parameters (constant bank: every multiply takes its weight as an operand, no
+// load), one thread per output pixel and 16 channels. w[chunk][ci][ky][kx][16], bias[C_out].
+inline constexpr int kStemCin = 3, kStemK = 3, kStemMaxCout = 32;
+struct StemWeights {
+  float w[kStemMaxCout * kStemCin * kStemK * kStemK];
+  float bias[kStemMaxCout];
+};
+bool stem_conv_fits(const DirectConvDesc& d);
+void launch_stem_conv(Elem e, const void* x, const StemWeights& w, void* out,
+                      const DirectConvDesc& d, cudaStream_t stream);
+
 }  // namespace fungen::cuda

@@ -6,6 +6,7 @@
 // FUNGEN_CUDA_DIRECT=0 sends every convolution to cuDNN (for comparison).
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "backends/cuda/conv_direct.cuh"
@@ -68,28 +69,40 @@ Result<bool> lower_conv_direct(CudaRun& run, const Node& node) {
   d.pw = static_cast<int>(pads[1]);
   d.silu = node.attr_string("activation", "") == "silu";
 
-  // Weights rearranged on the host: depthwise [kh][kw][C], small C_in [C_in][kh][kw][C_out].
   const Tensor& wt = run.constant(w);
   const float* src = wt.data<float>();
-  std::vector<float> host(static_cast<size_t>(weights));
   const int64_t kh = ws[2], kw = ws[3], co = ws[0], ci = ws[1];
-  for (int64_t o = 0; o < co; ++o) {
-    for (int64_t i = 0; i < ci; ++i) {
-      for (int64_t r = 0; r < kh * kw; ++r) {
-        const float v = src[(o * ci + i) * kh * kw + r];
-        if (depthwise)
-          host[static_cast<size_t>(r * co + o)] = v;
-        else
-          host[static_cast<size_t>((i * kh * kw + r) * co + o)] = v;
+  // The 3-channel 3x3 stem: weights and bias in the kernel's parameters (conv_direct.cuh).
+  const bool stem = !depthwise && stem_conv_fits(d) && (b < 0 || run.constant(b).numel() == co);
+  auto stem_w = std::make_shared<StemWeights>();
+  int wbuf = -1, bbuf = -1;
+  if (stem) {
+    constexpr int kTaps = kStemCin * kStemK * kStemK;
+    for (int64_t o = 0; o < co; ++o) {
+      for (int64_t t = 0; t < kTaps; ++t)
+        stem_w->w[((o / 16) * kTaps + t) * 16 + o % 16] = src[o * kTaps + t];
+      stem_w->bias[o] = b >= 0 ? run.constant(b).data<float>()[o] : 0.0f;
+    }
+  } else {
+    // Weights rearranged on the host: depthwise [kh][kw][C], small C_in [C_in][kh][kw][C_out].
+    std::vector<float> host(static_cast<size_t>(weights));
+    for (int64_t o = 0; o < co; ++o) {
+      for (int64_t i = 0; i < ci; ++i) {
+        for (int64_t r = 0; r < kh * kw; ++r) {
+          const float v = src[(o * ci + i) * kh * kw + r];
+          if (depthwise)
+            host[static_cast<size_t>(r * co + o)] = v;
+          else
+            host[static_cast<size_t>((i * kh * kw + r) * co + o)] = v;
+        }
       }
     }
-  }
-  FUNGEN_ASSIGN_OR_RETURN(int wbuf, upload(run, host));
-  int bbuf = -1;
-  if (b >= 0) {
-    const Tensor& bt = run.constant(b);
-    FUNGEN_ASSIGN_OR_RETURN(
-        bbuf, upload(run, std::vector<float>(bt.data<float>(), bt.data<float>() + bt.numel())));
+    FUNGEN_ASSIGN_OR_RETURN(wbuf, upload(run, host));
+    if (b >= 0) {
+      const Tensor& bt = run.constant(b);
+      FUNGEN_ASSIGN_OR_RETURN(
+          bbuf, upload(run, std::vector<float>(bt.data<float>(), bt.data<float>() + bt.numel())));
+    }
   }
 
   // Depthwise reads NHWC; the small-C_in kernel reads the plain layout (the model input).
@@ -109,12 +122,19 @@ Result<bool> lower_conv_direct(CudaRun& run, const Node& node) {
   }
   const Elem e = run.elem();
   CudaRun* r = &run;
-  const std::string label = node.name + (depthwise ? " (depthwise kernel" : " (small-cin kernel") +
+  const std::string label = node.name +
+                            (depthwise ? " (depthwise kernel"
+                             : stem    ? " (stem kernel"
+                                       : " (small-cin kernel") +
                             (slice.buf >= 0 ? ", into concat)" : ")");
   run.add_step(label, {xb, zb, wbuf, bbuf, outb}, [=](cudaStream_t st) {
+    void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * elem_size(e);
+    if (stem) {
+      launch_stem_conv(e, r->ptr(xb), *stem_w, out, d, st);
+      return Status();
+    }
     const float* wp = static_cast<const float*>(r->ptr(wbuf));
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
-    void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * elem_size(e);
     if (depthwise)
       launch_depthwise_conv(e, r->ptr(xb), wp, bp, zb >= 0 ? r->ptr(zb) : nullptr, out, d, st);
     else
