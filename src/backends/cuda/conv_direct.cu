@@ -47,25 +47,30 @@ __device__ __forceinline__ void store_n(T* p, const float* v) {
   }
 }
 
-// One thread: output pixel p, channels [c, c + kN).
-template <class T, bool kSilu, int kN>
+// One thread: output pixel p, channels [c, c + kN). I: the index type (32-bit when every index
+// fits: 64-bit divisions cost more than the convolution's arithmetic).
+template <class T, bool kSilu, int kN, class I>
 __global__ void depthwise_kernel(const T* __restrict__ x, const float* __restrict__ w,
                                  const float* __restrict__ bias, const T* __restrict__ z,
                                  T* __restrict__ out, DirectConvDesc d) {
-  const int64_t groups = d.cout / kN, total = d.n * d.oh * d.ow * groups;
-  FUNGEN_GRID_STRIDE(i, total) {
-    const int64_t p = i / groups, c = (i - p * groups) * kN;
-    const int64_t ox = p % d.ow, t = p / d.ow, oy = t % d.oh, n = t / d.oh;
+  const I groups = static_cast<I>(d.cout / kN), ow = static_cast<I>(d.ow),
+          oh = static_cast<I>(d.oh);
+  const I h = static_cast<I>(d.h), wd = static_cast<I>(d.w), cin = static_cast<I>(d.cin);
+  const I total = static_cast<I>(d.n) * oh * ow * groups;
+  const I stride = static_cast<I>(gridDim.x) * blockDim.x;
+  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    const I p = i / groups, c = (i - p * groups) * kN;
+    const I t = p / ow, ox = p - t * ow, n = t / oh, oy = t - n * oh;
     float acc[kN];
     for (int k = 0; k < kN; ++k) acc[k] = bias ? bias[c + k] : 0.0f;
     for (int ky = 0; ky < d.kh; ++ky) {
-      const int64_t iy = oy * d.sh - d.ph + ky;
-      if (iy < 0 || iy >= d.h) continue;
+      const int iy = static_cast<int>(oy) * d.sh - d.ph + ky;
+      if (iy < 0 || iy >= static_cast<int>(h)) continue;
       for (int kx = 0; kx < d.kw; ++kx) {
-        const int64_t ix = ox * d.sw - d.pw + kx;
-        if (ix < 0 || ix >= d.w) continue;
+        const int ix = static_cast<int>(ox) * d.sw - d.pw + kx;
+        if (ix < 0 || ix >= static_cast<int>(wd)) continue;
         float v[kN];
-        load_n<T, kN>(x + ((n * d.h + iy) * d.w + ix) * d.cin + c, v);
+        load_n<T, kN>(x + ((n * h + static_cast<I>(iy)) * wd + static_cast<I>(ix)) * cin + c, v);
         const float* wk = w + (ky * d.kw + kx) * d.cout + c;
         if constexpr (kN % 4 == 0) {  // c and cout multiples of 4: 16-byte aligned weights
 #pragma unroll
@@ -228,11 +233,19 @@ void depthwise(const T* x, const float* w, const float* bias, const T* z, T* out
   const bool vec = d.cout % kN == 0 && d.out_ld % kN == 0 && aligned16(x) && aligned16(out) &&
                    (!z || aligned16(z));
   const int64_t pixels = d.n * d.oh * d.ow;
-  if (vec) {
-    depthwise_kernel<T, kSilu, kN>
+  // 32-bit indices when every element index (input, output row, grid-stride step) fits.
+  const int64_t limit = int64_t{1} << 31;
+  const bool narrow =
+      pixels * std::max(d.out_ld, d.cout) < limit && d.n * d.h * d.w * d.cin < limit &&
+      pixels * d.cout + 2 * kThreads * static_cast<int64_t>(blocks_for(pixels * d.cout)) < limit;
+  if (vec && narrow) {
+    depthwise_kernel<T, kSilu, kN, uint32_t>
+        <<<blocks_for(pixels * d.cout / kN), kThreads, 0, s>>>(x, w, bias, z, out, d);
+  } else if (vec) {
+    depthwise_kernel<T, kSilu, kN, int64_t>
         <<<blocks_for(pixels * d.cout / kN), kThreads, 0, s>>>(x, w, bias, z, out, d);
   } else {
-    depthwise_kernel<T, kSilu, 1>
+    depthwise_kernel<T, kSilu, 1, int64_t>
         <<<blocks_for(pixels * d.cout), kThreads, 0, s>>>(x, w, bias, z, out, d);
   }
 }
