@@ -128,9 +128,9 @@ TEST_F(CudaIgemmAutotune, ChoiceMatchesReferenceAndIsRecorded) {
   for (int64_t batch : {1, 3}) {
     const std::string bytes = auto_model(rng, 21, 19);  // odd maps: M tails everywhere
     std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    const int timed = cuda::conv_autotune_timings();
     auto gpu = Engine::load_from_memory(span, {.backend = "cuda", .precision = "fp16"});
     ASSERT_TRUE(gpu.ok()) << gpu.status().message();
-    const int timed = cuda::conv_autotune_timings();
     expect_matches_reference(gpu.value(), bytes, batch, rng, "auto b" + std::to_string(batch),
                              seed);
     EXPECT_EQ(cuda::conv_autotune_timings() - timed, kEligibleConvs) << "batch " << batch;
@@ -167,15 +167,16 @@ TEST_F(CudaIgemmAutotune, SavedPlanReplaysTheChoicesWithoutTiming) {
   }
   EXPECT_EQ(entries, kEligibleConvs);
 
+  const int lowered1 = cuda::igemm_convs_lowered(), timed1 = cuda::conv_autotune_timings();
   auto engine = engine_from_plan(read.value());
   ASSERT_TRUE(engine.ok()) << engine.status().message();
-  const int lowered1 = cuda::igemm_convs_lowered(), timed1 = cuda::conv_autotune_timings();
   expect_matches_reference(engine.value(), bytes, 2, rng, "replayed plan", seed);
   EXPECT_EQ(cuda::conv_autotune_timings() - timed1, 0) << "the loaded plan measured again";
   EXPECT_EQ(cuda::igemm_convs_lowered() - lowered1, built_igemm)
       << "the loaded plan put another number of convs on the kernel";
   int chose_igemm = 0;
-  for (const auto& [key, choice] : read->tuning) chose_igemm += is_igemm_entry(key) && choice.algorithm == 1;
+  for (const auto& [key, choice] : read->tuning)
+    chose_igemm += is_igemm_entry(key) && choice.algorithm == 1;
   EXPECT_EQ(built_igemm, chose_igemm) << "convs on the kernel vs entries choosing it";
 }
 
@@ -193,9 +194,9 @@ TEST_F(CudaIgemmAutotune, ForcedChoicesReplayAndMatch) {
     for (auto& [key, choice] : forced.tuning) {
       if (is_igemm_entry(key)) choice = {.algorithm = igemm, .math_type = 64, .workspace = 16};
     }
+    const int lowered = cuda::igemm_convs_lowered(), timed = cuda::conv_autotune_timings();
     auto engine = engine_from_plan(forced);
     ASSERT_TRUE(engine.ok()) << engine.status().message();
-    const int lowered = cuda::igemm_convs_lowered(), timed = cuda::conv_autotune_timings();
     expect_matches_reference(engine.value(), bytes, 1, rng,
                              igemm ? "forced igemm 64x16" : "forced cudnn", seed);
     EXPECT_EQ(cuda::conv_autotune_timings() - timed, 0);

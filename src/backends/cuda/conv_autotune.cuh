@@ -49,8 +49,8 @@ using CandidateLaunch = std::function<cudaError_t(cudaStream_t)>;
 
 // Median milliseconds of one `launch` over `samples` timed launches after `warmup` untimed ones
 // (the first launch of a kernel also loads its module). Waits for the stream.
-Result<float> median_launch_ms(cudaStream_t stream, const CandidateLaunch& launch,
-                               int warmup = 2, int samples = 5);
+Result<float> median_launch_ms(cudaStream_t stream, const CandidateLaunch& launch, int warmup = 2,
+                               int samples = 5);
 
 // Convolutions timed by FUNGEN_CUDA_IGEMM=auto since the process started (a plan loaded from a
 // file replays its recorded choices: the tests check it times none).

@@ -22,24 +22,24 @@ enum class CudnnTimedOutput { kPacked, kSlice, kNchw };
 
 // Median ms of lower_conv's cuDNN step for `node` (convolution + epilogue) on scratch buffers
 // (lower_conv.cpp). NHWC runs only.
-Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput out,
-                              int64_t out_ld);
+Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput out, int64_t out_ld);
 
 // The tuning cache key of the choice for this problem (the geometry, SiLU, bias, residual and
 // where the output goes); `d`'s tile is not part of it.
 std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual);
 
 struct IgemmChoice {
-  bool igemm = false;     // false: cuDNN keeps the node
+  bool igemm = false;  // false: cuDNN keeps the node
   int tile_m = 0, tile_n = 0;
-  std::string note;       // for the step labels: ", chosen: 0.41 vs cudnn 0.56 ms" and the like
+  std::string note;  // for the step labels: ", chosen: 0.41 vs cudnn 0.56 ms" and the like
 };
 
 // The choice for `d` (its tile: choose_igemm_tile's pick, the first candidate): from ctx.tuning
 // when it holds one, else measured (every candidate tile, then cuDNN) and stored there. The
-// kernel is taken only when at least 3% faster than cuDNN. A measurement that fails for lack of
-// memory leaves the node on cuDNN (one warning); other errors are returned. `fixed_tile`: only
-// d's tile is tried (FUNGEN_CUDA_IGEMM_TILE).
+// kernel is taken only when at least 3% faster than cuDNN. A measurement that fails without
+// breaking the CUDA context (no memory for the scratch, a launch refused) leaves the node on
+// cuDNN, unrecorded, with one warning; a sticky CUDA error is returned. `fixed_tile`: only d's
+// tile is tried (FUNGEN_CUDA_IGEMM_TILE).
 Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const IgemmDesc& d,
                                           bool bias, bool residual, bool into_slice,
                                           bool fixed_tile);

@@ -49,12 +49,11 @@ Result<float> time_igemm(CudaRun& run, IgemmDesc d, int tm, int tn, bool bias, b
   const size_t m = static_cast<size_t>(d.n) * d.oh * d.ow;
   const size_t out_elems = d.nchw_out ? m * d.cout : m * static_cast<size_t>(d.out_ld);
   DeviceScratch s;
-  FUNGEN_RETURN_IF_ERROR(
-      s.reserve({static_cast<size_t>(d.n) * d.h * d.w * d.cin * 2,
-                 static_cast<size_t>(igemm_cout_pad(d)) * igemm_k_pad(d) * 2,
-                 bias ? static_cast<size_t>(d.cout) * sizeof(float) : 0,
-                 residual ? m * d.cout * 2 : 0, out_elems * 2},
-                run.ctx().stream));
+  FUNGEN_RETURN_IF_ERROR(s.reserve({static_cast<size_t>(d.n) * d.h * d.w * d.cin * 2,
+                                    static_cast<size_t>(igemm_cout_pad(d)) * igemm_k_pad(d) * 2,
+                                    bias ? static_cast<size_t>(d.cout) * sizeof(float) : 0,
+                                    residual ? m * d.cout * 2 : 0, out_elems * 2},
+                                   run.ctx().stream));
   const float* b = bias ? static_cast<const float*>(s.ptr(2)) : nullptr;
   return median_launch_ms(run.ctx().stream, [&](cudaStream_t st) {
     return launch_conv_igemm(d, s.ptr(0), s.ptr(1), b, s.ptr(3), s.ptr(4), st);
@@ -67,9 +66,8 @@ std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual) {
   auto str = [](int64_t v) { return std::to_string(v); };
   return "igemm x=" + str(d.n) + "," + str(d.cin) + "," + str(d.h) + "," + str(d.w) +
          " y=" + str(d.cout) + "," + str(d.oh) + "," + str(d.ow) + " k=" + str(d.kh) + "," +
-         str(d.kw) + " str=" + str(d.sh) + "," + str(d.sw) + " pad=" + str(d.ph) + "," +
-         str(d.pw) + (d.silu ? " silu" : "") + (bias ? " bias" : "") +
-         (residual ? " residual" : "") +
+         str(d.kw) + " str=" + str(d.sh) + "," + str(d.sw) + " pad=" + str(d.ph) + "," + str(d.pw) +
+         (d.silu ? " silu" : "") + (bias ? " bias" : "") + (residual ? " residual" : "") +
          (d.nchw_out ? std::string(" nchw") : " ld=" + str(d.out_ld));
 }
 
@@ -97,20 +95,23 @@ Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const 
   float best = 0;
   int best_m = 0, best_n = 0;
   std::string tried;
-  const auto tiles = fixed_tile ? std::vector<std::pair<int, int>>{{d.tile_m, d.tile_n}}
-                                : tile_candidates(d);
-  auto out_of_memory_fallback = [&](const Status& s) -> Result<IgemmChoice> {
-    log(LogLevel::kWarn, "cuda: {}: not timed ({}); cuDNN keeps it", node.name, s.message());
+  const auto tiles =
+      fixed_tile ? std::vector<std::pair<int, int>>{{d.tile_m, d.tile_n}} : tile_candidates(d);
+  // A timing that failed without breaking the context (no memory for the scratch, a launch
+  // refused) leaves the node on cuDNN, unrecorded; a sticky CUDA error is returned.
+  auto fallback = [&](const Status& s, const std::string& what) -> Result<IgemmChoice> {
+    cudaGetLastError();
+    CUDA_CHECK(cudaStreamSynchronize(run.ctx().stream));
+    log(LogLevel::kWarn, "cuda: {}: {} not timed ({}); cuDNN keeps it", node.name, what,
+        s.message());
     IgemmChoice c;
-    c.note = ", cudnn (igemm not timed: no memory)";
+    c.note = ", cudnn (" + what + " not timed)";
     return c;
   };
   for (const auto& [tm, tn] : tiles) {
     Result<float> ms = time_igemm(run, d, tm, tn, bias, residual);
     if (!ms.ok()) {
-      if (ms.status().code() == StatusCode::kOutOfMemory) return out_of_memory_fallback(ms.status());
-      return ms.status().with_context("timing igemm tile " + std::to_string(tm) + "x" +
-                                      std::to_string(tn) + " of " + node.name);
+      return fallback(ms.status(), "igemm tile " + std::to_string(tm) + "x" + std::to_string(tn));
     }
     tried += (tried.empty() ? "" : ", ") + std::to_string(tm) + "x" + std::to_string(tn) + " " +
              ms_str(ms.value());
@@ -120,15 +121,11 @@ Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const 
       best_n = tn;
     }
   }
-  const CudnnTimedOutput out = d.nchw_out ? CudnnTimedOutput::kNchw
+  const CudnnTimedOutput out = d.nchw_out   ? CudnnTimedOutput::kNchw
                                : into_slice ? CudnnTimedOutput::kSlice
                                             : CudnnTimedOutput::kPacked;
   Result<float> cudnn_ms = time_cudnn_conv(run, node, out, d.out_ld);
-  if (!cudnn_ms.ok()) {
-    if (cudnn_ms.status().code() == StatusCode::kOutOfMemory)
-      return out_of_memory_fallback(cudnn_ms.status());
-    return cudnn_ms.status().with_context("timing cuDNN for " + node.name);
-  }
+  if (!cudnn_ms.ok()) return fallback(cudnn_ms.status(), "cudnn");
   const float cu = cudnn_ms.value();
   choice.igemm = best <= kIgemmMargin * cu;
   if (choice.igemm) {
