@@ -16,17 +16,20 @@ namespace {
 constexpr int32_t kChoseCudnn = 0, kChoseIgemm = 1;
 constexpr float kIgemmMargin = 0.97f;  // the kernel must be 3% faster to replace cuDNN
 
-bool valid_tile(int tm, int tn) {
-  return (tm == 64 || tm == 128) && (tn == 16 || tn == 32 || tn == 64 || tn == 128);
+bool valid_tile(IgemmDesc d, int tm, int tn) {
+  d.tile_m = tm;
+  d.tile_n = tn;
+  return igemm_tile_fits(d);
 }
 
 // d's tile (choose_igemm_tile), the other tile_m, and, when C_out is not a multiple of tile_n
-// (80 on a 128-wide tile wastes 3/8 of it), the widest smaller tile_n that divides C_out.
+// (80 on a 128-wide tile wastes 3/8 of it), the widest smaller tile_n that divides C_out
+// (80 -> 80, 96 -> 96, 48 -> 48, 144 -> 48, 24 -> none).
 std::vector<std::pair<int, int>> tile_candidates(const IgemmDesc& d) {
   std::vector<std::pair<int, int>> c = {{d.tile_m, d.tile_n}};
   c.emplace_back(d.tile_m == 128 ? 64 : 128, d.tile_n);
   if (d.cout % d.tile_n != 0) {
-    for (int tn : {64, 32, 16}) {
+    for (int tn : {96, 80, 64, 48, 32, 16}) {
       if (tn < d.tile_n && d.cout % tn == 0) {
         c.emplace_back(d.tile_m, tn);
         break;
@@ -84,7 +87,7 @@ Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const 
         choice.note = ", cudnn chosen (plan)";
         return choice;
       }
-      if (hit->algorithm == kChoseIgemm && valid_tile(tm, tn)) {
+      if (hit->algorithm == kChoseIgemm && valid_tile(d, tm, tn)) {
         choice = {true, tm, tn, ", chosen (plan)"};
         return choice;
       }
