@@ -72,7 +72,12 @@ std::string auto_model(std::mt19937& rng, int64_t h, int64_t w) {
   b.node("Conv", {"cat", "f_w"}, {"f"}, conv_attrs(3, 2));
   b.output("e_r");
   b.output("f");
-  b.metadata("imgsz", "[" + std::to_string(h) + ", " + std::to_string(w) + "]");
+  std::string imgsz = "[";  // appended piecewise: GCC 12's -Wrestrict misfires on "[" + string
+  imgsz += std::to_string(h);
+  imgsz += ", ";
+  imgsz += std::to_string(w);
+  imgsz += "]";
+  b.metadata("imgsz", imgsz);
   return b.build();
 }
 
