@@ -6,6 +6,9 @@
 //    K = 216 (a partial last K tile), C_out = 2 * tile_n - 8 (a partial N tile), M tails;
 //  - 3x3 s2 with NCHW output, no bias, no SiLU;
 //  - 1x1 over 40 channels (K tiles 32 + 8), odd map 19x23.
+// The C_out-sized tiles (tile_n 48, 80, 96) take only C_out multiples of tile_n: there the first
+// case has C_out = 2 * tile_n (two N tiles) and the second C_out = tile_n; igemm_tile_fits must
+// refuse the others.
 // Bytes outside the written slice must keep their sentinel (a NaN pattern).
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
@@ -163,9 +166,18 @@ TEST_P(CudaIgemmKernel, MatchesHostConvolution) {
   std::mt19937 rng(seed);
   const std::string tile =
       "tile " + std::to_string(tm) + "x" + std::to_string(tn) + " seed " + std::to_string(seed);
+  const bool exact = tn == 48 || tn == 80 || tn == 96;  // C_out must be a multiple of tile_n
+  if (exact) {
+    cuda::IgemmDesc d = desc(1, 16, 8, 8, tn + 16, 1, 1);
+    d.tile_m = tm;
+    d.tile_n = tn;
+    EXPECT_FALSE(cuda::igemm_tile_fits(d)) << tile << ": C_out " << d.cout;
+    d.cout = 3 * tn;
+    EXPECT_TRUE(cuda::igemm_tile_fits(d)) << tile << ": C_out " << d.cout;
+  }
   {
     Problem p;  // 3x3 s1 into a slice, bias + SiLU + residual
-    p.d = desc(2, 24, 13, 11, 2 * tn - 8, 3, 1);
+    p.d = desc(2, 24, 13, 11, exact ? 2 * tn : 2 * tn - 8, 3, 1);
     p.d.silu = true;
     p.d.out_ld = p.d.cout + 16;
     p.offset = 8;
@@ -175,7 +187,7 @@ TEST_P(CudaIgemmKernel, MatchesHostConvolution) {
   }
   {
     Problem p;  // 3x3 s2, NCHW out, no bias / SiLU / residual
-    p.d = desc(3, 16, 17, 9, tn + 8, 3, 2);
+    p.d = desc(3, 16, 17, 9, exact ? tn : tn + 8, 3, 2);
     p.d.nchw_out = true;
     p.bias = false;
     p.residual = false;
@@ -196,7 +208,7 @@ TEST_P(CudaIgemmKernel, MatchesHostConvolution) {
 
 INSTANTIATE_TEST_SUITE_P(Tiles, CudaIgemmKernel,
                          ::testing::Combine(::testing::Values(64, 128),
-                                            ::testing::Values(16, 32, 64, 128)),
+                                            ::testing::Values(16, 32, 48, 64, 80, 96, 128)),
                          [](const ::testing::TestParamInfo<std::tuple<int, int>>& info) {
                            // Appended piecewise: GCC 12's -Wrestrict misfires on "m" + string.
                            std::string name = "m";

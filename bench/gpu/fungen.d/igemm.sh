@@ -20,7 +20,8 @@ if command -v fungen_unit_tests >/dev/null; then
   fungen_unit_tests --gtest_filter='*Igemm*' > "$out/unit_igemm.txt" 2>&1
   grep -E '^\[  (PASSED|FAILED) |FAILED|tests ran' "$out/unit_igemm.txt" | tail -n 25
   # Every other cuda test with the switch on (poisoned arena, several batches per engine, C2f,
-  # YOLO12s convs...); the igemm tests themselves unset the variable when they end: excluded.
+  # YOLO12s convs...); the igemm and autotune (CudaIgemmAutotune) tests unset the variable when
+  # they end: excluded.
   echo "== all cuda unit tests with FUNGEN_CUDA_IGEMM=1"
   FUNGEN_CUDA_IGEMM=1 timeout 150 fungen_unit_tests --gtest_filter='*Cuda*:-*Igemm*' \
     > "$out/unit_cuda_with_igemm.txt" 2>&1

@@ -321,6 +321,23 @@ bool igemm_supports(const IgemmDesc& d) {
   return static_cast<int64_t>(d.h) * d.w <= INT_MAX / 2;  // every tap is bounds-checked anyway
 }
 
+bool igemm_tile_fits(const IgemmDesc& d) {
+  if (d.tile_m != 64 && d.tile_m != 128) return false;
+  switch (d.tile_n) {
+    case 16:
+    case 32:
+    case 64:
+    case 128:
+      return true;
+    case 48:
+    case 80:
+    case 96:  // the B loader reads n_tiles * tile_n rows of weights padded to 128 only
+      return d.cout % d.tile_n == 0;
+    default:
+      return false;
+  }
+}
+
 void choose_igemm_tile(IgemmDesc& d, int sms) {
   d.tile_n = d.cout <= 16 ? 16 : d.cout <= 32 ? 32 : d.cout <= 64 ? 64 : 128;
   const int64_t m = static_cast<int64_t>(d.n) * d.oh * d.ow;
@@ -344,7 +361,7 @@ std::vector<uint16_t> pack_igemm_weights(const float* oihw, const IgemmDesc& d) 
 
 cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_packed,
                               const float* bias, const void* z, void* out, cudaStream_t stream) {
-  if (!igemm_supports(d) || !aligned(x, 16) || !aligned(w_packed, 16) ||
+  if (!igemm_supports(d) || !igemm_tile_fits(d) || !aligned(x, 16) || !aligned(w_packed, 16) ||
       !aligned(out, d.nchw_out ? 2 : 16) || (z && !aligned(z, 16)) || (bias && !aligned(bias, 4))) {
     return cudaErrorInvalidValue;
   }
@@ -366,6 +383,14 @@ cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_p
   if (tm == 64 && tn == 64) return launch<64, 64, 32, 32>(p, stream);
   if (tm == 64 && tn == 32) return launch<64, 32, 32, 16>(p, stream);
   if (tm == 64 && tn == 16) return launch<64, 16, 16, 16>(p, stream);
+  // C_out-sized tiles (YOLO's 80-class head, 48 / 96-channel layers): four warps along M, each
+  // the whole tile_n.
+  if (tm == 128 && tn == 48) return launch<128, 48, 32, 48>(p, stream);
+  if (tm == 128 && tn == 80) return launch<128, 80, 32, 80>(p, stream);
+  if (tm == 128 && tn == 96) return launch<128, 96, 32, 96>(p, stream);
+  if (tm == 64 && tn == 48) return launch<64, 48, 16, 48>(p, stream);
+  if (tm == 64 && tn == 80) return launch<64, 80, 16, 80>(p, stream);
+  if (tm == 64 && tn == 96) return launch<64, 96, 16, 96>(p, stream);
   return cudaErrorInvalidConfiguration;
 }
 

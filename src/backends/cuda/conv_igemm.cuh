@@ -43,6 +43,10 @@ inline int igemm_cout_pad(const IgemmDesc& d) {
 // Whether the kernel takes this problem (channel multiples, sizes that fit its 32-bit indices).
 bool igemm_supports(const IgemmDesc& d);
 
+// Whether the kernel has d's CTA tile for this C_out: tile_m 64 or 128; tile_n 16, 32, 64 or 128
+// (any C_out), or 48, 80 or 96 (C_out a multiple of it). launch_conv_igemm refuses other tiles.
+bool igemm_tile_fits(const IgemmDesc& d);
+
 // Tile for the problem: tile_n from C_out (16, 32, 64, 128), tile_m 128, or 64 when 128 leaves
 // fewer than two CTAs per SM (`sms`: the device's multiprocessor count).
 void choose_igemm_tile(IgemmDesc& d, int sms);

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "backends/cuda/conv_autotune.cuh"
+#include "backends/cuda/conv_autotune.h"
 #include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/conv_tuning.h"
 #include "backends/cuda/cuda_check.h"
@@ -97,37 +99,18 @@ Result<double> device_rel_l2(Elem e, const void* a, const void* b, int64_t n, cu
   return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
 }
 
-}  // namespace
-
-bool check_conv(const Node& node, const Graph& graph) {
-  const Value& x = graph.values[static_cast<size_t>(node.inputs[0])];
-  if (x.shape.size() != 4 || node.inputs.size() < 2) return false;
-  if (!graph.values[static_cast<size_t>(node.inputs[1])].is_constant()) return false;
-  if (node.inputs.size() > 2 && node.inputs[2] >= 0 &&
-      !graph.values[static_cast<size_t>(node.inputs[2])].is_constant()) {
-    return false;
-  }
-  std::string pad = node.attr_string("auto_pad", "NOTSET");
-  if (pad != "NOTSET") return false;  // specialize_shapes leaves explicit pads for exports
-  std::vector<int64_t> pads = node.attr_ints("pads", {0, 0, 0, 0});
-  return pads.size() == 4 && pads[0] == pads[2] && pads[1] == pads[3];
-}
-
-Result<bool> lower_conv_direct(CudaRun& run, const Node& node);  // lower_conv_direct.cpp
-Result<bool> lower_conv_fused(CudaRun& run, const Node& node);   // lower_conv_fused.cpp
-Result<bool> lower_conv_igemm(CudaRun& run, const Node& node);   // lower_conv_igemm.cpp
-
-Status lower_conv(CudaRun& run, const Node& node) {
-  FUNGEN_ASSIGN_OR_RETURN(bool direct, lower_conv_direct(run, node));
-  if (direct) return Status();
-  FUNGEN_ASSIGN_OR_RETURN(bool igemm, lower_conv_igemm(run, node));
-  if (igemm) return Status();
-  FUNGEN_ASSIGN_OR_RETURN(bool fused, lower_conv_fused(run, node));
-  if (fused) return Status();
+// The cuDNN convolution of `node`: descriptors, math type, algorithm and workspace, the
+// algorithm from the plan's tuning cache (conv_tuning.h), else the first (heuristic) or fastest
+// (find) whose workspace fits. cuDNN's heuristic ranking by default: measured on the H100
+// (YOLO11n fp16) it beat the timed search (b1 0.69 vs 1.77 ms, b128 17.0 vs 18.9 ms) and builds
+// faster (0.9 s at b128). FUNGEN_CUDA_CONV_ALGO=find: cudnnFindConvolutionForwardAlgorithm, run
+// twice, the first result dropped (the first launch of each kernel also loads its module).
+// no_algo: the GEMM path, which needs no algorithm (nor a tuning entry). `perf` / `found`: what
+// the heuristic or search offered (for the profile label).
+Status setup_cudnn_conv(CudaRun& run, const Node& node, bool no_algo, ConvDescriptors& desc,
+                        cudnnConvolutionFwdAlgoPerf_t* perf, int& found) {
+  ConvDescriptors* d = &desc;
   const int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
-  const int b = node.inputs.size() > 2 ? node.inputs[2] : -1;
-  const int z = node.inputs.size() > 3 ? node.inputs[3] : -1;
-  const bool silu = node.attr_string("activation", "") == "silu";
   const Shape& xs = run.shape(x);
   const Shape& ws = run.shape(w);
   const Shape& ys = run.shape(y);
@@ -136,16 +119,9 @@ Status lower_conv(CudaRun& run, const Node& node) {
   std::vector<int64_t> strides = node.attr_ints("strides", {1, 1});
   std::vector<int64_t> dil = node.attr_ints("dilations", {1, 1});
   CudaContext& ctx = run.ctx();
-  const Layout layout = ctx.nhwc ? Layout::kNhwc : Layout::kPlain;
   const cudnnTensorFormat_t fmt = ctx.nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
   const bool half = run.elem() == Elem::kF16;
   const cudnnDataType_t dt = half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
-
-  const int gemm_mode = gemm1x1_mode();
-  const bool gemm = ctx.nhwc && gemm_mode > 0 && group == 1 && ws[2] == 1 && ws[3] == 1 &&
-                    strides[0] == 1 && strides[1] == 1 && dil[0] == 1 && dil[1] == 1 &&
-                    pads[0] == 0 && pads[1] == 0 && xs[2] == ys[2] && xs[3] == ys[3];
-  auto d = std::make_shared<ConvDescriptors>();
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&d->x));
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&d->y));
   CUDNN_CHECK(cudnnCreateFilterDescriptor(&d->w));
@@ -164,21 +140,11 @@ Status lower_conv(CudaRun& run, const Node& node) {
   // fp16: tensor cores; fp32: plain FMA (no TF32), so fp32 mode stays exact to ~1e-5.
   const cudnnMathType_t math = half ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
   CUDNN_CHECK(cudnnSetConvolutionMathType(d->conv, math));
-
-  // Algorithm: the plan's tuning cache (conv_tuning.h), else the first (heuristic) or fastest
-  // (find) whose workspace fits. cuDNN's heuristic ranking by default: measured on the H100
-  // (YOLO11n fp16) it beat the timed search (b1 0.69 vs 1.77 ms, b128 17.0 vs 18.9 ms) and builds
-  // faster (0.9 s at b128). FUNGEN_CUDA_CONV_ALGO=find: cudnnFindConvolutionForwardAlgorithm, run
-  // twice, the first result dropped (the first launch of each kernel also loads its module).
   const std::string tuning_key = conv_tuning_key(d->x, d->w, d->conv, d->y);
-  // The GEMM path needs no cuDNN algorithm (nor a tuning entry), unless it is checked against it.
-  const bool gemm_check = gemm && gemm_mode == 2;
-  const bool no_algo = gemm && !gemm_check;
   bool chosen =
       no_algo || use_tuned_conv(ctx, tuning_key, d->x, d->w, d->conv, d->y, d->algo, d->workspace);
   if (chosen && !no_algo && half && !fp16_algo_allowed(d->algo)) chosen = false;  // choose again
-  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  int found = 0;
+  found = 0;
   const char* pick = std::getenv("FUNGEN_CUDA_CONV_ALGO");
   if (!chosen && (!pick || std::strcmp(pick, "find") != 0)) {
     CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
@@ -203,6 +169,114 @@ Status lower_conv(CudaRun& run, const Node& node) {
     }
   }
   if (!chosen) return unsupported("cuda: cuDNN found no algorithm for this convolution");
+  return Status();
+}
+
+}  // namespace
+
+bool check_conv(const Node& node, const Graph& graph) {
+  const Value& x = graph.values[static_cast<size_t>(node.inputs[0])];
+  if (x.shape.size() != 4 || node.inputs.size() < 2) return false;
+  if (!graph.values[static_cast<size_t>(node.inputs[1])].is_constant()) return false;
+  if (node.inputs.size() > 2 && node.inputs[2] >= 0 &&
+      !graph.values[static_cast<size_t>(node.inputs[2])].is_constant()) {
+    return false;
+  }
+  std::string pad = node.attr_string("auto_pad", "NOTSET");
+  if (pad != "NOTSET") return false;  // specialize_shapes leaves explicit pads for exports
+  std::vector<int64_t> pads = node.attr_ints("pads", {0, 0, 0, 0});
+  return pads.size() == 4 && pads[0] == pads[2] && pads[1] == pads[3];
+}
+
+Result<bool> lower_conv_direct(CudaRun& run, const Node& node);  // lower_conv_direct.cpp
+Result<bool> lower_conv_fused(CudaRun& run, const Node& node);   // lower_conv_fused.cpp
+// lower_conv_igemm.cpp; `note`: why cuDNN keeps the node when FUNGEN_CUDA_IGEMM=auto measured it.
+Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note);
+
+Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput out,
+                              int64_t out_ld) {
+  const int y = node.outputs[0];
+  const int b = node.inputs.size() > 2 ? node.inputs[2] : -1;
+  const int z = node.inputs.size() > 3 ? node.inputs[3] : -1;
+  const bool silu = node.attr_string("activation", "") == "silu";
+  if (!run.ctx().nhwc) return internal_error("cuda autotune: cuDNN timing is for NHWC runs");
+  ConvDescriptors d;
+  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  int found = 0;
+  FUNGEN_RETURN_IF_ERROR(setup_cudnn_conv(run, node, false, d, perf, found));
+  const Elem e = run.elem();
+  const size_t es = elem_size(e);
+  const Shape& ys = run.shape(y);
+  const int64_t n = shape_numel(ys), channels = ys[1], rows = n / channels;
+  const size_t y_bytes = static_cast<size_t>(n) * es;
+  size_t out_bytes = 0;
+  if (out == CudnnTimedOutput::kNchw) out_bytes = y_bytes;
+  if (out == CudnnTimedOutput::kSlice) out_bytes = static_cast<size_t>(rows * out_ld) * es;
+  DeviceScratch s;
+  FUNGEN_RETURN_IF_ERROR(
+      s.reserve({static_cast<size_t>(shape_numel(run.shape(node.inputs[0]))) * es,
+                 static_cast<size_t>(shape_numel(run.shape(node.inputs[1]))) * es, y_bytes,
+                 out_bytes, b >= 0 ? static_cast<size_t>(channels) * sizeof(float) : 0,
+                 z >= 0 ? y_bytes : 0, d.workspace},
+                run.ctx().stream));
+  const float* bias = b >= 0 ? static_cast<const float*>(s.ptr(4)) : nullptr;
+  const void* res = z >= 0 ? s.ptr(5) : nullptr;
+  const bool epilogue = b >= 0 || silu || z >= 0;
+  cudnnHandle_t handle = run.ctx().cudnn;
+  // As lower_conv's step: the convolution, then the epilogue pass where its output goes.
+  return median_launch_ms(run.ctx().stream, [&](cudaStream_t st) {
+    const float one = 1.0f, zero = 0.0f;
+    if (cudnnConvolutionForward(handle, &one, d.x, s.ptr(0), d.w, s.ptr(1), d.conv, d.algo,
+                                s.ptr(6), d.workspace, &zero, d.y,
+                                s.ptr(2)) != CUDNN_STATUS_SUCCESS) {
+      return cudaErrorUnknown;
+    }
+    if (out == CudnnTimedOutput::kNchw) {
+      launch_conv_epilogue_to_nchw(e, s.ptr(2), s.ptr(3), bias, ys[0], channels, ys[2] * ys[3],
+                                   silu, st);
+    } else if (out == CudnnTimedOutput::kSlice) {
+      launch_conv_epilogue_rows(e, s.ptr(2), s.ptr(3), out_ld, bias, res, rows, channels, silu, st);
+    } else if (epilogue) {
+      launch_conv_epilogue_rows(e, s.ptr(2), s.ptr(2), channels, bias, res, rows, channels, silu,
+                                st);
+    }
+    return cudaGetLastError();
+  });
+}
+
+Status lower_conv(CudaRun& run, const Node& node) {
+  FUNGEN_ASSIGN_OR_RETURN(bool direct, lower_conv_direct(run, node));
+  if (direct) return Status();
+  std::string igemm_note;  // FUNGEN_CUDA_IGEMM=auto: what it measured, for the step label
+  FUNGEN_ASSIGN_OR_RETURN(bool igemm, lower_conv_igemm(run, node, igemm_note));
+  if (igemm) return Status();
+  FUNGEN_ASSIGN_OR_RETURN(bool fused, lower_conv_fused(run, node));
+  if (fused) return Status();
+  const int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
+  const int b = node.inputs.size() > 2 ? node.inputs[2] : -1;
+  const int z = node.inputs.size() > 3 ? node.inputs[3] : -1;
+  const bool silu = node.attr_string("activation", "") == "silu";
+  const Shape& xs = run.shape(x);
+  const Shape& ws = run.shape(w);
+  const Shape& ys = run.shape(y);
+  const int64_t group = node.attr_int("group", 1);
+  std::vector<int64_t> pads = node.attr_ints("pads", {0, 0, 0, 0});
+  std::vector<int64_t> strides = node.attr_ints("strides", {1, 1});
+  std::vector<int64_t> dil = node.attr_ints("dilations", {1, 1});
+  CudaContext& ctx = run.ctx();
+  const Layout layout = ctx.nhwc ? Layout::kNhwc : Layout::kPlain;
+  const bool half = run.elem() == Elem::kF16;
+
+  const int gemm_mode = gemm1x1_mode();
+  const bool gemm = ctx.nhwc && gemm_mode > 0 && group == 1 && ws[2] == 1 && ws[3] == 1 &&
+                    strides[0] == 1 && strides[1] == 1 && dil[0] == 1 && dil[1] == 1 &&
+                    pads[0] == 0 && pads[1] == 0 && xs[2] == ys[2] && xs[3] == ys[3];
+  // The GEMM path needs no cuDNN algorithm (nor a tuning entry), unless it is checked against it.
+  const bool gemm_check = gemm && gemm_mode == 2;
+  auto d = std::make_shared<ConvDescriptors>();
+  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  int found = 0;
+  FUNGEN_RETURN_IF_ERROR(setup_cudnn_conv(run, node, gemm && !gemm_check, *d, perf, found));
   run.need_workspace(d->workspace);
 
   // Weights: OIHW fp32 -> the run's type, OHWI (KRSC) for NHWC.
@@ -271,7 +345,7 @@ Status lower_conv(CudaRun& run, const Node& node) {
   std::string label =
       node.name +
       (gemm ? std::string(" (cublas gemm 1x1") : " (cudnn conv algo " + std::to_string(d->algo)) +
-      (slice.buf >= 0 ? ", into concat" : "") + (nchw_out ? ", NCHW out" : "");
+      (slice.buf >= 0 ? ", into concat" : "") + (nchw_out ? ", NCHW out" : "") + igemm_note;
   if (ctx.profile) {  // what the search saw: algo, tensor-op math, ms, workspace MiB
     label += "; search:";
     for (int i = 0; i < found && i < 4; ++i) {

@@ -1,11 +1,12 @@
-// FUNGEN_CUDA_IGEMM=1: convolutions through the backend's own implicit-GEMM tensor-core kernel
-// (conv_igemm.cuh) instead of cuDNN + a separate epilogue pass: NHWC fp16 only, group 1, no
-// dilation, 1x1 and 3x3 kernels (any stride and padding), C_in and C_out multiples of 8. Bias,
-// SiLU and the residual are folded in; the output goes where lower_conv's epilogue would put it:
-// packed NHWC, its Concat slice (CudaRun::placement; row length and offset multiples of 8), or
-// NCHW when only Reshape/Flatten read it. Anything else stays on cuDNN (lower_conv).
-// Opt-in until measured on the device (FUNGEN_CUDA_IGEMM=1, or =1x1 / =3x3 for one kind); the
-// step label says "igemm", the geometry and the tile.
+// Convolutions through the backend's own implicit-GEMM tensor-core kernel (conv_igemm.cuh)
+// instead of cuDNN + a separate epilogue pass: NHWC fp16 only, group 1, no dilation, 1x1 and 3x3
+// kernels (any stride and padding), C_in and C_out multiples of 8. Bias, SiLU and the residual
+// are folded in; the output goes where lower_conv's epilogue would put it: packed NHWC, its
+// Concat slice (CudaRun::placement; row length and offset multiples of 8), or NCHW when only
+// Reshape/Flatten read it. Anything else stays on cuDNN (lower_conv).
+// FUNGEN_CUDA_IGEMM: auto (default) the faster of the two per convolution, measured when the
+// plan is built (conv_autotune.h); 1 every convolution the kernel takes; 0 none. The step label
+// says "igemm", the geometry, the tile and, under auto, the times measured.
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cuda/conv_autotune.h"
 #include "backends/cuda/conv_igemm.cuh"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
@@ -21,15 +23,27 @@ namespace fungen::cuda {
 
 namespace {
 
-// FUNGEN_CUDA_IGEMM: "1" every convolution the kernel takes, "1x1" or "3x3" only those (for
-// A/B runs per kind); anything else (unset, "0") none.
-bool igemm_wanted(int64_t kh, int64_t kw) {
+enum class IgemmMode { kOff, kAll, kAuto };
+
+bool env_on(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v && std::strcmp(v, "0") != 0;
+}
+
+// FUNGEN_CUDA_IGEMM: unset, "" or "auto": measured per convolution; "1" every convolution the
+// kernel takes, "1x1" or "3x3" only those (for A/B runs per kind); anything else ("0") none.
+// Auto leaves everything to cuDNN's path while one of its A/B switches (FUNGEN_CUDA_GEMM1X1,
+// FUNGEN_CUDA_FUSED) is on: auto times the plain cuDNN convolution, not those variants.
+IgemmMode igemm_mode(int64_t kh, int64_t kw) {
   const char* v = std::getenv("FUNGEN_CUDA_IGEMM");
-  if (!v) return false;
-  if (std::strcmp(v, "1") == 0) return true;
-  if (std::strcmp(v, "1x1") == 0) return kh == 1 && kw == 1;
-  if (std::strcmp(v, "3x3") == 0) return kh == 3 && kw == 3;
-  return false;
+  if (!v || !*v || std::strcmp(v, "auto") == 0) {
+    return env_on("FUNGEN_CUDA_GEMM1X1") || env_on("FUNGEN_CUDA_FUSED") ? IgemmMode::kOff
+                                                                        : IgemmMode::kAuto;
+  }
+  if (std::strcmp(v, "1") == 0) return IgemmMode::kAll;
+  if (std::strcmp(v, "1x1") == 0) return kh == 1 && kw == 1 ? IgemmMode::kAll : IgemmMode::kOff;
+  if (std::strcmp(v, "3x3") == 0) return kh == 3 && kw == 3 ? IgemmMode::kAll : IgemmMode::kOff;
+  return IgemmMode::kOff;
 }
 
 // Is `value` read only by plain-layout views (Reshape, Flatten) and at least once? (As in
@@ -47,21 +61,25 @@ bool read_by_views_only(const Graph& g, int value) {
 }
 
 // FUNGEN_CUDA_IGEMM_TILE=MxN (M 64 or 128, N 16, 32, 64 or 128): that CTA tile for every igemm
-// conv instead of choose_igemm_tile's pick, for tuning runs on the device. Other values: ignored.
-void override_tile(IgemmDesc& d) {
+// conv instead of choose_igemm_tile's pick (under auto: the only tile timed), for tuning runs on
+// the device. Other values: ignored. True when it applied.
+bool override_tile(IgemmDesc& d) {
   const char* v = std::getenv("FUNGEN_CUDA_IGEMM_TILE");
   int tm = 0, tn = 0;
-  if (!v || std::sscanf(v, "%dx%d", &tm, &tn) != 2) return;
+  if (!v || std::sscanf(v, "%dx%d", &tm, &tn) != 2) return false;
   if ((tm == 64 || tm == 128) && (tn == 16 || tn == 32 || tn == 64 || tn == 128)) {
     d.tile_m = tm;
     d.tile_n = tn;
+    return true;
   }
+  return false;
 }
 
 }  // namespace
 
-// True when the node was lowered here; false leaves it to cuDNN (lower_conv).
-Result<bool> lower_conv_igemm(CudaRun& run, const Node& node) {
+// True when the node was lowered here; false leaves it to cuDNN (lower_conv), with `note` saying
+// what auto measured (appended to cuDNN's step label).
+Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note) {
   if (!run.ctx().nhwc || run.elem() != Elem::kF16) return false;
   const int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
   const int b = node.inputs.size() > 2 ? node.inputs[2] : -1;
@@ -76,7 +94,8 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node) {
     if (dl != 1) return false;
   }
   if (!((ws[2] == 1 && ws[3] == 1) || (ws[2] == 3 && ws[3] == 3))) return false;
-  if (!igemm_wanted(ws[2], ws[3])) return false;
+  const IgemmMode mode = igemm_mode(ws[2], ws[3]);
+  if (mode == IgemmMode::kOff) return false;
   if (run.constant(w).dtype() != DType::kFloat32) return false;
   if (b >= 0 && run.constant(b).dtype() != DType::kFloat32) return false;
   if (z >= 0 && run.shape(z) != ys) return false;
@@ -113,20 +132,35 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node) {
   const bool nchw_out = z < 0 && read_by_views_only(run.graph(), y);
   d.nchw_out = nchw_out;
   d.out_ld = d.cout;
+  bool into_slice = false;
   if (!nchw_out) {
     const CudaRun::SliceShape into = run.placement_shape(y);
     if (into.ok && (into.ld % 8 != 0 || into.offset % 8 != 0)) return false;
     if (into.ok) d.out_ld = into.ld;
+    into_slice = into.ok;
   }
   if (!igemm_supports(d)) return false;
+  int sms = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
+  choose_igemm_tile(d, sms);
+  const bool fixed_tile = override_tile(d);
+  std::string chosen;  // auto: ", chosen: 0.41 vs cudnn 0.56 ms" for the label
+  if (mode == IgemmMode::kAuto) {
+    // Decided before placement(), which would mark y as written into its Concat slice.
+    FUNGEN_ASSIGN_OR_RETURN(
+        IgemmChoice c, choose_igemm_or_cudnn(run, node, d, b >= 0, z >= 0, into_slice, fixed_tile));
+    if (!c.igemm) {
+      note = c.note;
+      return false;
+    }
+    d.tile_m = c.tile_m;
+    d.tile_n = c.tile_n;
+    chosen = c.note;
+  }
   const CudaRun::Slice slice = nchw_out ? CudaRun::Slice{} : run.placement(y);
   if (slice.buf >= 0 && (slice.ld != d.out_ld || slice.offset % 8 != 0))
     return internal_error("cuda igemm: placement of '" + node.name + "' changed");
   if (slice.buf < 0) d.out_ld = d.cout;  // placement_shape's concat turned out not NHWC
-  int sms = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
-  choose_igemm_tile(d, sms);
-  override_tile(d);
 
   // Weights packed once: fp16 [cout_pad][k_pad], K = (r, s, c).
   const Tensor& wt = run.constant(w);
@@ -163,7 +197,7 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node) {
       node.name + " (igemm " + str(d.kh) + "x" + str(d.kw) + "s" + str(d.sh) + " " + str(d.cin) +
       "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) + " tile " + str(d.tile_m) + "x" +
       str(d.tile_n) + (zb >= 0 ? ", residual" : "") + (slice.buf >= 0 ? ", into concat" : "") +
-      (nchw_out ? ", NCHW out" : "") + ")";
+      (nchw_out ? ", NCHW out" : "") + chosen + ")";
   run.add_step(label, {xb, zb, wbuf, bbuf, outb}, [=](cudaStream_t st) {
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements

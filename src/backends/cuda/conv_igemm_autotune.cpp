@@ -1,0 +1,152 @@
+// FUNGEN_CUDA_IGEMM=auto: the faster of cuDNN and the implicit-GEMM kernel per convolution,
+// measured once per problem and recorded in the plan's tuning cache (conv_autotune.h).
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backends/cuda/conv_autotune.cuh"
+#include "backends/cuda/conv_autotune.h"
+#include "backends/cuda/cuda_check.h"
+#include "fungen/log.h"
+
+namespace fungen::cuda {
+namespace {
+
+constexpr int32_t kChoseCudnn = 0, kChoseIgemm = 1;
+constexpr float kIgemmMargin = 0.97f;  // the kernel must be 3% faster to replace cuDNN
+
+bool valid_tile(IgemmDesc d, int tm, int tn) {
+  d.tile_m = tm;
+  d.tile_n = tn;
+  return igemm_tile_fits(d);
+}
+
+// d's tile (choose_igemm_tile), the other tile_m, and, when C_out is not a multiple of tile_n
+// (80 on a 128-wide tile wastes 3/8 of it), the widest smaller tile_n that divides C_out
+// (80 -> 80, 96 -> 96, 48 -> 48, 144 -> 48, 24 -> none).
+std::vector<std::pair<int, int>> tile_candidates(const IgemmDesc& d) {
+  std::vector<std::pair<int, int>> c = {{d.tile_m, d.tile_n}};
+  c.emplace_back(d.tile_m == 128 ? 64 : 128, d.tile_n);
+  if (d.cout % d.tile_n != 0) {
+    for (int tn : {96, 80, 64, 48, 32, 16}) {
+      if (tn < d.tile_n && d.cout % tn == 0) {
+        c.emplace_back(d.tile_m, tn);
+        break;
+      }
+    }
+  }
+  return c;
+}
+
+std::string ms_str(float ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f", static_cast<double>(ms));
+  return buf;
+}
+
+// Median ms of the kernel with tile (tm, tn) on scratch buffers of d's shapes.
+Result<float> time_igemm(CudaRun& run, IgemmDesc d, int tm, int tn, bool bias, bool residual) {
+  d.tile_m = tm;
+  d.tile_n = tn;
+  const size_t m = static_cast<size_t>(d.n) * d.oh * d.ow;
+  const size_t out_elems = d.nchw_out ? m * d.cout : m * static_cast<size_t>(d.out_ld);
+  DeviceScratch s;
+  FUNGEN_RETURN_IF_ERROR(s.reserve({static_cast<size_t>(d.n) * d.h * d.w * d.cin * 2,
+                                    static_cast<size_t>(igemm_cout_pad(d)) * igemm_k_pad(d) * 2,
+                                    bias ? static_cast<size_t>(d.cout) * sizeof(float) : 0,
+                                    residual ? m * d.cout * 2 : 0, out_elems * 2},
+                                   run.ctx().stream));
+  const float* b = bias ? static_cast<const float*>(s.ptr(2)) : nullptr;
+  return median_launch_ms(run.ctx().stream, [&](cudaStream_t st) {
+    return launch_conv_igemm(d, s.ptr(0), s.ptr(1), b, s.ptr(3), s.ptr(4), st);
+  });
+}
+
+}  // namespace
+
+std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual) {
+  auto str = [](int64_t v) { return std::to_string(v); };
+  return "igemm x=" + str(d.n) + "," + str(d.cin) + "," + str(d.h) + "," + str(d.w) +
+         " y=" + str(d.cout) + "," + str(d.oh) + "," + str(d.ow) + " k=" + str(d.kh) + "," +
+         str(d.kw) + " str=" + str(d.sh) + "," + str(d.sw) + " pad=" + str(d.ph) + "," + str(d.pw) +
+         (d.silu ? " silu" : "") + (bias ? " bias" : "") + (residual ? " residual" : "") +
+         (d.nchw_out ? std::string(" nchw") : " ld=" + str(d.out_ld));
+}
+
+Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const IgemmDesc& d,
+                                          bool bias, bool residual, bool into_slice,
+                                          bool fixed_tile) {
+  const std::string key = igemm_tuning_key(d, bias, residual);
+  TuningCache* cache = run.ctx().tuning;
+  IgemmChoice choice;
+  if (cache) {
+    if (auto hit = cache->find(key)) {
+      const int tm = hit->math_type, tn = static_cast<int>(hit->workspace);
+      if (hit->algorithm == kChoseCudnn) {
+        choice.note = ", cudnn chosen (plan)";
+        return choice;
+      }
+      if (hit->algorithm == kChoseIgemm && valid_tile(d, tm, tn)) {
+        choice = {true, tm, tn, ", chosen (plan)"};
+        return choice;
+      }
+    }
+  }
+  count_conv_autotune_timing();
+  // Candidates first, cuDNN last: a scratch shortage then shows before cuDNN's larger one.
+  float best = 0;
+  int best_m = 0, best_n = 0;
+  std::string tried;
+  const auto tiles =
+      fixed_tile ? std::vector<std::pair<int, int>>{{d.tile_m, d.tile_n}} : tile_candidates(d);
+  // A timing that failed without breaking the context (no memory for the scratch, a launch
+  // refused) leaves the node on cuDNN, unrecorded; a sticky CUDA error is returned.
+  auto fallback = [&](const Status& s, const std::string& what) -> Result<IgemmChoice> {
+    cudaGetLastError();
+    CUDA_CHECK(cudaStreamSynchronize(run.ctx().stream));
+    log(LogLevel::kWarn, "cuda: {}: {} not timed ({}); cuDNN keeps it", node.name, what,
+        s.message());
+    IgemmChoice c;
+    c.note = ", cudnn (" + what + " not timed)";
+    return c;
+  };
+  for (const auto& [tm, tn] : tiles) {
+    Result<float> ms = time_igemm(run, d, tm, tn, bias, residual);
+    if (!ms.ok()) {
+      return fallback(ms.status(), "igemm tile " + std::to_string(tm) + "x" + std::to_string(tn));
+    }
+    tried += (tried.empty() ? "" : ", ") + std::to_string(tm) + "x" + std::to_string(tn) + " " +
+             ms_str(ms.value());
+    if (best_m == 0 || ms.value() < best) {
+      best = ms.value();
+      best_m = tm;
+      best_n = tn;
+    }
+  }
+  const CudnnTimedOutput out = d.nchw_out   ? CudnnTimedOutput::kNchw
+                               : into_slice ? CudnnTimedOutput::kSlice
+                                            : CudnnTimedOutput::kPacked;
+  Result<float> cudnn_ms = time_cudnn_conv(run, node, out, d.out_ld);
+  if (!cudnn_ms.ok()) return fallback(cudnn_ms.status(), "cudnn");
+  const float cu = cudnn_ms.value();
+  choice.igemm = best <= kIgemmMargin * cu;
+  if (choice.igemm) {
+    choice.tile_m = best_m;
+    choice.tile_n = best_n;
+    choice.note = ", chosen: " + ms_str(best) + " vs cudnn " + ms_str(cu) + " ms";
+  } else {
+    choice.note = "; cudnn chosen: " + ms_str(cu) + " vs igemm " + ms_str(best) + " ms";
+  }
+  if (tiles.size() > 1) choice.note += " (tiles " + tried + ")";
+  log(LogLevel::kInfo, "cuda autotune: {} -> {}{}", node.name, choice.igemm ? "igemm" : "cudnn",
+      choice.note);
+  if (cache) {
+    cache->store(key, {.algorithm = choice.igemm ? kChoseIgemm : kChoseCudnn,
+                       .math_type = choice.tile_m,
+                       .workspace = static_cast<uint64_t>(choice.tile_n)});
+  }
+  return choice;
+}
+
+}  // namespace fungen::cuda
