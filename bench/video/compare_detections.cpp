@@ -1,8 +1,10 @@
 // fungen_compare_detections — two detections files (.jsonl from `fungen detect VIDEO`) of the
-// same video, frame by frame: the same frames and times, and per frame the same detections
-// (matched greedily, best score first: same class, every box edge within --px pixels, scores
-// within --score). Prints the first differences and PASS or FAIL (exit 0 or 1). Made for the
-// GPU machine: NVDEC + zero-copy GPU detect against CPU decode + GPU detect.
+// same video, frame by frame: the same frames and times, and per frame the same detections under
+// the rules of compare_rules.h (boxes paired by geometry within --px, scores within --score;
+// a box on one side only is a flip when a cut-off of the detector explains it — top max_det,
+// conf, an NMS near tie — and fails the frame otherwise). Prints the first differences, the
+// flips, the frames that are not bit-identical, and PASS or FAIL (exit 0 or 1). Made for the GPU
+// machine: NVDEC + zero-copy GPU detect against CPU decode + GPU detect.
 //
 //   fungen_compare_detections nvdec.jsonl cpu.jsonl --px 1 --score 0.01
 #include <cmath>
@@ -14,19 +16,15 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "compare_rules.h"
+
 namespace {
 
-struct Box {
-  int cls = 0;
-  double score = 0, x1 = 0, y1 = 0, x2 = 0, y2 = 0;
-};
-struct FrameRec {
-  int64_t frame = 0;
-  double t_ms = 0;
-  std::vector<Box> boxes;
-};
+using fungen::compare::Box;
+using fungen::compare::FrameRec;
 
-bool read_file(const std::string& path, std::vector<FrameRec>& frames, bool& complete) {
+bool read_file(const std::string& path, std::vector<FrameRec>& frames, bool& complete,
+               nlohmann::json& settings) {
   std::ifstream in(path);
   if (!in) {
     std::fprintf(stderr, "%s: cannot open\n", path.c_str());
@@ -42,6 +40,8 @@ bool read_file(const std::string& path, std::vector<FrameRec>& frames, bool& com
       return false;
     }
     std::string type = j.value("type", "");
+    if (type == "header" && j.contains("settings") && j["settings"].contains("detect"))
+      settings = j["settings"]["detect"];
     if (type == "footer") complete = j.value("complete", false);
     if (type != "frame") continue;
     FrameRec f;
@@ -64,69 +64,98 @@ bool read_file(const std::string& path, std::vector<FrameRec>& frames, bool& com
   return true;
 }
 
+// "3, 7-9, 12" (at most `limit` ranges, then "...").
+std::string ranges(const std::vector<int64_t>& v, size_t limit = 12) {
+  std::string s;
+  size_t shown = 0;
+  for (size_t i = 0; i < v.size();) {
+    size_t j = i;
+    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
+    if (shown++ == limit) return s + ", ...";
+    if (!s.empty()) s += ", ";
+    s += std::to_string(v[i]) + (j > i ? "-" + std::to_string(v[j]) : "");
+    i = j + 1;
+  }
+  return s.empty() ? "none" : s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"compare two detections files frame by frame"};
   std::string a_path, b_path;
-  double px = 1.0, score = 1e-2;
+  fungen::compare::Limits lim;
   int show = 10;
   app.add_option("a", a_path)->required();
   app.add_option("b", b_path)->required();
-  app.add_option("--px", px, "largest box edge difference, pixels")->capture_default_str();
-  app.add_option("--score", score, "largest score difference")->capture_default_str();
+  app.add_option("--px", lim.px, "largest box edge difference of a pair, pixels")
+      ->capture_default_str();
+  app.add_option("--score", lim.score, "largest score difference of a pair; the flip window")
+      ->capture_default_str();
+  auto* max_det = app.add_option("--max-det", lim.max_det, "default: the header's settings");
+  auto* conf = app.add_option("--conf", lim.conf, "default: the header's settings");
+  auto* iou = app.add_option("--iou", lim.iou, "default: the header's settings");
+  app.add_option("--flip-min-px", lim.flip_min_px,
+                 "an NMS near tie's two boxes differ by more than this (a smaller move fails)")
+      ->capture_default_str();
+  app.add_option("--max-flips-per-frame", lim.max_flips_per_frame)->capture_default_str();
+  app.add_option("--max-flip-fraction", lim.max_flip_fraction,
+                 "flipped boxes allowed per paired box over the run")
+      ->capture_default_str();
   app.add_option("--show", show, "differences printed")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   std::vector<FrameRec> a, b;
   bool a_done = false, b_done = false;
-  if (!read_file(a_path, a, a_done) || !read_file(b_path, b, b_done)) return 2;
-  int64_t bad_frames = 0, boxes = 0;
-  double worst_px = 0, worst_score = 0;
+  nlohmann::json sa, sb;
+  if (!read_file(a_path, a, a_done, sa) || !read_file(b_path, b, b_done, sb)) return 2;
   auto report = [&](const std::string& what) {
     if (show-- > 0) std::printf("  %s\n", what.c_str());
   };
+  if (sa != sb) report("the files were made with different detect settings");
+  if (sa.is_object()) {
+    if (max_det->count() == 0) lim.max_det = sa.value("max_det", lim.max_det);
+    if (conf->count() == 0) lim.conf = sa.value("conf", lim.conf);
+    if (iou->count() == 0) lim.iou = sa.value("iou", lim.iou);
+    lim.agnostic = sa.value("agnostic", lim.agnostic);
+  }
   if (!a_done || !b_done) report("a file has no complete footer");
   if (a.size() != b.size())
     report("frames: " + std::to_string(a.size()) + " vs " + std::to_string(b.size()));
+  int64_t bad_frames = 0, paired = 0, flips = 0;
+  double worst_px = 0, worst_score = 0;
+  std::vector<int64_t> inexact, flipped;
   for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    const FrameRec &fa = a[i], &fb = b[i];
-    bool ok = fa.frame == fb.frame && std::fabs(fa.t_ms - fb.t_ms) < 1e-6 &&
-              fa.boxes.size() == fb.boxes.size();
-    std::vector<bool> used(fb.boxes.size(), false);
-    for (const Box& x : fa.boxes) {
-      int best = -1;
-      double best_d = 1e30;
-      for (size_t k = 0; k < fb.boxes.size(); ++k) {
-        const Box& y = fb.boxes[k];
-        if (used[k] || y.cls != x.cls) continue;
-        double d = std::max({std::fabs(x.x1 - y.x1), std::fabs(x.y1 - y.y1), std::fabs(x.x2 - y.x2),
-                             std::fabs(x.y2 - y.y2)});
-        if (d < best_d) best_d = d, best = static_cast<int>(k);
-      }
-      if (best < 0) {
-        ok = false;
-        continue;
-      }
-      used[static_cast<size_t>(best)] = true;
-      double ds = std::fabs(x.score - fb.boxes[static_cast<size_t>(best)].score);
-      worst_px = std::max(worst_px, best_d), worst_score = std::max(worst_score, ds);
-      if (best_d > px || ds > score) ok = false;
-      ++boxes;
+    fungen::compare::FrameResult r = fungen::compare::compare_frame(a[i], b[i], lim);
+    paired += r.paired, flips += r.flips;
+    worst_px = std::max(worst_px, r.worst_px), worst_score = std::max(worst_score, r.worst_score);
+    if (!r.exact) inexact.push_back(a[i].frame);
+    if (r.flips > 0) {
+      flipped.push_back(a[i].frame);
+      report("frame " + std::to_string(a[i].frame) + ": " + std::to_string(r.flips) +
+             " boxes flipped at a cut-off (" + std::to_string(a[i].boxes.size()) + " vs " +
+             std::to_string(b[i].boxes.size()) + " detections)");
     }
-    if (!ok) {
+    if (!r.ok) {
       ++bad_frames;
-      report("frame " + std::to_string(fa.frame) + " (t " + std::to_string(fa.t_ms) +
-             " ms): " + std::to_string(fa.boxes.size()) + " vs " + std::to_string(fb.boxes.size()) +
-             " detections (frame " + std::to_string(fb.frame) + ", t " + std::to_string(fb.t_ms) +
-             " ms)");
+      report("frame " + std::to_string(a[i].frame) + " (t " + std::to_string(a[i].t_ms) +
+             " ms): " + std::to_string(a[i].boxes.size()) + " vs " +
+             std::to_string(b[i].boxes.size()) + " detections: " + r.why);
     }
   }
-  bool pass = a_done && b_done && a.size() == b.size() && bad_frames == 0 && !a.empty();
+  const int64_t allowed = fungen::compare::flips_allowed(paired, lim);
+  if (flips > allowed)
+    report(std::to_string(flips) + " flipped boxes over the run, more than the " +
+           std::to_string(allowed) + " allowed");
+  bool pass =
+      a_done && b_done && a.size() == b.size() && bad_frames == 0 && !a.empty() && flips <= allowed;
+  std::printf("  frames not bit-identical: %s\n", ranges(inexact).c_str());
   std::printf(
-      "%s: %zu vs %zu frames, %lld frames differ, %lld boxes matched, worst box edge %.3f px, "
-      "worst score %.4f (limits %.2f px, %.3f) -> %s\n",
+      "%s: %zu vs %zu frames, %lld frames differ, %lld boxes matched, %lld flips at cut-offs in "
+      "%zu frames, worst box edge %.3f px, worst score %.4f (limits %.2f px, %.3f; max_det %d, "
+      "conf %.3f, iou %.3f) -> %s\n",
       a_path.c_str(), a.size(), b.size(), static_cast<long long>(bad_frames),
-      static_cast<long long>(boxes), worst_px, worst_score, px, score, pass ? "PASS" : "FAIL");
+      static_cast<long long>(paired), static_cast<long long>(flips), flipped.size(), worst_px,
+      worst_score, lim.px, lim.score, lim.max_det, lim.conf, lim.iou, pass ? "PASS" : "FAIL");
   return pass ? 0 : 1;
 }

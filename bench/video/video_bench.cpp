@@ -2,6 +2,12 @@
 // (VR unwarp or resize to the model input); detect only (the model on already sampled frames);
 // decode + sample + detect (the full pipeline, no output file). One JSON line per mode.
 //
+// Decode only and decode + detect start their clocks alike: the CUDA context already up (the
+// detector made it; decode only makes it first, reported as cuda_init_s), NVDEC decoder creation
+// and its probe frame counted. Both also report first_frame_s (clock start to the first frame
+// out: a popped frame, or the first detect batch done) and steady_fps (frames after that first
+// output / time from it to the last output): the rate without start-up and teardown.
+//
 //   fungen_video_bench clip.mp4 --model yolo11n.onnx --batch 4 --max-frames 60
 #include <sys/resource.h>
 
@@ -17,6 +23,7 @@
 
 #include "fungen/detector.h"
 #include "fungen/video.h"
+#include "util/cuda_capture_guard.h"
 #include "video/decoder.h"
 #include "video/device_detect.h"
 #include "video/frame_source.h"
@@ -38,6 +45,31 @@ double g_cpu_start = 0;  // process_cpu_seconds() when the current mode's clock 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
+
+// When frames come out of a run: the first output (a frame, or a detect batch) and the last.
+struct OutputClock {
+  Clock::time_point start = Clock::now(), first, last;
+  int64_t first_frames = 0, frames = 0;
+  void out(int64_t n) {
+    if (n <= 0) return;
+    auto now = Clock::now();
+    if (frames == 0) first = now, first_frames = n;
+    last = now;
+    frames += n;
+  }
+  // first_frame_s and steady_fps (0 when fewer than two outputs).
+  nlohmann::ordered_json json() const {
+    nlohmann::ordered_json j;
+    if (frames == 0) return j;
+    auto sec = [](Clock::time_point a, Clock::time_point b) {
+      return std::chrono::duration<double>(b - a).count();
+    };
+    j["first_frame_s"] = std::round(sec(start, first) * 1000) / 1000;
+    double span = sec(first, last);
+    j["steady_fps"] = span > 0 ? std::round((frames - first_frames) / span * 10) / 10 : 0.0;
+    return j;
+  }
+};
 
 void emit(const std::string& video, const std::string& mode, int64_t frames, double s,
           const nlohmann::ordered_json& extra = {}) {
@@ -91,7 +123,21 @@ int main(int argc, char** argv) {
   vo.threads = decode_threads;
 
   if (has("decode")) {
-    auto t = Clock::now();  // start-up included, as in the pipeline modes
+    // The CUDA context first, outside the clock: the pipeline modes find it made by the detector
+    // (and the primary context lives while this reference does). Left in, it made decode only
+    // ~0.45 s slower than decode + detect on the H100 (cuInit and context creation).
+    video::BufferRefPtr cuda_context;
+    double cuda_init_s = 0;
+    if (vo.device != DecodeDevice::kCpu) {
+      auto t = Clock::now();
+      CudaCallScope calls;
+      video::quiet_ffmpeg_logs();
+      auto made = video::create_cuda_device(vo.cuda_device);
+      if (made.ok()) cuda_context = std::move(made).value();
+      cuda_init_s = seconds_since(t);
+    }
+    auto t = Clock::now();  // decoder start-up included, as in the pipeline modes
+    OutputClock clock;
     g_cpu_start = process_cpu_seconds();
     auto dec = video::Decoder::open(video, vo);
     if (!dec.ok()) return std::fprintf(stderr, "%s\n", dec.status().message().c_str()), 3;
@@ -102,13 +148,14 @@ int main(int argc, char** argv) {
     so.decode = vo;
     so.decoders = decoders;
     so.sample = false;
-    so.nice = 0;  // nothing to yield to: decode at normal priority
+    // The rest as run_video_job sets it (chunk size, priority: FrameSourceOptions' defaults).
+    so.queue_capacity = static_cast<size_t>(std::max(8, 2 * batch));
     RemapTable none;
     int64_t n = 0;
     int sessions = 1;
     {
       video::FrameSource source(std::move(dec).value(), none, so, false);
-      while ((max_frames < 0 || n < max_frames) && source.pop()) ++n;
+      while ((max_frames < 0 || n < max_frames) && source.pop()) ++n, clock.out(1);
       source.cancel();
       source.join();
       sessions = source.sessions();
@@ -118,11 +165,17 @@ int main(int argc, char** argv) {
         return 3;
       }
     }
-    emit(video, "decode", n, seconds_since(t),
-         {{"size", std::to_string(info.width) + "x" + std::to_string(info.height)},
-          {"codec", info.codec},
-          {"decoder", info.decoder},
-          {"sessions", sessions}});
+    nlohmann::ordered_json extra = {
+        {"size", std::to_string(info.width) + "x" + std::to_string(info.height)},
+        {"codec", info.codec},
+        {"decoder", info.decoder},
+        {"sessions", sessions}};
+    extra.update(clock.json());
+    if (vo.device != DecodeDevice::kCpu)
+      extra["cuda_init_s"] = std::round(cuda_init_s * 1000) / 1000;
+    emit(video, "decode", n, seconds_since(t), extra);
+    CudaCallScope calls(cuda_context != nullptr);  // may destroy the primary context
+    cuda_context.reset();
   }
   video::VideoJob job;
   job.video = video;
@@ -206,10 +259,12 @@ int main(int argc, char** argv) {
   if (has("pipeline")) {
     double detect_s = 0;
     int64_t detections = 0;
+    OutputClock clock;  // frames out = detect batches done (one thread: the detect stage)
     video::DetectBatchFn fn = [&](std::span<const Frame> frames) {
       auto t = Clock::now();
       auto r = det->detect(frames);
       detect_s += seconds_since(t);
+      if (r.ok()) clock.out(static_cast<int64_t>(frames.size()));
       if (r.ok())
         for (const auto& d : r.value()) detections += static_cast<int64_t>(d.size());
       return r;
@@ -224,6 +279,7 @@ int main(int argc, char** argv) {
           auto t = Clock::now();
           auto r = inner(f);
           detect_s += seconds_since(t);
+          if (r.ok()) clock.out(static_cast<int64_t>(f.size()));
           if (r.ok())
             for (const auto& d : r.value()) detections += static_cast<int64_t>(d.size());
           return r;
@@ -232,15 +288,17 @@ int main(int argc, char** argv) {
       }
     }
     g_cpu_start = process_cpu_seconds();
+    clock.start = Clock::now();
     auto r = video::run_video_job(job, fn);
     if (!r.ok()) return std::fprintf(stderr, "%s\n", r.status().message().c_str()), 3;
-    emit(video, "decode+detect", r->frames, r->seconds,
-         {{"vr", r->vr},
-          {"device_frames", why.empty() ? "on" : "off: " + why},
-          {"frames_from_device", r->device_frames},
-          {"batch", job.batch},
-          {"detect_busy_s", std::round(detect_s * 1000) / 1000},
-          {"detections", detections}});
+    nlohmann::ordered_json extra = {{"vr", r->vr},
+                                    {"device_frames", why.empty() ? "on" : "off: " + why},
+                                    {"frames_from_device", r->device_frames},
+                                    {"batch", job.batch},
+                                    {"detect_busy_s", std::round(detect_s * 1000) / 1000},
+                                    {"detections", detections}};
+    extra.update(clock.json());
+    emit(video, "decode+detect", r->frames, r->seconds, extra);
   }
   return 0;
 }

@@ -14,4 +14,4 @@ export OUT=${OUT:-/tmp/out}/video_zero_copy
 echo "=== zero-copy video check and bench ($(date +%T)): $MODEL, $FUNGEN_CLIP_FRAMES frames per clip"
 bash bench/video/run_gpu.sh "${ZC_CLIPS:-1080p_h264,4k_hevc,8k_vr_hevc}" 1,4,8
 echo "--- PASS/FAIL"
-grep -h -E 'PASS|FAIL' "$OUT"/decode_check.txt "$OUT"/zero_copy_check.txt 2>/dev/null
+grep -h -E 'PASS|FAIL|bit-identical|flipped' "$OUT"/decode_check.txt "$OUT"/zero_copy_check.txt 2>/dev/null
