@@ -210,12 +210,13 @@ int run_video_detect(const std::vector<std::string>& inputs, const std::string& 
   // On the GPU a short batch (a video's last) runs padded to the video batch with copies of its
   // last frame: it reuses the full batches' plan and CUDA graph (no plan build or capture at the
   // end of each video) and computes exactly as they do, like the NVDEC path (DeviceDetect).
-  const bool pad_short = detector.static_batch() == 0 && detector.engine().nodes_on("cuda") > 0;
+  // (Asked per call: the engine places its nodes on a backend when it first plans a batch.)
   std::vector<Frame> padded;
   video::DetectBatchFn detect =
       [&](std::span<const Frame> frames) -> Result<std::vector<std::vector<Detection>>> {
     const size_t full = static_cast<size_t>(std::max(base.batch, 1));
-    if (!pad_short || frames.empty() || frames.size() >= full)
+    if (frames.empty() || frames.size() >= full || detector.static_batch() != 0 ||
+        detector.engine().nodes_on("cuda") == 0)
       return detector.detect(frames, options);
     padded.assign(frames.begin(), frames.end());
     padded.resize(full, frames.back());
