@@ -16,4 +16,4 @@ echo "== FUNGEN_CUDA_DFL=0 (DFL as transpose + softmax + conv)"
 FUNGEN_CUDA_DFL=0 timeout 60 fungen_gpu_bench --model "$m" --batches 1,128 --iterations 20 2>&1 |
   grep -E '^\||check fp(16|32) run 0'
 echo "== frame -> detections (pipeline)"
-timeout 60 fungen_pipeline_bench --model "$m" --batches 1,8,32 2>&1 | tail -n 25
+timeout 60 fungen_pipeline_bench --model "$m" --batches 1,8,32 2>&1 | tee "$out/pipeline.txt" | head -n 40
