@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <initializer_list>
 #include <random>
 #include <span>
 #include <string>
@@ -23,6 +25,26 @@ inline AttrList conv_attrs(int64_t k, int64_t stride, int64_t group = 1) {
           {"strides", attr_ints({stride, stride})},
           {"kernel_shape", attr_ints({k, k})},
           {"group", attr_int(group)}};
+}
+
+// Conv (+ bias) (+ SiLU as Sigmoid * x), weights of variance 1/fan_in so that deep chains keep
+// activations near 1 (fp16 stays far from overflow, errors stay relative).
+inline void scaled_conv(ModelBuilder& b, std::mt19937& rng, const std::string& x,
+                        const std::string& y, int64_t cin, int64_t cout, int64_t k, int64_t stride,
+                        bool bias, bool silu) {
+  const float a = std::sqrt(3.0f / static_cast<float>(cin * k * k));
+  b.initializer(y + "_w", random_tensor({cout, cin, k, k}, rng, -a, a));
+  std::vector<std::string> in = {x, y + "_w"};
+  if (bias) {
+    b.initializer(y + "_b", random_tensor({cout}, rng, -0.5f, 0.5f));
+    in.push_back(y + "_b");
+  }
+  const std::string c = silu ? y + "_c" : y;
+  b.node("Conv", in, {c}, conv_attrs(k, stride));
+  if (silu) {
+    b.node("Sigmoid", {c}, {y + "_s"});
+    b.node("Mul", {c, y + "_s"}, {y});
+  }
 }
 
 // conv -> SiLU (Sigmoid * x, fused by the optimizer into the convolution).
@@ -50,6 +72,27 @@ class ScopedEnv {
  private:
   const char* name_;
 };
+
+// One engine at several batch sizes in turn (eager, captured and replayed graphs at each): per
+// entry of `batches`, a fresh random input {batch, rest...} through `ref` and `gpu`, every output
+// within rel L2 `tol`.
+inline void expect_batches_match(Engine& ref, Engine& gpu, const Shape& rest,
+                                 std::initializer_list<int64_t> batches, double tol,
+                                 std::mt19937& rng, const std::string& label) {
+  for (int64_t batch : batches) {
+    Shape shape = {batch};
+    shape.insert(shape.end(), rest.begin(), rest.end());
+    Tensor input = random_tensor(shape, rng, -2.0f, 2.0f);
+    std::vector<Tensor> want, got;
+    ASSERT_TRUE(ref.run({&input, 1}, want).ok());
+    Status s = gpu.run({&input, 1}, got);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t o = 0; o < want.size(); ++o) {
+      EXPECT_LE(rel_l2(got[o], want[o]), tol) << label << " batch " << batch << " output " << o;
+    }
+  }
+}
 
 // Loads `bytes` on the reference kernels and on cuda in `precision`, runs both `runs` times on
 // fresh random inputs (a stale read of the previous run's values would match otherwise) and

@@ -197,16 +197,8 @@ TEST(CudaAttentionBatches, A2C2fSeveralBatchesInOneEngine) {
     auto gpu = Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
     ASSERT_TRUE(gpu.ok()) << gpu.status().message();
     const double tol = precision == std::string("fp16") ? 1e-2 : 1e-4;
-    for (int64_t batch : {1, 2, 1, 2, 1, 2, 1}) {
-      Tensor input = random_tensor({batch, 256, 40, 40}, rng, -2.0f, 2.0f);
-      std::vector<Tensor> want, got;
-      ASSERT_TRUE(ref->run({&input, 1}, want).ok());
-      Status s = gpu->run({&input, 1}, got);
-      ASSERT_TRUE(s.ok()) << s.message();
-      ASSERT_EQ(got.size(), want.size());
-      EXPECT_LE(rel_l2(got[0], want[0]), tol)
-          << precision << " batch " << batch << " seed " << seed;
-    }
+    expect_batches_match(*ref, *gpu, {256, 40, 40}, {1, 2, 1, 2, 1, 2, 1}, tol, rng,
+                         std::string(precision) + " seed " + std::to_string(seed));
     EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u)
         << "every node should run on the GPU";
   }

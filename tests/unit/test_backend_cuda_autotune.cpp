@@ -32,24 +32,6 @@
 namespace fungen::test {
 namespace {
 
-// Conv (+ bias) (+ SiLU as Sigmoid * x), weights of variance 1/fan_in.
-void conv(ModelBuilder& b, std::mt19937& rng, const std::string& x, const std::string& y,
-          int64_t cin, int64_t cout, int64_t k, int64_t stride, bool bias, bool silu) {
-  const float a = std::sqrt(3.0f / static_cast<float>(cin * k * k));
-  b.initializer(y + "_w", random_tensor({cout, cin, k, k}, rng, -a, a));
-  std::vector<std::string> in = {x, y + "_w"};
-  if (bias) {
-    b.initializer(y + "_b", random_tensor({cout}, rng, -0.5f, 0.5f));
-    in.push_back(y + "_b");
-  }
-  const std::string c = silu ? y + "_c" : y;
-  b.node("Conv", in, {c}, conv_attrs(k, stride));
-  if (silu) {
-    b.node("Sigmoid", {c}, {y + "_s"});
-    b.node("Mul", {c, y + "_s"}, {y});
-  }
-}
-
 // x [N,16,h,w]: 3x3 s2 16->32, 1x1 32->64, 3x3 64->64 + residual, 1x1 64->16 and 3x3 64->24
 // into a 104-channel Concat (with the residual conv's output between them), a head 1x1
 // 104->80 (bias only) read by a Reshape, a 3x3 s2 104->128 without bias or SiLU. 7 convs the
@@ -58,14 +40,14 @@ constexpr int kEligibleConvs = 7;
 std::string auto_model(std::mt19937& rng, int64_t h, int64_t w) {
   ModelBuilder b(17);
   b.input("x", DType::kFloat32, {std::string("N"), int64_t{16}, h, w});
-  conv(b, rng, "x", "a", 16, 32, 3, 2, true, true);
-  conv(b, rng, "a", "b", 32, 64, 1, 1, true, true);
-  conv(b, rng, "b", "c", 64, 64, 3, 1, true, true);
+  scaled_conv(b, rng, "x", "a", 16, 32, 3, 2, true, true);
+  scaled_conv(b, rng, "a", "b", 32, 64, 1, 1, true, true);
+  scaled_conv(b, rng, "b", "c", 64, 64, 3, 1, true, true);
   b.node("Add", {"c", "b"}, {"r"});
-  conv(b, rng, "r", "p1", 64, 16, 1, 1, true, true);
-  conv(b, rng, "r", "p2", 64, 24, 3, 1, true, true);
+  scaled_conv(b, rng, "r", "p1", 64, 16, 1, 1, true, true);
+  scaled_conv(b, rng, "r", "p2", 64, 24, 3, 1, true, true);
   b.node("Concat", {"p1", "r", "p2"}, {"cat"}, {{"axis", attr_int(1)}});
-  conv(b, rng, "cat", "e", 104, 80, 1, 1, true, false);
+  scaled_conv(b, rng, "cat", "e", 104, 80, 1, 1, true, false);
   b.initializer("shape", int64_tensor({3}, {0, 80, -1}));
   b.node("Reshape", {"e", "shape"}, {"e_r"});
   b.initializer("f_w", random_tensor({128, 104, 3, 3}, rng, -0.05f, 0.05f));

@@ -122,18 +122,8 @@ TEST(CudaSeveralBatches, C2fTwoBottlenecksPoisonedArena) {
     ASSERT_TRUE(ref.ok()) << ref.status().message();
     ASSERT_TRUE(gpu.ok()) << gpu.status().message();
     const double tol = precision == std::string("fp16") ? 1e-2 : 1e-4;
-    for (int64_t batch : {1, 3, 2, 3, 1, 2, 2, 1}) {
-      Tensor input = random_tensor({batch, 8, 12, 10}, rng, -2.0f, 2.0f);
-      std::vector<Tensor> want, got;
-      ASSERT_TRUE(ref->run({&input, 1}, want).ok());
-      Status s = gpu->run({&input, 1}, got);
-      ASSERT_TRUE(s.ok()) << s.message();
-      ASSERT_EQ(got.size(), want.size());
-      for (size_t o = 0; o < want.size(); ++o) {
-        EXPECT_LE(rel_l2(got[o], want[o]), tol)
-            << precision << " batch " << batch << " output " << o << " seed " << seed;
-      }
-    }
+    expect_batches_match(*ref, *gpu, {8, 12, 10}, {1, 3, 2, 3, 1, 2, 2, 1}, tol, rng,
+                         std::string(precision) + " seed " + std::to_string(seed));
     EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u)
         << "every node should run on the GPU";
   }

@@ -29,37 +29,18 @@
 namespace fungen::test {
 namespace {
 
-// Conv (+ bias) (+ SiLU as Sigmoid * x), weights of variance 1/fan_in so that deep chains keep
-// activations near 1 (fp16 stays far from overflow, errors stay relative).
-void conv(ModelBuilder& b, std::mt19937& rng, const std::string& x, const std::string& y,
-          int64_t cin, int64_t cout, int64_t k, int64_t stride, bool bias, bool silu) {
-  const float a = std::sqrt(3.0f / static_cast<float>(cin * k * k));
-  b.initializer(y + "_w", random_tensor({cout, cin, k, k}, rng, -a, a));
-  std::vector<std::string> in = {x, y + "_w"};
-  if (bias) {
-    b.initializer(y + "_b", random_tensor({cout}, rng, -0.5f, 0.5f));
-    in.push_back(y + "_b");
-  }
-  const std::string c = silu ? y + "_c" : y;
-  b.node("Conv", in, {c}, conv_attrs(k, stride));
-  if (silu) {
-    b.node("Sigmoid", {c}, {y + "_s"});
-    b.node("Mul", {c, y + "_s"}, {y});
-  }
-}
-
 // A chain of YOLO11n-like layers: 3x3 s2 16 -> 32 (K = 144), 1x1 32 -> 64, 3x3 64 -> 64 with a
 // residual, 3x3 s2 64 -> 128 without bias or SiLU, 1x1 128 -> 24 (partial N tile). 5 igemm convs.
 std::string chain_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
   ModelBuilder b(17);
   b.input("x", DType::kFloat32, {n, 16, h, w});
-  conv(b, rng, "x", "a", 16, 32, 3, 2, true, true);
-  conv(b, rng, "a", "b", 32, 64, 1, 1, true, true);
-  conv(b, rng, "b", "c", 64, 64, 3, 1, true, true);
+  scaled_conv(b, rng, "x", "a", 16, 32, 3, 2, true, true);
+  scaled_conv(b, rng, "a", "b", 32, 64, 1, 1, true, true);
+  scaled_conv(b, rng, "b", "c", 64, 64, 3, 1, true, true);
   b.node("Add", {"c", "b"}, {"r"});  // residual: the conv's z input
   b.initializer("d_w", random_tensor({128, 64, 3, 3}, rng, -0.07f, 0.07f));
   b.node("Conv", {"r", "d_w"}, {"d"}, conv_attrs(3, 2));
-  conv(b, rng, "d", "e", 128, 24, 1, 1, true, true);
+  scaled_conv(b, rng, "d", "e", 128, 24, 1, 1, true, true);
   b.output("r");
   b.output("d");
   b.output("e");
@@ -70,9 +51,9 @@ std::string chain_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
 std::string wide_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
   ModelBuilder b(17);
   b.input("x", DType::kFloat32, {n, 256, h, w});
-  conv(b, rng, "x", "a", 256, 512, 1, 1, true, true);
-  conv(b, rng, "a", "b", 512, 256, 1, 1, true, true);
-  conv(b, rng, "b", "c", 256, 256, 3, 2, true, true);
+  scaled_conv(b, rng, "x", "a", 256, 512, 1, 1, true, true);
+  scaled_conv(b, rng, "a", "b", 512, 256, 1, 1, true, true);
+  scaled_conv(b, rng, "b", "c", 256, 256, 3, 2, true, true);
   b.output("b");
   b.output("c");
   return b.build();
@@ -85,13 +66,13 @@ std::string concat_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
   ModelBuilder b(17);
   b.input("x", DType::kFloat32, {n, 32, h, w});
   b.input("x5", DType::kFloat32, {n, 5, h, w});
-  conv(b, rng, "x", "p1", 32, 16, 1, 1, true, true);
-  conv(b, rng, "x", "p2", 32, 24, 3, 1, true, true);
+  scaled_conv(b, rng, "x", "p1", 32, 16, 1, 1, true, true);
+  scaled_conv(b, rng, "x", "p2", 32, 24, 3, 1, true, true);
   b.node("Concat", {"p1", "x", "p2"}, {"cat"}, {{"axis", attr_int(1)}});
-  conv(b, rng, "cat", "out", 72, 32, 1, 1, true, true);
-  conv(b, rng, "x", "q", 32, 16, 3, 1, true, true);
+  scaled_conv(b, rng, "cat", "out", 72, 32, 1, 1, true, true);
+  scaled_conv(b, rng, "x", "q", 32, 16, 3, 1, true, true);
   b.node("Concat", {"x5", "q"}, {"cat2"}, {{"axis", attr_int(1)}});
-  conv(b, rng, "cat2", "out2", 21, 8, 1, 1, true, true);
+  scaled_conv(b, rng, "cat2", "out2", 21, 8, 1, 1, true, true);
   b.output("out");
   b.output("out2");
   return b.build();
@@ -102,14 +83,14 @@ std::string concat_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
 std::string c2f_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
   ModelBuilder b(17);
   b.input("x", DType::kFloat32, {n, 32, h, w});
-  conv(b, rng, "x", "cv1", 32, 32, 1, 1, true, true);
+  scaled_conv(b, rng, "x", "cv1", 32, 32, 1, 1, true, true);
   b.initializer("split", int64_tensor({2}, {16, 16}));
   b.node("Split", {"cv1", "split"}, {"p", "q"}, {{"axis", attr_int(1)}});
-  conv(b, rng, "q", "m1", 16, 16, 3, 1, true, true);
-  conv(b, rng, "m1", "m2", 16, 16, 3, 1, true, true);
+  scaled_conv(b, rng, "q", "m1", 16, 16, 3, 1, true, true);
+  scaled_conv(b, rng, "m1", "m2", 16, 16, 3, 1, true, true);
   b.node("Add", {"q", "m2"}, {"m"});
   b.node("Concat", {"p", "q", "m"}, {"cat"}, {{"axis", attr_int(1)}});
-  conv(b, rng, "cat", "out", 48, 32, 1, 1, true, true);
+  scaled_conv(b, rng, "cat", "out", 48, 32, 1, 1, true, true);
   b.output("out");
   return b.build();
 }
@@ -119,11 +100,11 @@ std::string c2f_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
 std::string head_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
   ModelBuilder b(17);
   b.input("x", DType::kFloat32, {n, 64, h, w});
-  conv(b, rng, "x", "a", 64, 64, 3, 1, true, true);
-  conv(b, rng, "a", "cls", 64, 80, 1, 1, true, false);
+  scaled_conv(b, rng, "x", "a", 64, 64, 3, 1, true, true);
+  scaled_conv(b, rng, "a", "cls", 64, 80, 1, 1, true, false);
   b.initializer("shape", int64_tensor({3}, {n, 80, h * w}));
   b.node("Reshape", {"cls", "shape"}, {"cls_r"});
-  conv(b, rng, "x", "box", 64, 64, 3, 1, true, true);
+  scaled_conv(b, rng, "x", "box", 64, 64, 3, 1, true, true);
   b.initializer("shape2", int64_tensor({3}, {n, 64, h * w}));
   b.node("Reshape", {"box", "shape2"}, {"box_r"});
   b.output("cls_r");

@@ -73,18 +73,9 @@ TEST(CudaWeightUpload, LargeWeightsExactInEveryEngine) {
       auto gpu = Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
       ASSERT_TRUE(gpu.ok()) << gpu.status().message();
       const double tol = precision == std::string("fp16") ? 1e-2 : 1e-4;
-      for (int64_t batch : {1, 2, 1, 2, 1}) {  // eager, captured and replayed at both batches
-        Tensor input = random_tensor({batch, 64, 4, 4}, rng, -2.0f, 2.0f);
-        std::vector<Tensor> want, got;
-        ASSERT_TRUE(ref->run({&input, 1}, want).ok());
-        Status s = gpu->run({&input, 1}, got);
-        ASSERT_TRUE(s.ok()) << s.message();
-        ASSERT_EQ(got.size(), want.size());
-        for (size_t o = 0; o < want.size(); ++o) {
-          EXPECT_LE(rel_l2(got[o], want[o]), tol) << precision << " engine " << engine << " batch "
-                                                  << batch << " output " << o << " seed " << seed;
-        }
-      }
+      expect_batches_match(*ref, *gpu, {64, 4, 4}, {1, 2, 1, 2, 1}, tol, rng,
+                           std::string(precision) + " engine " + std::to_string(engine) + " seed " +
+                               std::to_string(seed));
       EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u)
           << "every node should run on the GPU";
     }
