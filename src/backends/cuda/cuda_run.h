@@ -243,6 +243,9 @@ Status lower_slice(CudaRun& run, const Node& node);
 Status lower_maxpool(CudaRun& run, const Node& node);
 Status lower_resize(CudaRun& run, const Node& node);
 Status lower_view(CudaRun& run, const Node& node);
+// Is `value` read only by plain-layout views (Reshape, Flatten), and at least once? A convolution
+// whose output is writes it NCHW directly, saving the layout pass.
+bool read_by_views_only(const Graph& g, int value);
 Status lower_transpose(CudaRun& run, const Node& node);
 // YOLO's DFL (Transpose -> Softmax -> expectation Conv) as one kernel when `transpose` starts one:
 // true when lowered (the Softmax and the Conv are absorbed), false to lower it as a Transpose.

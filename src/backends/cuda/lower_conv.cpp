@@ -23,6 +23,19 @@
 
 namespace fungen::cuda {
 
+// Is `value` read only by plain-layout views (Reshape, Flatten) and at least once?
+bool read_by_views_only(const Graph& g, int value) {
+  bool any = false;
+  for (const Node& n : g.nodes) {
+    for (int in : n.inputs) {
+      if (in != value) continue;
+      if (n.op_type != "Reshape" && n.op_type != "Flatten") return false;
+      any = true;
+    }
+  }
+  return any;
+}
+
 namespace {
 
 struct ConvDescriptors {
@@ -38,19 +51,6 @@ struct ConvDescriptors {
     if (conv) cudnnDestroyConvolutionDescriptor(conv);
   }
 };
-
-// Is `value` read only by plain-layout views (Reshape, Flatten) and at least once?
-bool read_by_views_only(const Graph& g, int value) {
-  bool any = false;
-  for (const Node& n : g.nodes) {
-    for (int in : n.inputs) {
-      if (in != value) continue;
-      if (n.op_type != "Reshape" && n.op_type != "Flatten") return false;
-      any = true;
-    }
-  }
-  return any;
-}
 
 // FUNGEN_CUDA_GEMM1X1=1: pointwise convolutions (1x1, stride 1, no padding, group 1) on NHWC
 // activations as one cuBLAS GEMM, Y[B*H*W, Cout] = X[B*H*W, Cin] * W[Cout, Cin]^T (fp32

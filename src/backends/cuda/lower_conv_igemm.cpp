@@ -46,20 +46,6 @@ IgemmMode igemm_mode(int64_t kh, int64_t kw) {
   return IgemmMode::kOff;
 }
 
-// Is `value` read only by plain-layout views (Reshape, Flatten) and at least once? (As in
-// lower_conv.cpp: such a conv writes NCHW directly, saving the layout pass.)
-bool read_by_views_only(const Graph& g, int value) {
-  bool any = false;
-  for (const Node& n : g.nodes) {
-    for (int in : n.inputs) {
-      if (in != value) continue;
-      if (n.op_type != "Reshape" && n.op_type != "Flatten") return false;
-      any = true;
-    }
-  }
-  return any;
-}
-
 // FUNGEN_CUDA_IGEMM_TILE=MxN (M 64 or 128, N 16, 32, 64 or 128): that CTA tile for every igemm
 // conv instead of choose_igemm_tile's pick (under auto: the only tile timed), for tuning runs on
 // the device. Other values: ignored. True when it applied.
