@@ -8,8 +8,9 @@
 //   auto engine = fungen::Engine::load("yolo11n.onnx", {.precision = "int8",
 //       .calibration = fungen::read_calibration("yolo11n.onnx.int8.json").value()});
 //
-// The int8 path quantizes each convolution input per tensor, symmetrically (scale = absmax/127),
-// and its weights per output channel, symmetrically (scale = max |w| of the channel / 127).
+// The int8 path quantizes each convolution input per tensor, asymmetrically onto u8 (scale =
+// (max - min)/255, zero point -min/scale), and its weights per output channel, symmetrically
+// (scale = max |w| of the channel / 127).
 #pragma once
 
 #include <map>
@@ -26,6 +27,9 @@ struct CalibrationTable {
   // graph value name -> 99.99th percentile of |value| (the largest over the images): the range
   // int8 uses, so that rare outliers do not coarsen the steps of all other values.
   std::map<std::string, float> p9999;
+  // graph value name -> smallest and largest value seen (signed; both include 0). int8 maps
+  // [min, max] onto u8 with a zero point; files without them fall back to symmetric s8.
+  std::map<std::string, float> min, max;
   int images = 0;     // sample images the ranges come from
   std::string model;  // file name of the model they were recorded on
 };

@@ -39,6 +39,10 @@ Result<CalibrationTable> read_calibration(const std::string& path) {
     for (auto& [name, v] : j.at("absmax").items()) t.absmax[name] = v.get<float>();
     if (j.contains("p99.99"))
       for (auto& [name, v] : j.at("p99.99").items()) t.p9999[name] = v.get<float>();
+    if (j.contains("min") && j.contains("max")) {
+      for (auto& [name, v] : j.at("min").items()) t.min[name] = v.get<float>();
+      for (auto& [name, v] : j.at("max").items()) t.max[name] = v.get<float>();
+    }
   } catch (const nlohmann::json::exception& e) {
     return corrupt(path + ": bad calibration file (" + e.what() +
                    "); make it again with --calibrate DIR");
@@ -51,7 +55,8 @@ Status write_calibration(const std::string& path, const CalibrationTable& table)
   nlohmann::ordered_json j;
   j["format"] = "fungen-int8-calibration";
   j["method"] =
-      "per convolution input: largest |x| and 99.99th percentile of |x| (largest over the images), "
+      "per convolution input: largest |x|, 99.99th percentile of |x| (largest over the images), "
+      "smallest and largest x, "
       "fp32 cpu run on letterboxed images";
   j["model"] = table.model;
   j["images"] = table.images;
@@ -61,6 +66,11 @@ Status write_calibration(const std::string& path, const CalibrationTable& table)
   nlohmann::ordered_json p = nlohmann::ordered_json::object();
   for (const auto& [name, v] : table.p9999) p[name] = v;
   j["p99.99"] = p;
+  for (const auto& [key, map] : {std::pair{"min", &table.min}, std::pair{"max", &table.max}}) {
+    nlohmann::ordered_json m = nlohmann::ordered_json::object();
+    for (const auto& [name, v] : *map) m[name] = v;
+    j[key] = m;
+  }
   return write_file_atomically(path, j.dump(1) + "\n");
 }
 

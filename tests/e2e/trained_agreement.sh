@@ -3,14 +3,15 @@
 # label `e2e`. Skips (exit 77) with one line when that model is not cached: training takes ~10
 # minutes, so only `FUNGEN_TRAIN=1 scripts/test.sh` (or running the tool once) makes it.
 # Checks: fp32 finds a handful of detections per held-out image (a trained model, not noise);
-# bf16 reproduces >= 99% of them (measured: 99/99); int8 >= INT8_MIN_SHARE, a regression floor
-# (default 0.6; measured 69.7% with the default 99.99th-percentile ranges, 85-91% with
-# FUNGEN_INT8_RANGE=absmax: below issue #3's 99% target, see bench/agreement.sh).
+# bf16 reproduces >= 99% of them (measured: 99/99); int8 >= INT8_MIN_SHARE (default 0.97; measured
+# 99/99 with zero points and the fine levels and head branches in bf16, 1 and 2 threads; 69.7%
+# before, with symmetric 99.99th-percentile ranges; see bench/agreement.sh). The floor leaves room
+# for two detections: single roundings move a fragile box across IoU 0.9.
 #   tests/e2e/trained_agreement.sh build/bin/fungen
 set -uo pipefail
 fungen=$1
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-INT8_MIN_SHARE=${INT8_MIN_SHARE:-0.6}
+INT8_MIN_SHARE=${INT8_MIN_SHARE:-0.97}
 out=$(bash "$root/bench/agreement.sh" --cached --fungen "$fungen" --threads 2)
 rc=$?
 echo "$out"

@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "fungen/engine.h"
+#include "fungen/log.h"
 #include "model_builder.h"
 #include "op_test_util.h"
 
@@ -57,6 +59,13 @@ std::vector<Tensor> run_int8(const std::string& model, const Tensor& x) {
   return run(model, x, {.backend = "cpu", .precision = "int8", .calibration = record(model, x)});
 }
 
+// The convolutions of these small models read the image's resolution, which int8 leaves to bf16
+// (int8_excluded's fine levels) unless told otherwise.
+struct QuantizeFineLevels {
+  QuantizeFineLevels() { setenv("FUNGEN_INT8_FINE_LEVELS", "int8", 1); }
+  ~QuantizeFineLevels() { unsetenv("FUNGEN_INT8_FINE_LEVELS"); }
+};
+
 float absmax(const float* p, int64_t n) {
   float m = 0;
   for (int64_t i = 0; i < n; ++i) m = std::max(m, std::abs(p[i]));
@@ -64,6 +73,7 @@ float absmax(const float* p, int64_t n) {
 }
 
 TEST(CpuInt8, SingleConvWithinQuantizationBound) {
+  QuantizeFineLevels fine;
   uint32_t seed = test::test_seed();
   SCOPED_TRACE("FUNGEN_TEST_SEED=" + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -78,7 +88,8 @@ TEST(CpuInt8, SingleConvWithinQuantizationBound) {
     const float a = 1.5f / std::sqrt(static_cast<float>(c / group * k * k));
     Tensor wt = test::random_tensor({m, c / group, k, k}, rng, -a, a);
     Tensor bt = test::random_tensor({m}, rng, -0.5f, 0.5f);
-    Tensor x = test::random_tensor({1, c, h, w}, rng, -2.0f, 3.0f);
+    // Round 0 without negative inputs (u8, like the image), the others with (s8, zero point).
+    Tensor x = test::random_tensor({1, c, h, w}, rng, round == 0 ? 0.0f : -2.0f, 3.0f);
     test::ModelBuilder b(17);
     b.input("x", DType::kFloat32, {1, c, h, w});
     b.initializer("w", wt);
@@ -128,9 +139,11 @@ TEST(CpuInt8, SingleConvWithinQuantizationBound) {
   }
 }
 
-// conv+SiLU → conv+SiLU → + x (residual) → 1x1 conv (int8, no activation) → 1x1 conv+SiLU (fp32,
-// last of its branch): the values between int8 convolutions stay s8.
+// conv+SiLU → conv+SiLU → + x (residual) → 1x1 conv (int8, no activation) → two 1x1 convs+SiLU
+// (fp32, last of their branches; two, so that the 1x1 conv before them is no head chain): the
+// values between int8 convolutions stay u8.
 TEST(CpuInt8, ConvChainCloseToReference) {
+  QuantizeFineLevels fine;
   uint32_t seed = test::test_seed();
   SCOPED_TRACE("FUNGEN_TEST_SEED=" + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -155,12 +168,14 @@ TEST(CpuInt8, ConvChainCloseToReference) {
   b.initializer("t_w", test::random_tensor({c, c, 1, 1}, rng, -a1, a1));
   b.node("Conv", {"s", "t_w"}, {"t"}, {{"kernel_shape", attr_ints({1, 1})}});
   conv_silu("t", "y", 1);
+  conv_silu("t", "y2", 1);
   b.output("y");
+  b.output("y2");
   const std::string model = b.build();
   Tensor x = test::random_tensor({1, c, h, w}, rng, -1.0f, 2.0f);
   std::vector<Tensor> ref = run(model, x, {.backend = "reference"});
   std::vector<Tensor> got = run_int8(model, x);
-  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got.size(), 2u);
   ASSERT_EQ(got[0].shape(), ref[0].shape());
   const float* r = ref[0].data<float>();
   const float* g = got[0].data<float>();
@@ -172,6 +187,67 @@ TEST(CpuInt8, ConvChainCloseToReference) {
   // Four quantized tensors of 8 bits on the way: a few steps of 1/127 of their ranges.
   EXPECT_LE(max_err / max_ref, 0.05);
   EXPECT_GT(max_err / max_ref, 1e-5) << "no quantization error: the int8 path did not run";
+}
+
+// Convolutions stay out of int8 by their place in the graph: one that reads the image's
+// resolution (a 1x1 of stride 16, the fine levels), and the detect head's branches: a feature
+// map with several readers feeds two chains of convolutions (box: three, class: two) whose last
+// convolutions are outputs. The two convolutions between, at 1/16 of the image, are int8.
+TEST(CpuInt8, HeadBranchesStayOutOfInt8) {
+  uint32_t seed = test::test_seed();
+  SCOPED_TRACE("FUNGEN_TEST_SEED=" + std::to_string(seed));
+  std::mt19937 rng(seed);
+  const int64_t c = 16, h = 16 * pick(rng, 3, 6), w = 16 * pick(rng, 3, 6);
+  test::ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {1, c, h, w});
+  int n = 0;
+  // Conv_<n> (the builder's node names count all nodes), optionally with SiLU.
+  auto conv = [&](const std::string& in, const std::string& out, bool silu) {
+    const std::string name = "Conv_" + std::to_string(n);
+    const float a = 1.5f / std::sqrt(static_cast<float>(c * 9));
+    b.initializer(out + "_w", test::random_tensor({c, c, 3, 3}, rng, -a, a));
+    b.node("Conv", {in, out + "_w"}, {silu ? out + "_c" : out},
+           {{"kernel_shape", attr_ints({3, 3})}, {"pads", attr_ints({1, 1, 1, 1})}});
+    ++n;
+    if (silu) {
+      b.node("Sigmoid", {out + "_c"}, {out + "_s"});
+      b.node("Mul", {out + "_c", out + "_s"}, {out});
+      n += 2;
+    }
+    return name;
+  };
+  b.initializer("s_w", test::random_tensor({c, c, 1, 1}, rng, -0.4f, 0.4f));
+  b.node("Conv", {"x", "s_w"}, {"s"},
+         {{"kernel_shape", attr_ints({1, 1})}, {"strides", attr_ints({16, 16})}});
+  ++n;
+  const std::vector<std::string> int8 = {conv("s", "p", true), conv("p", "f", true)};
+  const std::vector<std::string> excluded = {"Conv_0",
+                                             conv("f", "b0", true),
+                                             conv("b0", "b1", true),
+                                             conv("b1", "box", false),
+                                             conv("f", "c0", true),
+                                             conv("c0", "cls", false)};
+  b.output("box");
+  b.output("cls");
+  const std::string model = b.build();
+  Tensor x = test::random_tensor({1, c, h, w}, rng, -1.0f, 2.0f);
+  auto calibration = record(model, x);
+  // The per-step log names how each convolution ran.
+  std::string log;
+  set_log_sink([&](LogLevel, std::string_view m) { (log += m) += '\n'; });
+  set_log_level(LogLevel::kDebug);
+  run(model, x, {.backend = "cpu", .precision = "int8", .calibration = calibration});
+  set_log_level(LogLevel::kWarn);
+  set_log_sink(nullptr);
+  for (const std::string& name : int8)
+    EXPECT_NE(log.find(name + " (conv int8"), std::string::npos) << name << " is not int8:\n"
+                                                                 << log;
+  for (const std::string& name : excluded) {
+    EXPECT_NE(log.find(name + " "), std::string::npos) << name << " did not run:\n" << log;
+    EXPECT_EQ(log.find(name + " (conv int8"), std::string::npos)
+        << name << " (out of int8 by its place) ran in int8:\n"
+        << log;
+  }
 }
 
 TEST(CpuInt8, WithoutCalibrationSaysToCalibrate) {

@@ -182,19 +182,34 @@ int CpuRun::get(int value, const memory::desc& want) {
       break;
     }
   }
+  auto quantized = [](memory::data_type t) {
+    return t == memory::data_type::s8 || t == memory::data_type::u8;
+  };
+  const bool from_q = quantized(bufs_[static_cast<size_t>(src)].desc.data_type());
+  const bool to_q = quantized(want.data_type());
+  // Quantized to quantized: only a layout change (a second rounding would go via f32).
+  FUNGEN_ASSERT(!(from_q && to_q) ||
+                bufs_[static_cast<size_t>(src)].desc.data_type() == want.data_type());
+  // A zero point never goes through oneDNN's reorder (quantize_zero_point.cpp) for the
+  // channels-last layout int8 convolutions take; other layouts (FUNGEN_CPU_LAYOUT) still do.
+  if (from_q != to_q && zero_of(value) != 0) {
+    const int id = convert_zero_point(value, src, want);
+    if (id >= 0) return id;
+  }
   Buf b;
   b.desc = want;
   b.storage = new_storage(want.get_size());
   bufs_.push_back(b);
   int dst = static_cast<int>(bufs_.size()) - 1;
-  // int8: real = scale * q, so quantizing multiplies by 1/scale and dequantizing by scale.
+  // int8: real = scale * (q - zero), so quantizing is q = real / scale + zero and dequantizing
+  // (q - zero) * scale (oneDNN's reorder: dst = output_scale * (src - src_zero) + dst_zero).
   dnnl::primitive_attr attr;
-  const bool from_s8 = bufs_[static_cast<size_t>(src)].desc.data_type() == memory::data_type::s8;
-  const bool to_s8 = want.data_type() == memory::data_type::s8;
-  if (from_s8 != to_s8) {
+  if (from_q != to_q) {
     float scale = scale_of(value);
     FUNGEN_ASSERT(scale > 0);
-    attr.set_output_scales(0, {to_s8 ? 1.0f / scale : scale});
+    attr.set_output_scales(0, {to_q ? 1.0f / scale : scale});
+    if (zero_of(value) != 0)
+      attr.set_zero_points(to_q ? DNNL_ARG_DST : DNNL_ARG_SRC, 0, {zero_of(value)});
   }
   dnnl::reorder::primitive_desc pd(engine_, bufs_[static_cast<size_t>(src)].desc, engine_, want,
                                    attr);
@@ -338,6 +353,7 @@ Result<std::unique_ptr<CpuRun>> CpuRun::build_unchecked(const Graph& graph, cons
   r->output_index_.assign(nv, -1);
   r->variants_.resize(nv);
   r->qscale_.assign(nv, 0.0f);
+  r->qzero_.assign(nv, 0);
   r->run_first_ = run.first;
   r->run_last_ = run.last;
   int64_t batch = 1;
@@ -399,6 +415,7 @@ CpuRun::Checkpoint CpuRun::checkpoint() const {
   cp.variants = variants_;
   cp.reserved = reserved_;
   cp.qscale = qscale_;
+  cp.qzero = qzero_;
   for (const Storage& st : storages_) cp.lifetimes.push_back({st.first, st.last});
   return cp;
 }
@@ -412,6 +429,7 @@ void CpuRun::restore(const Checkpoint& cp) {
   variants_ = cp.variants;
   reserved_ = cp.reserved;
   qscale_ = cp.qscale;
+  qzero_ = cp.qzero;
   for (size_t i = 0; i < cp.lifetimes.size(); ++i) {
     storages_[i].first = cp.lifetimes[i].first;
     storages_[i].last = cp.lifetimes[i].second;

@@ -162,9 +162,14 @@ class CpuRun final : public NodeKernel {
   dnnl::stream& stream() { return stream_; }
   // Calibration: the last step added records the range of `value` held in buffer `buf`.
   void record_range(int value, int buf);
-  // int8: the scale of `value`'s s8 variants (real = scale * q), 0 when it has none.
+  // int8: the scale and zero point of `value`'s s8/u8 variants (real = scale * (q - zero)); scale
+  // 0 when it has none.
   float scale_of(int value) const { return qscale_[static_cast<size_t>(value)]; }
-  void set_scale(int value, float scale) { qscale_[static_cast<size_t>(value)] = scale; }
+  int zero_of(int value) const { return qzero_[static_cast<size_t>(value)]; }
+  void set_scale(int value, float scale, int zero = 0) {
+    qscale_[static_cast<size_t>(value)] = scale;
+    qzero_[static_cast<size_t>(value)] = zero;
+  }
   // Is `value` to be produced into a slice of a Concat (in the blocked f32/bf16 layout)?
   bool is_placed(int value) const { return placement_[static_cast<size_t>(value)].first >= 0; }
   // The nodes of the run that read `value`.
@@ -183,6 +188,7 @@ class CpuRun final : public NodeKernel {
     std::vector<std::vector<int>> variants;
     std::vector<int> reserved;
     std::vector<float> qscale;
+    std::vector<int> qzero;
     std::vector<std::pair<int, int>> lifetimes;
   };
   Checkpoint checkpoint() const;
@@ -194,6 +200,9 @@ class CpuRun final : public NodeKernel {
   // Where `value` must live when produced in the blocked layout: (storage, offset), or storage -1.
   std::pair<int, size_t> placed(int value);
   Status finalize(const NodeRun& run);
+  // get() for a quantized value with a zero point: the backend's own loop
+  // (quantize_zero_point.cpp); -1 when the quantized layout is not channels-last.
+  int convert_zero_point(int value, int src, const memory::desc& want);
   void touch(int buf);  // extends the lifetime of the buffer's storage to the current step
   int new_storage(size_t bytes);
 
@@ -216,6 +225,7 @@ class CpuRun final : public NodeKernel {
   std::vector<std::pair<int, size_t>> placement_;  // value -> (concat output value, byte offset)
   std::vector<int> reserved_;                      // concat output value -> its storage
   std::vector<float> qscale_;                      // value -> scale of its s8 variants (0: none)
+  std::vector<int> qzero_;                         // value -> zero point of its u8 variants
   size_t run_first_ = 0, run_last_ = 0;
   size_t scratchpad_bytes_ = 0;
   memory scratchpad_;
@@ -246,8 +256,13 @@ struct ConvGeometry {
   memory::dims src, weights, bias, dst, strides, dilations, pad_l, pad_r;
 };
 Status conv_geometry(CpuRun& run, const Node& node, ConvGeometry* g);
-// int8 convolution (lower_conv_int8.cpp); kUnsupported when the input has no calibrated range.
+// int8 convolution (lower_conv_int8.cpp); kUnsupported when the input has no calibrated range or
+// int8_excluded().
 Status lower_conv_int8(CpuRun& run, const Node& node);
+// Does convolution `conv` stay out of int8 by its place in the graph (the fine levels: input at
+// 1/8 of the image's resolution or more; the detect head's branches: the last convolution of a
+// branch and the single-reader chain of convolutions that feeds it)?
+bool int8_excluded(const CpuRun& run, const Node& conv);
 // Channel Concat whose parts do not start on 16-channel blocks (concat_blocked.cpp).
 Status lower_concat_unaligned(CpuRun& run, const Node& node, memory::data_type t);
 

@@ -31,6 +31,11 @@ void CpuRun::record(const Step& s) {
   std::vector<float> a(n);
   for (size_t i = 0; i < n; ++i) a[i] = std::abs(p[i]);
   const std::string& name = graph_.values[static_cast<size_t>(s.record_value)].name;
+  auto [lo, hi] = std::minmax_element(p, p + n);
+  float& mn = options_.record->min[name];
+  mn = std::min(mn, *lo);
+  float& mx = options_.record->max[name];
+  mx = std::max(mx, *hi);
   float& have = options_.record->absmax[name];
   have = std::max(have, *std::max_element(a.begin(), a.end()));
   auto at = a.begin() + static_cast<std::ptrdiff_t>(static_cast<double>(n - 1) * 0.9999);

@@ -59,8 +59,10 @@ Status lower_conv(CpuRun& run, const Node& node) {
   // The last convolution of a branch (detect head, DFL) writes the plain f32 layout its readers
   // (reshapes, the head's concat) want, saving a reorder; fed f32 (DFL's softmax) it runs in f32.
   const bool last = !run.feeds_conv(y);
-  const dt act =
-      run.options().bf16 && !(last && run.desc_of(x).data_type() == dt::f32) ? dt::bf16 : dt::f32;
+  // int8 runs the convolutions it leaves out (int8_excluded: the detect head's branches) in
+  // bf16 too, as precision bf16 would.
+  const bool low = run.options().bf16 || run.options().int8;
+  const dt act = low && !(last && run.desc_of(x).data_type() == dt::f32) ? dt::bf16 : dt::f32;
   const bool grouped = g.weights.size() == 5;
 
   // Candidate layouts, best first: the input's own layout into the blocked one; both blocked;
