@@ -56,6 +56,7 @@ class CudaBackend final : public Backend {
     ctx_.graphs = !cuda::env_off("FUNGEN_CUDA_GRAPHS");
     ctx_.nhwc = !cuda::env_off("FUNGEN_CUDA_NHWC");
     ctx_.fuse_dfl = !cuda::env_off("FUNGEN_CUDA_DFL");
+    ctx_.fold_transpose = !cuda::env_off("FUNGEN_CUDA_FOLD_TRANSPOSE");
     const char* prof = std::getenv("FUNGEN_CUDA_PROFILE");
     ctx_.profile = prof && std::strcmp(prof, "1") == 0;
     if (ctx_.profile) ctx_.graphs = false;  // per-step events need eager launches

@@ -237,6 +237,7 @@ Result<std::unique_ptr<CudaRun>> CudaRun::build(const Graph& graph, const NodeRu
 
 Status CudaRun::lower(const NodeRun& run) {
   variants_.assign(graph_.values.size(), {});
+  transposed_from_.assign(graph_.values.size(), -1);
   find_placements(run);
   // Inputs: fp32 plain staging; converted to the run's type by the first step (fp16).
   for (int v : run.inputs) {

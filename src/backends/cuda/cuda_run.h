@@ -41,6 +41,9 @@ struct CudaContext {
   Elem elem = Elem::kF16;
   bool nhwc = true;      // keep conv activations channels-last
   bool fuse_dfl = true;  // YOLO's DFL head as one kernel (lower_dfl; FUNGEN_CUDA_DFL=0: off)
+  // A Transpose of the last two axes read only by a MatMul becomes cuBLAS's transpose op
+  // (lower_transpose, lower_matmul; FUNGEN_CUDA_FOLD_TRANSPOSE=0: off).
+  bool fold_transpose = true;
   bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
   // FUNGEN_CUDA_POISON=1: fill the activation arena with NaN (all-ones bytes, NaN in fp16 and
@@ -138,6 +141,12 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   // The node of this run that reads `value` when it is its only use (index into graph().nodes),
   // else -1.
   int only_reader(int value) const;
+  // `value` is the last-two-axes transpose of `source`, not computed: its only reader (a MatMul)
+  // reads `source` transposed. transposed_from(value): the source, or -1.
+  void defer_transpose(int value, int source) {
+    transposed_from_[static_cast<size_t>(value)] = source;
+  }
+  int transposed_from(int value) const { return transposed_from_[static_cast<size_t>(value)]; }
   // A node lowered as part of an earlier one (a fused pattern): the loop skips it.
   void absorb(int node) { absorbed_[static_cast<size_t>(node)] = 1; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
@@ -198,6 +207,7 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   std::vector<int> placed_into_;       // value -> the Concat output it was written into, or -1
   std::vector<int> uses_;
   std::vector<char> absorbed_;             // node -> lowered by an earlier node's lowering
+  std::vector<int> transposed_from_;       // value -> its deferred transpose's source, or -1
   size_t first_node_ = 0, last_node_ = 0;  // this run's nodes
   void find_placements(const NodeRun& run);
   std::vector<Step> steps_;
