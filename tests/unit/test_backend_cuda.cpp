@@ -7,7 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
+#include "backends/cuda/cuda_run.h"
 #include "fungen/engine.h"
 #include "model_builder.h"
 #include "op_test_util.h"
@@ -99,6 +102,7 @@ TEST_P(CudaBackendTest, BlockMatchesReference) {
   std::vector<Tensor> want, got;
   ASSERT_TRUE(ref->run({&x, 1}, want).ok());
   const double tol = precision == "fp16" ? 1e-2 : 1e-4;
+  const int multi_lane = cuda::multi_lane_captures();
   for (int rep = 0; rep < 3; ++rep) {  // eager, graph capture, graph replay
     Status s = gpu->run({&x, 1}, got);
     ASSERT_TRUE(s.ok()) << s.message();
@@ -109,6 +113,12 @@ TEST_P(CudaBackendTest, BlockMatchesReference) {
   }
   EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u)
       << "every node should run on the GPU";
+  // The resize branch and the attention branch are independent: the capture used two streams
+  // or more (unless FUNGEN_CUDA_LANES=1 or graphs are off).
+  const char* lanes = std::getenv("FUNGEN_CUDA_LANES");
+  const char* graphs = std::getenv("FUNGEN_CUDA_GRAPHS");
+  if (!(lanes && std::string(lanes) == "1") && !(graphs && std::string(graphs) == "0"))
+    EXPECT_GT(cuda::multi_lane_captures(), multi_lane);
 }
 
 TEST_P(CudaBackendTest, TransposedMatMulOperandsMatchReference) {

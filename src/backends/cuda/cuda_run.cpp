@@ -91,6 +91,7 @@ Status upload_and_wait(void* dst, const void* src, size_t bytes, cudaStream_t st
 CudaRun::~CudaRun() {
   if (profiled_runs_ > 0) print_profile();
   if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+  destroy_lanes();
   for (cudaEvent_t e : events_) {
     if (e) cudaEventDestroy(e);
   }
@@ -175,7 +176,8 @@ void CudaRun::add_step(std::string label, std::vector<int> bufs, StepFn fn) {
   for (int b : bufs) {
     if (b >= 0) touch(b);
   }
-  steps_.push_back(Step{std::move(label), std::move(fn), std::move(bufs)});
+  steps_.push_back(Step{std::move(label), std::move(fn), std::move(bufs), pin_next_});
+  pin_next_ = false;
 }
 
 Result<int> CudaRun::get(int value, Layout want) {
@@ -319,10 +321,15 @@ Status CudaRun::finalize() {
   log(LogLevel::kInfo, "cuda run: {} steps, arena {:.1f} MiB, workspace {:.1f} MiB", steps_.size(),
       static_cast<double>(mem.arena_bytes) / (1 << 20),
       static_cast<double>(workspace_bytes_) / (1 << 20));
-  return Status();
+  return plan_lanes();
 }
 
 Status CudaRun::run_steps(size_t first) {
+  if (!lane_steps_.empty()) {
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    CUDA_CHECK(cudaStreamIsCapturing(ctx_.stream, &capturing));
+    if (capturing == cudaStreamCaptureStatusActive) return run_lanes(first);
+  }
   const bool profile = ctx_.profile;
   if (profile && step_events_.empty()) {
     step_events_.assign(steps_.size() + 1, nullptr);

@@ -46,6 +46,8 @@ struct CudaContext {
   bool fold_transpose = true;
   bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
+  // Streams a captured run spreads its steps over (cuda_lanes.cpp; FUNGEN_CUDA_LANES, 1: one).
+  int lanes = 4;
   // FUNGEN_CUDA_POISON=1: fill the activation arena with NaN (all-ones bytes, NaN in fp16 and
   // fp32) when it is allocated and before every run, so a read of bytes no step of this run wrote
   // shows as NaN in the outputs. =2 also runs eagerly and, after every step, names the arena
@@ -162,6 +164,9 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   // Adds a step; `bufs` are the buffers it reads or writes (they live at least until it runs).
   using StepFn = std::function<Status(cudaStream_t)>;
   void add_step(std::string label, std::vector<int> bufs, StepFn fn);
+  // The next step calls cuDNN or cuBLAS, whose handles are bound to the context's stream: a
+  // multi-stream capture keeps it there (cuda_lanes.cpp).
+  void pin_next_step() { pin_next_ = true; }
   // cuDNN workspace shared by the run's convolutions.
   void need_workspace(size_t bytes) { workspace_bytes_ = std::max(workspace_bytes_, bytes); }
   void* workspace() const { return workspace_.get(); }
@@ -183,12 +188,23 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     std::string label;
     StepFn fn;
     std::vector<int> bufs;  // what add_step was given (FUNGEN_CUDA_POISON=2 inspects them)
+    bool pinned = false;    // on the context's stream (pin_next_step)
+  };
+  // Multi-stream capture (cuda_lanes.cpp): each step's lane (0: the context's stream) and the
+  // steps of other lanes it waits for; `record`: a later step of another lane waits for it.
+  struct LaneStep {
+    int lane = 0;
+    std::vector<int> waits;
+    bool record = false;
   };
 
   CudaRun(const Graph& graph, CudaContext& ctx) : graph_(graph), ctx_(ctx) {}
   Status lower(const NodeRun& run);
   Status finalize();
   Status run_steps(size_t first = 0);
+  Status plan_lanes();
+  Status run_lanes(size_t first);
+  void destroy_lanes();
   Status poison_arena(cudaStream_t st);
   Status report_non_finite(size_t step);
   int new_buf(size_t bytes);
@@ -211,6 +227,12 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   size_t first_node_ = 0, last_node_ = 0;  // this run's nodes
   void find_placements(const NodeRun& run);
   std::vector<Step> steps_;
+  bool pin_next_ = false;
+  std::vector<LaneStep> lane_steps_;    // empty: one stream
+  std::vector<cudaStream_t> lanes_;     // [0] null (the context's stream), then owned streams
+  std::vector<cudaEvent_t> step_done_;  // per step with `record`, else null
+  std::vector<cudaEvent_t> lane_done_;  // per lane: its last step (joined back at the end)
+  cudaEvent_t fork_ = nullptr;
   std::vector<int> input_staging_, output_staging_;  // fp32 plain, one per run input/output
   std::vector<int> input_values_, output_values_;    // the run's boundary values
   std::vector<int> input_bufs_;  // per input: the buffer holding it in the run's element type
@@ -261,6 +283,7 @@ Status lower_transpose(CudaRun& run, const Node& node);
 // true when lowered (the Softmax and the Conv are absorbed), false to lower it as a Transpose.
 Result<bool> lower_dfl(CudaRun& run, const Node& transpose);
 int dfl_fusions_lowered();  // how many DFL heads were lowered so, in this process (tests)
+int multi_lane_captures();  // captures that used more than one stream, in this process (tests)
 Status lower_softmax(CudaRun& run, const Node& node);
 
 bool check_conv(const Node& node, const Graph& graph);

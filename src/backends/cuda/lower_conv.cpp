@@ -357,6 +357,7 @@ Status lower_conv(CudaRun& run, const Node& node) {
     }
   }
   label += ")";
+  run.pin_next_step();  // cuDNN/cuBLAS run on the context's stream
   run.add_step(label, {xb, yb, zb, wbuf, bbuf, slice.buf, outb, cbuf}, [=](cudaStream_t st) {
     const float one = 1.0f, zero = 0.0f;
     if (gemm) {

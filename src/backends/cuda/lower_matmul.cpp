@@ -51,6 +51,7 @@ Status lower_matmul(CudaRun& run, const Node& node) {
   std::string label = node.name + " (cublas gemm";
   if (a_src >= 0) label += ", A transposed";
   if (b_src >= 0) label += ", B transposed";
+  run.pin_next_step();  // cuDNN/cuBLAS run on the context's stream
   run.add_step(label + ")", {ab, bb, yb}, [=](cudaStream_t) {
     const float one = 1.0f, zero = 0.0f;
     // Row-major Y = A * B is column-major Y^T = B^T * A^T.
