@@ -7,16 +7,25 @@
 // buffers, at their final addresses): two steps touching overlapping bytes are ordered, every
 // touch counted as a write. That covers data dependencies, a Concat written slice by slice, and
 // arena bytes reused by a later buffer (graph/memory_plan.h plans by step order), without
-// knowing which buffers a step reads. Steps calling cuDNN or cuBLAS (pin_next_step) stay on
-// lane 0, the context's stream their handles are bound to, so their workspace is never shared by
-// two at once. Eager runs (the first, FUNGEN_CUDA_PROFILE, FUNGEN_CUDA_POISON=2) keep one stream.
+// knowing which buffers a step reads. Steps calling cuDNN or cuBLAS use handles bound to their
+// lane's stream and a workspace of their own per lane (next_step_uses(kPerStream)), or stay on
+// lane 0, the context's stream (kContext; and kPerStream when the run's workspace is too large to
+// repeat per lane). Eager runs (the first, FUNGEN_CUDA_PROFILE, FUNGEN_CUDA_POISON=2) keep one
+// stream. The arena plan keeps each buffer's bytes a few steps past its last use
+// (kLaneLifetimePad, cuda_run.cpp) so that reused bytes order fewer unrelated steps.
+// FUNGEN_CUDA_LANES_DUMP=1 prints each step's lane and waits to stderr.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 #include <utility>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
+#include "fungen/log.h"
 
 namespace fungen::cuda {
 
@@ -57,6 +66,9 @@ Status CudaRun::plan_lanes() {
       ranges[s].push_back({p, p + buf.bytes});
     }
   }
+  // Per-lane handles and workspaces, unless the workspace is large (b128 search results).
+  constexpr size_t kMaxLaneWorkspace = size_t{64} << 20;
+  const bool per_lane = workspace_bytes_ <= kMaxLaneWorkspace;
   lane_steps_.assign(n, {});
   std::vector<int> tail(static_cast<size_t>(lanes), -1);  // last step put on each lane
   // covered[l][m]: lane l is already ordered after step covered[l][m] of lane m.
@@ -71,7 +83,8 @@ Status CudaRun::plan_lanes() {
     // Lane: 0 when pinned; else one whose last step it depends on (the latest such: a chain
     // continues), else the lane idle the longest.
     int lane = 0;
-    if (!steps_[s].pinned) {
+    const StepLibrary lib = steps_[s].library;
+    if (lib == StepLibrary::kNone || (lib == StepLibrary::kPerStream && per_lane)) {
       int best = -1;
       for (int l = 0; l < lanes; ++l) {
         if (tail[static_cast<size_t>(l)] >= 0 && is_dep(tail[static_cast<size_t>(l)]) &&
@@ -109,8 +122,8 @@ Status CudaRun::plan_lanes() {
   lane_done_.assign(static_cast<size_t>(lanes), nullptr);
   for (int l = 1; l < lanes; ++l) {
     CUDA_CHECK(cudaStreamCreateWithFlags(&lanes_[static_cast<size_t>(l)], cudaStreamNonBlocking));
-    CUDA_CHECK(cudaEventCreateWithFlags(&lane_done_[static_cast<size_t>(l)],
-                                        cudaEventDisableTiming));
+    CUDA_CHECK(
+        cudaEventCreateWithFlags(&lane_done_[static_cast<size_t>(l)], cudaEventDisableTiming));
   }
   step_done_.assign(n, nullptr);
   for (size_t s = 0; s < n; ++s) {
@@ -118,7 +131,77 @@ Status CudaRun::plan_lanes() {
       CUDA_CHECK(cudaEventCreateWithFlags(&step_done_[s], cudaEventDisableTiming));
   }
   CUDA_CHECK(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming));
+  const bool library = std::any_of(steps_.begin(), steps_.end(), [](const Step& st) {
+    return st.library == StepLibrary::kPerStream;
+  });
+  if (per_lane && library) {
+    lane_cudnn_.assign(static_cast<size_t>(lanes), nullptr);
+    lane_cublas_.assign(static_cast<size_t>(lanes), nullptr);
+    lane_workspace_.assign(static_cast<size_t>(lanes), nullptr);
+    for (size_t l = 1; l < static_cast<size_t>(lanes); ++l) {
+      CUDNN_CHECK(cudnnCreate(&lane_cudnn_[l]));
+      CUDNN_CHECK(cudnnSetStream(lane_cudnn_[l], lanes_[l]));
+      CUBLAS_CHECK(cublasCreate(&lane_cublas_[l]));
+      CUBLAS_CHECK(cublasSetStream(lane_cublas_[l], lanes_[l]));
+      if (workspace_bytes_) {
+        lane_workspace_[l] = device_alloc(workspace_bytes_);
+        if (!lane_workspace_[l])
+          return out_of_memory("cuda: cannot allocate a convolution workspace per stream");
+      }
+    }
+  }
+  std::vector<int> per(static_cast<size_t>(lanes), 0);
+  size_t waits = 0;
+  for (const LaneStep& ls : lane_steps_) {
+    ++per[static_cast<size_t>(ls.lane)];
+    waits += ls.waits.size();
+  }
+  std::string counts;
+  for (int c : per) {
+    if (!counts.empty()) counts += '/';
+    counts += std::to_string(c);
+  }
+  log(LogLevel::kInfo, "cuda lanes: {} steps over {} streams ({}), {} cross-stream waits", n, lanes,
+      counts, waits);
+  if (const char* dump = std::getenv("FUNGEN_CUDA_LANES_DUMP");
+      dump && std::strcmp(dump, "1") == 0) {
+    for (size_t k = 0; k < n; ++k) {
+      std::string w;
+      for (int t : lane_steps_[k].waits) {
+        w += ' ';
+        w += std::to_string(t);
+      }
+      std::fprintf(stderr, "lanes: step %3zu lane %d waits [%s ] %s\n", k, lane_steps_[k].lane,
+                   w.c_str(), steps_[k].label.c_str());
+    }
+  }
   return Status();
+}
+
+namespace {
+template <typename T>
+T lane_pick(const std::vector<cudaStream_t>& lanes, const std::vector<T>& per_lane, cudaStream_t st,
+            T fallback) {
+  for (size_t l = 1; l < lanes.size() && l < per_lane.size(); ++l) {
+    if (lanes[l] == st && per_lane[l]) return per_lane[l];
+  }
+  return fallback;
+}
+}  // namespace
+
+cudnnHandle_t CudaRun::cudnn_for(cudaStream_t st) const {
+  return lane_pick(lanes_, lane_cudnn_, st, ctx_.cudnn);
+}
+
+cublasHandle_t CudaRun::cublas_for(cudaStream_t st) const {
+  return lane_pick(lanes_, lane_cublas_, st, ctx_.cublas);
+}
+
+void* CudaRun::workspace_for(cudaStream_t st) const {
+  for (size_t l = 1; l < lanes_.size() && l < lane_workspace_.size(); ++l) {
+    if (lanes_[l] == st && lane_workspace_[l]) return lane_workspace_[l].get();
+  }
+  return workspace();
 }
 
 // Called while ctx_.stream is being captured: lane l > 0 joins the capture by waiting for fork_
@@ -160,6 +243,12 @@ Status CudaRun::run_lanes(size_t first) {
 }
 
 void CudaRun::destroy_lanes() {
+  for (cudnnHandle_t h : lane_cudnn_) {
+    if (h) cudnnDestroy(h);
+  }
+  for (cublasHandle_t h : lane_cublas_) {
+    if (h) cublasDestroy(h);
+  }
   for (cudaEvent_t e : step_done_) {
     if (e) cudaEventDestroy(e);
   }

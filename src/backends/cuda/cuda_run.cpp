@@ -176,8 +176,8 @@ void CudaRun::add_step(std::string label, std::vector<int> bufs, StepFn fn) {
   for (int b : bufs) {
     if (b >= 0) touch(b);
   }
-  steps_.push_back(Step{std::move(label), std::move(fn), std::move(bufs), pin_next_});
-  pin_next_ = false;
+  steps_.push_back(Step{std::move(label), std::move(fn), std::move(bufs), next_library_});
+  next_library_ = StepLibrary::kNone;
 }
 
 Result<int> CudaRun::get(int value, Layout want) {
@@ -297,7 +297,10 @@ Status CudaRun::finalize() {
   for (size_t i = 0; i < bufs_.size(); ++i) {
     const Buf& b = bufs_[i];
     if (b.persistent || b.first < 0) continue;
-    requests.push_back({b.bytes, b.first, b.last});
+    // With several streams (cuda_lanes.cpp) a buffer's bytes stay its own a few steps longer:
+    // bytes reused at once would order the next steps after unrelated ones.
+    const int pad = ctx_.graphs && ctx_.lanes > 1 ? kLaneLifetimePad : 0;
+    requests.push_back({b.bytes, b.first, b.last + pad});
     ids.push_back(static_cast<int>(i));
   }
   MemoryPlan mem = plan_memory(requests);

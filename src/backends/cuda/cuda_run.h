@@ -31,6 +31,7 @@
 namespace fungen::cuda {
 
 enum class Layout { kPlain, kNhwc };
+enum class StepLibrary { kNone, kContext, kPerStream };  // CudaRun::next_step_uses
 
 // What all runs of one backend share: the device, its stream and library handles.
 struct CudaContext {
@@ -56,6 +57,10 @@ struct CudaContext {
   size_t max_workspace = size_t{256} << 20;  // per convolution (cuDNN algorithm search limit)
   TuningCache* tuning = nullptr;             // algorithm choices of earlier builds (conv_tuning.h)
 };
+
+// Steps a buffer's arena bytes are kept past its last use when a captured run uses several
+// streams (cuda_lanes.cpp).
+inline constexpr int kLaneLifetimePad = 8;
 
 // Device memory: cudaMalloc'd, freed by the last owner, counted in device_bytes_in_use().
 std::shared_ptr<void> device_alloc(size_t bytes);
@@ -164,9 +169,13 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   // Adds a step; `bufs` are the buffers it reads or writes (they live at least until it runs).
   using StepFn = std::function<Status(cudaStream_t)>;
   void add_step(std::string label, std::vector<int> bufs, StepFn fn);
-  // The next step calls cuDNN or cuBLAS, whose handles are bound to the context's stream: a
-  // multi-stream capture keeps it there (cuda_lanes.cpp).
-  void pin_next_step() { pin_next_ = true; }
+  // The next step calls cuDNN or cuBLAS (cuda_lanes.cpp): through the context's handles, bound
+  // to its stream (kContext: a multi-stream capture keeps the step there), or through
+  // cudnn_for/cublas_for/workspace_for of the stream it is given (kPerStream).
+  void next_step_uses(StepLibrary lib) { next_library_ = lib; }
+  cudnnHandle_t cudnn_for(cudaStream_t st) const;
+  cublasHandle_t cublas_for(cudaStream_t st) const;
+  void* workspace_for(cudaStream_t st) const;
   // cuDNN workspace shared by the run's convolutions.
   void need_workspace(size_t bytes) { workspace_bytes_ = std::max(workspace_bytes_, bytes); }
   void* workspace() const { return workspace_.get(); }
@@ -188,7 +197,7 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     std::string label;
     StepFn fn;
     std::vector<int> bufs;  // what add_step was given (FUNGEN_CUDA_POISON=2 inspects them)
-    bool pinned = false;    // on the context's stream (pin_next_step)
+    StepLibrary library = StepLibrary::kNone;  // next_step_uses
   };
   // Multi-stream capture (cuda_lanes.cpp): each step's lane (0: the context's stream) and the
   // steps of other lanes it waits for; `record`: a later step of another lane waits for it.
@@ -227,7 +236,12 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   size_t first_node_ = 0, last_node_ = 0;  // this run's nodes
   void find_placements(const NodeRun& run);
   std::vector<Step> steps_;
-  bool pin_next_ = false;
+  StepLibrary next_library_ = StepLibrary::kNone;
+  // Per lane l >= 1: cuDNN and cuBLAS handles bound to lanes_[l], a workspace of
+  // workspace_bytes_ (none when the run needs a large one: kPerStream steps then stay on lane 0).
+  std::vector<cudnnHandle_t> lane_cudnn_;
+  std::vector<cublasHandle_t> lane_cublas_;
+  std::vector<std::shared_ptr<void>> lane_workspace_;
   std::vector<LaneStep> lane_steps_;    // empty: one stream
   std::vector<cudaStream_t> lanes_;     // [0] null (the context's stream), then owned streams
   std::vector<cudaEvent_t> step_done_;  // per step with `record`, else null

@@ -357,7 +357,8 @@ Status lower_conv(CudaRun& run, const Node& node) {
     }
   }
   label += ")";
-  run.pin_next_step();  // cuDNN/cuBLAS run on the context's stream
+  // The GEMM variants use the context's handles; the cuDNN conv takes the stream's (lanes).
+  run.next_step_uses(gemm ? StepLibrary::kContext : StepLibrary::kPerStream);
   run.add_step(label, {xb, yb, zb, wbuf, bbuf, slice.buf, outb, cbuf}, [=](cudaStream_t st) {
     const float one = 1.0f, zero = 0.0f;
     if (gemm) {
@@ -379,9 +380,9 @@ Status lower_conv(CudaRun& run, const Node& node) {
                      slice.buf >= 0 ? ", into concat" : "", nchw_out ? ", NCHW out" : "");
       }
     } else {
-      CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf),
-                                          d->conv, d->algo, r->workspace(), d->workspace, &zero,
-                                          d->y, r->ptr(yb)));
+      CUDNN_CHECK(cudnnConvolutionForward(r->cudnn_for(st), &one, d->x, r->ptr(xb), d->w,
+                                          r->ptr(wbuf), d->conv, d->algo, r->workspace_for(st),
+                                          d->workspace, &zero, d->y, r->ptr(yb)));
     }
     const float* bias = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     const void* res = zb >= 0 ? r->ptr(zb) : nullptr;

@@ -45,20 +45,19 @@ Status lower_matmul(CudaRun& run, const Node& node) {
   FUNGEN_ASSIGN_OR_RETURN(int bb, run.get(b_src >= 0 ? b_src : b, Layout::kPlain));
   int yb = run.define(y, Layout::kPlain);
   const cudaDataType_t dt = run.elem() == Elem::kF16 ? CUDA_R_16F : CUDA_R_32F;
-  cublasHandle_t handle = run.ctx().cublas;
   CudaRun* r = &run;
   auto i32 = [](int64_t v) { return static_cast<int>(v); };
   std::string label = node.name + " (cublas gemm";
   if (a_src >= 0) label += ", A transposed";
   if (b_src >= 0) label += ", B transposed";
-  run.pin_next_step();  // cuDNN/cuBLAS run on the context's stream
-  run.add_step(label + ")", {ab, bb, yb}, [=](cudaStream_t) {
+  run.next_step_uses(StepLibrary::kPerStream);
+  run.add_step(label + ")", {ab, bb, yb}, [=](cudaStream_t st) {
     const float one = 1.0f, zero = 0.0f;
     // Row-major Y = A * B is column-major Y^T = B^T * A^T.
     CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-        handle, op_b, op_a, i32(n), i32(m), i32(k), &one, r->ptr(bb), dt, i32(ldb), stride_b,
-        r->ptr(ab), dt, i32(lda), stride_a, &zero, r->ptr(yb), dt, i32(n), m * n, i32(batch),
-        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        r->cublas_for(st), op_b, op_a, i32(n), i32(m), i32(k), &one, r->ptr(bb), dt, i32(ldb),
+        stride_b, r->ptr(ab), dt, i32(lda), stride_a, &zero, r->ptr(yb), dt, i32(n), m * n,
+        i32(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return Status();
   });
   return Status();
