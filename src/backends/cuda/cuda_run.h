@@ -61,6 +61,9 @@ struct CudaContext {
 // Steps a buffer's arena bytes are kept past its last use when a captured run uses several
 // streams (cuda_lanes.cpp).
 inline constexpr int kLaneLifetimePad = 8;
+inline constexpr size_t kLanePadMaxBytes = size_t{4} << 20;  // buffers up to this size only
+// A captured run whose buffers add up to no more than this reuses no arena bytes at all.
+inline constexpr size_t kLaneNoReuseBytes = size_t{256} << 20;
 
 // Device memory: cudaMalloc'd, freed by the last owner, counted in device_bytes_in_use().
 std::shared_ptr<void> device_alloc(size_t bytes);
