@@ -117,8 +117,9 @@ TEST_P(CudaBackendTest, BlockMatchesReference) {
   // or more (unless FUNGEN_CUDA_LANES=1 or graphs are off).
   const char* lanes = std::getenv("FUNGEN_CUDA_LANES");
   const char* graphs = std::getenv("FUNGEN_CUDA_GRAPHS");
-  if (!(lanes && std::string(lanes) == "1") && !(graphs && std::string(graphs) == "0"))
+  if (!(lanes && std::string(lanes) == "1") && !(graphs && std::string(graphs) == "0")) {
     EXPECT_GT(cuda::multi_lane_captures(), multi_lane);
+  }
 }
 
 TEST_P(CudaBackendTest, TransposedMatMulOperandsMatchReference) {
