@@ -29,6 +29,7 @@ struct Params {
   __half* out;
   IgemmDesc d;
   int m, k_pad, k_tiles;
+  int64_t x_ld, z_ld;  // igemm_x_ld / igemm_z_ld: input and residual pixel strides
 };
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
@@ -121,7 +122,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
     const int m = m0 + arow0 + i * C::kRowStep;
     if (m < p.m) {
       const int img = m / ohw, rem = m - img * ohw, oy = rem / d.ow, ox = rem - oy * d.ow;
-      abase[i] = p.x + static_cast<int64_t>(img) * d.h * d.w * d.cin;
+      abase[i] = p.x + static_cast<int64_t>(img) * d.h * d.w * p.x_ld;
       aih[i] = oy * d.sh - d.ph;
       aiw[i] = ox * d.sw - d.pw;
     } else {  // past M: every tap reads as outside the image (zeros)
@@ -151,7 +152,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
       const int ih = aih[i] + kr, iw = aiw[i] + ks;
       const bool ok = kvalid && static_cast<unsigned>(ih) < static_cast<unsigned>(d.h) &&
                       static_cast<unsigned>(iw) < static_cast<unsigned>(d.w);
-      const __half* src = ok ? abase[i] + (static_cast<int64_t>(ih) * d.w + iw) * d.cin + kc : p.x;
+      const __half* src = ok ? abase[i] + (static_cast<int64_t>(ih) * d.w + iw) * p.x_ld + kc : p.x;
       cp_async16_ca(sa + swz(arow0 + i * C::kRowStep, achunk), src, ok);
     }
     kc += kBK;
@@ -264,7 +265,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
       uint4 v = *reinterpret_cast<const uint4*>(tile + r * C::kLdc + cl);
       if (p.z) {
         const uint4 zv =
-            *reinterpret_cast<const uint4*>(p.z + static_cast<int64_t>(m) * d.cout + c);
+            *reinterpret_cast<const uint4*>(p.z + static_cast<int64_t>(m) * p.z_ld + c);
         __half2* h = reinterpret_cast<__half2*>(&v);
         const __half2* hz = reinterpret_cast<const __half2*>(&zv);
 #pragma unroll
@@ -281,7 +282,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
       const int m = m0 + r, c = n0 + cl;
       if (m >= p.m || c >= d.cout) continue;
       float v = __half2float(tile[r * C::kLdc + cl]);
-      if (p.z) v += __half2float(p.z[static_cast<int64_t>(m) * d.cout + c]);
+      if (p.z) v += __half2float(p.z[static_cast<int64_t>(m) * p.z_ld + c]);
       const int img = m / ohw, pix = m - img * ohw;
       p.out[(static_cast<int64_t>(img) * d.cout + c) * ohw + pix] = __float2half_rn(v);
     }
@@ -314,6 +315,8 @@ bool igemm_supports(const IgemmDesc& d) {
   if (d.cin % 8 != 0 || d.cout % 8 != 0 || d.cin <= 0 || d.cout <= 0) return false;
   if (d.kh <= 0 || d.kw <= 0 || d.sh <= 0 || d.sw <= 0 || d.ph < 0 || d.pw < 0) return false;
   if (!d.nchw_out && (d.out_ld < d.cout || d.out_ld % 8 != 0)) return false;
+  if (igemm_x_ld(d) < d.cin || igemm_x_ld(d) % 8 != 0) return false;
+  if (igemm_z_ld(d) < d.cout || igemm_z_ld(d) % 8 != 0) return false;
   // 32-bit pixel index (plus a tile of headroom), output rows and image planes.
   const int64_t m = static_cast<int64_t>(d.n) * d.oh * d.ow;
   if (m > INT_MAX - 256 || static_cast<int64_t>(d.oh) * d.ow * d.cout > INT_MAX) return false;
@@ -373,7 +376,9 @@ cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_p
            d,
            d.n * d.oh * d.ow,
            igemm_k_pad(d),
-           igemm_k_pad(d) / kBK};
+           igemm_k_pad(d) / kBK,
+           igemm_x_ld(d),
+           igemm_z_ld(d)};
   const int tm = d.tile_m, tn = d.tile_n;
   if (tm == 128 && tn == 128) return launch<128, 128, 64, 32>(p, stream);
   if (tm == 128 && tn == 64) return launch<128, 64, 32, 32>(p, stream);
