@@ -2,7 +2,8 @@
 cp.async loaders and their K walk, the XOR swizzle, ldmatrix.x4 and mma.m16n8k16 fragment
 layouts (as the PTX ISA defines them), the multistage schedule, the staged NHWC epilogue; checks
 every output element is written once and equals a direct convolution (float64). Asserts on any
-read of shared memory no load wrote. Mirror any change of the kernel's indexing here first.
+read of shared memory no load wrote. Strided input / residual (x_ld, z_ld: a Split piece read in
+its Concat slice): the rows around the slice hold NaN, so a read outside it fails the check. Mirror any change of the kernel's indexing here first.
 
     $(tools/setup_python.sh) tools/cuda_igemm_emulate.py [seed]     # prints ALL OK or SOME FAILED
 """
@@ -40,7 +41,7 @@ def run(d, BM, BN, WM, WN, x, wpk, bias, z, out_nchw, out_ld, kpad):
                 m = m0 + arow0 + i * rowstep
                 if m < M:
                     img = m // ohw; rem = m - img * ohw; oy = rem // d['ow']; ox = rem - oy * d['ow']
-                    rows.append((img * d['h'] * d['w'] * d['cin'], oy * d['sh'] - d['ph'], ox * d['sw'] - d['pw']))
+                    rows.append((img * d['h'] * d['w'] * d['x_ld'], oy * d['sh'] - d['ph'], ox * d['sw'] - d['pw']))
                 else:
                     rows.append((0, -(1 << 30), 0))
             s = dict(kc=achunk * 8, kr=0, ks=0, rows=rows, achunk=achunk, arow0=arow0)
@@ -58,7 +59,7 @@ def run(d, BM, BN, WM, WN, x, wpk, bias, z, out_nchw, out_ld, kpad):
                     ih, iw = ih0 + s['kr'], iw0 + s['ks']
                     ok = kvalid and 0 <= ih < d['h'] and 0 <= iw < d['w']
                     if ok:
-                        off = b0 + (ih * d['w'] + iw) * d['cin'] + s['kc']
+                        off = d['x_off'] + b0 + (ih * d['w'] + iw) * d['x_ld'] + s['kc']
                         assert off + 8 <= xf.size
                         vals = xf[off:off + 8]
                     else:
@@ -132,7 +133,7 @@ def run(d, BM, BN, WM, WN, x, wpk, bias, z, out_nchw, out_ld, kpad):
                 assert c + 8 <= d['cout']
                 for q in range(8):
                     v = tile[r, cl + q]
-                    if z is not None: v += z.reshape(-1)[m * d['cout'] + c + q]
+                    if z is not None: v += z.reshape(-1)[d['z_off'] + m * d['z_ld'] + c + q]
                     key = (m, c + q)
                     assert key not in res, "written twice"
                     res[key] = v
@@ -155,14 +156,25 @@ def norm(s, d):
         s['kc'] -= d['cin']; s['ks'] += 1
         if s['ks'] == d['kw']: s['ks'] = 0; s['kr'] += 1
 
-def test(n, cin, h, w, cout, k, stride, cfg, silu=True, use_bias=True, use_z=False):
+def strided(dense, ld, off):  # dense [..., C] -> rows of ld holding it at channel off, NaN around
+    c = dense.shape[-1]
+    assert ld % 8 == 0 and off % 8 == 0 and off + c <= ld
+    buf = np.full(dense.shape[:-1] + (ld,), np.nan)
+    buf[..., off:off + c] = dense
+    return buf
+
+def test(n, cin, h, w, cout, k, stride, cfg, silu=True, use_bias=True, use_z=False, x_ld=0,
+         x_off=0, z_ld=0, z_off=0, runner=None):
     p = k // 2
     oh = (h + 2*p - k) // stride + 1; ow = (w + 2*p - k) // stride + 1
-    d = dict(n=n, cin=cin, h=h, w=w, cout=cout, oh=oh, ow=ow, kh=k, kw=k, sh=stride, sw=stride, ph=p, pw=p, silu=silu)
+    d = dict(n=n, cin=cin, h=h, w=w, cout=cout, oh=oh, ow=ow, kh=k, kw=k, sh=stride, sw=stride, ph=p, pw=p, silu=silu,
+             x_ld=x_ld or cin, x_off=x_off, z_ld=z_ld or cout, z_off=z_off)
     x = rng.standard_normal((n, h, w, cin))
     wt = rng.standard_normal((cout, cin, k, k))
     bias = rng.standard_normal(cout) if use_bias else None
     z = rng.standard_normal((n, oh, ow, cout)) if use_z else None
+    xs = strided(x, d['x_ld'], x_off)
+    zs = strided(z, d['z_ld'], z_off) if use_z else None
     K = k*k*cin; kpad = (K + 31)//32*32; cpad = (cout + 127)//128*128
     wpk = np.zeros((cpad, kpad))
     for o in range(cout):
@@ -170,7 +182,7 @@ def test(n, cin, h, w, cout, k, stride, cfg, silu=True, use_bias=True, use_z=Fal
             for r in range(k):
                 for s in range(k):
                     wpk[o, (r*k + s)*cin + c] = wt[o, c, r, s]
-    res = run(d, *cfg, x, wpk, bias, z, None, cout, kpad)
+    res = (runner or run)(d, *cfg, xs, wpk, bias, zs, None, cout, kpad)
     xp = np.pad(x, ((0,0),(p,p),(p,p),(0,0)))
     ref = np.zeros((n, oh, ow, cout))
     for r in range(k):
@@ -185,7 +197,8 @@ def test(n, cin, h, w, cout, k, stride, cfg, silu=True, use_bias=True, use_z=Fal
     got = np.zeros_like(ref)
     for (m, c), v in res.items(): got[m, c] = v
     err = np.abs(got - ref).max()
-    print(f"n{n} cin{cin} {h}x{w} cout{cout} k{k}s{stride} cfg{cfg}: max err {err:.2e}", "OK" if err < 1e-9 else "FAIL")
+    tag = f" x_ld{x_ld}+{x_off} z_ld{z_ld}+{z_off}" if x_ld or z_ld else ""
+    print(f"n{n} cin{cin} {h}x{w} cout{cout} k{k}s{stride} cfg{cfg}{tag}: max err {err:.2e}", "OK" if err < 1e-9 else "FAIL")
     return err < 1e-9
 
 ok = True
@@ -206,4 +219,9 @@ ok &= test(1, 16, 9, 7, 96, 3, 2, (64, 96, 16, 96), silu=False)
 ok &= test(1, 16, 11, 13, 48, 3, 1, (128, 48, 32, 48))
 ok &= test(2, 40, 9, 9, 160, 1, 1, (128, 80, 32, 80), use_z=True)
 ok &= test(1, 16, 12, 12, 96, 3, 1, (128, 96, 32, 96), use_bias=False)
+# Strided input and residual: a Split piece in its Concat slice (C2f's bottleneck, C3k's 1x1s).
+ok &= test(1, 16, 9, 11, 16, 3, 1, (64, 16, 16, 16), use_z=True, x_ld=48, x_off=16, z_ld=48, z_off=16)
+ok &= test(2, 16, 7, 9, 32, 3, 2, (128, 32, 32, 16), x_ld=40, x_off=8)
+ok &= test(1, 32, 6, 7, 32, 1, 1, (64, 32, 32, 16), x_ld=64, x_off=32)
+ok &= test(1, 24, 5, 9, 80, 1, 1, (64, 80, 16, 80), use_z=True, x_ld=48, x_off=0, z_ld=96, z_off=8)
 print("ALL OK" if ok else "SOME FAILED")

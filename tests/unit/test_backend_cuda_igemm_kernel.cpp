@@ -5,7 +5,10 @@
 //  - 3x3 s1 into a Concat-like slice (row 16 longer, offset 8) with bias, SiLU and a residual:
 //    K = 216 (a partial last K tile), C_out = 2 * tile_n - 8 (a partial N tile), M tails;
 //  - 3x3 s2 with NCHW output, no bias, no SiLU;
-//  - 1x1 over 40 channels (K tiles 32 + 8), odd map 19x23.
+//  - 1x1 over 40 channels (K tiles 32 + 8), odd map 19x23;
+//  - strided input and residual (a Split piece read in its Concat slice: x_ld / z_ld longer rows,
+//    the pointers at channel offsets 8 / 16), 3x3 s1 and 1x1; the rest of those rows holds NaN,
+//    so a read outside the slice shows in the outputs.
 // The C_out-sized tiles (tile_n 48, 80, 96) take only C_out multiples of tile_n: there the first
 // case has C_out = 2 * tile_n (two N tiles) and the second C_out = tile_n; igemm_tile_fits must
 // refuse the others.
@@ -58,7 +61,8 @@ struct DeviceBuf {
 struct Problem {
   cuda::IgemmDesc d;
   bool bias = true, residual = true;
-  int64_t offset = 0;  // NHWC: channel offset of the slice in a row of d.out_ld
+  int64_t offset = 0;            // NHWC: channel offset of the slice in a row of d.out_ld
+  int64_t x_off = 0, z_off = 0;  // channel offsets of x / z in rows of igemm_x_ld / igemm_z_ld
 };
 
 void check(const Problem& pr, std::mt19937& rng, const std::string& label) {
@@ -66,15 +70,23 @@ void check(const Problem& pr, std::mt19937& rng, const std::string& label) {
   ASSERT_TRUE(cuda::igemm_supports(d)) << label;
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   const int64_t m = static_cast<int64_t>(d.n) * d.oh * d.ow;
-  std::vector<uint16_t> x(static_cast<size_t>(d.n) * d.h * d.w * d.cin);
-  for (auto& v : x) v = to_half(u(rng));
+  const int64_t x_ld = cuda::igemm_x_ld(d), z_ld = cuda::igemm_z_ld(d);
+  ASSERT_LE(pr.x_off + d.cin, x_ld) << label;
+  ASSERT_LE(pr.z_off + d.cout, z_ld) << label;
+  const int64_t pixels = static_cast<int64_t>(d.n) * d.h * d.w;
+  std::vector<uint16_t> x(static_cast<size_t>(pixels * x_ld), kSentinel);
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int c = 0; c < d.cin; ++c)
+      x[static_cast<size_t>(p * x_ld + pr.x_off + c)] = to_half(u(rng));
   const float ws = std::sqrt(3.0f / static_cast<float>(d.cin * d.kh * d.kw));
   std::vector<float> w(static_cast<size_t>(d.cout) * d.cin * d.kh * d.kw);
   for (auto& v : w) v = from_half(to_half(u(rng) * ws));  // the kernel sees fp16 weights
   std::vector<float> bias(static_cast<size_t>(d.cout));
   for (auto& v : bias) v = u(rng);
-  std::vector<uint16_t> z(static_cast<size_t>(m) * d.cout);
-  for (auto& v : z) v = to_half(u(rng));
+  std::vector<uint16_t> z(static_cast<size_t>(m * z_ld), kSentinel);
+  for (int64_t p = 0; p < m; ++p)
+    for (int c = 0; c < d.cout; ++c)
+      z[static_cast<size_t>(p * z_ld + pr.z_off + c)] = to_half(u(rng));
   const std::vector<uint16_t> packed = cuda::pack_igemm_weights(w.data(), d);
   const size_t out_elems = d.nchw_out ? static_cast<size_t>(m) * d.cout
                                       : static_cast<size_t>(m) * static_cast<size_t>(d.out_ld);
@@ -90,8 +102,10 @@ void check(const Problem& pr, std::mt19937& rng, const std::string& label) {
   ASSERT_EQ(cudaMemcpy(dz.p, z.data(), z.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
   ASSERT_EQ(cudaMemcpy(dout.p, out.data(), out_elems * 2, cudaMemcpyHostToDevice), cudaSuccess);
   void* dst = static_cast<uint16_t*>(dout.p) + pr.offset;
-  ASSERT_EQ(cuda::launch_conv_igemm(d, dx.p, dw.p, pr.bias ? static_cast<float*>(db.p) : nullptr,
-                                    pr.residual ? dz.p : nullptr, dst, nullptr),
+  const void* xp = static_cast<const uint16_t*>(dx.p) + pr.x_off;
+  const void* zp = static_cast<const uint16_t*>(dz.p) + pr.z_off;
+  ASSERT_EQ(cuda::launch_conv_igemm(d, xp, dw.p, pr.bias ? static_cast<float*>(db.p) : nullptr,
+                                    pr.residual ? zp : nullptr, dst, nullptr),
             cudaSuccess)
       << label;
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess) << label;
@@ -111,7 +125,8 @@ void check(const Problem& pr, std::mt19937& rng, const std::string& label) {
         for (int s = 0; s < d.kw; ++s) {
           const int64_t ix = ox * d.sw - d.pw + s;
           if (ix < 0 || ix >= d.w) continue;
-          const uint16_t* xr = &x[static_cast<size_t>(((img * d.h + iy) * d.w + ix) * d.cin)];
+          const uint16_t* xr =
+              &x[static_cast<size_t>(((img * d.h + iy) * d.w + ix) * x_ld + pr.x_off)];
           for (int c = 0; c < d.cin; ++c)
             acc += static_cast<double>(from_half(xr[c])) *
                    w[((static_cast<size_t>(co) * d.cin + c) * d.kh + r) * d.kw + s];
@@ -119,7 +134,7 @@ void check(const Problem& pr, std::mt19937& rng, const std::string& label) {
       }
       if (pr.bias) acc += bias[static_cast<size_t>(co)];
       if (d.silu) acc = acc / (1.0 + std::exp(-acc));
-      if (pr.residual) acc += from_half(z[static_cast<size_t>(p * d.cout + co)]);
+      if (pr.residual) acc += from_half(z[static_cast<size_t>(p * z_ld + pr.z_off + co)]);
       const size_t at = d.nchw_out ? static_cast<size_t>((img * d.cout + co) * d.oh * d.ow + pix)
                                    : static_cast<size_t>(p * d.out_ld + pr.offset + co);
       written[at] = true;
@@ -203,6 +218,41 @@ TEST_P(CudaIgemmKernel, MatchesHostConvolution) {
     p.d.tile_m = tm;
     p.d.tile_n = tn;
     check(p, rng, "1x1 " + tile);
+  }
+  {
+    Problem p;  // 3x3 s1, input and residual read from Concat-like rows, output into a slice
+    p.d = desc(2, 16, 11, 13, exact ? tn : tn + 8, 3, 1);
+    p.d.silu = true;
+    p.d.x_ld = 40;
+    p.x_off = 8;
+    p.d.z_ld = p.d.cout + 24;
+    p.z_off = 16;
+    p.d.out_ld = p.d.cout + 8;
+    p.offset = 8;
+    p.d.tile_m = tm;
+    p.d.tile_n = tn;
+    check(p, rng, "3x3s1 strided in " + tile);
+  }
+  {
+    Problem p;  // 1x1 over 32 channels at offset 16 of 48-channel rows, NCHW out (C3k's cv1)
+    p.d = desc(3, 32, 9, 7, exact ? tn : tn - 8, 1, 1);
+    p.d.x_ld = 48;
+    p.x_off = 16;
+    p.d.nchw_out = true;
+    p.residual = false;
+    p.d.tile_m = tm;
+    p.d.tile_n = tn;
+    check(p, rng, "1x1 strided in nchw " + tile);
+  }
+  {
+    cuda::IgemmDesc d = desc(1, 16, 8, 8, 32, 1, 1);  // strides the kernel refuses
+    d.x_ld = 20;                                      // not a multiple of 8
+    EXPECT_FALSE(cuda::igemm_supports(d));
+    d.x_ld = 8;  // shorter than C_in
+    EXPECT_FALSE(cuda::igemm_supports(d));
+    d.x_ld = 24;
+    d.z_ld = 36;
+    EXPECT_FALSE(cuda::igemm_supports(d));
   }
 }
 

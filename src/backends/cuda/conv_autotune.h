@@ -5,7 +5,8 @@
 // file replays the choice without measuring.
 //
 // Tuning entry: key "igemm " + the geometry (igemm_tuning_key), value algorithm 1 for the
-// kernel (math_type = tile_m, workspace = tile_n) or 0 for cuDNN.
+// kernel (math_type = tile_m, workspace = tile_n) or 0 for cuDNN. The key ends in " xld=L" /
+// " zld=L" when the kernel reads its input / residual in place from a Concat row of L elements.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +22,10 @@ namespace fungen::cuda {
 enum class CudnnTimedOutput { kPacked, kSlice, kNchw };
 
 // Median ms of lower_conv's cuDNN step for `node` (convolution + epilogue) on scratch buffers
-// (lower_conv.cpp). NHWC runs only.
-Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput out, int64_t out_ld);
+// (lower_conv.cpp). NHWC runs only. x_ld / z_ld > 0: the input / residual lies in a Concat slice
+// with that row (a Split piece), so cuDNN's path also pays the packed copy of it (timed with it).
+Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput out, int64_t out_ld,
+                              int64_t x_ld = 0, int64_t z_ld = 0);
 
 // The tuning cache key of the choice for this problem (the geometry, SiLU, bias, residual and
 // where the output goes); `d`'s tile is not part of it.

@@ -56,10 +56,10 @@ Result<float> time_igemm(CudaRun& run, IgemmDesc d, int tm, int tn, bool bias, b
   const size_t m = static_cast<size_t>(d.n) * d.oh * d.ow;
   const size_t out_elems = d.nchw_out ? m * d.cout : m * static_cast<size_t>(d.out_ld);
   DeviceScratch s;
-  FUNGEN_RETURN_IF_ERROR(s.reserve({static_cast<size_t>(d.n) * d.h * d.w * d.cin * 2,
+  FUNGEN_RETURN_IF_ERROR(s.reserve({static_cast<size_t>(d.n) * d.h * d.w * igemm_x_ld(d) * 2,
                                     static_cast<size_t>(igemm_cout_pad(d)) * igemm_k_pad(d) * 2,
                                     bias ? static_cast<size_t>(d.cout) * sizeof(float) : 0,
-                                    residual ? m * d.cout * 2 : 0, out_elems * 2},
+                                    residual ? m * igemm_z_ld(d) * 2 : 0, out_elems * 2},
                                    run.ctx().stream));
   const float* b = bias ? static_cast<const float*>(s.ptr(2)) : nullptr;
   return median_launch_ms(run.ctx().stream, [&](cudaStream_t st) {
@@ -75,7 +75,8 @@ std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual) {
          " y=" + str(d.cout) + "," + str(d.oh) + "," + str(d.ow) + " k=" + str(d.kh) + "," +
          str(d.kw) + " str=" + str(d.sh) + "," + str(d.sw) + " pad=" + str(d.ph) + "," + str(d.pw) +
          (d.silu ? " silu" : "") + (bias ? " bias" : "") + (residual ? " residual" : "") +
-         (d.nchw_out ? std::string(" nchw") : " ld=" + str(d.out_ld));
+         (d.nchw_out ? std::string(" nchw") : " ld=" + str(d.out_ld)) +
+         (d.x_ld > 0 ? " xld=" + str(d.x_ld) : "") + (d.z_ld > 0 ? " zld=" + str(d.z_ld) : "");
 }
 
 Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const IgemmDesc& d,
@@ -131,7 +132,8 @@ Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const 
   const CudnnTimedOutput out = d.nchw_out   ? CudnnTimedOutput::kNchw
                                : into_slice ? CudnnTimedOutput::kSlice
                                             : CudnnTimedOutput::kPacked;
-  Result<float> cudnn_ms = time_cudnn_conv(run, node, out, d.out_ld);
+  // Like with like: an input or residual igemm reads in place costs cuDNN the packed copy.
+  Result<float> cudnn_ms = time_cudnn_conv(run, node, out, d.out_ld, d.x_ld, d.z_ld);
   if (!cudnn_ms.ok()) return fallback(cudnn_ms.status(), "cudnn");
   const float cu = cudnn_ms.value();
   choice.igemm = cu < kSmallConvMs ? best <= kSmallMargin * cu && cu - best >= kSmallMinGainMs

@@ -3,7 +3,8 @@
 // kernels (any stride and padding), C_in and C_out multiples of 8. Bias, SiLU and the residual
 // are folded in; the output goes where lower_conv's epilogue would put it: packed NHWC, its
 // Concat slice (CudaRun::placement; row length and offset multiples of 8), or NCHW when only
-// Reshape/Flatten read it. Anything else stays on cuDNN (lower_conv).
+// Reshape/Flatten read it. Its input and residual may be read in place from a Concat slice (a
+// Split piece, CudaRun::view_of). Anything else stays on cuDNN (lower_conv).
 // FUNGEN_CUDA_IGEMM: auto (default) the faster of the two per convolution, measured when the
 // plan is built (conv_autotune.h); 1 every convolution the kernel takes; 0 none. The step label
 // says "igemm", the geometry, the tile and, under auto, the times measured.
@@ -125,6 +126,17 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     if (into.ok) d.out_ld = into.ld;
     into_slice = into.ok;
   }
+  // Input / residual lying in a Concat slice (a Split piece not copied out, CudaRun::view_of):
+  // read there with the Concat's row as the pixel stride, when the row and offset allow 16-byte
+  // loads. cuDNN would need the packed copy (get() makes it): auto times cuDNN with that copy.
+  auto in_place = [&](int v) {
+    const CudaRun::Slice s = v >= 0 ? run.view_of(v) : CudaRun::Slice{};
+    return s.buf >= 0 && s.ld % 8 == 0 && s.offset % 8 == 0 ? s : CudaRun::Slice{};
+  };
+  const CudaRun::Slice x_view = in_place(x);
+  const CudaRun::Slice z_view = z != x ? in_place(z) : CudaRun::Slice{};
+  if (x_view.buf >= 0) d.x_ld = x_view.ld;
+  if (z_view.buf >= 0) d.z_ld = z_view.ld;
   if (!igemm_supports(d)) return false;
   int sms = 0;
   CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
@@ -163,9 +175,13 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
                                       static_cast<size_t>(bt.numel()) * sizeof(float)));
   }
 
-  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, Layout::kNhwc));
-  int zb = -1;
-  if (z >= 0) {
+  int xb = x_view.buf, zb = z_view.buf;
+  const int64_t x_off = x_view.buf >= 0 ? x_view.offset : 0;
+  const int64_t z_off = z_view.buf >= 0 ? z_view.offset : 0;
+  if (xb < 0) {
+    FUNGEN_ASSIGN_OR_RETURN(xb, run.get(x, Layout::kNhwc));
+  }
+  if (z >= 0 && zb < 0) {
     FUNGEN_ASSIGN_OR_RETURN(zb, run.get(z, Layout::kNhwc));
   }
   int outb = slice.buf;
@@ -182,13 +198,15 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   const std::string label =
       node.name + " (igemm " + str(d.kh) + "x" + str(d.kw) + "s" + str(d.sh) + " " + str(d.cin) +
       "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) + " tile " + str(d.tile_m) + "x" +
-      str(d.tile_n) + (zb >= 0 ? ", residual" : "") + (slice.buf >= 0 ? ", into concat" : "") +
+      str(d.tile_n) + (zb >= 0 ? ", residual" : "") + (d.x_ld > 0 ? ", strided in" : "") +
+      (d.z_ld > 0 ? ", strided residual" : "") + (slice.buf >= 0 ? ", into concat" : "") +
       (nchw_out ? ", NCHW out" : "") + chosen + ")";
   run.add_step(label, {xb, zb, wbuf, bbuf, outb}, [=](cudaStream_t st) {
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements
-    CUDA_CHECK(launch_conv_igemm(d, r->ptr(xb), r->ptr(wbuf), bp, zb >= 0 ? r->ptr(zb) : nullptr,
-                                 out, st));
+    const void* xp = static_cast<const std::byte*>(r->ptr(xb)) + x_off * 2;
+    const void* zp = zb >= 0 ? static_cast<const std::byte*>(r->ptr(zb)) + z_off * 2 : nullptr;
+    CUDA_CHECK(launch_conv_igemm(d, xp, r->ptr(wbuf), bp, zp, out, st));
     return Status();
   });
   return true;
