@@ -7,7 +7,8 @@
 //  - a residual (FusedConv z), outputs written into Concat slices (offsets 0 and 48 of 72; C2f's
 //    Split -> Concat with a residual bottleneck), a slice at offset 5 (not a multiple of 8: that
 //    conv stays on cuDNN), head convs read by a Reshape (NCHW written by the kernel);
-//  - Split pieces read in their Concat slice (strided input and residual) vs copied out.
+//  - Split pieces read in their Concat slice (strided input and residual) vs copied out;
+//  - the persistent 1x1 kernel (FUNGEN_CUDA_PERSIST=1) on all of the above.
 // Each case also checks that the kernel was taken for at least the convs it should take, and
 // fp32 checks that the switch leaves fp32 on cuDNN.
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
@@ -21,6 +22,7 @@
 #include <string>
 
 #include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/conv_igemm_1x1.cuh"
 #include "backends/cuda/cuda_run.h"
 #include "cuda_test_util.h"
 #include "fungen/engine.h"
@@ -232,6 +234,33 @@ TEST(CudaIgemm, SplitPiecesReadInPlace) {
           EXPECT_EQ(copies, c.copies_on) << label << ": a Split piece was copied out";
         }
         EXPECT_GE(cuda::igemm_convs_lowered() - convs_before, c.igemm) << label;
+      }
+    }
+  }
+}
+
+// The persistent 1x1 kernel (FUNGEN_CUDA_PERSIST=1: every 1x1 the igemm path takes) on every
+// model above and on C3k's Split piece read in place by two 1x1s: matches the reference, takes
+// at least one conv per model, and copies no Split piece.
+TEST(CudaIgemm, PersistentMatchesReference) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "1");
+  ScopedEnv persist("FUNGEN_CUDA_PERSIST", "1");
+  for (int64_t batch : {1, 3}) {
+    for (size_t i = 0; i <= std::size(kCases); ++i) {
+      const uint32_t seed = test_seed();
+      std::mt19937 rng(seed);
+      const bool c3k = i == std::size(kCases);
+      const std::string label = std::string(c3k ? "c3k split" : kCases[i].name) + " b" +
+                                std::to_string(batch) + " persistent";
+      const int before = cuda::igemm_1x1_persist_convs_lowered();
+      const int copies = cuda::split_piece_copies();
+      expect_cuda_matches_reference(
+          c3k ? split_model(rng, batch, 13, 11, 16, 16, true, false) : kCases[i].model(rng, batch),
+          "fp16", rng, 3, label, seed, true);
+      EXPECT_GE(cuda::igemm_1x1_persist_convs_lowered() - before, 1) << label;
+      if (c3k) {
+        EXPECT_EQ(cuda::split_piece_copies() - copies, 0) << label;
       }
     }
   }

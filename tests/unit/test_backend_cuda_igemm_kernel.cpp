@@ -12,6 +12,7 @@
 // The C_out-sized tiles (tile_n 48, 80, 96) take only C_out multiples of tile_n: there the first
 // case has C_out = 2 * tile_n (two N tiles) and the second C_out = tile_n; igemm_tile_fits must
 // refuse the others.
+// The persistent 1x1 kernel (conv_igemm_1x1.cuh) runs the 1x1 problems with every tile.
 // Bytes outside the written slice must keep their sentinel (a NaN pattern).
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/conv_igemm_1x1.cuh"
 #include "op_test_util.h"
 #include "runtime/backend.h"
 
@@ -63,11 +65,16 @@ struct Problem {
   bool bias = true, residual = true;
   int64_t offset = 0;            // NHWC: channel offset of the slice in a row of d.out_ld
   int64_t x_off = 0, z_off = 0;  // channel offsets of x / z in rows of igemm_x_ld / igemm_z_ld
+  bool persist = false;          // the persistent 1x1 kernel (conv_igemm_1x1.cuh)
+  int walkers = 0;               // persistent: CTAs per N tile (0: as many as fit)
 };
 
 void check(const Problem& pr, std::mt19937& rng, const std::string& label) {
   const cuda::IgemmDesc& d = pr.d;
   ASSERT_TRUE(cuda::igemm_supports(d)) << label;
+  if (pr.persist) {
+    ASSERT_TRUE(cuda::igemm_1x1_persist_supports(d, 0)) << label;
+  }
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   const int64_t m = static_cast<int64_t>(d.n) * d.oh * d.ow;
   const int64_t x_ld = cuda::igemm_x_ld(d), z_ld = cuda::igemm_z_ld(d);
@@ -104,8 +111,11 @@ void check(const Problem& pr, std::mt19937& rng, const std::string& label) {
   void* dst = static_cast<uint16_t*>(dout.p) + pr.offset;
   const void* xp = static_cast<const uint16_t*>(dx.p) + pr.x_off;
   const void* zp = static_cast<const uint16_t*>(dz.p) + pr.z_off;
-  ASSERT_EQ(cuda::launch_conv_igemm(d, xp, dw.p, pr.bias ? static_cast<float*>(db.p) : nullptr,
-                                    pr.residual ? zp : nullptr, dst, nullptr),
+  const float* bp = pr.bias ? static_cast<float*>(db.p) : nullptr;
+  const void* zr = pr.residual ? zp : nullptr;
+  ASSERT_EQ(pr.persist
+                ? cuda::launch_conv_igemm_1x1_persist(d, xp, dw.p, bp, zr, dst, nullptr, pr.walkers)
+                : cuda::launch_conv_igemm(d, xp, dw.p, bp, zr, dst, nullptr),
             cudaSuccess)
       << label;
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess) << label;
@@ -254,6 +264,76 @@ TEST_P(CudaIgemmKernel, MatchesHostConvolution) {
     d.z_ld = 36;
     EXPECT_FALSE(cuda::igemm_supports(d));
   }
+}
+
+// The persistent 1x1 kernel, every tile: K 16 / 40 / 64 / 256 (one to eight K tiles, partial
+// ones), M large enough that each CTA walks several M tiles (2 x 160x160 pixels), M tails, bias +
+// SiLU + residual into a slice, NCHW out, strided input and residual; what it must refuse.
+TEST_P(CudaIgemmKernel, PersistentMatchesHostConvolution) {
+  const int tm = std::get<0>(GetParam()), tn = std::get<1>(GetParam());
+  const uint32_t seed = test_seed();
+  std::mt19937 rng(seed);
+  const std::string tile = "persistent tile " + std::to_string(tm) + "x" + std::to_string(tn) +
+                           " seed " + std::to_string(seed);
+  const bool exact = tn == 48 || tn == 80 || tn == 96;
+  auto make = [&](int n, int cin, int h, int w, int cout) {
+    Problem p;
+    p.d = desc(n, cin, h, w, cout, 1, 1);
+    p.d.tile_m = tm;
+    p.d.tile_n = tn;
+    p.persist = true;
+    return p;
+  };
+  {
+    Problem p = make(2, 32, 160, 160, tn);  // as many CTAs as fit
+    p.d.silu = true;
+    p.residual = false;
+    check(p, rng, "1x1 32 resident CTAs " + tile);
+  }
+  {
+    Problem p = make(1, 48, 37, 41, exact ? tn : 2 * tn + 8);  // 7 CTAs per N tile: each walks
+    p.walkers = 7;                                             // ~ 1517 / (7 tile_m) M tiles
+    p.d.silu = true;
+    check(p, rng, "1x1 48 seven walkers " + tile);
+  }
+  {
+    Problem p = make(1, 40, 19, 23, exact ? 2 * tn : 2 * tn - 8);  // slice + residual, M tail
+    p.d.silu = true;
+    p.d.out_ld = p.d.cout + 16;
+    p.offset = 8;
+    check(p, rng, "1x1 40 slice residual " + tile);
+  }
+  {
+    Problem p = make(3, 16, 9, 7, exact ? tn : tn + 8);  // strided input, NCHW out, no bias
+    p.d.x_ld = 48;
+    p.x_off = 16;
+    p.d.nchw_out = true;
+    p.bias = false;
+    p.residual = false;
+    check(p, rng, "1x1 16 strided nchw " + tile);
+  }
+  {
+    Problem p = make(1, 64, 31, 33, tn);  // strided input and residual
+    p.d.x_ld = 96;
+    p.x_off = 32;
+    p.d.z_ld = tn + 16;
+    p.z_off = 8;
+    check(p, rng, "1x1 64 strided residual " + tile);
+  }
+  {
+    Problem p = make(1, 256, 20, 20, tn);  // eight K tiles (YOLO11n's 256 -> 64)
+    p.d.silu = true;
+    p.residual = false;
+    if (cuda::igemm_1x1_persist_supports(p.d, 0)) check(p, rng, "1x1 256 " + tile);
+  }
+  cuda::IgemmDesc d = desc(1, 32, 8, 8, tn, 3, 1);  // not a 1x1
+  d.tile_m = tm;
+  d.tile_n = tn;
+  EXPECT_FALSE(cuda::igemm_1x1_persist_supports(d, 0));
+  d = desc(1, 32, 8, 8, tn, 1, 2);  // stride 2
+  d.tile_m = tm;
+  d.tile_n = tn;
+  EXPECT_FALSE(cuda::igemm_1x1_persist_supports(d, 0));
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiles, CudaIgemmKernel,
