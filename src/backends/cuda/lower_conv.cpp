@@ -212,7 +212,7 @@ Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput o
   const size_t y_bytes = static_cast<size_t>(n) * es;
   const Shape& xs = run.shape(node.inputs[0]);
   const int64_t x_rows = xs[0] * xs[2] * xs[3];
-  if (z < 0) z_ld = 0;
+  if (z < 0 || z == node.inputs[0]) z_ld = 0;  // the residual is the input: copied once
   size_t out_bytes = 0;
   if (out == CudnnTimedOutput::kNchw) out_bytes = y_bytes;
   if (out == CudnnTimedOutput::kSlice) out_bytes = static_cast<size_t>(rows * out_ld) * es;

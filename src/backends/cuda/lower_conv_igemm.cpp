@@ -145,7 +145,7 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     return s.buf >= 0 && s.ld % 8 == 0 && s.offset % 8 == 0 ? s : CudaRun::Slice{};
   };
   const CudaRun::Slice x_view = in_place(x);
-  const CudaRun::Slice z_view = z != x ? in_place(z) : CudaRun::Slice{};
+  const CudaRun::Slice z_view = in_place(z);
   if (x_view.buf >= 0) d.x_ld = x_view.ld;
   if (z_view.buf >= 0) d.z_ld = z_view.ld;
   if (!igemm_supports(d)) return false;
