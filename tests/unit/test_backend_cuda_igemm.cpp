@@ -212,7 +212,7 @@ TEST(CudaIgemm, SplitPiecesReadInPlace) {
       {"c2f 15x21", 15, 21, 16, 16, false, false, 0, 4},
       {"c2f offset 8 of 40, 20x20", 20, 20, 8, 16, false, false, 0, 4},
       {"c3k 11x9", 11, 9, 16, 16, true, false, 0, 6},
-      {"c2f offset 12 of 44 (copied)", 9, 13, 12, 16, false, false, -1, 2},
+      {"c2f offset 12 of 44 (copied)", 9, 13, 12, 16, false, false, -1, 1},
       {"c2f + sigmoid (copied)", 10, 10, 16, 16, false, true, -1, 4},
   };
   for (const SplitCase& c : cases) {
