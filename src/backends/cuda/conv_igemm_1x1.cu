@@ -10,6 +10,9 @@
 #include <atomic>
 #include <climits>
 #include <cstdint>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include "backends/cuda/conv_igemm_1x1.cuh"
 #include "backends/cuda/igemm_device.cuh"
@@ -203,9 +206,10 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) persist_kernel(
 }
 
 struct DeviceLimits {
-  int sms = 0, optin = 0, per_sm = 0;
+  int device = 0, sms = 0, optin = 0, per_sm = 0;
 };
 cudaError_t device_limits(int device, DeviceLimits& l) {
+  l.device = device;
   cudaError_t e = cudaDeviceGetAttribute(&l.sms, cudaDevAttrMultiProcessorCount, device);
   if (e == cudaSuccess)
     e = cudaDeviceGetAttribute(&l.optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
@@ -220,22 +224,40 @@ int stages_for(const Smem& s, const DeviceLimits& l) {
   return s.total(2) <= l.optin ? 2 : 0;
 }
 
+// CTAs of `kernel` with `bytes` of dynamic shared memory resident on one multiprocessor of
+// `device` (the current one), asked of the runtime once per (kernel, bytes, device) and remembered:
+// the launches inside a graph capture then make no occupancy query (the first launch of each is
+// eager).
+// The first time also lets the kernel use the device's largest dynamic shared memory (`optin`).
+cudaError_t resident_ctas(const void* kernel, int threads, int bytes, int device, int optin,
+                          int& per_sm) {
+  static std::mutex mu;
+  static std::map<std::tuple<const void*, int, int>, int> known;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = known.find({kernel, bytes, device});
+  if (it != known.end()) {
+    per_sm = it->second;
+    return cudaSuccess;
+  }
+  cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin);
+  if (e != cudaSuccess) return e;
+  e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads,
+                                                    static_cast<size_t>(bytes));
+  if (e == cudaSuccess) known[{kernel, bytes, device}] = per_sm;
+  return e;
+}
+
 template <int BM, int BN, int WM, int WN>
 cudaError_t launch(Params p, const DeviceLimits& l, cudaStream_t s, int forced_walkers) {
   using C = Cfg<BM, BN, WM, WN>;
   auto* kernel = persist_kernel<BM, BN, WM, WN>;
-  // Once per kernel: allow the device's largest dynamic shared memory (not a stream operation,
-  // done on the first launch, which is eager: autotune timing or the first, uncaptured run).
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, l.optin);
-  if (attr != cudaSuccess) return attr;
   const Smem sm = smem_of(BM, BN, p.k_tiles);
   p.stages = stages_for(sm, l);
   if (p.stages == 0) return cudaErrorInvalidConfiguration;
   const int bytes = sm.total(p.stages);
   int per_sm = 0;
-  cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, C::kThreads,
-                                                                static_cast<size_t>(bytes));
+  cudaError_t e = resident_ctas(reinterpret_cast<const void*>(kernel), C::kThreads, bytes, l.device,
+                                l.optin, per_sm);
   if (e != cudaSuccess) return e;
   if (per_sm < 1) return cudaErrorInvalidConfiguration;
   const int64_t resident = static_cast<int64_t>(per_sm) * l.sms;
