@@ -8,9 +8,11 @@
 #           test with FUNGEN_CUDA_IGEMM=1 FUNGEN_CUDA_PERSIST=1;
 #   bench   fungen_gpu_bench at batches 1, 32, 128 for each switch setting (check vs the CPU path
 #           on all but the baseline), table rows and check lines;
-#   profile batch 128 profiles (graphs off) baseline vs default joined per node
-#           ($OUT/c1_vs_base.txt), the Split copies left in each, the autotune choices of the
-#           default ($OUT/c1_choices_b128.txt: "persistent" = the new kernel won).
+#   profile batch 128 profiles (graphs off) of base, strided and default, joined per node
+#           ($OUT/c1_vs_base.txt; $OUT/c1_persist_vs_strided.txt: the persistent kernel alone),
+#           the Split copies left in each, the autotune choices of the default
+#           ($OUT/c1_choices_b128.txt: "persistent" = the new kernel won).
+# The three stages together may pass 10 minutes: one device call per stage then.
 # By hand (binaries on PATH):
 #   OUT=/tmp/out C1_STAGES="unit bench profile" bash bench/gpu/fungen.d/c1.sh
 set -uo pipefail
@@ -60,7 +62,7 @@ if has bench; then
 fi
 
 if has profile; then
-  for v in "${variants[0]}" "${variants[3]}"; do
+  for v in "${variants[0]}" "${variants[1]}" "${variants[3]}"; do
     name=${v%%:*}
     # shellcheck disable=SC2046
     env $(envs_of "$v") FUNGEN_LOG=info FUNGEN_CUDA_PROFILE=1 timeout 200 fungen_gpu_bench \
@@ -78,6 +80,10 @@ if has profile; then
     cut -c1-200 | head -n 40
   python3 "$here/profile_compare.py" "$out/c1_profile128_base.txt" \
     "$out/c1_profile128_default.txt" > "$out/c1_vs_base.txt"
+  python3 "$here/profile_compare.py" "$out/c1_profile128_strided.txt" \
+    "$out/c1_profile128_default.txt" > "$out/c1_persist_vs_strided.txt"
   echo "== per step at batch 128 (ms per run, graphs off): base vs default"
   head -n 60 "$out/c1_vs_base.txt"
+  echo "== the persistent kernel alone: strided (PERSIST=0) vs default"
+  head -n 40 "$out/c1_persist_vs_strided.txt"
 fi
