@@ -6,8 +6,9 @@
 //    eligible problem was timed and recorded;
 //  - a plan saved to a file and read back holds the same choices and replays them without timing
 //    anything (conv_autotune_timings) and with the same number of convs on the kernel;
-//  - both branches of a replayed choice, whatever the device measured: the plan's entries forced
-//    to the kernel (tile 64x16, every conv) and to cuDNN, each matching the reference.
+//  - every branch of a replayed choice, whatever the device measured: the plan's entries forced
+//    to the kernel (tile 64x16, every conv), to the persistent 1x1 kernel (conv_igemm_1x1.cuh,
+//    the 1x1 convs; the rest on the kernel) and to cuDNN, each matching the reference.
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
@@ -22,6 +23,7 @@
 
 #include "backends/cuda/conv_autotune.cuh"
 #include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/conv_igemm_1x1.cuh"
 #include "cuda_test_util.h"
 #include "fungen/engine.h"
 #include "model_builder.h"
@@ -125,7 +127,10 @@ TEST_F(CudaIgemmAutotune, ChoiceMatchesReferenceAndIsRecorded) {
     for (const auto& [key, choice] : EngineAccess::impl(gpu.value()).tuning->entries()) {
       if (!is_igemm_entry(key)) continue;
       ++entries;
-      EXPECT_TRUE(choice.algorithm == 0 || choice.algorithm == 1) << key;
+      EXPECT_TRUE(choice.algorithm >= 0 && choice.algorithm <= 2) << key;
+      if (choice.algorithm == 2) {
+        EXPECT_NE(key.find(" k=1,1 "), std::string::npos) << key;
+      }
     }
     EXPECT_EQ(entries, kEligibleConvs) << "batch " << batch;
   }
@@ -163,12 +168,13 @@ TEST_F(CudaIgemmAutotune, SavedPlanReplaysTheChoicesWithoutTiming) {
       << "the loaded plan put another number of convs on the kernel";
   int chose_igemm = 0;
   for (const auto& [key, choice] : read->tuning)
-    chose_igemm += is_igemm_entry(key) && choice.algorithm == 1;
+    chose_igemm += is_igemm_entry(key) && (choice.algorithm == 1 || choice.algorithm == 2);
   EXPECT_EQ(built_igemm, chose_igemm) << "convs on the kernel vs entries choosing it";
 }
 
-// Both branches of a replayed choice, whatever this device measured: every entry forced to the
-// kernel with tile 64x16 (every conv on it), then every entry forced to cuDNN (none on it).
+// Every branch of a replayed choice, whatever this device measured: every entry forced to the
+// kernel with tile 64x16 (every conv on it), the 1x1 entries then forced to the persistent kernel
+// (3 convs on it), then every entry forced to cuDNN (none on either).
 TEST_F(CudaIgemmAutotune, ForcedChoicesReplayAndMatch) {
   ScopedEnv mode("FUNGEN_CUDA_IGEMM", "auto");
   const uint32_t seed = test_seed();
@@ -176,22 +182,30 @@ TEST_F(CudaIgemmAutotune, ForcedChoicesReplayAndMatch) {
   const std::string bytes = write_model(rng, 17, 23);
   auto plan = build_plan(dir_ + "/m.onnx", {.backend = "cuda", .batches = {1}});
   ASSERT_TRUE(plan.ok()) << plan.status().message();
-  for (int igemm : {1, 0}) {
+  for (int igemm : {1, 2, 0}) {
     PlanFile forced = plan.value();
     for (auto& [key, choice] : forced.tuning) {
-      if (is_igemm_entry(key)) choice = {.algorithm = igemm, .math_type = 64, .workspace = 16};
+      const bool one = key.find(" k=1,1 ") != std::string::npos;
+      const int algo = igemm == 2 && !one ? 1 : igemm;
+      if (is_igemm_entry(key)) choice = {.algorithm = algo, .math_type = 64, .workspace = 16};
     }
     const int lowered = cuda::igemm_convs_lowered(), timed = cuda::conv_autotune_timings();
+    const int persisted = cuda::igemm_1x1_persist_convs_lowered();
     auto engine = engine_from_plan(forced);
     ASSERT_TRUE(engine.ok()) << engine.status().message();
     expect_matches_reference(engine.value(), bytes, 1, rng,
-                             igemm ? "forced igemm 64x16" : "forced cudnn", seed);
+                             igemm == 1   ? "forced igemm 64x16"
+                             : igemm == 2 ? "forced persistent 1x1 64x16"
+                                          : "forced cudnn",
+                             seed);
     EXPECT_EQ(cuda::conv_autotune_timings() - timed, 0);
     if (igemm) {
       EXPECT_GE(cuda::igemm_convs_lowered() - lowered, kEligibleConvs);
     } else {
       EXPECT_EQ(cuda::igemm_convs_lowered() - lowered, 0);
     }
+    EXPECT_EQ(cuda::igemm_1x1_persist_convs_lowered() - persisted, igemm == 2 ? 3 : 0)
+        << "forced " << igemm;
   }
 }
 

@@ -5,7 +5,10 @@
 // file replays the choice without measuring.
 //
 // Tuning entry: key "igemm " + the geometry (igemm_tuning_key), value algorithm 1 for the
-// kernel (math_type = tile_m, workspace = tile_n) or 0 for cuDNN.
+// kernel (math_type = tile_m, workspace = tile_n), 2 for the persistent 1x1 kernel (same
+// fields), or 0 for cuDNN. An entry of 2 read while the persistent kernel is off, or by a build
+// that predates it, is measured again. The key ends in " xld=L" /
+// " zld=L" when the kernel reads its input / residual in place from a Concat row of L elements.
 #pragma once
 
 #include <cstdint>
@@ -21,15 +24,18 @@ namespace fungen::cuda {
 enum class CudnnTimedOutput { kPacked, kSlice, kNchw };
 
 // Median ms of lower_conv's cuDNN step for `node` (convolution + epilogue) on scratch buffers
-// (lower_conv.cpp). NHWC runs only.
-Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput out, int64_t out_ld);
+// (lower_conv.cpp). NHWC runs only. x_ld / z_ld > 0: the input / residual lies in a Concat slice
+// with that row (a Split piece), so cuDNN's path also pays the packed copy of it (timed with it).
+Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput out, int64_t out_ld,
+                              int64_t x_ld = 0, int64_t z_ld = 0);
 
 // The tuning cache key of the choice for this problem (the geometry, SiLU, bias, residual and
 // where the output goes); `d`'s tile is not part of it.
 std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual);
 
 struct IgemmChoice {
-  bool igemm = false;  // false: cuDNN keeps the node
+  bool igemm = false;    // false: cuDNN keeps the node
+  bool persist = false;  // igemm: the persistent 1x1 kernel (conv_igemm_1x1.cuh)
   int tile_m = 0, tile_n = 0;
   std::string note;  // for the step labels: ", chosen: 0.41 vs cudnn 0.56 ms" and the like
 };
@@ -40,8 +46,11 @@ struct IgemmChoice {
 // measurement that fails without breaking the CUDA context (no memory for the scratch, a launch
 // refused) leaves the node on cuDNN, unrecorded, with one warning; a sticky CUDA error is returned.
 // `fixed_tile`: only d's tile is tried (FUNGEN_CUDA_IGEMM_TILE).
+// `persist`: which persistent 1x1 candidates are timed (d a 1x1 it supports): none, each tile
+// beside the igemm ones, or only them (FUNGEN_CUDA_PERSIST, lower_conv_igemm.cpp).
+enum class PersistMode { kOff, kAuto, kOnly };
 Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const IgemmDesc& d,
                                           bool bias, bool residual, bool into_slice,
-                                          bool fixed_tile);
+                                          bool fixed_tile, PersistMode persist);
 
 }  // namespace fungen::cuda

@@ -14,12 +14,12 @@
 #include <climits>
 
 #include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/igemm_device.cuh"
 
 namespace fungen::cuda {
 namespace {
 
-constexpr int kBK = kIgemmTileK;  // 32 halves: four 16-byte chunks per tile row
-constexpr int kRowBytes = kBK * 2;
+static_assert(kBK == kIgemmTileK);
 
 struct Params {
   const __half* x;
@@ -29,55 +29,8 @@ struct Params {
   __half* out;
   IgemmDesc d;
   int m, k_pad, k_tiles;
+  int64_t x_ld, z_ld;  // igemm_x_ld / igemm_z_ld: input and residual pixel strides
 };
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared, zero-filled when !valid (src is then not read). Activations through
-// L1 (.ca: a 3x3 conv reads each input pixel for up to 9 taps of one tile), weights L2 only.
-__device__ __forceinline__ void cp_async16_ca(uint32_t dst, const void* src, bool valid) {
-  const int bytes = valid ? 16 : 0;
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes)
-               : "memory");
-}
-__device__ __forceinline__ void cp_async16_cg(uint32_t dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src) : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr)
-               : "memory");
-}
-
-__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                         uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// Byte offset of chunk `chunk` (0..3) of tile row `row`: rows r..r+7 (r % 8 == 0) at one chunk
-// land in the 8 distinct 16-byte bank groups of a 128-byte line pair.
-__device__ __forceinline__ uint32_t swz(int row, int chunk) {
-  return static_cast<uint32_t>(row * kRowBytes + ((chunk ^ ((row >> 1) & 3)) << 4));
-}
-
-__device__ __forceinline__ float silu(float v) {
-  return v / (1.0f + __expf(-v));
-}
 
 template <int BM, int BN, int WM, int WN>
 struct Cfg {
@@ -121,7 +74,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
     const int m = m0 + arow0 + i * C::kRowStep;
     if (m < p.m) {
       const int img = m / ohw, rem = m - img * ohw, oy = rem / d.ow, ox = rem - oy * d.ow;
-      abase[i] = p.x + static_cast<int64_t>(img) * d.h * d.w * d.cin;
+      abase[i] = p.x + static_cast<int64_t>(img) * d.h * d.w * p.x_ld;
       aih[i] = oy * d.sh - d.ph;
       aiw[i] = ox * d.sw - d.pw;
     } else {  // past M: every tap reads as outside the image (zeros)
@@ -151,7 +104,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
       const int ih = aih[i] + kr, iw = aiw[i] + ks;
       const bool ok = kvalid && static_cast<unsigned>(ih) < static_cast<unsigned>(d.h) &&
                       static_cast<unsigned>(iw) < static_cast<unsigned>(d.w);
-      const __half* src = ok ? abase[i] + (static_cast<int64_t>(ih) * d.w + iw) * d.cin + kc : p.x;
+      const __half* src = ok ? abase[i] + (static_cast<int64_t>(ih) * d.w + iw) * p.x_ld + kc : p.x;
       cp_async16_ca(sa + swz(arow0 + i * C::kRowStep, achunk), src, ok);
     }
     kc += kBK;
@@ -264,7 +217,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
       uint4 v = *reinterpret_cast<const uint4*>(tile + r * C::kLdc + cl);
       if (p.z) {
         const uint4 zv =
-            *reinterpret_cast<const uint4*>(p.z + static_cast<int64_t>(m) * d.cout + c);
+            *reinterpret_cast<const uint4*>(p.z + static_cast<int64_t>(m) * p.z_ld + c);
         __half2* h = reinterpret_cast<__half2*>(&v);
         const __half2* hz = reinterpret_cast<const __half2*>(&zv);
 #pragma unroll
@@ -281,7 +234,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
       const int m = m0 + r, c = n0 + cl;
       if (m >= p.m || c >= d.cout) continue;
       float v = __half2float(tile[r * C::kLdc + cl]);
-      if (p.z) v += __half2float(p.z[static_cast<int64_t>(m) * d.cout + c]);
+      if (p.z) v += __half2float(p.z[static_cast<int64_t>(m) * p.z_ld + c]);
       const int img = m / ohw, pix = m - img * ohw;
       p.out[(static_cast<int64_t>(img) * d.cout + c) * ohw + pix] = __float2half_rn(v);
     }
@@ -314,6 +267,8 @@ bool igemm_supports(const IgemmDesc& d) {
   if (d.cin % 8 != 0 || d.cout % 8 != 0 || d.cin <= 0 || d.cout <= 0) return false;
   if (d.kh <= 0 || d.kw <= 0 || d.sh <= 0 || d.sw <= 0 || d.ph < 0 || d.pw < 0) return false;
   if (!d.nchw_out && (d.out_ld < d.cout || d.out_ld % 8 != 0)) return false;
+  if (igemm_x_ld(d) < d.cin || igemm_x_ld(d) % 8 != 0) return false;
+  if (igemm_z_ld(d) < d.cout || igemm_z_ld(d) % 8 != 0) return false;
   // 32-bit pixel index (plus a tile of headroom), output rows and image planes.
   const int64_t m = static_cast<int64_t>(d.n) * d.oh * d.ow;
   if (m > INT_MAX - 256 || static_cast<int64_t>(d.oh) * d.ow * d.cout > INT_MAX) return false;
@@ -373,7 +328,9 @@ cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_p
            d,
            d.n * d.oh * d.ow,
            igemm_k_pad(d),
-           igemm_k_pad(d) / kBK};
+           igemm_k_pad(d) / kBK,
+           igemm_x_ld(d),
+           igemm_z_ld(d)};
   const int tm = d.tile_m, tn = d.tile_n;
   if (tm == 128 && tn == 128) return launch<128, 128, 64, 32>(p, stream);
   if (tm == 128 && tn == 64) return launch<128, 64, 32, 32>(p, stream);

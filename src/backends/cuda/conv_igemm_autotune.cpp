@@ -7,13 +7,14 @@
 
 #include "backends/cuda/conv_autotune.cuh"
 #include "backends/cuda/conv_autotune.h"
+#include "backends/cuda/conv_igemm_1x1.cuh"
 #include "backends/cuda/cuda_check.h"
 #include "fungen/log.h"
 
 namespace fungen::cuda {
 namespace {
 
-constexpr int32_t kChoseCudnn = 0, kChoseIgemm = 1;
+constexpr int32_t kChoseCudnn = 0, kChoseIgemm = 1, kChosePersist = 2;
 constexpr float kIgemmMargin = 0.97f;  // the kernel must be 3% faster to replace cuDNN
 // ... and, for convolutions of a few microseconds (batch 1), 15% faster and 2 us: timed alone such
 // small kernels differ by less than they vary inside the graph (H100, YOLO11n batch 1: 0.636 ms
@@ -43,27 +44,37 @@ std::vector<std::pair<int, int>> tile_candidates(const IgemmDesc& d) {
   return c;
 }
 
+// Whether the persistent 1x1 kernel takes d with tile (tm, tn) on the run's device.
+bool persist_fits(CudaRun& run, IgemmDesc d, int tm, int tn) {
+  d.tile_m = tm;
+  d.tile_n = tn;
+  return igemm_1x1_persist_supports(d, run.ctx().device);
+}
+
 std::string ms_str(float ms) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.3f", static_cast<double>(ms));
   return buf;
 }
 
-// Median ms of the kernel with tile (tm, tn) on scratch buffers of d's shapes.
-Result<float> time_igemm(CudaRun& run, IgemmDesc d, int tm, int tn, bool bias, bool residual) {
+// Median ms of the kernel (persist: the persistent 1x1 one) with tile (tm, tn) on scratch
+// buffers of d's shapes.
+Result<float> time_igemm(CudaRun& run, IgemmDesc d, int tm, int tn, bool bias, bool residual,
+                         bool persist) {
   d.tile_m = tm;
   d.tile_n = tn;
   const size_t m = static_cast<size_t>(d.n) * d.oh * d.ow;
   const size_t out_elems = d.nchw_out ? m * d.cout : m * static_cast<size_t>(d.out_ld);
   DeviceScratch s;
-  FUNGEN_RETURN_IF_ERROR(s.reserve({static_cast<size_t>(d.n) * d.h * d.w * d.cin * 2,
+  FUNGEN_RETURN_IF_ERROR(s.reserve({static_cast<size_t>(d.n) * d.h * d.w * igemm_x_ld(d) * 2,
                                     static_cast<size_t>(igemm_cout_pad(d)) * igemm_k_pad(d) * 2,
                                     bias ? static_cast<size_t>(d.cout) * sizeof(float) : 0,
-                                    residual ? m * d.cout * 2 : 0, out_elems * 2},
+                                    residual ? m * igemm_z_ld(d) * 2 : 0, out_elems * 2},
                                    run.ctx().stream));
   const float* b = bias ? static_cast<const float*>(s.ptr(2)) : nullptr;
   return median_launch_ms(run.ctx().stream, [&](cudaStream_t st) {
-    return launch_conv_igemm(d, s.ptr(0), s.ptr(1), b, s.ptr(3), s.ptr(4), st);
+    return persist ? launch_conv_igemm_1x1_persist(d, s.ptr(0), s.ptr(1), b, s.ptr(3), s.ptr(4), st)
+                   : launch_conv_igemm(d, s.ptr(0), s.ptr(1), b, s.ptr(3), s.ptr(4), st);
   });
 }
 
@@ -75,12 +86,13 @@ std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual) {
          " y=" + str(d.cout) + "," + str(d.oh) + "," + str(d.ow) + " k=" + str(d.kh) + "," +
          str(d.kw) + " str=" + str(d.sh) + "," + str(d.sw) + " pad=" + str(d.ph) + "," + str(d.pw) +
          (d.silu ? " silu" : "") + (bias ? " bias" : "") + (residual ? " residual" : "") +
-         (d.nchw_out ? std::string(" nchw") : " ld=" + str(d.out_ld));
+         (d.nchw_out ? std::string(" nchw") : " ld=" + str(d.out_ld)) +
+         (d.x_ld > 0 ? " xld=" + str(d.x_ld) : "") + (d.z_ld > 0 ? " zld=" + str(d.z_ld) : "");
 }
 
 Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const IgemmDesc& d,
                                           bool bias, bool residual, bool into_slice,
-                                          bool fixed_tile) {
+                                          bool fixed_tile, PersistMode persist) {
   const std::string key = igemm_tuning_key(d, bias, residual);
   TuningCache* cache = run.ctx().tuning;
   IgemmChoice choice;
@@ -92,7 +104,12 @@ Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const 
         return choice;
       }
       if (hit->algorithm == kChoseIgemm && valid_tile(d, tm, tn)) {
-        choice = {true, tm, tn, ", chosen (plan)"};
+        choice = {true, false, tm, tn, ", chosen (plan)"};
+        return choice;
+      }
+      if (hit->algorithm == kChosePersist && persist != PersistMode::kOff &&
+          persist_fits(run, d, tm, tn)) {
+        choice = {true, true, tm, tn, ", persistent chosen (plan)"};
         return choice;
       }
     }
@@ -115,39 +132,54 @@ Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const 
     c.note = ", cudnn (" + what + " not timed)";
     return c;
   };
-  for (const auto& [tm, tn] : tiles) {
-    Result<float> ms = time_igemm(run, d, tm, tn, bias, residual);
-    if (!ms.ok()) {
-      return fallback(ms.status(), "igemm tile " + std::to_string(tm) + "x" + std::to_string(tn));
+  bool best_persist = false;
+  // Persistent 1x1 candidates: each tile it takes, after (kAuto) or instead of (kOnly) igemm's.
+  std::vector<std::pair<int, int>> persist_tiles;
+  if (persist != PersistMode::kOff) {
+    for (const auto& [tm, tn] : tiles) {
+      if (persist_fits(run, d, tm, tn)) persist_tiles.emplace_back(tm, tn);
     }
-    tried += (tried.empty() ? "" : ", ") + std::to_string(tm) + "x" + std::to_string(tn) + " " +
-             ms_str(ms.value());
-    if (best_m == 0 || ms.value() < best) {
-      best = ms.value();
-      best_m = tm;
-      best_n = tn;
+  }
+  const bool igemm_too = persist != PersistMode::kOnly || persist_tiles.empty();
+  for (int pass = igemm_too ? 0 : 1; pass < 2; ++pass) {
+    const bool pers = pass == 1;
+    for (const auto& [tm, tn] : pers ? persist_tiles : tiles) {
+      const std::string name = (pers ? "p" : "") + std::to_string(tm) + "x" + std::to_string(tn);
+      Result<float> ms = time_igemm(run, d, tm, tn, bias, residual, pers);
+      if (!ms.ok()) return fallback(ms.status(), "igemm tile " + name);
+      tried += (tried.empty() ? "" : ", ") + name + " " + ms_str(ms.value());
+      if (best_m == 0 || ms.value() < best) {
+        best = ms.value();
+        best_m = tm;
+        best_n = tn;
+        best_persist = pers;
+      }
     }
   }
   const CudnnTimedOutput out = d.nchw_out   ? CudnnTimedOutput::kNchw
                                : into_slice ? CudnnTimedOutput::kSlice
                                             : CudnnTimedOutput::kPacked;
-  Result<float> cudnn_ms = time_cudnn_conv(run, node, out, d.out_ld);
+  // Like with like: an input or residual igemm reads in place costs cuDNN the packed copy.
+  Result<float> cudnn_ms = time_cudnn_conv(run, node, out, d.out_ld, d.x_ld, d.z_ld);
   if (!cudnn_ms.ok()) return fallback(cudnn_ms.status(), "cudnn");
   const float cu = cudnn_ms.value();
   choice.igemm = cu < kSmallConvMs ? best <= kSmallMargin * cu && cu - best >= kSmallMinGainMs
                                    : best <= kIgemmMargin * cu;
   if (choice.igemm) {
+    choice.persist = best_persist;
     choice.tile_m = best_m;
     choice.tile_n = best_n;
-    choice.note = ", chosen: " + ms_str(best) + " vs cudnn " + ms_str(cu) + " ms";
+    choice.note = std::string(best_persist ? ", persistent" : "") + ", chosen: " + ms_str(best) +
+                  " vs cudnn " + ms_str(cu) + " ms";
   } else {
     choice.note = "; cudnn chosen: " + ms_str(cu) + " vs igemm " + ms_str(best) + " ms";
   }
-  if (tiles.size() > 1) choice.note += " (tiles " + tried + ")";
+  if (tiles.size() + persist_tiles.size() > 1) choice.note += " (tiles " + tried + ")";
   log(LogLevel::kInfo, "cuda autotune: {} -> {}{}", node.name, choice.igemm ? "igemm" : "cudnn",
       choice.note);
   if (cache) {
-    cache->store(key, {.algorithm = choice.igemm ? kChoseIgemm : kChoseCudnn,
+    const int32_t algo = !choice.igemm ? kChoseCudnn : choice.persist ? kChosePersist : kChoseIgemm;
+    cache->store(key, {.algorithm = algo,
                        .math_type = choice.tile_m,
                        .workspace = static_cast<uint64_t>(choice.tile_n)});
   }

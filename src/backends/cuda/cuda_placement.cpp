@@ -1,12 +1,26 @@
 // Zero-copy Concat (CudaRun::placement and friends, see cuda_run.h): which values their
-// producers may write straight into a channel slice of an NHWC Concat output.
+// producers may write straight into a channel slice of an NHWC Concat output; Split pieces
+// read in their slice (views).
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <vector>
 
+#include "backends/cuda/copy_rows.cuh"
 #include "backends/cuda/cuda_run.h"
 
 namespace fungen::cuda {
+
+namespace {
+std::atomic<int> g_split_piece_copies{0};
+}  // namespace
+
+int split_piece_copies() {
+  return g_split_piece_copies.load();
+}
+void count_split_piece_copy() {
+  ++g_split_piece_copies;
+}
 
 void CudaRun::find_placements(const NodeRun& run) {
   candidates_.assign(graph_.values.size(), {});
@@ -89,6 +103,32 @@ CudaRun::Slice CudaRun::slice_of(int value) const {
     return {};
   const Candidate& c = candidates_[static_cast<size_t>(value)];
   return Slice{variants_[static_cast<size_t>(c.concat)].front().buf, c.offset, shape(c.concat)[1]};
+}
+
+void CudaRun::define_view(int value, Slice slice, std::string copy_label) {
+  views_[static_cast<size_t>(value)] = View{slice, std::move(copy_label)};
+}
+
+CudaRun::Slice CudaRun::view_of(int value) const {
+  if (views_.empty() || is_defined(value)) return {};
+  return views_[static_cast<size_t>(value)].slice;
+}
+
+Status CudaRun::copy_view(int value) {
+  const View& v = views_[static_cast<size_t>(value)];
+  const Shape& s = shape(value);
+  const Slice sl = v.slice;
+  const int64_t rows = s[0] * s[2] * s[3], cols = s[1];
+  const int to = define(value, Layout::kNhwc);
+  const Elem e = elem();
+  const size_t esz = elem_size(e);
+  count_split_piece_copy();
+  add_step(v.copy_label, {sl.buf, to}, [this, sl, to, e, esz, rows, cols](cudaStream_t st) {
+    launch_copy_rows(e, static_cast<const std::byte*>(ptr(sl.buf)) + sl.offset * esz, sl.ld,
+                     ptr(to), cols, rows, cols, st);
+    return Status();
+  });
+  return Status();
 }
 
 }  // namespace fungen::cuda

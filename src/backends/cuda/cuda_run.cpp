@@ -169,6 +169,7 @@ void CudaRun::define_alias(int value, int buf) {
 
 Layout CudaRun::produced_layout(int value) const {
   const auto& v = variants_[static_cast<size_t>(value)];
+  if (v.empty() && view_of(value).buf >= 0) return Layout::kNhwc;  // a Split piece in its slice
   return v.empty() ? Layout::kPlain : v.front().layout;
 }
 
@@ -182,6 +183,7 @@ void CudaRun::add_step(std::string label, std::vector<int> bufs, StepFn fn) {
 
 Result<int> CudaRun::get(int value, Layout want) {
   auto& held = variants_[static_cast<size_t>(value)];
+  if (held.empty() && view_of(value).buf >= 0) FUNGEN_RETURN_IF_ERROR(copy_view(value));
   for (const Held& h : held) {
     if (h.layout == want) return h.buf;
   }
@@ -240,6 +242,7 @@ Result<std::unique_ptr<CudaRun>> CudaRun::build(const Graph& graph, const NodeRu
 Status CudaRun::lower(const NodeRun& run) {
   variants_.assign(graph_.values.size(), {});
   transposed_from_.assign(graph_.values.size(), -1);
+  views_.assign(graph_.values.size(), {});
   find_placements(run);
   // Inputs: fp32 plain staging; converted to the run's type by the first step (fp16).
   for (int v : run.inputs) {

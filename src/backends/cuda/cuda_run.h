@@ -146,6 +146,13 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   Slice slice_of(int value) const;
   // Split of a placed value: its outputs lie in that concat already; that Concat skips them.
   void mark_placed(int value, int concat) { placed_into_[static_cast<size_t>(value)] = concat; }
+  // Strided input: a Split piece lying in a Concat slice (the Split of a placed value) is not
+  // copied out by the Split. define_view records where it lies; a consumer that reads NHWC rows
+  // with a stride (the igemm kernel) asks view_of and reads it there; get() makes the packed
+  // copy (a step labelled `copy_label`) the first time another consumer asks for the value.
+  // view_of: buf -1 when `value` has no view or its packed copy exists already.
+  void define_view(int value, Slice slice, std::string copy_label);
+  Slice view_of(int value) const;
   // Node inputs and graph outputs that read `value` (whole graph).
   int uses(int value) const { return uses_[static_cast<size_t>(value)]; }
   // The node of this run that reads `value` when it is its only use (index into graph().nodes),
@@ -233,6 +240,12 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   };
   std::vector<Candidate> candidates_;  // value -> slice it may be written into (placement())
   std::vector<int> placed_into_;       // value -> the Concat output it was written into, or -1
+  struct View {
+    Slice slice;
+    std::string copy_label;
+  };
+  std::vector<View> views_;     // value -> the Concat slice it lies in (define_view), buf -1: none
+  Status copy_view(int value);  // get(): the packed NHWC copy of a view
   std::vector<int> uses_;
   std::vector<char> absorbed_;             // node -> lowered by an earlier node's lowering
   std::vector<int> transposed_from_;       // value -> its deferred transpose's source, or -1
@@ -269,6 +282,11 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   int profiled_runs_ = 0;
   void print_profile() const;
 };
+
+// Packed copies of Split pieces out of their Concat slices made so far in this process (by the
+// Split, or by get() for a view): tests check a C2f block's bottleneck reads its piece in place.
+int split_piece_copies();
+void count_split_piece_copy();
 
 // Element strides of `s` in the plain (row-major) layout.
 inline std::vector<int64_t> plain_strides(const Shape& s) {

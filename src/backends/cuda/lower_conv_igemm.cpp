@@ -3,10 +3,12 @@
 // kernels (any stride and padding), C_in and C_out multiples of 8. Bias, SiLU and the residual
 // are folded in; the output goes where lower_conv's epilogue would put it: packed NHWC, its
 // Concat slice (CudaRun::placement; row length and offset multiples of 8), or NCHW when only
-// Reshape/Flatten read it. Anything else stays on cuDNN (lower_conv).
+// Reshape/Flatten read it. Its input and residual may be read in place from a Concat slice (a
+// Split piece, CudaRun::view_of). Anything else stays on cuDNN (lower_conv).
 // FUNGEN_CUDA_IGEMM: auto (default) the faster of the two per convolution, measured when the
 // plan is built (conv_autotune.h); 1 every convolution the kernel takes; 0 none. The step label
-// says "igemm", the geometry, the tile and, under auto, the times measured.
+// says "igemm" (or "igemm persistent": conv_igemm_1x1.cuh, FUNGEN_CUDA_PERSIST), the geometry,
+// the tile and, under auto, the times measured.
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +18,7 @@
 
 #include "backends/cuda/conv_autotune.h"
 #include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/conv_igemm_1x1.cuh"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
 
@@ -44,6 +47,15 @@ IgemmMode igemm_mode(int64_t kh, int64_t kw) {
   if (std::strcmp(v, "1x1") == 0) return kh == 1 && kw == 1 ? IgemmMode::kAll : IgemmMode::kOff;
   if (std::strcmp(v, "3x3") == 0) return kh == 3 && kw == 3 ? IgemmMode::kAll : IgemmMode::kOff;
   return IgemmMode::kOff;
+}
+
+// FUNGEN_CUDA_PERSIST: the persistent 1x1 kernel (conv_igemm_1x1.cuh) for the 1x1 convs it
+// takes: unset / "auto" timed beside the igemm tiles (FUNGEN_CUDA_IGEMM=auto; with =1 the plain
+// kernel), "1" instead of the plain kernel (auto times only its tiles against cuDNN), "0" never.
+PersistMode persist_mode() {
+  const char* v = std::getenv("FUNGEN_CUDA_PERSIST");
+  if (!v || !*v || std::strcmp(v, "auto") == 0) return PersistMode::kAuto;
+  return std::strcmp(v, "1") == 0 ? PersistMode::kOnly : PersistMode::kOff;
 }
 
 // FUNGEN_CUDA_IGEMM_TILE=MxN (M 64 or 128, N 16, 32, 64 or 128): that CTA tile for every igemm
@@ -125,22 +137,36 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     if (into.ok) d.out_ld = into.ld;
     into_slice = into.ok;
   }
+  // Input / residual lying in a Concat slice (a Split piece not copied out, CudaRun::view_of):
+  // read there with the Concat's row as the pixel stride, when the row and offset allow 16-byte
+  // loads. cuDNN would need the packed copy (get() makes it): auto times cuDNN with that copy.
+  auto in_place = [&](int v) {
+    const CudaRun::Slice s = v >= 0 ? run.view_of(v) : CudaRun::Slice{};
+    return s.buf >= 0 && s.ld % 8 == 0 && s.offset % 8 == 0 ? s : CudaRun::Slice{};
+  };
+  const CudaRun::Slice x_view = in_place(x);
+  const CudaRun::Slice z_view = in_place(z);
+  if (x_view.buf >= 0) d.x_ld = x_view.ld;
+  if (z_view.buf >= 0) d.z_ld = z_view.ld;
   if (!igemm_supports(d)) return false;
   int sms = 0;
   CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
   choose_igemm_tile(d, sms);
   const bool fixed_tile = override_tile(d);
   std::string chosen;  // auto: ", chosen: 0.41 vs cudnn 0.56 ms" for the label
+  const PersistMode pmode = persist_mode();
+  bool persist = pmode == PersistMode::kOnly && igemm_1x1_persist_supports(d, run.ctx().device);
   if (mode == IgemmMode::kAuto) {
     // Decided before placement(), which would mark y as written into its Concat slice.
-    FUNGEN_ASSIGN_OR_RETURN(
-        IgemmChoice c, choose_igemm_or_cudnn(run, node, d, b >= 0, z >= 0, into_slice, fixed_tile));
+    FUNGEN_ASSIGN_OR_RETURN(IgemmChoice c, choose_igemm_or_cudnn(run, node, d, b >= 0, z >= 0,
+                                                                 into_slice, fixed_tile, pmode));
     if (!c.igemm) {
       note = c.note;
       return false;
     }
     d.tile_m = c.tile_m;
     d.tile_n = c.tile_n;
+    persist = c.persist;
     chosen = c.note;
   }
   const CudaRun::Slice slice = nchw_out ? CudaRun::Slice{} : run.placement(y);
@@ -163,9 +189,13 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
                                       static_cast<size_t>(bt.numel()) * sizeof(float)));
   }
 
-  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, Layout::kNhwc));
-  int zb = -1;
-  if (z >= 0) {
+  int xb = x_view.buf, zb = z_view.buf;
+  const int64_t x_off = x_view.buf >= 0 ? x_view.offset : 0;
+  const int64_t z_off = z_view.buf >= 0 ? z_view.offset : 0;
+  if (xb < 0) {
+    FUNGEN_ASSIGN_OR_RETURN(xb, run.get(x, Layout::kNhwc));
+  }
+  if (z >= 0 && zb < 0) {
     FUNGEN_ASSIGN_OR_RETURN(zb, run.get(z, Layout::kNhwc));
   }
   int outb = slice.buf;
@@ -175,20 +205,27 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     offset = 0;
   }
   count_igemm_conv();
+  if (persist) count_igemm_1x1_persist_conv();
   CudaRun* r = &run;
   // "name (igemm 3x3s2 64->128 @80x80 tile 128x128[, residual][, into concat][, NCHW out])":
   // the node name first, as in cuDNN's step label, so profiles of both paths join per node.
   auto str = [](int64_t v) { return std::to_string(v); };
   const std::string label =
-      node.name + " (igemm " + str(d.kh) + "x" + str(d.kw) + "s" + str(d.sh) + " " + str(d.cin) +
-      "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) + " tile " + str(d.tile_m) + "x" +
-      str(d.tile_n) + (zb >= 0 ? ", residual" : "") + (slice.buf >= 0 ? ", into concat" : "") +
-      (nchw_out ? ", NCHW out" : "") + chosen + ")";
+      node.name + (persist ? " (igemm persistent " : " (igemm ") + str(d.kh) + "x" + str(d.kw) +
+      "s" + str(d.sh) + " " + str(d.cin) + "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) +
+      " tile " + str(d.tile_m) + "x" + str(d.tile_n) + (zb >= 0 ? ", residual" : "") +
+      (d.x_ld > 0 ? ", strided in" : "") + (d.z_ld > 0 ? ", strided residual" : "") +
+      (slice.buf >= 0 ? ", into concat" : "") + (nchw_out ? ", NCHW out" : "") + chosen + ")";
   run.add_step(label, {xb, zb, wbuf, bbuf, outb}, [=](cudaStream_t st) {
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements
-    CUDA_CHECK(launch_conv_igemm(d, r->ptr(xb), r->ptr(wbuf), bp, zb >= 0 ? r->ptr(zb) : nullptr,
-                                 out, st));
+    const void* xp = static_cast<const std::byte*>(r->ptr(xb)) + x_off * 2;
+    const void* zp = zb >= 0 ? static_cast<const std::byte*>(r->ptr(zb)) + z_off * 2 : nullptr;
+    if (persist) {
+      CUDA_CHECK(launch_conv_igemm_1x1_persist(d, xp, r->ptr(wbuf), bp, zp, out, st));
+    } else {
+      CUDA_CHECK(launch_conv_igemm(d, xp, r->ptr(wbuf), bp, zp, out, st));
+    }
     return Status();
   });
   return true;

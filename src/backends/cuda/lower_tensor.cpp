@@ -2,6 +2,8 @@
 // activations when every piece is NHWC, else in the plain layout — and MaxPool / nearest Resize
 // in whichever layout their input was produced.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "backends/cuda/copy_rows.cuh"
 #include "backends/cuda/cuda_run.h"
@@ -92,15 +94,25 @@ Status lower_split(CudaRun& run, const Node& node) {
   const CudaRun::Slice sl = run.slice_of(x);
   if (sl.buf >= 0) {
     // x was written into a Concat output that takes these outputs in order (CudaRun::
-    // find_placements): they are in place already; only those read elsewhere get a packed copy.
+    // find_placements): they are in place already; only those read elsewhere get a packed copy,
+    // made when a reader that cannot read the slice in place asks for it (CudaRun::view_of;
+    // FUNGEN_CUDA_STRIDED_IN=0: here, as before).
+    const bool strided_in = [] {
+      const char* v = std::getenv("FUNGEN_CUDA_STRIDED_IN");
+      return !v || std::strcmp(v, "0") != 0;
+    }();
     const int concat = run.placed_into(x);
     const int64_t rows = xs[0] * xs[2] * xs[3];
     int64_t offset = 0;
     for (int id : node.outputs) {
       const int64_t cols = run.shape(id)[1];
       run.mark_placed(id, concat);
-      if (run.uses(id) > 1) {
+      if (run.uses(id) > 1 && strided_in) {  // copied by get() if a reader needs it packed
+        run.define_view(id, CudaRun::Slice{sl.buf, sl.offset + offset, sl.ld},
+                        node.name + " (piece of the concat)");
+      } else if (run.uses(id) > 1) {
         const int64_t off = sl.offset + offset;
+        count_split_piece_copy();
         int yb = run.define(id, Layout::kNhwc);
         run.add_step(node.name + " (piece of the concat)", {sl.buf, yb}, [=](cudaStream_t st) {
           launch_copy_rows(e, static_cast<const std::byte*>(r->ptr(sl.buf)) + off * esz, sl.ld,
