@@ -71,6 +71,9 @@ struct RunStats {
   bool graph = false;  // the compute part was a CUDA graph replay
 };
 const RunStats& last_run_stats();
+// Input casts skipped because every use read the fp32 staging (CudaRun::input_staging), since
+// the process started (tests).
+int input_casts_skipped();
 
 class CudaRun final : public NodeKernel, public DeviceRun {
  public:
@@ -84,7 +87,7 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   DeviceBuffer device_input(size_t i) const override;
   DeviceBuffer device_output(size_t i) const override;  // fp32 plain staging
   void* device_stream() const override { return ctx_.stream; }
-  Status enqueue() override { return run_steps(input_steps_); }
+  Status enqueue() override { return run_steps(false); }
 
   // --- for the lower_*.cpp functions ---
   const Graph& graph() const { return graph_; }
@@ -138,6 +141,15 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   // The node of this run that reads `value` when it is its only use (index into graph().nodes),
   // else -1.
   int only_reader(int value) const;
+  // Reading a model input in fp32 (fp16 runs): run() copies each input into an fp32 staging
+  // buffer and casts it to fp16 (the "cast input" step, which enqueue() skips: its caller writes
+  // the fp16 input itself). A step that can read either asks input_staging(value) (-1 when value
+  // is not an input of this fp16 run) and calls read_from_staging(value); at launch it reads the
+  // staging buffer when from_staging() (run()) and the fp16 buffer otherwise (enqueue()). When
+  // every use of the input is such a read, the cast step is skipped.
+  int input_staging(int value) const;
+  void read_from_staging(int value) { ++staging_reads_[static_cast<size_t>(value)]; }
+  bool from_staging() const { return from_staging_; }
   // A node lowered as part of an earlier one (a fused pattern): the loop skips it.
   void absorb(int node) { absorbed_[static_cast<size_t>(node)] = 1; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
@@ -179,7 +191,9 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   CudaRun(const Graph& graph, CudaContext& ctx) : graph_(graph), ctx_(ctx) {}
   Status lower(const NodeRun& run);
   Status finalize();
-  Status run_steps(size_t first = 0);
+  // All steps (run(): the inputs are in their fp32 staging buffers) or all but the input casts
+  // (enqueue(): the caller wrote them in the run's type).
+  Status run_steps(bool from_staging);
   Status poison_arena(cudaStream_t st);
   Status report_non_finite(size_t step);
   int new_buf(size_t bytes);
@@ -203,8 +217,11 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   std::vector<Step> steps_;
   std::vector<int> input_staging_, output_staging_;  // fp32 plain, one per run input/output
   std::vector<int> input_values_, output_values_;    // the run's boundary values
-  std::vector<int> input_bufs_;  // per input: the buffer holding it in the run's element type
-  size_t input_steps_ = 0;       // the first steps: input casts, skipped by enqueue()
+  std::vector<int> input_bufs_;     // per input: the buffer holding it in the run's element type
+  size_t input_steps_ = 0;          // the first steps: input casts, skipped by enqueue()
+  std::vector<int> staging_reads_;  // value -> reads served from its fp32 staging in run()
+  std::vector<char> cast_skipped_;  // per input: its cast step does nothing (all reads staged)
+  bool from_staging_ = true;        // while steps launch: from run() (true) or enqueue()
   std::shared_ptr<void> arena_, workspace_;
   size_t arena_bytes_ = 0;
   int poison_reports_ = 0;         // FUNGEN_CUDA_POISON=2: lines printed so far
