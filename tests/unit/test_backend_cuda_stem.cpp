@@ -128,8 +128,8 @@ void check_case(const Case& c, const std::string& precision, bool old, std::mt19
   const bool band = c.band && !old;
   const bool fused = band && precision == "fp16" && !c.input_twice;
   for (int64_t batch : {1, 3}) {
-    const std::string at = std::string(c.name) + " " + precision + (old ? " old" : "") +
-                           " batch " + std::to_string(batch) + " seed " + std::to_string(seed);
+    const std::string at = std::string(c.name) + " " + precision + (old ? " old" : "") + " batch " +
+                           std::to_string(batch) + " seed " + std::to_string(seed);
     const int bands = cuda::stem_band_convs_lowered(), skipped = cuda::input_casts_skipped();
     for (int rep = 0; rep < 3; ++rep) {  // eager, capture, replay
       Tensor input = random_tensor({batch, 3, c.h, c.w}, rng, -2.0f, 2.0f);

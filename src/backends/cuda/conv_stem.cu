@@ -6,9 +6,9 @@
 namespace fungen::cuda {
 namespace {
 
-constexpr int kPix = 4;    // output pixels per lane, consecutive along a row
-constexpr int kSeg = 8;    // input columns a lane loads per row: 2 * kPix (stride 2)
-constexpr int kWarps = 4;  // per CTA
+constexpr int kPix = 4;                   // output pixels per lane, consecutive along a row
+constexpr int kSeg = 8;                   // input columns a lane loads per row: 2 * kPix (stride 2)
+constexpr int kWarps = 4;                 // per CTA
 constexpr int kRows = kStemCin * kStemK;  // (plane, kernel row) pairs: 9 loads per lane
 constexpr int kTaps = kStemCin * kStemK * kStemK;
 constexpr unsigned kFull = 0xffffffffu;
@@ -91,8 +91,7 @@ __device__ __forceinline__ void pack16(const float* a, uint4* u) {
 template <class TIn, class TOut, bool kSilu, int kChunk>
 __device__ __forceinline__ void stem_chunk(const Seg<TIn>* seg, const float* left,
                                            const StemWeights& p, uint4* stage, TOut* out,
-                                           const Band& b, int lane, int warp_pixel0,
-                                           int pixels) {
+                                           const Band& b, int lane, int warp_pixel0, int pixels) {
   constexpr int kC = 16, kU = kC * static_cast<int>(sizeof(TOut)) / 16, kItems = kPix * kU;
   float acc[kPix][kC];
 #pragma unroll
@@ -102,7 +101,7 @@ __device__ __forceinline__ void stem_chunk(const Seg<TIn>* seg, const float* lef
   }
 #pragma unroll
   for (int s = 0; s < kRows; ++s) {  // s = plane * 3 + kernel row
-    float v[kSeg + 1];  // input columns 2 * ox0 - 1 .. 2 * ox0 + 7
+    float v[kSeg + 1];               // input columns 2 * ox0 - 1 .. 2 * ox0 + 7
     v[0] = left[s];
     seg[s].to_float(v + 1);
 #pragma unroll
@@ -204,8 +203,8 @@ void band(const void* x, const StemWeights& w, void* out, const Band& b, int chu
 }
 
 template <class TIn, class TOut>
-void band_silu(const void* x, const StemWeights& w, void* out, const Band& b, int chunks,
-               bool silu, cudaStream_t s) {
+void band_silu(const void* x, const StemWeights& w, void* out, const Band& b, int chunks, bool silu,
+               cudaStream_t s) {
   if (silu)
     band<TIn, TOut, true>(x, w, out, b, chunks, s);
   else
@@ -218,8 +217,8 @@ std::atomic<int> g_band_convs{0};
 
 bool stem_band_fits(const DirectConvDesc& d) {
   return stem_conv_fits(d) && d.sh == 2 && d.sw == 2 && d.ph == 1 && d.pw == 1 && d.w % 8 == 0 &&
-         d.ow * 2 == d.w && d.oh == (d.h - 1) / 2 + 1 && d.out_ld % 8 == 0 &&
-         d.out_ld >= d.cout && d.n * d.oh * d.ow + kWarps * 32 * kPix < (int64_t{1} << 31);
+         d.ow * 2 == d.w && d.oh == (d.h - 1) / 2 + 1 && d.out_ld % 8 == 0 && d.out_ld >= d.cout &&
+         d.n * d.oh * d.ow + kWarps * 32 * kPix < (int64_t{1} << 31);
 }
 
 bool launch_stem_band(Elem in, Elem e, const void* x, const StemWeights& w, void* out,
