@@ -74,6 +74,11 @@ const RunStats& last_run_stats();
 // Input casts skipped because every use read the fp32 staging (CudaRun::input_staging), since
 // the process started (tests).
 int input_casts_skipped();
+// Values written into a Concat slice besides their own buffer (CudaRun::dual_placement), and
+// pieces a Concat copied, since the process started (tests).
+int dual_stores_lowered();
+int concat_copies_lowered();
+void count_concat_copy();
 
 class CudaRun final : public NodeKernel, public DeviceRun {
  public:
@@ -128,6 +133,15 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     int64_t offset = 0, ld = 0;
   };
   SliceShape placement_shape(int value) const;
+  // Dual store: a value read by an NHWC Concat (once) and by other nodes, produced by a
+  // convolution or a MaxPool, is written by its producer twice in one pass: its own packed
+  // buffer (define(), read by the others) and its slice of the concat output, which then copies
+  // nothing for it. placement() gives no slice for such a value (a producer that writes only the
+  // slice would leave the others nothing to read); dual_placement(v) gives it and marks v placed;
+  // dual_placement_shape(v) asks first. FUNGEN_CUDA_DUAL=0: no dual slices and no MaxPool written
+  // into its slice (the Concat copies, as before).
+  Slice dual_placement(int value);
+  SliceShape dual_placement_shape(int value) const;
   bool placed(int value) const { return placed_into_[static_cast<size_t>(value)] >= 0; }
   // The Concat output a placed value was written into (-1: not placed). A Concat skips only
   // its own placed pieces: another Concat reading the same value copies it.
@@ -207,7 +221,10 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   struct Candidate {
     int concat = -1;  // the Concat's output value
     int64_t offset = 0;
+    bool dual = false;  // read elsewhere too: the producer writes both (dual_placement)
   };
+  Slice take_slice(int value, bool dual);
+  SliceShape slice_shape(int value, bool dual) const;
   std::vector<Candidate> candidates_;  // value -> slice it may be written into (placement())
   std::vector<int> placed_into_;       // value -> the Concat output it was written into, or -1
   std::vector<int> uses_;

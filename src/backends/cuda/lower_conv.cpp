@@ -328,6 +328,9 @@ Status lower_conv(CudaRun& run, const Node& node) {
   } else {
     yb = run.define(y, layout);
   }
+  // Read by a Concat and by other nodes: the epilogue writes y and its concat slice (dual store).
+  const CudaRun::Slice dual =
+      ctx.nhwc && slice.buf < 0 && !nchw_out ? run.dual_placement(y) : CudaRun::Slice{};
   const Elem e = run.elem();
   const int64_t n = shape_numel(ys), channels = ys[1];
   const int64_t inner = ctx.nhwc ? 1 : ys[2] * ys[3];
@@ -345,7 +348,8 @@ Status lower_conv(CudaRun& run, const Node& node) {
   std::string label =
       node.name +
       (gemm ? std::string(" (cublas gemm 1x1") : " (cudnn conv algo " + std::to_string(d->algo)) +
-      (slice.buf >= 0 ? ", into concat" : "") + (nchw_out ? ", NCHW out" : "") + igemm_note;
+      (slice.buf >= 0 ? ", into concat" : "") + (dual.buf >= 0 ? ", and into concat" : "") +
+      (nchw_out ? ", NCHW out" : "") + igemm_note;
   if (ctx.profile) {  // what the search saw: algo, tensor-op math, ms, workspace MiB
     label += "; search:";
     for (int i = 0; i < found && i < 4; ++i) {
@@ -357,50 +361,55 @@ Status lower_conv(CudaRun& run, const Node& node) {
     }
   }
   label += ")";
-  run.add_step(label, {xb, yb, zb, wbuf, bbuf, slice.buf, outb, cbuf}, [=](cudaStream_t st) {
-    const float one = 1.0f, zero = 0.0f;
-    if (gemm) {
-      // Column-major view: Y^T[Cout, M] = op(Wt)[Cout, Cin] * X^T[Cin, M], where the KRSC
-      // weights are Wt[Cin, Cout] (ld Cin, transposed) and the NHWC rows X^T[Cin, M] (ld Cin).
-      CUBLAS_CHECK(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, gemm_m, gemm_n, gemm_k, &one,
-                                r->ptr(wbuf), gemm_type, gemm_k, r->ptr(xb), gemm_type, gemm_k,
-                                &zero, r->ptr(yb), gemm_type, gemm_m, CUBLAS_COMPUTE_32F,
-                                CUBLAS_GEMM_DEFAULT));
-      if (gemm_check && (*checks)++ == 0) {  // the first run is eager: no capture to break
-        CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf),
-                                            d->conv, d->algo, r->workspace(), d->workspace, &zero,
-                                            d->y, r->ptr(cbuf)));
-        FUNGEN_ASSIGN_OR_RETURN(double err, device_rel_l2(e, r->ptr(yb), r->ptr(cbuf), n, st));
-        std::fprintf(stderr,
-                     "gemm1x1 check: %s: cuBLAS vs cuDNN (algo %d) rel L2 %.3e, M %d Cin %d "
-                     "Cout %d%s%s\n",
-                     conv_name.c_str(), static_cast<int>(d->algo), err, gemm_n, gemm_k, gemm_m,
-                     slice.buf >= 0 ? ", into concat" : "", nchw_out ? ", NCHW out" : "");
-      }
-    } else {
-      CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf),
-                                          d->conv, d->algo, r->workspace(), d->workspace, &zero,
-                                          d->y, r->ptr(yb)));
-    }
-    const float* bias = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
-    const void* res = zb >= 0 ? r->ptr(zb) : nullptr;
-    if (nchw_out) {
-      launch_conv_epilogue_to_nchw(e, r->ptr(yb), r->ptr(outb), bias, ys[0], channels,
-                                   ys[2] * ys[3], silu, st);
-    } else if (slice.buf >= 0) {
-      void* out = static_cast<std::byte*>(r->ptr(slice.buf)) + slice.offset * elem_size(e);
-      launch_conv_epilogue_rows(e, r->ptr(yb), out, slice.ld, bias, res, n / channels, channels,
-                                silu, st);
-    } else if (epilogue && inner == 1) {
-      launch_conv_epilogue_rows(e, r->ptr(yb), r->ptr(yb), channels, bias, res, n / channels,
-                                channels, silu, st);
-    } else if (epilogue) {
-      launch_conv_epilogue(e, r->ptr(yb),
-                           bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr,
-                           zb >= 0 ? r->ptr(zb) : nullptr, n, channels, inner, silu, st);
-    }
-    return Status();
-  });
+  run.add_step(
+      label, {xb, yb, zb, wbuf, bbuf, slice.buf, outb, cbuf, dual.buf}, [=](cudaStream_t st) {
+        const float one = 1.0f, zero = 0.0f;
+        if (gemm) {
+          // Column-major view: Y^T[Cout, M] = op(Wt)[Cout, Cin] * X^T[Cin, M], where the KRSC
+          // weights are Wt[Cin, Cout] (ld Cin, transposed) and the NHWC rows X^T[Cin, M] (ld Cin).
+          CUBLAS_CHECK(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, gemm_m, gemm_n, gemm_k, &one,
+                                    r->ptr(wbuf), gemm_type, gemm_k, r->ptr(xb), gemm_type, gemm_k,
+                                    &zero, r->ptr(yb), gemm_type, gemm_m, CUBLAS_COMPUTE_32F,
+                                    CUBLAS_GEMM_DEFAULT));
+          if (gemm_check && (*checks)++ == 0) {  // the first run is eager: no capture to break
+            CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf),
+                                                d->conv, d->algo, r->workspace(), d->workspace,
+                                                &zero, d->y, r->ptr(cbuf)));
+            FUNGEN_ASSIGN_OR_RETURN(double err, device_rel_l2(e, r->ptr(yb), r->ptr(cbuf), n, st));
+            std::fprintf(stderr,
+                         "gemm1x1 check: %s: cuBLAS vs cuDNN (algo %d) rel L2 %.3e, M %d Cin %d "
+                         "Cout %d%s%s\n",
+                         conv_name.c_str(), static_cast<int>(d->algo), err, gemm_n, gemm_k, gemm_m,
+                         slice.buf >= 0 ? ", into concat" : "", nchw_out ? ", NCHW out" : "");
+          }
+        } else {
+          CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf),
+                                              d->conv, d->algo, r->workspace(), d->workspace, &zero,
+                                              d->y, r->ptr(yb)));
+        }
+        const float* bias = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
+        const void* res = zb >= 0 ? r->ptr(zb) : nullptr;
+        if (nchw_out) {
+          launch_conv_epilogue_to_nchw(e, r->ptr(yb), r->ptr(outb), bias, ys[0], channels,
+                                       ys[2] * ys[3], silu, st);
+        } else if (slice.buf >= 0) {
+          void* out = static_cast<std::byte*>(r->ptr(slice.buf)) + slice.offset * elem_size(e);
+          launch_conv_epilogue_rows(e, r->ptr(yb), out, slice.ld, bias, res, n / channels, channels,
+                                    silu, st);
+        } else if (dual.buf >= 0) {  // in place, and into the slice (a plain copy without epilogue)
+          void* out2 = static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * elem_size(e);
+          launch_conv_epilogue_rows(e, r->ptr(yb), r->ptr(yb), channels, bias, res, n / channels,
+                                    channels, silu, st, out2, dual.ld);
+        } else if (epilogue && inner == 1) {
+          launch_conv_epilogue_rows(e, r->ptr(yb), r->ptr(yb), channels, bias, res, n / channels,
+                                    channels, silu, st);
+        } else if (epilogue) {
+          launch_conv_epilogue(e, r->ptr(yb),
+                               bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr,
+                               zb >= 0 ? r->ptr(zb) : nullptr, n, channels, inner, silu, st);
+        }
+        return Status();
+      });
   return Status();
 }
 
