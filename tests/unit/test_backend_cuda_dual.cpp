@@ -4,10 +4,10 @@
 // of an SPPF (read by the Concat only) writes straight into its slice. Against the reference
 // backend on fresh random inputs, fp32 and fp16, batches 1 and 3 (three runs each: eager,
 // capture, replay), with the pieces each Concat still copies counted, and the same models with
-// FUNGEN_CUDA_DUAL=0 (the copies as before). FUNGEN_CUDA_IGEMM=0 keeps the convs on cuDNN (the
-// igemm epilogue's dual store has its own cases). Also YOLO11n itself when its export is there
-// (FUNGEN_TEST_YOLO11N, default /opt/models/yolo11n_640_dyn.onnx): fewer Concat copies, the
-// outputs still those of the CPU backend.
+// FUNGEN_CUDA_DUAL=0 (the copies as before); each with FUNGEN_CUDA_IGEMM=0 (the convs on cuDNN
+// and its epilogue pass) and =1 (fp16: the igemm kernel's epilogue where it takes the conv).
+// Also YOLO11n itself when its export is there (FUNGEN_TEST_YOLO11N, default
+// /opt/models/yolo11n_640_dyn.onnx): fewer Concat copies, the outputs still the CPU backend's.
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cuda/conv_igemm.cuh"
 #include "backends/cuda/cuda_run.h"
 #include "cuda_test_util.h"
 #include "fungen/engine.h"
@@ -111,7 +112,8 @@ std::string build(std::mt19937& rng, const Case& c) {
   return two_concats_model(rng);
 }
 
-class CudaDualTest : public ::testing::TestWithParam<std::tuple<int, const char*, bool>> {
+using DualParam = std::tuple<int, const char*, bool, const char*>;  // case, precision, dual, igemm
+class CudaDualTest : public ::testing::TestWithParam<DualParam> {
  protected:
   void SetUp() override {
     if (cuda_device_count() == 0)
@@ -123,9 +125,11 @@ TEST_P(CudaDualTest, MatchesReference) {
   const Case& c = kCases[std::get<0>(GetParam())];
   const std::string precision = std::get<1>(GetParam());
   const bool dual = std::get<2>(GetParam());
+  const std::string igemm_mode = std::get<3>(GetParam());
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
-  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "0");
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", igemm_mode.c_str());
+  const int igemm_before = cuda::igemm_convs_lowered();
   ScopedEnv off("FUNGEN_CUDA_DUAL", dual ? nullptr : "0");
   const std::string bytes = build(rng, c);
   std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
@@ -136,7 +140,8 @@ TEST_P(CudaDualTest, MatchesReference) {
   const double tol = precision == "fp16" ? 1e-2 : 1e-4;
   for (int64_t batch : {1, 3}) {
     const std::string at = std::string(c.name) + " " + precision + (dual ? "" : " dual off") +
-                           " batch " + std::to_string(batch) + " seed " + std::to_string(seed);
+                           " igemm " + igemm_mode + " batch " + std::to_string(batch) + " seed " +
+                           std::to_string(seed);
     const int duals = cuda::dual_stores_lowered(), copies = cuda::concat_copies_lowered();
     for (int rep = 0; rep < 3; ++rep) {
       Tensor input = random_tensor({batch, 8, 12, 10}, rng, -2.0f, 2.0f);
@@ -151,15 +156,25 @@ TEST_P(CudaDualTest, MatchesReference) {
     EXPECT_EQ(cuda::dual_stores_lowered() - duals, dual ? c.duals : 0) << at;
     EXPECT_EQ(cuda::concat_copies_lowered() - copies, dual ? c.copies_on : c.copies_off) << at;
   }
+  // The dual values' convs of C_out 16 are the igemm kernel's when it is forced (fp16); none is
+  // with FUNGEN_CUDA_IGEMM=0.
+  const int igemm_convs = cuda::igemm_convs_lowered() - igemm_before;
+  if (igemm_mode == "0") {
+    EXPECT_EQ(igemm_convs, 0) << c.name << " " << precision;
+  }
+  if (igemm_mode == "1" && precision == "fp16" && c.c % 8 == 0) {
+    EXPECT_GT(igemm_convs, 0) << c.name << " " << precision;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Dual, CudaDualTest,
     ::testing::Combine(::testing::Range(0, static_cast<int>(std::size(kCases))),
-                       ::testing::Values("fp32", "fp16"), ::testing::Bool()),
-    [](const ::testing::TestParamInfo<std::tuple<int, const char*, bool>>& info) {
+                       ::testing::Values("fp32", "fp16"), ::testing::Bool(),
+                       ::testing::Values("0", "1")),
+    [](const ::testing::TestParamInfo<DualParam>& info) {
       return std::string(kCases[std::get<0>(info.param)].name) + "_" + std::get<1>(info.param) +
-             (std::get<2>(info.param) ? "_dual" : "_copies");
+             (std::get<2>(info.param) ? "_dual" : "_copies") + "_igemm" + std::get<3>(info.param);
     });
 
 // YOLO11n (fp16, batch 2): with the dual store the Concats copy at least 8 pieces fewer (SPPF's
@@ -203,6 +218,12 @@ void yolo11n_case(const char* igemm, int fewer_at_least) {
 
 TEST(CudaDualYolo, Yolo11nFewerConcatCopiesCudnn) {
   yolo11n_case("0", 8);
+}
+
+// The default: per conv the faster of cuDNN and igemm (the neck's /model.4, .6, .13 outputs come
+// from igemm convs on the H100).
+TEST(CudaDualYolo, Yolo11nFewerConcatCopiesAuto) {
+  yolo11n_case("auto", 8);
 }
 
 }  // namespace

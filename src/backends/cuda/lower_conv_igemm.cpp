@@ -147,6 +147,14 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   if (slice.buf >= 0 && (slice.ld != d.out_ld || slice.offset % 8 != 0))
     return internal_error("cuda igemm: placement of '" + node.name + "' changed");
   if (slice.buf < 0) d.out_ld = d.cout;  // placement_shape's concat turned out not NHWC
+  // Read by a Concat and by other nodes: the epilogue writes y and its slice (dual store) when
+  // the slice's row length and offset are multiples of 8; else the Concat copies it.
+  const CudaRun::SliceShape dual_shape =
+      nchw_out || slice.buf >= 0 ? CudaRun::SliceShape{} : run.dual_placement_shape(y);
+  const CudaRun::Slice dual = dual_shape.ok && dual_shape.ld % 8 == 0 && dual_shape.offset % 8 == 0
+                                  ? run.dual_placement(y)
+                                  : CudaRun::Slice{};
+  d.out2_ld = dual.buf >= 0 ? dual.ld : 0;
 
   // Weights packed once: fp16 [cout_pad][k_pad], K = (r, s, c).
   const Tensor& wt = run.constant(w);
@@ -183,12 +191,14 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
       node.name + " (igemm " + str(d.kh) + "x" + str(d.kw) + "s" + str(d.sh) + " " + str(d.cin) +
       "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) + " tile " + str(d.tile_m) + "x" +
       str(d.tile_n) + (zb >= 0 ? ", residual" : "") + (slice.buf >= 0 ? ", into concat" : "") +
-      (nchw_out ? ", NCHW out" : "") + chosen + ")";
-  run.add_step(label, {xb, zb, wbuf, bbuf, outb}, [=](cudaStream_t st) {
+      (dual.buf >= 0 ? ", and into concat" : "") + (nchw_out ? ", NCHW out" : "") + chosen + ")";
+  run.add_step(label, {xb, zb, wbuf, bbuf, outb, dual.buf}, [=](cudaStream_t st) {
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements
+    void* out2 =
+        dual.buf >= 0 ? static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * 2 : nullptr;
     CUDA_CHECK(launch_conv_igemm(d, r->ptr(xb), r->ptr(wbuf), bp, zb >= 0 ? r->ptr(zb) : nullptr,
-                                 out, st));
+                                 out, st, out2));
     return Status();
   });
   return true;
