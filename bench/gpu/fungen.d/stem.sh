@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Issue 5, branch stem: the stem band kernel (conv_stem.cuh; reads the fp32 input staging under
 # Engine::run, so the input cast is skipped; FUNGEN_CUDA_STEM=old: the first kernel) and the dual
-# store (a value read by a Concat and by other nodes written into both by its producer;
-# FUNGEN_CUDA_DUAL=0: the Concat copies, as before). One machine, one call, ~4 minutes:
+# store (a value read by a Concat and by other nodes written into both by its producer, and a
+# C3k2 Split half read by the bottleneck written packed by cv1 beside its concat slice;
+# FUNGEN_CUDA_DUAL=0: the Concat and Split copy, as before). One machine, one call, ~4 minutes:
 #   1. the unit tests of both (fresh random inputs vs the reference backend; the stem's enqueue
 #      path; Concat copies counted, YOLO11n against the CPU backend) and of what they touch (the
 #      kernel, igemm, several-batch, GPU pipeline tests) when fungen_unit_tests is there;
 #   2. fungen_gpu_bench on YOLO11n at batches 1, 32, 128: defaults (with the check vs the CPU
 #      path), then each switch off, then both off (as before this branch);
 #   3. the per-step profile at batch 128 (FUNGEN_CUDA_PROFILE=1, graphs off), defaults and both
-#      switches off: the stem, input cast, Concat and MaxPool lines ($OUT/stem_profile_*.txt).
+#      switches off: the stem, input cast, Concat, Split and MaxPool lines
+#      ($OUT/stem_profile_*.txt) and the count of copy pieces left.
 # Run by bench/gpu/device_run.sh's fungen stage (binaries on PATH), or by hand:
 #   OUT=/tmp/out STEM_MODEL=/opt/models/yolo11n_640_dyn.onnx bash bench/gpu/fungen.d/stem.sh
 set -uo pipefail
@@ -45,6 +47,6 @@ for v in on off; do
   env "${envs[@]}" FUNGEN_CUDA_PROFILE=1 timeout 60 fungen_gpu_bench --model "$m" --no-check \
     --batches 128 --iterations 3 > "$out/stem_profile_$v.txt" 2>&1
   grep -E 'ms per run|^\|' "$out/stem_profile_$v.txt" | head -n 4
-  grep -E 'stem|cast input|Concat|MaxPool|model\.0/' "$out/stem_profile_$v.txt" | head -n 30
-  echo "concat pieces: $(grep -c 'Concat.*(piece)' "$out/stem_profile_$v.txt")"
+  grep -E 'stem|cast input|Concat|Split|MaxPool|model\.0/' "$out/stem_profile_$v.txt" | head -n 50
+  echo "copy pieces: $(grep -c '(piece' "$out/stem_profile_$v.txt")"
 done
