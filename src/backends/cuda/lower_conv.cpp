@@ -363,57 +363,56 @@ Status lower_conv(CudaRun& run, const Node& node) {
     }
   }
   label += ")";
-  run.add_step(
-      label, {xb, yb, zb, wbuf, bbuf, slice.buf, outb, cbuf, dual.buf, extra.buf},
-      [=](cudaStream_t st) {
-        const float one = 1.0f, zero = 0.0f;
-        if (gemm) {
-          // Column-major view: Y^T[Cout, M] = op(Wt)[Cout, Cin] * X^T[Cin, M], where the KRSC
-          // weights are Wt[Cin, Cout] (ld Cin, transposed) and the NHWC rows X^T[Cin, M] (ld Cin).
-          CUBLAS_CHECK(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, gemm_m, gemm_n, gemm_k, &one,
-                                    r->ptr(wbuf), gemm_type, gemm_k, r->ptr(xb), gemm_type, gemm_k,
-                                    &zero, r->ptr(yb), gemm_type, gemm_m, CUBLAS_COMPUTE_32F,
-                                    CUBLAS_GEMM_DEFAULT));
-          if (gemm_check && (*checks)++ == 0) {  // the first run is eager: no capture to break
-            CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf),
-                                                d->conv, d->algo, r->workspace(), d->workspace,
-                                                &zero, d->y, r->ptr(cbuf)));
-            FUNGEN_ASSIGN_OR_RETURN(double err, device_rel_l2(e, r->ptr(yb), r->ptr(cbuf), n, st));
-            std::fprintf(stderr,
-                         "gemm1x1 check: %s: cuBLAS vs cuDNN (algo %d) rel L2 %.3e, M %d Cin %d "
-                         "Cout %d%s%s\n",
-                         conv_name.c_str(), static_cast<int>(d->algo), err, gemm_n, gemm_k, gemm_m,
-                         slice.buf >= 0 ? ", into concat" : "", nchw_out ? ", NCHW out" : "");
-          }
-        } else {
-          CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf),
-                                              d->conv, d->algo, r->workspace(), d->workspace, &zero,
-                                              d->y, r->ptr(yb)));
-        }
-        const float* bias = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
-        const void* res = zb >= 0 ? r->ptr(zb) : nullptr;
-        if (nchw_out) {
-          launch_conv_epilogue_to_nchw(e, r->ptr(yb), r->ptr(outb), bias, ys[0], channels,
-                                       ys[2] * ys[3], silu, st);
-        } else if (slice.buf >= 0) {
-          void* out = static_cast<std::byte*>(r->ptr(slice.buf)) + slice.offset * elem_size(e);
-          void* out2 = extra.buf >= 0 ? r->ptr(extra.buf) : nullptr;
-          launch_conv_epilogue_rows(e, r->ptr(yb), out, slice.ld, bias, res, n / channels, channels,
-                                    silu, st, out2, extra.hi - extra.lo, extra.lo, extra.hi);
-        } else if (dual.buf >= 0) {  // in place, and into the slice (a plain copy without epilogue)
-          void* out2 = static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * elem_size(e);
-          launch_conv_epilogue_rows(e, r->ptr(yb), r->ptr(yb), channels, bias, res, n / channels,
-                                    channels, silu, st, out2, dual.ld);
-        } else if (epilogue && inner == 1) {
-          launch_conv_epilogue_rows(e, r->ptr(yb), r->ptr(yb), channels, bias, res, n / channels,
-                                    channels, silu, st);
-        } else if (epilogue) {
-          launch_conv_epilogue(e, r->ptr(yb),
-                               bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr,
-                               zb >= 0 ? r->ptr(zb) : nullptr, n, channels, inner, silu, st);
-        }
-        return Status();
-      });
+  std::vector<int> bufs = {xb, yb, zb, wbuf, bbuf, slice.buf, outb, cbuf, dual.buf, extra.buf};
+  run.add_step(label, std::move(bufs), [=](cudaStream_t st) {
+    const float one = 1.0f, zero = 0.0f;
+    if (gemm) {
+      // Column-major view: Y^T[Cout, M] = op(Wt)[Cout, Cin] * X^T[Cin, M], where the KRSC
+      // weights are Wt[Cin, Cout] (ld Cin, transposed) and the NHWC rows X^T[Cin, M] (ld Cin).
+      CUBLAS_CHECK(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, gemm_m, gemm_n, gemm_k, &one,
+                                r->ptr(wbuf), gemm_type, gemm_k, r->ptr(xb), gemm_type, gemm_k,
+                                &zero, r->ptr(yb), gemm_type, gemm_m, CUBLAS_COMPUTE_32F,
+                                CUBLAS_GEMM_DEFAULT));
+      if (gemm_check && (*checks)++ == 0) {  // the first run is eager: no capture to break
+        CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf),
+                                            d->conv, d->algo, r->workspace(), d->workspace, &zero,
+                                            d->y, r->ptr(cbuf)));
+        FUNGEN_ASSIGN_OR_RETURN(double err, device_rel_l2(e, r->ptr(yb), r->ptr(cbuf), n, st));
+        std::fprintf(stderr,
+                     "gemm1x1 check: %s: cuBLAS vs cuDNN (algo %d) rel L2 %.3e, M %d Cin %d "
+                     "Cout %d%s%s\n",
+                     conv_name.c_str(), static_cast<int>(d->algo), err, gemm_n, gemm_k, gemm_m,
+                     slice.buf >= 0 ? ", into concat" : "", nchw_out ? ", NCHW out" : "");
+      }
+    } else {
+      CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf),
+                                          d->conv, d->algo, r->workspace(), d->workspace, &zero,
+                                          d->y, r->ptr(yb)));
+    }
+    const float* bias = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
+    const void* res = zb >= 0 ? r->ptr(zb) : nullptr;
+    if (nchw_out) {
+      launch_conv_epilogue_to_nchw(e, r->ptr(yb), r->ptr(outb), bias, ys[0], channels,
+                                   ys[2] * ys[3], silu, st);
+    } else if (slice.buf >= 0) {
+      void* out = static_cast<std::byte*>(r->ptr(slice.buf)) + slice.offset * elem_size(e);
+      void* out2 = extra.buf >= 0 ? r->ptr(extra.buf) : nullptr;
+      launch_conv_epilogue_rows(e, r->ptr(yb), out, slice.ld, bias, res, n / channels, channels,
+                                silu, st, out2, extra.hi - extra.lo, extra.lo, extra.hi);
+    } else if (dual.buf >= 0) {  // in place, and into the slice (a plain copy without epilogue)
+      void* out2 = static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * elem_size(e);
+      launch_conv_epilogue_rows(e, r->ptr(yb), r->ptr(yb), channels, bias, res, n / channels,
+                                channels, silu, st, out2, dual.ld);
+    } else if (epilogue && inner == 1) {
+      launch_conv_epilogue_rows(e, r->ptr(yb), r->ptr(yb), channels, bias, res, n / channels,
+                                channels, silu, st);
+    } else if (epilogue) {
+      launch_conv_epilogue(e, r->ptr(yb),
+                           bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr,
+                           zb >= 0 ? r->ptr(zb) : nullptr, n, channels, inner, silu, st);
+    }
+    return Status();
+  });
   return Status();
 }
 
