@@ -9,7 +9,9 @@
 #      kernel, igemm, several-batch, GPU pipeline tests) when fungen_unit_tests is there;
 #   2. fungen_gpu_bench on YOLO11n at batches 1, 32, 128: defaults (with the check vs the CPU
 #      path), then each switch off, then both off (as before this branch);
-#   3. the per-step profile at batch 128 (FUNGEN_CUDA_PROFILE=1, graphs off), defaults and both
+#   3. fungen_pipeline_bench (1080p frame -> detections, the enqueue path with fp16 input, checked
+#      against Engine::run's detections) at batches 1 and 8;
+#   4. the per-step profile at batch 128 (FUNGEN_CUDA_PROFILE=1, graphs off), defaults and both
 #      switches off: the stem, input cast, Concat, Split and MaxPool lines
 #      ($OUT/stem_profile_*.txt) and the count of copy pieces left.
 # Run by bench/gpu/device_run.sh's fungen stage (binaries on PATH), or by hand:
@@ -40,6 +42,10 @@ bench defaults
 bench "FUNGEN_CUDA_STEM=old" FUNGEN_CUDA_STEM=old
 bench "FUNGEN_CUDA_DUAL=0" FUNGEN_CUDA_DUAL=0
 bench "both off (as before)" FUNGEN_CUDA_STEM=old FUNGEN_CUDA_DUAL=0
+echo "== frame -> detections (GPU pipeline: the stem reads the fp16 input under enqueue; its check"
+echo "   compares with the same engine's Engine::run path, where the stem reads the fp32 staging)"
+timeout 60 fungen_pipeline_bench --model "$m" --batches 1,8 --iterations 50 2>&1 |
+  tee "$out/stem_pipeline.txt" | grep -iE 'check|pass|fail|mismatch|median|img/s' | head -n 20
 for v in on off; do
   envs=()
   [ $v = off ] && envs=(FUNGEN_CUDA_STEM=old FUNGEN_CUDA_DUAL=0)
