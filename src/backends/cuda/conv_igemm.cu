@@ -275,8 +275,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
         }
       }
       *reinterpret_cast<uint4*>(p.out + static_cast<int64_t>(m) * d.out_ld + c) = v;
-      if (p.out2 && c >= d.out2_c0 && c < d.out2_c1)
-        *reinterpret_cast<uint4*>(p.out2 + static_cast<int64_t>(m) * d.out2_ld + c - d.out2_c0) = v;
+      if (p.out2) *reinterpret_cast<uint4*>(p.out2 + static_cast<int64_t>(m) * d.out2_ld + c) = v;
     }
   } else {
     for (int i = tid; i < BM * BN; i += C::kThreads) {
@@ -369,9 +368,7 @@ cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_p
       !aligned(out, d.nchw_out ? 2 : 16) || (z && !aligned(z, 16)) || (bias && !aligned(bias, 4))) {
     return cudaErrorInvalidValue;
   }
-  if (out2 && (d.nchw_out || d.out2_c0 < 0 || d.out2_c1 > d.cout || d.out2_c0 >= d.out2_c1 ||
-               d.out2_c0 % 8 != 0 || d.out2_c1 % 8 != 0 || d.out2_ld < d.out2_c1 - d.out2_c0 ||
-               d.out2_ld % 8 != 0 || !aligned(out2, 16)))
+  if (out2 && (d.nchw_out || d.out2_ld < d.cout || d.out2_ld % 8 != 0 || !aligned(out2, 16)))
     return cudaErrorInvalidValue;
   Params p{static_cast<const __half*>(x),
            static_cast<const __half*>(w_packed),

@@ -25,8 +25,7 @@ struct IgemmDesc {
   bool silu = false;
   bool nchw_out = false;
   int64_t out_ld = 0;             // NHWC: elements between output pixels (>= cout)
-  int64_t out2_ld = 0;            // NHWC dual store: the same for the second output,
-  int out2_c0 = 0, out2_c1 = 0;   // which takes channels [out2_c0, out2_c1) (c at c - out2_c0)
+  int64_t out2_ld = 0;            // NHWC dual store: the same for the second output
   int tile_m = 128, tile_n = 64;  // CTA tile, picked by choose_igemm_tile
 };
 
@@ -57,9 +56,8 @@ void choose_igemm_tile(IgemmDesc& d, int sms);
 std::vector<uint16_t> pack_igemm_weights(const float* oihw, const IgemmDesc& d);
 
 // Launches the kernel on `stream`; returns cudaGetLastError() after the launch. out2 (or null,
-// NHWC only): channels [d.out2_c0, d.out2_c1) of every output row written a second time at
-// out2 + m * d.out2_ld (dual store: the value's buffer and its Concat slice, or a Split output
-// read elsewhere too; out2_ld, the channel bounds and the pointer multiples of 8 halves).
+// NHWC only): every output row written a second time at out2 + m * d.out2_ld (dual store: the
+// value's buffer and its Concat slice; out2_ld and the pointer multiples of 8 halves).
 cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_packed,
                               const float* bias, const void* z, void* out, cudaStream_t stream,
                               void* out2 = nullptr);

@@ -33,7 +33,6 @@ void count_concat_copy() {
 
 void CudaRun::find_placements(const NodeRun& run) {
   candidates_.assign(graph_.values.size(), {});
-  split_extras_.assign(graph_.values.size(), {});
   placed_into_.assign(graph_.values.size(), -1);
   uses_ = graph_.use_counts();
   if (!ctx_.nhwc) return;
@@ -98,23 +97,8 @@ void CudaRun::find_placements(const NodeRun& run) {
         bool ok = sa == 1 || sa == -3;
         for (size_t j = 0; j < split->outputs.size() && ok; ++j)
           ok = split->outputs[j] == node.inputs[i + j] && once_here(split->outputs[j]);
-        if (ok) {
-          const int cv = split->inputs[0];
-          candidates_[static_cast<size_t>(cv)] = Candidate{node.outputs[0], offset};
-          // Exactly one output read elsewhere too: the conv writes it packed as well.
-          SplitExtra extra;
-          int extras = 0;
-          int64_t lo = 0;
-          for (int o : split->outputs) {
-            const int64_t c = shape(o)[1];
-            if (uses_[static_cast<size_t>(o)] > 1) {
-              extra = SplitExtra{o, lo, lo + c};
-              ++extras;
-            }
-            lo += c;
-          }
-          if (dual && extras == 1) split_extras_[static_cast<size_t>(cv)] = extra;
-        }
+        if (ok)
+          candidates_[static_cast<size_t>(split->inputs[0])] = Candidate{node.outputs[0], offset};
       }
       offset += val.shape.size() == 4 ? val.shape[1] : 0;
     }
@@ -152,21 +136,6 @@ CudaRun::Slice CudaRun::dual_placement(int value) {
 }
 CudaRun::SliceShape CudaRun::dual_placement_shape(int value) const {
   return slice_shape(value, true);
-}
-
-CudaRun::Extra CudaRun::split_extra_shape(int value) const {
-  const SplitExtra& e = split_extras_[static_cast<size_t>(value)];
-  const Candidate& c = candidates_[static_cast<size_t>(value)];
-  if (e.value < 0 || c.dual || placed_into(value) != c.concat || is_defined(e.value)) return {};
-  return Extra{0, e.lo, e.hi};
-}
-
-CudaRun::Extra CudaRun::split_extra(int value) {
-  Extra x = split_extra_shape(value);
-  if (x.buf < 0) return {};
-  x.buf = define(split_extras_[static_cast<size_t>(value)].value, Layout::kNhwc);
-  ++g_dual;
-  return x;
 }
 
 CudaRun::Slice CudaRun::slice_of(int value) const {

@@ -142,17 +142,6 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   // into its slice (the Concat copies, as before).
   Slice dual_placement(int value);
   SliceShape dual_placement_shape(int value) const;
-  // The same for a Split(conv) -> Concat in place (C2f/C3k2) with one Split output also read
-  // elsewhere (the bottleneck): the placed conv's epilogue also writes that output's channels
-  // [lo, hi) of each row into a packed buffer, so the Split copies nothing. split_extra(v) (v the
-  // conv's value, placed) defines the output there and returns its buffer (buf -1: none);
-  // split_extra_shape(v) asks without defining. Off with FUNGEN_CUDA_DUAL=0.
-  struct Extra {
-    int buf = -1;
-    int64_t lo = 0, hi = 0;
-  };
-  Extra split_extra(int value);
-  Extra split_extra_shape(int value) const;
   bool placed(int value) const { return placed_into_[static_cast<size_t>(value)] >= 0; }
   // The Concat output a placed value was written into (-1: not placed). A Concat skips only
   // its own placed pieces: another Concat reading the same value copies it.
@@ -237,12 +226,7 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   Slice take_slice(int value, bool dual);
   SliceShape slice_shape(int value, bool dual) const;
   std::vector<Candidate> candidates_;  // value -> slice it may be written into (placement())
-  struct SplitExtra {
-    int value = -1;  // the Split output read elsewhere too
-    int64_t lo = 0, hi = 0;
-  };
-  std::vector<SplitExtra> split_extras_;  // conv value -> split_extra()
-  std::vector<int> placed_into_;          // value -> the Concat output it was written into, or -1
+  std::vector<int> placed_into_;       // value -> the Concat output it was written into, or -1
   std::vector<int> uses_;
   std::vector<char> absorbed_;             // node -> lowered by an earlier node's lowering
   size_t first_node_ = 0, last_node_ = 0;  // this run's nodes

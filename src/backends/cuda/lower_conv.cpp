@@ -331,8 +331,6 @@ Status lower_conv(CudaRun& run, const Node& node) {
   // Read by a Concat and by other nodes: the epilogue writes y and its concat slice (dual store).
   const CudaRun::Slice dual =
       ctx.nhwc && slice.buf < 0 && !nchw_out ? run.dual_placement(y) : CudaRun::Slice{};
-  // Placed for a Split -> Concat: the Split output also read elsewhere, packed, too.
-  const CudaRun::Extra extra = slice.buf >= 0 ? run.split_extra(y) : CudaRun::Extra{};
   const Elem e = run.elem();
   const int64_t n = shape_numel(ys), channels = ys[1];
   const int64_t inner = ctx.nhwc ? 1 : ys[2] * ys[3];
@@ -351,7 +349,7 @@ Status lower_conv(CudaRun& run, const Node& node) {
       node.name +
       (gemm ? std::string(" (cublas gemm 1x1") : " (cudnn conv algo " + std::to_string(d->algo)) +
       (slice.buf >= 0 ? ", into concat" : "") + (dual.buf >= 0 ? ", and into concat" : "") +
-      (extra.buf >= 0 ? ", and a split half" : "") + (nchw_out ? ", NCHW out" : "") + igemm_note;
+      (nchw_out ? ", NCHW out" : "") + igemm_note;
   if (ctx.profile) {  // what the search saw: algo, tensor-op math, ms, workspace MiB
     label += "; search:";
     for (int i = 0; i < found && i < 4; ++i) {
@@ -363,7 +361,7 @@ Status lower_conv(CudaRun& run, const Node& node) {
     }
   }
   label += ")";
-  std::vector<int> bufs = {xb, yb, zb, wbuf, bbuf, slice.buf, outb, cbuf, dual.buf, extra.buf};
+  std::vector<int> bufs = {xb, yb, zb, wbuf, bbuf, slice.buf, outb, cbuf, dual.buf};
   run.add_step(label, std::move(bufs), [=](cudaStream_t st) {
     const float one = 1.0f, zero = 0.0f;
     if (gemm) {
@@ -396,9 +394,8 @@ Status lower_conv(CudaRun& run, const Node& node) {
                                    ys[2] * ys[3], silu, st);
     } else if (slice.buf >= 0) {
       void* out = static_cast<std::byte*>(r->ptr(slice.buf)) + slice.offset * elem_size(e);
-      void* out2 = extra.buf >= 0 ? r->ptr(extra.buf) : nullptr;
       launch_conv_epilogue_rows(e, r->ptr(yb), out, slice.ld, bias, res, n / channels, channels,
-                                silu, st, out2, extra.hi - extra.lo, extra.lo, extra.hi);
+                                silu, st);
     } else if (dual.buf >= 0) {  // in place, and into the slice (a plain copy without epilogue)
       void* out2 = static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * elem_size(e);
       launch_conv_epilogue_rows(e, r->ptr(yb), r->ptr(yb), channels, bias, res, n / channels,

@@ -154,17 +154,7 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   const CudaRun::Slice dual = dual_shape.ok && dual_shape.ld % 8 == 0 && dual_shape.offset % 8 == 0
                                   ? run.dual_placement(y)
                                   : CudaRun::Slice{};
-  // Placed for a Split -> Concat: the Split output also read elsewhere, packed, too (8-aligned).
-  const CudaRun::Extra extra_shape = slice.buf >= 0 ? run.split_extra_shape(y) : CudaRun::Extra{};
-  const CudaRun::Extra extra =
-      extra_shape.buf >= 0 && extra_shape.lo % 8 == 0 && extra_shape.hi % 8 == 0
-          ? run.split_extra(y)
-          : CudaRun::Extra{};
-  d.out2_ld = dual.buf >= 0 ? dual.ld : extra.hi - extra.lo;
-  d.out2_c0 = dual.buf >= 0 ? 0 : static_cast<int>(extra.lo);
-  d.out2_c1 = dual.buf >= 0 ? d.cout : static_cast<int>(extra.hi);
-  const int out2b = dual.buf >= 0 ? dual.buf : extra.buf;
-  const int64_t out2_offset = dual.buf >= 0 ? dual.offset : 0;
+  d.out2_ld = dual.buf >= 0 ? dual.ld : 0;
 
   // Weights packed once: fp16 [cout_pad][k_pad], K = (r, s, c).
   const Tensor& wt = run.constant(w);
@@ -201,12 +191,12 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
       node.name + " (igemm " + str(d.kh) + "x" + str(d.kw) + "s" + str(d.sh) + " " + str(d.cin) +
       "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) + " tile " + str(d.tile_m) + "x" +
       str(d.tile_n) + (zb >= 0 ? ", residual" : "") + (slice.buf >= 0 ? ", into concat" : "") +
-      (dual.buf >= 0 ? ", and into concat" : "") + (extra.buf >= 0 ? ", and a split half" : "") +
-      (nchw_out ? ", NCHW out" : "") + chosen + ")";
-  run.add_step(label, {xb, zb, wbuf, bbuf, outb, out2b}, [=](cudaStream_t st) {
+      (dual.buf >= 0 ? ", and into concat" : "") + (nchw_out ? ", NCHW out" : "") + chosen + ")";
+  run.add_step(label, {xb, zb, wbuf, bbuf, outb, dual.buf}, [=](cudaStream_t st) {
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements
-    void* out2 = out2b >= 0 ? static_cast<std::byte*>(r->ptr(out2b)) + out2_offset * 2 : nullptr;
+    void* out2 =
+        dual.buf >= 0 ? static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * 2 : nullptr;
     CUDA_CHECK(launch_conv_igemm(d, r->ptr(xb), r->ptr(wbuf), bp, zb >= 0 ? r->ptr(zb) : nullptr,
                                  out, st, out2));
     return Status();

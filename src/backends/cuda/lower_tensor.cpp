@@ -100,9 +100,7 @@ Status lower_split(CudaRun& run, const Node& node) {
     for (int id : node.outputs) {
       const int64_t cols = run.shape(id)[1];
       run.mark_placed(id, concat);
-      // Read elsewhere too: a packed copy, unless the conv wrote one (CudaRun::split_extra).
-      if (run.uses(id) > 1 && !run.is_defined(id)) {
-        count_concat_copy();
+      if (run.uses(id) > 1) {
         const int64_t off = sl.offset + offset;
         int yb = run.define(id, Layout::kNhwc);
         run.add_step(node.name + " (piece of the concat)", {sl.buf, yb}, [=](cudaStream_t st) {
