@@ -29,7 +29,8 @@ struct Params {
   __half* out;
   IgemmDesc d;
   int m, k_pad, k_tiles;
-  int64_t x_ld, z_ld;  // igemm_x_ld / igemm_z_ld: input and residual pixel strides
+  int64_t x_ld, z_ld;      // igemm_x_ld / igemm_z_ld: input and residual pixel strides
+  __half* out2 = nullptr;  // dual store: the rows again at out2 + m * d.out2_ld (NHWC)
 };
 
 template <int BM, int BN, int WM, int WN>
@@ -227,6 +228,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
         }
       }
       *reinterpret_cast<uint4*>(p.out + static_cast<int64_t>(m) * d.out_ld + c) = v;
+      if (p.out2) *reinterpret_cast<uint4*>(p.out2 + static_cast<int64_t>(m) * d.out2_ld + c) = v;
     }
   } else {
     for (int i = tid; i < BM * BN; i += C::kThreads) {
@@ -315,11 +317,14 @@ std::vector<uint16_t> pack_igemm_weights(const float* oihw, const IgemmDesc& d) 
 }
 
 cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_packed,
-                              const float* bias, const void* z, void* out, cudaStream_t stream) {
+                              const float* bias, const void* z, void* out, cudaStream_t stream,
+                              void* out2) {
   if (!igemm_supports(d) || !igemm_tile_fits(d) || !aligned(x, 16) || !aligned(w_packed, 16) ||
       !aligned(out, d.nchw_out ? 2 : 16) || (z && !aligned(z, 16)) || (bias && !aligned(bias, 4))) {
     return cudaErrorInvalidValue;
   }
+  if (out2 && (d.nchw_out || d.out2_ld < d.cout || d.out2_ld % 8 != 0 || !aligned(out2, 16)))
+    return cudaErrorInvalidValue;
   Params p{static_cast<const __half*>(x),
            static_cast<const __half*>(w_packed),
            bias,
@@ -331,6 +336,7 @@ cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_p
            igemm_k_pad(d) / kBK,
            igemm_x_ld(d),
            igemm_z_ld(d)};
+  p.out2 = static_cast<__half*>(out2);
   const int tm = d.tile_m, tn = d.tile_n;
   if (tm == 128 && tn == 128) return launch<128, 128, 64, 32>(p, stream);
   if (tm == 128 && tn == 64) return launch<128, 64, 32, 32>(p, stream);

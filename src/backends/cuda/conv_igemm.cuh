@@ -29,6 +29,7 @@ struct IgemmDesc {
   int64_t out_ld = 0;             // NHWC: elements between output pixels (>= cout)
   int64_t x_ld = 0;               // elements between input pixels (>= cin); 0: cin (dense)
   int64_t z_ld = 0;               // elements between residual pixels (>= cout); 0: cout
+  int64_t out2_ld = 0;            // NHWC dual store: the same for the second output
   int tile_m = 128, tile_n = 64;  // CTA tile, picked by choose_igemm_tile
 };
 
@@ -65,9 +66,12 @@ void choose_igemm_tile(IgemmDesc& d, int sms);
 // OIHW fp32 weights -> the packed fp16 layout above (cout_pad * k_pad halves as uint16 bits).
 std::vector<uint16_t> pack_igemm_weights(const float* oihw, const IgemmDesc& d);
 
-// Launches the kernel on `stream`; returns cudaGetLastError() after the launch.
+// Launches the kernel on `stream`; returns cudaGetLastError() after the launch. out2 (or null,
+// NHWC only): every output row written a second time at out2 + m * d.out2_ld (dual store: the
+// value's buffer and its Concat slice; out2_ld and the pointer multiples of 8 halves).
 cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_packed,
-                              const float* bias, const void* z, void* out, cudaStream_t stream);
+                              const float* bias, const void* z, void* out, cudaStream_t stream,
+                              void* out2 = nullptr);
 
 // Convolutions lowered to this kernel since the process started (tests check it was taken).
 int igemm_convs_lowered();

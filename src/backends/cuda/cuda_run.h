@@ -84,6 +84,14 @@ struct RunStats {
   bool graph = false;  // the compute part was a CUDA graph replay
 };
 const RunStats& last_run_stats();
+// Input casts skipped because every use read the fp32 staging (CudaRun::input_staging), since
+// the process started (tests).
+int input_casts_skipped();
+// Values written into a Concat slice besides their own buffer (CudaRun::dual_placement), and
+// pieces a Concat copied, since the process started (tests).
+int dual_stores_lowered();
+int concat_copies_lowered();
+void count_concat_copy();
 
 class CudaRun final : public NodeKernel, public DeviceRun {
  public:
@@ -97,7 +105,7 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   DeviceBuffer device_input(size_t i) const override;
   DeviceBuffer device_output(size_t i) const override;  // fp32 plain staging
   void* device_stream() const override { return ctx_.stream; }
-  Status enqueue() override { return run_steps(input_steps_); }
+  Status enqueue() override { return run_steps(false); }
 
   // --- for the lower_*.cpp functions ---
   const Graph& graph() const { return graph_; }
@@ -138,6 +146,15 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     int64_t offset = 0, ld = 0;
   };
   SliceShape placement_shape(int value) const;
+  // Dual store: a value read by an NHWC Concat (once) and by other nodes, produced by a
+  // convolution or a MaxPool, is written by its producer twice in one pass: its own packed
+  // buffer (define(), read by the others) and its slice of the concat output, which then copies
+  // nothing for it. placement() gives no slice for such a value (a producer that writes only the
+  // slice would leave the others nothing to read); dual_placement(v) gives it and marks v placed;
+  // dual_placement_shape(v) asks first. FUNGEN_CUDA_DUAL=0: no dual slices and no MaxPool written
+  // into its slice (the Concat copies, as before).
+  Slice dual_placement(int value);
+  SliceShape dual_placement_shape(int value) const;
   bool placed(int value) const { return placed_into_[static_cast<size_t>(value)] >= 0; }
   // The Concat output a placed value was written into (-1: not placed). A Concat skips only
   // its own placed pieces: another Concat reading the same value copies it.
@@ -164,6 +181,15 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     transposed_from_[static_cast<size_t>(value)] = source;
   }
   int transposed_from(int value) const { return transposed_from_[static_cast<size_t>(value)]; }
+  // Reading a model input in fp32 (fp16 runs): run() copies each input into an fp32 staging
+  // buffer and casts it to fp16 (the "cast input" step, which enqueue() skips: its caller writes
+  // the fp16 input itself). A step that can read either asks input_staging(value) (-1 when value
+  // is not an input of this fp16 run) and calls read_from_staging(value); at launch it reads the
+  // staging buffer when from_staging() (run()) and the fp16 buffer otherwise (enqueue()). When
+  // every use of the input is such a read, the cast step is skipped.
+  int input_staging(int value) const;
+  void read_from_staging(int value) { ++staging_reads_[static_cast<size_t>(value)]; }
+  bool from_staging() const { return from_staging_; }
   // A node lowered as part of an earlier one (a fused pattern): the loop skips it.
   void absorb(int node) { absorbed_[static_cast<size_t>(node)] = 1; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
@@ -220,7 +246,9 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   CudaRun(const Graph& graph, CudaContext& ctx) : graph_(graph), ctx_(ctx) {}
   Status lower(const NodeRun& run);
   Status finalize();
-  Status run_steps(size_t first = 0);
+  // All steps (run(): the inputs are in their fp32 staging buffers) or all but the input casts
+  // (enqueue(): the caller wrote them in the run's type).
+  Status run_steps(bool from_staging);
   Status plan_lanes();
   Status run_lanes(size_t first);
   void destroy_lanes();
@@ -237,7 +265,10 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   struct Candidate {
     int concat = -1;  // the Concat's output value
     int64_t offset = 0;
+    bool dual = false;  // read elsewhere too: the producer writes both (dual_placement)
   };
+  Slice take_slice(int value, bool dual);
+  SliceShape slice_shape(int value, bool dual) const;
   std::vector<Candidate> candidates_;  // value -> slice it may be written into (placement())
   std::vector<int> placed_into_;       // value -> the Concat output it was written into, or -1
   struct View {
@@ -265,8 +296,11 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   cudaEvent_t fork_ = nullptr;
   std::vector<int> input_staging_, output_staging_;  // fp32 plain, one per run input/output
   std::vector<int> input_values_, output_values_;    // the run's boundary values
-  std::vector<int> input_bufs_;  // per input: the buffer holding it in the run's element type
-  size_t input_steps_ = 0;       // the first steps: input casts, skipped by enqueue()
+  std::vector<int> input_bufs_;     // per input: the buffer holding it in the run's element type
+  size_t input_steps_ = 0;          // the first steps: input casts, skipped by enqueue()
+  std::vector<int> staging_reads_;  // value -> reads served from its fp32 staging in run()
+  std::vector<char> cast_skipped_;  // per input: its cast step does nothing (all reads staged)
+  bool from_staging_ = true;        // while steps launch: from run() (true) or enqueue()
   std::shared_ptr<void> arena_, workspace_;
   size_t arena_bytes_ = 0;
   int poison_reports_ = 0;         // FUNGEN_CUDA_POISON=2: lines printed so far

@@ -336,6 +336,9 @@ Status lower_conv(CudaRun& run, const Node& node) {
   } else {
     yb = run.define(y, layout);
   }
+  // Read by a Concat and by other nodes: the epilogue writes y and its concat slice (dual store).
+  const CudaRun::Slice dual =
+      ctx.nhwc && slice.buf < 0 && !nchw_out ? run.dual_placement(y) : CudaRun::Slice{};
   const Elem e = run.elem();
   const int64_t n = shape_numel(ys), channels = ys[1];
   const int64_t inner = ctx.nhwc ? 1 : ys[2] * ys[3];
@@ -353,7 +356,8 @@ Status lower_conv(CudaRun& run, const Node& node) {
   std::string label =
       node.name +
       (gemm ? std::string(" (cublas gemm 1x1") : " (cudnn conv algo " + std::to_string(d->algo)) +
-      (slice.buf >= 0 ? ", into concat" : "") + (nchw_out ? ", NCHW out" : "") + igemm_note;
+      (slice.buf >= 0 ? ", into concat" : "") + (dual.buf >= 0 ? ", and into concat" : "") +
+      (nchw_out ? ", NCHW out" : "") + igemm_note;
   if (ctx.profile) {  // what the search saw: algo, tensor-op math, ms, workspace MiB
     label += "; search:";
     for (int i = 0; i < found && i < 4; ++i) {
@@ -367,7 +371,8 @@ Status lower_conv(CudaRun& run, const Node& node) {
   label += ")";
   // The GEMM variants use the context's handles; the cuDNN conv takes the stream's (lanes).
   run.next_step_uses(gemm ? StepLibrary::kContext : StepLibrary::kPerStream);
-  run.add_step(label, {xb, yb, zb, wbuf, bbuf, slice.buf, outb, cbuf}, [=](cudaStream_t st) {
+  std::vector<int> bufs = {xb, yb, zb, wbuf, bbuf, slice.buf, outb, cbuf, dual.buf};
+  run.add_step(label, std::move(bufs), [=](cudaStream_t st) {
     const float one = 1.0f, zero = 0.0f;
     if (gemm) {
       // Column-major view: Y^T[Cout, M] = op(Wt)[Cout, Cin] * X^T[Cin, M], where the KRSC
@@ -401,6 +406,10 @@ Status lower_conv(CudaRun& run, const Node& node) {
       void* out = static_cast<std::byte*>(r->ptr(slice.buf)) + slice.offset * elem_size(e);
       launch_conv_epilogue_rows(e, r->ptr(yb), out, slice.ld, bias, res, n / channels, channels,
                                 silu, st);
+    } else if (dual.buf >= 0) {  // in place, and into the slice (a plain copy without epilogue)
+      void* out2 = static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * elem_size(e);
+      launch_conv_epilogue_rows(e, r->ptr(yb), r->ptr(yb), channels, bias, res, n / channels,
+                                channels, silu, st, out2, dual.ld);
     } else if (epilogue && inner == 1) {
       launch_conv_epilogue_rows(e, r->ptr(yb), r->ptr(yb), channels, bias, res, n / channels,
                                 channels, silu, st);

@@ -173,6 +173,16 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   if (slice.buf >= 0 && (slice.ld != d.out_ld || slice.offset % 8 != 0))
     return internal_error("cuda igemm: placement of '" + node.name + "' changed");
   if (slice.buf < 0) d.out_ld = d.cout;  // placement_shape's concat turned out not NHWC
+  // Read by a Concat and by other nodes: the epilogue writes y and its slice (dual store) when
+  // the slice's row length and offset are multiples of 8; else the Concat copies it.
+  // (Not with the persistent kernel: its epilogue has no second output.)
+  const CudaRun::SliceShape dual_shape = nchw_out || slice.buf >= 0 || persist
+                                             ? CudaRun::SliceShape{}
+                                             : run.dual_placement_shape(y);
+  const CudaRun::Slice dual = dual_shape.ok && dual_shape.ld % 8 == 0 && dual_shape.offset % 8 == 0
+                                  ? run.dual_placement(y)
+                                  : CudaRun::Slice{};
+  d.out2_ld = dual.buf >= 0 ? dual.ld : 0;
 
   // Weights packed once: fp16 [cout_pad][k_pad], K = (r, s, c).
   const Tensor& wt = run.constant(w);
@@ -215,16 +225,19 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
       "s" + str(d.sh) + " " + str(d.cin) + "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) +
       " tile " + str(d.tile_m) + "x" + str(d.tile_n) + (zb >= 0 ? ", residual" : "") +
       (d.x_ld > 0 ? ", strided in" : "") + (d.z_ld > 0 ? ", strided residual" : "") +
-      (slice.buf >= 0 ? ", into concat" : "") + (nchw_out ? ", NCHW out" : "") + chosen + ")";
-  run.add_step(label, {xb, zb, wbuf, bbuf, outb}, [=](cudaStream_t st) {
+      (slice.buf >= 0 ? ", into concat" : "") + (dual.buf >= 0 ? ", and into concat" : "") +
+      (nchw_out ? ", NCHW out" : "") + chosen + ")";
+  run.add_step(label, {xb, zb, wbuf, bbuf, outb, dual.buf}, [=](cudaStream_t st) {
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements
     const void* xp = static_cast<const std::byte*>(r->ptr(xb)) + x_off * 2;
     const void* zp = zb >= 0 ? static_cast<const std::byte*>(r->ptr(zb)) + z_off * 2 : nullptr;
+    void* out2 =
+        dual.buf >= 0 ? static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * 2 : nullptr;
     if (persist) {
       CUDA_CHECK(launch_conv_igemm_1x1_persist(d, xp, r->ptr(wbuf), bp, zp, out, st));
     } else {
-      CUDA_CHECK(launch_conv_igemm(d, xp, r->ptr(wbuf), bp, zp, out, st));
+      CUDA_CHECK(launch_conv_igemm(d, xp, r->ptr(wbuf), bp, zp, out, st, out2));
     }
     return Status();
   });

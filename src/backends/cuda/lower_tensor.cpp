@@ -70,6 +70,7 @@ Status lower_concat(CudaRun& run, const Node& node) {
     }
     FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(id, layout));
     const int64_t off = offset;
+    count_concat_copy();
     run.add_step(node.name + " (piece)", {xb, yb}, [=](cudaStream_t st) {
       launch_copy_rows(e, r->ptr(xb), cols, static_cast<std::byte*>(r->ptr(yb)) + off * esz, dst_ld,
                        cut.rows, cols, st);
@@ -247,11 +248,24 @@ Status lower_maxpool(CudaRun& run, const Node& node) {
   const Layout layout = run.produced_layout(x);
   d.nhwc = layout == Layout::kNhwc;
   FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, layout));
-  int yb = run.define(y, layout);
+  // NHWC: straight into its Concat slice when the Concat is its only reader (YOLO's last SPPF
+  // pool), or into its buffer and the slice when the next pool reads it too (dual store).
+  const CudaRun::Slice slice = d.nhwc ? run.placement(y) : CudaRun::Slice{};
+  const CudaRun::Slice dual = d.nhwc && slice.buf < 0 ? run.dual_placement(y) : CudaRun::Slice{};
+  const int yb = slice.buf >= 0 ? slice.buf : run.define(y, layout);
+  const int64_t offset = slice.buf >= 0 ? slice.offset : 0;
+  d.y_ld = slice.buf >= 0 ? slice.ld : 0;
   const Elem e = run.elem();
+  const size_t esz = elem_size(e);
   CudaRun* r = &run;
-  run.add_step(node.name, {xb, yb}, [=](cudaStream_t st) {
-    launch_maxpool(e, r->ptr(xb), r->ptr(yb), d, st);
+  const std::string label = node.name + (slice.buf >= 0  ? " (into concat)"
+                                         : dual.buf >= 0 ? " (and into concat)"
+                                                         : "");
+  run.add_step(label, {xb, yb, dual.buf}, [=](cudaStream_t st) {
+    void* dst = static_cast<std::byte*>(r->ptr(yb)) + offset * esz;
+    void* dst2 =
+        dual.buf >= 0 ? static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * esz : nullptr;
+    launch_maxpool(e, r->ptr(xb), dst, d, st, dst2, dual.ld);
     return Status();
   });
   return Status();
