@@ -1,4 +1,5 @@
 #include <atomic>
+#include <type_traits>
 
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/conv_stem.cuh"
@@ -104,6 +105,12 @@ __device__ __forceinline__ void stem_chunk(const Seg<TIn>* seg, const float* lef
     float v[kSeg + 1];               // input columns 2 * ox0 - 1 .. 2 * ox0 + 7
     v[0] = left[s];
     seg[s].to_float(v + 1);
+    if constexpr (std::is_same_v<TIn, float> && std::is_same_v<TOut, __half>) {
+      // An fp16 run reading the fp32 staging: the input rounded as the cast would, so run() and
+      // enqueue() (fp16 input) give the same bits.
+#pragma unroll
+      for (int k = 0; k <= kSeg; ++k) v[k] = __half2float(__float2half_rn(v[k]));
+    }
 #pragma unroll
     for (int kx = 0; kx < kStemK; ++kx) {
       const int tap = s * kStemK + kx;

@@ -176,9 +176,8 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   // Read by a Concat and by other nodes: the epilogue writes y and its slice (dual store) when
   // the slice's row length and offset are multiples of 8; else the Concat copies it.
   // (Not with the persistent kernel: its epilogue has no second output.)
-  const CudaRun::SliceShape dual_shape = nchw_out || slice.buf >= 0 || persist
-                                             ? CudaRun::SliceShape{}
-                                             : run.dual_placement_shape(y);
+  const CudaRun::SliceShape dual_shape =
+      nchw_out || slice.buf >= 0 || persist ? CudaRun::SliceShape{} : run.dual_placement_shape(y);
   const CudaRun::Slice dual = dual_shape.ok && dual_shape.ld % 8 == 0 && dual_shape.offset % 8 == 0
                                   ? run.dual_placement(y)
                                   : CudaRun::Slice{};
