@@ -1,12 +1,59 @@
 // Zero-copy Concat (CudaRun::placement and friends, see cuda_run.h): which values their
 // producers may write straight into a channel slice of an NHWC Concat output.
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <vector>
 
 #include "backends/cuda/cuda_run.h"
 
 namespace fungen::cuda {
+
+namespace {
+std::atomic<int> g_nchw_placed{0};
+}  // namespace
+
+int nchw_placements() {
+  return g_nchw_placed.load();
+}
+
+// Concat(Reshape(conv_0), Reshape(conv_1), ...) on the last axis of [B, C, A] pieces, each
+// reshape [B, C, H, W] -> [B, C, H*W] of a conv output read only there, read only by this
+// Concat once (YOLO's head: the per-level box and class maps into [B, C, anchors]).
+void CudaRun::find_nchw_placements(const NodeRun& run, const std::vector<bool>& run_output) {
+  auto in_run = [&](int node) {
+    return node >= static_cast<int>(run.first) && node <= static_cast<int>(run.last);
+  };
+  auto once = [&](int v) {
+    return uses_[static_cast<size_t>(v)] == 1 && !run_output[static_cast<size_t>(v)] &&
+           !graph_.values[static_cast<size_t>(v)].is_constant();
+  };
+  for (size_t k = run.first; k <= run.last; ++k) {
+    const Node& node = graph_.nodes[k];
+    if (node.op_type != "Concat" || node.outputs.size() != 1) continue;
+    const Shape& ys = shape(node.outputs[0]);
+    const int64_t axis = node.attr_int("axis", 1);
+    if (ys.size() != 3 || (axis != 2 && axis != -1)) continue;
+    int64_t offset = 0;
+    for (int r : node.inputs) {
+      const Shape& rs = shape(r);
+      const int64_t len = rs.size() == 3 ? rs[2] : 0;
+      const int rp = graph_.values[static_cast<size_t>(r)].producer;
+      const Node* view = in_run(rp) ? &graph_.nodes[static_cast<size_t>(rp)] : nullptr;
+      const int v = view ? view->inputs[0] : -1;
+      const int vp = v >= 0 ? graph_.values[static_cast<size_t>(v)].producer : -1;
+      const bool fits =
+          view && (view->op_type == "Reshape" || view->op_type == "Flatten") && once(r) &&
+          std::count(node.inputs.begin(), node.inputs.end(), r) == 1 && once(v) && in_run(vp) &&
+          (graph_.nodes[static_cast<size_t>(vp)].op_type == "Conv" ||
+           graph_.nodes[static_cast<size_t>(vp)].op_type == "FusedConv") &&
+          shape(v).size() == 4 && rs.size() == 3 && rs[0] == shape(v)[0] && rs[1] == shape(v)[1] &&
+          rs[2] == shape(v)[2] * shape(v)[3] && rs[0] == ys[0] && rs[1] == ys[1];
+      if (fits) candidates_[static_cast<size_t>(v)] = Candidate{node.outputs[0], offset, true};
+      offset += len;
+    }
+  }
+}
 
 void CudaRun::find_placements(const NodeRun& run) {
   candidates_.assign(graph_.values.size(), {});
@@ -15,6 +62,7 @@ void CudaRun::find_placements(const NodeRun& run) {
   if (!ctx_.nhwc) return;
   std::vector<bool> run_output(graph_.values.size(), false);
   for (int v : run.outputs) run_output[static_cast<size_t>(v)] = true;
+  if (ctx_.place_nchw) find_nchw_placements(run, run_output);
   auto in_run = [&](int node) {
     return node >= static_cast<int>(run.first) && node <= static_cast<int>(run.last);
   };
@@ -67,7 +115,7 @@ void CudaRun::find_placements(const NodeRun& run) {
 
 CudaRun::Slice CudaRun::placement(int value) {
   const Candidate c = candidates_.empty() ? Candidate{} : candidates_[static_cast<size_t>(value)];
-  if (c.concat < 0) return {};
+  if (c.concat < 0 || c.nchw) return {};
   if (!is_defined(c.concat)) define(c.concat, Layout::kNhwc);
   const Held& h = variants_[static_cast<size_t>(c.concat)].front();
   if (h.layout != Layout::kNhwc) return {};
@@ -75,9 +123,21 @@ CudaRun::Slice CudaRun::placement(int value) {
   return Slice{h.buf, c.offset, shape(c.concat)[1]};
 }
 
+CudaRun::NchwSlice CudaRun::placement_nchw(int value) {
+  const Candidate c = candidates_.empty() ? Candidate{} : candidates_[static_cast<size_t>(value)];
+  if (c.concat < 0 || !c.nchw) return {};
+  if (!is_defined(c.concat)) define(c.concat, Layout::kPlain);
+  const Held& h = variants_[static_cast<size_t>(c.concat)].front();
+  if (h.layout != Layout::kPlain) return {};
+  placed_into_[static_cast<size_t>(value)] = c.concat;
+  g_nchw_placed.fetch_add(1);
+  const Shape& ys = shape(c.concat);
+  return NchwSlice{h.buf, c.offset, ys[2], ys[1] * ys[2]};
+}
+
 CudaRun::SliceShape CudaRun::placement_shape(int value) const {
   const Candidate c = candidates_.empty() ? Candidate{} : candidates_[static_cast<size_t>(value)];
-  if (c.concat < 0) return {};
+  if (c.concat < 0 || c.nchw) return {};
   if (is_defined(c.concat) &&
       variants_[static_cast<size_t>(c.concat)].front().layout != Layout::kNhwc)
     return {};
@@ -85,7 +145,8 @@ CudaRun::SliceShape CudaRun::placement_shape(int value) const {
 }
 
 CudaRun::Slice CudaRun::slice_of(int value) const {
-  if (!placed(value) || candidates_[static_cast<size_t>(value)].concat != placed_into(value))
+  if (!placed(value) || candidates_[static_cast<size_t>(value)].concat != placed_into(value) ||
+      candidates_[static_cast<size_t>(value)].nchw)
     return {};
   const Candidate& c = candidates_[static_cast<size_t>(value)];
   return Slice{variants_[static_cast<size_t>(c.concat)].front().buf, c.offset, shape(c.concat)[1]};

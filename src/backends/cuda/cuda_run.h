@@ -41,6 +41,12 @@ struct CudaContext {
   Elem elem = Elem::kF16;
   bool nhwc = true;      // keep conv activations channels-last
   bool fuse_dfl = true;  // YOLO's DFL head as one kernel (lower_dfl; FUNGEN_CUDA_DFL=0: off)
+  // YOLO's Detect head tail as one kernel (lower_head.cpp): FUNGEN_CUDA_HEAD=0 or
+  // FUNGEN_CUDA_DFL=0 off, FUNGEN_CUDA_HEAD=place: only place_nchw.
+  bool fuse_head = true;
+  // Convs read by Reshape -> Concat on the last axis (the head's per-level pieces) write their
+  // NCHW output straight into the concat output (placement_nchw); FUNGEN_CUDA_HEAD=0: off.
+  bool place_nchw = true;
   bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
   // FUNGEN_CUDA_POISON=1: fill the activation arena with NaN (all-ones bytes, NaN in fp16 and
@@ -125,6 +131,16 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     int64_t offset = 0, ld = 0;
   };
   SliceShape placement_shape(int value) const;
+  // The same for NCHW outputs: a convolution's output [B, C, H, W] read only by a Reshape to
+  // [B, C, H*W] that only a Concat on the last axis reads (YOLO's head levels) may be written
+  // into the concat output [B, Ctot, Atot] at `offset` (elements), channel c of image b at
+  // offset + b * batch_ld + c * ch_ld (defining the concat output, plain, on first use); the
+  // Reshape then marks its output placed too. buf -1 when not a candidate.
+  struct NchwSlice {
+    int buf = -1;
+    int64_t offset = 0, ch_ld = 0, batch_ld = 0;
+  };
+  NchwSlice placement_nchw(int value);
   bool placed(int value) const { return placed_into_[static_cast<size_t>(value)] >= 0; }
   // The Concat output a placed value was written into (-1: not placed). A Concat skips only
   // its own placed pieces: another Concat reading the same value copies it.
@@ -150,6 +166,9 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   int scratch(size_t bytes) { return new_buf(bytes); }
   // The device address of a buffer: at once for persistent ones, after finalize for the rest.
   void* ptr(int buf) const { return bufs_[static_cast<size_t>(buf)].ptr; }
+  // The fp32 output staging of `value` when it is an output of this run that no node of the run
+  // reads: a step may write it there directly (the run's output cast is then skipped); -1 else.
+  int direct_output(int value);
   // Adds a step; `bufs` are the buffers it reads or writes (they live at least until it runs).
   using StepFn = std::function<Status(cudaStream_t)>;
   void add_step(std::string label, std::vector<int> bufs, StepFn fn);
@@ -193,6 +212,7 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   struct Candidate {
     int concat = -1;  // the Concat's output value
     int64_t offset = 0;
+    bool nchw = false;  // placement_nchw's kind (a Reshape between the conv and the Concat)
   };
   std::vector<Candidate> candidates_;  // value -> slice it may be written into (placement())
   std::vector<int> placed_into_;       // value -> the Concat output it was written into, or -1
@@ -200,6 +220,9 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   std::vector<char> absorbed_;             // node -> lowered by an earlier node's lowering
   size_t first_node_ = 0, last_node_ = 0;  // this run's nodes
   void find_placements(const NodeRun& run);
+  void find_nchw_placements(const NodeRun& run, const std::vector<bool>& run_output);
+  std::vector<int> direct_staging_;  // value -> output staging written by a step, or -1
+  std::vector<int> run_outputs_;
   std::vector<Step> steps_;
   std::vector<int> input_staging_, output_staging_;  // fp32 plain, one per run input/output
   std::vector<int> input_values_, output_values_;    // the run's boundary values
@@ -251,6 +274,10 @@ Status lower_transpose(CudaRun& run, const Node& node);
 // true when lowered (the Softmax and the Conv are absorbed), false to lower it as a Transpose.
 Result<bool> lower_dfl(CudaRun& run, const Node& transpose);
 int dfl_fusions_lowered();  // how many DFL heads were lowered so, in this process (tests)
+struct DetectHead;          // head_match.h
+Status lower_detect_head(CudaRun& run, const DetectHead& head);  // lower_head.cpp
+int head_fusions_lowered();  // detect heads lowered as one kernel, in this process (tests)
+int nchw_placements();       // conv outputs written NCHW into a Concat, in this process (tests)
 Status lower_softmax(CudaRun& run, const Node& node);
 
 bool check_conv(const Node& node, const Graph& graph);
