@@ -41,8 +41,9 @@ inline Tensor float_tensor(Shape shape, const std::vector<float>& v) {
   return t;
 }
 
-// Inputs "x0", "x1", ...: [B, 16, H, W] per level. Output "y": [B, 4 + nc, anchors].
-inline std::string head_model(std::mt19937& rng, const HeadSpec& s) {
+// Inputs "x0", "x1", ...: [B, 16, H, W] per level. Output "y": [B, 4 + nc, anchors]; with
+// `expose`, also the fused kernel's inputs "dr" ([B, 4, bins, anchors]) and "cls_cat".
+inline std::string head_model(std::mt19937& rng, const HeadSpec& s, bool expose = false) {
   const int64_t bins = 16, cin = 16;
   ModelBuilder b(s.opset12_dfl ? 12 : 17);
   std::vector<std::string> boxes, scores;
@@ -144,6 +145,7 @@ inline std::string head_model(std::mt19937& rng, const HeadSpec& s) {
   b.node("Concat", {"boxes", "scores"}, {"y"}, {{"axis", attr_int(1)}});
   b.output("y");
   if (s.twist == HeadTwist::kBoxAlsoOutput) b.output("boxes");
+  if (expose) b.output("dr").output("cls_cat");
   return b.build();
 }
 
