@@ -51,21 +51,23 @@ inline std::string head_model(std::mt19937& rng, const HeadSpec& s, bool expose 
   int64_t anchors = 0, stride = 8;
   for (size_t l = 0; l < s.levels.size(); ++l, stride *= 2) {
     const auto [h, w] = s.levels[l];
-    const std::string x = "x" + std::to_string(l), L = std::to_string(l);
+    const std::string L = std::to_string(l);
+    auto nm = [&](const char* prefix) { return std::string(prefix).append(L); };
+    const std::string x = nm("x");
     b.input(x, DType::kFloat32, {s.batch, cin, h, w});
     const float a = 0.8f;
-    b.initializer("bw" + L, random_tensor({4 * bins, cin, 1, 1}, rng, -a, a));
-    b.initializer("bb" + L, random_tensor({4 * bins}, rng, -1.0f, 1.0f));
-    b.initializer("cw" + L, random_tensor({s.classes, cin, 1, 1}, rng, -a, a));
-    b.initializer("cb" + L, random_tensor({s.classes}, rng, -1.0f, 1.0f));
-    b.node("Conv", {x, "bw" + L, "bb" + L}, {"bc" + L});
-    b.node("Conv", {x, "cw" + L, "cb" + L}, {"cc" + L});
-    b.initializer("bs" + L, int64_tensor({3}, {s.batch, 4 * bins, h * w}));
-    b.initializer("cs" + L, int64_tensor({3}, {s.batch, s.classes, h * w}));
-    b.node("Reshape", {"bc" + L, "bs" + L}, {"br" + L});
-    b.node("Reshape", {"cc" + L, "cs" + L}, {"cr" + L});
-    boxes.push_back("br" + L);
-    scores.push_back("cr" + L);
+    b.initializer(nm("bw"), random_tensor({4 * bins, cin, 1, 1}, rng, -a, a));
+    b.initializer(nm("bb"), random_tensor({4 * bins}, rng, -1.0f, 1.0f));
+    b.initializer(nm("cw"), random_tensor({s.classes, cin, 1, 1}, rng, -a, a));
+    b.initializer(nm("cb"), random_tensor({s.classes}, rng, -1.0f, 1.0f));
+    b.node("Conv", {x, nm("bw"), nm("bb")}, {nm("bc")});
+    b.node("Conv", {x, nm("cw"), nm("cb")}, {nm("cc")});
+    b.initializer(nm("bs"), int64_tensor({3}, {s.batch, 4 * bins, h * w}));
+    b.initializer(nm("cs"), int64_tensor({3}, {s.batch, s.classes, h * w}));
+    b.node("Reshape", {nm("bc"), nm("bs")}, {nm("br")});
+    b.node("Reshape", {nm("cc"), nm("cs")}, {nm("cr")});
+    boxes.push_back(nm("br"));
+    scores.push_back(nm("cr"));
     for (int64_t i = 0; i < h; ++i) {
       for (int64_t j = 0; j < w; ++j) {
         ax.push_back(static_cast<float>(j) + 0.5f);
