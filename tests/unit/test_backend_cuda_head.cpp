@@ -2,7 +2,8 @@
 // the head convs writing NCHW straight into their per-level Concat (CudaRun::placement_nchw):
 //  - CudaHead: the synthetic heads of head_model.h (xywh/xyxy, Slice/Split, Div/Mul, both DFL
 //    forms, batch 1-3, odd maps, nc 3..80) against the reference backend on fresh random inputs
-//    (three runs: eager, capture, replay), with FUNGEN_CUDA_HEAD unset, =place and =0, and the
+//    (three runs: eager, capture, replay; the arena NaN-filled before each: FUNGEN_CUDA_POISON=1),
+//    with FUNGEN_CUDA_HEAD unset, =place and =0, and the
 //    twists that must fall back (boxes also an output, a non-affine decode, per-image anchors);
 //    each case checks how many heads were fused, how many DFLs and how many convs were placed.
 //  - CudaHeadModels (only when FUNGEN_TEST_MODELS names folders, ':'-separated, e.g.
@@ -120,6 +121,8 @@ TEST_P(CudaHead, MatchesReference) {
   const std::string precision = std::get<1>(GetParam());
   const std::string mode = kModes[std::get<2>(GetParam())];
   ScopedEnv env("FUNGEN_CUDA_HEAD", mode == "default" ? nullptr : mode.c_str());
+  // NaN in the arena before every run: a concat slice or output element no step wrote shows.
+  ScopedEnv poison("FUNGEN_CUDA_POISON", "1");
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
   const std::string bytes = head_model(rng, c);
