@@ -157,14 +157,15 @@ void rows_dispatch(const void* y, void* out, int64_t out_ld, const float* bias, 
 constexpr int kTile = 32, kRowsPerPass = 8;
 template <class T, bool kSilu>
 __global__ void epilogue_to_nchw_kernel(const T* y, T* out, const float* bias, int64_t batch,
-                                        int64_t channels, int64_t hw) {
+                                        int64_t channels, int64_t hw, int64_t ch_ld,
+                                        int64_t batch_ld) {
   __shared__ float tile[kTile][kTile + 1];
   const int64_t tiles_q = (hw + kTile - 1) / kTile;
   const int64_t p0 = (blockIdx.x / tiles_q) * kTile, q0 = (blockIdx.x % tiles_q) * kTile;
   const int tx = threadIdx.x, ty = threadIdx.y;
   for (int64_t b = blockIdx.y; b < batch; b += gridDim.y) {
     const T* yb = y + b * hw * channels;
-    T* ob = out + b * hw * channels;
+    T* ob = out + b * batch_ld;
     for (int j = ty; j < kTile; j += kRowsPerPass) {
       const int64_t p = p0 + tx, q = q0 + j;
       if (p < channels && q < hw) tile[j][tx] = load(yb, q * channels + p);
@@ -175,7 +176,7 @@ __global__ void epilogue_to_nchw_kernel(const T* y, T* out, const float* bias, i
       if (p < channels && q < hw) {
         float v = tile[tx][j] + (bias ? bias[p] : 0.0f);
         if constexpr (kSilu) v = silu(v);
-        store(ob, p * hw + q, v);
+        store(ob, p * ch_ld + q, v);
       }
     }
     __syncthreads();
@@ -184,27 +185,32 @@ __global__ void epilogue_to_nchw_kernel(const T* y, T* out, const float* bias, i
 
 template <class T>
 void to_nchw(const void* y, void* out, const float* bias, int64_t n, int64_t c, int64_t hw,
-             bool silu, cudaStream_t s) {
+             bool silu, cudaStream_t s, int64_t ch_ld, int64_t batch_ld) {
   const int64_t tiles = ((c + kTile - 1) / kTile) * ((hw + kTile - 1) / kTile);
   const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(std::min<int64_t>(n, 65535)));
   const dim3 block(kTile, kRowsPerPass);
   auto* yt = static_cast<const T*>(y);
   auto* ot = static_cast<T*>(out);
   if (silu)
-    epilogue_to_nchw_kernel<T, true><<<grid, block, 0, s>>>(yt, ot, bias, n, c, hw);
+    epilogue_to_nchw_kernel<T, true>
+        <<<grid, block, 0, s>>>(yt, ot, bias, n, c, hw, ch_ld, batch_ld);
   else
-    epilogue_to_nchw_kernel<T, false><<<grid, block, 0, s>>>(yt, ot, bias, n, c, hw);
+    epilogue_to_nchw_kernel<T, false>
+        <<<grid, block, 0, s>>>(yt, ot, bias, n, c, hw, ch_ld, batch_ld);
 }
 
 }  // namespace
 
 void launch_conv_epilogue_to_nchw(Elem e, const void* y, void* out, const float* bias, int64_t n,
-                                  int64_t channels, int64_t hw, bool silu, cudaStream_t stream) {
+                                  int64_t channels, int64_t hw, bool silu, cudaStream_t stream,
+                                  int64_t ch_ld, int64_t batch_ld) {
   if (n * channels * hw == 0) return;
+  if (ch_ld == 0) ch_ld = hw;
+  if (batch_ld == 0) batch_ld = channels * ch_ld;
   if (e == Elem::kF16)
-    to_nchw<__half>(y, out, bias, n, channels, hw, silu, stream);
+    to_nchw<__half>(y, out, bias, n, channels, hw, silu, stream, ch_ld, batch_ld);
   else
-    to_nchw<float>(y, out, bias, n, channels, hw, silu, stream);
+    to_nchw<float>(y, out, bias, n, channels, hw, silu, stream, ch_ld, batch_ld);
 }
 
 void launch_conv_epilogue(Elem e, void* y, const float* bias, const void* z, int64_t n,

@@ -25,8 +25,11 @@ void launch_conv_epilogue_rows(Elem e, const void* y, void* out, int64_t out_ld,
 
 // NHWC y (packed, [n][hw][channels]) -> NCHW out ([n][channels][hw]) with bias and SiLU on the
 // way, through a shared-memory tile: the conv epilogue and the layout change in one pass, for
-// convolutions read only in the plain layout (YOLO's head before its Reshape).
+// convolutions read only in the plain layout (YOLO's head before its Reshape). Channel c of
+// image b goes to out + b * batch_ld + c * ch_ld (0, 0: packed, ch_ld = hw, batch_ld =
+// channels * hw; larger: a piece of a Concat on the last axis, CudaRun::placement_nchw).
 void launch_conv_epilogue_to_nchw(Elem e, const void* y, void* out, const float* bias, int64_t n,
-                                  int64_t channels, int64_t hw, bool silu, cudaStream_t stream);
+                                  int64_t channels, int64_t hw, bool silu, cudaStream_t stream,
+                                  int64_t ch_ld = 0, int64_t batch_ld = 0);
 
 }  // namespace fungen::cuda

@@ -238,7 +238,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
       float v = __half2float(tile[r * C::kLdc + cl]);
       if (p.z) v += __half2float(p.z[static_cast<int64_t>(m) * p.z_ld + c]);
       const int img = m / ohw, pix = m - img * ohw;
-      p.out[(static_cast<int64_t>(img) * d.cout + c) * ohw + pix] = __float2half_rn(v);
+      p.out[static_cast<int64_t>(img) * d.nchw_batch_ld + static_cast<int64_t>(c) * d.nchw_ch_ld +
+            pix] = __float2half_rn(v);
     }
   }
 }
@@ -271,6 +272,9 @@ bool igemm_supports(const IgemmDesc& d) {
   if (!d.nchw_out && (d.out_ld < d.cout || d.out_ld % 8 != 0)) return false;
   if (igemm_x_ld(d) < d.cin || igemm_x_ld(d) % 8 != 0) return false;
   if (igemm_z_ld(d) < d.cout || igemm_z_ld(d) % 8 != 0) return false;
+  if (d.nchw_out && d.nchw_ch_ld != 0 &&
+      (d.nchw_ch_ld < static_cast<int64_t>(d.oh) * d.ow || d.nchw_batch_ld < d.nchw_ch_ld * d.cout))
+    return false;
   // 32-bit pixel index (plus a tile of headroom), output rows and image planes.
   const int64_t m = static_cast<int64_t>(d.n) * d.oh * d.ow;
   if (m > INT_MAX - 256 || static_cast<int64_t>(d.oh) * d.ow * d.cout > INT_MAX) return false;
@@ -337,6 +341,10 @@ cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_p
            igemm_x_ld(d),
            igemm_z_ld(d)};
   p.out2 = static_cast<__half*>(out2);
+  if (p.d.nchw_ch_ld == 0) {  // packed NCHW
+    p.d.nchw_ch_ld = static_cast<int64_t>(d.oh) * d.ow;
+    p.d.nchw_batch_ld = p.d.nchw_ch_ld * d.cout;
+  }
   const int tm = d.tile_m, tn = d.tile_n;
   if (tm == 128 && tn == 128) return launch<128, 128, 64, 32>(p, stream);
   if (tm == 128 && tn == 64) return launch<128, 64, 32, 32>(p, stream);

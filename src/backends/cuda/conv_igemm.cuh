@@ -26,10 +26,13 @@ struct IgemmDesc {
   int kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
   bool silu = false;
   bool nchw_out = false;
-  int64_t out_ld = 0;             // NHWC: elements between output pixels (>= cout)
-  int64_t x_ld = 0;               // elements between input pixels (>= cin); 0: cin (dense)
-  int64_t z_ld = 0;               // elements between residual pixels (>= cout); 0: cout
-  int64_t out2_ld = 0;            // NHWC dual store: the same for the second output
+  int64_t out_ld = 0;   // NHWC: elements between output pixels (>= cout)
+  int64_t x_ld = 0;     // elements between input pixels (>= cin); 0: cin (dense)
+  int64_t z_ld = 0;     // elements between residual pixels (>= cout); 0: cout
+  int64_t out2_ld = 0;  // NHWC dual store: the same for the second output
+  // NCHW: channel c of image b at out + b * nchw_batch_ld + c * nchw_ch_ld; 0: packed (OH*OW,
+  // C_out*OH*OW), larger for a piece of a Concat on the last axis (CudaRun::placement_nchw).
+  int64_t nchw_ch_ld = 0, nchw_batch_ld = 0;
   int tile_m = 128, tile_n = 64;  // CTA tile, picked by choose_igemm_tile
 };
 

@@ -198,7 +198,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) persist_kernel(
         float v = __half2float(tile[r * C::kLdc + cl]);
         if (p.z) v += __half2float(p.z[static_cast<int64_t>(m) * p.z_ld + c]);
         const int img = m / ohw, pix = m - img * ohw;
-        p.out[(static_cast<int64_t>(img) * d.cout + c) * ohw + pix] = __float2half_rn(v);
+        p.out[static_cast<int64_t>(img) * d.nchw_batch_ld + static_cast<int64_t>(c) * d.nchw_ch_ld +
+              pix] = __float2half_rn(v);
       }
     }
   }
@@ -313,6 +314,10 @@ cudaError_t launch_conv_igemm_1x1_persist(const IgemmDesc& d, const void* x, con
            0,
            igemm_x_ld(d),
            igemm_z_ld(d)};
+  if (p.d.nchw_ch_ld == 0) {  // packed NCHW
+    p.d.nchw_ch_ld = static_cast<int64_t>(d.oh) * d.ow;
+    p.d.nchw_batch_ld = p.d.nchw_ch_ld * d.cout;
+  }
   const int tm = d.tile_m, tn = d.tile_n;
   if (tm == 128 && tn == 128) return launch<128, 128, 64, 32>(p, l, stream, walkers);
   if (tm == 128 && tn == 64) return launch<128, 64, 32, 32>(p, l, stream, walkers);

@@ -60,6 +60,11 @@ class CudaBackend final : public Backend {
     ctx_.fold_transpose = !cuda::env_off("FUNGEN_CUDA_FOLD_TRANSPOSE");
     if (const char* lanes = std::getenv("FUNGEN_CUDA_LANES"))
       ctx_.lanes = std::clamp(std::atoi(lanes), 1, 8);
+    // FUNGEN_CUDA_HEAD: unset/1 the detect head in one kernel and its per-level pieces written
+    // into their concat; "place" the latter only; "0" neither (as before). DFL=0: no head kernel.
+    const char* head = std::getenv("FUNGEN_CUDA_HEAD");
+    ctx_.place_nchw = !cuda::env_off("FUNGEN_CUDA_HEAD");
+    ctx_.fuse_head = ctx_.place_nchw && ctx_.fuse_dfl && !(head && std::strcmp(head, "place") == 0);
     const char* prof = std::getenv("FUNGEN_CUDA_PROFILE");
     ctx_.profile = prof && std::strcmp(prof, "1") == 0;
     if (ctx_.profile) ctx_.graphs = false;  // per-step events need eager launches

@@ -16,6 +16,7 @@ namespace fungen::cuda {
 namespace {
 std::atomic<int> g_split_piece_copies{0};
 std::atomic<int> g_dual{0}, g_copies{0};
+std::atomic<int> g_nchw_placed{0};
 
 bool dual_enabled() {
   const char* v = std::getenv("FUNGEN_CUDA_DUAL");
@@ -38,6 +39,49 @@ int concat_copies_lowered() {
 void count_concat_copy() {
   ++g_copies;
 }
+int nchw_placements() {
+  return g_nchw_placed.load();
+}
+
+// Concat(Reshape(conv_0), Reshape(conv_1), ...) on the last axis of [B, C, A] pieces, each
+// reshape [B, C, H, W] -> [B, C, H*W] of a conv output read only there, read only by this
+// Concat once (YOLO's head: the per-level box and class maps into [B, C, anchors]).
+void CudaRun::find_nchw_placements(const NodeRun& run, const std::vector<bool>& run_output) {
+  auto in_run = [&](int node) {
+    return node >= static_cast<int>(run.first) && node <= static_cast<int>(run.last);
+  };
+  auto once = [&](int v) {
+    return uses_[static_cast<size_t>(v)] == 1 && !run_output[static_cast<size_t>(v)] &&
+           !graph_.values[static_cast<size_t>(v)].is_constant();
+  };
+  for (size_t k = run.first; k <= run.last; ++k) {
+    const Node& node = graph_.nodes[k];
+    if (node.op_type != "Concat" || node.outputs.size() != 1) continue;
+    const Shape& ys = shape(node.outputs[0]);
+    const int64_t axis = node.attr_int("axis", 1);
+    if (ys.size() != 3 || (axis != 2 && axis != -1)) continue;
+    int64_t offset = 0;
+    for (int r : node.inputs) {
+      const Shape& rs = shape(r);
+      const int64_t len = rs.size() == 3 ? rs[2] : 0;
+      const int rp = graph_.values[static_cast<size_t>(r)].producer;
+      const Node* view = in_run(rp) ? &graph_.nodes[static_cast<size_t>(rp)] : nullptr;
+      const int v = view ? view->inputs[0] : -1;
+      const int vp = v >= 0 ? graph_.values[static_cast<size_t>(v)].producer : -1;
+      const bool fits =
+          view && (view->op_type == "Reshape" || view->op_type == "Flatten") && once(r) &&
+          std::count(node.inputs.begin(), node.inputs.end(), r) == 1 && once(v) && in_run(vp) &&
+          (graph_.nodes[static_cast<size_t>(vp)].op_type == "Conv" ||
+           graph_.nodes[static_cast<size_t>(vp)].op_type == "FusedConv") &&
+          shape(v).size() == 4 && rs.size() == 3 && rs[0] == shape(v)[0] && rs[1] == shape(v)[1] &&
+          rs[2] == shape(v)[2] * shape(v)[3] && rs[0] == ys[0] && rs[1] == ys[1];
+      if (fits)
+        candidates_[static_cast<size_t>(v)] =
+            Candidate{.concat = node.outputs[0], .offset = offset, .nchw = true};
+      offset += len;
+    }
+  }
+}
 
 void CudaRun::find_placements(const NodeRun& run) {
   candidates_.assign(graph_.values.size(), {});
@@ -46,6 +90,7 @@ void CudaRun::find_placements(const NodeRun& run) {
   if (!ctx_.nhwc) return;
   std::vector<bool> run_output(graph_.values.size(), false);
   for (int v : run.outputs) run_output[static_cast<size_t>(v)] = true;
+  if (ctx_.place_nchw) find_nchw_placements(run, run_output);
   auto in_run = [&](int node) {
     return node >= static_cast<int>(run.first) && node <= static_cast<int>(run.last);
   };
@@ -93,7 +138,8 @@ void CudaRun::find_placements(const NodeRun& run) {
         candidates_[static_cast<size_t>(v)] = Candidate{node.outputs[0], offset};
       // The first Concat reading it gets the dual slice; a later one copies it.
       if (dual_producer(v) && once_here(v) && candidates_[static_cast<size_t>(v)].concat < 0)
-        candidates_[static_cast<size_t>(v)] = Candidate{node.outputs[0], offset, true};
+        candidates_[static_cast<size_t>(v)] =
+            Candidate{.concat = node.outputs[0], .offset = offset, .dual = true};
       // Split(conv) whose outputs are this and the next inputs, in order (C2f/C3k2): the conv
       // writes them all into place; the Split then only copies outputs read elsewhere too.
       const int sp = val.producer;
@@ -115,7 +161,7 @@ void CudaRun::find_placements(const NodeRun& run) {
 
 CudaRun::Slice CudaRun::take_slice(int value, bool dual) {
   const Candidate c = candidates_.empty() ? Candidate{} : candidates_[static_cast<size_t>(value)];
-  if (c.concat < 0 || c.dual != dual) return {};
+  if (c.concat < 0 || c.dual != dual || c.nchw) return {};
   if (!is_defined(c.concat)) define(c.concat, Layout::kNhwc);
   const Held& h = variants_[static_cast<size_t>(c.concat)].front();
   if (h.layout != Layout::kNhwc) return {};
@@ -126,11 +172,23 @@ CudaRun::Slice CudaRun::take_slice(int value, bool dual) {
 
 CudaRun::SliceShape CudaRun::slice_shape(int value, bool dual) const {
   const Candidate c = candidates_.empty() ? Candidate{} : candidates_[static_cast<size_t>(value)];
-  if (c.concat < 0 || c.dual != dual) return {};
+  if (c.concat < 0 || c.dual != dual || c.nchw) return {};
   if (is_defined(c.concat) &&
       variants_[static_cast<size_t>(c.concat)].front().layout != Layout::kNhwc)
     return {};
   return SliceShape{true, c.offset, shape(c.concat)[1]};
+}
+
+CudaRun::NchwSlice CudaRun::placement_nchw(int value) {
+  const Candidate c = candidates_.empty() ? Candidate{} : candidates_[static_cast<size_t>(value)];
+  if (c.concat < 0 || !c.nchw) return {};
+  if (!is_defined(c.concat)) define(c.concat, Layout::kPlain);
+  const Held& h = variants_[static_cast<size_t>(c.concat)].front();
+  if (h.layout != Layout::kPlain) return {};
+  placed_into_[static_cast<size_t>(value)] = c.concat;
+  g_nchw_placed.fetch_add(1);
+  const Shape& ys = shape(c.concat);
+  return NchwSlice{h.buf, c.offset, ys[2], ys[1] * ys[2]};
 }
 
 CudaRun::Slice CudaRun::placement(int value) {
@@ -150,7 +208,7 @@ CudaRun::Slice CudaRun::slice_of(int value) const {
   // A dual-placed value is in its own buffer too: a Split of it reads that (the Split's
   // outputs are not in the concat).
   if (!placed(value) || candidates_[static_cast<size_t>(value)].concat != placed_into(value) ||
-      candidates_[static_cast<size_t>(value)].dual)
+      candidates_[static_cast<size_t>(value)].dual || candidates_[static_cast<size_t>(value)].nchw)
     return {};
   const Candidate& c = candidates_[static_cast<size_t>(value)];
   return Slice{variants_[static_cast<size_t>(c.concat)].front().buf, c.offset, shape(c.concat)[1]};

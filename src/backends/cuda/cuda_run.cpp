@@ -9,6 +9,7 @@
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_ops.h"
 #include "backends/cuda/graph_capture.h"
+#include "backends/cuda/head_match.h"
 #include "backends/cuda/permute.cuh"
 #include "fungen/log.h"
 #include "graph/memory_plan.h"
@@ -243,11 +244,25 @@ Result<std::unique_ptr<CudaRun>> CudaRun::build(const Graph& graph, const NodeRu
   return r;
 }
 
+int CudaRun::direct_output(int value) {
+  if (std::find(run_outputs_.begin(), run_outputs_.end(), value) == run_outputs_.end()) return -1;
+  for (size_t k = first_node_; k <= last_node_; ++k) {
+    const auto& in = graph_.nodes[k].inputs;
+    if (std::find(in.begin(), in.end(), value) != in.end()) return -1;
+  }
+  int& staging = direct_staging_[static_cast<size_t>(value)];
+  if (staging < 0)
+    staging = persistent(static_cast<size_t>(shape_numel(shape(value))) * sizeof(float));
+  return staging;
+}
+
 Status CudaRun::lower(const NodeRun& run) {
   variants_.assign(graph_.values.size(), {});
   transposed_from_.assign(graph_.values.size(), -1);
   views_.assign(graph_.values.size(), {});
   staging_reads_.assign(graph_.values.size(), 0);
+  direct_staging_.assign(graph_.values.size(), -1);
+  run_outputs_ = run.outputs;
   find_placements(run);
   // Inputs: fp32 plain staging; converted to the run's type by the first step (fp16).
   for (int v : run.inputs) {
@@ -278,9 +293,24 @@ Status CudaRun::lower(const NodeRun& run) {
   absorbed_.assign(graph_.nodes.size(), 0);
   first_node_ = run.first;
   last_node_ = run.last;
+  // YOLO Detect heads (head_match.h): their nodes are absorbed now, the fused step is lowered
+  // where their output Concat stands.
+  std::vector<DetectHead> heads;
+  std::vector<int> head_at(graph_.nodes.size(), -1);
+  if (ctx_.fuse_head) heads = find_detect_heads(RunView(graph_, run));
+  for (size_t i = 0; i < heads.size(); ++i) {
+    for (int k : heads[i].nodes) absorbed_[static_cast<size_t>(k)] = 1;
+    absorbed_[static_cast<size_t>(heads[i].output_node)] = 0;
+    head_at[static_cast<size_t>(heads[i].output_node)] = static_cast<int>(i);
+  }
   for (size_t k = run.first; k <= run.last; ++k) {
     if (absorbed_[k]) continue;
     const Node& node = graph_.nodes[k];
+    if (head_at[k] >= 0) {
+      Status s = lower_detect_head(*this, heads[static_cast<size_t>(head_at[k])]);
+      if (!s.ok()) return s.with_context(node.describe(graph_.opset));
+      continue;
+    }
     const CudaOp* op = find_cuda_op(node.op_type);
     if (!op) return unsupported("cuda: no lowering for " + node.describe(graph_.opset));
     Status s = op->lower(*this, node);
@@ -298,6 +328,11 @@ Status CudaRun::lower(const NodeRun& run) {
   }
   // Outputs: converted to fp32 plain in their staging buffers by the last steps.
   for (int v : run.outputs) {
+    if (direct_staging_[static_cast<size_t>(v)] >= 0) {  // a step wrote it there (lower_head)
+      output_staging_.push_back(direct_staging_[static_cast<size_t>(v)]);
+      output_values_.push_back(v);
+      continue;
+    }
     FUNGEN_ASSIGN_OR_RETURN(int b, get(v, Layout::kPlain));
     int64_t n = shape_numel(shape(v));
     int staging = persistent(static_cast<size_t>(n) * sizeof(float));

@@ -45,6 +45,12 @@ struct CudaContext {
   // A Transpose of the last two axes read only by a MatMul becomes cuBLAS's transpose op
   // (lower_transpose, lower_matmul; FUNGEN_CUDA_FOLD_TRANSPOSE=0: off).
   bool fold_transpose = true;
+  // YOLO's Detect head tail as one kernel (lower_head.cpp): FUNGEN_CUDA_HEAD=0 or
+  // FUNGEN_CUDA_DFL=0 off, FUNGEN_CUDA_HEAD=place: only place_nchw.
+  bool fuse_head = true;
+  // Convs read by Reshape -> Concat on the last axis (the head's per-level pieces) write their
+  // NCHW output straight into the concat output (placement_nchw); FUNGEN_CUDA_HEAD=0: off.
+  bool place_nchw = true;
   bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
   // Streams a captured run spreads its steps over (cuda_lanes.cpp; FUNGEN_CUDA_LANES, 1: one).
@@ -155,6 +161,16 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   // into its slice (the Concat copies, as before).
   Slice dual_placement(int value);
   SliceShape dual_placement_shape(int value) const;
+  // The same for NCHW outputs: a convolution's output [B, C, H, W] read only by a Reshape to
+  // [B, C, H*W] that only a Concat on the last axis reads (YOLO's head levels) may be written
+  // into the concat output [B, Ctot, Atot] at `offset` (elements), channel c of image b at
+  // offset + b * batch_ld + c * ch_ld (defining the concat output, plain, on first use); the
+  // Reshape then marks its output placed too. buf -1 when not a candidate.
+  struct NchwSlice {
+    int buf = -1;
+    int64_t offset = 0, ch_ld = 0, batch_ld = 0;
+  };
+  NchwSlice placement_nchw(int value);
   bool placed(int value) const { return placed_into_[static_cast<size_t>(value)] >= 0; }
   // The Concat output a placed value was written into (-1: not placed). A Concat skips only
   // its own placed pieces: another Concat reading the same value copies it.
@@ -202,6 +218,9 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   int scratch(size_t bytes) { return new_buf(bytes); }
   // The device address of a buffer: at once for persistent ones, after finalize for the rest.
   void* ptr(int buf) const { return bufs_[static_cast<size_t>(buf)].ptr; }
+  // The fp32 output staging of `value` when it is an output of this run that no node of the run
+  // reads: a step may write it there directly (the run's output cast is then skipped); -1 else.
+  int direct_output(int value);
   // Adds a step; `bufs` are the buffers it reads or writes (they live at least until it runs).
   using StepFn = std::function<Status(cudaStream_t)>;
   void add_step(std::string label, std::vector<int> bufs, StepFn fn);
@@ -266,6 +285,7 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     int concat = -1;  // the Concat's output value
     int64_t offset = 0;
     bool dual = false;  // read elsewhere too: the producer writes both (dual_placement)
+    bool nchw = false;  // placement_nchw's kind (a Reshape between the conv and the Concat)
   };
   Slice take_slice(int value, bool dual);
   SliceShape slice_shape(int value, bool dual) const;
@@ -282,6 +302,9 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   std::vector<int> transposed_from_;       // value -> its deferred transpose's source, or -1
   size_t first_node_ = 0, last_node_ = 0;  // this run's nodes
   void find_placements(const NodeRun& run);
+  void find_nchw_placements(const NodeRun& run, const std::vector<bool>& run_output);
+  std::vector<int> direct_staging_;  // value -> output staging written by a step, or -1
+  std::vector<int> run_outputs_;
   std::vector<Step> steps_;
   StepLibrary next_library_ = StepLibrary::kNone;
   // Per lane l >= 1: cuDNN and cuBLAS handles bound to lanes_[l], a workspace of
@@ -353,6 +376,10 @@ Status lower_transpose(CudaRun& run, const Node& node);
 Result<bool> lower_dfl(CudaRun& run, const Node& transpose);
 int dfl_fusions_lowered();  // how many DFL heads were lowered so, in this process (tests)
 int multi_lane_captures();  // captures that used more than one stream, in this process (tests)
+struct DetectHead;          // head_match.h
+Status lower_detect_head(CudaRun& run, const DetectHead& head);  // lower_head.cpp
+int head_fusions_lowered();  // detect heads lowered as one kernel, in this process (tests)
+int nchw_placements();       // conv outputs written NCHW into a Concat, in this process (tests)
 Status lower_softmax(CudaRun& run, const Node& node);
 
 bool check_conv(const Node& node, const Graph& graph);

@@ -327,12 +327,14 @@ Status lower_conv(CudaRun& run, const Node& node) {
   }
   // NHWC: the epilogue may write into the value's slice of a Concat output (placement), or, when
   // only plain-layout views read y (YOLO's head: Reshape), write it NCHW from a scratch buffer.
+  // NCHW out may go into a Concat on the last axis behind the Reshape (placement_nchw).
   const CudaRun::Slice slice = ctx.nhwc ? run.placement(y) : CudaRun::Slice{};
   const bool nchw_out = ctx.nhwc && slice.buf < 0 && zb < 0 && read_by_views_only(run.graph(), y);
+  const CudaRun::NchwSlice into = nchw_out ? run.placement_nchw(y) : CudaRun::NchwSlice{};
   int yb = -1, outb = -1;
   if (nchw_out) {
     yb = run.scratch(static_cast<size_t>(shape_numel(ys)) * elem_size(run.elem()));
-    outb = run.define(y, Layout::kPlain);
+    outb = into.buf >= 0 ? into.buf : run.define(y, Layout::kPlain);
   } else {
     yb = run.define(y, layout);
   }
@@ -357,7 +359,7 @@ Status lower_conv(CudaRun& run, const Node& node) {
       node.name +
       (gemm ? std::string(" (cublas gemm 1x1") : " (cudnn conv algo " + std::to_string(d->algo)) +
       (slice.buf >= 0 ? ", into concat" : "") + (dual.buf >= 0 ? ", and into concat" : "") +
-      (nchw_out ? ", NCHW out" : "") + igemm_note;
+      (nchw_out ? ", NCHW out" : "") + (into.buf >= 0 ? " into concat" : "") + igemm_note;
   if (ctx.profile) {  // what the search saw: algo, tensor-op math, ms, workspace MiB
     label += "; search:";
     for (int i = 0; i < found && i < 4; ++i) {
@@ -400,8 +402,9 @@ Status lower_conv(CudaRun& run, const Node& node) {
     const float* bias = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     const void* res = zb >= 0 ? r->ptr(zb) : nullptr;
     if (nchw_out) {
-      launch_conv_epilogue_to_nchw(e, r->ptr(yb), r->ptr(outb), bias, ys[0], channels,
-                                   ys[2] * ys[3], silu, st);
+      void* out = static_cast<std::byte*>(r->ptr(outb)) + into.offset * elem_size(e);
+      launch_conv_epilogue_to_nchw(e, r->ptr(yb), out, bias, ys[0], channels, ys[2] * ys[3], silu,
+                                   st, into.ch_ld, into.batch_ld);
     } else if (slice.buf >= 0) {
       void* out = static_cast<std::byte*>(r->ptr(slice.buf)) + slice.offset * elem_size(e);
       launch_conv_epilogue_rows(e, r->ptr(yb), out, slice.ld, bias, res, n / channels, channels,

@@ -170,6 +170,10 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     chosen = c.note;
   }
   const CudaRun::Slice slice = nchw_out ? CudaRun::Slice{} : run.placement(y);
+  // NCHW: into a Concat on the last axis behind the Reshape when it is a candidate.
+  const CudaRun::NchwSlice into = nchw_out ? run.placement_nchw(y) : CudaRun::NchwSlice{};
+  d.nchw_ch_ld = into.buf >= 0 ? into.ch_ld : 0;
+  d.nchw_batch_ld = into.buf >= 0 ? into.batch_ld : 0;
   if (slice.buf >= 0 && (slice.ld != d.out_ld || slice.offset % 8 != 0))
     return internal_error("cuda igemm: placement of '" + node.name + "' changed");
   if (slice.buf < 0) d.out_ld = d.cout;  // placement_shape's concat turned out not NHWC
@@ -207,9 +211,9 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   if (z >= 0 && zb < 0) {
     FUNGEN_ASSIGN_OR_RETURN(zb, run.get(z, Layout::kNhwc));
   }
-  int outb = slice.buf;
-  int64_t offset = slice.offset;
-  if (slice.buf < 0) {
+  int outb = into.buf >= 0 ? into.buf : slice.buf;
+  int64_t offset = into.buf >= 0 ? into.offset : slice.offset;
+  if (outb < 0) {
     outb = run.define(y, nchw_out ? Layout::kPlain : Layout::kNhwc);
     offset = 0;
   }
@@ -225,7 +229,7 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
       " tile " + str(d.tile_m) + "x" + str(d.tile_n) + (zb >= 0 ? ", residual" : "") +
       (d.x_ld > 0 ? ", strided in" : "") + (d.z_ld > 0 ? ", strided residual" : "") +
       (slice.buf >= 0 ? ", into concat" : "") + (dual.buf >= 0 ? ", and into concat" : "") +
-      (nchw_out ? ", NCHW out" : "") + chosen + ")";
+      (nchw_out ? ", NCHW out" : "") + (into.buf >= 0 ? " into concat" : "") + chosen + ")";
   run.add_step(label, {xb, zb, wbuf, bbuf, outb, dual.buf}, [=](cudaStream_t st) {
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements

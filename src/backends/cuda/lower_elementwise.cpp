@@ -197,6 +197,12 @@ Status lower_transpose(CudaRun& run, const Node& node) {
 }
 
 Status lower_view(CudaRun& run, const Node& node) {
+  // A conv output written NCHW into a Concat (CudaRun::placement_nchw), held nowhere else: so
+  // is this view of it (its only reader is that Concat).
+  if (run.placed(node.inputs[0]) && !run.is_defined(node.inputs[0])) {
+    run.mark_placed(node.outputs[0], run.placed_into(node.inputs[0]));
+    return Status();
+  }
   FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(node.inputs[0], Layout::kPlain));
   run.define_alias(node.outputs[0], xb);
   return Status();

@@ -43,18 +43,19 @@ Status lower_concat(CudaRun& run, const Node& node) {
   const int y = node.outputs[0];
   const Shape& ys = run.shape(y);
   const int64_t axis = normalized_axis(node, ys.size(), 1);
-  // Defined already when a producer wrote its piece in place (CudaRun::placement): NHWC.
+  // Defined already when a producer wrote its piece in place: NHWC (CudaRun::placement), or
+  // plain (placement_nchw: pieces on the last axis).
   const bool early = run.is_defined(y);
   bool nhwc = ys.size() == 4 && axis == 1;
   for (int id : node.inputs)
     nhwc = nhwc && !run.is_constant(id) && run.produced_layout(id) == Layout::kNhwc;
-  nhwc = nhwc || early;
+  if (early) nhwc = run.produced_layout(y) == Layout::kNhwc;
   const Layout layout = nhwc ? Layout::kNhwc : Layout::kPlain;
   const Cut cut = cut_of(ys, axis, nhwc);
   const int64_t dst_ld = ys[static_cast<size_t>(axis)] * cut.inner;
   int yb = -1;
   if (early) {
-    FUNGEN_ASSIGN_OR_RETURN(yb, run.get(y, Layout::kNhwc));
+    FUNGEN_ASSIGN_OR_RETURN(yb, run.get(y, layout));
   } else {
     yb = run.define(y, layout);
   }
