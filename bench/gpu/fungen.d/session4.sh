@@ -4,8 +4,7 @@
 #           the kernels take on igemm / the persistent 1x1 kernel)
 #  check    fungen_gpu_bench correctness (CPU fp32 vs cuda fp16/fp32, 3 runs) on YOLO11n and
 #           YOLO12s, and the batch-1/32/128 timings with every default on
-#  ab       one switch off at a time (alternating with defaults): strided Split pieces, the
-#           persistent 1x1 kernel, the stem band kernel, dual store, lanes
+#  ab       one switch off at a time (alternating with defaults; S4_AB lists them)
 #  profile  the per-step b128 profile with defaults: $OUT/profile128_s4.txt
 #  pipeline 1080p BGR host frame -> host detections, batch 1
 # S4_PARTS selects (default: all).
@@ -17,7 +16,10 @@ has() { [[ " $parts " == *" $1 "* ]]; }
 row() { grep -E '^\| [0-9]|check fp(16|32) run 2|FAILED'; }
 if has unit; then
   echo "== unit (defaults)"
-  FUNGEN_TEST_YOLO11N="$m" timeout 200 fungen_unit_tests --gtest_filter='*Cuda*:*Gpu*:*GPU*:*Stem*:*Dual*' \
+  tgz=${S4_MODELS_TGZ:-.devcarry-p2/models37.tgz}  # weight-stripped test exports (head tests)
+  if [ -f "$tgz" ] && [ ! -d /tmp/m37 ]; then tar xzf "$tgz" -C /tmp; fi
+  FUNGEN_TEST_MODELS=/tmp/m37:/opt/models FUNGEN_TEST_YOLO11N="$m" timeout 240 fungen_unit_tests \
+    --gtest_filter='*Cuda*:*Gpu*:*GPU*:*Stem*:*Dual*' \
     > "$out/unit_s4.txt" 2>&1; grep -E '^\[  (PASSED|FAILED) |tests ran|^\[  FAILED' "$out/unit_s4.txt" | head -n 20
   echo "== unit (FUNGEN_CUDA_IGEMM=1 FUNGEN_CUDA_PERSIST=1)"
   FUNGEN_TEST_YOLO11N="$m" FUNGEN_CUDA_IGEMM=1 FUNGEN_CUDA_PERSIST=1 timeout 200 fungen_unit_tests \
@@ -32,7 +34,7 @@ if has check; then
   done
 fi
 if has ab; then
-  for v in FUNGEN_CUDA_STRIDED_IN=0 FUNGEN_CUDA_PERSIST=0 FUNGEN_CUDA_STEM=old FUNGEN_CUDA_DUAL=0 FUNGEN_CUDA_LANES=1; do
+  for v in ${S4_AB:-FUNGEN_CUDA_HEAD=0 FUNGEN_CUDA_STEM=old FUNGEN_CUDA_LANES=1 FUNGEN_CUDA_PERSIST=0}; do
     echo "== $v"
     env $v timeout 90 fungen_gpu_bench --model "$m" --no-check --batches 1,128 --iterations 30 2>&1 | row
     echo "== defaults"
