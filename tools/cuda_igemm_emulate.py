@@ -188,22 +188,28 @@ def test(n, cin, h, w, cout, k, stride, cfg, silu=True, use_bias=True, use_z=Fal
     print(f"n{n} cin{cin} {h}x{w} cout{cout} k{k}s{stride} cfg{cfg}: max err {err:.2e}", "OK" if err < 1e-9 else "FAIL")
     return err < 1e-9
 
-ok = True
-ok &= test(1, 16, 5, 7, 24, 3, 2, (64, 32, 32, 16), use_z=True)
-ok &= test(2, 8, 5, 6, 16, 3, 1, (64, 16, 16, 16))
-ok &= test(1, 48, 4, 5, 40, 1, 1, (64, 64, 32, 32), silu=False, use_bias=False)
-ok &= test(1, 16, 9, 9, 136, 3, 1, (128, 128, 64, 32))
-ok &= test(1, 32, 11, 13, 72, 3, 2, (128, 64, 32, 32), use_z=True)
-ok &= test(1, 24, 12, 12, 32, 3, 1, (128, 32, 32, 16))
-ok &= test(1, 8, 12, 11, 16, 1, 1, (128, 16, 16, 16))
-ok &= test(1, 64, 6, 6, 128, 3, 2, (64, 128, 32, 32))
-ok &= test(3, 32, 10, 10, 200, 3, 1, (64, 64, 32, 32), use_z=True)
-ok &= test(2, 16, 9, 11, 48, 3, 2, (128, 64, 32, 32))
-# C_out-sized tiles (C_out a multiple of tile_n): four warps along M, each the whole tile_n.
-ok &= test(1, 16, 7, 9, 96, 3, 1, (64, 48, 16, 48), use_z=True)
-ok &= test(1, 24, 9, 8, 80, 1, 1, (64, 80, 16, 80))
-ok &= test(1, 16, 9, 7, 96, 3, 2, (64, 96, 16, 96), silu=False)
-ok &= test(1, 16, 11, 13, 48, 3, 1, (128, 48, 32, 48))
-ok &= test(2, 40, 9, 9, 160, 1, 1, (128, 80, 32, 80), use_z=True)
-ok &= test(1, 16, 12, 12, 96, 3, 1, (128, 96, 32, 96), use_bias=False)
-print("ALL OK" if ok else "SOME FAILED")
+def main():
+    ok = True
+    ok &= test(1, 16, 5, 7, 24, 3, 2, (64, 32, 32, 16), use_z=True)
+    ok &= test(2, 8, 5, 6, 16, 3, 1, (64, 16, 16, 16))
+    ok &= test(1, 48, 4, 5, 40, 1, 1, (64, 64, 32, 32), silu=False, use_bias=False)
+    ok &= test(1, 16, 9, 9, 136, 3, 1, (128, 128, 64, 32))
+    ok &= test(1, 32, 11, 13, 72, 3, 2, (128, 64, 32, 32), use_z=True)
+    ok &= test(1, 24, 12, 12, 32, 3, 1, (128, 32, 32, 16))
+    ok &= test(1, 8, 12, 11, 16, 1, 1, (128, 16, 16, 16))
+    ok &= test(1, 64, 6, 6, 128, 3, 2, (64, 128, 32, 32))
+    ok &= test(3, 32, 10, 10, 200, 3, 1, (64, 64, 32, 32), use_z=True)
+    ok &= test(2, 16, 9, 11, 48, 3, 2, (128, 64, 32, 32))
+    # C_out-sized tiles (C_out a multiple of tile_n): four warps along M, each the whole tile_n.
+    ok &= test(1, 16, 7, 9, 96, 3, 1, (64, 48, 16, 48), use_z=True)
+    ok &= test(1, 24, 9, 8, 80, 1, 1, (64, 80, 16, 80))
+    ok &= test(1, 16, 9, 7, 96, 3, 2, (64, 96, 16, 96), silu=False)
+    ok &= test(1, 16, 11, 13, 48, 3, 1, (128, 48, 32, 48))
+    ok &= test(2, 40, 9, 9, 160, 1, 1, (128, 80, 32, 80), use_z=True)
+    ok &= test(1, 16, 12, 12, 96, 3, 1, (128, 96, 32, 96), use_bias=False)
+    print("ALL OK" if ok else "SOME FAILED")
+    return ok
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -14,9 +14,12 @@
 #include <climits>
 
 #include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/conv_mma.cuh"
 
 namespace fungen::cuda {
 namespace {
+
+using namespace mma;
 
 constexpr int kBK = kIgemmTileK;  // 32 halves: four 16-byte chunks per tile row
 constexpr int kRowBytes = kBK * 2;
@@ -31,52 +34,10 @@ struct Params {
   int m, k_pad, k_tiles;
 };
 
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared, zero-filled when !valid (src is then not read). Activations through
-// L1 (.ca: a 3x3 conv reads each input pixel for up to 9 taps of one tile), weights L2 only.
-__device__ __forceinline__ void cp_async16_ca(uint32_t dst, const void* src, bool valid) {
-  const int bytes = valid ? 16 : 0;
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes)
-               : "memory");
-}
-__device__ __forceinline__ void cp_async16_cg(uint32_t dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src) : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr)
-               : "memory");
-}
-
-__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                         uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
 // Byte offset of chunk `chunk` (0..3) of tile row `row`: rows r..r+7 (r % 8 == 0) at one chunk
 // land in the 8 distinct 16-byte bank groups of a 128-byte line pair.
 __device__ __forceinline__ uint32_t swz(int row, int chunk) {
   return static_cast<uint32_t>(row * kRowBytes + ((chunk ^ ((row >> 1) & 3)) << 4));
-}
-
-__device__ __forceinline__ float silu(float v) {
-  return v / (1.0f + __expf(-v));
 }
 
 template <int BM, int BN, int WM, int WN>
@@ -224,68 +185,16 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
   cp_async_wait<0>();
   __syncthreads();  // every warp is done reading the stages: the tile is staged over them
 
-  // Epilogue 1: act(acc + bias) as fp16 into the staged tile. Accumulator (mi, ni) holds local
-  // rows g and g + 8, columns 2 * t4 and 2 * t4 + 1.
+  // Epilogue (conv_mma.cuh): act(acc + bias) staged as fp16 over the stages, then + residual and
+  // out to global, NHWC rows or NCHW.
   __half* tile = reinterpret_cast<__half*>(smem);
-  const int g = lane >> 2, t4 = lane & 3;
-#pragma unroll
-  for (int ni = 0; ni < C::kNI; ++ni) {
-    const int cl = warp_n * WN + ni * 8 + t4 * 2, c = n0 + cl;
-    float b0 = 0.0f, b1 = 0.0f;
-    if (p.bias && c < d.cout) {  // cout is even: c + 1 < cout too
-      b0 = p.bias[c];
-      b1 = p.bias[c + 1];
-    }
-#pragma unroll
-    for (int mi = 0; mi < C::kMI; ++mi) {
-#pragma unroll
-      for (int hf = 0; hf < 2; ++hf) {
-        const int r = warp_m * WM + mi * 16 + g + hf * 8;
-        float v0 = acc[mi][ni][hf * 2] + b0, v1 = acc[mi][ni][hf * 2 + 1] + b1;
-        if (d.silu) {
-          v0 = silu(v0);
-          v1 = silu(v1);
-        }
-        *reinterpret_cast<__half2*>(tile + r * C::kLdc + cl) = __floats2half2_rn(v0, v1);
-      }
-    }
-  }
+  stage_accumulators<C::kMI, C::kNI>(acc, tile, C::kLdc, warp_m * WM, warp_n * WN, n0, p.bias,
+                                     d.cout, d.silu, lane);
   __syncthreads();
-
-  // Epilogue 2: + residual, out to global. NHWC: 16-byte chunks of 8 channels along the rows
-  // (cout, out_ld and the pointers are multiples of 8 halves). NCHW: consecutive threads take
-  // consecutive pixels of one channel.
-  if (!d.nchw_out) {
-    constexpr int kChunks = BN / 8;
-    for (int i = tid; i < BM * kChunks; i += C::kThreads) {
-      const int r = i / kChunks, cl = (i - r * kChunks) * 8;
-      const int m = m0 + r, c = n0 + cl;
-      if (m >= p.m || c >= d.cout) continue;
-      uint4 v = *reinterpret_cast<const uint4*>(tile + r * C::kLdc + cl);
-      if (p.z) {
-        const uint4 zv =
-            *reinterpret_cast<const uint4*>(p.z + static_cast<int64_t>(m) * d.cout + c);
-        __half2* h = reinterpret_cast<__half2*>(&v);
-        const __half2* hz = reinterpret_cast<const __half2*>(&zv);
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          const float2 a = __half22float2(h[q]), b = __half22float2(hz[q]);
-          h[q] = __floats2half2_rn(a.x + b.x, a.y + b.y);
-        }
-      }
-      *reinterpret_cast<uint4*>(p.out + static_cast<int64_t>(m) * d.out_ld + c) = v;
-    }
-  } else {
-    for (int i = tid; i < BM * BN; i += C::kThreads) {
-      const int cl = i / BM, r = i - cl * BM;
-      const int m = m0 + r, c = n0 + cl;
-      if (m >= p.m || c >= d.cout) continue;
-      float v = __half2float(tile[r * C::kLdc + cl]);
-      if (p.z) v += __half2float(p.z[static_cast<int64_t>(m) * d.cout + c]);
-      const int img = m / ohw, pix = m - img * ohw;
-      p.out[(static_cast<int64_t>(img) * d.cout + c) * ohw + pix] = __float2half_rn(v);
-    }
-  }
+  const int m_end = p.m;
+  const auto pixel = [m0, m_end](int r) { return m0 + r < m_end ? m0 + r : -1; };
+  const EpilogueOut o{p.z, p.out, d.cout, ohw, d.out_ld, d.nchw_out};
+  store_tile<BM, BN, C::kThreads>(tile, C::kLdc, pixel, n0, o, tid);
 }
 
 template <int BM, int BN, int WM, int WN>
