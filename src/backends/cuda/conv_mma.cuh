@@ -123,7 +123,8 @@ __device__ __forceinline__ void store_tile(const __half* tile, int ldc, const Pi
       if (m < 0 || c >= o.cout) continue;
       uint4 v = *reinterpret_cast<const uint4*>(tile + r * ldc + cl);
       if (o.z) {
-        const uint4 zv = *reinterpret_cast<const uint4*>(o.z + static_cast<int64_t>(m) * o.cout + c);
+        const uint4 zv =
+            *reinterpret_cast<const uint4*>(o.z + static_cast<int64_t>(m) * o.cout + c);
         __half2* h = reinterpret_cast<__half2*>(&v);
         const __half2* hz = reinterpret_cast<const __half2*>(&zv);
 #pragma unroll

@@ -117,7 +117,8 @@ __global__ void __launch_bounds__(128) tile3_kernel(const Params p) {
     for (int i = tid; i < 9 * BN * 2; i += C::kThreads) {
       const int row = i >> 1, ch = i & 1;  // row = tap * BN + n
       const int t = row / BN, n = row - t * BN;
-      cp_async16_cg(sb + swz32(row, ch), wk + (static_cast<int64_t>(t) * p.cout_pad + n0 + n) * kKC + ch * 8);
+      cp_async16_cg(sb + swz32(row, ch),
+                    wk + (static_cast<int64_t>(t) * p.cout_pad + n0 + n) * kKC + ch * 8);
     }
   };
 
@@ -151,7 +152,8 @@ __global__ void __launch_bounds__(128) tile3_kernel(const Params p) {
         const int shift = r * C::kHW + tap_col_offset<S, TW>(s);
         uint32_t a[C::kMI][4], bf[C::kNI][2];
 #pragma unroll
-        for (int mi = 0; mi < C::kMI; ++mi) ldmatrix_x4(a[mi], sa + swz32(abase[mi] + shift, achunk));
+        for (int mi = 0; mi < C::kMI; ++mi)
+          ldmatrix_x4(a[mi], sa + swz32(abase[mi] + shift, achunk));
 #pragma unroll
         for (int nj = 0; nj < C::kNI / 2; ++nj) {
           uint32_t t[4];
@@ -207,11 +209,11 @@ cudaError_t launch(Params p, cudaStream_t stream) {
   const int64_t blocks = static_cast<int64_t>(p.d.n) * p.tiles_y * p.tiles_x * p.n_tiles;
   if (blocks > INT_MAX) return cudaErrorInvalidConfiguration;
   const int stages = p.chunks < C::kStages ? p.chunks : C::kStages;
-  const int smem = stages * C::kStageBytes > C::kStagingBytes ? stages * C::kStageBytes
-                                                              : C::kStagingBytes;
+  const int smem =
+      stages * C::kStageBytes > C::kStagingBytes ? stages * C::kStageBytes : C::kStagingBytes;
   if (smem > 48 * 1024) {
-    const cudaError_t e = cudaFuncSetAttribute(
-        tile3_kernel<S, TH, TW, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    const cudaError_t e = cudaFuncSetAttribute(tile3_kernel<S, TH, TW, BN>,
+                                               cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
     if (e != cudaSuccess) return e;
   }
   tile3_kernel<S, TH, TW, BN>
@@ -267,8 +269,7 @@ std::vector<uint16_t> pack_tile3_weights(const float* oihw, const IgemmDesc& d) 
     for (int c = 0; c < d.cin; ++c)
       for (int t = 0; t < 9; ++t) {
         const float v = oihw[(static_cast<size_t>(o) * d.cin + c) * 9 + t];
-        const size_t at =
-            ((static_cast<size_t>(c / kKC) * 9 + t) * cout_pad + o) * kKC + c % kKC;
+        const size_t at = ((static_cast<size_t>(c / kKC) * 9 + t) * cout_pad + o) * kKC + c % kKC;
         const __half_raw h = __float2half_rn(v);
         out[at] = h.x;
       }
