@@ -1,5 +1,6 @@
-// FUNGEN_CUDA_IGEMM=auto: the faster of cuDNN and the implicit-GEMM kernel per convolution,
-// measured once per problem and recorded in the plan's tuning cache (conv_autotune.h).
+// FUNGEN_CUDA_IGEMM=auto: the fastest of cuDNN, the implicit-GEMM kernel and (3x3 convolutions,
+// FUNGEN_CUDA_TILE3=auto) the halo kernel per convolution, measured once per problem and recorded
+// in the plan's tuning cache (conv_autotune.h).
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -7,13 +8,14 @@
 
 #include "backends/cuda/conv_autotune.cuh"
 #include "backends/cuda/conv_autotune.h"
+#include "backends/cuda/conv_tile3.cuh"
 #include "backends/cuda/cuda_check.h"
 #include "fungen/log.h"
 
 namespace fungen::cuda {
 namespace {
 
-constexpr int32_t kChoseCudnn = 0, kChoseIgemm = 1;
+constexpr int32_t kChoseCudnn = 0, kChoseIgemm = 1, kChoseTile3 = 2;
 constexpr float kIgemmMargin = 0.97f;  // the kernel must be 3% faster to replace cuDNN
 // ... and, for convolutions of a few microseconds (batch 1), 15% faster and 2 us: timed alone such
 // small kernels differ by less than they vary inside the graph (H100, YOLO11n batch 1: 0.636 ms
@@ -67,21 +69,62 @@ Result<float> time_igemm(CudaRun& run, IgemmDesc d, int tm, int tn, bool bias, b
   });
 }
 
+bool valid_tile3(IgemmDesc d, int tm, int tn) {
+  d.tile_m = tm;
+  d.tile_n = tn;
+  return tile3_tile_fits(d);
+}
+
+// tile3: choose_tile3_tile's tile, the other tile_m, and when C_out is not a multiple of tile_n
+// the widest smaller tile_n dividing it (48 -> 16 beside 64).
+std::vector<std::pair<int, int>> tile3_candidates(IgemmDesc d, int sms) {
+  choose_tile3_tile(d, sms);
+  std::vector<std::pair<int, int>> c = {{d.tile_m, d.tile_n},
+                                        {d.tile_m == 128 ? 64 : 128, d.tile_n}};
+  if (d.cout % d.tile_n != 0) {
+    for (int tn : {32, 16}) {
+      if (tn < d.tile_n && d.cout % tn == 0) {
+        c.emplace_back(d.tile_m, tn);
+        break;
+      }
+    }
+  }
+  return c;
+}
+
+// Median ms of the halo kernel with tile (tm, tn) on scratch buffers of d's shapes.
+Result<float> time_tile3(CudaRun& run, IgemmDesc d, int tm, int tn, bool bias, bool residual) {
+  d.tile_m = tm;
+  d.tile_n = tn;
+  const size_t m = static_cast<size_t>(d.n) * d.oh * d.ow;
+  const size_t out_elems = d.nchw_out ? m * d.cout : m * static_cast<size_t>(d.out_ld);
+  DeviceScratch s;
+  FUNGEN_RETURN_IF_ERROR(
+      s.reserve({static_cast<size_t>(d.n) * d.h * d.w * d.cin * 2, tile3_weight_elems(d) * 2,
+                 bias ? static_cast<size_t>(d.cout) * sizeof(float) : 0,
+                 residual ? m * d.cout * 2 : 0, out_elems * 2},
+                run.ctx().stream));
+  const float* b = bias ? static_cast<const float*>(s.ptr(2)) : nullptr;
+  return median_launch_ms(run.ctx().stream, [&](cudaStream_t st) {
+    return launch_conv_tile3(d, s.ptr(0), s.ptr(1), b, s.ptr(3), s.ptr(4), st);
+  });
+}
+
 }  // namespace
 
-std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual) {
+std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual, bool tile3) {
   auto str = [](int64_t v) { return std::to_string(v); };
   return "igemm x=" + str(d.n) + "," + str(d.cin) + "," + str(d.h) + "," + str(d.w) +
          " y=" + str(d.cout) + "," + str(d.oh) + "," + str(d.ow) + " k=" + str(d.kh) + "," +
          str(d.kw) + " str=" + str(d.sh) + "," + str(d.sw) + " pad=" + str(d.ph) + "," + str(d.pw) +
          (d.silu ? " silu" : "") + (bias ? " bias" : "") + (residual ? " residual" : "") +
-         (d.nchw_out ? std::string(" nchw") : " ld=" + str(d.out_ld));
+         (d.nchw_out ? std::string(" nchw") : " ld=" + str(d.out_ld)) + (tile3 ? " tile3" : "");
 }
 
 Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const IgemmDesc& d,
                                           bool bias, bool residual, bool into_slice,
-                                          bool fixed_tile) {
-  const std::string key = igemm_tuning_key(d, bias, residual);
+                                          bool fixed_tile, bool tile3) {
+  const std::string key = igemm_tuning_key(d, bias, residual, tile3);
   TuningCache* cache = run.ctx().tuning;
   IgemmChoice choice;
   if (cache) {
@@ -92,7 +135,11 @@ Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const 
         return choice;
       }
       if (hit->algorithm == kChoseIgemm && valid_tile(d, tm, tn)) {
-        choice = {true, tm, tn, ", chosen (plan)"};
+        choice = {ConvKernel::kIgemm, tm, tn, ", chosen (plan)"};
+        return choice;
+      }
+      if (tile3 && hit->algorithm == kChoseTile3 && valid_tile3(d, tm, tn)) {
+        choice = {ConvKernel::kTile3, tm, tn, ", chosen (plan)"};
         return choice;
       }
     }
@@ -128,26 +175,54 @@ Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const 
       best_n = tn;
     }
   }
+  float best3 = 0;
+  int best3_m = 0, best3_n = 0;
+  std::string tried3;
+  if (tile3) {
+    int sms = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
+    for (const auto& [tm, tn] : tile3_candidates(d, sms)) {
+      Result<float> ms = time_tile3(run, d, tm, tn, bias, residual);
+      if (!ms.ok()) {
+        return fallback(ms.status(), "tile3 tile " + std::to_string(tm) + "x" + std::to_string(tn));
+      }
+      tried3 += (tried3.empty() ? "" : ", ") + std::to_string(tm) + "x" + std::to_string(tn) + " " +
+                ms_str(ms.value());
+      if (best3_m == 0 || ms.value() < best3) {
+        best3 = ms.value();
+        best3_m = tm;
+        best3_n = tn;
+      }
+    }
+  }
   const CudnnTimedOutput out = d.nchw_out   ? CudnnTimedOutput::kNchw
                                : into_slice ? CudnnTimedOutput::kSlice
                                             : CudnnTimedOutput::kPacked;
   Result<float> cudnn_ms = time_cudnn_conv(run, node, out, d.out_ld);
   if (!cudnn_ms.ok()) return fallback(cudnn_ms.status(), "cudnn");
   const float cu = cudnn_ms.value();
-  choice.igemm = cu < kSmallConvMs ? best <= kSmallMargin * cu && cu - best >= kSmallMinGainMs
-                                   : best <= kIgemmMargin * cu;
-  if (choice.igemm) {
-    choice.tile_m = best_m;
-    choice.tile_n = best_n;
-    choice.note = ", chosen: " + ms_str(best) + " vs cudnn " + ms_str(cu) + " ms";
+  // The faster own kernel, then the margin against cuDNN.
+  const bool t3 = best3_m != 0 && best3 < best;
+  const float own = t3 ? best3 : best;
+  const bool take = cu < kSmallConvMs ? own <= kSmallMargin * cu && cu - own >= kSmallMinGainMs
+                                      : own <= kIgemmMargin * cu;
+  const std::string kname = t3 ? "tile3" : "igemm";
+  if (take) {
+    choice.kernel = t3 ? ConvKernel::kTile3 : ConvKernel::kIgemm;
+    choice.tile_m = t3 ? best3_m : best_m;
+    choice.tile_n = t3 ? best3_n : best_n;
+    choice.note = ", chosen: " + ms_str(own) + " vs cudnn " + ms_str(cu) + " ms";
   } else {
-    choice.note = "; cudnn chosen: " + ms_str(cu) + " vs igemm " + ms_str(best) + " ms";
+    choice.note = "; cudnn chosen: " + ms_str(cu) + " vs " + kname + " " + ms_str(own) + " ms";
   }
-  if (tiles.size() > 1) choice.note += " (tiles " + tried + ")";
-  log(LogLevel::kInfo, "cuda autotune: {} -> {}{}", node.name, choice.igemm ? "igemm" : "cudnn",
-      choice.note);
+  if (tiles.size() > 1 || tile3) choice.note += " (tiles " + tried + ")";
+  if (tile3) choice.note += " (tile3 " + tried3 + ")";
+  log(LogLevel::kInfo, "cuda autotune: {} -> {}{}", node.name, take ? kname : "cudnn", choice.note);
   if (cache) {
-    cache->store(key, {.algorithm = choice.igemm ? kChoseIgemm : kChoseCudnn,
+    const int32_t algo = choice.kernel == ConvKernel::kTile3   ? kChoseTile3
+                         : choice.kernel == ConvKernel::kIgemm ? kChoseIgemm
+                                                               : kChoseCudnn;
+    cache->store(key, {.algorithm = algo,
                        .math_type = choice.tile_m,
                        .workspace = static_cast<uint64_t>(choice.tile_n)});
   }

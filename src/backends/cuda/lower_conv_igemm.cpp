@@ -7,6 +7,9 @@
 // FUNGEN_CUDA_IGEMM: auto (default) the faster of the two per convolution, measured when the
 // plan is built (conv_autotune.h); 1 every convolution the kernel takes; 0 none. The step label
 // says "igemm", the geometry, the tile and, under auto, the times measured.
+// 3x3 convolutions (pad 1, stride 1 or 2) may instead take the halo kernel (conv_tile3.cuh):
+// FUNGEN_CUDA_TILE3 auto (default) makes it one more candidate of IGEMM=auto's timing; 1 takes it
+// for every convolution it supports (whatever FUNGEN_CUDA_IGEMM says); 0 never. Label "tile3".
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +19,7 @@
 
 #include "backends/cuda/conv_autotune.h"
 #include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/conv_tile3.cuh"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
 
@@ -44,6 +48,14 @@ IgemmMode igemm_mode(int64_t kh, int64_t kw) {
   if (std::strcmp(v, "1x1") == 0) return kh == 1 && kw == 1 ? IgemmMode::kAll : IgemmMode::kOff;
   if (std::strcmp(v, "3x3") == 0) return kh == 3 && kw == 3 ? IgemmMode::kAll : IgemmMode::kOff;
   return IgemmMode::kOff;
+}
+
+// FUNGEN_CUDA_TILE3: unset, "" or "auto": a candidate where FUNGEN_CUDA_IGEMM=auto times; "1"
+// every 3x3 convolution the kernel takes; anything else ("0") none.
+IgemmMode tile3_mode() {
+  const char* v = std::getenv("FUNGEN_CUDA_TILE3");
+  if (!v || !*v || std::strcmp(v, "auto") == 0) return IgemmMode::kAuto;
+  return std::strcmp(v, "1") == 0 ? IgemmMode::kAll : IgemmMode::kOff;
 }
 
 // FUNGEN_CUDA_IGEMM_TILE=MxN (M 64 or 128, N 16, 32, 64 or 128): that CTA tile for every igemm
@@ -81,7 +93,8 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   }
   if (!((ws[2] == 1 && ws[3] == 1) || (ws[2] == 3 && ws[3] == 3))) return false;
   const IgemmMode mode = igemm_mode(ws[2], ws[3]);
-  if (mode == IgemmMode::kOff) return false;
+  const IgemmMode mode3 = ws[2] == 3 ? tile3_mode() : IgemmMode::kOff;
+  if (mode == IgemmMode::kOff && mode3 != IgemmMode::kAll) return false;
   if (run.constant(w).dtype() != DType::kFloat32) return false;
   if (b >= 0 && run.constant(b).dtype() != DType::kFloat32) return false;
   if (z >= 0 && run.shape(z) != ys) return false;
@@ -126,31 +139,44 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     into_slice = into.ok;
   }
   if (!igemm_supports(d)) return false;
+  const bool tile3_ok = mode3 != IgemmMode::kOff && tile3_supports(d);
   int sms = 0;
   CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
-  choose_igemm_tile(d, sms);
-  const bool fixed_tile = override_tile(d);
+  ConvKernel kernel = ConvKernel::kIgemm;
   std::string chosen;  // auto: ", chosen: 0.41 vs cudnn 0.56 ms" for the label
-  if (mode == IgemmMode::kAuto) {
-    // Decided before placement(), which would mark y as written into its Concat slice.
-    FUNGEN_ASSIGN_OR_RETURN(
-        IgemmChoice c, choose_igemm_or_cudnn(run, node, d, b >= 0, z >= 0, into_slice, fixed_tile));
-    if (!c.igemm) {
-      note = c.note;
-      return false;
+  if (tile3_ok && mode3 == IgemmMode::kAll) {
+    kernel = ConvKernel::kTile3;
+    choose_tile3_tile(d, sms);
+  } else if (mode == IgemmMode::kOff) {
+    return false;
+  } else {
+    choose_igemm_tile(d, sms);
+    const bool fixed_tile = override_tile(d);
+    if (mode == IgemmMode::kAuto) {
+      // Decided before placement(), which would mark y as written into its Concat slice.
+      FUNGEN_ASSIGN_OR_RETURN(
+          IgemmChoice c,
+          choose_igemm_or_cudnn(run, node, d, b >= 0, z >= 0, into_slice, fixed_tile, tile3_ok));
+      if (c.kernel == ConvKernel::kCudnn) {
+        note = c.note;
+        return false;
+      }
+      kernel = c.kernel;
+      d.tile_m = c.tile_m;
+      d.tile_n = c.tile_n;
+      chosen = c.note;
     }
-    d.tile_m = c.tile_m;
-    d.tile_n = c.tile_n;
-    chosen = c.note;
   }
+  const bool tile3 = kernel == ConvKernel::kTile3;
   const CudaRun::Slice slice = nchw_out ? CudaRun::Slice{} : run.placement(y);
   if (slice.buf >= 0 && (slice.ld != d.out_ld || slice.offset % 8 != 0))
     return internal_error("cuda igemm: placement of '" + node.name + "' changed");
   if (slice.buf < 0) d.out_ld = d.cout;  // placement_shape's concat turned out not NHWC
 
-  // Weights packed once: fp16 [cout_pad][k_pad], K = (r, s, c).
+  // Weights packed once: igemm fp16 [cout_pad][k_pad], K = (r, s, c); tile3 [chunk][tap][cout][16].
   const Tensor& wt = run.constant(w);
-  const std::vector<uint16_t> packed = pack_igemm_weights(wt.data<float>(), d);
+  const std::vector<uint16_t> packed =
+      tile3 ? pack_tile3_weights(wt.data<float>(), d) : pack_igemm_weights(wt.data<float>(), d);
   const int wbuf = run.persistent(packed.size() * sizeof(uint16_t));
   FUNGEN_RETURN_IF_ERROR(
       run.upload(run.ptr(wbuf), packed.data(), packed.size() * sizeof(uint16_t)));
@@ -174,21 +200,26 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     outb = run.define(y, nchw_out ? Layout::kPlain : Layout::kNhwc);
     offset = 0;
   }
-  count_igemm_conv();
+  if (tile3) {
+    count_tile3_conv();
+  } else {
+    count_igemm_conv();
+  }
   CudaRun* r = &run;
-  // "name (igemm 3x3s2 64->128 @80x80 tile 128x128[, residual][, into concat][, NCHW out])":
+  // "name (igemm|tile3 3x3s2 64->128 @80x80 tile 128x128[, residual][, into concat][, NCHW out])":
   // the node name first, as in cuDNN's step label, so profiles of both paths join per node.
   auto str = [](int64_t v) { return std::to_string(v); };
   const std::string label =
-      node.name + " (igemm " + str(d.kh) + "x" + str(d.kw) + "s" + str(d.sh) + " " + str(d.cin) +
-      "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) + " tile " + str(d.tile_m) + "x" +
-      str(d.tile_n) + (zb >= 0 ? ", residual" : "") + (slice.buf >= 0 ? ", into concat" : "") +
-      (nchw_out ? ", NCHW out" : "") + chosen + ")";
+      node.name + (tile3 ? " (tile3 " : " (igemm ") + str(d.kh) + "x" + str(d.kw) + "s" +
+      str(d.sh) + " " + str(d.cin) + "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) +
+      " tile " + str(d.tile_m) + "x" + str(d.tile_n) + (zb >= 0 ? ", residual" : "") +
+      (slice.buf >= 0 ? ", into concat" : "") + (nchw_out ? ", NCHW out" : "") + chosen + ")";
   run.add_step(label, {xb, zb, wbuf, bbuf, outb}, [=](cudaStream_t st) {
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements
-    CUDA_CHECK(launch_conv_igemm(d, r->ptr(xb), r->ptr(wbuf), bp, zb >= 0 ? r->ptr(zb) : nullptr,
-                                 out, st));
+    const void* zp = zb >= 0 ? r->ptr(zb) : nullptr;
+    CUDA_CHECK(tile3 ? launch_conv_tile3(d, r->ptr(xb), r->ptr(wbuf), bp, zp, out, st)
+                     : launch_conv_igemm(d, r->ptr(xb), r->ptr(wbuf), bp, zp, out, st));
     return Status();
   });
   return true;
