@@ -6,8 +6,10 @@
 //    eligible problem was timed and recorded;
 //  - a plan saved to a file and read back holds the same choices and replays them without timing
 //    anything (conv_autotune_timings) and with the same number of convs on the kernel;
-//  - both branches of a replayed choice, whatever the device measured: the plan's entries forced
-//    to the kernel (tile 64x16, every conv) and to cuDNN, each matching the reference.
+//  - every branch of a replayed choice, whatever the device measured: the plan's entries forced
+//    to the kernel (tile 64x16, every conv), to the 3x3 halo kernel tile3 (tile 128x32, the four
+//    3x3 convs; FUNGEN_CUDA_TILE3=auto makes them candidates, their keys end in " tile3") and to
+//    cuDNN, each matching the reference.
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
@@ -22,6 +24,7 @@
 
 #include "backends/cuda/conv_autotune.cuh"
 #include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/conv_tile3.cuh"
 #include "cuda_test_util.h"
 #include "fungen/engine.h"
 #include "model_builder.h"
@@ -37,6 +40,7 @@ namespace {
 // 104->80 (bias only) read by a Reshape, a 3x3 s2 104->128 without bias or SiLU. 7 convs the
 // kernel can take, each of its own geometry.
 constexpr int kEligibleConvs = 7;
+constexpr int kTile3Convs = 4;  // a, c, p2, f: 3x3, pad 1, stride 1 or 2
 std::string auto_model(std::mt19937& rng, int64_t h, int64_t w) {
   ModelBuilder b(17);
   b.input("x", DType::kFloat32, {std::string("N"), int64_t{16}, h, w});
@@ -65,6 +69,9 @@ std::string auto_model(std::mt19937& rng, int64_t h, int64_t w) {
 
 bool is_igemm_entry(const std::string& key) {
   return key.rfind("igemm ", 0) == 0;
+}
+bool is_tile3_candidate(const std::string& key) {
+  return key.size() > 6 && key.compare(key.size() - 6, 6, " tile3") == 0;
 }
 
 // Runs `gpu` and the reference on three fresh random inputs at `batch` (eager, capture,
@@ -110,6 +117,7 @@ class CudaIgemmAutotune : public ::testing::Test {
 
 TEST_F(CudaIgemmAutotune, ChoiceMatchesReferenceAndIsRecorded) {
   ScopedEnv mode("FUNGEN_CUDA_IGEMM", "auto");
+  ScopedEnv mode3("FUNGEN_CUDA_TILE3", "auto");
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
   for (int64_t batch : {1, 3}) {
@@ -121,25 +129,32 @@ TEST_F(CudaIgemmAutotune, ChoiceMatchesReferenceAndIsRecorded) {
     expect_matches_reference(gpu.value(), bytes, batch, rng, "auto b" + std::to_string(batch),
                              seed);
     EXPECT_EQ(cuda::conv_autotune_timings() - timed, kEligibleConvs) << "batch " << batch;
-    int entries = 0;
+    int entries = 0, tile3_keys = 0;
     for (const auto& [key, choice] : EngineAccess::impl(gpu.value()).tuning->entries()) {
       if (!is_igemm_entry(key)) continue;
       ++entries;
-      EXPECT_TRUE(choice.algorithm == 0 || choice.algorithm == 1) << key;
+      tile3_keys += is_tile3_candidate(key);
+      EXPECT_TRUE(choice.algorithm == 0 || choice.algorithm == 1 ||
+                  (choice.algorithm == 2 && is_tile3_candidate(key)))
+          << key;
     }
     EXPECT_EQ(entries, kEligibleConvs) << "batch " << batch;
+    EXPECT_EQ(tile3_keys, kTile3Convs) << "batch " << batch;
   }
 }
 
 TEST_F(CudaIgemmAutotune, SavedPlanReplaysTheChoicesWithoutTiming) {
   ScopedEnv mode("FUNGEN_CUDA_IGEMM", "auto");
+  ScopedEnv mode3("FUNGEN_CUDA_TILE3", "auto");
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
   const std::string bytes = write_model(rng, 24, 20);
   const int lowered0 = cuda::igemm_convs_lowered(), timed0 = cuda::conv_autotune_timings();
+  const int tile3_0 = cuda::tile3_convs_lowered();
   auto plan = build_plan(dir_ + "/m.onnx", {.backend = "cuda", .batches = {2}});
   ASSERT_TRUE(plan.ok()) << plan.status().message();
   const int built_igemm = cuda::igemm_convs_lowered() - lowered0;
+  const int built_tile3 = cuda::tile3_convs_lowered() - tile3_0;
   EXPECT_EQ(cuda::conv_autotune_timings() - timed0, kEligibleConvs);
   ASSERT_TRUE(write_plan_file(dir_ + "/m.engine", plan.value()).ok());
   auto read = read_plan_file(dir_ + "/m.engine");
@@ -155,42 +170,64 @@ TEST_F(CudaIgemmAutotune, SavedPlanReplaysTheChoicesWithoutTiming) {
   EXPECT_EQ(entries, kEligibleConvs);
 
   const int lowered1 = cuda::igemm_convs_lowered(), timed1 = cuda::conv_autotune_timings();
+  const int tile3_1 = cuda::tile3_convs_lowered();
   auto engine = engine_from_plan(read.value());
   ASSERT_TRUE(engine.ok()) << engine.status().message();
   expect_matches_reference(engine.value(), bytes, 2, rng, "replayed plan", seed);
   EXPECT_EQ(cuda::conv_autotune_timings() - timed1, 0) << "the loaded plan measured again";
   EXPECT_EQ(cuda::igemm_convs_lowered() - lowered1, built_igemm)
       << "the loaded plan put another number of convs on the kernel";
-  int chose_igemm = 0;
-  for (const auto& [key, choice] : read->tuning)
+  EXPECT_EQ(cuda::tile3_convs_lowered() - tile3_1, built_tile3)
+      << "the loaded plan put another number of convs on tile3";
+  int chose_igemm = 0, chose_tile3 = 0;
+  for (const auto& [key, choice] : read->tuning) {
     chose_igemm += is_igemm_entry(key) && choice.algorithm == 1;
+    chose_tile3 += is_igemm_entry(key) && choice.algorithm == 2;
+  }
   EXPECT_EQ(built_igemm, chose_igemm) << "convs on the kernel vs entries choosing it";
+  EXPECT_EQ(built_tile3, chose_tile3) << "convs on tile3 vs entries choosing it";
 }
 
-// Both branches of a replayed choice, whatever this device measured: every entry forced to the
-// kernel with tile 64x16 (every conv on it), then every entry forced to cuDNN (none on it).
+// Every branch of a replayed choice, whatever this device measured: every entry forced to igemm
+// 64x16 (every conv on it), then the tile3 candidates forced to tile3 128x32 (the rest igemm),
+// then every entry forced to cuDNN (none on either kernel).
 TEST_F(CudaIgemmAutotune, ForcedChoicesReplayAndMatch) {
   ScopedEnv mode("FUNGEN_CUDA_IGEMM", "auto");
+  ScopedEnv mode3("FUNGEN_CUDA_TILE3", "auto");
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
   const std::string bytes = write_model(rng, 17, 23);
   auto plan = build_plan(dir_ + "/m.onnx", {.backend = "cuda", .batches = {1}});
   ASSERT_TRUE(plan.ok()) << plan.status().message();
-  for (int igemm : {1, 0}) {
+  // 1: igemm 64x16 everywhere; 2: tile3 128x32 on the tile3 candidates, igemm on the rest; 0:
+  // cuDNN.
+  for (int algo : {1, 2, 0}) {
     PlanFile forced = plan.value();
     for (auto& [key, choice] : forced.tuning) {
-      if (is_igemm_entry(key)) choice = {.algorithm = igemm, .math_type = 64, .workspace = 16};
+      if (!is_igemm_entry(key)) continue;
+      if (algo == 2 && is_tile3_candidate(key)) {
+        choice = {.algorithm = 2, .math_type = 128, .workspace = 32};
+      } else {
+        choice = {.algorithm = algo == 0 ? 0 : 1, .math_type = 64, .workspace = 16};
+      }
     }
     const int lowered = cuda::igemm_convs_lowered(), timed = cuda::conv_autotune_timings();
+    const int lowered3 = cuda::tile3_convs_lowered();
     auto engine = engine_from_plan(forced);
     ASSERT_TRUE(engine.ok()) << engine.status().message();
-    expect_matches_reference(engine.value(), bytes, 1, rng,
-                             igemm ? "forced igemm 64x16" : "forced cudnn", seed);
-    EXPECT_EQ(cuda::conv_autotune_timings() - timed, 0);
-    if (igemm) {
+    const char* label = algo == 1   ? "forced igemm 64x16"
+                        : algo == 2 ? "forced tile3"
+                                    : "forced cudnn";
+    expect_matches_reference(engine.value(), bytes, 1, rng, label, seed);
+    EXPECT_EQ(cuda::conv_autotune_timings() - timed, 0) << label;
+    if (algo == 1) {
       EXPECT_GE(cuda::igemm_convs_lowered() - lowered, kEligibleConvs);
+    } else if (algo == 2) {
+      EXPECT_GE(cuda::tile3_convs_lowered() - lowered3, kTile3Convs);
+      EXPECT_GE(cuda::igemm_convs_lowered() - lowered, kEligibleConvs - kTile3Convs);
     } else {
       EXPECT_EQ(cuda::igemm_convs_lowered() - lowered, 0);
+      EXPECT_EQ(cuda::tile3_convs_lowered() - lowered3, 0);
     }
   }
 }

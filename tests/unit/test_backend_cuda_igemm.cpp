@@ -8,7 +8,8 @@
 //    Split -> Concat with a residual bottleneck), a slice at offset 5 (not a multiple of 8: that
 //    conv stays on cuDNN), head convs read by a Reshape (NCHW written by the kernel).
 // Each case also checks that the kernel was taken for at least the convs it should take, and
-// fp32 checks that the switch leaves fp32 on cuDNN.
+// fp32 checks that the switch leaves fp32 on cuDNN. The same cases run with the 3x3 halo kernel
+// (FUNGEN_CUDA_TILE3=1, CudaTile3Test) taking exactly the 3x3 convs it supports.
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
@@ -20,6 +21,7 @@
 #include <string>
 
 #include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/conv_tile3.cuh"
 #include "cuda_test_util.h"
 #include "fungen/engine.h"
 #include "model_builder.h"
@@ -116,18 +118,19 @@ struct Case {
   const char* name;
   std::function<std::string(std::mt19937&, int64_t)> model;
   int igemm_convs;  // at least this many convs must take the kernel
+  int tile3_convs;  // the 3x3 convs the halo kernel takes (FUNGEN_CUDA_TILE3=1)
 };
 
 const Case kCases[] = {
-    {"chain_13x17", [](std::mt19937& r, int64_t n) { return chain_model(r, n, 13, 17); }, 5},
-    {"chain_40x40", [](std::mt19937& r, int64_t n) { return chain_model(r, n, 40, 40); }, 5},
-    {"wide_10x10", [](std::mt19937& r, int64_t n) { return wide_model(r, n, 10, 10); }, 3},
-    {"wide_7x9", [](std::mt19937& r, int64_t n) { return wide_model(r, n, 7, 9); }, 3},
-    {"concat_11x9", [](std::mt19937& r, int64_t n) { return concat_model(r, n, 11, 9); }, 3},
-    {"c2f_20x20", [](std::mt19937& r, int64_t n) { return c2f_model(r, n, 20, 20); }, 4},
-    {"c2f_15x21", [](std::mt19937& r, int64_t n) { return c2f_model(r, n, 15, 21); }, 4},
-    {"head_20x20", [](std::mt19937& r, int64_t n) { return head_model(r, n, 20, 20); }, 3},
-    {"head_12x20", [](std::mt19937& r, int64_t n) { return head_model(r, n, 12, 20); }, 3},
+    {"chain_13x17", [](std::mt19937& r, int64_t n) { return chain_model(r, n, 13, 17); }, 5, 3},
+    {"chain_40x40", [](std::mt19937& r, int64_t n) { return chain_model(r, n, 40, 40); }, 5, 3},
+    {"wide_10x10", [](std::mt19937& r, int64_t n) { return wide_model(r, n, 10, 10); }, 3, 1},
+    {"wide_7x9", [](std::mt19937& r, int64_t n) { return wide_model(r, n, 7, 9); }, 3, 1},
+    {"concat_11x9", [](std::mt19937& r, int64_t n) { return concat_model(r, n, 11, 9); }, 3, 1},
+    {"c2f_20x20", [](std::mt19937& r, int64_t n) { return c2f_model(r, n, 20, 20); }, 4, 2},
+    {"c2f_15x21", [](std::mt19937& r, int64_t n) { return c2f_model(r, n, 15, 21); }, 4, 2},
+    {"head_20x20", [](std::mt19937& r, int64_t n) { return head_model(r, n, 20, 20); }, 3, 2},
+    {"head_12x20", [](std::mt19937& r, int64_t n) { return head_model(r, n, 12, 20); }, 3, 2},
 };
 
 class CudaIgemmTest : public ::testing::TestWithParam<std::tuple<int, int>> {
@@ -151,6 +154,33 @@ TEST_P(CudaIgemmTest, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Igemm, CudaIgemmTest,
+                         ::testing::Combine(::testing::Range(0,
+                                                             static_cast<int>(std::size(kCases))),
+                                            ::testing::Values(1, 3)),
+                         [](const ::testing::TestParamInfo<std::tuple<int, int>>& info) {
+                           return std::string(kCases[std::get<0>(info.param)].name) + "_b" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
+
+// The 3x3 halo kernel (FUNGEN_CUDA_TILE3=1, conv_tile3.cuh) on the same models, every other conv
+// on cuDNN (FUNGEN_CUDA_IGEMM=0): stride 1 and 2, residual, Concat slices, NCHW for a Reshape.
+class CudaTile3Test : public CudaIgemmTest {};
+
+TEST_P(CudaTile3Test, MatchesReference) {
+  const Case& c = kCases[std::get<0>(GetParam())];
+  const int64_t batch = std::get<1>(GetParam());
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "0");
+  ScopedEnv tile3("FUNGEN_CUDA_TILE3", "1");
+  const uint32_t seed = test_seed();
+  std::mt19937 rng(seed);
+  const int before = cuda::tile3_convs_lowered(), igemm_before = cuda::igemm_convs_lowered();
+  expect_cuda_matches_reference(c.model(rng, batch), "fp16", rng, 3, c.name, seed, true);
+  EXPECT_GE(cuda::tile3_convs_lowered() - before, c.tile3_convs)
+      << c.name << ": fewer 3x3 convolutions than expected took the tile3 kernel";
+  EXPECT_EQ(cuda::igemm_convs_lowered() - igemm_before, 0) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Tile3, CudaTile3Test,
                          ::testing::Combine(::testing::Range(0,
                                                              static_cast<int>(std::size(kCases))),
                                             ::testing::Values(1, 3)),

@@ -24,133 +24,15 @@
 #include <vector>
 
 #include "backends/cuda/conv_igemm.cuh"
+#include "cuda_conv_kernel_check.h"
 #include "op_test_util.h"
 #include "runtime/backend.h"
 
 namespace fungen::test {
 namespace {
 
-constexpr uint16_t kSentinel = 0x7E01;  // a NaN in fp16
-
-uint16_t to_half(float v) {
-  const __half_raw r = __float2half_rn(v);
-  return r.x;
-}
-float from_half(uint16_t bits) {
-  __half_raw r;
-  r.x = bits;
-  return __half2float(__half(r));
-}
-
-// Device buffer freed at scope exit.
-struct DeviceBuf {
-  void* p = nullptr;
-  explicit DeviceBuf(size_t bytes) {
-    if (cudaMalloc(&p, bytes) != cudaSuccess) p = nullptr;
-  }
-  ~DeviceBuf() {
-    if (p) cudaFree(p);
-  }
-  DeviceBuf(const DeviceBuf&) = delete;
-  DeviceBuf& operator=(const DeviceBuf&) = delete;
-};
-
-struct Problem {
-  cuda::IgemmDesc d;
-  bool bias = true, residual = true;
-  int64_t offset = 0;  // NHWC: channel offset of the slice in a row of d.out_ld
-};
-
-void check(const Problem& pr, std::mt19937& rng, const std::string& label) {
-  const cuda::IgemmDesc& d = pr.d;
-  ASSERT_TRUE(cuda::igemm_supports(d)) << label;
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  const int64_t m = static_cast<int64_t>(d.n) * d.oh * d.ow;
-  std::vector<uint16_t> x(static_cast<size_t>(d.n) * d.h * d.w * d.cin);
-  for (auto& v : x) v = to_half(u(rng));
-  const float ws = std::sqrt(3.0f / static_cast<float>(d.cin * d.kh * d.kw));
-  std::vector<float> w(static_cast<size_t>(d.cout) * d.cin * d.kh * d.kw);
-  for (auto& v : w) v = from_half(to_half(u(rng) * ws));  // the kernel sees fp16 weights
-  std::vector<float> bias(static_cast<size_t>(d.cout));
-  for (auto& v : bias) v = u(rng);
-  std::vector<uint16_t> z(static_cast<size_t>(m) * d.cout);
-  for (auto& v : z) v = to_half(u(rng));
-  const std::vector<uint16_t> packed = cuda::pack_igemm_weights(w.data(), d);
-  const size_t out_elems = d.nchw_out ? static_cast<size_t>(m) * d.cout
-                                      : static_cast<size_t>(m) * static_cast<size_t>(d.out_ld);
-
-  DeviceBuf dx(x.size() * 2), dw(packed.size() * 2), db(bias.size() * 4), dz(z.size() * 2),
-      dout(out_elems * 2);
-  ASSERT_TRUE(dx.p && dw.p && db.p && dz.p && dout.p) << "cudaMalloc failed";
-  std::vector<uint16_t> out(out_elems, kSentinel);
-  ASSERT_EQ(cudaMemcpy(dx.p, x.data(), x.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
-  ASSERT_EQ(cudaMemcpy(dw.p, packed.data(), packed.size() * 2, cudaMemcpyHostToDevice),
-            cudaSuccess);
-  ASSERT_EQ(cudaMemcpy(db.p, bias.data(), bias.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
-  ASSERT_EQ(cudaMemcpy(dz.p, z.data(), z.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
-  ASSERT_EQ(cudaMemcpy(dout.p, out.data(), out_elems * 2, cudaMemcpyHostToDevice), cudaSuccess);
-  void* dst = static_cast<uint16_t*>(dout.p) + pr.offset;
-  ASSERT_EQ(cuda::launch_conv_igemm(d, dx.p, dw.p, pr.bias ? static_cast<float*>(db.p) : nullptr,
-                                    pr.residual ? dz.p : nullptr, dst, nullptr),
-            cudaSuccess)
-      << label;
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess) << label;
-  ASSERT_EQ(cudaMemcpy(out.data(), dout.p, out_elems * 2, cudaMemcpyDeviceToHost), cudaSuccess);
-
-  double err2 = 0, ref2 = 0;
-  int64_t bad_sentinel = 0, nonfinite = 0;
-  std::vector<bool> written(out_elems, false);
-  for (int64_t p = 0; p < m; ++p) {
-    const int64_t img = p / (d.oh * d.ow), pix = p % (d.oh * d.ow);
-    const int64_t oy = pix / d.ow, ox = pix % d.ow;
-    for (int co = 0; co < d.cout; ++co) {
-      double acc = 0;
-      for (int r = 0; r < d.kh; ++r) {
-        const int64_t iy = oy * d.sh - d.ph + r;
-        if (iy < 0 || iy >= d.h) continue;
-        for (int s = 0; s < d.kw; ++s) {
-          const int64_t ix = ox * d.sw - d.pw + s;
-          if (ix < 0 || ix >= d.w) continue;
-          const uint16_t* xr = &x[static_cast<size_t>(((img * d.h + iy) * d.w + ix) * d.cin)];
-          for (int c = 0; c < d.cin; ++c)
-            acc += static_cast<double>(from_half(xr[c])) *
-                   w[((static_cast<size_t>(co) * d.cin + c) * d.kh + r) * d.kw + s];
-        }
-      }
-      if (pr.bias) acc += bias[static_cast<size_t>(co)];
-      if (d.silu) acc = acc / (1.0 + std::exp(-acc));
-      if (pr.residual) acc += from_half(z[static_cast<size_t>(p * d.cout + co)]);
-      const size_t at = d.nchw_out ? static_cast<size_t>((img * d.cout + co) * d.oh * d.ow + pix)
-                                   : static_cast<size_t>(p * d.out_ld + pr.offset + co);
-      written[at] = true;
-      const double got = from_half(out[at]);
-      if (!std::isfinite(got)) ++nonfinite;
-      err2 += (got - acc) * (got - acc);
-      ref2 += acc * acc;
-    }
-  }
-  for (size_t i = 0; i < out_elems; ++i)
-    if (!written[i] && out[i] != kSentinel) ++bad_sentinel;
-  EXPECT_EQ(nonfinite, 0) << label << ": outputs not written or not finite";
-  EXPECT_EQ(bad_sentinel, 0) << label << ": bytes outside the output slice were written";
-  EXPECT_LE(std::sqrt(err2 / std::max(ref2, 1e-30)), 1e-2) << label;
-}
-
-cuda::IgemmDesc desc(int n, int cin, int h, int w, int cout, int k, int stride) {
-  cuda::IgemmDesc d;
-  d.n = n;
-  d.cin = cin;
-  d.h = h;
-  d.w = w;
-  d.cout = cout;
-  d.kh = d.kw = k;
-  d.sh = d.sw = stride;
-  d.ph = d.pw = k / 2;
-  d.oh = (h + 2 * d.ph - k) / stride + 1;
-  d.ow = (w + 2 * d.pw - k) / stride + 1;
-  d.out_ld = cout;
-  return d;
-}
+const ConvKernelUnderTest kIgemm{cuda::pack_igemm_weights, cuda::launch_conv_igemm,
+                                 cuda::igemm_supports};
 
 class CudaIgemmKernel : public ::testing::TestWithParam<std::tuple<int, int>> {
  protected:
@@ -168,7 +50,7 @@ TEST_P(CudaIgemmKernel, MatchesHostConvolution) {
       "tile " + std::to_string(tm) + "x" + std::to_string(tn) + " seed " + std::to_string(seed);
   const bool exact = tn == 48 || tn == 80 || tn == 96;  // C_out must be a multiple of tile_n
   if (exact) {
-    cuda::IgemmDesc d = desc(1, 16, 8, 8, tn + 16, 1, 1);
+    cuda::IgemmDesc d = conv_desc(1, 16, 8, 8, tn + 16, 1, 1);
     d.tile_m = tm;
     d.tile_n = tn;
     EXPECT_FALSE(cuda::igemm_tile_fits(d)) << tile << ": C_out " << d.cout;
@@ -176,33 +58,33 @@ TEST_P(CudaIgemmKernel, MatchesHostConvolution) {
     EXPECT_TRUE(cuda::igemm_tile_fits(d)) << tile << ": C_out " << d.cout;
   }
   {
-    Problem p;  // 3x3 s1 into a slice, bias + SiLU + residual
-    p.d = desc(2, 24, 13, 11, exact ? 2 * tn : 2 * tn - 8, 3, 1);
+    ConvProblem p;  // 3x3 s1 into a slice, bias + SiLU + residual
+    p.d = conv_desc(2, 24, 13, 11, exact ? 2 * tn : 2 * tn - 8, 3, 1);
     p.d.silu = true;
     p.d.out_ld = p.d.cout + 16;
     p.offset = 8;
     p.d.tile_m = tm;
     p.d.tile_n = tn;
-    check(p, rng, "3x3s1 slice " + tile);
+    check_conv_kernel(p, rng, "3x3s1 slice " + tile, kIgemm);
   }
   {
-    Problem p;  // 3x3 s2, NCHW out, no bias / SiLU / residual
-    p.d = desc(3, 16, 17, 9, exact ? tn : tn + 8, 3, 2);
+    ConvProblem p;  // 3x3 s2, NCHW out, no bias / SiLU / residual
+    p.d = conv_desc(3, 16, 17, 9, exact ? tn : tn + 8, 3, 2);
     p.d.nchw_out = true;
     p.bias = false;
     p.residual = false;
     p.d.tile_m = tm;
     p.d.tile_n = tn;
-    check(p, rng, "3x3s2 nchw " + tile);
+    check_conv_kernel(p, rng, "3x3s2 nchw " + tile, kIgemm);
   }
   {
-    Problem p;  // 1x1 over 40 channels, bias + SiLU, packed output
-    p.d = desc(1, 40, 19, 23, tn, 1, 1);
+    ConvProblem p;  // 1x1 over 40 channels, bias + SiLU, packed output
+    p.d = conv_desc(1, 40, 19, 23, tn, 1, 1);
     p.d.silu = true;
     p.residual = false;
     p.d.tile_m = tm;
     p.d.tile_n = tn;
-    check(p, rng, "1x1 " + tile);
+    check_conv_kernel(p, rng, "1x1 " + tile, kIgemm);
   }
 }
 
