@@ -95,7 +95,7 @@ inline void check_conv_kernel(const ConvProblem& pr, std::mt19937& rng, const st
   ASSERT_EQ(cudaMemcpy(dout.p, out.data(), out_elems * 2, cudaMemcpyHostToDevice), cudaSuccess);
   void* dst = static_cast<uint16_t*>(dout.p) + pr.offset;
   ASSERT_EQ(k.launch(d, dx.p, dw.p, pr.bias ? static_cast<float*>(db.p) : nullptr,
-                                    pr.residual ? dz.p : nullptr, dst, nullptr),
+                     pr.residual ? dz.p : nullptr, dst, nullptr),
             cudaSuccess)
       << label;
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess) << label;

@@ -58,6 +58,14 @@ struct Cfg {
   static constexpr int kStages = kStageBytes * 3 <= 96 * 1024 ? 3 : 2;
   static constexpr int kLdc = BN + 8;  // staged output tile row (halves)
   static constexpr int kStagingBytes = kBM * kLdc * 2;
+  // CTAs per SM the registers must allow (65536 / (128 * regs)): memory-bound small tiles want
+  // many in flight; 64-wide tiles keep their 128 accumulators per thread unspilled.
+  static constexpr int kMinBlocks = kMI == 1 ? (BN == 16   ? 8
+                                                : BN == 32 ? 6
+                                                           : 3)
+                                             : (BN == 16   ? 6
+                                                : BN == 32 ? 4
+                                                           : 2);
   static_assert(S == 1 || S == 2);
   static_assert(TW % 8 == 0 && kWM % 16 == 0 && BN % 16 == 0 && BN <= kTile3PadN);
   static_assert(kStages * kStageBytes <= 200 * 1024 && kStagingBytes <= 48 * 1024);
@@ -83,7 +91,8 @@ __device__ __forceinline__ constexpr int tap_col_offset(int s) {
 }
 
 template <int S, int TH, int TW, int BN>
-__global__ void __launch_bounds__(128) tile3_kernel(const Params p) {
+__global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
+    tile3_kernel(const Params p) {
   using C = Cfg<S, TH, TW, BN>;
   extern __shared__ __align__(128) unsigned char smem[];
   const IgemmDesc& d = p.d;
