@@ -68,7 +68,7 @@ struct Cfg {
                                                            : 2);
   static_assert(S == 1 || S == 2);
   static_assert(TW % 8 == 0 && kWM % 16 == 0 && BN % 16 == 0 && BN <= kTile3PadN);
-  static_assert(kStages * kStageBytes <= 200 * 1024 && kStagingBytes <= 48 * 1024);
+  static_assert(kStages * kStageBytes <= 99 * 1024 && kStagingBytes <= 48 * 1024);  // sm_86..120
 };
 
 // Halo column (0 .. HW-1, input column minus the tile's first) stored at halo position p.
