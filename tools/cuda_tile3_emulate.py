@@ -57,30 +57,42 @@ def check_phases(addrs):
         assert len(groups) == 8, f"ldmatrix bank conflict: {addrs[8 * j:8 * j + 8]}"
 
 
-def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset):
+def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta):
     c = cfg(S, TH, TW, BN)
     BM, WM, HW, MI, NI, stages = c['BM'], c['WM'], c['HW'], c['MI'], c['NI'], c['stages']
     n_tiles = (d['cout'] + BN - 1) // BN
     tiles_x, tiles_y = (d['ow'] + TW - 1) // TW, (d['oh'] + TH - 1) // TH
+    tiles = d['n'] * tiles_y * tiles_x * n_tiles
+    blocks = (tiles + per_cta - 1) // per_cta
     xf, written_out = x.reshape(-1), set()
-    for blk in range(d['n'] * tiles_y * tiles_x * n_tiles):
-        b = blk
-        nt = b % n_tiles; b //= n_tiles
-        tx = b % tiles_x; b //= tiles_x
-        ty, img = b % tiles_y, b // tiles_y
-        oy0, ox0, n0 = ty * TH, tx * TW, nt * BN
-        iy0, ix0 = oy0 * S - d['ph'], ox0 * S - d['pw']
-        ximg = img * d['h'] * d['w'] * d['cin']
-        smem = np.full(stages * c['stage_bytes'] // 2, np.nan)
-        gen = np.full(stages * c['stage_bytes'] // 2, -1)  # chunk that wrote the slot
+    ohw = d['oh'] * d['ow']
 
-        def cp(dst, vals, kc):
+    def tile_of(t):
+        nt = t % n_tiles; t //= n_tiles
+        tx = t % tiles_x; t //= tiles_x
+        return nt * BN, (t % tiles_y) * TH, tx * TW, t // tiles_y  # n0, oy0, ox0, img
+
+    seen_tiles = set()
+    for first in range(blocks):  # blockIdx.x; gridDim.x = blocks
+        stride = blocks
+        cnt = (tiles - first + stride - 1) // stride
+        my_tiles = cnt if cnt < per_cta else per_cta
+        assert my_tiles >= 1
+        steps = my_tiles * chunks
+        smem = np.full(stages * c['stage_bytes'] // 2, np.nan)
+        gen = np.full(stages * c['stage_bytes'] // 2, -1)  # step that wrote the slot
+
+        def cp(dst, vals, step):
             assert dst % 16 == 0
             i = dst // 2
-            assert (gen[i:i + 8] != kc).all(), "slot written twice in one chunk"
-            smem[i:i + 8] = vals; gen[i:i + 8] = kc
+            assert (gen[i:i + 8] != step).all(), "slot written twice in one step"
+            smem[i:i + 8] = vals; gen[i:i + 8] = step
 
-        def load(stage, kc):
+        def load(stage, step):
+            ti = step // chunks; kc = step - ti * chunks
+            n0, oy0, ox0, img = tile_of(first + ti * stride)
+            iy0, ix0 = oy0 * S - d['ph'], ox0 * S - d['pw']
+            ximg = img * d['h'] * d['w'] * d['cin']
             sh = stage * c['stage_bytes']
             for tid in range(T):
                 for i in range(tid, c['halo_rows'] * 2, T):
@@ -96,28 +108,28 @@ def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset):
                     else:
                         vals = np.zeros(8)
                     assert swz32(hp, ch) + 16 <= c['halo_bytes']
-                    cp(sh + swz32(hp, ch), vals, kc)
+                    cp(sh + swz32(hp, ch), vals, step)
                 sb = sh + c['halo_bytes']
                 for i in range(tid, 9 * BN * 2, T):
                     row, ch = i >> 1, i & 1
-                    t, n = row // BN, row - (row // BN) * BN
-                    off = ((kc * 9 + t) * cpad + n0 + n) * KC + ch * 8
+                    tap, n = row // BN, row - (row // BN) * BN
+                    off = ((kc * 9 + tap) * cpad + n0 + n) * KC + ch * 8
                     assert off + 8 <= wpk.size
-                    cp(sb + swz32(row, ch), wpk[off:off + 8], kc)
+                    cp(sb + swz32(row, ch), wpk[off:off + 8], step)
 
         acc = np.zeros((4, MI, NI, 32, 4))
 
-        def ldm(addrs, kc):
+        def ldm(addrs, step):
             check_phases(addrs)
             r = np.zeros((32, 4, 2))
             for j in range(4):
                 for lane in range(32):
                     a = addrs[8 * j + lane // 4] // 2 + 2 * (lane % 4)
-                    assert (gen[a:a + 2] == kc).all(), "read of a slot this chunk did not write"
+                    assert (gen[a:a + 2] == step).all(), "read of a slot this step did not write"
                     r[lane, j] = smem[a:a + 2]
             return r
 
-        def compute(stage, kc):
+        def compute(stage, step):
             sa = stage * c['stage_bytes']; sb = sa + c['halo_bytes']
             for warp in range(4):
                 abase = []
@@ -135,67 +147,77 @@ def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset):
                         for mi in range(MI):
                             rows = [abase[mi][l] + shift for l in range(32)]
                             assert max(rows) < c['halo_rows']
-                            A.append(ldm([sa + swz32(rows[l], l >> 4) for l in range(32)], kc))
+                            A.append(ldm([sa + swz32(rows[l], l >> 4) for l in range(32)], step))
                         B = [None] * NI
                         for nj in range(NI // 2):
                             t = ldm([sb + swz32((r * 3 + s) * BN + nj * 16 + (l & 7) + ((l >> 4) << 3),
-                                                (l >> 3) & 1) for l in range(32)], kc)
+                                                (l >> 3) & 1) for l in range(32)], step)
                             B[2 * nj] = t[:, 0:2]; B[2 * nj + 1] = t[:, 2:4]
                         for mi in range(MI):
                             for ni in range(NI):
                                 mma(acc[warp, mi, ni], A[mi], B[ni])
 
         for s_ in range(stages - 1):
-            if s_ < chunks: load(s_, s_)
-        for kc in range(chunks):
-            nxt = kc + stages - 1
-            if nxt < chunks:
-                assert nxt % stages != kc % stages
+            if s_ < steps: load(s_, s_)
+        kc = ti = 0
+        for step in range(steps):
+            nxt = step + stages - 1
+            if nxt < steps:
+                assert nxt % stages != step % stages
                 load(nxt % stages, nxt)
-            compute(kc % stages, kc)
-        # epilogue 1 (conv_mma.cuh stage_accumulators), rows warp * WM + ..., columns 0..BN-1
-        tile = np.full((BM, BN), np.nan)
-        for warp in range(4):
-            for lane in range(32):
-                g, t4 = lane >> 2, lane & 3
-                for ni in range(NI):
-                    cl = ni * 8 + t4 * 2; cc = n0 + cl
-                    bb = (bias[cc], bias[cc + 1]) if bias is not None and cc < d['cout'] else (0.0, 0.0)
-                    for mi in range(MI):
-                        for hf in range(2):
-                            r = warp * WM + mi * 16 + g + hf * 8
-                            for q in range(2):
-                                v = acc[warp, mi, ni, lane, hf * 2 + q] + bb[q]
-                                if d['silu']: v = v / (1 + np.exp(-v))
-                                assert np.isnan(tile[r, cl + q]), "staged twice"
-                                tile[r, cl + q] = v
-        assert not np.isnan(tile).any()
-        # epilogue 2 (store_tile) with the kernel's pixel(r)
-        ohw = d['oh'] * d['ow']
+            compute(step % stages, step)
+            kc += 1
+            if kc < chunks: continue
+            kc = 0
+            n0, oy0, ox0, img = tile_of(first + ti * stride)
+            assert (first + ti * stride) not in seen_tiles
+            seen_tiles.add(first + ti * stride)
+            ti += 1
+            # epilogue 1 (conv_mma.cuh stage_accumulators), rows warp * WM + ..., columns 0..BN-1
+            tile = np.full((BM, BN), np.nan)
+            for warp in range(4):
+                for lane in range(32):
+                    g, t4 = lane >> 2, lane & 3
+                    for ni in range(NI):
+                        cl = ni * 8 + t4 * 2; cc = n0 + cl
+                        bb = (bias[cc], bias[cc + 1]) if bias is not None and cc < d['cout'] else (0.0, 0.0)
+                        for mi in range(MI):
+                            for hf in range(2):
+                                r = warp * WM + mi * 16 + g + hf * 8
+                                for q in range(2):
+                                    v = acc[warp, mi, ni, lane, hf * 2 + q] + bb[q]
+                                    if d['silu']: v = v / (1 + np.exp(-v))
+                                    assert np.isnan(tile[r, cl + q]), "staged twice"
+                                    tile[r, cl + q] = v
+            assert not np.isnan(tile).any()
+            acc[:] = 0.0
 
-        def pixel(r):
-            oy, ox = oy0 + r // TW, ox0 + r % TW
-            return img * ohw + oy * d['ow'] + ox if oy < d['oh'] and ox < d['ow'] else -1
-        for r in range(BM):
-            m = pixel(r)
-            if m < 0: continue
-            for cl in range(BN):
-                cc = n0 + cl
-                if cc >= d['cout']: continue
-                v = tile[r, cl] + (z.reshape(-1)[m * d['cout'] + cc] if z is not None else 0.0)
-                if d['nchw']:
-                    im, pix = m // ohw, m % ohw
-                    at = (im * d['cout'] + cc) * ohw + pix
-                else:
-                    at = m * d['ld'] + offset + cc
-                assert at not in written_out, "written twice"
-                written_out.add(at)
-                out[at] = v
+            # epilogue 2 (store_tile) with the kernel's pixel(r)
+            def pixel(r):
+                oy, ox = oy0 + r // TW, ox0 + r % TW
+                return img * ohw + oy * d['ow'] + ox if oy < d['oh'] and ox < d['ow'] else -1
+            for r in range(BM):
+                m = pixel(r)
+                if m < 0: continue
+                for cl in range(BN):
+                    cc = n0 + cl
+                    if cc >= d['cout']: continue
+                    v = tile[r, cl] + (z.reshape(-1)[m * d['cout'] + cc] if z is not None else 0.0)
+                    if d['nchw']:
+                        im, pix = m // ohw, m % ohw
+                        at = (im * d['cout'] + cc) * ohw + pix
+                    else:
+                        at = m * d['ld'] + offset + cc
+                    assert at not in written_out, "written twice"
+                    written_out.add(at)
+                    out[at] = v
+        assert kc == 0 and ti == my_tiles
+    assert len(seen_tiles) == tiles
     return written_out
 
 
 def test(n, cin, h, w, cout, S, tile, silu=True, use_bias=True, use_z=False, nchw=False, ld_extra=0,
-         offset=0):
+         offset=0, per_cta=1):
     TH, TW, BN = tile
     oh, ow = (h - 1) // S + 1, (w - 1) // S + 1
     ld = cout + ld_extra
@@ -208,7 +230,7 @@ def test(n, cin, h, w, cout, S, tile, silu=True, use_bias=True, use_z=False, nch
     wpk, chunks, cpad = pack(wt, cin, cout)
     size = n * oh * ow * (cout if nchw else ld)
     out = np.full(size, np.nan)
-    written = run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset)
+    written = run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta)
     xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
     ref = np.zeros((n, oh, ow, cout))
     for r in range(3):
@@ -230,7 +252,8 @@ def test(n, cin, h, w, cout, S, tile, silu=True, use_bias=True, use_z=False, nch
     err = np.abs(out[idx] - expect[idx]).max()
     ok = ok and err < 1e-9
     print(f"n{n} cin{cin} {h}x{w} cout{cout} s{S} tile {TH}x{TW}x{BN}"
-          f"{' nchw' if nchw else ''}{' ld+' + str(ld_extra) if ld_extra else ''}: "
+          f"{' nchw' if nchw else ''}{' ld+' + str(ld_extra) if ld_extra else ''}"
+          f"{' per_cta ' + str(per_cta) if per_cta > 1 else ''}: "
           f"max err {err:.2e}", "OK" if ok else "FAIL")
     return ok
 
@@ -244,6 +267,10 @@ def main():
     ok &= test(3, 16, 7, 9, 80, 1, (8, 8, 64), nchw=True, silu=False)   # C_out 80 on 64-wide tiles
     ok &= test(1, 64, 10, 12, 32, 2, (8, 16, 32), use_z=True, ld_extra=8)  # 4 chunks > 3 stages
     ok &= test(1, 48, 9, 17, 16, 1, (8, 16, 16))                        # 3 chunks
+    # Several tiles per CTA (the pipeline runs across tiles), uneven last CTAs.
+    ok &= test(2, 16, 19, 21, 24, 1, (8, 8, 16), use_z=True, per_cta=4)  # 1 chunk, 30 tiles x 2 N
+    ok &= test(1, 32, 17, 35, 32, 2, (8, 16, 32), nchw=True, per_cta=2)  # 2 chunks, stride 2
+    ok &= test(1, 40, 9, 9, 16, 1, (8, 8, 16), ld_extra=8, offset=8, per_cta=3)  # 3 chunks
     print("ALL OK" if ok else "SOME FAILED")
     return ok
 

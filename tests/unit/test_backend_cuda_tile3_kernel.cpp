@@ -8,7 +8,9 @@
 //  - stride 1, C_in 48 (3 chunks), 20 x 20, batch 1;
 //  - stride 2, C_in 64 (4 chunks: more than the pipeline's stages) with a residual, 21 x 35, C_in 8
 //    (a single half chunk) on an 8 x 8 map.
-// Also what the kernel refuses (1x1, pad 0, stride 3, tiles it lacks).
+// Each with the kernel's own tiles-per-CTA pick (1 on these grids) and with 3 tiles per CTA (its
+// pipeline running across tiles, uneven last CTAs). Also what the kernel refuses (1x1, pad 0,
+// stride 3, tiles it lacks, more than 16 tiles per CTA).
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
@@ -25,8 +27,15 @@
 namespace fungen::test {
 namespace {
 
-const ConvKernelUnderTest kTile3{cuda::pack_tile3_weights, cuda::launch_conv_tile3,
-                                 cuda::tile3_supports};
+// The kernel with `per_cta` tiles per CTA (0: its own pick, 1 on these small grids).
+ConvKernelUnderTest tile3_kernel(int per_cta) {
+  return {cuda::pack_tile3_weights,
+          [per_cta](const cuda::IgemmDesc& d, const void* x, const void* w, const float* b,
+                    const void* z, void* out, cudaStream_t s) {
+            return cuda::launch_conv_tile3(d, x, w, b, z, out, s, per_cta);
+          },
+          cuda::tile3_supports};
+}
 
 class CudaTile3Kernel : public ::testing::TestWithParam<std::tuple<int, int>> {
  protected:
@@ -55,52 +64,59 @@ TEST(CudaTile3, RefusesWhatItDoesNotTake) {
   EXPECT_FALSE(cuda::tile3_tile_fits(d));
   EXPECT_EQ(cuda::launch_conv_tile3(d, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr),
             cudaErrorInvalidValue);
+  d.tile_m = 128;
+  EXPECT_EQ(cuda::launch_conv_tile3(d, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 17),
+            cudaErrorInvalidValue);
 }
 
 TEST_P(CudaTile3Kernel, MatchesHostConvolution) {
   const int tm = std::get<0>(GetParam()), tn = std::get<1>(GetParam());
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
-  const std::string tile =
-      "tile " + std::to_string(tm) + "x" + std::to_string(tn) + " seed " + std::to_string(seed);
-  auto with_tile = [&](cuda::IgemmDesc d) {
-    d.tile_m = tm;
-    d.tile_n = tn;
-    return d;
-  };
-  {
-    ConvProblem p;  // stride 1 into a slice, bias + SiLU + residual
-    p.d = with_tile(conv_desc(2, 24, 13, 19, 2 * tn - 8, 3, 1));
-    p.d.silu = true;
-    p.d.out_ld = p.d.cout + 16;
-    p.offset = 8;
-    check_conv_kernel(p, rng, "s1 slice " + tile, kTile3);
-  }
-  {
-    ConvProblem p;  // stride 2, NCHW out, no bias / SiLU / residual
-    p.d = with_tile(conv_desc(3, 16, 17, 9, tn + 8, 3, 2));
-    p.d.nchw_out = true;
-    p.bias = false;
-    p.residual = false;
-    check_conv_kernel(p, rng, "s2 nchw " + tile, kTile3);
-  }
-  {
-    ConvProblem p;  // stride 1, 3 chunks, packed output
-    p.d = with_tile(conv_desc(1, 48, 20, 20, tn, 3, 1));
-    p.d.silu = true;
-    p.residual = false;
-    check_conv_kernel(p, rng, "s1 48ch " + tile, kTile3);
-  }
-  {
-    ConvProblem p;  // stride 2, 4 chunks, residual
-    p.d = with_tile(conv_desc(1, 64, 21, 35, 2 * tn, 3, 2));
-    p.d.silu = true;
-    check_conv_kernel(p, rng, "s2 64ch " + tile, kTile3);
-  }
-  {
-    ConvProblem p;  // C_in 8: one half chunk
-    p.d = with_tile(conv_desc(2, 8, 8, 8, tn, 3, 1));
-    check_conv_kernel(p, rng, "s1 8ch " + tile, kTile3);
+  // 3 tiles per CTA: the pipeline runs across tiles, the last CTAs get fewer.
+  for (int per_cta : {0, 3}) {
+    const ConvKernelUnderTest kTile3 = tile3_kernel(per_cta);
+    const std::string tile = "tile " + std::to_string(tm) + "x" + std::to_string(tn) + " per_cta " +
+                             std::to_string(per_cta) + " seed " + std::to_string(seed);
+    auto with_tile = [&](cuda::IgemmDesc d) {
+      d.tile_m = tm;
+      d.tile_n = tn;
+      return d;
+    };
+    {
+      ConvProblem p;  // stride 1 into a slice, bias + SiLU + residual
+      p.d = with_tile(conv_desc(2, 24, 13, 19, 2 * tn - 8, 3, 1));
+      p.d.silu = true;
+      p.d.out_ld = p.d.cout + 16;
+      p.offset = 8;
+      check_conv_kernel(p, rng, "s1 slice " + tile, kTile3);
+    }
+    {
+      ConvProblem p;  // stride 2, NCHW out, no bias / SiLU / residual
+      p.d = with_tile(conv_desc(3, 16, 17, 9, tn + 8, 3, 2));
+      p.d.nchw_out = true;
+      p.bias = false;
+      p.residual = false;
+      check_conv_kernel(p, rng, "s2 nchw " + tile, kTile3);
+    }
+    {
+      ConvProblem p;  // stride 1, 3 chunks, packed output
+      p.d = with_tile(conv_desc(1, 48, 20, 20, tn, 3, 1));
+      p.d.silu = true;
+      p.residual = false;
+      check_conv_kernel(p, rng, "s1 48ch " + tile, kTile3);
+    }
+    {
+      ConvProblem p;  // stride 2, 4 chunks, residual
+      p.d = with_tile(conv_desc(1, 64, 21, 35, 2 * tn, 3, 2));
+      p.d.silu = true;
+      check_conv_kernel(p, rng, "s2 64ch " + tile, kTile3);
+    }
+    {
+      ConvProblem p;  // C_in 8: one half chunk
+      p.d = with_tile(conv_desc(2, 8, 8, 8, tn, 3, 1));
+      check_conv_kernel(p, rng, "s1 8ch " + tile, kTile3);
+    }
   }
 }
 

@@ -57,8 +57,11 @@ std::vector<uint16_t> pack_tile3_weights(const float* oihw, const IgemmDesc& d);
 
 // Launches the kernel on `stream` (shared memory above 48 KiB is opted into first); returns the
 // first CUDA error (cudaErrorInvalidValue for a problem, tile or alignment it does not take).
+// tiles_per_cta: how many tiles each CTA computes in turn, its loads running ahead across them
+// (1..16); 0 picks: 4 / chunks for C_in <= 32 on grids of >= 4096 tiles, else 1.
 cudaError_t launch_conv_tile3(const IgemmDesc& d, const void* x, const void* w_packed,
-                              const float* bias, const void* z, void* out, cudaStream_t stream);
+                              const float* bias, const void* z, void* out, cudaStream_t stream,
+                              int tiles_per_cta = 0);
 
 // Convolutions lowered to this kernel since the process started (tests check it was taken).
 int tile3_convs_lowered();
