@@ -7,7 +7,8 @@
 //    halo's columns are stored even ones first, then odd ones, so that the 8 output pixels of one
 //    ldmatrix phase read 8 consecutive halo rows at every tap, as at stride 1;
 //  - the weights of the chunk: 9 taps x BN rows of 16 channels (32 bytes), from the packed
-//    layout [chunk][tap][cout_pad][16] (L2; the same for every CTA).
+//    layout [chunk][tap][cout_pad][16] (L2; the same for every CTA); loaded once per CTA when
+//    C_in <= 16 and its tiles share the N tile (w_resident).
 // Shared rows are 32 bytes, their two 16-byte halves swapped on rows with bit 2 set: any 8
 // consecutive rows hit the 8 distinct 16-byte bank groups (ldmatrix without conflicts).
 // Then per tap (r, s): A = the halo rows of the warp's pixels shifted by (r, s), B = the tap's
@@ -45,6 +46,7 @@ struct Params {
   int tiles;          // n * tiles_y * tiles_x * n_tiles
   int per_cta;        // tiles per CTA: CTA b takes tiles b, b + gridDim.x, ...
   int staging_bytes;  // offset of the staged output tile: 0 (over the stages) or past them
+  int w_resident;     // 1: one chunk and one N tile per CTA: weights loaded once (stage 0's)
 };
 
 // Fewest tiles for per_cta > 1 (~8 CTAs per SM of a 132-SM part, over several waves).
@@ -145,6 +147,7 @@ __global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
       const __half* src = ok ? ximg + (static_cast<int64_t>(iy) * d.w + ix) * d.cin + c : p.x;
       cp_async16_cg_zfill(sh + swz32(hp, ch), src, ok);
     }
+    if (p.w_resident && step > 0) return;  // the weights of step 0 (in stage 0) stay
     const uint32_t sb = sh + C::kHaloBytes;
     const __half* wk = p.w + static_cast<int64_t>(kc) * 9 * p.cout_pad * kKC;
     for (int i = tid; i < 9 * BN * 2; i += C::kThreads) {
@@ -177,7 +180,7 @@ __global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
 
   auto compute = [&](int stage) {
     const uint32_t sa = smem_addr(smem + stage * C::kStageBytes);
-    const uint32_t sb = sa + C::kHaloBytes;
+    const uint32_t sb = p.w_resident ? smem_addr(smem + C::kHaloBytes) : sa + C::kHaloBytes;
 #pragma unroll
     for (int r = 0; r < 3; ++r) {
 #pragma unroll
@@ -261,6 +264,9 @@ cudaError_t launch(Params p, cudaStream_t stream) {
   const int steps = p.chunks * p.per_cta;
   const int stages = steps < C::kStages ? steps : C::kStages;
   p.staging_bytes = p.per_cta > 1 ? stages * C::kStageBytes : 0;
+  // One chunk, and every tile of a CTA in the same N tile (tile b + i * blocks): the weights are
+  // loaded with the first step and read from stage 0 by all.
+  p.w_resident = p.chunks == 1 && (p.n_tiles == 1 || blocks % p.n_tiles == 0) ? 1 : 0;
   const int smem = p.per_cta > 1                                ? p.staging_bytes + C::kStagingBytes
                    : stages * C::kStageBytes > C::kStagingBytes ? stages * C::kStageBytes
                                                                 : C::kStagingBytes;
@@ -360,6 +366,7 @@ cudaError_t launch_conv_tile3(const IgemmDesc& d, const void* x, const void* w_p
            0,
            0,
            tiles_per_cta,
+           0,
            0};
   return d.sh == 1 ? launch_stride<1>(p, stream) : launch_stride<2>(p, stream);
 }
