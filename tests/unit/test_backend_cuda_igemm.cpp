@@ -189,6 +189,32 @@ INSTANTIATE_TEST_SUITE_P(Tile3, CudaTile3Test,
                                   std::to_string(std::get<1>(info.param));
                          });
 
+// Grids of >= 4096 tiles, where the kernel gives each CTA several tiles (4 with one 16-channel
+// chunk, its weights loaded once per CTA): 8 x 1367 x 23 maps (8x8 tiles: 8 * 171 * 3 = 4104),
+// 3x3 8 -> 16, then 16 -> 16 with a residual, then a stride-2 16 -> 32 (one tile per CTA).
+std::string many_tiles_model(std::mt19937& rng) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {8, 8, 1367, 23});
+  scaled_conv(b, rng, "x", "a", 8, 16, 3, 1, true, true);
+  scaled_conv(b, rng, "a", "b0", 16, 16, 3, 1, true, true);
+  b.node("Add", {"b0", "a"}, {"b"});
+  scaled_conv(b, rng, "b", "c", 16, 32, 3, 2, true, true);
+  b.output("b");
+  b.output("c");
+  return b.build();
+}
+
+TEST(CudaTile3, ManyTilesPerCta) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "0");
+  ScopedEnv tile3("FUNGEN_CUDA_TILE3", "1");
+  const uint32_t seed = test_seed();
+  std::mt19937 rng(seed);
+  const int before = cuda::tile3_convs_lowered();
+  expect_cuda_matches_reference(many_tiles_model(rng), "fp16", rng, 2, "many tiles", seed, true);
+  EXPECT_GE(cuda::tile3_convs_lowered() - before, 3);
+}
+
 // fp32 stays on cuDNN with the switch on (and still matches).
 TEST(CudaIgemm, Fp32LeftToCudnn) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
