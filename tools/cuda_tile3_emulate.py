@@ -67,6 +67,10 @@ def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta):
     tiles = d['n'] * tiles_y * tiles_x * n_tiles
     blocks = (tiles + per_cta - 1) // per_cta
     w_resident = chunks == 1 and (n_tiles == 1 or blocks % n_tiles == 0)
+    alloc = min(chunks * per_cta, stages)  # stages in the dynamic shared memory
+    stage_bytes = c['halo_bytes'] if w_resident else c['stage_bytes']
+    w_bytes = alloc * c['halo_bytes'] if w_resident else 0
+    used = alloc * stage_bytes + (9 * BN * ROWB if w_resident else 0)
     xf, written_out = x.reshape(-1), set()
     ohw = d['oh'] * d['ow']
 
@@ -82,11 +86,11 @@ def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta):
         my_tiles = cnt if cnt < per_cta else per_cta
         assert my_tiles >= 1
         steps = my_tiles * chunks
-        smem = np.full(stages * c['stage_bytes'] // 2, np.nan)
-        gen = np.full(stages * c['stage_bytes'] // 2, -1)  # step that wrote the slot
+        smem = np.full(used // 2, np.nan)
+        gen = np.full(used // 2, -1)  # step that wrote the slot
 
         def cp(dst, vals, step):
-            assert dst % 16 == 0
+            assert dst % 16 == 0 and dst + 16 <= used
             i = dst // 2
             assert (gen[i:i + 8] != step).all(), "slot written twice in one step"
             smem[i:i + 8] = vals; gen[i:i + 8] = step
@@ -96,7 +100,8 @@ def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta):
             n0, oy0, ox0, img = tile_of(first + ti * stride)
             iy0, ix0 = oy0 * S - d['ph'], ox0 * S - d['pw']
             ximg = img * d['h'] * d['w'] * d['cin']
-            sh = stage * c['stage_bytes']
+            assert stage < alloc
+            sh = stage * stage_bytes
             for tid in range(T):
                 for i in range(tid, c['halo_rows'] * 2, T):
                     hp, ch = i >> 1, i & 1
@@ -113,7 +118,7 @@ def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta):
                     assert swz32(hp, ch) + 16 <= c['halo_bytes']
                     cp(sh + swz32(hp, ch), vals, step)
                 if w_resident and step > 0: continue
-                sb = sh + c['halo_bytes']
+                sb = w_bytes if w_resident else sh + c['halo_bytes']
                 for i in range(tid, 9 * BN * 2, T):
                     row, ch = i >> 1, i & 1
                     tap, n = row // BN, row - (row // BN) * BN
@@ -134,8 +139,8 @@ def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta):
             return r
 
         def compute(stage, step):
-            sa = stage * c['stage_bytes']
-            sb = c['halo_bytes'] if w_resident else sa + c['halo_bytes']
+            sa = stage * stage_bytes
+            sb = w_bytes if w_resident else sa + c['halo_bytes']
             for warp in range(4):
                 abase = []
                 for mi in range(MI):

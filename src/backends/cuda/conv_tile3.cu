@@ -7,8 +7,8 @@
 //    halo's columns are stored even ones first, then odd ones, so that the 8 output pixels of one
 //    ldmatrix phase read 8 consecutive halo rows at every tap, as at stride 1;
 //  - the weights of the chunk: 9 taps x BN rows of 16 channels (32 bytes), from the packed
-//    layout [chunk][tap][cout_pad][16] (L2; the same for every CTA); loaded once per CTA when
-//    C_in <= 16 and its tiles share the N tile (w_resident).
+//    layout [chunk][tap][cout_pad][16] (L2; the same for every CTA); loaded once per CTA, after
+//    the halo stages, when C_in <= 16 and its tiles share the N tile (w_resident).
 // Shared rows are 32 bytes, their two 16-byte halves swapped on rows with bit 2 set: any 8
 // consecutive rows hit the 8 distinct 16-byte bank groups (ldmatrix without conflicts).
 // Then per tap (r, s): A = the halo rows of the warp's pixels shifted by (r, s), B = the tap's
@@ -46,7 +46,9 @@ struct Params {
   int tiles;          // n * tiles_y * tiles_x * n_tiles
   int per_cta;        // tiles per CTA: CTA b takes tiles b, b + gridDim.x, ...
   int staging_bytes;  // offset of the staged output tile: 0 (over the stages) or past them
-  int w_resident;     // 1: one chunk and one N tile per CTA: weights loaded once (stage 0's)
+  int w_resident;     // 1: one chunk and one N tile per CTA: the weights loaded once, at w_bytes
+  int stage_bytes;    // shared bytes per stage: the halo alone (w_resident) or halo + weights
+  int w_bytes;        // w_resident: offset of the weights, after the stages
 };
 
 // Fewest tiles for per_cta > 1 (~8 CTAs per SM of a 132-SM part, over several waves).
@@ -136,7 +138,7 @@ __global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
     const Tile t = tile_of(first + ti * stride);
     const int iy0 = t.oy0 * S - d.ph, ix0 = t.ox0 * S - d.pw;
     const __half* ximg = p.x + static_cast<int64_t>(t.img) * d.h * d.w * d.cin;
-    const uint32_t sh = smem_addr(smem + stage * C::kStageBytes);
+    const uint32_t sh = smem_addr(smem + stage * p.stage_bytes);
     const int c0 = kc * kKC;
     for (int i = tid; i < C::kHaloRows * 2; i += C::kThreads) {
       const int hp = i >> 1, ch = i & 1;
@@ -147,8 +149,8 @@ __global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
       const __half* src = ok ? ximg + (static_cast<int64_t>(iy) * d.w + ix) * d.cin + c : p.x;
       cp_async16_cg_zfill(sh + swz32(hp, ch), src, ok);
     }
-    if (p.w_resident && step > 0) return;  // the weights of step 0 (in stage 0) stay
-    const uint32_t sb = sh + C::kHaloBytes;
+    if (p.w_resident && step > 0) return;  // loaded with the first step, kept
+    const uint32_t sb = p.w_resident ? smem_addr(smem + p.w_bytes) : sh + C::kHaloBytes;
     const __half* wk = p.w + static_cast<int64_t>(kc) * 9 * p.cout_pad * kKC;
     for (int i = tid; i < 9 * BN * 2; i += C::kThreads) {
       const int row = i >> 1, ch = i & 1;  // row = tap * BN + n
@@ -179,8 +181,8 @@ __global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
       for (int q = 0; q < 4; ++q) acc[mi][ni][q] = 0.0f;
 
   auto compute = [&](int stage) {
-    const uint32_t sa = smem_addr(smem + stage * C::kStageBytes);
-    const uint32_t sb = p.w_resident ? smem_addr(smem + C::kHaloBytes) : sa + C::kHaloBytes;
+    const uint32_t sa = smem_addr(smem + stage * p.stage_bytes);
+    const uint32_t sb = p.w_resident ? smem_addr(smem + p.w_bytes) : sa + C::kHaloBytes;
 #pragma unroll
     for (int r = 0; r < 3; ++r) {
 #pragma unroll
@@ -263,13 +265,16 @@ cudaError_t launch(Params p, cudaStream_t stream) {
   const int64_t blocks = (tiles + p.per_cta - 1) / p.per_cta;
   const int steps = p.chunks * p.per_cta;
   const int stages = steps < C::kStages ? steps : C::kStages;
-  p.staging_bytes = p.per_cta > 1 ? stages * C::kStageBytes : 0;
   // One chunk, and every tile of a CTA in the same N tile (tile b + i * blocks): the weights are
-  // loaded with the first step and read from stage 0 by all.
+  // loaded with the first step into their own place after the halo stages and read by all.
   p.w_resident = p.chunks == 1 && (p.n_tiles == 1 || blocks % p.n_tiles == 0) ? 1 : 0;
-  const int smem = p.per_cta > 1                                ? p.staging_bytes + C::kStagingBytes
-                   : stages * C::kStageBytes > C::kStagingBytes ? stages * C::kStageBytes
-                                                                : C::kStagingBytes;
+  p.stage_bytes = p.w_resident ? C::kHaloBytes : C::kStageBytes;
+  p.w_bytes = p.w_resident ? stages * C::kHaloBytes : 0;
+  const int used = stages * p.stage_bytes + (p.w_resident ? C::kBBytes : 0);
+  p.staging_bytes = p.per_cta > 1 ? used : 0;
+  const int smem = p.per_cta > 1             ? used + C::kStagingBytes
+                   : used > C::kStagingBytes ? used
+                                             : C::kStagingBytes;
   if (smem > 48 * 1024) {
     // Opted in once per device (bit = ordinal), for the most this kernel ever asks, at its first
     // launch there: the plan-time timing or the eager first run, not inside a graph capture.
@@ -366,6 +371,8 @@ cudaError_t launch_conv_tile3(const IgemmDesc& d, const void* x, const void* w_p
            0,
            0,
            tiles_per_cta,
+           0,
+           0,
            0,
            0};
   return d.sh == 1 ? launch_stride<1>(p, stream) : launch_stride<2>(p, stream);
