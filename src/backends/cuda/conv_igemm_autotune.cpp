@@ -75,8 +75,9 @@ bool valid_tile3(IgemmDesc d, int tm, int tn) {
   return tile3_tile_fits(d);
 }
 
-// tile3: choose_tile3_tile's tile, the other tile_m, and when C_out is not a multiple of tile_n
-// the widest smaller tile_n dividing it (48 -> 16 beside 64).
+// tile3: choose_tile3_tile's tile, the other tile_m, and a narrower tile_n: the widest smaller
+// one dividing C_out when tile_n does not (48 -> 16 beside 64), else 32 beside 64 (half the
+// weights per stage: more CTAs per SM for the compute-bound 64+ channel convs).
 std::vector<std::pair<int, int>> tile3_candidates(IgemmDesc d, int sms) {
   choose_tile3_tile(d, sms);
   std::vector<std::pair<int, int>> c = {{d.tile_m, d.tile_n},
@@ -88,6 +89,8 @@ std::vector<std::pair<int, int>> tile3_candidates(IgemmDesc d, int sms) {
         break;
       }
     }
+  } else if (d.tile_n == 64) {
+    c.emplace_back(d.tile_m, 32);
   }
   return c;
 }
