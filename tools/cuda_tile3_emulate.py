@@ -5,7 +5,9 @@ over pack_tile3_weights' layout [chunk][tap][cout_pad][16] (loaded once per CTA 
 w_resident), the 32-byte row swizzle, the per-lane ldmatrix addresses at the 9 shifted taps,
 mma.m16n8k16 fragments (the PTX ISA layouts, shared with tools/cuda_igemm_emulate.py), the
 multistage schedule and the staged epilogue with its pixel(r) map (NHWC with a row stride and an
-offset, or NCHW; residual). Checks: every output element written once and equal to a direct
+offset, or NCHW; residual; the dual store out2). Strided input / residual (x_ld, z_ld: a Split
+piece read in its Concat slice): the rows around the piece hold NaN, so a read outside it fails
+the check. Checks: every output element written once and equal to a direct
 convolution (float64); every tile computed once; no shared read of a slot another step wrote;
 every ldmatrix phase (8 row addresses) hits 8 distinct 16-byte bank groups; loads stay inside x
 and the packed weights. Mirror kernel changes here first.
@@ -59,7 +61,8 @@ def check_phases(addrs):
         assert len(groups) == 8, f"ldmatrix bank conflict: {addrs[8 * j:8 * j + 8]}"
 
 
-def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta):
+def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta, out2=None, offset2=0):
+    # x, z: flat, from the kernel's pointer (the piece's first channel) on, rows of x_ld / z_ld.
     c = cfg(S, TH, TW, BN)
     BM, WM, HW, MI, NI, stages = c['BM'], c['WM'], c['HW'], c['MI'], c['NI'], c['stages']
     n_tiles = (d['cout'] + BN - 1) // BN
@@ -71,7 +74,8 @@ def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta):
     stage_bytes = c['halo_bytes'] if w_resident else c['stage_bytes']
     w_bytes = alloc * c['halo_bytes'] if w_resident else 0
     used = alloc * stage_bytes + (9 * BN * ROWB if w_resident else 0)
-    xf, written_out = x.reshape(-1), set()
+    xf, written_out, written_out2 = x.reshape(-1), set(), set()
+    zf = z.reshape(-1) if z is not None else None
     ohw = d['oh'] * d['ow']
 
     def tile_of(t):
@@ -99,7 +103,7 @@ def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta):
             ti = step // chunks; kc = step - ti * chunks
             n0, oy0, ox0, img = tile_of(first + ti * stride)
             iy0, ix0 = oy0 * S - d['ph'], ox0 * S - d['pw']
-            ximg = img * d['h'] * d['w'] * d['cin']
+            ximg = img * d['h'] * d['w'] * d['x_ld']
             assert stage < alloc
             sh = stage * stage_bytes
             for tid in range(T):
@@ -110,7 +114,7 @@ def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta):
                     iy, ix, cc = iy0 + hr, ix0 + col, kc * KC + ch * 8
                     ok = 0 <= iy < d['h'] and 0 <= ix < d['w'] and cc < d['cin']
                     if ok:
-                        off = ximg + (iy * d['w'] + ix) * d['cin'] + cc
+                        off = ximg + (iy * d['w'] + ix) * d['x_ld'] + cc
                         assert off + 8 <= xf.size
                         vals = xf[off:off + 8]
                     else:
@@ -213,7 +217,7 @@ def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta):
                 for cl in range(BN):
                     cc = n0 + cl
                     if cc >= d['cout']: continue
-                    v = tile[r, cl] + (z.reshape(-1)[m * d['cout'] + cc] if z is not None else 0.0)
+                    v = tile[r, cl] + (zf[m * d['z_ld'] + cc] if zf is not None else 0.0)
                     if d['nchw']:
                         im, pix = m // ohw, m % ohw
                         at = (im * d['cout'] + cc) * ohw + pix
@@ -222,18 +226,24 @@ def run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta):
                     assert at not in written_out, "written twice"
                     written_out.add(at)
                     out[at] = v
+                    if out2 is not None:  # dual store: NHWC only
+                        assert not d['nchw']
+                        at2 = m * d['out2_ld'] + offset2 + cc
+                        assert at2 not in written_out2, "written twice (out2)"
+                        written_out2.add(at2)
+                        out2[at2] = v
         assert kc == 0 and ti == my_tiles
     assert len(seen_tiles) == tiles
-    return written_out
+    return written_out, written_out2
 
 
 def test(n, cin, h, w, cout, S, tile, silu=True, use_bias=True, use_z=False, nchw=False, ld_extra=0,
-         offset=0, per_cta=1):
+         offset=0, per_cta=1, x_ld=0, x_off=0, z_ld=0, z_off=0, out2_ld=0, offset2=0):
     TH, TW, BN = tile
     oh, ow = (h - 1) // S + 1, (w - 1) // S + 1
     ld = cout + ld_extra
     d = dict(n=n, cin=cin, h=h, w=w, cout=cout, oh=oh, ow=ow, ph=1, pw=1, silu=silu, nchw=nchw,
-             ld=ld)
+             ld=ld, x_ld=x_ld or cin, z_ld=z_ld or cout, out2_ld=out2_ld)
     x = rng.standard_normal((n, h, w, cin))
     wt = rng.standard_normal((cout, cin, 3, 3))
     bias = rng.standard_normal(cout) if use_bias else None
@@ -241,7 +251,17 @@ def test(n, cin, h, w, cout, S, tile, silu=True, use_bias=True, use_z=False, nch
     wpk, chunks, cpad = pack(wt, cin, cout)
     size = n * oh * ow * (cout if nchw else ld)
     out = np.full(size, np.nan)
-    written = run(d, S, TH, TW, BN, x, wpk, chunks, cpad, bias, z, out, offset, per_cta)
+    # Strided: the values inside rows of x_ld / z_ld at x_off / z_off, NaN around them.
+    xs = np.full((n, h, w, d['x_ld']), np.nan)
+    xs[..., x_off:x_off + cin] = x
+    zs = None
+    if z is not None:
+        zs = np.full((n, oh, ow, d['z_ld']), np.nan)
+        zs[..., z_off:z_off + cout] = z
+        zs = zs.reshape(-1)[z_off:]
+    out2 = np.full(n * oh * ow * out2_ld, np.nan) if out2_ld else None
+    written, written2 = run(d, S, TH, TW, BN, xs.reshape(-1)[x_off:], wpk, chunks, cpad, bias, zs,
+                            out, offset, per_cta, out2, offset2)
     xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
     ref = np.zeros((n, oh, ow, cout))
     for r in range(3):
@@ -261,10 +281,19 @@ def test(n, cin, h, w, cout, S, tile, silu=True, use_bias=True, use_z=False, nch
         idx = np.nonzero(~np.isnan(expect))[0]
     ok = len(written) == idx.size and set(idx.tolist()) == written
     err = np.abs(out[idx] - expect[idx]).max()
+    if out2_ld:  # the same values at the second slice, nothing else written there
+        full2 = np.full((n * oh * ow, out2_ld), np.nan)
+        full2[:, offset2:offset2 + cout] = ref.reshape(-1, cout)
+        expect2 = full2.reshape(-1)
+        idx2 = np.nonzero(~np.isnan(expect2))[0]
+        ok = ok and len(written2) == idx2.size and set(idx2.tolist()) == written2
+        err = max(err, np.abs(out2[idx2] - expect2[idx2]).max())
     ok = ok and err < 1e-9
     print(f"n{n} cin{cin} {h}x{w} cout{cout} s{S} tile {TH}x{TW}x{BN}"
           f"{' nchw' if nchw else ''}{' ld+' + str(ld_extra) if ld_extra else ''}"
-          f"{' per_cta ' + str(per_cta) if per_cta > 1 else ''}: "
+          f"{' per_cta ' + str(per_cta) if per_cta > 1 else ''}"
+          f"{f' x_ld{x_ld}+{x_off}' if x_ld else ''}{f' z_ld{z_ld}+{z_off}' if z_ld else ''}"
+          f"{f' out2 ld{out2_ld}+{offset2}' if out2_ld else ''}: "
           f"max err {err:.2e}", "OK" if ok else "FAIL")
     return ok
 
@@ -284,6 +313,11 @@ def main():
     ok &= test(1, 8, 33, 20, 32, 2, (8, 8, 16), per_cta=3)               # resident, 2 N tiles
     ok &= test(1, 32, 17, 35, 32, 2, (8, 16, 32), nchw=True, per_cta=2)  # 2 chunks, stride 2
     ok &= test(1, 40, 9, 9, 16, 1, (8, 8, 16), ld_extra=8, offset=8, per_cta=3)  # 3 chunks
+    # Strided input / residual (Split pieces in their Concat slice) and the dual store.
+    ok &= test(1, 16, 9, 11, 16, 1, (8, 8, 16), use_z=True, x_ld=48, x_off=16, z_ld=48, z_off=16)
+    ok &= test(2, 24, 7, 13, 32, 2, (8, 16, 32), x_ld=40, x_off=8, out2_ld=48, offset2=16)
+    ok &= test(1, 16, 11, 19, 16, 1, (8, 16, 16), use_z=True, x_ld=32, x_off=16, z_ld=32, z_off=0,
+               ld_extra=16, offset=8, out2_ld=24, offset2=8, per_cta=3)
     print("ALL OK" if ok else "SOME FAILED")
     return ok
 

@@ -4,14 +4,15 @@
 
     conv_floor.py PROFILE.txt BATCH [--bw 3.0e12] [--kernel tile3|igemm]
 
-Reads the labels "name (tile3 3x3s1 16->16 @160x160 tile ..., residual ...)"; the input map is
+Reads the labels "name (tile3 3x3s1 16->16 @160x160 tile ..., residual ...)" (igemm, igemm
+persistent too; ", and into concat": the dual store's second write counted); the input map is
 taken as stride x the output map (pad 1, 3x3: exact for even sizes). Prints, per step, ms, floor
 ms and their ratio, largest ms first; then the sums.
 """
 import re
 import sys
 
-LINE = re.compile(r"^\s+([0-9.]+)\s+[0-9.]+%\s+(\S+) \((tile3|igemm) (\d)x(\d)s(\d) (\d+)->(\d+) "
+LINE = re.compile(r"^\s+([0-9.]+)\s+[0-9.]+%\s+(\S+) \((tile3|igemm)(?: persistent)? (\d)x(\d)s(\d) (\d+)->(\d+) "
                   r"@(\d+)x(\d+)(.*)\)$")
 
 
@@ -36,6 +37,8 @@ def main():
             out_px = batch * oh * ow
             nbytes = 2 * (out_px * s * s * cin + out_px * cout)
             if ", residual" in m.group(11):
+                nbytes += 2 * out_px * cout
+            if ", and into concat" in m.group(11):  # the dual store writes the output twice
                 nbytes += 2 * out_px * cout
             floor = nbytes / bw * 1e3
             rows.append((ms, floor, m.group(2), f"{m.group(3)} {m.group(4)}x{m.group(5)}s{s} "

@@ -10,8 +10,12 @@
 // Timing per batch: `model` = device time of the compiled run between the input upload and the
 // output download (CUDA events; a CUDA-graph replay from the second run on), `end-to-end` = wall
 // time of Engine::run with fp32 input and outputs in host memory (upload + compute + download).
-// Memory: fungen's own device allocations at their peak (arena, weights, workspace, staging) and
-// the device memory in use per cudaMemGetInfo (context and library handles included).
+// `call` = host wall time of one model-only call (device input already written: DeviceRun::enqueue
+// captured as a CUDA graph, one launch, then a stream sync), `pipelined` = 50 enqueues back to
+// back, one sync, per call: the two ways bench/gpu/torch_bench.py times PyTorch (per-call events
+// around a synced call, and back to back). Memory: fungen's own device allocations at their peak
+// (arena, weights, workspace, staging) and the device memory in use per cudaMemGetInfo (context and
+// library handles included).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -30,9 +34,11 @@
 #include <vector>
 
 #include "backends/cuda/cuda_run.h"
+#include "backends/cuda/graph_capture.h"
 #include "check_all.h"
 #include "fungen/engine.h"
 #include "model_weights.h"
+#include "runtime/device_run.h"
 
 namespace {
 
@@ -162,7 +168,8 @@ int main(int argc, char** argv) {
   std::printf(
       "\n| batch | model ms (median) | model img/s | end-to-end ms | e2e img/s | plan+first run s "
       "| "
-      "fungen device MiB (peak) | device used MiB |\n|---|---|---|---|---|---|---|---|\n");
+      "fungen device MiB (peak) | device used MiB | call ms | pipelined ms |\n"
+      "|---|---|---|---|---|---|---|---|---|---|\n");
   for (int64_t batch : batches) {
     auto gpu =
         Engine::load_from_memory(model_span, {.backend = "cuda", .precision = "fp16"}, model);
@@ -190,9 +197,38 @@ int main(int argc, char** argv) {
       if (!s.ok()) return 1;
     }
     double m = median(model_ms), w = median(wall_ms);
-    std::printf("| %lld | %.3f | %.0f | %.3f | %.0f | %.2f | %.0f | %.0f |\n",
+    double call = 0, piped = 0;
+    if (auto dr = fungen::device_run_of(*gpu, std::span(&x.shape(), 1)); dr.ok() && *dr) {
+      // enqueue() launches eagerly; a caller captures it (as the detector pipeline does).
+      auto stream = static_cast<cudaStream_t>((*dr)->device_stream());
+      auto exec = fungen::cuda::capture_graph(stream, [&] { return (*dr)->enqueue(); });
+      auto launch = [&] {
+        return exec.ok() ? cudaGraphLaunch(*exec, stream) == cudaSuccess : (*dr)->enqueue().ok();
+      };
+      std::vector<double> call_ms;
+      for (int it = 0; it < iterations + 3; ++it) {
+        auto a = std::chrono::steady_clock::now();
+        if (!launch() || cudaStreamSynchronize(stream) != cudaSuccess) return 1;
+        if (it >= 3)
+          call_ms.push_back(
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a)
+                  .count());
+      }
+      call = median(call_ms);
+      constexpr int kBackToBack = 50;
+      auto a = std::chrono::steady_clock::now();
+      for (int it = 0; it < kBackToBack; ++it)
+        if (!launch()) return 1;
+      if (cudaStreamSynchronize(stream) != cudaSuccess) return 1;
+      piped =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count() /
+          kBackToBack;
+      if (exec.ok()) cudaGraphExecDestroy(*exec);
+    }
+    std::printf("| %lld | %.3f | %.0f | %.3f | %.0f | %.2f | %.0f | %.0f | %.3f | %.3f |\n",
                 static_cast<long long>(batch), m, 1000.0 * batch / m, w, 1000.0 * batch / w, first,
-                fungen::cuda::device_bytes_peak() / 1048576.0, (device_used() - used0) / 1048576.0);
+                fungen::cuda::device_bytes_peak() / 1048576.0, (device_used() - used0) / 1048576.0,
+                call, piped);
     std::fflush(stdout);
   }
   if (failures) std::printf("\n%d correctness check(s) FAILED\n", failures);

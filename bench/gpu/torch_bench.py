@@ -2,7 +2,10 @@
 """PyTorch peers for bench/gpu: the same architecture built from the Ultralytics yaml (random
 weights; timing does not depend on them), BatchNorm folded, fp16, channels_last,
 cudnn.benchmark. Modes: eager, torch.compile default, torch.compile reduce-overhead (CUDA graphs).
-Model-only time: the input is already on the GPU; median of CUDA-event timings.
+Model-only time: the input is already on the GPU; median of CUDA-event timings around one call
+(synced each time, so Python's launch cost counts), and `pipelined`: 50 calls back to back between
+two events, per call (the GPU-bound rate when Python keeps ahead of the GPU). fungen_gpu_bench's
+`call ms` and `pipelined ms` columns time fungen the same two ways.
 
     python3 bench/gpu/torch_bench.py --yaml yolo11n.yaml --batches 1,8,32,128 --modes eager,default,reduce-overhead
 """
@@ -50,6 +53,16 @@ def time_model(fn, x, iters):
     return ts[len(ts) // 2]
 
 
+def time_pipelined(fn, x, calls=50):
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(calls):
+        fn(x)
+    end.record()
+    end.synchronize()
+    return start.elapsed_time(end) / calls
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--yaml", default="yolo11n.yaml")
@@ -59,8 +72,8 @@ def main():
     a = ap.parse_args()
     torch.backends.cudnn.benchmark = True
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, {a.yaml}")
-    print("| model | mode | batch | ms (median) | img/s | peak MiB (allocator) | compile s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | mode | batch | ms (median) | img/s | peak MiB (allocator) | compile s | pipelined ms |")
+    print("|---|---|---|---|---|---|---|---|")
     base = build(a.yaml)
     for mode in a.modes.split(","):
         for b in [int(x) for x in a.batches.split(",")]:
@@ -76,8 +89,9 @@ def main():
                 torch.cuda.synchronize()
                 compile_s = time.time() - t0
                 ms = time_model(fn, x, a.iters)
+                piped = time_pipelined(fn, x)
             peak = torch.cuda.max_memory_allocated() / 2**20
-            print(f"| {os.path.basename(a.yaml)} | {mode} | {b} | {ms:.3f} | {1000 * b / ms:.0f} | {peak:.0f} | {compile_s:.1f} |", flush=True)
+            print(f"| {os.path.basename(a.yaml)} | {mode} | {b} | {ms:.3f} | {1000 * b / ms:.0f} | {peak:.0f} | {compile_s:.1f} | {piped:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

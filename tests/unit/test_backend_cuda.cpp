@@ -7,7 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
+#include "backends/cuda/cuda_run.h"
 #include "fungen/engine.h"
 #include "model_builder.h"
 #include "op_test_util.h"
@@ -53,6 +56,30 @@ std::string block_model(std::mt19937& rng) {
   return b.build();
 }
 
+// MatMuls reading last-two-axes Transposes (folded into cuBLAS's transpose op): A transposed, both
+// transposed, a transposed 2-D operand, and a Transpose with a second reader (not folded).
+std::string transposed_matmul_model() {
+  ModelBuilder b(17);
+  b.input("a", DType::kFloat32, {3, 5, 7});
+  b.input("y", DType::kFloat32, {3, 5, 6});
+  b.input("u", DType::kFloat32, {3, 4, 7});
+  b.input("v", DType::kFloat32, {3, 9, 4});
+  b.input("w", DType::kFloat32, {6, 9});
+  b.node("Transpose", {"a"}, {"at"}, {{"perm", attr_ints({0, 2, 1})}});
+  b.node("MatMul", {"at", "y"}, {"o1"});  // [3,7,5] x [3,5,6]
+  b.node("Transpose", {"u"}, {"ut"}, {{"perm", attr_ints({0, 2, 1})}});
+  b.node("Transpose", {"v"}, {"vt"}, {{"perm", attr_ints({0, 2, 1})}});
+  b.node("MatMul", {"ut", "vt"}, {"o2"});  // [3,7,4] x [3,4,9]
+  b.node("Transpose", {"w"}, {"wt"}, {{"perm", attr_ints({1, 0})}});
+  b.node("MatMul", {"o2", "wt"}, {"o3"});  // [3,7,9] x [9,6]
+  b.node("Transpose", {"y"}, {"yt"}, {{"perm", attr_ints({0, 2, 1})}});
+  b.node("MatMul", {"o1", "yt"}, {"o4"});  // [3,7,6] x [3,6,5]; yt is an output too
+  b.output("o3");
+  b.output("o4");
+  b.output("yt");
+  return b.build();
+}
+
 class CudaBackendTest : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
@@ -75,6 +102,7 @@ TEST_P(CudaBackendTest, BlockMatchesReference) {
   std::vector<Tensor> want, got;
   ASSERT_TRUE(ref->run({&x, 1}, want).ok());
   const double tol = precision == "fp16" ? 1e-2 : 1e-4;
+  const int multi_lane = cuda::multi_lane_captures();
   for (int rep = 0; rep < 3; ++rep) {  // eager, graph capture, graph replay
     Status s = gpu->run({&x, 1}, got);
     ASSERT_TRUE(s.ok()) << s.message();
@@ -85,6 +113,40 @@ TEST_P(CudaBackendTest, BlockMatchesReference) {
   }
   EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u)
       << "every node should run on the GPU";
+  // The resize branch and the attention branch are independent: the capture used two streams
+  // or more (unless FUNGEN_CUDA_LANES=1 or graphs are off).
+  const char* lanes = std::getenv("FUNGEN_CUDA_LANES");
+  const char* graphs = std::getenv("FUNGEN_CUDA_GRAPHS");
+  if (!(lanes && std::string(lanes) == "1") && !(graphs && std::string(graphs) == "0")) {
+    EXPECT_GT(cuda::multi_lane_captures(), multi_lane);
+  }
+}
+
+TEST_P(CudaBackendTest, TransposedMatMulOperandsMatchReference) {
+  const std::string precision = GetParam();
+  uint32_t seed = test_seed();
+  std::mt19937 rng(seed);
+  std::string bytes = transposed_matmul_model();
+  std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  auto ref = Engine::load_from_memory(span, {.backend = "reference"});
+  auto gpu = Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+  const double tol = precision == "fp16" ? 1e-2 : 1e-5;
+  for (int rep = 0; rep < 3; ++rep) {  // fresh inputs: eager, graph capture, graph replay
+    std::vector<Tensor> in = {random_tensor({3, 5, 7}, rng), random_tensor({3, 5, 6}, rng),
+                              random_tensor({3, 4, 7}, rng), random_tensor({3, 9, 4}, rng),
+                              random_tensor({6, 9}, rng)};
+    std::vector<Tensor> want, got;
+    ASSERT_TRUE(ref->run(in, want).ok());
+    Status s = gpu->run(in, got);
+    ASSERT_TRUE(s.ok()) << s.message();
+    for (size_t o = 0; o < want.size(); ++o) {
+      EXPECT_LE(rel_l2(got[o], want[o]), tol)
+          << "output " << o << " run " << rep << " seed " << seed;
+    }
+  }
+  EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Precisions, CudaBackendTest, ::testing::Values("fp32", "fp16"));

@@ -7,9 +7,11 @@
 //  - a plan saved to a file and read back holds the same choices and replays them without timing
 //    anything (conv_autotune_timings) and with the same number of convs on the kernel;
 //  - every branch of a replayed choice, whatever the device measured: the plan's entries forced
-//    to the kernel (tile 64x16, every conv), to the 3x3 halo kernel tile3 (tile 128x32, the four
-//    3x3 convs; FUNGEN_CUDA_TILE3=auto makes them candidates, their keys end in " tile3") and to
-//    cuDNN, each matching the reference.
+//    to the kernel (tile 64x16, every conv), to the persistent 1x1 kernel (conv_igemm_1x1.cuh,
+//    the 1x1 convs; the rest on the kernel), to the 3x3 halo kernel tile3 (tile 128x32, the four
+//    3x3 convs; FUNGEN_CUDA_TILE3=auto makes them candidates, their keys end in " tile3"), to
+//    tile3 as the tile3 branch's plans recorded it before the persistent kernel took 2 (algorithm
+//    2 on " tile3" keys), and to cuDNN, each matching the reference.
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
@@ -24,6 +26,7 @@
 
 #include "backends/cuda/conv_autotune.cuh"
 #include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/conv_igemm_1x1.cuh"
 #include "backends/cuda/conv_tile3.cuh"
 #include "cuda_test_util.h"
 #include "fungen/engine.h"
@@ -134,9 +137,14 @@ TEST_F(CudaIgemmAutotune, ChoiceMatchesReferenceAndIsRecorded) {
       if (!is_igemm_entry(key)) continue;
       ++entries;
       tile3_keys += is_tile3_candidate(key);
-      EXPECT_TRUE(choice.algorithm == 0 || choice.algorithm == 1 ||
-                  (choice.algorithm == 2 && is_tile3_candidate(key)))
-          << key;
+      // 1 igemm, 2 persistent (1x1 only), 3 tile3 (its candidates only), 0 cuDNN.
+      EXPECT_TRUE(choice.algorithm >= 0 && choice.algorithm <= 3) << key;
+      if (choice.algorithm == 2) {
+        EXPECT_NE(key.find(" k=1,1 "), std::string::npos) << key;
+      }
+      if (choice.algorithm == 3) {
+        EXPECT_TRUE(is_tile3_candidate(key)) << key;
+      }
     }
     EXPECT_EQ(entries, kEligibleConvs) << "batch " << batch;
     EXPECT_EQ(tile3_keys, kTile3Convs) << "batch " << batch;
@@ -181,16 +189,19 @@ TEST_F(CudaIgemmAutotune, SavedPlanReplaysTheChoicesWithoutTiming) {
       << "the loaded plan put another number of convs on tile3";
   int chose_igemm = 0, chose_tile3 = 0;
   for (const auto& [key, choice] : read->tuning) {
-    chose_igemm += is_igemm_entry(key) && choice.algorithm == 1;
-    chose_tile3 += is_igemm_entry(key) && choice.algorithm == 2;
+    // igemm_convs_lowered counts the persistent kernel's convs too.
+    chose_igemm += is_igemm_entry(key) && (choice.algorithm == 1 || choice.algorithm == 2);
+    chose_tile3 += is_igemm_entry(key) && choice.algorithm == 3;
   }
   EXPECT_EQ(built_igemm, chose_igemm) << "convs on the kernel vs entries choosing it";
   EXPECT_EQ(built_tile3, chose_tile3) << "convs on tile3 vs entries choosing it";
 }
 
 // Every branch of a replayed choice, whatever this device measured: every entry forced to igemm
-// 64x16 (every conv on it), then the tile3 candidates forced to tile3 128x32 (the rest igemm),
-// then every entry forced to cuDNN (none on either kernel).
+// 64x16 (every conv on it); the 1x1 entries forced to the persistent kernel (3 convs on it, the
+// rest igemm); the tile3 candidates forced to tile3 128x32 (the rest igemm), once as algorithm 3
+// and once as 2 (the tile3 branch's plans before the persistent kernel); every entry forced to
+// cuDNN (none on any kernel).
 TEST_F(CudaIgemmAutotune, ForcedChoicesReplayAndMatch) {
   ScopedEnv mode("FUNGEN_CUDA_IGEMM", "auto");
   ScopedEnv mode3("FUNGEN_CUDA_TILE3", "auto");
@@ -199,36 +210,42 @@ TEST_F(CudaIgemmAutotune, ForcedChoicesReplayAndMatch) {
   const std::string bytes = write_model(rng, 17, 23);
   auto plan = build_plan(dir_ + "/m.onnx", {.backend = "cuda", .batches = {1}});
   ASSERT_TRUE(plan.ok()) << plan.status().message();
-  // 1: igemm 64x16 everywhere; 2: tile3 128x32 on the tile3 candidates, igemm on the rest; 0:
-  // cuDNN.
-  for (int algo : {1, 2, 0}) {
+  enum Forced { kCudnn, kIgemm, kPersist, kTile3, kTile3Before };
+  for (Forced f : {kIgemm, kPersist, kTile3, kTile3Before, kCudnn}) {
     PlanFile forced = plan.value();
     for (auto& [key, choice] : forced.tuning) {
       if (!is_igemm_entry(key)) continue;
-      if (algo == 2 && is_tile3_candidate(key)) {
-        choice = {.algorithm = 2, .math_type = 128, .workspace = 32};
+      const bool one = key.find(" k=1,1 ") != std::string::npos;
+      if ((f == kTile3 || f == kTile3Before) && is_tile3_candidate(key)) {
+        choice = {.algorithm = f == kTile3 ? 3 : 2, .math_type = 128, .workspace = 32};
+      } else if (f == kPersist && one) {
+        choice = {.algorithm = 2, .math_type = 64, .workspace = 16};
       } else {
-        choice = {.algorithm = algo == 0 ? 0 : 1, .math_type = 64, .workspace = 16};
+        choice = {.algorithm = f == kCudnn ? 0 : 1, .math_type = 64, .workspace = 16};
       }
     }
     const int lowered = cuda::igemm_convs_lowered(), timed = cuda::conv_autotune_timings();
     const int lowered3 = cuda::tile3_convs_lowered();
+    const int persisted = cuda::igemm_1x1_persist_convs_lowered();
     auto engine = engine_from_plan(forced);
     ASSERT_TRUE(engine.ok()) << engine.status().message();
-    const char* label = algo == 1   ? "forced igemm 64x16"
-                        : algo == 2 ? "forced tile3"
-                                    : "forced cudnn";
+    const char* label = f == kIgemm         ? "forced igemm 64x16"
+                        : f == kPersist     ? "forced persistent 1x1 64x16"
+                        : f == kTile3       ? "forced tile3"
+                        : f == kTile3Before ? "forced tile3 (algorithm 2, before persistent)"
+                                            : "forced cudnn";
     expect_matches_reference(engine.value(), bytes, 1, rng, label, seed);
     EXPECT_EQ(cuda::conv_autotune_timings() - timed, 0) << label;
-    if (algo == 1) {
+    if (f == kIgemm || f == kPersist) {
       EXPECT_GE(cuda::igemm_convs_lowered() - lowered, kEligibleConvs);
-    } else if (algo == 2) {
-      EXPECT_GE(cuda::tile3_convs_lowered() - lowered3, kTile3Convs);
+    } else if (f == kTile3 || f == kTile3Before) {
+      EXPECT_GE(cuda::tile3_convs_lowered() - lowered3, kTile3Convs) << label;
       EXPECT_GE(cuda::igemm_convs_lowered() - lowered, kEligibleConvs - kTile3Convs);
     } else {
       EXPECT_EQ(cuda::igemm_convs_lowered() - lowered, 0);
       EXPECT_EQ(cuda::tile3_convs_lowered() - lowered3, 0);
     }
+    EXPECT_EQ(cuda::igemm_1x1_persist_convs_lowered() - persisted, f == kPersist ? 3 : 0) << label;
   }
 }
 

@@ -6,7 +6,9 @@
 //    512 -> 256, 3x3 s2 256 -> 256), with and without bias / SiLU;
 //  - a residual (FusedConv z), outputs written into Concat slices (offsets 0 and 48 of 72; C2f's
 //    Split -> Concat with a residual bottleneck), a slice at offset 5 (not a multiple of 8: that
-//    conv stays on cuDNN), head convs read by a Reshape (NCHW written by the kernel).
+//    conv stays on cuDNN), head convs read by a Reshape (NCHW written by the kernel);
+//  - Split pieces read in their Concat slice (strided input and residual) vs copied out;
+//  - the persistent 1x1 kernel (FUNGEN_CUDA_PERSIST=1) on all of the above.
 // Each case also checks that the kernel was taken for at least the convs it should take, and
 // fp32 checks that the switch leaves fp32 on cuDNN. The same cases run with the 3x3 halo kernel
 // (FUNGEN_CUDA_TILE3=1, CudaTile3Test) taking exactly the 3x3 convs it supports.
@@ -21,7 +23,9 @@
 #include <string>
 
 #include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/conv_igemm_1x1.cuh"
 #include "backends/cuda/conv_tile3.cuh"
+#include "backends/cuda/cuda_run.h"
 #include "cuda_test_util.h"
 #include "fungen/engine.h"
 #include "model_builder.h"
@@ -94,6 +98,38 @@ std::string c2f_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w) {
   b.node("Concat", {"p", "q", "m"}, {"cat"}, {{"axis", attr_int(1)}});
   scaled_conv(b, rng, "cat", "out", 48, 32, 1, 1, true, true);
   b.output("out");
+  return b.build();
+}
+
+// C2f / C3k2 with Split pieces of p and q channels (cv1: 32 -> p + q), the bottleneck reading q
+// in its Concat slice (FUNGEN_CUDA_STRIDED_IN): c3k false: two 3x3 convs and a residual (q as
+// the z of the second); true: C3k (two 1x1 convs both reading q, a 3x3, a Concat, a 1x1).
+// sigmoid: q also read by a Sigmoid (not a conv: get() makes the packed copy, after the convs).
+std::string split_model(std::mt19937& rng, int64_t n, int64_t h, int64_t w, int64_t p, int64_t q,
+                        bool c3k, bool sigmoid) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {n, 32, h, w});
+  scaled_conv(b, rng, "x", "cv1", 32, p + q, 1, 1, true, true);
+  b.initializer("split", int64_tensor({2}, {p, q}));
+  b.node("Split", {"cv1", "split"}, {"p", "q"}, {{"axis", attr_int(1)}});
+  if (c3k) {
+    scaled_conv(b, rng, "q", "a", q, 16, 1, 1, true, true);
+    scaled_conv(b, rng, "q", "bb", q, 16, 1, 1, true, true);
+    scaled_conv(b, rng, "a", "mm", 16, 16, 3, 1, true, true);
+    b.node("Concat", {"mm", "bb"}, {"cat3"}, {{"axis", attr_int(1)}});
+    scaled_conv(b, rng, "cat3", "m", 32, 16, 1, 1, true, true);
+  } else {
+    scaled_conv(b, rng, "q", "m1", q, 16, 3, 1, true, true);
+    scaled_conv(b, rng, "m1", "m2", 16, q, 3, 1, true, true);
+    b.node("Add", {"q", "m2"}, {"m"});
+  }
+  b.node("Concat", {"p", "q", "m"}, {"cat"}, {{"axis", attr_int(1)}});
+  scaled_conv(b, rng, "cat", "out", p + q + (c3k ? 16 : q), 32, 1, 1, true, true);
+  b.output("out");
+  if (sigmoid) {
+    b.node("Sigmoid", {"q"}, {"s"});
+    b.output("s");
+  }
   return b.build();
 }
 
@@ -213,6 +249,111 @@ TEST(CudaTile3, ManyTilesPerCta) {
   const int before = cuda::tile3_convs_lowered();
   expect_cuda_matches_reference(many_tiles_model(rng), "fp16", rng, 2, "many tiles", seed, true);
   EXPECT_GE(cuda::tile3_convs_lowered() - before, 3);
+}
+
+// Split pieces read in place (FUNGEN_CUDA_STRIDED_IN, default on) vs copied out (=0): both match
+// the reference; with it on, no piece is copied when only convs read it, and a piece whose slice
+// the kernel cannot read (offset 12 of 44-channel rows) or that a Sigmoid reads is still copied.
+TEST(CudaIgemm, SplitPiecesReadInPlace) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "1");
+  struct SplitCase {
+    const char* name;
+    int64_t h, w, p, q;
+    bool c3k, sigmoid;
+    int copies_on;  // -1: at least one
+    int igemm;      // convs that must take the kernel
+  };
+  const SplitCase cases[] = {
+      {"c2f 15x21", 15, 21, 16, 16, false, false, 0, 4},
+      {"c2f offset 8 of 40, 20x20", 20, 20, 8, 16, false, false, 0, 4},
+      {"c3k 11x9", 11, 9, 16, 16, true, false, 0, 6},
+      {"c2f offset 12 of 44 (copied)", 9, 13, 12, 16, false, false, -1, 1},
+      {"c2f + sigmoid (copied)", 10, 10, 16, 16, false, true, -1, 4},
+  };
+  for (const SplitCase& c : cases) {
+    for (int64_t batch : {1, 3}) {
+      for (const char* strided : {"1", "0"}) {
+        ScopedEnv env("FUNGEN_CUDA_STRIDED_IN", strided);
+        const uint32_t seed = test_seed();
+        std::mt19937 rng(seed);
+        const std::string label = std::string(c.name) + " b" + std::to_string(batch) + " strided " +
+                                  strided + " seed " + std::to_string(seed);
+        const int before = cuda::split_piece_copies();
+        const int convs_before = cuda::igemm_convs_lowered();
+        expect_cuda_matches_reference(split_model(rng, batch, c.h, c.w, c.p, c.q, c.c3k, c.sigmoid),
+                                      "fp16", rng, 3, label, seed, true);
+        const int copies = cuda::split_piece_copies() - before;
+        if (*strided == '0' || c.copies_on < 0) {
+          EXPECT_GE(copies, 1) << label;
+        } else {
+          EXPECT_EQ(copies, c.copies_on) << label << ": a Split piece was copied out";
+        }
+        EXPECT_GE(cuda::igemm_convs_lowered() - convs_before, c.igemm) << label;
+      }
+    }
+  }
+}
+
+// The same Split pieces read in place by the 3x3 halo kernel (FUNGEN_CUDA_TILE3=1, the 1x1s on
+// igemm): C2f's bottleneck reads its piece as the first 3x3's input and as the residual of the
+// second (strided input and residual), C3k's 3x3 writes into a Concat slice; no piece copied.
+TEST(CudaTile3, SplitPiecesReadInPlace) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "1");
+  ScopedEnv tile3("FUNGEN_CUDA_TILE3", "1");
+  ScopedEnv strided("FUNGEN_CUDA_STRIDED_IN", "1");
+  struct SplitCase {
+    const char* name;
+    int64_t h, w, p, q;
+    bool c3k;
+    int tile3;  // 3x3 convs that must take the halo kernel
+  };
+  const SplitCase cases[] = {
+      {"c2f 15x21", 15, 21, 16, 16, false, 2},
+      {"c2f offset 8 of 40, 20x20", 20, 20, 8, 16, false, 2},
+      {"c3k 11x9", 11, 9, 16, 16, true, 1},
+  };
+  for (const SplitCase& c : cases) {
+    for (int64_t batch : {1, 3}) {
+      const uint32_t seed = test_seed();
+      std::mt19937 rng(seed);
+      const std::string label = std::string(c.name) + " b" + std::to_string(batch) +
+                                " tile3 seed " + std::to_string(seed);
+      const int copies = cuda::split_piece_copies(), before = cuda::tile3_convs_lowered();
+      expect_cuda_matches_reference(split_model(rng, batch, c.h, c.w, c.p, c.q, c.c3k, false),
+                                    "fp16", rng, 3, label, seed, true);
+      EXPECT_EQ(cuda::split_piece_copies() - copies, 0) << label << ": a Split piece was copied";
+      EXPECT_GE(cuda::tile3_convs_lowered() - before, c.tile3) << label;
+    }
+  }
+}
+
+// The persistent 1x1 kernel (FUNGEN_CUDA_PERSIST=1: every 1x1 the igemm path takes) on every
+// model above and on C3k's Split piece read in place by two 1x1s: matches the reference, takes
+// at least one conv per model, and copies no Split piece.
+TEST(CudaIgemm, PersistentMatchesReference) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "1");
+  ScopedEnv persist("FUNGEN_CUDA_PERSIST", "1");
+  for (int64_t batch : {1, 3}) {
+    for (size_t i = 0; i <= std::size(kCases); ++i) {
+      const uint32_t seed = test_seed();
+      std::mt19937 rng(seed);
+      const bool c3k = i == std::size(kCases);
+      const std::string label = std::string(c3k ? "c3k split" : kCases[i].name) + " b" +
+                                std::to_string(batch) + " persistent";
+      const int before = cuda::igemm_1x1_persist_convs_lowered();
+      const int copies = cuda::split_piece_copies();
+      expect_cuda_matches_reference(
+          c3k ? split_model(rng, batch, 13, 11, 16, 16, true, false) : kCases[i].model(rng, batch),
+          "fp16", rng, 3, label, seed, true);
+      EXPECT_GE(cuda::igemm_1x1_persist_convs_lowered() - before, 1) << label;
+      if (c3k) {
+        EXPECT_EQ(cuda::split_piece_copies() - copies, 0) << label;
+      }
+    }
+  }
 }
 
 // fp32 stays on cuDNN with the switch on (and still matches).

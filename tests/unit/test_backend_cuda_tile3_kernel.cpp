@@ -7,10 +7,13 @@
 //  - stride 2 with NCHW output, no bias / SiLU / residual, batch 3, 17 x 9 -> 9 x 5;
 //  - stride 1, C_in 48 (3 chunks), 20 x 20, batch 1;
 //  - stride 2, C_in 64 (4 chunks: more than the pipeline's stages) with a residual, 21 x 35, C_in 8
-//    (a single half chunk) on an 8 x 8 map.
+//    (a single half chunk) on an 8 x 8 map;
+//  - strided input and residual (a Split piece read in its Concat slice: x_ld / z_ld longer rows
+//    holding NaN beside the piece) with the dual store (out2: a second slice), stride 1 and 2.
 // Each with the kernel's own tiles-per-CTA pick (1 on these grids) and with 3 tiles per CTA (its
 // pipeline running across tiles, uneven last CTAs). Also what the kernel refuses (1x1, pad 0,
-// stride 3, tiles it lacks, more than 16 tiles per CTA).
+// stride 3, tiles it lacks, more than 16 tiles per CTA, input strides not a multiple of 8, a dual
+// store with NCHW output).
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
@@ -31,8 +34,8 @@ namespace {
 ConvKernelUnderTest tile3_kernel(int per_cta) {
   return {cuda::pack_tile3_weights,
           [per_cta](const cuda::IgemmDesc& d, const void* x, const void* w, const float* b,
-                    const void* z, void* out, cudaStream_t s) {
-            return cuda::launch_conv_tile3(d, x, w, b, z, out, s, per_cta);
+                    const void* z, void* out, cudaStream_t s, void* out2) {
+            return cuda::launch_conv_tile3(d, x, w, b, z, out, s, per_cta, out2);
           },
           cuda::tile3_supports};
 }
@@ -66,6 +69,23 @@ TEST(CudaTile3, RefusesWhatItDoesNotTake) {
             cudaErrorInvalidValue);
   d.tile_m = 128;
   EXPECT_EQ(cuda::launch_conv_tile3(d, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 17),
+            cudaErrorInvalidValue);
+  cuda::IgemmDesc strided = conv_desc(1, 16, 8, 8, 16, 3, 1);
+  strided.x_ld = 20;  // not a multiple of 8
+  EXPECT_FALSE(cuda::tile3_supports(strided));
+  strided.x_ld = 8;  // shorter than C_in
+  EXPECT_FALSE(cuda::tile3_supports(strided));
+  strided.x_ld = 24;
+  strided.z_ld = 36;
+  EXPECT_FALSE(cuda::tile3_supports(strided));
+  // A dual store needs NHWC output (checked before any pointer is used).
+  cuda::IgemmDesc nchw = conv_desc(1, 16, 8, 8, 16, 3, 1);
+  nchw.tile_m = 128;
+  nchw.tile_n = 16;
+  nchw.nchw_out = true;
+  nchw.out2_ld = 16;
+  alignas(16) static uint16_t buf[8];
+  EXPECT_EQ(cuda::launch_conv_tile3(nchw, buf, buf, nullptr, nullptr, buf, nullptr, 0, buf),
             cudaErrorInvalidValue);
 }
 
@@ -116,6 +136,31 @@ TEST_P(CudaTile3Kernel, MatchesHostConvolution) {
       ConvProblem p;  // C_in 8: one half chunk
       p.d = with_tile(conv_desc(2, 8, 8, 8, tn, 3, 1));
       check_conv_kernel(p, rng, "s1 8ch " + tile, kTile3);
+    }
+    {
+      ConvProblem p;  // stride 1, input and residual in longer rows, slice + dual store
+      p.d = with_tile(conv_desc(2, 24, 11, 21, 2 * tn - 8, 3, 1));
+      p.d.silu = true;
+      p.d.x_ld = 40;
+      p.x_off = 8;
+      p.d.z_ld = p.d.cout + 24;
+      p.z_off = 16;
+      p.d.out_ld = p.d.cout + 8;
+      p.offset = 8;
+      p.dual = true;
+      p.d.out2_ld = p.d.cout + 16;
+      p.out2_offset = 16;
+      check_conv_kernel(p, rng, "s1 strided dual " + tile, kTile3);
+    }
+    {
+      ConvProblem p;  // stride 2, strided input, packed output + packed dual, no residual
+      p.d = with_tile(conv_desc(1, 16, 19, 13, tn, 3, 2));
+      p.d.x_ld = 48;
+      p.x_off = 32;
+      p.residual = false;
+      p.dual = true;
+      p.d.out2_ld = p.d.cout;
+      check_conv_kernel(p, rng, "s2 strided dual " + tile, kTile3);
     }
   }
 }

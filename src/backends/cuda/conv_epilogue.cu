@@ -64,7 +64,7 @@ struct Vec {
 // One thread per 16-byte vector of a row; I is the index type (int32 when everything fits).
 template <class T, bool kSilu, class I>
 __global__ void epilogue_rows_vec(const T* y, T* out, I out_ld, const float* bias, const T* z,
-                                  I rows, I channels) {
+                                  I rows, I channels, T* out2, I out2_ld) {
   constexpr int kN = Vec<T>::kN;
   const I per_row = channels / kN, n = rows * per_row;
   for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
@@ -91,13 +91,15 @@ __global__ void epilogue_rows_vec(const T* y, T* out, I out_ld, const float* bia
       for (int k = 0; k < kN; ++k) a.v[k] += b.v[k];
     }
     a.store(out + r * out_ld + c);
+    if (out2) a.store(out2 + r * out2_ld + c);
   }
 }
 
 // Any shape and alignment: one element per thread, 2-D indexing.
 template <class T, bool kSilu>
 __global__ void epilogue_rows_scalar(const T* y, T* out, int64_t out_ld, const float* bias,
-                                     const T* z, int64_t rows, int64_t channels) {
+                                     const T* z, int64_t rows, int64_t channels, T* out2,
+                                     int64_t out2_ld) {
   const int64_t n = rows * channels;
   FUNGEN_GRID_STRIDE(i, n) {
     const int64_t r = i / channels, c = i - r * channels;
@@ -106,6 +108,7 @@ __global__ void epilogue_rows_scalar(const T* y, T* out, int64_t out_ld, const f
     if constexpr (kSilu) v = silu(v);
     if (z) v += load(z, i);
     store(out, r * out_ld + c, v);
+    if (out2) store(out2, r * out2_ld + c, v);
   }
 }
 
@@ -115,36 +118,38 @@ bool aligned16(const void* p) {
 
 template <class T, bool kSilu>
 void rows(const T* y, T* out, int64_t out_ld, const float* bias, const T* z, int64_t r, int64_t c,
-          cudaStream_t s) {
+          T* out2, int64_t out2_ld, cudaStream_t s) {
   constexpr int kN = 16 / sizeof(T);
   const bool vec = c % kN == 0 && out_ld % kN == 0 && aligned16(y) && aligned16(out) &&
-                   (!z || aligned16(z)) && (!bias || aligned16(bias));
+                   (!z || aligned16(z)) && (!bias || aligned16(bias)) &&
+                   (!out2 || (out2_ld % kN == 0 && aligned16(out2)));
   if (!vec) {
     epilogue_rows_scalar<T, kSilu>
-        <<<blocks_for(r * c), kThreads, 0, s>>>(y, out, out_ld, bias, z, r, c);
+        <<<blocks_for(r * c), kThreads, 0, s>>>(y, out, out_ld, bias, z, r, c, out2, out2_ld);
     return;
   }
   const int64_t vectors = r * c / kN;
-  if (r * std::max(c, out_ld) < 0x7fffffff) {
-    epilogue_rows_vec<T, kSilu, int32_t>
-        <<<blocks_for(vectors), kThreads, 0, s>>>(y, out, static_cast<int32_t>(out_ld), bias, z,
-                                                  static_cast<int32_t>(r), static_cast<int32_t>(c));
+  if (r * std::max({c, out_ld, out2_ld}) < 0x7fffffff) {
+    epilogue_rows_vec<T, kSilu, int32_t><<<blocks_for(vectors), kThreads, 0, s>>>(
+        y, out, static_cast<int32_t>(out_ld), bias, z, static_cast<int32_t>(r),
+        static_cast<int32_t>(c), out2, static_cast<int32_t>(out2_ld));
   } else {
     epilogue_rows_vec<T, kSilu, int64_t>
-        <<<blocks_for(vectors), kThreads, 0, s>>>(y, out, out_ld, bias, z, r, c);
+        <<<blocks_for(vectors), kThreads, 0, s>>>(y, out, out_ld, bias, z, r, c, out2, out2_ld);
   }
 }
 
 template <class T>
 void rows_dispatch(const void* y, void* out, int64_t out_ld, const float* bias, const void* z,
-                   int64_t r, int64_t c, bool silu, cudaStream_t s) {
+                   int64_t r, int64_t c, bool silu, void* out2, int64_t out2_ld, cudaStream_t s) {
   auto* yt = static_cast<const T*>(y);
   auto* ot = static_cast<T*>(out);
   auto* zt = static_cast<const T*>(z);
+  auto* o2 = static_cast<T*>(out2);
   if (silu)
-    rows<T, true>(yt, ot, out_ld, bias, zt, r, c, s);
+    rows<T, true>(yt, ot, out_ld, bias, zt, r, c, o2, out2_ld, s);
   else
-    rows<T, false>(yt, ot, out_ld, bias, zt, r, c, s);
+    rows<T, false>(yt, ot, out_ld, bias, zt, r, c, o2, out2_ld, s);
 }
 
 // Tile of 32 channels (p, contiguous in y) x 32 pixels (q): read along channels, written along
@@ -216,12 +221,13 @@ void launch_conv_epilogue(Elem e, void* y, const float* bias, const void* z, int
 
 void launch_conv_epilogue_rows(Elem e, const void* y, void* out, int64_t out_ld, const float* bias,
                                const void* z, int64_t rows, int64_t channels, bool silu,
-                               cudaStream_t stream) {
+                               cudaStream_t stream, void* out2, int64_t out2_ld) {
   if (rows == 0 || channels == 0) return;
+  if (!out2) out2_ld = 0;
   if (e == Elem::kF16)
-    rows_dispatch<__half>(y, out, out_ld, bias, z, rows, channels, silu, stream);
+    rows_dispatch<__half>(y, out, out_ld, bias, z, rows, channels, silu, out2, out2_ld, stream);
   else
-    rows_dispatch<float>(y, out, out_ld, bias, z, rows, channels, silu, stream);
+    rows_dispatch<float>(y, out, out_ld, bias, z, rows, channels, silu, out2, out2_ld, stream);
 }
 
 }  // namespace fungen::cuda

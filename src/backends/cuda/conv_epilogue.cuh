@@ -6,6 +6,8 @@
 //  - launch_conv_epilogue_rows: NHWC, y and z packed rows of `channels`, out row r at
 //    out + r * out_ld (out may be y itself with out_ld = channels, or a channel slice of a concat
 //    output). 16-byte vectors when channels, out_ld and the pointers allow, 32-bit index math.
+//    out2 (or null): the same rows written a second time at out2 + r * out2_ld (dual store: the
+//    value's own buffer and its slice of a Concat output, CudaRun::dual_placement).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -19,7 +21,7 @@ void launch_conv_epilogue(Elem e, void* y, const float* bias, const void* z, int
 
 void launch_conv_epilogue_rows(Elem e, const void* y, void* out, int64_t out_ld, const float* bias,
                                const void* z, int64_t rows, int64_t channels, bool silu,
-                               cudaStream_t stream);
+                               cudaStream_t stream, void* out2 = nullptr, int64_t out2_ld = 0);
 
 // NHWC y (packed, [n][hw][channels]) -> NCHW out ([n][channels][hw]) with bias and SiLU on the
 // way, through a shared-memory tile: the conv epilogue and the layout change in one pass, for

@@ -23,6 +23,7 @@ using namespace mma;
 
 constexpr int kBK = kIgemmTileK;  // 32 halves: four 16-byte chunks per tile row
 constexpr int kRowBytes = kBK * 2;
+static_assert(kRowBytes == 64);  // swz64's rows
 
 struct Params {
   const __half* x;
@@ -32,13 +33,9 @@ struct Params {
   __half* out;
   IgemmDesc d;
   int m, k_pad, k_tiles;
+  int64_t x_ld, z_ld;      // igemm_x_ld / igemm_z_ld: input and residual pixel strides
+  __half* out2 = nullptr;  // dual store: the rows again at out2 + m * d.out2_ld (NHWC)
 };
-
-// Byte offset of chunk `chunk` (0..3) of tile row `row`: rows r..r+7 (r % 8 == 0) at one chunk
-// land in the 8 distinct 16-byte bank groups of a 128-byte line pair.
-__device__ __forceinline__ uint32_t swz(int row, int chunk) {
-  return static_cast<uint32_t>(row * kRowBytes + ((chunk ^ ((row >> 1) & 3)) << 4));
-}
 
 template <int BM, int BN, int WM, int WN>
 struct Cfg {
@@ -82,7 +79,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
     const int m = m0 + arow0 + i * C::kRowStep;
     if (m < p.m) {
       const int img = m / ohw, rem = m - img * ohw, oy = rem / d.ow, ox = rem - oy * d.ow;
-      abase[i] = p.x + static_cast<int64_t>(img) * d.h * d.w * d.cin;
+      abase[i] = p.x + static_cast<int64_t>(img) * d.h * d.w * p.x_ld;
       aih[i] = oy * d.sh - d.ph;
       aiw[i] = ox * d.sw - d.pw;
     } else {  // past M: every tap reads as outside the image (zeros)
@@ -112,8 +109,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
       const int ih = aih[i] + kr, iw = aiw[i] + ks;
       const bool ok = kvalid && static_cast<unsigned>(ih) < static_cast<unsigned>(d.h) &&
                       static_cast<unsigned>(iw) < static_cast<unsigned>(d.w);
-      const __half* src = ok ? abase[i] + (static_cast<int64_t>(ih) * d.w + iw) * d.cin + kc : p.x;
-      cp_async16_ca(sa + swz(arow0 + i * C::kRowStep, achunk), src, ok);
+      const __half* src = ok ? abase[i] + (static_cast<int64_t>(ih) * d.w + iw) * p.x_ld + kc : p.x;
+      cp_async16_ca(sa + swz64(arow0 + i * C::kRowStep, achunk), src, ok);
     }
     kc += kBK;
     normalize();
@@ -123,7 +120,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
     for (int i = tid; i < BN * 4; i += C::kThreads) {
       const int row = i >> 2, ch = i & 3;
       const __half* src = p.w + static_cast<int64_t>(n0 + row) * p.k_pad + kt * kBK + ch * 8;
-      cp_async16_cg(sb + swz(row, ch), src);
+      cp_async16_cg(sb + swz64(row, ch), src);
     }
   };
 
@@ -144,13 +141,13 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
 #pragma unroll
       for (int mi = 0; mi < C::kMI; ++mi) {
         const int row = warp_m * WM + mi * 16 + (lane & 15);
-        ldmatrix_x4(a[mi], sa + swz(row, kk * 2 + (lane >> 4)));
+        ldmatrix_x4(a[mi], sa + swz64(row, kk * 2 + (lane >> 4)));
       }
 #pragma unroll
       for (int nj = 0; nj < C::kNI / 2; ++nj) {
         const int row = warp_n * WN + nj * 16 + (lane & 7) + ((lane >> 4) << 3);
         uint32_t t[4];
-        ldmatrix_x4(t, sb + swz(row, kk * 2 + ((lane >> 3) & 1)));
+        ldmatrix_x4(t, sb + swz64(row, kk * 2 + ((lane >> 3) & 1)));
         b[2 * nj][0] = t[0];
         b[2 * nj][1] = t[1];
         b[2 * nj + 1][0] = t[2];
@@ -193,7 +190,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
   __syncthreads();
   const int m_end = p.m;
   const auto pixel = [m0, m_end](int r) { return m0 + r < m_end ? m0 + r : -1; };
-  const EpilogueOut o{p.z, p.out, d.cout, ohw, d.out_ld, d.nchw_out};
+  const EpilogueOut o{p.z, p.out, d.cout, ohw, d.out_ld, d.nchw_out, p.z_ld, p.out2, d.out2_ld};
   store_tile<BM, BN, C::kThreads>(tile, C::kLdc, pixel, n0, o, tid);
 }
 
@@ -223,6 +220,8 @@ bool igemm_supports(const IgemmDesc& d) {
   if (d.cin % 8 != 0 || d.cout % 8 != 0 || d.cin <= 0 || d.cout <= 0) return false;
   if (d.kh <= 0 || d.kw <= 0 || d.sh <= 0 || d.sw <= 0 || d.ph < 0 || d.pw < 0) return false;
   if (!d.nchw_out && (d.out_ld < d.cout || d.out_ld % 8 != 0)) return false;
+  if (igemm_x_ld(d) < d.cin || igemm_x_ld(d) % 8 != 0) return false;
+  if (igemm_z_ld(d) < d.cout || igemm_z_ld(d) % 8 != 0) return false;
   // 32-bit pixel index (plus a tile of headroom), output rows and image planes.
   const int64_t m = static_cast<int64_t>(d.n) * d.oh * d.ow;
   if (m > INT_MAX - 256 || static_cast<int64_t>(d.oh) * d.ow * d.cout > INT_MAX) return false;
@@ -269,11 +268,14 @@ std::vector<uint16_t> pack_igemm_weights(const float* oihw, const IgemmDesc& d) 
 }
 
 cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_packed,
-                              const float* bias, const void* z, void* out, cudaStream_t stream) {
+                              const float* bias, const void* z, void* out, cudaStream_t stream,
+                              void* out2) {
   if (!igemm_supports(d) || !igemm_tile_fits(d) || !aligned(x, 16) || !aligned(w_packed, 16) ||
       !aligned(out, d.nchw_out ? 2 : 16) || (z && !aligned(z, 16)) || (bias && !aligned(bias, 4))) {
     return cudaErrorInvalidValue;
   }
+  if (out2 && (d.nchw_out || d.out2_ld < d.cout || d.out2_ld % 8 != 0 || !aligned(out2, 16)))
+    return cudaErrorInvalidValue;
   Params p{static_cast<const __half*>(x),
            static_cast<const __half*>(w_packed),
            bias,
@@ -282,7 +284,10 @@ cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_p
            d,
            d.n * d.oh * d.ow,
            igemm_k_pad(d),
-           igemm_k_pad(d) / kBK};
+           igemm_k_pad(d) / kBK,
+           igemm_x_ld(d),
+           igemm_z_ld(d)};
+  p.out2 = static_cast<__half*>(out2);
   const int tm = d.tile_m, tn = d.tile_n;
   if (tm == 128 && tn == 128) return launch<128, 128, 64, 32>(p, stream);
   if (tm == 128 && tn == 64) return launch<128, 64, 32, 32>(p, stream);

@@ -1,10 +1,12 @@
 // conv_igemm.cuh — the backend's own tensor-core convolution for NHWC fp16 (fp32 accumulation),
 // an implicit GEMM: M = N*OH*OW output pixels, N = C_out, K = KH*KW*C_in, the FusedConv epilogue
 // folded in (out = act(conv + bias) + z, act identity or SiLU, z the residual).
-//  - x: NHWC fp16, C_in % 8 == 0 (16-byte rows of 8 channels, the unit cp.async loads);
+//  - x: NHWC fp16, C_in % 8 == 0 (16-byte rows of 8 channels, the unit cp.async loads), pixel
+//    p at x + p * x_ld (x_ld = C_in, or the row of a Concat output with x pointing at the slice a
+//    Split piece lies in; x_ld % 8 == 0);
 //  - weights: packed once by pack_igemm_weights into fp16 [cout_pad][k_pad] with
 //    k = (r * KW + s) * C_in + c (K contiguous, zero padding to the tile multiples);
-//  - z (or null): packed NHWC fp16 [M][C_out];
+//  - z (or null): NHWC fp16 rows at z + m * z_ld (z_ld = C_out, or a Concat row; z_ld % 8 == 0);
 //  - out: NHWC rows at out + m * out_ld (out_ld = C_out, or the row of a Concat output with out
 //    pointing at the slice), or NCHW ([n][C_out][OH*OW]) when nchw_out.
 // C_out % 8 == 0 and out_ld % 8 == 0 (the lowering checks; launch_conv_igemm asserts).
@@ -25,6 +27,9 @@ struct IgemmDesc {
   bool silu = false;
   bool nchw_out = false;
   int64_t out_ld = 0;             // NHWC: elements between output pixels (>= cout)
+  int64_t x_ld = 0;               // elements between input pixels (>= cin); 0: cin (dense)
+  int64_t z_ld = 0;               // elements between residual pixels (>= cout); 0: cout
+  int64_t out2_ld = 0;            // NHWC dual store: the same for the second output
   int tile_m = 128, tile_n = 64;  // CTA tile, picked by choose_igemm_tile
 };
 
@@ -38,6 +43,13 @@ inline int igemm_k_pad(const IgemmDesc& d) {
 }
 inline int igemm_cout_pad(const IgemmDesc& d) {
   return (d.cout + kIgemmPadN - 1) / kIgemmPadN * kIgemmPadN;
+}
+
+inline int64_t igemm_x_ld(const IgemmDesc& d) {
+  return d.x_ld > 0 ? d.x_ld : d.cin;
+}
+inline int64_t igemm_z_ld(const IgemmDesc& d) {
+  return d.z_ld > 0 ? d.z_ld : d.cout;
 }
 
 // Whether the kernel takes this problem (channel multiples, sizes that fit its 32-bit indices).
@@ -54,9 +66,12 @@ void choose_igemm_tile(IgemmDesc& d, int sms);
 // OIHW fp32 weights -> the packed fp16 layout above (cout_pad * k_pad halves as uint16 bits).
 std::vector<uint16_t> pack_igemm_weights(const float* oihw, const IgemmDesc& d);
 
-// Launches the kernel on `stream`; returns cudaGetLastError() after the launch.
+// Launches the kernel on `stream`; returns cudaGetLastError() after the launch. out2 (or null,
+// NHWC only): every output row written a second time at out2 + m * d.out2_ld (dual store: the
+// value's buffer and its Concat slice; out2_ld and the pointer multiples of 8 halves).
 cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_packed,
-                              const float* bias, const void* z, void* out, cudaStream_t stream);
+                              const float* bias, const void* z, void* out, cudaStream_t stream,
+                              void* out2 = nullptr);
 
 // Convolutions lowered to this kernel since the process started (tests check it was taken).
 int igemm_convs_lowered();

@@ -1,7 +1,9 @@
 // conv_mma.cuh — device helpers shared by the backend's tensor-core convolutions (conv_igemm.cu,
-// conv_tile3.cu): cp.async loads, ldmatrix / mma.sync m16n8k16 (fp16 in, fp32 accumulate), and
-// the fused epilogue (bias + SiLU on the accumulators, the fp16 tile staged in shared memory, then
-// + residual and stores as NHWC rows with a row stride, or NCHW).
+// the persistent 1x1 kernel conv_igemm_1x1.cu, conv_tile3.cu): cp.async loads, ldmatrix /
+// mma.sync m16n8k16 (fp16 in, fp32 accumulate), the XOR swizzles of 64- and 32-byte shared rows,
+// and the fused epilogue (bias + SiLU on the accumulators, the fp16 tile staged in shared memory,
+// then + residual (with a row stride) and stores as NHWC rows with a row stride, optionally a
+// second time (dual store), or NCHW).
 //
 //   float acc[MI][NI][4];            // a warp's WM x WN block, m16n8 fragments
 //   ... mma16816(acc[mi][ni], a[mi], b[ni][0], b[ni][1]) ...
@@ -60,6 +62,17 @@ __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], 
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// Byte offset of 16-byte chunk `chunk` (0..3) of shared row `row` of 64 bytes (32 halves of K):
+// rows r..r+7 (r % 8 == 0) at one chunk land in the 8 distinct 16-byte bank groups of a 128-byte
+// line pair, so ldmatrix reads 8 rows without bank conflicts.
+__device__ __forceinline__ uint32_t swz64(int row, int chunk) {
+  return static_cast<uint32_t>(row * 64 + ((chunk ^ ((row >> 1) & 3)) << 4));
+}
+// The same for rows of 32 bytes (16 halves), chunk 0 or 1.
+__device__ __forceinline__ uint32_t swz32(int row, int chunk) {
+  return static_cast<uint32_t>(row * 32 + ((chunk ^ ((row >> 2) & 1)) << 4));
+}
+
 __device__ __forceinline__ float silu(float v) {
   return v / (1.0f + __expf(-v));
 }
@@ -97,8 +110,9 @@ __device__ __forceinline__ void stage_accumulators(const float (&acc)[MI][NI][4]
   }
 }
 
-// Where the epilogue writes: out (NHWC rows of out_ld halves, or NCHW [img][cout][ohw]) and the
-// residual z (packed NHWC [pixel][cout], or null).
+// Where the epilogue writes: out (NHWC rows of out_ld halves, or NCHW [img][cout][ohw]), the
+// residual z (NHWC rows of z_ld halves, or null) and the dual store out2 (NHWC rows of out2_ld
+// halves, or null; NHWC only).
 struct EpilogueOut {
   const __half* z;
   __half* out;
@@ -106,12 +120,16 @@ struct EpilogueOut {
   int ohw;
   int64_t out_ld;
   bool nchw;
+  int64_t z_ld;
+  __half* out2 = nullptr;
+  int64_t out2_ld = 0;
 };
 
 // Epilogue 2: the staged BM x BN tile + residual to global memory. pixel(r) is the output pixel
 // (n * OH * OW index) of tile row r, or -1 when the row is outside the output. NHWC: 16-byte
 // chunks of 8 channels along the rows (cout, out_ld and the pointers multiples of 8 halves).
-// NCHW: consecutive threads take consecutive rows of one channel.
+// The NHWC rows go to out2 too when it is set. NCHW: consecutive threads take consecutive rows of
+// one channel.
 template <int BM, int BN, int kThreads, class PixelOf>
 __device__ __forceinline__ void store_tile(const __half* tile, int ldc, const PixelOf& pixel,
                                            int n0, const EpilogueOut& o, int tid) {
@@ -124,7 +142,7 @@ __device__ __forceinline__ void store_tile(const __half* tile, int ldc, const Pi
       uint4 v = *reinterpret_cast<const uint4*>(tile + r * ldc + cl);
       if (o.z) {
         const uint4 zv =
-            *reinterpret_cast<const uint4*>(o.z + static_cast<int64_t>(m) * o.cout + c);
+            *reinterpret_cast<const uint4*>(o.z + static_cast<int64_t>(m) * o.z_ld + c);
         __half2* h = reinterpret_cast<__half2*>(&v);
         const __half2* hz = reinterpret_cast<const __half2*>(&zv);
 #pragma unroll
@@ -134,6 +152,7 @@ __device__ __forceinline__ void store_tile(const __half* tile, int ldc, const Pi
         }
       }
       *reinterpret_cast<uint4*>(o.out + static_cast<int64_t>(m) * o.out_ld + c) = v;
+      if (o.out2) *reinterpret_cast<uint4*>(o.out2 + static_cast<int64_t>(m) * o.out2_ld + c) = v;
     }
   } else {
     for (int i = tid; i < BM * BN; i += kThreads) {
@@ -141,7 +160,7 @@ __device__ __forceinline__ void store_tile(const __half* tile, int ldc, const Pi
       const int m = pixel(r), c = n0 + cl;
       if (m < 0 || c >= o.cout) continue;
       float v = __half2float(tile[r * ldc + cl]);
-      if (o.z) v += __half2float(o.z[static_cast<int64_t>(m) * o.cout + c]);
+      if (o.z) v += __half2float(o.z[static_cast<int64_t>(m) * o.z_ld + c]);
       const int img = m / o.ohw, pix = m - img * o.ohw;
       o.out[(static_cast<int64_t>(img) * o.cout + c) * o.ohw + pix] = __float2half_rn(v);
     }

@@ -29,11 +29,7 @@ using namespace mma;
 
 constexpr int kKC = kTile3ChunkC;  // 16 channels: two 16-byte chunks per shared row
 constexpr int kRowBytes = kKC * 2;
-
-// Byte offset of 16-byte chunk `chunk` (0, 1) of shared row `row`.
-__device__ __forceinline__ uint32_t swz32(int row, int chunk) {
-  return static_cast<uint32_t>(row * kRowBytes + ((chunk ^ ((row >> 2) & 1)) << 4));
-}
+static_assert(kRowBytes == 32);  // swz32's rows (conv_mma.cuh)
 
 struct Params {
   const __half* x;
@@ -43,12 +39,14 @@ struct Params {
   __half* out;
   IgemmDesc d;
   int chunks, cout_pad, n_tiles, tiles_x, tiles_y;
-  int tiles;          // n * tiles_y * tiles_x * n_tiles
-  int per_cta;        // tiles per CTA: CTA b takes tiles b, b + gridDim.x, ...
-  int staging_bytes;  // offset of the staged output tile: 0 (over the stages) or past them
-  int w_resident;     // 1: one chunk and one N tile per CTA: the weights loaded once, at w_bytes
-  int stage_bytes;    // shared bytes per stage: the halo alone (w_resident) or halo + weights
-  int w_bytes;        // w_resident: offset of the weights, after the stages
+  int tiles;           // n * tiles_y * tiles_x * n_tiles
+  int per_cta;         // tiles per CTA: CTA b takes tiles b, b + gridDim.x, ...
+  int staging_bytes;   // offset of the staged output tile: 0 (over the stages) or past them
+  int w_resident;      // 1: one chunk and one N tile per CTA: the weights loaded once, at w_bytes
+  int stage_bytes;     // shared bytes per stage: the halo alone (w_resident) or halo + weights
+  int w_bytes;         // w_resident: offset of the weights, after the stages
+  int64_t x_ld, z_ld;  // igemm_x_ld / igemm_z_ld: input and residual pixel strides
+  __half* out2 = nullptr;  // dual store: the rows again at out2 + m * d.out2_ld (NHWC)
 };
 
 // Fewest tiles for per_cta > 1 (~8 CTAs per SM of a 132-SM part, over several waves).
@@ -137,7 +135,7 @@ __global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
     const int ti = step / p.chunks, kc = step - ti * p.chunks;
     const Tile t = tile_of(first + ti * stride);
     const int iy0 = t.oy0 * S - d.ph, ix0 = t.ox0 * S - d.pw;
-    const __half* ximg = p.x + static_cast<int64_t>(t.img) * d.h * d.w * d.cin;
+    const __half* ximg = p.x + static_cast<int64_t>(t.img) * d.h * d.w * p.x_ld;
     const uint32_t sh = smem_addr(smem + stage * p.stage_bytes);
     const int c0 = kc * kKC;
     for (int i = tid; i < C::kHaloRows * 2; i += C::kThreads) {
@@ -146,7 +144,7 @@ __global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
       const int iy = iy0 + hr, ix = ix0 + col, c = c0 + ch * 8;
       const bool ok = static_cast<unsigned>(iy) < static_cast<unsigned>(d.h) &&
                       static_cast<unsigned>(ix) < static_cast<unsigned>(d.w) && c < d.cin;
-      const __half* src = ok ? ximg + (static_cast<int64_t>(iy) * d.w + ix) * d.cin + c : p.x;
+      const __half* src = ok ? ximg + (static_cast<int64_t>(iy) * d.w + ix) * p.x_ld + c : p.x;
       cp_async16_cg_zfill(sh + swz32(hp, ch), src, ok);
     }
     if (p.w_resident && step > 0) return;  // loaded with the first step, kept
@@ -239,7 +237,8 @@ __global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
       const int oy = oy0 + r / TW, ox = ox0 + r % TW;
       return oy < oh && ox < ow ? pix0 + oy * ow + ox : -1;
     };
-    const EpilogueOut o{p.z, p.out, d.cout, oh * ow, d.out_ld, d.nchw_out};
+    const EpilogueOut o{p.z,        p.out,  d.cout, oh * ow,  d.out_ld,
+                        d.nchw_out, p.z_ld, p.out2, d.out2_ld};
     store_tile<C::kBM, BN, C::kThreads>(tile, C::kLdc, pixel, t.n0, o, tid);
 #pragma unroll
     for (int mi = 0; mi < C::kMI; ++mi)
@@ -352,12 +351,14 @@ std::vector<uint16_t> pack_tile3_weights(const float* oihw, const IgemmDesc& d) 
 
 cudaError_t launch_conv_tile3(const IgemmDesc& d, const void* x, const void* w_packed,
                               const float* bias, const void* z, void* out, cudaStream_t stream,
-                              int tiles_per_cta) {
+                              int tiles_per_cta, void* out2) {
   if (!tile3_supports(d) || !tile3_tile_fits(d) || tiles_per_cta < 0 || tiles_per_cta > 16 ||
       !aligned(x, 16) || !aligned(w_packed, 16) || !aligned(out, d.nchw_out ? 2 : 16) ||
       (z && !aligned(z, 16)) || (bias && !aligned(bias, 4))) {
     return cudaErrorInvalidValue;
   }
+  if (out2 && (d.nchw_out || d.out2_ld < d.cout || d.out2_ld % 8 != 0 || !aligned(out2, 16)))
+    return cudaErrorInvalidValue;
   Params p{static_cast<const __half*>(x),
            static_cast<const __half*>(w_packed),
            bias,
@@ -374,7 +375,10 @@ cudaError_t launch_conv_tile3(const IgemmDesc& d, const void* x, const void* w_p
            0,
            0,
            0,
-           0};
+           0,
+           igemm_x_ld(d),
+           igemm_z_ld(d)};
+  p.out2 = static_cast<__half*>(out2);
   return d.sh == 1 ? launch_stride<1>(p, stream) : launch_stride<2>(p, stream);
 }
 

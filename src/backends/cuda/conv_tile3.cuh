@@ -5,7 +5,8 @@
 // and the chunk's weights of the 9 taps into shared memory once (cp.async, multistage), then
 // feeds mma.sync m16n8k16 from the halo at the 9 shifted tap addresses (ldmatrix). The igemm
 // kernel (conv_igemm.cuh) instead gathers its A tile per tap from global memory. Same epilogue
-// (conv_mma.cuh): bias, SiLU, residual z, NHWC rows with a row stride (Concat slices) or NCHW.
+// (conv_mma.cuh): bias, SiLU, residual z, NHWC rows with a row stride (Concat slices, dual
+// store) or NCHW; the input may be strided (x_ld: a Split piece read in its Concat slice).
 //
 //   IgemmDesc d = ...;                  // kh = kw = 3, sh = sw in {1, 2}, ph = pw = 1
 //   d.tile_m = 128; d.tile_n = 32;      // choose_tile3_tile, or a timed candidate
@@ -13,8 +14,9 @@
 //   launch_conv_tile3(d, x, w_dev, bias, z, out, stream);
 //
 // Layouts: x NHWC fp16 (C_in % 8 == 0; chunks past C_in are zero-filled); weights packed by
-// pack_tile3_weights as fp16 [ceil(C_in / 16)][9 taps][C_out padded to 64][16 channels]; z packed
-// NHWC [pixel][C_out]; out as in conv_igemm.cuh (IgemmDesc's out_ld / nchw_out).
+// pack_tile3_weights as fp16 [ceil(C_in / 16)][9 taps][C_out padded to 64][16 channels]; x, z,
+// out and out2 as in conv_igemm.cuh (IgemmDesc's x_ld, z_ld, out_ld / nchw_out, out2_ld: strided
+// input and residual, Concat slices, the dual store).
 // tile_m = output pixels per CTA: 128 (8 x 16) or 64 (8 x 8); tile_n 16, 32 or 64.
 #pragma once
 
@@ -58,10 +60,11 @@ std::vector<uint16_t> pack_tile3_weights(const float* oihw, const IgemmDesc& d);
 // Launches the kernel on `stream` (shared memory above 48 KiB is opted into first); returns the
 // first CUDA error (cudaErrorInvalidValue for a problem, tile or alignment it does not take).
 // tiles_per_cta: how many tiles each CTA computes in turn, its loads running ahead across them
-// (1..16); 0 picks: 4 / chunks for C_in <= 32 on grids of >= 4096 tiles, else 1.
+// (1..16); 0 picks: 4 / chunks for C_in <= 32 on grids of >= 4096 tiles, else 1. out2 (or null,
+// NHWC only): every output row written a second time at out2 + m * d.out2_ld (as igemm's).
 cudaError_t launch_conv_tile3(const IgemmDesc& d, const void* x, const void* w_packed,
                               const float* bias, const void* z, void* out, cudaStream_t stream,
-                              int tiles_per_cta = 0);
+                              int tiles_per_cta = 0, void* out2 = nullptr);
 
 // Convolutions lowered to this kernel since the process started (tests check it was taken).
 int tile3_convs_lowered();

@@ -5,6 +5,7 @@
 //
 // Variants for measurement (environment): FUNGEN_CUDA_GRAPHS=0 runs the steps one launch at a
 // time instead of replaying a captured CUDA graph; FUNGEN_CUDA_NHWC=0 keeps activations NCHW.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -56,6 +57,9 @@ class CudaBackend final : public Backend {
     ctx_.graphs = !cuda::env_off("FUNGEN_CUDA_GRAPHS");
     ctx_.nhwc = !cuda::env_off("FUNGEN_CUDA_NHWC");
     ctx_.fuse_dfl = !cuda::env_off("FUNGEN_CUDA_DFL");
+    ctx_.fold_transpose = !cuda::env_off("FUNGEN_CUDA_FOLD_TRANSPOSE");
+    if (const char* lanes = std::getenv("FUNGEN_CUDA_LANES"))
+      ctx_.lanes = std::clamp(std::atoi(lanes), 1, 8);
     const char* prof = std::getenv("FUNGEN_CUDA_PROFILE");
     ctx_.profile = prof && std::strcmp(prof, "1") == 0;
     if (ctx_.profile) ctx_.graphs = false;  // per-step events need eager launches

@@ -1,12 +1,43 @@
 // Zero-copy Concat (CudaRun::placement and friends, see cuda_run.h): which values their
-// producers may write straight into a channel slice of an NHWC Concat output.
+// producers may write straight into a channel slice of an NHWC Concat output, alone or besides
+// their own buffer (dual store); Split pieces read in their slice (views).
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "backends/cuda/copy_rows.cuh"
 #include "backends/cuda/cuda_run.h"
 
 namespace fungen::cuda {
+
+namespace {
+std::atomic<int> g_split_piece_copies{0};
+std::atomic<int> g_dual{0}, g_copies{0};
+
+bool dual_enabled() {
+  const char* v = std::getenv("FUNGEN_CUDA_DUAL");
+  return !(v && std::strcmp(v, "0") == 0);
+}
+}  // namespace
+
+int split_piece_copies() {
+  return g_split_piece_copies.load();
+}
+void count_split_piece_copy() {
+  ++g_split_piece_copies;
+}
+int dual_stores_lowered() {
+  return g_dual.load();
+}
+int concat_copies_lowered() {
+  return g_copies.load();
+}
+void count_concat_copy() {
+  ++g_copies;
+}
 
 void CudaRun::find_placements(const NodeRun& run) {
   candidates_.assign(graph_.values.size(), {});
@@ -18,8 +49,9 @@ void CudaRun::find_placements(const NodeRun& run) {
   auto in_run = [&](int node) {
     return node >= static_cast<int>(run.first) && node <= static_cast<int>(run.last);
   };
-  // A convolution's (or nearest Resize's) output read once (by the Concat, or by a Split feeding
-  // it), not a run output: its producer can write it with a row stride.
+  const bool dual = dual_enabled();
+  // A convolution's (or nearest Resize's, or MaxPool's) output read once (by the Concat, or by a
+  // Split feeding it), not a run output: its producer can write it with a row stride.
   auto conv_only_once = [&](int v, bool resize_too) {
     const Value& val = graph_.values[static_cast<size_t>(v)];
     const int p = val.producer;
@@ -28,7 +60,20 @@ void CudaRun::find_placements(const NodeRun& run) {
       return false;
     }
     const std::string& op = graph_.nodes[static_cast<size_t>(p)].op_type;
-    return op == "Conv" || op == "FusedConv" || (resize_too && op == "Resize");
+    return op == "Conv" || op == "FusedConv" ||
+           (resize_too && (op == "Resize" || (dual && op == "MaxPool")));
+  };
+  // A convolution's or MaxPool's output read by other nodes too (or a run output): its producer
+  // writes its own buffer and the slice (dual_placement).
+  auto dual_producer = [&](int v) {
+    const Value& val = graph_.values[static_cast<size_t>(v)];
+    const int p = val.producer;
+    if (!dual || val.is_constant() || !in_run(p) || val.shape.size() != 4 ||
+        uses_[static_cast<size_t>(v)] < 2) {
+      return false;
+    }
+    const std::string& op = graph_.nodes[static_cast<size_t>(p)].op_type;
+    return op == "Conv" || op == "FusedConv" || op == "MaxPool";
   };
   for (size_t k = run.first; k <= run.last; ++k) {
     const Node& node = graph_.nodes[k];
@@ -46,6 +91,9 @@ void CudaRun::find_placements(const NodeRun& run) {
       const Value& val = graph_.values[static_cast<size_t>(v)];
       if (conv_only_once(v, true) && once_here(v))
         candidates_[static_cast<size_t>(v)] = Candidate{node.outputs[0], offset};
+      // The first Concat reading it gets the dual slice; a later one copies it.
+      if (dual_producer(v) && once_here(v) && candidates_[static_cast<size_t>(v)].concat < 0)
+        candidates_[static_cast<size_t>(v)] = Candidate{node.outputs[0], offset, true};
       // Split(conv) whose outputs are this and the next inputs, in order (C2f/C3k2): the conv
       // writes them all into place; the Split then only copies outputs read elsewhere too.
       const int sp = val.producer;
@@ -65,30 +113,73 @@ void CudaRun::find_placements(const NodeRun& run) {
   }
 }
 
-CudaRun::Slice CudaRun::placement(int value) {
+CudaRun::Slice CudaRun::take_slice(int value, bool dual) {
   const Candidate c = candidates_.empty() ? Candidate{} : candidates_[static_cast<size_t>(value)];
-  if (c.concat < 0) return {};
+  if (c.concat < 0 || c.dual != dual) return {};
   if (!is_defined(c.concat)) define(c.concat, Layout::kNhwc);
   const Held& h = variants_[static_cast<size_t>(c.concat)].front();
   if (h.layout != Layout::kNhwc) return {};
   placed_into_[static_cast<size_t>(value)] = c.concat;
+  if (dual) ++g_dual;
   return Slice{h.buf, c.offset, shape(c.concat)[1]};
 }
 
-CudaRun::SliceShape CudaRun::placement_shape(int value) const {
+CudaRun::SliceShape CudaRun::slice_shape(int value, bool dual) const {
   const Candidate c = candidates_.empty() ? Candidate{} : candidates_[static_cast<size_t>(value)];
-  if (c.concat < 0) return {};
+  if (c.concat < 0 || c.dual != dual) return {};
   if (is_defined(c.concat) &&
       variants_[static_cast<size_t>(c.concat)].front().layout != Layout::kNhwc)
     return {};
   return SliceShape{true, c.offset, shape(c.concat)[1]};
 }
 
+CudaRun::Slice CudaRun::placement(int value) {
+  return take_slice(value, false);
+}
+CudaRun::SliceShape CudaRun::placement_shape(int value) const {
+  return slice_shape(value, false);
+}
+CudaRun::Slice CudaRun::dual_placement(int value) {
+  return take_slice(value, true);
+}
+CudaRun::SliceShape CudaRun::dual_placement_shape(int value) const {
+  return slice_shape(value, true);
+}
+
 CudaRun::Slice CudaRun::slice_of(int value) const {
-  if (!placed(value) || candidates_[static_cast<size_t>(value)].concat != placed_into(value))
+  // A dual-placed value is in its own buffer too: a Split of it reads that (the Split's
+  // outputs are not in the concat).
+  if (!placed(value) || candidates_[static_cast<size_t>(value)].concat != placed_into(value) ||
+      candidates_[static_cast<size_t>(value)].dual)
     return {};
   const Candidate& c = candidates_[static_cast<size_t>(value)];
   return Slice{variants_[static_cast<size_t>(c.concat)].front().buf, c.offset, shape(c.concat)[1]};
+}
+
+void CudaRun::define_view(int value, Slice slice, std::string copy_label) {
+  views_[static_cast<size_t>(value)] = View{slice, std::move(copy_label)};
+}
+
+CudaRun::Slice CudaRun::view_of(int value) const {
+  if (views_.empty() || is_defined(value)) return {};
+  return views_[static_cast<size_t>(value)].slice;
+}
+
+Status CudaRun::copy_view(int value) {
+  const View& v = views_[static_cast<size_t>(value)];
+  const Shape& s = shape(value);
+  const Slice sl = v.slice;
+  const int64_t rows = s[0] * s[2] * s[3], cols = s[1];
+  const int to = define(value, Layout::kNhwc);
+  const Elem e = elem();
+  const size_t esz = elem_size(e);
+  count_split_piece_copy();
+  add_step(v.copy_label, {sl.buf, to}, [this, sl, to, e, esz, rows, cols](cudaStream_t st) {
+    launch_copy_rows(e, static_cast<const std::byte*>(ptr(sl.buf)) + sl.offset * esz, sl.ld,
+                     ptr(to), cols, rows, cols, st);
+    return Status();
+  });
+  return Status();
 }
 
 }  // namespace fungen::cuda

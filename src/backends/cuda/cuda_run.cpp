@@ -17,6 +17,7 @@ namespace fungen::cuda {
 
 namespace {
 std::atomic<size_t> g_in_use{0}, g_peak{0};
+std::atomic<int> g_casts_skipped{0};
 RunStats g_stats;
 
 // Layout conversion of a 4-D [N,C,H,W] value: NCHW -> NHWC or back.
@@ -66,6 +67,9 @@ size_t device_bytes_peak() {
 const RunStats& last_run_stats() {
   return g_stats;
 }
+int input_casts_skipped() {
+  return g_casts_skipped.load();
+}
 
 Status upload_and_wait(void* dst, const void* src, size_t bytes, cudaStream_t stream,
                        const char* what) {
@@ -91,6 +95,7 @@ Status upload_and_wait(void* dst, const void* src, size_t bytes, cudaStream_t st
 CudaRun::~CudaRun() {
   if (profiled_runs_ > 0) print_profile();
   if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+  destroy_lanes();
   for (cudaEvent_t e : events_) {
     if (e) cudaEventDestroy(e);
   }
@@ -168,6 +173,7 @@ void CudaRun::define_alias(int value, int buf) {
 
 Layout CudaRun::produced_layout(int value) const {
   const auto& v = variants_[static_cast<size_t>(value)];
+  if (v.empty() && view_of(value).buf >= 0) return Layout::kNhwc;  // a Split piece in its slice
   return v.empty() ? Layout::kPlain : v.front().layout;
 }
 
@@ -175,11 +181,13 @@ void CudaRun::add_step(std::string label, std::vector<int> bufs, StepFn fn) {
   for (int b : bufs) {
     if (b >= 0) touch(b);
   }
-  steps_.push_back(Step{std::move(label), std::move(fn), std::move(bufs)});
+  steps_.push_back(Step{std::move(label), std::move(fn), std::move(bufs), next_library_});
+  next_library_ = StepLibrary::kNone;
 }
 
 Result<int> CudaRun::get(int value, Layout want) {
   auto& held = variants_[static_cast<size_t>(value)];
+  if (held.empty() && view_of(value).buf >= 0) FUNGEN_RETURN_IF_ERROR(copy_view(value));
   for (const Held& h : held) {
     if (h.layout == want) return h.buf;
   }
@@ -237,6 +245,9 @@ Result<std::unique_ptr<CudaRun>> CudaRun::build(const Graph& graph, const NodeRu
 
 Status CudaRun::lower(const NodeRun& run) {
   variants_.assign(graph_.values.size(), {});
+  transposed_from_.assign(graph_.values.size(), -1);
+  views_.assign(graph_.values.size(), {});
+  staging_reads_.assign(graph_.values.size(), 0);
   find_placements(run);
   // Inputs: fp32 plain staging; converted to the run's type by the first step (fp16).
   for (int v : run.inputs) {
@@ -252,14 +263,18 @@ Status CudaRun::lower(const NodeRun& run) {
     int b = define(v, Layout::kPlain);
     input_bufs_.push_back(b);
     Elem e = elem();
+    const size_t i = input_bufs_.size() - 1;
+    // Also when skipped, the step keeps b live from the start: enqueue()'s caller writes it first.
     add_step("cast input " + graph_.values[static_cast<size_t>(v)].name, {staging, b},
-             [this, staging, b, e, n](cudaStream_t st) {
+             [this, staging, b, e, n, i](cudaStream_t st) {
+               if (cast_skipped_[i]) return Status();
                launch_permute(Elem::kF32, e, ptr(staging), ptr(b),
                               flat_copy(static_cast<int64_t>(n)), st);
                return Status();
              });
   }
   input_steps_ = steps_.size();
+  cast_skipped_.assign(input_values_.size(), 0);
   absorbed_.assign(graph_.nodes.size(), 0);
   first_node_ = run.first;
   last_node_ = run.last;
@@ -270,6 +285,16 @@ Status CudaRun::lower(const NodeRun& run) {
     if (!op) return unsupported("cuda: no lowering for " + node.describe(graph_.opset));
     Status s = op->lower(*this, node);
     if (!s.ok()) return s.with_context(node.describe(graph_.opset));
+  }
+  // Inputs whose every use reads the fp32 staging in run(): their cast does nothing.
+  for (size_t i = 0; i < input_values_.size() && elem() == Elem::kF16; ++i) {
+    const int v = input_values_[i];
+    const int reads = staging_reads_[static_cast<size_t>(v)];
+    if (reads == 0 || reads != uses(v)) continue;
+    cast_skipped_[i] = 1;
+    ++g_casts_skipped;
+    steps_[i].label += " (skipped: read in fp32 by its consumer)";
+    steps_[i].bufs = {input_staging_[i]};  // b is not written (FUNGEN_CUDA_POISON=2 reports)
   }
   // Outputs: converted to fp32 plain in their staging buffers by the last steps.
   for (int v : run.outputs) {
@@ -291,10 +316,25 @@ Status CudaRun::lower(const NodeRun& run) {
 Status CudaRun::finalize() {
   std::vector<BufferRequest> requests;
   std::vector<int> ids;
+  // With several streams (cuda_lanes.cpp), bytes reused by a later buffer order its steps after
+  // unrelated earlier ones. So a small run (batch 1: ~140 MB in all) reuses nothing, and in a
+  // larger one a small buffer's bytes stay its own a few steps longer (large ones are not kept:
+  // at batch 128 that grew the arena by 60%, for no gain).
+  const bool lanes = ctx_.graphs && ctx_.lanes > 1;
+  size_t total = 0;
+  for (const Buf& b : bufs_) {
+    if (!b.persistent && b.first >= 0) total += b.bytes;
+  }
+  const bool no_reuse = lanes && total <= kLaneNoReuseBytes;
+  const int end = static_cast<int>(steps_.size());
   for (size_t i = 0; i < bufs_.size(); ++i) {
     const Buf& b = bufs_[i];
     if (b.persistent || b.first < 0) continue;
-    requests.push_back({b.bytes, b.first, b.last});
+    const int pad = lanes && b.bytes <= kLanePadMaxBytes ? kLaneLifetimePad : 0;
+    if (no_reuse)
+      requests.push_back({b.bytes, 0, end});
+    else
+      requests.push_back({b.bytes, b.first, b.last + pad});
     ids.push_back(static_cast<int>(i));
   }
   MemoryPlan mem = plan_memory(requests);
@@ -318,10 +358,25 @@ Status CudaRun::finalize() {
   log(LogLevel::kInfo, "cuda run: {} steps, arena {:.1f} MiB, workspace {:.1f} MiB", steps_.size(),
       static_cast<double>(mem.arena_bytes) / (1 << 20),
       static_cast<double>(workspace_bytes_) / (1 << 20));
-  return Status();
+  return plan_lanes();
 }
 
-Status CudaRun::run_steps(size_t first) {
+int CudaRun::input_staging(int value) const {
+  if (elem() != Elem::kF16 || ctx_.poison >= 2) return -1;  // poison 2 inspects the fp16 input
+  for (size_t i = 0; i < input_values_.size(); ++i) {
+    if (input_values_[i] == value) return input_staging_[i];
+  }
+  return -1;
+}
+
+Status CudaRun::run_steps(bool from_staging) {
+  const size_t first = from_staging ? 0 : input_steps_;
+  from_staging_ = from_staging;
+  if (!lane_steps_.empty()) {
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    CUDA_CHECK(cudaStreamIsCapturing(ctx_.stream, &capturing));
+    if (capturing == cudaStreamCaptureStatusActive) return run_lanes(first);
+  }
   const bool profile = ctx_.profile;
   if (profile && step_events_.empty()) {
     step_events_.assign(steps_.size() + 1, nullptr);
@@ -373,7 +428,7 @@ Status CudaRun::run(KernelContext& kc) {
   if (!graph_exec_ && ctx_.graphs && runs_ >= 1 && capture_.may_try()) {
     // The first run went eagerly (library initialization); capture the second. A failed capture
     // leaves this run eager and is retried on a later one (graph_capture.h).
-    auto g = capture_graph(st, [this] { return run_steps(); });
+    auto g = capture_graph(st, [this] { return run_steps(true); });
     if (g.ok()) {
       graph_exec_ = g.value();
     } else if (!capture_.failed("cuda run", g.status())) {
@@ -384,7 +439,7 @@ Status CudaRun::run(KernelContext& kc) {
     CUDA_CHECK(cudaGraphLaunch(graph_exec_, st));
     graph = true;
   } else {
-    FUNGEN_RETURN_IF_ERROR(run_steps());
+    FUNGEN_RETURN_IF_ERROR(run_steps(true));
   }
   CUDA_CHECK(cudaEventRecord(events_[2], st));
   for (size_t i = 0; i < output_staging_.size(); ++i) {

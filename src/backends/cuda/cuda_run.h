@@ -31,6 +31,7 @@
 namespace fungen::cuda {
 
 enum class Layout { kPlain, kNhwc };
+enum class StepLibrary { kNone, kContext, kPerStream };  // CudaRun::next_step_uses
 
 // What all runs of one backend share: the device, its stream and library handles.
 struct CudaContext {
@@ -41,8 +42,13 @@ struct CudaContext {
   Elem elem = Elem::kF16;
   bool nhwc = true;      // keep conv activations channels-last
   bool fuse_dfl = true;  // YOLO's DFL head as one kernel (lower_dfl; FUNGEN_CUDA_DFL=0: off)
+  // A Transpose of the last two axes read only by a MatMul becomes cuBLAS's transpose op
+  // (lower_transpose, lower_matmul; FUNGEN_CUDA_FOLD_TRANSPOSE=0: off).
+  bool fold_transpose = true;
   bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
+  // Streams a captured run spreads its steps over (cuda_lanes.cpp; FUNGEN_CUDA_LANES, 1: one).
+  int lanes = 4;
   // FUNGEN_CUDA_POISON=1: fill the activation arena with NaN (all-ones bytes, NaN in fp16 and
   // fp32) when it is allocated and before every run, so a read of bytes no step of this run wrote
   // shows as NaN in the outputs. =2 also runs eagerly and, after every step, names the arena
@@ -51,6 +57,13 @@ struct CudaContext {
   size_t max_workspace = size_t{256} << 20;  // per convolution (cuDNN algorithm search limit)
   TuningCache* tuning = nullptr;             // algorithm choices of earlier builds (conv_tuning.h)
 };
+
+// Steps a buffer's arena bytes are kept past its last use when a captured run uses several
+// streams (cuda_lanes.cpp).
+inline constexpr int kLaneLifetimePad = 8;
+inline constexpr size_t kLanePadMaxBytes = size_t{4} << 20;  // buffers up to this size only
+// A captured run whose buffers add up to no more than this reuses no arena bytes at all.
+inline constexpr size_t kLaneNoReuseBytes = size_t{256} << 20;
 
 // Device memory: cudaMalloc'd, freed by the last owner, counted in device_bytes_in_use().
 std::shared_ptr<void> device_alloc(size_t bytes);
@@ -71,6 +84,14 @@ struct RunStats {
   bool graph = false;  // the compute part was a CUDA graph replay
 };
 const RunStats& last_run_stats();
+// Input casts skipped because every use read the fp32 staging (CudaRun::input_staging), since
+// the process started (tests).
+int input_casts_skipped();
+// Values written into a Concat slice besides their own buffer (CudaRun::dual_placement), and
+// pieces a Concat copied, since the process started (tests).
+int dual_stores_lowered();
+int concat_copies_lowered();
+void count_concat_copy();
 
 class CudaRun final : public NodeKernel, public DeviceRun {
  public:
@@ -84,7 +105,7 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   DeviceBuffer device_input(size_t i) const override;
   DeviceBuffer device_output(size_t i) const override;  // fp32 plain staging
   void* device_stream() const override { return ctx_.stream; }
-  Status enqueue() override { return run_steps(input_steps_); }
+  Status enqueue() override { return run_steps(false); }
 
   // --- for the lower_*.cpp functions ---
   const Graph& graph() const { return graph_; }
@@ -125,6 +146,15 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     int64_t offset = 0, ld = 0;
   };
   SliceShape placement_shape(int value) const;
+  // Dual store: a value read by an NHWC Concat (once) and by other nodes, produced by a
+  // convolution or a MaxPool, is written by its producer twice in one pass: its own packed
+  // buffer (define(), read by the others) and its slice of the concat output, which then copies
+  // nothing for it. placement() gives no slice for such a value (a producer that writes only the
+  // slice would leave the others nothing to read); dual_placement(v) gives it and marks v placed;
+  // dual_placement_shape(v) asks first. FUNGEN_CUDA_DUAL=0: no dual slices and no MaxPool written
+  // into its slice (the Concat copies, as before).
+  Slice dual_placement(int value);
+  SliceShape dual_placement_shape(int value) const;
   bool placed(int value) const { return placed_into_[static_cast<size_t>(value)] >= 0; }
   // The Concat output a placed value was written into (-1: not placed). A Concat skips only
   // its own placed pieces: another Concat reading the same value copies it.
@@ -133,11 +163,33 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   Slice slice_of(int value) const;
   // Split of a placed value: its outputs lie in that concat already; that Concat skips them.
   void mark_placed(int value, int concat) { placed_into_[static_cast<size_t>(value)] = concat; }
+  // Strided input: a Split piece lying in a Concat slice (the Split of a placed value) is not
+  // copied out by the Split. define_view records where it lies; a consumer that reads NHWC rows
+  // with a stride (the igemm kernel) asks view_of and reads it there; get() makes the packed
+  // copy (a step labelled `copy_label`) the first time another consumer asks for the value.
+  // view_of: buf -1 when `value` has no view or its packed copy exists already.
+  void define_view(int value, Slice slice, std::string copy_label);
+  Slice view_of(int value) const;
   // Node inputs and graph outputs that read `value` (whole graph).
   int uses(int value) const { return uses_[static_cast<size_t>(value)]; }
   // The node of this run that reads `value` when it is its only use (index into graph().nodes),
   // else -1.
   int only_reader(int value) const;
+  // `value` is the last-two-axes transpose of `source`, not computed: its only reader (a MatMul)
+  // reads `source` transposed. transposed_from(value): the source, or -1.
+  void defer_transpose(int value, int source) {
+    transposed_from_[static_cast<size_t>(value)] = source;
+  }
+  int transposed_from(int value) const { return transposed_from_[static_cast<size_t>(value)]; }
+  // Reading a model input in fp32 (fp16 runs): run() copies each input into an fp32 staging
+  // buffer and casts it to fp16 (the "cast input" step, which enqueue() skips: its caller writes
+  // the fp16 input itself). A step that can read either asks input_staging(value) (-1 when value
+  // is not an input of this fp16 run) and calls read_from_staging(value); at launch it reads the
+  // staging buffer when from_staging() (run()) and the fp16 buffer otherwise (enqueue()). When
+  // every use of the input is such a read, the cast step is skipped.
+  int input_staging(int value) const;
+  void read_from_staging(int value) { ++staging_reads_[static_cast<size_t>(value)]; }
+  bool from_staging() const { return from_staging_; }
   // A node lowered as part of an earlier one (a fused pattern): the loop skips it.
   void absorb(int node) { absorbed_[static_cast<size_t>(node)] = 1; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
@@ -153,6 +205,13 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   // Adds a step; `bufs` are the buffers it reads or writes (they live at least until it runs).
   using StepFn = std::function<Status(cudaStream_t)>;
   void add_step(std::string label, std::vector<int> bufs, StepFn fn);
+  // The next step calls cuDNN or cuBLAS (cuda_lanes.cpp): through the context's handles, bound
+  // to its stream (kContext: a multi-stream capture keeps the step there), or through
+  // cudnn_for/cublas_for/workspace_for of the stream it is given (kPerStream).
+  void next_step_uses(StepLibrary lib) { next_library_ = lib; }
+  cudnnHandle_t cudnn_for(cudaStream_t st) const;
+  cublasHandle_t cublas_for(cudaStream_t st) const;
+  void* workspace_for(cudaStream_t st) const;
   // cuDNN workspace shared by the run's convolutions.
   void need_workspace(size_t bytes) { workspace_bytes_ = std::max(workspace_bytes_, bytes); }
   void* workspace() const { return workspace_.get(); }
@@ -174,12 +233,25 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     std::string label;
     StepFn fn;
     std::vector<int> bufs;  // what add_step was given (FUNGEN_CUDA_POISON=2 inspects them)
+    StepLibrary library = StepLibrary::kNone;  // next_step_uses
+  };
+  // Multi-stream capture (cuda_lanes.cpp): each step's lane (0: the context's stream) and the
+  // steps of other lanes it waits for; `record`: a later step of another lane waits for it.
+  struct LaneStep {
+    int lane = 0;
+    std::vector<int> waits;
+    bool record = false;
   };
 
   CudaRun(const Graph& graph, CudaContext& ctx) : graph_(graph), ctx_(ctx) {}
   Status lower(const NodeRun& run);
   Status finalize();
-  Status run_steps(size_t first = 0);
+  // All steps (run(): the inputs are in their fp32 staging buffers) or all but the input casts
+  // (enqueue(): the caller wrote them in the run's type).
+  Status run_steps(bool from_staging);
+  Status plan_lanes();
+  Status run_lanes(size_t first);
+  void destroy_lanes();
   Status poison_arena(cudaStream_t st);
   Status report_non_finite(size_t step);
   int new_buf(size_t bytes);
@@ -193,18 +265,42 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   struct Candidate {
     int concat = -1;  // the Concat's output value
     int64_t offset = 0;
+    bool dual = false;  // read elsewhere too: the producer writes both (dual_placement)
   };
+  Slice take_slice(int value, bool dual);
+  SliceShape slice_shape(int value, bool dual) const;
   std::vector<Candidate> candidates_;  // value -> slice it may be written into (placement())
   std::vector<int> placed_into_;       // value -> the Concat output it was written into, or -1
+  struct View {
+    Slice slice;
+    std::string copy_label;
+  };
+  std::vector<View> views_;     // value -> the Concat slice it lies in (define_view), buf -1: none
+  Status copy_view(int value);  // get(): the packed NHWC copy of a view
   std::vector<int> uses_;
   std::vector<char> absorbed_;             // node -> lowered by an earlier node's lowering
+  std::vector<int> transposed_from_;       // value -> its deferred transpose's source, or -1
   size_t first_node_ = 0, last_node_ = 0;  // this run's nodes
   void find_placements(const NodeRun& run);
   std::vector<Step> steps_;
+  StepLibrary next_library_ = StepLibrary::kNone;
+  // Per lane l >= 1: cuDNN and cuBLAS handles bound to lanes_[l], a workspace of
+  // workspace_bytes_ (none when the run needs a large one: kPerStream steps then stay on lane 0).
+  std::vector<cudnnHandle_t> lane_cudnn_;
+  std::vector<cublasHandle_t> lane_cublas_;
+  std::vector<std::shared_ptr<void>> lane_workspace_;
+  std::vector<LaneStep> lane_steps_;    // empty: one stream
+  std::vector<cudaStream_t> lanes_;     // [0] null (the context's stream), then owned streams
+  std::vector<cudaEvent_t> step_done_;  // per step with `record`, else null
+  std::vector<cudaEvent_t> lane_done_;  // per lane: its last step (joined back at the end)
+  cudaEvent_t fork_ = nullptr;
   std::vector<int> input_staging_, output_staging_;  // fp32 plain, one per run input/output
   std::vector<int> input_values_, output_values_;    // the run's boundary values
-  std::vector<int> input_bufs_;  // per input: the buffer holding it in the run's element type
-  size_t input_steps_ = 0;       // the first steps: input casts, skipped by enqueue()
+  std::vector<int> input_bufs_;     // per input: the buffer holding it in the run's element type
+  size_t input_steps_ = 0;          // the first steps: input casts, skipped by enqueue()
+  std::vector<int> staging_reads_;  // value -> reads served from its fp32 staging in run()
+  std::vector<char> cast_skipped_;  // per input: its cast step does nothing (all reads staged)
+  bool from_staging_ = true;        // while steps launch: from run() (true) or enqueue()
   std::shared_ptr<void> arena_, workspace_;
   size_t arena_bytes_ = 0;
   int poison_reports_ = 0;         // FUNGEN_CUDA_POISON=2: lines printed so far
@@ -220,6 +316,11 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   int profiled_runs_ = 0;
   void print_profile() const;
 };
+
+// Packed copies of Split pieces out of their Concat slices made so far in this process (by the
+// Split, or by get() for a view): tests check a C2f block's bottleneck reads its piece in place.
+int split_piece_copies();
+void count_split_piece_copy();
 
 // Element strides of `s` in the plain (row-major) layout.
 inline std::vector<int64_t> plain_strides(const Shape& s) {
@@ -251,6 +352,7 @@ Status lower_transpose(CudaRun& run, const Node& node);
 // true when lowered (the Softmax and the Conv are absorbed), false to lower it as a Transpose.
 Result<bool> lower_dfl(CudaRun& run, const Node& transpose);
 int dfl_fusions_lowered();  // how many DFL heads were lowered so, in this process (tests)
+int multi_lane_captures();  // captures that used more than one stream, in this process (tests)
 Status lower_softmax(CudaRun& run, const Node& node);
 
 bool check_conv(const Node& node, const Graph& graph);

@@ -17,6 +17,7 @@
 #include "backends/cuda/conv_autotune.h"
 #include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/conv_tuning.h"
+#include "backends/cuda/copy_rows.cuh"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
 #include "backends/cuda/permute.cuh"
@@ -193,8 +194,8 @@ Result<bool> lower_conv_fused(CudaRun& run, const Node& node);   // lower_conv_f
 // lower_conv_igemm.cpp; `note`: why cuDNN keeps the node when FUNGEN_CUDA_IGEMM=auto measured it.
 Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note);
 
-Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput out,
-                              int64_t out_ld) {
+Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput out, int64_t out_ld,
+                              int64_t x_ld, int64_t z_ld) {
   const int y = node.outputs[0];
   const int b = node.inputs.size() > 2 ? node.inputs[2] : -1;
   const int z = node.inputs.size() > 3 ? node.inputs[3] : -1;
@@ -209,6 +210,9 @@ Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput o
   const Shape& ys = run.shape(y);
   const int64_t n = shape_numel(ys), channels = ys[1], rows = n / channels;
   const size_t y_bytes = static_cast<size_t>(n) * es;
+  const Shape& xs = run.shape(node.inputs[0]);
+  const int64_t x_rows = xs[0] * xs[2] * xs[3];
+  if (z < 0 || z == node.inputs[0]) z_ld = 0;  // the residual is the input: copied once
   size_t out_bytes = 0;
   if (out == CudnnTimedOutput::kNchw) out_bytes = y_bytes;
   if (out == CudnnTimedOutput::kSlice) out_bytes = static_cast<size_t>(rows * out_ld) * es;
@@ -217,7 +221,9 @@ Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput o
       s.reserve({static_cast<size_t>(shape_numel(run.shape(node.inputs[0]))) * es,
                  static_cast<size_t>(shape_numel(run.shape(node.inputs[1]))) * es, y_bytes,
                  out_bytes, b >= 0 ? static_cast<size_t>(channels) * sizeof(float) : 0,
-                 z >= 0 ? y_bytes : 0, d.workspace},
+                 z >= 0 ? y_bytes : 0, d.workspace,
+                 // the Concat rows a strided input / residual is copied out of
+                 static_cast<size_t>(x_rows * x_ld) * es, static_cast<size_t>(rows * z_ld) * es},
                 run.ctx().stream));
   const float* bias = b >= 0 ? static_cast<const float*>(s.ptr(4)) : nullptr;
   const void* res = z >= 0 ? s.ptr(5) : nullptr;
@@ -226,6 +232,8 @@ Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput o
   // As lower_conv's step: the convolution, then the epilogue pass where its output goes.
   return median_launch_ms(run.ctx().stream, [&](cudaStream_t st) {
     const float one = 1.0f, zero = 0.0f;
+    if (x_ld > 0) launch_copy_rows(e, s.ptr(7), x_ld, s.ptr(0), xs[1], x_rows, xs[1], st);
+    if (z_ld > 0) launch_copy_rows(e, s.ptr(8), z_ld, s.ptr(5), channels, rows, channels, st);
     if (cudnnConvolutionForward(handle, &one, d.x, s.ptr(0), d.w, s.ptr(1), d.conv, d.algo,
                                 s.ptr(6), d.workspace, &zero, d.y,
                                 s.ptr(2)) != CUDNN_STATUS_SUCCESS) {
@@ -328,6 +336,9 @@ Status lower_conv(CudaRun& run, const Node& node) {
   } else {
     yb = run.define(y, layout);
   }
+  // Read by a Concat and by other nodes: the epilogue writes y and its concat slice (dual store).
+  const CudaRun::Slice dual =
+      ctx.nhwc && slice.buf < 0 && !nchw_out ? run.dual_placement(y) : CudaRun::Slice{};
   const Elem e = run.elem();
   const int64_t n = shape_numel(ys), channels = ys[1];
   const int64_t inner = ctx.nhwc ? 1 : ys[2] * ys[3];
@@ -345,7 +356,8 @@ Status lower_conv(CudaRun& run, const Node& node) {
   std::string label =
       node.name +
       (gemm ? std::string(" (cublas gemm 1x1") : " (cudnn conv algo " + std::to_string(d->algo)) +
-      (slice.buf >= 0 ? ", into concat" : "") + (nchw_out ? ", NCHW out" : "") + igemm_note;
+      (slice.buf >= 0 ? ", into concat" : "") + (dual.buf >= 0 ? ", and into concat" : "") +
+      (nchw_out ? ", NCHW out" : "") + igemm_note;
   if (ctx.profile) {  // what the search saw: algo, tensor-op math, ms, workspace MiB
     label += "; search:";
     for (int i = 0; i < found && i < 4; ++i) {
@@ -357,7 +369,10 @@ Status lower_conv(CudaRun& run, const Node& node) {
     }
   }
   label += ")";
-  run.add_step(label, {xb, yb, zb, wbuf, bbuf, slice.buf, outb, cbuf}, [=](cudaStream_t st) {
+  // The GEMM variants use the context's handles; the cuDNN conv takes the stream's (lanes).
+  run.next_step_uses(gemm ? StepLibrary::kContext : StepLibrary::kPerStream);
+  std::vector<int> bufs = {xb, yb, zb, wbuf, bbuf, slice.buf, outb, cbuf, dual.buf};
+  run.add_step(label, std::move(bufs), [=](cudaStream_t st) {
     const float one = 1.0f, zero = 0.0f;
     if (gemm) {
       // Column-major view: Y^T[Cout, M] = op(Wt)[Cout, Cin] * X^T[Cin, M], where the KRSC
@@ -378,9 +393,9 @@ Status lower_conv(CudaRun& run, const Node& node) {
                      slice.buf >= 0 ? ", into concat" : "", nchw_out ? ", NCHW out" : "");
       }
     } else {
-      CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d->x, r->ptr(xb), d->w, r->ptr(wbuf),
-                                          d->conv, d->algo, r->workspace(), d->workspace, &zero,
-                                          d->y, r->ptr(yb)));
+      CUDNN_CHECK(cudnnConvolutionForward(r->cudnn_for(st), &one, d->x, r->ptr(xb), d->w,
+                                          r->ptr(wbuf), d->conv, d->algo, r->workspace_for(st),
+                                          d->workspace, &zero, d->y, r->ptr(yb)));
     }
     const float* bias = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     const void* res = zb >= 0 ? r->ptr(zb) : nullptr;
@@ -391,6 +406,10 @@ Status lower_conv(CudaRun& run, const Node& node) {
       void* out = static_cast<std::byte*>(r->ptr(slice.buf)) + slice.offset * elem_size(e);
       launch_conv_epilogue_rows(e, r->ptr(yb), out, slice.ld, bias, res, n / channels, channels,
                                 silu, st);
+    } else if (dual.buf >= 0) {  // in place, and into the slice (a plain copy without epilogue)
+      void* out2 = static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * elem_size(e);
+      launch_conv_epilogue_rows(e, r->ptr(yb), r->ptr(yb), channels, bias, res, n / channels,
+                                channels, silu, st, out2, dual.ld);
     } else if (epilogue && inner == 1) {
       launch_conv_epilogue_rows(e, r->ptr(yb), r->ptr(yb), channels, bias, res, n / channels,
                                 channels, silu, st);

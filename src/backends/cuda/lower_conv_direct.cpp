@@ -4,12 +4,17 @@
 // no NCHW -> NHWC pass and no 3-channel cuDNN kernel). Bias, SiLU and the residual are folded
 // in; the output goes straight into its Concat slice when CudaRun::placement gives one.
 // FUNGEN_CUDA_DIRECT=0 sends every convolution to cuDNN (for comparison).
+// The stem (3 -> 16/32, 3x3) runs the band kernel (conv_stem.cuh) where it fits: in fp16 runs it
+// reads the model input's fp32 staging under run(), so the input cast is skipped, and the fp16
+// input under enqueue(). FUNGEN_CUDA_STEM=old: the first stem kernel (conv_direct.cuh) after the
+// cast, as before (for A/B runs).
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
 
 #include "backends/cuda/conv_direct.cuh"
+#include "backends/cuda/conv_stem.cuh"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
 
@@ -20,6 +25,11 @@ namespace {
 bool direct_enabled() {
   const char* v = std::getenv("FUNGEN_CUDA_DIRECT");
   return !(v && std::strcmp(v, "0") == 0);
+}
+
+bool old_stem() {
+  const char* v = std::getenv("FUNGEN_CUDA_STEM");
+  return v && std::strcmp(v, "old") == 0;
 }
 
 // Host fp32 weights, uploaded once into a persistent buffer of the run.
@@ -122,13 +132,28 @@ Result<bool> lower_conv_direct(CudaRun& run, const Node& node) {
   }
   const Elem e = run.elem();
   CudaRun* r = &run;
-  const std::string label = node.name +
-                            (depthwise ? " (depthwise kernel"
-                             : stem    ? " (stem kernel"
-                                       : " (small-cin kernel") +
-                            (slice.buf >= 0 ? ", into concat)" : ")");
-  run.add_step(label, {xb, zb, wbuf, bbuf, outb}, [=](cudaStream_t st) {
+  // The band kernel needs 16-byte aligned output rows (arena buffers are 64-byte aligned).
+  const bool band = stem && !old_stem() && stem_band_fits(d) && offset % 8 == 0;
+  const int staging = band ? run.input_staging(x) : -1;  // fp32 model input, read under run()
+  if (staging >= 0) run.read_from_staging(x);
+  if (band) count_stem_band_conv();
+  const std::string label =
+      node.name +
+      (depthwise ? " (depthwise kernel"
+       : band    ? (staging >= 0 ? " (stem band kernel, fp32 input" : " (stem band kernel")
+       : stem    ? " (stem kernel"
+                 : " (small-cin kernel") +
+      (slice.buf >= 0 ? ", into concat)" : ")");
+  run.add_step(label, {xb, zb, wbuf, bbuf, outb, staging}, [=](cudaStream_t st) {
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * elem_size(e);
+    if (band) {
+      const bool staged = staging >= 0 && r->from_staging();
+      if (!launch_stem_band(staged ? Elem::kF32 : e, e, r->ptr(staged ? staging : xb), *stem_w, out,
+                            d, st)) {
+        return internal_error("cuda: stem band kernel refused its buffers (alignment)");
+      }
+      return Status();
+    }
     if (stem) {
       launch_stem_conv(e, r->ptr(xb), *stem_w, out, d, st);
       return Status();

@@ -126,6 +126,7 @@ Result<bool> lower_conv_fused(CudaRun& run, const Node& node) {
   CudaRun* r = &run;
   cudnnHandle_t handle = ctx.cudnn;
   const FusedConvSpec spec = p;
+  run.next_step_uses(StepLibrary::kContext);
   run.add_step(
       node.name + (into_slice ? " (cudnn fused conv, into concat)" : " (cudnn fused conv)"),
       {xb, zb, wbuf, bbuf, yb, copy_to}, [=](cudaStream_t st) -> Status {

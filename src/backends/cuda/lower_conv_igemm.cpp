@@ -3,13 +3,16 @@
 // kernels (any stride and padding), C_in and C_out multiples of 8. Bias, SiLU and the residual
 // are folded in; the output goes where lower_conv's epilogue would put it: packed NHWC, its
 // Concat slice (CudaRun::placement; row length and offset multiples of 8), or NCHW when only
-// Reshape/Flatten read it. Anything else stays on cuDNN (lower_conv).
+// Reshape/Flatten read it. Its input and residual may be read in place from a Concat slice (a
+// Split piece, CudaRun::view_of). Anything else stays on cuDNN (lower_conv).
 // FUNGEN_CUDA_IGEMM: auto (default) the faster of the two per convolution, measured when the
 // plan is built (conv_autotune.h); 1 every convolution the kernel takes; 0 none. The step label
-// says "igemm", the geometry, the tile and, under auto, the times measured.
+// says "igemm" (or "igemm persistent": conv_igemm_1x1.cuh, FUNGEN_CUDA_PERSIST), the geometry,
+// the tile and, under auto, the times measured.
 // 3x3 convolutions (pad 1, stride 1 or 2) may instead take the halo kernel (conv_tile3.cuh):
 // FUNGEN_CUDA_TILE3 auto (default) makes it one more candidate of IGEMM=auto's timing; 1 takes it
 // for every convolution it supports (whatever FUNGEN_CUDA_IGEMM says); 0 never. Label "tile3".
+// It reads strided input / residual and writes the dual store as igemm does.
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +22,7 @@
 
 #include "backends/cuda/conv_autotune.h"
 #include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/conv_igemm_1x1.cuh"
 #include "backends/cuda/conv_tile3.cuh"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
@@ -56,6 +60,15 @@ IgemmMode tile3_mode() {
   const char* v = std::getenv("FUNGEN_CUDA_TILE3");
   if (!v || !*v || std::strcmp(v, "auto") == 0) return IgemmMode::kAuto;
   return std::strcmp(v, "1") == 0 ? IgemmMode::kAll : IgemmMode::kOff;
+}
+
+// FUNGEN_CUDA_PERSIST: the persistent 1x1 kernel (conv_igemm_1x1.cuh) for the 1x1 convs it
+// takes: unset / "auto" timed beside the igemm tiles (FUNGEN_CUDA_IGEMM=auto; with =1 the plain
+// kernel), "1" instead of the plain kernel (auto times only its tiles against cuDNN), "0" never.
+PersistMode persist_mode() {
+  const char* v = std::getenv("FUNGEN_CUDA_PERSIST");
+  if (!v || !*v || std::strcmp(v, "auto") == 0) return PersistMode::kAuto;
+  return std::strcmp(v, "1") == 0 ? PersistMode::kOnly : PersistMode::kOff;
 }
 
 // FUNGEN_CUDA_IGEMM_TILE=MxN (M 64 or 128, N 16, 32, 64 or 128): that CTA tile for every igemm
@@ -138,6 +151,17 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     if (into.ok) d.out_ld = into.ld;
     into_slice = into.ok;
   }
+  // Input / residual lying in a Concat slice (a Split piece not copied out, CudaRun::view_of):
+  // read there with the Concat's row as the pixel stride, when the row and offset allow 16-byte
+  // loads. cuDNN would need the packed copy (get() makes it): auto times cuDNN with that copy.
+  auto in_place = [&](int v) {
+    const CudaRun::Slice s = v >= 0 ? run.view_of(v) : CudaRun::Slice{};
+    return s.buf >= 0 && s.ld % 8 == 0 && s.offset % 8 == 0 ? s : CudaRun::Slice{};
+  };
+  const CudaRun::Slice x_view = in_place(x);
+  const CudaRun::Slice z_view = in_place(z);
+  if (x_view.buf >= 0) d.x_ld = x_view.ld;
+  if (z_view.buf >= 0) d.z_ld = z_view.ld;
   if (!igemm_supports(d)) return false;
   const bool tile3_ok = mode3 != IgemmMode::kOff && tile3_supports(d);
   int sms = 0;
@@ -152,11 +176,14 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   } else {
     choose_igemm_tile(d, sms);
     const bool fixed_tile = override_tile(d);
+    const PersistMode pmode = persist_mode();
+    if (pmode == PersistMode::kOnly && igemm_1x1_persist_supports(d, run.ctx().device))
+      kernel = ConvKernel::kPersist;
     if (mode == IgemmMode::kAuto) {
       // Decided before placement(), which would mark y as written into its Concat slice.
       FUNGEN_ASSIGN_OR_RETURN(
-          IgemmChoice c,
-          choose_igemm_or_cudnn(run, node, d, b >= 0, z >= 0, into_slice, fixed_tile, tile3_ok));
+          IgemmChoice c, choose_igemm_or_cudnn(run, node, d, b >= 0, z >= 0, into_slice, fixed_tile,
+                                               pmode, tile3_ok));
       if (c.kernel == ConvKernel::kCudnn) {
         note = c.note;
         return false;
@@ -167,11 +194,20 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
       chosen = c.note;
     }
   }
-  const bool tile3 = kernel == ConvKernel::kTile3;
+  const bool tile3 = kernel == ConvKernel::kTile3, persist = kernel == ConvKernel::kPersist;
   const CudaRun::Slice slice = nchw_out ? CudaRun::Slice{} : run.placement(y);
   if (slice.buf >= 0 && (slice.ld != d.out_ld || slice.offset % 8 != 0))
     return internal_error("cuda igemm: placement of '" + node.name + "' changed");
   if (slice.buf < 0) d.out_ld = d.cout;  // placement_shape's concat turned out not NHWC
+  // Read by a Concat and by other nodes: the epilogue writes y and its slice (dual store) when
+  // the slice's row length and offset are multiples of 8; else the Concat copies it.
+  // (tile3 writes it too; not the persistent kernel: no second output is passed to it.)
+  const CudaRun::SliceShape dual_shape =
+      nchw_out || slice.buf >= 0 || persist ? CudaRun::SliceShape{} : run.dual_placement_shape(y);
+  const CudaRun::Slice dual = dual_shape.ok && dual_shape.ld % 8 == 0 && dual_shape.offset % 8 == 0
+                                  ? run.dual_placement(y)
+                                  : CudaRun::Slice{};
+  d.out2_ld = dual.buf >= 0 ? dual.ld : 0;
 
   // Weights packed once: igemm fp16 [cout_pad][k_pad], K = (r, s, c); tile3 [chunk][tap][cout][16].
   const Tensor& wt = run.constant(w);
@@ -189,9 +225,13 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
                                       static_cast<size_t>(bt.numel()) * sizeof(float)));
   }
 
-  FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, Layout::kNhwc));
-  int zb = -1;
-  if (z >= 0) {
+  int xb = x_view.buf, zb = z_view.buf;
+  const int64_t x_off = x_view.buf >= 0 ? x_view.offset : 0;
+  const int64_t z_off = z_view.buf >= 0 ? z_view.offset : 0;
+  if (xb < 0) {
+    FUNGEN_ASSIGN_OR_RETURN(xb, run.get(x, Layout::kNhwc));
+  }
+  if (z >= 0 && zb < 0) {
     FUNGEN_ASSIGN_OR_RETURN(zb, run.get(z, Layout::kNhwc));
   }
   int outb = slice.buf;
@@ -204,22 +244,36 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     count_tile3_conv();
   } else {
     count_igemm_conv();
+    if (persist) count_igemm_1x1_persist_conv();
   }
   CudaRun* r = &run;
   // "name (igemm|tile3 3x3s2 64->128 @80x80 tile 128x128[, residual][, into concat][, NCHW out])":
   // the node name first, as in cuDNN's step label, so profiles of both paths join per node.
   auto str = [](int64_t v) { return std::to_string(v); };
   const std::string label =
-      node.name + (tile3 ? " (tile3 " : " (igemm ") + str(d.kh) + "x" + str(d.kw) + "s" +
-      str(d.sh) + " " + str(d.cin) + "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) +
-      " tile " + str(d.tile_m) + "x" + str(d.tile_n) + (zb >= 0 ? ", residual" : "") +
-      (slice.buf >= 0 ? ", into concat" : "") + (nchw_out ? ", NCHW out" : "") + chosen + ")";
-  run.add_step(label, {xb, zb, wbuf, bbuf, outb}, [=](cudaStream_t st) {
+      node.name +
+      (tile3     ? " (tile3 "
+       : persist ? " (igemm persistent "
+                 : " (igemm ") +
+      str(d.kh) + "x" + str(d.kw) + "s" + str(d.sh) + " " + str(d.cin) + "->" + str(d.cout) + " @" +
+      str(d.oh) + "x" + str(d.ow) + " tile " + str(d.tile_m) + "x" + str(d.tile_n) +
+      (zb >= 0 ? ", residual" : "") + (d.x_ld > 0 ? ", strided in" : "") +
+      (d.z_ld > 0 ? ", strided residual" : "") + (slice.buf >= 0 ? ", into concat" : "") +
+      (dual.buf >= 0 ? ", and into concat" : "") + (nchw_out ? ", NCHW out" : "") + chosen + ")";
+  run.add_step(label, {xb, zb, wbuf, bbuf, outb, dual.buf}, [=](cudaStream_t st) {
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements
-    const void* zp = zb >= 0 ? r->ptr(zb) : nullptr;
-    CUDA_CHECK(tile3 ? launch_conv_tile3(d, r->ptr(xb), r->ptr(wbuf), bp, zp, out, st)
-                     : launch_conv_igemm(d, r->ptr(xb), r->ptr(wbuf), bp, zp, out, st));
+    const void* xp = static_cast<const std::byte*>(r->ptr(xb)) + x_off * 2;
+    const void* zp = zb >= 0 ? static_cast<const std::byte*>(r->ptr(zb)) + z_off * 2 : nullptr;
+    void* out2 =
+        dual.buf >= 0 ? static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * 2 : nullptr;
+    if (tile3) {
+      CUDA_CHECK(launch_conv_tile3(d, xp, r->ptr(wbuf), bp, zp, out, st, 0, out2));
+    } else if (persist) {
+      CUDA_CHECK(launch_conv_igemm_1x1_persist(d, xp, r->ptr(wbuf), bp, zp, out, st));
+    } else {
+      CUDA_CHECK(launch_conv_igemm(d, xp, r->ptr(wbuf), bp, zp, out, st, out2));
+    }
     return Status();
   });
   return true;

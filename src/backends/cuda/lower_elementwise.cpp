@@ -128,6 +128,17 @@ bool read_by_convs_only(const Graph& g, int value) {
   return any;
 }
 
+// The permutation exchanges the last two axes and keeps the others in place.
+bool swaps_last_two(const std::vector<int64_t>& perm) {
+  const size_t r = perm.size();
+  if (r < 2 || perm[r - 1] != static_cast<int64_t>(r) - 2 ||
+      perm[r - 2] != static_cast<int64_t>(r) - 1)
+    return false;
+  for (size_t k = 0; k + 2 < r; ++k)
+    if (perm[k] != static_cast<int64_t>(k)) return false;
+  return true;
+}
+
 }  // namespace
 
 // A 4-D input produced NHWC is read as it is (no conversion first), and a 4-D output read only by
@@ -144,6 +155,16 @@ Status lower_transpose(CudaRun& run, const Node& node) {
   std::vector<int64_t> perm = node.attr_ints("perm");
   if (perm.empty()) {
     for (int k = rank - 1; k >= 0; --k) perm.push_back(k);
+  }
+  if (run.ctx().fold_transpose && swaps_last_two(perm)) {
+    const int reader = run.only_reader(y);
+    if (reader >= 0) {
+      const Node& mm = run.graph().nodes[static_cast<size_t>(reader)];
+      if (mm.op_type == "MatMul" && check_matmul(mm, run.graph())) {
+        run.defer_transpose(y, x);  // lower_matmul reads x with cuBLAS's transpose op
+        return Status();
+      }
+    }
   }
   const bool x_nhwc = rank == 4 && run.produced_layout(x) == Layout::kNhwc;
   const bool y_nhwc = rank == 4 && run.ctx().nhwc && read_by_convs_only(run.graph(), y);

@@ -35,19 +35,28 @@ Status lower_matmul(CudaRun& run, const Node& node) {
   const int64_t batch = batch_of(ys);
   const int64_t stride_a = as.size() == 2 ? 0 : m * k;
   const int64_t stride_b = bs.size() == 2 ? 0 : k * n;
-  FUNGEN_ASSIGN_OR_RETURN(int ab, run.get(a, Layout::kPlain));
-  FUNGEN_ASSIGN_OR_RETURN(int bb, run.get(b, Layout::kPlain));
+  // An operand that is a deferred last-two-axes transpose (lower_transpose) is read from its
+  // source with the transpose op: its row-major source is [k x m] (A) or [n x k] (B).
+  const int a_src = run.transposed_from(a), b_src = run.transposed_from(b);
+  const cublasOperation_t op_a = a_src >= 0 ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_b = b_src >= 0 ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int64_t lda = a_src >= 0 ? m : k, ldb = b_src >= 0 ? k : n;
+  FUNGEN_ASSIGN_OR_RETURN(int ab, run.get(a_src >= 0 ? a_src : a, Layout::kPlain));
+  FUNGEN_ASSIGN_OR_RETURN(int bb, run.get(b_src >= 0 ? b_src : b, Layout::kPlain));
   int yb = run.define(y, Layout::kPlain);
   const cudaDataType_t dt = run.elem() == Elem::kF16 ? CUDA_R_16F : CUDA_R_32F;
-  cublasHandle_t handle = run.ctx().cublas;
   CudaRun* r = &run;
   auto i32 = [](int64_t v) { return static_cast<int>(v); };
-  run.add_step(node.name + " (cublas gemm)", {ab, bb, yb}, [=](cudaStream_t) {
+  std::string label = node.name + " (cublas gemm";
+  if (a_src >= 0) label += ", A transposed";
+  if (b_src >= 0) label += ", B transposed";
+  run.next_step_uses(StepLibrary::kPerStream);
+  run.add_step(label + ")", {ab, bb, yb}, [=](cudaStream_t st) {
     const float one = 1.0f, zero = 0.0f;
     // Row-major Y = A * B is column-major Y^T = B^T * A^T.
     CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-        handle, CUBLAS_OP_N, CUBLAS_OP_N, i32(n), i32(m), i32(k), &one, r->ptr(bb), dt, i32(n),
-        stride_b, r->ptr(ab), dt, i32(k), stride_a, &zero, r->ptr(yb), dt, i32(n), m * n,
+        r->cublas_for(st), op_b, op_a, i32(n), i32(m), i32(k), &one, r->ptr(bb), dt, i32(ldb),
+        stride_b, r->ptr(ab), dt, i32(lda), stride_a, &zero, r->ptr(yb), dt, i32(n), m * n,
         i32(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return Status();
   });

@@ -2,6 +2,8 @@
 // activations when every piece is NHWC, else in the plain layout — and MaxPool / nearest Resize
 // in whichever layout their input was produced.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "backends/cuda/copy_rows.cuh"
 #include "backends/cuda/cuda_run.h"
@@ -68,6 +70,7 @@ Status lower_concat(CudaRun& run, const Node& node) {
     }
     FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(id, layout));
     const int64_t off = offset;
+    count_concat_copy();
     run.add_step(node.name + " (piece)", {xb, yb}, [=](cudaStream_t st) {
       launch_copy_rows(e, r->ptr(xb), cols, static_cast<std::byte*>(r->ptr(yb)) + off * esz, dst_ld,
                        cut.rows, cols, st);
@@ -92,15 +95,25 @@ Status lower_split(CudaRun& run, const Node& node) {
   const CudaRun::Slice sl = run.slice_of(x);
   if (sl.buf >= 0) {
     // x was written into a Concat output that takes these outputs in order (CudaRun::
-    // find_placements): they are in place already; only those read elsewhere get a packed copy.
+    // find_placements): they are in place already; only those read elsewhere get a packed copy,
+    // made when a reader that cannot read the slice in place asks for it (CudaRun::view_of;
+    // FUNGEN_CUDA_STRIDED_IN=0: here, as before).
+    const bool strided_in = [] {
+      const char* v = std::getenv("FUNGEN_CUDA_STRIDED_IN");
+      return !v || std::strcmp(v, "0") != 0;
+    }();
     const int concat = run.placed_into(x);
     const int64_t rows = xs[0] * xs[2] * xs[3];
     int64_t offset = 0;
     for (int id : node.outputs) {
       const int64_t cols = run.shape(id)[1];
       run.mark_placed(id, concat);
-      if (run.uses(id) > 1) {
+      if (run.uses(id) > 1 && strided_in) {  // copied by get() if a reader needs it packed
+        run.define_view(id, CudaRun::Slice{sl.buf, sl.offset + offset, sl.ld},
+                        node.name + " (piece of the concat)");
+      } else if (run.uses(id) > 1) {
         const int64_t off = sl.offset + offset;
+        count_split_piece_copy();
         int yb = run.define(id, Layout::kNhwc);
         run.add_step(node.name + " (piece of the concat)", {sl.buf, yb}, [=](cudaStream_t st) {
           launch_copy_rows(e, static_cast<const std::byte*>(r->ptr(sl.buf)) + off * esz, sl.ld,
@@ -235,11 +248,24 @@ Status lower_maxpool(CudaRun& run, const Node& node) {
   const Layout layout = run.produced_layout(x);
   d.nhwc = layout == Layout::kNhwc;
   FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, layout));
-  int yb = run.define(y, layout);
+  // NHWC: straight into its Concat slice when the Concat is its only reader (YOLO's last SPPF
+  // pool), or into its buffer and the slice when the next pool reads it too (dual store).
+  const CudaRun::Slice slice = d.nhwc ? run.placement(y) : CudaRun::Slice{};
+  const CudaRun::Slice dual = d.nhwc && slice.buf < 0 ? run.dual_placement(y) : CudaRun::Slice{};
+  const int yb = slice.buf >= 0 ? slice.buf : run.define(y, layout);
+  const int64_t offset = slice.buf >= 0 ? slice.offset : 0;
+  d.y_ld = slice.buf >= 0 ? slice.ld : 0;
   const Elem e = run.elem();
+  const size_t esz = elem_size(e);
   CudaRun* r = &run;
-  run.add_step(node.name, {xb, yb}, [=](cudaStream_t st) {
-    launch_maxpool(e, r->ptr(xb), r->ptr(yb), d, st);
+  const std::string label = node.name + (slice.buf >= 0  ? " (into concat)"
+                                         : dual.buf >= 0 ? " (and into concat)"
+                                                         : "");
+  run.add_step(label, {xb, yb, dual.buf}, [=](cudaStream_t st) {
+    void* dst = static_cast<std::byte*>(r->ptr(yb)) + offset * esz;
+    void* dst2 =
+        dual.buf >= 0 ? static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * esz : nullptr;
+    launch_maxpool(e, r->ptr(xb), dst, d, st, dst2, dual.ld);
     return Status();
   });
   return Status();

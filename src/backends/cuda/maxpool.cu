@@ -31,8 +31,10 @@ __device__ __forceinline__ int64_t offset(const Image4d& t, bool nhwc, int64_t n
   return nhwc ? ((n * t.h + y) * t.w + x) * t.c + c : ((n * t.c + c) * t.h + y) * t.w + x;
 }
 
+// NHWC with y_ld / y2: the output pixel's row at pixel * ld.
 template <class T>
-__global__ void maxpool_kernel(const T* src, T* dst, MaxPoolDesc d, int64_t total) {
+__global__ void maxpool_kernel(const T* src, T* dst, MaxPoolDesc d, int64_t total, T* dst2,
+                               int64_t ld2) {
   FUNGEN_GRID_STRIDE(i, total) {
     int64_t n, c, oy, ox;
     decompose(i, d.out, d.nhwc, n, c, oy, ox);
@@ -46,7 +48,9 @@ __global__ void maxpool_kernel(const T* src, T* dst, MaxPoolDesc d, int64_t tota
         m = fmaxf(m, load(src, offset(d.in, d.nhwc, n, c, iy, ix)));
       }
     }
-    store(dst, i, m);
+    const int64_t pixel = (n * d.out.h + oy) * d.out.w + ox;
+    store(dst, d.nhwc && d.y_ld ? pixel * d.y_ld + c : i, m);
+    if (dst2) store(dst2, pixel * ld2 + c, m);
   }
 }
 
@@ -64,8 +68,10 @@ __global__ void resize_kernel(const T* src, T* dst, Image4d in, Image4d out, boo
 
 // NHWC with channels in 16-byte vectors (8 halves / 4 floats): one thread per output pixel and
 // vector (the index math once per 8 or 4 channels); T the element type.
+// ld, ld2: output rows in 16-byte vectors (dst2 null: no second output).
 template <class T>
-__global__ void maxpool_nhwc_vec(const uint4* src, uint4* dst, MaxPoolDesc d, int64_t total) {
+__global__ void maxpool_nhwc_vec(const uint4* src, uint4* dst, MaxPoolDesc d, int64_t total,
+                                 int64_t ld, uint4* dst2, int64_t ld2) {
   constexpr int kN = 16 / sizeof(T);
   const int64_t cv = d.out.c / kN;
   FUNGEN_GRID_STRIDE(i, total) {
@@ -87,7 +93,8 @@ __global__ void maxpool_nhwc_vec(const uint4* src, uint4* dst, MaxPoolDesc d, in
     uint4 o;
     T* ov = reinterpret_cast<T*>(&o);
     for (int k = 0; k < kN; ++k) store(ov, k, m[k]);
-    dst[i] = o;
+    dst[p * ld + c] = o;
+    if (dst2) dst2[p * ld2 + c] = o;
   }
 }
 
@@ -108,27 +115,40 @@ bool aligned16(const void* p) {
 
 }  // namespace
 
-void launch_maxpool(Elem e, const void* x, void* y, const MaxPoolDesc& d, cudaStream_t stream) {
+void launch_maxpool(Elem e, const void* x, void* y, const MaxPoolDesc& d, cudaStream_t stream,
+                    void* y2, int64_t y2_ld) {
   int64_t total = d.out.n * d.out.c * d.out.h * d.out.w;
   if (total == 0) return;
+  MaxPoolDesc dd = d;
+  if (!dd.nhwc) {  // slices are NHWC only
+    dd.y_ld = 0;
+    y2 = nullptr;
+  }
+  if (!y2) y2_ld = 0;
   const int64_t unit = 16 / static_cast<int64_t>(elem_size(e));
-  if (d.nhwc && d.out.c % unit == 0 && aligned16(x) && aligned16(y)) {
+  const int64_t ld = dd.y_ld ? dd.y_ld : dd.out.c;
+  if (dd.nhwc && dd.out.c % unit == 0 && ld % unit == 0 && aligned16(x) && aligned16(y) &&
+      (!y2 || (y2_ld % unit == 0 && aligned16(y2)))) {
     const auto* xs = static_cast<const uint4*>(x);
     auto* ys = static_cast<uint4*>(y);
+    auto* y2s = static_cast<uint4*>(y2);
+    const int64_t n = total / unit;
     if (e == Elem::kF16)
       maxpool_nhwc_vec<__half>
-          <<<blocks_for(total / unit), kThreads, 0, stream>>>(xs, ys, d, total / unit);
+          <<<blocks_for(n), kThreads, 0, stream>>>(xs, ys, dd, n, ld / unit, y2s, y2_ld / unit);
     else
       maxpool_nhwc_vec<float>
-          <<<blocks_for(total / unit), kThreads, 0, stream>>>(xs, ys, d, total / unit);
+          <<<blocks_for(n), kThreads, 0, stream>>>(xs, ys, dd, n, ld / unit, y2s, y2_ld / unit);
     return;
   }
   if (e == Elem::kF16) {
     maxpool_kernel<<<blocks_for(total), kThreads, 0, stream>>>(static_cast<const __half*>(x),
-                                                               static_cast<__half*>(y), d, total);
+                                                               static_cast<__half*>(y), dd, total,
+                                                               static_cast<__half*>(y2), y2_ld);
   } else {
     maxpool_kernel<<<blocks_for(total), kThreads, 0, stream>>>(static_cast<const float*>(x),
-                                                               static_cast<float*>(y), d, total);
+                                                               static_cast<float*>(y), dd, total,
+                                                               static_cast<float*>(y2), y2_ld);
   }
 }
 

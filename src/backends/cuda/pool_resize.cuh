@@ -17,8 +17,12 @@ struct MaxPoolDesc {
   Image4d in, out;
   int kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
   bool nhwc = false;
+  int64_t y_ld = 0;  // NHWC only: elements between output pixels of y (a Concat slice); 0 packed
 };
-void launch_maxpool(Elem e, const void* x, void* y, const MaxPoolDesc& d, cudaStream_t stream);
+// y2 (or null, NHWC only): the output written a second time, pixels y2_ld elements apart (dual
+// store: y packed, y2 its slice of a Concat output).
+void launch_maxpool(Elem e, const void* x, void* y, const MaxPoolDesc& d, cudaStream_t stream,
+                    void* y2 = nullptr, int64_t y2_ld = 0);
 
 // out.h = in.h * k for an integer k (likewise w): y[.., oh, ow] = x[.., oh * in.h / out.h, ..].
 void launch_resize_nearest(Elem e, const void* x, void* y, const Image4d& in, const Image4d& out,
