@@ -11,7 +11,8 @@
 //  - the persistent 1x1 kernel (FUNGEN_CUDA_PERSIST=1) on all of the above.
 // Each case also checks that the kernel was taken for at least the convs it should take, and
 // fp32 checks that the switch leaves fp32 on cuDNN. The same cases run with the 3x3 halo kernel
-// (FUNGEN_CUDA_TILE3=1, CudaTile3Test) taking exactly the 3x3 convs it supports.
+// (FUNGEN_CUDA_TILE3=1, CudaTile3Test) taking exactly the 3x3 convs it supports, and the Split
+// pieces read in place by it (CudaTile3.SplitPiecesReadInPlace: strided input and residual).
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
