@@ -10,6 +10,7 @@ CTA -> (N tile, M tiles) walk and the stage rotation.
     $(tools/setup_python.sh) tools/cuda_igemm_emulate.py [seed]     # prints ALL OK or SOME FAILED
 """
 import numpy as np, itertools, sys
+from functools import partial
 rng = np.random.default_rng(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
 BK = 32; ROWB = 64
 
@@ -308,36 +309,41 @@ def test(n, cin, h, w, cout, k, stride, cfg, silu=True, use_bias=True, use_z=Fal
     print(f"n{n} cin{cin} {h}x{w} cout{cout} k{k}s{stride} cfg{cfg}{tag}: max err {err:.2e}", "OK" if err < 1e-9 else "FAIL")
     return err < 1e-9
 
-ok = True
-ok &= test(1, 16, 5, 7, 24, 3, 2, (64, 32, 32, 16), use_z=True)
-ok &= test(2, 8, 5, 6, 16, 3, 1, (64, 16, 16, 16))
-ok &= test(1, 48, 4, 5, 40, 1, 1, (64, 64, 32, 32), silu=False, use_bias=False)
-ok &= test(1, 16, 9, 9, 136, 3, 1, (128, 128, 64, 32))
-ok &= test(1, 32, 11, 13, 72, 3, 2, (128, 64, 32, 32), use_z=True)
-ok &= test(1, 24, 12, 12, 32, 3, 1, (128, 32, 32, 16))
-ok &= test(1, 8, 12, 11, 16, 1, 1, (128, 16, 16, 16))
-ok &= test(1, 64, 6, 6, 128, 3, 2, (64, 128, 32, 32))
-ok &= test(3, 32, 10, 10, 200, 3, 1, (64, 64, 32, 32), use_z=True)
-ok &= test(2, 16, 9, 11, 48, 3, 2, (128, 64, 32, 32))
-# C_out-sized tiles (C_out a multiple of tile_n): four warps along M, each the whole tile_n.
-ok &= test(1, 16, 7, 9, 96, 3, 1, (64, 48, 16, 48), use_z=True)
-ok &= test(1, 24, 9, 8, 80, 1, 1, (64, 80, 16, 80))
-ok &= test(1, 16, 9, 7, 96, 3, 2, (64, 96, 16, 96), silu=False)
-ok &= test(1, 16, 11, 13, 48, 3, 1, (128, 48, 32, 48))
-ok &= test(2, 40, 9, 9, 160, 1, 1, (128, 80, 32, 80), use_z=True)
-ok &= test(1, 16, 12, 12, 96, 3, 1, (128, 96, 32, 96), use_bias=False)
-# Strided input and residual: a Split piece in its Concat slice (C2f's bottleneck, C3k's 1x1s).
-ok &= test(1, 16, 9, 11, 16, 3, 1, (64, 16, 16, 16), use_z=True, x_ld=48, x_off=16, z_ld=48, z_off=16)
-ok &= test(2, 16, 7, 9, 32, 3, 2, (128, 32, 32, 16), x_ld=40, x_off=8)
-ok &= test(1, 32, 6, 7, 32, 1, 1, (64, 32, 32, 16), x_ld=64, x_off=32)
-ok &= test(1, 24, 5, 9, 80, 1, 1, (64, 80, 16, 80), use_z=True, x_ld=48, x_off=0, z_ld=96, z_off=8)
-# The persistent 1x1 kernel: walkers 1..5 (uneven shares of M tiles), 2 and 3 stages, K 1..3
-# tiles, strided input / residual, M and N tails.
-from functools import partial
-P = lambda w, s: partial(run_persist, walkers=w, stages=s)
-ok &= test(1, 16, 16, 20, 24, 1, 1, (64, 32, 32, 16), use_z=True, runner=P(3, 2))
-ok &= test(2, 40, 9, 10, 64, 1, 1, (64, 64, 32, 32), runner=P(2, 3))
-ok &= test(1, 72, 20, 20, 80, 1, 1, (128, 80, 32, 80), use_z=True, runner=P(1, 2))
-ok &= test(1, 32, 13, 20, 48, 1, 1, (64, 48, 16, 48), x_ld=64, x_off=16, use_z=True, z_ld=64, z_off=8, runner=P(2, 3))
-ok &= test(1, 16, 6, 7, 16, 1, 1, (64, 16, 16, 16), x_ld=48, x_off=16, runner=P(2, 2))
-print("ALL OK" if ok else "SOME FAILED")
+def main():
+    ok = True
+    ok &= test(1, 16, 5, 7, 24, 3, 2, (64, 32, 32, 16), use_z=True)
+    ok &= test(2, 8, 5, 6, 16, 3, 1, (64, 16, 16, 16))
+    ok &= test(1, 48, 4, 5, 40, 1, 1, (64, 64, 32, 32), silu=False, use_bias=False)
+    ok &= test(1, 16, 9, 9, 136, 3, 1, (128, 128, 64, 32))
+    ok &= test(1, 32, 11, 13, 72, 3, 2, (128, 64, 32, 32), use_z=True)
+    ok &= test(1, 24, 12, 12, 32, 3, 1, (128, 32, 32, 16))
+    ok &= test(1, 8, 12, 11, 16, 1, 1, (128, 16, 16, 16))
+    ok &= test(1, 64, 6, 6, 128, 3, 2, (64, 128, 32, 32))
+    ok &= test(3, 32, 10, 10, 200, 3, 1, (64, 64, 32, 32), use_z=True)
+    ok &= test(2, 16, 9, 11, 48, 3, 2, (128, 64, 32, 32))
+    # C_out-sized tiles (C_out a multiple of tile_n): four warps along M, each the whole tile_n.
+    ok &= test(1, 16, 7, 9, 96, 3, 1, (64, 48, 16, 48), use_z=True)
+    ok &= test(1, 24, 9, 8, 80, 1, 1, (64, 80, 16, 80))
+    ok &= test(1, 16, 9, 7, 96, 3, 2, (64, 96, 16, 96), silu=False)
+    ok &= test(1, 16, 11, 13, 48, 3, 1, (128, 48, 32, 48))
+    ok &= test(2, 40, 9, 9, 160, 1, 1, (128, 80, 32, 80), use_z=True)
+    ok &= test(1, 16, 12, 12, 96, 3, 1, (128, 96, 32, 96), use_bias=False)
+    # Strided input and residual: a Split piece in its Concat slice (C2f's bottleneck, C3k's 1x1s).
+    ok &= test(1, 16, 9, 11, 16, 3, 1, (64, 16, 16, 16), use_z=True, x_ld=48, x_off=16, z_ld=48, z_off=16)
+    ok &= test(2, 16, 7, 9, 32, 3, 2, (128, 32, 32, 16), x_ld=40, x_off=8)
+    ok &= test(1, 32, 6, 7, 32, 1, 1, (64, 32, 32, 16), x_ld=64, x_off=32)
+    ok &= test(1, 24, 5, 9, 80, 1, 1, (64, 80, 16, 80), use_z=True, x_ld=48, x_off=0, z_ld=96, z_off=8)
+    # The persistent 1x1 kernel: walkers 1..5 (uneven shares of M tiles), 2 and 3 stages, K 1..3
+    # tiles, strided input / residual, M and N tails.
+    P = lambda w, s: partial(run_persist, walkers=w, stages=s)
+    ok &= test(1, 16, 16, 20, 24, 1, 1, (64, 32, 32, 16), use_z=True, runner=P(3, 2))
+    ok &= test(2, 40, 9, 10, 64, 1, 1, (64, 64, 32, 32), runner=P(2, 3))
+    ok &= test(1, 72, 20, 20, 80, 1, 1, (128, 80, 32, 80), use_z=True, runner=P(1, 2))
+    ok &= test(1, 32, 13, 20, 48, 1, 1, (64, 48, 16, 48), x_ld=64, x_off=16, use_z=True, z_ld=64, z_off=8, runner=P(2, 3))
+    ok &= test(1, 16, 6, 7, 16, 1, 1, (64, 16, 16, 16), x_ld=48, x_off=16, runner=P(2, 2))
+    print("ALL OK" if ok else "SOME FAILED")
+    return ok
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -8,7 +8,10 @@
 //    anything (conv_autotune_timings) and with the same number of convs on the kernel;
 //  - every branch of a replayed choice, whatever the device measured: the plan's entries forced
 //    to the kernel (tile 64x16, every conv), to the persistent 1x1 kernel (conv_igemm_1x1.cuh,
-//    the 1x1 convs; the rest on the kernel) and to cuDNN, each matching the reference.
+//    the 1x1 convs; the rest on the kernel), to the 3x3 halo kernel tile3 (tile 128x32, the four
+//    3x3 convs; FUNGEN_CUDA_TILE3=auto makes them candidates, their keys end in " tile3"), to
+//    tile3 as the tile3 branch's plans recorded it before the persistent kernel took 2 (algorithm
+//    2 on " tile3" keys), and to cuDNN, each matching the reference.
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
@@ -24,6 +27,7 @@
 #include "backends/cuda/conv_autotune.cuh"
 #include "backends/cuda/conv_igemm.cuh"
 #include "backends/cuda/conv_igemm_1x1.cuh"
+#include "backends/cuda/conv_tile3.cuh"
 #include "cuda_test_util.h"
 #include "fungen/engine.h"
 #include "model_builder.h"
@@ -39,6 +43,7 @@ namespace {
 // 104->80 (bias only) read by a Reshape, a 3x3 s2 104->128 without bias or SiLU. 7 convs the
 // kernel can take, each of its own geometry.
 constexpr int kEligibleConvs = 7;
+constexpr int kTile3Convs = 4;  // a, c, p2, f: 3x3, pad 1, stride 1 or 2
 std::string auto_model(std::mt19937& rng, int64_t h, int64_t w) {
   ModelBuilder b(17);
   b.input("x", DType::kFloat32, {std::string("N"), int64_t{16}, h, w});
@@ -67,6 +72,9 @@ std::string auto_model(std::mt19937& rng, int64_t h, int64_t w) {
 
 bool is_igemm_entry(const std::string& key) {
   return key.rfind("igemm ", 0) == 0;
+}
+bool is_tile3_candidate(const std::string& key) {
+  return key.size() > 6 && key.compare(key.size() - 6, 6, " tile3") == 0;
 }
 
 // Runs `gpu` and the reference on three fresh random inputs at `batch` (eager, capture,
@@ -112,6 +120,7 @@ class CudaIgemmAutotune : public ::testing::Test {
 
 TEST_F(CudaIgemmAutotune, ChoiceMatchesReferenceAndIsRecorded) {
   ScopedEnv mode("FUNGEN_CUDA_IGEMM", "auto");
+  ScopedEnv mode3("FUNGEN_CUDA_TILE3", "auto");
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
   for (int64_t batch : {1, 3}) {
@@ -123,28 +132,37 @@ TEST_F(CudaIgemmAutotune, ChoiceMatchesReferenceAndIsRecorded) {
     expect_matches_reference(gpu.value(), bytes, batch, rng, "auto b" + std::to_string(batch),
                              seed);
     EXPECT_EQ(cuda::conv_autotune_timings() - timed, kEligibleConvs) << "batch " << batch;
-    int entries = 0;
+    int entries = 0, tile3_keys = 0;
     for (const auto& [key, choice] : EngineAccess::impl(gpu.value()).tuning->entries()) {
       if (!is_igemm_entry(key)) continue;
       ++entries;
-      EXPECT_TRUE(choice.algorithm >= 0 && choice.algorithm <= 2) << key;
+      tile3_keys += is_tile3_candidate(key);
+      // 1 igemm, 2 persistent (1x1 only), 3 tile3 (its candidates only), 0 cuDNN.
+      EXPECT_TRUE(choice.algorithm >= 0 && choice.algorithm <= 3) << key;
       if (choice.algorithm == 2) {
         EXPECT_NE(key.find(" k=1,1 "), std::string::npos) << key;
       }
+      if (choice.algorithm == 3) {
+        EXPECT_TRUE(is_tile3_candidate(key)) << key;
+      }
     }
     EXPECT_EQ(entries, kEligibleConvs) << "batch " << batch;
+    EXPECT_EQ(tile3_keys, kTile3Convs) << "batch " << batch;
   }
 }
 
 TEST_F(CudaIgemmAutotune, SavedPlanReplaysTheChoicesWithoutTiming) {
   ScopedEnv mode("FUNGEN_CUDA_IGEMM", "auto");
+  ScopedEnv mode3("FUNGEN_CUDA_TILE3", "auto");
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
   const std::string bytes = write_model(rng, 24, 20);
   const int lowered0 = cuda::igemm_convs_lowered(), timed0 = cuda::conv_autotune_timings();
+  const int tile3_0 = cuda::tile3_convs_lowered();
   auto plan = build_plan(dir_ + "/m.onnx", {.backend = "cuda", .batches = {2}});
   ASSERT_TRUE(plan.ok()) << plan.status().message();
   const int built_igemm = cuda::igemm_convs_lowered() - lowered0;
+  const int built_tile3 = cuda::tile3_convs_lowered() - tile3_0;
   EXPECT_EQ(cuda::conv_autotune_timings() - timed0, kEligibleConvs);
   ASSERT_TRUE(write_plan_file(dir_ + "/m.engine", plan.value()).ok());
   auto read = read_plan_file(dir_ + "/m.engine");
@@ -160,52 +178,74 @@ TEST_F(CudaIgemmAutotune, SavedPlanReplaysTheChoicesWithoutTiming) {
   EXPECT_EQ(entries, kEligibleConvs);
 
   const int lowered1 = cuda::igemm_convs_lowered(), timed1 = cuda::conv_autotune_timings();
+  const int tile3_1 = cuda::tile3_convs_lowered();
   auto engine = engine_from_plan(read.value());
   ASSERT_TRUE(engine.ok()) << engine.status().message();
   expect_matches_reference(engine.value(), bytes, 2, rng, "replayed plan", seed);
   EXPECT_EQ(cuda::conv_autotune_timings() - timed1, 0) << "the loaded plan measured again";
   EXPECT_EQ(cuda::igemm_convs_lowered() - lowered1, built_igemm)
       << "the loaded plan put another number of convs on the kernel";
-  int chose_igemm = 0;
-  for (const auto& [key, choice] : read->tuning)
+  EXPECT_EQ(cuda::tile3_convs_lowered() - tile3_1, built_tile3)
+      << "the loaded plan put another number of convs on tile3";
+  int chose_igemm = 0, chose_tile3 = 0;
+  for (const auto& [key, choice] : read->tuning) {
+    // igemm_convs_lowered counts the persistent kernel's convs too.
     chose_igemm += is_igemm_entry(key) && (choice.algorithm == 1 || choice.algorithm == 2);
+    chose_tile3 += is_igemm_entry(key) && choice.algorithm == 3;
+  }
   EXPECT_EQ(built_igemm, chose_igemm) << "convs on the kernel vs entries choosing it";
+  EXPECT_EQ(built_tile3, chose_tile3) << "convs on tile3 vs entries choosing it";
 }
 
-// Every branch of a replayed choice, whatever this device measured: every entry forced to the
-// kernel with tile 64x16 (every conv on it), the 1x1 entries then forced to the persistent kernel
-// (3 convs on it), then every entry forced to cuDNN (none on either).
+// Every branch of a replayed choice, whatever this device measured: every entry forced to igemm
+// 64x16 (every conv on it); the 1x1 entries forced to the persistent kernel (3 convs on it, the
+// rest igemm); the tile3 candidates forced to tile3 128x32 (the rest igemm), once as algorithm 3
+// and once as 2 (the tile3 branch's plans before the persistent kernel); every entry forced to
+// cuDNN (none on any kernel).
 TEST_F(CudaIgemmAutotune, ForcedChoicesReplayAndMatch) {
   ScopedEnv mode("FUNGEN_CUDA_IGEMM", "auto");
+  ScopedEnv mode3("FUNGEN_CUDA_TILE3", "auto");
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
   const std::string bytes = write_model(rng, 17, 23);
   auto plan = build_plan(dir_ + "/m.onnx", {.backend = "cuda", .batches = {1}});
   ASSERT_TRUE(plan.ok()) << plan.status().message();
-  for (int igemm : {1, 2, 0}) {
+  enum Forced { kCudnn, kIgemm, kPersist, kTile3, kTile3Before };
+  for (Forced f : {kIgemm, kPersist, kTile3, kTile3Before, kCudnn}) {
     PlanFile forced = plan.value();
     for (auto& [key, choice] : forced.tuning) {
+      if (!is_igemm_entry(key)) continue;
       const bool one = key.find(" k=1,1 ") != std::string::npos;
-      const int algo = igemm == 2 && !one ? 1 : igemm;
-      if (is_igemm_entry(key)) choice = {.algorithm = algo, .math_type = 64, .workspace = 16};
+      if ((f == kTile3 || f == kTile3Before) && is_tile3_candidate(key)) {
+        choice = {.algorithm = f == kTile3 ? 3 : 2, .math_type = 128, .workspace = 32};
+      } else if (f == kPersist && one) {
+        choice = {.algorithm = 2, .math_type = 64, .workspace = 16};
+      } else {
+        choice = {.algorithm = f == kCudnn ? 0 : 1, .math_type = 64, .workspace = 16};
+      }
     }
     const int lowered = cuda::igemm_convs_lowered(), timed = cuda::conv_autotune_timings();
+    const int lowered3 = cuda::tile3_convs_lowered();
     const int persisted = cuda::igemm_1x1_persist_convs_lowered();
     auto engine = engine_from_plan(forced);
     ASSERT_TRUE(engine.ok()) << engine.status().message();
-    expect_matches_reference(engine.value(), bytes, 1, rng,
-                             igemm == 1   ? "forced igemm 64x16"
-                             : igemm == 2 ? "forced persistent 1x1 64x16"
-                                          : "forced cudnn",
-                             seed);
-    EXPECT_EQ(cuda::conv_autotune_timings() - timed, 0);
-    if (igemm) {
+    const char* label = f == kIgemm         ? "forced igemm 64x16"
+                        : f == kPersist     ? "forced persistent 1x1 64x16"
+                        : f == kTile3       ? "forced tile3"
+                        : f == kTile3Before ? "forced tile3 (algorithm 2, before persistent)"
+                                            : "forced cudnn";
+    expect_matches_reference(engine.value(), bytes, 1, rng, label, seed);
+    EXPECT_EQ(cuda::conv_autotune_timings() - timed, 0) << label;
+    if (f == kIgemm || f == kPersist) {
       EXPECT_GE(cuda::igemm_convs_lowered() - lowered, kEligibleConvs);
+    } else if (f == kTile3 || f == kTile3Before) {
+      EXPECT_GE(cuda::tile3_convs_lowered() - lowered3, kTile3Convs) << label;
+      EXPECT_GE(cuda::igemm_convs_lowered() - lowered, kEligibleConvs - kTile3Convs);
     } else {
       EXPECT_EQ(cuda::igemm_convs_lowered() - lowered, 0);
+      EXPECT_EQ(cuda::tile3_convs_lowered() - lowered3, 0);
     }
-    EXPECT_EQ(cuda::igemm_1x1_persist_convs_lowered() - persisted, igemm == 2 ? 3 : 0)
-        << "forced " << igemm;
+    EXPECT_EQ(cuda::igemm_1x1_persist_convs_lowered() - persisted, f == kPersist ? 3 : 0) << label;
   }
 }
 

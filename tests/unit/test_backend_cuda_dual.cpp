@@ -5,7 +5,9 @@
 // backend on fresh random inputs, fp32 and fp16, batches 1 and 3 (three runs each: eager,
 // capture, replay), with the pieces each Concat still copies counted, and the same models with
 // FUNGEN_CUDA_DUAL=0 (the copies as before); each with FUNGEN_CUDA_IGEMM=0 (the convs on cuDNN
-// and its epilogue pass) and =1 (fp16: the igemm kernel's epilogue where it takes the conv).
+// and its epilogue pass), =1 (fp16: the igemm kernel's epilogue where it takes the conv) and
+// tile3 (FUNGEN_CUDA_IGEMM=0 with FUNGEN_CUDA_TILE3=1, fp16: the 3x3 halo kernel's epilogue for
+// the 3x3 convs, the rest on cuDNN).
 // Also YOLO11n itself when its export is there (FUNGEN_TEST_YOLO11N, default
 // /opt/models/yolo11n_640_dyn.onnx): fewer Concat copies, the outputs still the CPU backend's.
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "backends/cuda/conv_igemm.cuh"
+#include "backends/cuda/conv_tile3.cuh"
 #include "backends/cuda/cuda_run.h"
 #include "cuda_test_util.h"
 #include "fungen/engine.h"
@@ -112,7 +115,8 @@ std::string build(std::mt19937& rng, const Case& c) {
   return two_concats_model(rng);
 }
 
-using DualParam = std::tuple<int, const char*, bool, const char*>;  // case, precision, dual, igemm
+// case, precision, dual, igemm ("0", "1" or "tile3": IGEMM=0 with TILE3=1)
+using DualParam = std::tuple<int, const char*, bool, const char*>;
 class CudaDualTest : public ::testing::TestWithParam<DualParam> {
  protected:
   void SetUp() override {
@@ -128,8 +132,10 @@ TEST_P(CudaDualTest, MatchesReference) {
   const std::string igemm_mode = std::get<3>(GetParam());
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
-  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", igemm_mode.c_str());
-  const int igemm_before = cuda::igemm_convs_lowered();
+  const bool tile3_mode = igemm_mode == "tile3";
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", tile3_mode ? "0" : igemm_mode.c_str());
+  ScopedEnv tile3("FUNGEN_CUDA_TILE3", tile3_mode ? "1" : "0");
+  const int igemm_before = cuda::igemm_convs_lowered(), tile3_before = cuda::tile3_convs_lowered();
   ScopedEnv off("FUNGEN_CUDA_DUAL", dual ? nullptr : "0");
   const std::string bytes = build(rng, c);
   std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
@@ -159,8 +165,16 @@ TEST_P(CudaDualTest, MatchesReference) {
   // The dual values' convs of C_out 16 are the igemm kernel's when it is forced (fp16); none is
   // with FUNGEN_CUDA_IGEMM=0.
   const int igemm_convs = cuda::igemm_convs_lowered() - igemm_before;
-  if (igemm_mode == "0") {
+  const int tile3_convs = cuda::tile3_convs_lowered() - tile3_before;
+  if (igemm_mode == "0" || tile3_mode) {
     EXPECT_EQ(igemm_convs, 0) << c.name << " " << precision;
+  }
+  if (!tile3_mode) {
+    EXPECT_EQ(tile3_convs, 0) << c.name << " " << precision;
+  }
+  // The 3x3 dual values (neck's a, two_concats' a) are the halo kernel's under tile3 (fp16).
+  if (tile3_mode && precision == "fp16" && c.model != 0 && c.c % 8 == 0) {
+    EXPECT_GT(tile3_convs, 0) << c.name << " " << precision;
   }
   if (igemm_mode == "1" && precision == "fp16" && c.c % 8 == 0) {
     EXPECT_GT(igemm_convs, 0) << c.name << " " << precision;
@@ -171,7 +185,7 @@ INSTANTIATE_TEST_SUITE_P(
     Dual, CudaDualTest,
     ::testing::Combine(::testing::Range(0, static_cast<int>(std::size(kCases))),
                        ::testing::Values("fp32", "fp16"), ::testing::Bool(),
-                       ::testing::Values("0", "1")),
+                       ::testing::Values("0", "1", "tile3")),
     [](const ::testing::TestParamInfo<DualParam>& info) {
       return std::string(kCases[std::get<0>(info.param)].name) + "_" + std::get<1>(info.param) +
              (std::get<2>(info.param) ? "_dual" : "_copies") + "_igemm" + std::get<3>(info.param);

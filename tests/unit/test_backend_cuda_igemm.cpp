@@ -10,7 +10,9 @@
 //  - Split pieces read in their Concat slice (strided input and residual) vs copied out;
 //  - the persistent 1x1 kernel (FUNGEN_CUDA_PERSIST=1) on all of the above.
 // Each case also checks that the kernel was taken for at least the convs it should take, and
-// fp32 checks that the switch leaves fp32 on cuDNN.
+// fp32 checks that the switch leaves fp32 on cuDNN. The same cases run with the 3x3 halo kernel
+// (FUNGEN_CUDA_TILE3=1, CudaTile3Test) taking exactly the 3x3 convs it supports, and the Split
+// pieces read in place by it (CudaTile3.SplitPiecesReadInPlace: strided input and residual).
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
 #ifdef FUNGEN_HAVE_CUDA
 
@@ -23,6 +25,7 @@
 
 #include "backends/cuda/conv_igemm.cuh"
 #include "backends/cuda/conv_igemm_1x1.cuh"
+#include "backends/cuda/conv_tile3.cuh"
 #include "backends/cuda/cuda_run.h"
 #include "cuda_test_util.h"
 #include "fungen/engine.h"
@@ -152,18 +155,19 @@ struct Case {
   const char* name;
   std::function<std::string(std::mt19937&, int64_t)> model;
   int igemm_convs;  // at least this many convs must take the kernel
+  int tile3_convs;  // the 3x3 convs the halo kernel takes (FUNGEN_CUDA_TILE3=1)
 };
 
 const Case kCases[] = {
-    {"chain_13x17", [](std::mt19937& r, int64_t n) { return chain_model(r, n, 13, 17); }, 5},
-    {"chain_40x40", [](std::mt19937& r, int64_t n) { return chain_model(r, n, 40, 40); }, 5},
-    {"wide_10x10", [](std::mt19937& r, int64_t n) { return wide_model(r, n, 10, 10); }, 3},
-    {"wide_7x9", [](std::mt19937& r, int64_t n) { return wide_model(r, n, 7, 9); }, 3},
-    {"concat_11x9", [](std::mt19937& r, int64_t n) { return concat_model(r, n, 11, 9); }, 3},
-    {"c2f_20x20", [](std::mt19937& r, int64_t n) { return c2f_model(r, n, 20, 20); }, 4},
-    {"c2f_15x21", [](std::mt19937& r, int64_t n) { return c2f_model(r, n, 15, 21); }, 4},
-    {"head_20x20", [](std::mt19937& r, int64_t n) { return head_model(r, n, 20, 20); }, 3},
-    {"head_12x20", [](std::mt19937& r, int64_t n) { return head_model(r, n, 12, 20); }, 3},
+    {"chain_13x17", [](std::mt19937& r, int64_t n) { return chain_model(r, n, 13, 17); }, 5, 3},
+    {"chain_40x40", [](std::mt19937& r, int64_t n) { return chain_model(r, n, 40, 40); }, 5, 3},
+    {"wide_10x10", [](std::mt19937& r, int64_t n) { return wide_model(r, n, 10, 10); }, 3, 1},
+    {"wide_7x9", [](std::mt19937& r, int64_t n) { return wide_model(r, n, 7, 9); }, 3, 1},
+    {"concat_11x9", [](std::mt19937& r, int64_t n) { return concat_model(r, n, 11, 9); }, 3, 1},
+    {"c2f_20x20", [](std::mt19937& r, int64_t n) { return c2f_model(r, n, 20, 20); }, 4, 2},
+    {"c2f_15x21", [](std::mt19937& r, int64_t n) { return c2f_model(r, n, 15, 21); }, 4, 2},
+    {"head_20x20", [](std::mt19937& r, int64_t n) { return head_model(r, n, 20, 20); }, 3, 2},
+    {"head_12x20", [](std::mt19937& r, int64_t n) { return head_model(r, n, 12, 20); }, 3, 2},
 };
 
 class CudaIgemmTest : public ::testing::TestWithParam<std::tuple<int, int>> {
@@ -194,6 +198,59 @@ INSTANTIATE_TEST_SUITE_P(Igemm, CudaIgemmTest,
                            return std::string(kCases[std::get<0>(info.param)].name) + "_b" +
                                   std::to_string(std::get<1>(info.param));
                          });
+
+// The 3x3 halo kernel (FUNGEN_CUDA_TILE3=1, conv_tile3.cuh) on the same models, every other conv
+// on cuDNN (FUNGEN_CUDA_IGEMM=0): stride 1 and 2, residual, Concat slices, NCHW for a Reshape.
+class CudaTile3Test : public CudaIgemmTest {};
+
+TEST_P(CudaTile3Test, MatchesReference) {
+  const Case& c = kCases[std::get<0>(GetParam())];
+  const int64_t batch = std::get<1>(GetParam());
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "0");
+  ScopedEnv tile3("FUNGEN_CUDA_TILE3", "1");
+  const uint32_t seed = test_seed();
+  std::mt19937 rng(seed);
+  const int before = cuda::tile3_convs_lowered(), igemm_before = cuda::igemm_convs_lowered();
+  expect_cuda_matches_reference(c.model(rng, batch), "fp16", rng, 3, c.name, seed, true);
+  EXPECT_GE(cuda::tile3_convs_lowered() - before, c.tile3_convs)
+      << c.name << ": fewer 3x3 convolutions than expected took the tile3 kernel";
+  EXPECT_EQ(cuda::igemm_convs_lowered() - igemm_before, 0) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Tile3, CudaTile3Test,
+                         ::testing::Combine(::testing::Range(0,
+                                                             static_cast<int>(std::size(kCases))),
+                                            ::testing::Values(1, 3)),
+                         [](const ::testing::TestParamInfo<std::tuple<int, int>>& info) {
+                           return std::string(kCases[std::get<0>(info.param)].name) + "_b" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
+
+// Grids of >= 4096 tiles, where the kernel gives each CTA several tiles (4 with one 16-channel
+// chunk, its weights loaded once per CTA): 8 x 1367 x 23 maps (8x8 tiles: 8 * 171 * 3 = 4104),
+// 3x3 8 -> 16, then 16 -> 16 with a residual, then a stride-2 16 -> 32 (one tile per CTA).
+std::string many_tiles_model(std::mt19937& rng) {
+  ModelBuilder b(17);
+  b.input("x", DType::kFloat32, {8, 8, 1367, 23});
+  scaled_conv(b, rng, "x", "a", 8, 16, 3, 1, true, true);
+  scaled_conv(b, rng, "a", "b0", 16, 16, 3, 1, true, true);
+  b.node("Add", {"b0", "a"}, {"b"});
+  scaled_conv(b, rng, "b", "c", 16, 32, 3, 2, true, true);
+  b.output("b");
+  b.output("c");
+  return b.build();
+}
+
+TEST(CudaTile3, ManyTilesPerCta) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "0");
+  ScopedEnv tile3("FUNGEN_CUDA_TILE3", "1");
+  const uint32_t seed = test_seed();
+  std::mt19937 rng(seed);
+  const int before = cuda::tile3_convs_lowered();
+  expect_cuda_matches_reference(many_tiles_model(rng), "fp16", rng, 2, "many tiles", seed, true);
+  EXPECT_GE(cuda::tile3_convs_lowered() - before, 3);
+}
 
 // Split pieces read in place (FUNGEN_CUDA_STRIDED_IN, default on) vs copied out (=0): both match
 // the reference; with it on, no piece is copied when only convs read it, and a piece whose slice
@@ -235,6 +292,40 @@ TEST(CudaIgemm, SplitPiecesReadInPlace) {
         }
         EXPECT_GE(cuda::igemm_convs_lowered() - convs_before, c.igemm) << label;
       }
+    }
+  }
+}
+
+// The same Split pieces read in place by the 3x3 halo kernel (FUNGEN_CUDA_TILE3=1, the 1x1s on
+// igemm): C2f's bottleneck reads its piece as the first 3x3's input and as the residual of the
+// second (strided input and residual), C3k's 3x3 writes into a Concat slice; no piece copied.
+TEST(CudaTile3, SplitPiecesReadInPlace) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "1");
+  ScopedEnv tile3("FUNGEN_CUDA_TILE3", "1");
+  ScopedEnv strided("FUNGEN_CUDA_STRIDED_IN", "1");
+  struct SplitCase {
+    const char* name;
+    int64_t h, w, p, q;
+    bool c3k;
+    int tile3;  // 3x3 convs that must take the halo kernel
+  };
+  const SplitCase cases[] = {
+      {"c2f 15x21", 15, 21, 16, 16, false, 2},
+      {"c2f offset 8 of 40, 20x20", 20, 20, 8, 16, false, 2},
+      {"c3k 11x9", 11, 9, 16, 16, true, 1},
+  };
+  for (const SplitCase& c : cases) {
+    for (int64_t batch : {1, 3}) {
+      const uint32_t seed = test_seed();
+      std::mt19937 rng(seed);
+      const std::string label = std::string(c.name) + " b" + std::to_string(batch) +
+                                " tile3 seed " + std::to_string(seed);
+      const int copies = cuda::split_piece_copies(), before = cuda::tile3_convs_lowered();
+      expect_cuda_matches_reference(split_model(rng, batch, c.h, c.w, c.p, c.q, c.c3k, false),
+                                    "fp16", rng, 3, label, seed, true);
+      EXPECT_EQ(cuda::split_piece_copies() - copies, 0) << label << ": a Split piece was copied";
+      EXPECT_GE(cuda::tile3_convs_lowered() - before, c.tile3) << label;
     }
   }
 }

@@ -1,14 +1,18 @@
-// conv_autotune.h — FUNGEN_CUDA_IGEMM=auto (the default): per convolution, the faster of cuDNN
-// (its algorithm as lower_conv picks it, plus lower_conv's epilogue pass) and the own
-// implicit-GEMM kernel (conv_igemm.cuh, a few CTA tiles), measured once on the real shapes while
+// conv_autotune.h — FUNGEN_CUDA_IGEMM=auto (the default): per convolution, the fastest of cuDNN
+// (its algorithm as lower_conv picks it, plus lower_conv's epilogue pass) and the own kernels
+// (implicit GEMM conv_igemm.cuh, persistent 1x1 conv_igemm_1x1.cuh, 3x3 halo conv_tile3.cuh, a
+// few CTA tiles each), measured once on the real shapes while
 // the plan is built (conv_autotune.cuh) and recorded in the plan's tuning cache, so that a plan
 // file replays the choice without measuring.
 //
 // Tuning entry: key "igemm " + the geometry (igemm_tuning_key), value algorithm 1 for the
-// kernel (math_type = tile_m, workspace = tile_n), 2 for the persistent 1x1 kernel (same
-// fields), or 0 for cuDNN. An entry of 2 read while the persistent kernel is off, or by a build
-// that predates it, is measured again. The key ends in " xld=L" /
-// " zld=L" when the kernel reads its input / residual in place from a Concat row of L elements.
+// implicit-GEMM kernel (math_type = tile_m, workspace = tile_n), 2 for the persistent 1x1 kernel
+// conv_igemm_1x1.cuh, 3 for the 3x3 halo kernel conv_tile3.cuh (same fields), or 0 for cuDNN.
+// The key ends in " xld=L" / " zld=L" when the kernels read their input / residual in place from
+// a Concat row of L elements, then in " tile3" when the halo kernel was a candidate (3x3 only).
+// An entry of 2 or 3 read while its kernel is off, or by a build that predates it, is measured
+// again. Plans written by the tile3 branch before the persistent kernel recorded tile3 as 2 under
+// a " tile3" key: such an entry still replays as tile3 (a 3x3 key is never persistent).
 #pragma once
 
 #include <cstdint>
@@ -30,12 +34,13 @@ Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput o
                               int64_t x_ld = 0, int64_t z_ld = 0);
 
 // The tuning cache key of the choice for this problem (the geometry, SiLU, bias, residual and
-// where the output goes); `d`'s tile is not part of it.
-std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual);
+// where the output goes, whether tile3 was a candidate); `d`'s tile is not part of it.
+std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual, bool tile3 = false);
+
+enum class ConvKernel { kCudnn, kIgemm, kPersist, kTile3 };
 
 struct IgemmChoice {
-  bool igemm = false;    // false: cuDNN keeps the node
-  bool persist = false;  // igemm: the persistent 1x1 kernel (conv_igemm_1x1.cuh)
+  ConvKernel kernel = ConvKernel::kCudnn;  // kCudnn: cuDNN keeps the node
   int tile_m = 0, tile_n = 0;
   std::string note;  // for the step labels: ", chosen: 0.41 vs cudnn 0.56 ms" and the like
 };
@@ -48,9 +53,11 @@ struct IgemmChoice {
 // `fixed_tile`: only d's tile is tried (FUNGEN_CUDA_IGEMM_TILE).
 // `persist`: which persistent 1x1 candidates are timed (d a 1x1 it supports): none, each tile
 // beside the igemm ones, or only them (FUNGEN_CUDA_PERSIST, lower_conv_igemm.cpp).
+// `tile3`: the 3x3 halo kernel's tiles (conv_tile3.cuh; d must pass tile3_supports) are
+// candidates too, under the same margin (FUNGEN_CUDA_TILE3=auto).
 enum class PersistMode { kOff, kAuto, kOnly };
 Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const IgemmDesc& d,
                                           bool bias, bool residual, bool into_slice,
-                                          bool fixed_tile, PersistMode persist);
+                                          bool fixed_tile, PersistMode persist, bool tile3);
 
 }  // namespace fungen::cuda

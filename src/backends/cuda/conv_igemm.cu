@@ -14,12 +14,16 @@
 #include <climits>
 
 #include "backends/cuda/conv_igemm.cuh"
-#include "backends/cuda/igemm_device.cuh"
+#include "backends/cuda/conv_mma.cuh"
 
 namespace fungen::cuda {
 namespace {
 
-static_assert(kBK == kIgemmTileK);
+using namespace mma;
+
+constexpr int kBK = kIgemmTileK;  // 32 halves: four 16-byte chunks per tile row
+constexpr int kRowBytes = kBK * 2;
+static_assert(kRowBytes == 64);  // swz64's rows
 
 struct Params {
   const __half* x;
@@ -106,7 +110,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
       const bool ok = kvalid && static_cast<unsigned>(ih) < static_cast<unsigned>(d.h) &&
                       static_cast<unsigned>(iw) < static_cast<unsigned>(d.w);
       const __half* src = ok ? abase[i] + (static_cast<int64_t>(ih) * d.w + iw) * p.x_ld + kc : p.x;
-      cp_async16_ca(sa + swz(arow0 + i * C::kRowStep, achunk), src, ok);
+      cp_async16_ca(sa + swz64(arow0 + i * C::kRowStep, achunk), src, ok);
     }
     kc += kBK;
     normalize();
@@ -116,7 +120,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
     for (int i = tid; i < BN * 4; i += C::kThreads) {
       const int row = i >> 2, ch = i & 3;
       const __half* src = p.w + static_cast<int64_t>(n0 + row) * p.k_pad + kt * kBK + ch * 8;
-      cp_async16_cg(sb + swz(row, ch), src);
+      cp_async16_cg(sb + swz64(row, ch), src);
     }
   };
 
@@ -137,13 +141,13 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
 #pragma unroll
       for (int mi = 0; mi < C::kMI; ++mi) {
         const int row = warp_m * WM + mi * 16 + (lane & 15);
-        ldmatrix_x4(a[mi], sa + swz(row, kk * 2 + (lane >> 4)));
+        ldmatrix_x4(a[mi], sa + swz64(row, kk * 2 + (lane >> 4)));
       }
 #pragma unroll
       for (int nj = 0; nj < C::kNI / 2; ++nj) {
         const int row = warp_n * WN + nj * 16 + (lane & 7) + ((lane >> 4) << 3);
         uint32_t t[4];
-        ldmatrix_x4(t, sb + swz(row, kk * 2 + ((lane >> 3) & 1)));
+        ldmatrix_x4(t, sb + swz64(row, kk * 2 + ((lane >> 3) & 1)));
         b[2 * nj][0] = t[0];
         b[2 * nj][1] = t[1];
         b[2 * nj + 1][0] = t[2];
@@ -178,70 +182,18 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
   cp_async_wait<0>();
   __syncthreads();  // every warp is done reading the stages: the tile is staged over them
 
-  // Epilogue 1: act(acc + bias) as fp16 into the staged tile. Accumulator (mi, ni) holds local
-  // rows g and g + 8, columns 2 * t4 and 2 * t4 + 1.
+  // Epilogue (conv_mma.cuh): act(acc + bias) staged as fp16 over the stages, then + residual and
+  // out to global, NHWC rows or NCHW.
   __half* tile = reinterpret_cast<__half*>(smem);
-  const int g = lane >> 2, t4 = lane & 3;
-#pragma unroll
-  for (int ni = 0; ni < C::kNI; ++ni) {
-    const int cl = warp_n * WN + ni * 8 + t4 * 2, c = n0 + cl;
-    float b0 = 0.0f, b1 = 0.0f;
-    if (p.bias && c < d.cout) {  // cout is even: c + 1 < cout too
-      b0 = p.bias[c];
-      b1 = p.bias[c + 1];
-    }
-#pragma unroll
-    for (int mi = 0; mi < C::kMI; ++mi) {
-#pragma unroll
-      for (int hf = 0; hf < 2; ++hf) {
-        const int r = warp_m * WM + mi * 16 + g + hf * 8;
-        float v0 = acc[mi][ni][hf * 2] + b0, v1 = acc[mi][ni][hf * 2 + 1] + b1;
-        if (d.silu) {
-          v0 = silu(v0);
-          v1 = silu(v1);
-        }
-        *reinterpret_cast<__half2*>(tile + r * C::kLdc + cl) = __floats2half2_rn(v0, v1);
-      }
-    }
-  }
+  stage_accumulators<C::kMI, C::kNI>(acc, tile, C::kLdc, warp_m * WM, warp_n * WN, n0, p.bias,
+                                     d.cout, d.silu, lane);
   __syncthreads();
-
-  // Epilogue 2: + residual, out to global. NHWC: 16-byte chunks of 8 channels along the rows
-  // (cout, out_ld and the pointers are multiples of 8 halves). NCHW: consecutive threads take
-  // consecutive pixels of one channel.
-  if (!d.nchw_out) {
-    constexpr int kChunks = BN / 8;
-    for (int i = tid; i < BM * kChunks; i += C::kThreads) {
-      const int r = i / kChunks, cl = (i - r * kChunks) * 8;
-      const int m = m0 + r, c = n0 + cl;
-      if (m >= p.m || c >= d.cout) continue;
-      uint4 v = *reinterpret_cast<const uint4*>(tile + r * C::kLdc + cl);
-      if (p.z) {
-        const uint4 zv =
-            *reinterpret_cast<const uint4*>(p.z + static_cast<int64_t>(m) * p.z_ld + c);
-        __half2* h = reinterpret_cast<__half2*>(&v);
-        const __half2* hz = reinterpret_cast<const __half2*>(&zv);
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          const float2 a = __half22float2(h[q]), b = __half22float2(hz[q]);
-          h[q] = __floats2half2_rn(a.x + b.x, a.y + b.y);
-        }
-      }
-      *reinterpret_cast<uint4*>(p.out + static_cast<int64_t>(m) * d.out_ld + c) = v;
-      if (p.out2) *reinterpret_cast<uint4*>(p.out2 + static_cast<int64_t>(m) * d.out2_ld + c) = v;
-    }
-  } else {
-    for (int i = tid; i < BM * BN; i += C::kThreads) {
-      const int cl = i / BM, r = i - cl * BM;
-      const int m = m0 + r, c = n0 + cl;
-      if (m >= p.m || c >= d.cout) continue;
-      float v = __half2float(tile[r * C::kLdc + cl]);
-      if (p.z) v += __half2float(p.z[static_cast<int64_t>(m) * p.z_ld + c]);
-      const int img = m / ohw, pix = m - img * ohw;
-      p.out[static_cast<int64_t>(img) * d.nchw_batch_ld + static_cast<int64_t>(c) * d.nchw_ch_ld +
-            pix] = __float2half_rn(v);
-    }
-  }
+  const int m_end = p.m;
+  const auto pixel = [m0, m_end](int r) { return m0 + r < m_end ? m0 + r : -1; };
+  const EpilogueOut o{p.z,       p.out,          d.cout,           ohw,
+                      d.out_ld,  d.nchw_out,     p.z_ld,           p.out2,
+                      d.out2_ld, p.d.nchw_ch_ld, p.d.nchw_batch_ld};
+  store_tile<BM, BN, C::kThreads>(tile, C::kLdc, pixel, n0, o, tid);
 }
 
 template <int BM, int BN, int WM, int WN>

@@ -15,12 +15,16 @@
 #include <tuple>
 
 #include "backends/cuda/conv_igemm_1x1.cuh"
-#include "backends/cuda/igemm_device.cuh"
+#include "backends/cuda/conv_mma.cuh"
 
 namespace fungen::cuda {
 namespace {
 
-static_assert(kBK == kIgemmTileK);
+using namespace mma;
+
+constexpr int kBK = kIgemmTileK;  // 32 halves: four 16-byte chunks per tile row
+constexpr int kRowBytes = kBK * 2;
+static_assert(kRowBytes == 64);  // swz64's rows (conv_mma.cuh)
 
 struct Params {
   const __half* x;
@@ -73,7 +77,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) persist_kernel(
   for (int i = tid; i < BN * kt4; i += C::kThreads) {
     const int row = i / kt4, rem = i - row * kt4, kt = rem >> 2, ch = rem & 3;
     const __half* src = p.w + static_cast<int64_t>(n0 + row) * p.k_pad + kt * kBK + ch * 8;
-    cp_async16_cg(sb + kt * BN * kRowBytes + swz(row, ch), src);
+    cp_async16_cg(sb + kt * BN * kRowBytes + swz64(row, ch), src);
   }
   // Activations of local tile j (M tile first_mt + j * walkers) into stage `stage`; consecutive
   // threads take consecutive 16-byte chunks of one pixel's row. Past M or C_in: zeros.
@@ -85,7 +89,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) persist_kernel(
       const int m = m0 + row, k = kt * kBK + ch * 8;
       const bool ok = m < p.m && k < d.cin;
       const __half* src = ok ? p.x + static_cast<int64_t>(m) * p.x_ld + k : p.x;
-      cp_async16_cg_zfill(sa + kt * BM * kRowBytes + swz(row, ch), src, ok);
+      cp_async16_cg_zfill(sa + kt * BM * kRowBytes + swz64(row, ch), src, ok);
     }
   };
   for (int s = 0; s < p.stages - 1; ++s) {  // group 0: the weights and tile 0
@@ -93,7 +97,6 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) persist_kernel(
     cp_async_commit();
   }
 
-  const int g = lane >> 2, t4 = lane & 3;
   for (int j = 0; j < my_tiles; ++j) {
     if (p.stages == 3) {
       cp_async_wait<1>();
@@ -121,13 +124,13 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) persist_kernel(
 #pragma unroll
         for (int mi = 0; mi < C::kMI; ++mi) {
           const int row = warp_m * WM + mi * 16 + (lane & 15);
-          ldmatrix_x4(a[mi], sa + swz(row, kk * 2 + (lane >> 4)));
+          ldmatrix_x4(a[mi], sa + swz64(row, kk * 2 + (lane >> 4)));
         }
 #pragma unroll
         for (int nj = 0; nj < C::kNI / 2; ++nj) {
           const int row = warp_n * WN + nj * 16 + (lane & 7) + ((lane >> 4) << 3);
           uint32_t t[4];
-          ldmatrix_x4(t, sbk + swz(row, kk * 2 + ((lane >> 3) & 1)));
+          ldmatrix_x4(t, sbk + swz64(row, kk * 2 + ((lane >> 3) & 1)));
           b[2 * nj][0] = t[0];
           b[2 * nj][1] = t[1];
           b[2 * nj + 1][0] = t[2];
@@ -140,68 +143,16 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) persist_kernel(
       }
     }
 
-    // act(acc + bias) as fp16 into the staged tile: accumulator (mi, ni) holds local rows g and
-    // g + 8, columns 2 * t4 and 2 * t4 + 1.
-#pragma unroll
-    for (int ni = 0; ni < C::kNI; ++ni) {
-      const int cl = warp_n * WN + ni * 8 + t4 * 2, c = n0 + cl;
-      float b0 = 0.0f, b1 = 0.0f;
-      if (p.bias && c < d.cout) {  // cout is even: c + 1 < cout too
-        b0 = p.bias[c];
-        b1 = p.bias[c + 1];
-      }
-#pragma unroll
-      for (int mi = 0; mi < C::kMI; ++mi) {
-#pragma unroll
-        for (int hf = 0; hf < 2; ++hf) {
-          const int r = warp_m * WM + mi * 16 + g + hf * 8;
-          float v0 = acc[mi][ni][hf * 2] + b0, v1 = acc[mi][ni][hf * 2 + 1] + b1;
-          if (d.silu) {
-            v0 = silu(v0);
-            v1 = silu(v1);
-          }
-          *reinterpret_cast<__half2*>(tile + r * C::kLdc + cl) = __floats2half2_rn(v0, v1);
-        }
-      }
-    }
+    // Epilogue (conv_mma.cuh): act(acc + bias) as fp16 into the staged tile, then + residual and
+    // out to global, NHWC rows of out_ld or NCHW.
+    stage_accumulators<C::kMI, C::kNI>(acc, tile, C::kLdc, warp_m * WM, warp_n * WN, n0, p.bias,
+                                       d.cout, d.silu, lane);
     __syncthreads();
-
-    // + residual, out to global: NHWC 16-byte chunks along rows of out_ld, or NCHW (consecutive
-    // threads, consecutive pixels of one channel).
-    const int m0 = (first_mt + j * walkers) * BM;
-    if (!d.nchw_out) {
-      constexpr int kChunks = BN / 8;
-      for (int i = tid; i < BM * kChunks; i += C::kThreads) {
-        const int r = i / kChunks, cl = (i - r * kChunks) * 8;
-        const int m = m0 + r, c = n0 + cl;
-        if (m >= p.m || c >= d.cout) continue;
-        uint4 v = *reinterpret_cast<const uint4*>(tile + r * C::kLdc + cl);
-        if (p.z) {
-          const uint4 zv =
-              *reinterpret_cast<const uint4*>(p.z + static_cast<int64_t>(m) * p.z_ld + c);
-          __half2* h = reinterpret_cast<__half2*>(&v);
-          const __half2* hz = reinterpret_cast<const __half2*>(&zv);
-#pragma unroll
-          for (int q = 0; q < 4; ++q) {
-            const float2 a = __half22float2(h[q]), b = __half22float2(hz[q]);
-            h[q] = __floats2half2_rn(a.x + b.x, a.y + b.y);
-          }
-        }
-        *reinterpret_cast<uint4*>(p.out + static_cast<int64_t>(m) * d.out_ld + c) = v;
-      }
-    } else {
-      const int ohw = d.oh * d.ow;
-      for (int i = tid; i < BM * BN; i += C::kThreads) {
-        const int cl = i / BM, r = i - cl * BM;
-        const int m = m0 + r, c = n0 + cl;
-        if (m >= p.m || c >= d.cout) continue;
-        float v = __half2float(tile[r * C::kLdc + cl]);
-        if (p.z) v += __half2float(p.z[static_cast<int64_t>(m) * p.z_ld + c]);
-        const int img = m / ohw, pix = m - img * ohw;
-        p.out[static_cast<int64_t>(img) * d.nchw_batch_ld + static_cast<int64_t>(c) * d.nchw_ch_ld +
-              pix] = __float2half_rn(v);
-      }
-    }
+    const int m0 = (first_mt + j * walkers) * BM, m_end = p.m;
+    const auto pixel = [m0, m_end](int r) { return m0 + r < m_end ? m0 + r : -1; };
+    const EpilogueOut o{p.z,    p.out,   d.cout, d.oh * d.ow,  d.out_ld,       d.nchw_out,
+                        p.z_ld, nullptr, 0,      d.nchw_ch_ld, d.nchw_batch_ld};
+    store_tile<BM, BN, C::kThreads>(tile, C::kLdc, pixel, n0, o, tid);
   }
   cp_async_wait<0>();  // no copy outlives the CTA (the last groups are empty)
 }

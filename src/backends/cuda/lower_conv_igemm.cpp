@@ -9,6 +9,10 @@
 // plan is built (conv_autotune.h); 1 every convolution the kernel takes; 0 none. The step label
 // says "igemm" (or "igemm persistent": conv_igemm_1x1.cuh, FUNGEN_CUDA_PERSIST), the geometry,
 // the tile and, under auto, the times measured.
+// 3x3 convolutions (pad 1, stride 1 or 2) may instead take the halo kernel (conv_tile3.cuh):
+// FUNGEN_CUDA_TILE3 auto (default) makes it one more candidate of IGEMM=auto's timing; 1 takes it
+// for every convolution it supports (whatever FUNGEN_CUDA_IGEMM says); 0 never. Label "tile3".
+// It reads strided input / residual and writes the dual store as igemm does.
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +23,7 @@
 #include "backends/cuda/conv_autotune.h"
 #include "backends/cuda/conv_igemm.cuh"
 #include "backends/cuda/conv_igemm_1x1.cuh"
+#include "backends/cuda/conv_tile3.cuh"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
 
@@ -47,6 +52,14 @@ IgemmMode igemm_mode(int64_t kh, int64_t kw) {
   if (std::strcmp(v, "1x1") == 0) return kh == 1 && kw == 1 ? IgemmMode::kAll : IgemmMode::kOff;
   if (std::strcmp(v, "3x3") == 0) return kh == 3 && kw == 3 ? IgemmMode::kAll : IgemmMode::kOff;
   return IgemmMode::kOff;
+}
+
+// FUNGEN_CUDA_TILE3: unset, "" or "auto": a candidate where FUNGEN_CUDA_IGEMM=auto times; "1"
+// every 3x3 convolution the kernel takes; anything else ("0") none.
+IgemmMode tile3_mode() {
+  const char* v = std::getenv("FUNGEN_CUDA_TILE3");
+  if (!v || !*v || std::strcmp(v, "auto") == 0) return IgemmMode::kAuto;
+  return std::strcmp(v, "1") == 0 ? IgemmMode::kAll : IgemmMode::kOff;
 }
 
 // FUNGEN_CUDA_PERSIST: the persistent 1x1 kernel (conv_igemm_1x1.cuh) for the 1x1 convs it
@@ -93,7 +106,8 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   }
   if (!((ws[2] == 1 && ws[3] == 1) || (ws[2] == 3 && ws[3] == 3))) return false;
   const IgemmMode mode = igemm_mode(ws[2], ws[3]);
-  if (mode == IgemmMode::kOff) return false;
+  const IgemmMode mode3 = ws[2] == 3 ? tile3_mode() : IgemmMode::kOff;
+  if (mode == IgemmMode::kOff && mode3 != IgemmMode::kAll) return false;
   if (run.constant(w).dtype() != DType::kFloat32) return false;
   if (b >= 0 && run.constant(b).dtype() != DType::kFloat32) return false;
   if (z >= 0 && run.shape(z) != ys) return false;
@@ -149,26 +163,38 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   if (x_view.buf >= 0) d.x_ld = x_view.ld;
   if (z_view.buf >= 0) d.z_ld = z_view.ld;
   if (!igemm_supports(d)) return false;
+  const bool tile3_ok = mode3 != IgemmMode::kOff && tile3_supports(d);
   int sms = 0;
   CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
-  choose_igemm_tile(d, sms);
-  const bool fixed_tile = override_tile(d);
+  ConvKernel kernel = ConvKernel::kIgemm;
   std::string chosen;  // auto: ", chosen: 0.41 vs cudnn 0.56 ms" for the label
-  const PersistMode pmode = persist_mode();
-  bool persist = pmode == PersistMode::kOnly && igemm_1x1_persist_supports(d, run.ctx().device);
-  if (mode == IgemmMode::kAuto) {
-    // Decided before placement(), which would mark y as written into its Concat slice.
-    FUNGEN_ASSIGN_OR_RETURN(IgemmChoice c, choose_igemm_or_cudnn(run, node, d, b >= 0, z >= 0,
-                                                                 into_slice, fixed_tile, pmode));
-    if (!c.igemm) {
-      note = c.note;
-      return false;
+  if (tile3_ok && mode3 == IgemmMode::kAll) {
+    kernel = ConvKernel::kTile3;
+    choose_tile3_tile(d, sms);
+  } else if (mode == IgemmMode::kOff) {
+    return false;
+  } else {
+    choose_igemm_tile(d, sms);
+    const bool fixed_tile = override_tile(d);
+    const PersistMode pmode = persist_mode();
+    if (pmode == PersistMode::kOnly && igemm_1x1_persist_supports(d, run.ctx().device))
+      kernel = ConvKernel::kPersist;
+    if (mode == IgemmMode::kAuto) {
+      // Decided before placement(), which would mark y as written into its Concat slice.
+      FUNGEN_ASSIGN_OR_RETURN(
+          IgemmChoice c, choose_igemm_or_cudnn(run, node, d, b >= 0, z >= 0, into_slice, fixed_tile,
+                                               pmode, tile3_ok));
+      if (c.kernel == ConvKernel::kCudnn) {
+        note = c.note;
+        return false;
+      }
+      kernel = c.kernel;
+      d.tile_m = c.tile_m;
+      d.tile_n = c.tile_n;
+      chosen = c.note;
     }
-    d.tile_m = c.tile_m;
-    d.tile_n = c.tile_n;
-    persist = c.persist;
-    chosen = c.note;
   }
+  const bool tile3 = kernel == ConvKernel::kTile3, persist = kernel == ConvKernel::kPersist;
   const CudaRun::Slice slice = nchw_out ? CudaRun::Slice{} : run.placement(y);
   // NCHW: into a Concat on the last axis behind the Reshape when it is a candidate.
   const CudaRun::NchwSlice into = nchw_out ? run.placement_nchw(y) : CudaRun::NchwSlice{};
@@ -179,7 +205,7 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   if (slice.buf < 0) d.out_ld = d.cout;  // placement_shape's concat turned out not NHWC
   // Read by a Concat and by other nodes: the epilogue writes y and its slice (dual store) when
   // the slice's row length and offset are multiples of 8; else the Concat copies it.
-  // (Not with the persistent kernel: its epilogue has no second output.)
+  // (tile3 writes it too; not the persistent kernel: no second output is passed to it.)
   const CudaRun::SliceShape dual_shape =
       nchw_out || slice.buf >= 0 || persist ? CudaRun::SliceShape{} : run.dual_placement_shape(y);
   const CudaRun::Slice dual = dual_shape.ok && dual_shape.ld % 8 == 0 && dual_shape.offset % 8 == 0
@@ -187,9 +213,10 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
                                   : CudaRun::Slice{};
   d.out2_ld = dual.buf >= 0 ? dual.ld : 0;
 
-  // Weights packed once: fp16 [cout_pad][k_pad], K = (r, s, c).
+  // Weights packed once: igemm fp16 [cout_pad][k_pad], K = (r, s, c); tile3 [chunk][tap][cout][16].
   const Tensor& wt = run.constant(w);
-  const std::vector<uint16_t> packed = pack_igemm_weights(wt.data<float>(), d);
+  const std::vector<uint16_t> packed =
+      tile3 ? pack_tile3_weights(wt.data<float>(), d) : pack_igemm_weights(wt.data<float>(), d);
   const int wbuf = run.persistent(packed.size() * sizeof(uint16_t));
   FUNGEN_RETURN_IF_ERROR(
       run.upload(run.ptr(wbuf), packed.data(), packed.size() * sizeof(uint16_t)));
@@ -217,19 +244,27 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     outb = run.define(y, nchw_out ? Layout::kPlain : Layout::kNhwc);
     offset = 0;
   }
-  count_igemm_conv();
-  if (persist) count_igemm_1x1_persist_conv();
+  if (tile3) {
+    count_tile3_conv();
+  } else {
+    count_igemm_conv();
+    if (persist) count_igemm_1x1_persist_conv();
+  }
   CudaRun* r = &run;
-  // "name (igemm 3x3s2 64->128 @80x80 tile 128x128[, residual][, into concat][, NCHW out])":
+  // "name (igemm|tile3 3x3s2 64->128 @80x80 tile 128x128[, residual][, into concat][, NCHW out])":
   // the node name first, as in cuDNN's step label, so profiles of both paths join per node.
   auto str = [](int64_t v) { return std::to_string(v); };
   const std::string label =
-      node.name + (persist ? " (igemm persistent " : " (igemm ") + str(d.kh) + "x" + str(d.kw) +
-      "s" + str(d.sh) + " " + str(d.cin) + "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) +
-      " tile " + str(d.tile_m) + "x" + str(d.tile_n) + (zb >= 0 ? ", residual" : "") +
-      (d.x_ld > 0 ? ", strided in" : "") + (d.z_ld > 0 ? ", strided residual" : "") +
-      (slice.buf >= 0 ? ", into concat" : "") + (dual.buf >= 0 ? ", and into concat" : "") +
-      (nchw_out ? ", NCHW out" : "") + (into.buf >= 0 ? " into concat" : "") + chosen + ")";
+      node.name +
+      (tile3     ? " (tile3 "
+       : persist ? " (igemm persistent "
+                 : " (igemm ") +
+      str(d.kh) + "x" + str(d.kw) + "s" + str(d.sh) + " " + str(d.cin) + "->" + str(d.cout) + " @" +
+      str(d.oh) + "x" + str(d.ow) + " tile " + str(d.tile_m) + "x" + str(d.tile_n) +
+      (zb >= 0 ? ", residual" : "") + (d.x_ld > 0 ? ", strided in" : "") +
+      (d.z_ld > 0 ? ", strided residual" : "") + (slice.buf >= 0 ? ", into concat" : "") +
+      (dual.buf >= 0 ? ", and into concat" : "") + (nchw_out ? ", NCHW out" : "") +
+      (into.buf >= 0 ? " into concat" : "") + chosen + ")";
   run.add_step(label, {xb, zb, wbuf, bbuf, outb, dual.buf}, [=](cudaStream_t st) {
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements
@@ -237,7 +272,9 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     const void* zp = zb >= 0 ? static_cast<const std::byte*>(r->ptr(zb)) + z_off * 2 : nullptr;
     void* out2 =
         dual.buf >= 0 ? static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * 2 : nullptr;
-    if (persist) {
+    if (tile3) {
+      CUDA_CHECK(launch_conv_tile3(d, xp, r->ptr(wbuf), bp, zp, out, st, 0, out2));
+    } else if (persist) {
       CUDA_CHECK(launch_conv_igemm_1x1_persist(d, xp, r->ptr(wbuf), bp, zp, out, st));
     } else {
       CUDA_CHECK(launch_conv_igemm(d, xp, r->ptr(wbuf), bp, zp, out, st, out2));
