@@ -21,8 +21,8 @@ if has unit; then
   FUNGEN_TEST_MODELS=/tmp/m37:/opt/models FUNGEN_TEST_YOLO11N="$m" timeout 240 fungen_unit_tests \
     --gtest_filter='*Cuda*:*Gpu*:*GPU*:*Stem*:*Dual*' \
     > "$out/unit_s4.txt" 2>&1; grep -E '^\[  (PASSED|FAILED) |tests ran|^\[  FAILED' "$out/unit_s4.txt" | head -n 20
-  echo "== unit (FUNGEN_CUDA_IGEMM=1 FUNGEN_CUDA_PERSIST=1)"
-  FUNGEN_TEST_YOLO11N="$m" FUNGEN_CUDA_IGEMM=1 FUNGEN_CUDA_PERSIST=1 timeout 200 fungen_unit_tests \
+  echo "== unit (FUNGEN_CUDA_IGEMM=1 FUNGEN_CUDA_PERSIST=1 FUNGEN_CUDA_TILE3=1)"
+  FUNGEN_TEST_YOLO11N="$m" FUNGEN_CUDA_IGEMM=1 FUNGEN_CUDA_PERSIST=1 FUNGEN_CUDA_TILE3=1 timeout 200 fungen_unit_tests \
     --gtest_filter='*Cuda*:*Stem*:*Dual*:-*Autotune*' > "$out/unit_s4_igemm.txt" 2>&1
   grep -E '^\[  (PASSED|FAILED) |tests ran|^\[  FAILED' "$out/unit_s4_igemm.txt" | head -n 20
 fi
