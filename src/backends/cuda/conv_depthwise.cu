@@ -146,8 +146,8 @@ void launch_k(int run, const T* x, const float* w, const float* bias, const T* z
 }
 
 template <class T>
-void launch_t(int k, int stride, int run, const T* x, const float* w, const float* bias,
-              const T* z, T* out, const RowsDesc& q, cudaStream_t s) {
+void launch_t(int k, int stride, int run, const T* x, const float* w, const float* bias, const T* z,
+              T* out, const RowsDesc& q, cudaStream_t s) {
   if (k == 3 && stride == 1)
     launch_k<T, 3, 1>(run, x, w, bias, z, out, q, s);
   else if (k == 3)
@@ -190,8 +190,7 @@ int depthwise_run_length(const DirectConvDesc& d, Elem e, int sms, const char* e
 }
 
 bool launch_depthwise_rows(Elem e, int run, const void* x, const float* w, const float* bias,
-                           const void* z, void* out, const DirectConvDesc& d,
-                           cudaStream_t stream) {
+                           const void* z, void* out, const DirectConvDesc& d, cudaStream_t stream) {
   if (!aligned16(x) || !aligned16(out) || (z && !aligned16(z)) || !aligned16(w) ||
       (bias && !aligned16(bias)))
     return false;

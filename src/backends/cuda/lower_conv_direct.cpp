@@ -152,9 +152,9 @@ Result<bool> lower_conv_direct(CudaRun& run, const Node& node) {
       node.name +
       (dw_run > 0  ? " (depthwise rows kernel, run " + std::to_string(dw_run)
        : depthwise ? std::string(" (depthwise kernel")
-       : band    ? (staging >= 0 ? " (stem band kernel, fp32 input" : " (stem band kernel")
-       : stem    ? " (stem kernel"
-                 : " (small-cin kernel") +
+       : band      ? (staging >= 0 ? " (stem band kernel, fp32 input" : " (stem band kernel")
+       : stem      ? " (stem kernel"
+                   : " (small-cin kernel") +
       (slice.buf >= 0 ? ", into concat)" : ")");
   run.add_step(label, {xb, zb, wbuf, bbuf, outb, staging}, [=](cudaStream_t st) {
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * elem_size(e);
