@@ -2,14 +2,15 @@
 # Issue 5, branch dw: the depthwise row-run kernel (conv_depthwise.cuh: kR output pixels per
 # thread, weights per kernel row in registers, each input vector loaded once per row;
 # FUNGEN_CUDA_DW=old: the first kernel, =8|4|2 forces a run length). One machine, one call,
-# ~100 s (each command has a timeout; 170 s at most):
+# ~110 s (each command has a timeout; 195 s at most):
 #   1. the unit tests (fresh random inputs vs the reference backend): CudaDepthwiseTest (odd
 #      widths, 80x80 / 20x20, C 8..128, strides 1 and 2, 3x3 / 5x5 / 7x7, residual, Concat
 #      slice, batches 1 and 3, fp16 and fp32, eager / capture / replay, forced runs and old) and
 #      CudaKernelTest (the first kernel's small depthwise cases);
 #   2. YOLO11n checked against the CPU path at batch 1 with FUNGEN_CUDA_DW=8 (the row-run kernel
 #      forced on every depthwise conv; at batch 1 the default keeps the first kernel);
-#   3. fungen_gpu_bench at batches 1 and 128, FUNGEN_CUDA_DW=old then the default;
+#   3. fungen_gpu_bench at batches 1 and 128, FUNGEN_CUDA_DW=old then the default, and at batch
+#      128 with FUNGEN_CUDA_DW=4 (run 4 everywhere instead of 8 / 4 by map width);
 #   4. the per-step profile at batch 128 (FUNGEN_CUDA_PROFILE=1, graphs off), default: the
 #      depthwise lines ($OUT/dw_profile_new.txt); with DW_PARTS containing "old_profile", the
 #      same with FUNGEN_CUDA_DW=old ($OUT/dw_profile_old.txt).
@@ -42,6 +43,9 @@ if [[ $parts == *" bench "* ]]; then
     env "${envs[@]}" timeout 30 fungen_gpu_bench --model "$m" --no-check --batches 1,128 \
       --iterations 30 2>&1 | grep -E '^\||FAILED|error'
   done
+  echo "== FUNGEN_CUDA_DW=4 (run 4 on every depthwise conv): batch 128"
+  FUNGEN_CUDA_DW=4 timeout 25 fungen_gpu_bench --model "$m" --no-check --batches 128 \
+    --iterations 30 2>&1 | grep -E '^\||FAILED|error'
 fi
 profile() {  # label, env assignments...
   local label=$1

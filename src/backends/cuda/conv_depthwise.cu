@@ -26,10 +26,17 @@ struct RowsDesc {
   bool silu;
 };
 
+// Blocks per multiprocessor asked of ptxas: 4 (at most 128 registers) keeps its own register
+// choice from spilling (fp16 3x3 run 4 spilled at 72); the fp16 7x7 run 8 needs ~156.
+template <class T, int kK, int kR>
+constexpr int min_blocks() {
+  return sizeof(T) == 2 && kK * kR > 40 ? 1 : 4;
+}
+
 // Thread i: channel vector g = i % groups (fastest, so a warp reads whole pixels), run r of
 // output row `line` = n * oh + oy: output pixels [r kR, r kR + kR) of that row (those < ow).
 template <class T, int kK, int kS, int kR>
-__global__ void __launch_bounds__(kRowThreads)
+__global__ void __launch_bounds__(kRowThreads, (min_blocks<T, kK, kR>()))
     depthwise_rows_kernel(const T* __restrict__ x, const float* __restrict__ w,
                           const float* __restrict__ bias, const T* __restrict__ z,
                           T* __restrict__ out, const RowsDesc q) {
