@@ -146,6 +146,7 @@ Result<bool> lower_conv_direct(CudaRun& run, const Node& node) {
     int sms = 0;
     CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
     dw_run = depthwise_run_length(d, e, sms, std::getenv("FUNGEN_CUDA_DW"));
+    if (offset % (16 / static_cast<int64_t>(elem_size(e))) != 0) dw_run = 0;  // 16-byte rows
     if (dw_run > 0) count_depthwise_rows();
   }
   const std::string label =
