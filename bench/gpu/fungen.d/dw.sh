@@ -2,7 +2,7 @@
 # Issue 5, branch dw: the depthwise row-run kernel (conv_depthwise.cuh: kR output pixels per
 # thread, weights per kernel row in registers, each input vector loaded once per row;
 # FUNGEN_CUDA_DW=old: the first kernel, =8|4|2 forces a run length). One machine, one call,
-# ~110 s (each command has a timeout; 195 s at most):
+# ~120 s (each command has a timeout; 225 s at most):
 #   1. the unit tests (fresh random inputs vs the reference backend): CudaDepthwiseTest (odd
 #      widths, 80x80 / 20x20, C 8..128, strides 1 and 2, 3x3 / 5x5 / 7x7, residual, Concat
 #      slice, batches 1 and 3, fp16 and fp32, eager / capture / replay, forced runs and old) and
@@ -24,7 +24,7 @@ parts=" ${DW_PARTS:-unit check bench profile} "
 [ -f "$m" ] || { echo "dw: $m missing, skipped"; exit 0; }
 if [[ $parts == *" unit "* ]] && command -v fungen_unit_tests >/dev/null; then
   echo "== depthwise unit tests"
-  timeout 60 fungen_unit_tests --gtest_filter='*Depthwise*:*CudaKernelTest*' \
+  timeout 90 fungen_unit_tests --gtest_filter='*Depthwise*:*CudaKernelTest*' \
     > "$out/unit_dw.txt" 2>&1
   echo "exit $?"
   grep -E '^\[  (PASSED|FAILED) |FAILED|tests ran|Failure|Expected|Which is|seed' \
