@@ -8,45 +8,6 @@ __device__ __forceinline__ float silu(float v) {
   return v / (1.0f + __expf(-v));
 }
 
-// kN consecutive elements of T <-> fp32; kN * sizeof(T) == 16 uses one 16-byte access (the
-// caller guarantees the alignment), otherwise kN scalar accesses.
-template <class T, int kN>
-__device__ __forceinline__ void load_n(const T* p, float* v) {
-  if constexpr (kN * sizeof(T) == 16) {
-    uint4 u = *reinterpret_cast<const uint4*>(p);
-    if constexpr (sizeof(T) == 2) {
-      const __half2* h = reinterpret_cast<const __half2*>(&u);
-      for (int k = 0; k < kN / 2; ++k) {
-        float2 f = __half22float2(h[k]);
-        v[2 * k] = f.x;
-        v[2 * k + 1] = f.y;
-      }
-    } else {
-      const float* f = reinterpret_cast<const float*>(&u);
-      for (int k = 0; k < kN; ++k) v[k] = f[k];
-    }
-  } else {
-    for (int k = 0; k < kN; ++k) v[k] = load(p, k);
-  }
-}
-
-template <class T, int kN>
-__device__ __forceinline__ void store_n(T* p, const float* v) {
-  if constexpr (kN * sizeof(T) == 16) {
-    uint4 u;
-    if constexpr (sizeof(T) == 2) {
-      __half2* h = reinterpret_cast<__half2*>(&u);
-      for (int k = 0; k < kN / 2; ++k) h[k] = __floats2half2_rn(v[2 * k], v[2 * k + 1]);
-    } else {
-      float* f = reinterpret_cast<float*>(&u);
-      for (int k = 0; k < kN; ++k) f[k] = v[k];
-    }
-    *reinterpret_cast<uint4*>(p) = u;
-  } else {
-    for (int k = 0; k < kN; ++k) store(p, k, v[k]);
-  }
-}
-
 // One thread: output pixel p, channels [c, c + kN). I: the index type (32-bit when every index
 // fits: 64-bit divisions cost more than the convolution's arithmetic).
 template <class T, bool kSilu, int kN, class I>

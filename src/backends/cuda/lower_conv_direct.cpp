@@ -8,11 +8,14 @@
 // reads the model input's fp32 staging under run(), so the input cast is skipped, and the fp16
 // input under enqueue(). FUNGEN_CUDA_STEM=old: the first stem kernel (conv_direct.cuh) after the
 // cast, as before (for A/B runs).
+// Depthwise convolutions run the row-run kernel (conv_depthwise.cuh) where it takes the shape;
+// FUNGEN_CUDA_DW=old: the first depthwise kernel everywhere (for A/B runs); 8|4|2 forces a run.
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "backends/cuda/conv_depthwise.cuh"
 #include "backends/cuda/conv_direct.cuh"
 #include "backends/cuda/conv_stem.cuh"
 #include "backends/cuda/cuda_check.h"
@@ -137,12 +140,22 @@ Result<bool> lower_conv_direct(CudaRun& run, const Node& node) {
   const int staging = band ? run.input_staging(x) : -1;  // fp32 model input, read under run()
   if (staging >= 0) run.read_from_staging(x);
   if (band) count_stem_band_conv();
+  // The depthwise row-run length (0: the first kernel), fixed with the run's shapes.
+  int dw_run = 0;
+  if (depthwise) {
+    int sms = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
+    dw_run = depthwise_run_length(d, e, sms, std::getenv("FUNGEN_CUDA_DW"));
+    if (offset % (16 / static_cast<int64_t>(elem_size(e))) != 0) dw_run = 0;  // 16-byte rows
+    if (dw_run > 0) count_depthwise_rows();
+  }
   const std::string label =
       node.name +
-      (depthwise ? " (depthwise kernel"
-       : band    ? (staging >= 0 ? " (stem band kernel, fp32 input" : " (stem band kernel")
-       : stem    ? " (stem kernel"
-                 : " (small-cin kernel") +
+      (dw_run > 0  ? " (depthwise rows kernel, run " + std::to_string(dw_run)
+       : depthwise ? std::string(" (depthwise kernel")
+       : band      ? (staging >= 0 ? " (stem band kernel, fp32 input" : " (stem band kernel")
+       : stem      ? " (stem kernel"
+                   : " (small-cin kernel") +
       (slice.buf >= 0 ? ", into concat)" : ")");
   run.add_step(label, {xb, zb, wbuf, bbuf, outb, staging}, [=](cudaStream_t st) {
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * elem_size(e);
@@ -160,8 +173,11 @@ Result<bool> lower_conv_direct(CudaRun& run, const Node& node) {
     }
     const float* wp = static_cast<const float*>(r->ptr(wbuf));
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
+    const void* zp = zb >= 0 ? r->ptr(zb) : nullptr;
+    if (dw_run > 0 && launch_depthwise_rows(e, dw_run, r->ptr(xb), wp, bp, zp, out, d, st))
+      return Status();
     if (depthwise)
-      launch_depthwise_conv(e, r->ptr(xb), wp, bp, zb >= 0 ? r->ptr(zb) : nullptr, out, d, st);
+      launch_depthwise_conv(e, r->ptr(xb), wp, bp, zp, out, d, st);
     else
       launch_small_cin_conv(e, r->ptr(xb), wp, bp, out, d, st);
     return Status();
