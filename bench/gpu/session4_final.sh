@@ -74,6 +74,11 @@ done
 
 hr "fungen YOLO11n again, after the peers"
 timeout 90 fungen_gpu_bench --model $m --no-check --batches 1,128 --iterations 50 2>&1 | row
+for v in ${FINAL_AB:-FUNGEN_CUDA_DW=old FUNGEN_CUDA_HEAD_KERNEL=old FUNGEN_CUDA_TILE3=0}; do
+  echo "-- $v, then defaults"
+  env $v timeout 60 fungen_gpu_bench --model $m --no-check --batches 1,128 --iterations 30 2>&1 | row
+  timeout 60 fungen_gpu_bench --model $m --no-check --batches 1,128 --iterations 30 2>&1 | row
+done
 
 hr "fungen convert: plan build, --validate, --benchmark, --compare"
 FUNGEN=/opt/fungen/bin/fungen timeout 200 bash bench/gpu/plan_check.sh $m 1:64 2>&1 |
