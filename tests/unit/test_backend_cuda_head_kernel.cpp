@@ -16,8 +16,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -87,9 +89,9 @@ HeadRun run_head(const HeadKernelCase& c, cuda::HeadKernel k, const std::vector<
             cudaSuccess);
   EXPECT_EQ(cudaMemcpy(at(dcls.p, off_in), cls.data(), cls.size(), cudaMemcpyHostToDevice),
             cudaSuccess);
-  EXPECT_EQ(cudaMemcpy(at(dtab.p, c.offset * 4), table.data(), table.size() * 4,
-                       cudaMemcpyHostToDevice),
-            cudaSuccess);
+  EXPECT_EQ(
+      cudaMemcpy(at(dtab.p, c.offset * 4), table.data(), table.size() * 4, cudaMemcpyHostToDevice),
+      cudaSuccess);
   // NaN everywhere in y and around it: an element the kernel skips shows.
   const size_t y_bytes = n_y * out_size + off_y + kPad * out_size;
   std::vector<uint8_t> fill(y_bytes);
@@ -144,7 +146,8 @@ TEST_P(CudaHeadKernel, BothVariantsMatchTheFormula) {
   d.bias = 0.25f * u(rng);
   for (float& m : d.m0) m = u(rng);
   // Inputs rounded to the input type first: the reference sees what the kernel reads.
-  const size_t n_box = static_cast<size_t>(B) * 4 * bins * A, n_cls = static_cast<size_t>(B) * nc * A;
+  const size_t n_box = static_cast<size_t>(B) * 4 * bins * A,
+               n_cls = static_cast<size_t>(B) * nc * A;
   std::vector<double> box(n_box), cls(n_cls);
   std::vector<uint8_t> box_bytes, cls_bytes;
   auto fill = [&](std::vector<double>& v, std::vector<uint8_t>& bytes, float scale) {
@@ -214,8 +217,8 @@ TEST_P(CudaHeadKernel, BothVariantsMatchTheFormula) {
         if (bad++ == 0) first = i;
       }
     }
-    EXPECT_EQ(bad, 0u) << (v == 0 ? "split" : "anchor") << " kernel: first at " << first
-                       << " got " << runs[v].y[first] << " want " << want[first];
+    EXPECT_EQ(bad, 0u) << (v == 0 ? "split" : "anchor") << " kernel: first at " << first << " got "
+                       << runs[v].y[first] << " want " << want[first];
   }
   // The split kernel against the old one: class rows the same bits, box rows within 1e-6 of the
   // terms' size (an fp16 output: one fp16 step).
