@@ -3,16 +3,14 @@
 //  - CudaHead: the synthetic heads of head_model.h (xywh/xyxy, Slice/Split, Div/Mul, both DFL
 //    forms, batch 1-3, odd maps, nc 3..80) against the reference backend on fresh random inputs
 //    (three runs: eager, capture, replay; the arena NaN-filled before each: FUNGEN_CUDA_POISON=1),
-//    with FUNGEN_CUDA_HEAD unset (the split kernel), =place and =0, unset with
-//    FUNGEN_CUDA_HEAD_KERNEL=old (the first kernel), and the
+//    with FUNGEN_CUDA_HEAD unset, =place and =0, and the
 //    twists that must fall back (boxes also an output, a non-affine decode, per-image anchors);
 //    each case checks how many heads were fused, how many DFLs and how many convs were placed.
 //  - CudaHeadModels (only when FUNGEN_TEST_MODELS names folders, ':'-separated, e.g.
 //    ~/.cache/fungen/models/a56ef39f66a55338:/tmp/m37:/opt/models: six export forms of the test
 //    models and the device's yolo11n/yolov8n/yolo12s; weight-stripped files are refilled),
 //    batch 1 and 3 (dynamic exports), fp16 and fp32: the fused head vs the
-//    same engine without it (FUNGEN_CUDA_HEAD=0; cuDNN only, so both run the same convolutions),
-//    in fp16 also vs the first head kernel (FUNGEN_CUDA_HEAD_KERNEL=old)
+//    same engine without it (FUNGEN_CUDA_HEAD=0; cuDNN only, so both run the same convolutions)
 //    and, for the 640x640 exports but refilled YOLO12 (whose random attention is chaotic,
 //    docs/gpu-notes.md), vs the CPU (oneDNN) fp32 path.
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
@@ -23,7 +21,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iterator>
-#include <optional>
 #include <sstream>
 #include <string>
 
@@ -109,8 +106,7 @@ const HeadSpec kCases[] = {
      0},
 };
 
-// FUNGEN_CUDA_HEAD unset, =place, =0; "old": unset with FUNGEN_CUDA_HEAD_KERNEL=old.
-const char* kModes[] = {"default", "place", "0", "old"};
+const char* kModes[] = {"default", "place", "0"};  // FUNGEN_CUDA_HEAD
 
 class CudaHead : public ::testing::TestWithParam<std::tuple<int, const char*, int>> {
  protected:
@@ -124,9 +120,7 @@ TEST_P(CudaHead, MatchesReference) {
   const HeadSpec& c = kCases[std::get<0>(GetParam())];
   const std::string precision = std::get<1>(GetParam());
   const std::string mode = kModes[std::get<2>(GetParam())];
-  const bool fused_mode = mode == "default" || mode == "old";
-  ScopedEnv env("FUNGEN_CUDA_HEAD", fused_mode ? nullptr : mode.c_str());
-  ScopedEnv kernel("FUNGEN_CUDA_HEAD_KERNEL", mode == "old" ? "old" : nullptr);
+  ScopedEnv env("FUNGEN_CUDA_HEAD", mode == "default" ? nullptr : mode.c_str());
   // NaN in the arena before every run: a concat slice or output element no step wrote shows.
   ScopedEnv poison("FUNGEN_CUDA_POISON", "1");
   const uint32_t seed = test_seed();
@@ -135,7 +129,7 @@ TEST_P(CudaHead, MatchesReference) {
   const int heads = cuda::head_fusions_lowered(), dfls = cuda::dfl_fusions_lowered();
   const int placed = cuda::nchw_placements();
   expect_cuda_matches_reference(bytes, precision, rng, 3, c.name, seed, true);
-  const int fused = fused_mode ? c.fused : 0;
+  const int fused = mode == "default" ? c.fused : 0;
   EXPECT_EQ(cuda::head_fusions_lowered() - heads, fused) << c.name << " " << mode;
   EXPECT_EQ(cuda::dfl_fusions_lowered() - dfls, 1 - fused) << c.name << " " << mode;
   // Every level's box and class conv writes into its Concat, unless FUNGEN_CUDA_HEAD=0.
@@ -152,10 +146,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<std::tuple<int, const char*, int>>& info) {
       const std::string mode = kModes[std::get<2>(info.param)];
       return std::string(kCases[std::get<0>(info.param)].name) + "_" + std::get<1>(info.param) +
-             "_head_" +
-             (mode == "0"     ? "off"
-              : mode == "old" ? "old_kernel"
-                              : mode);
+             "_head_" + (mode == "0" ? "off" : mode);
     });
 
 // The exported models this test takes (several export forms of each family; /opt/models holds
@@ -235,14 +226,6 @@ TEST(CudaHeadModels, FusedHeadMatchesUnfusedAndCpu) {
         return Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
       }();
       ASSERT_TRUE(plain.ok()) << plain.status().message();
-      // fp16 (the timed path): also the first head kernel, FUNGEN_CUDA_HEAD_KERNEL=old.
-      std::optional<Result<Engine>> old_kernel;
-      if (precision == "fp16") {
-        ScopedEnv old("FUNGEN_CUDA_HEAD_KERNEL", "old");
-        old_kernel.emplace(
-            Engine::load_from_memory(span, {.backend = "cuda", .precision = precision}));
-        ASSERT_TRUE(old_kernel->ok()) << old_kernel->status().message();
-      }
       const double tol_plain = precision == "fp16" ? 1e-2 : 1e-5;
       const double tol_cpu = precision == "fp16" ? 1e-2 : 1e-4;
       int plans = 0;
@@ -266,14 +249,6 @@ TEST(CudaHeadModels, FusedHeadMatchesUnfusedAndCpu) {
           for (size_t o = 0; o < got.size(); ++o)
             EXPECT_LE(rel_l2(got[o], want[o]), tol_plain)
                 << precision << " batch " << batch << " run " << rep << " vs FUNGEN_CUDA_HEAD=0";
-          if (old_kernel) {
-            st = (*old_kernel)->run(inputs, want);
-            ASSERT_TRUE(st.ok()) << st.message();
-            for (size_t o = 0; o < got.size(); ++o)
-              EXPECT_LE(rel_l2(got[o], want[o]), tol_plain)
-                  << precision << " batch " << batch << " run " << rep
-                  << " vs FUNGEN_CUDA_HEAD_KERNEL=old";
-          }
 #ifdef FUNGEN_HAVE_ONEDNN
           if (vs_cpu) {
             ASSERT_TRUE(cpu->run(inputs, want).ok());

@@ -18,18 +18,12 @@ namespace fungen::cuda {
 
 inline constexpr int kHeadMaxBins = 32;
 
-// kSplit: box blocks and class blocks in one launch, vector loads and stores along the anchors
-// (bins <= 16; more bins take kAnchor). kAnchor: the first kernel (threads along anchors, a part
-// of an anchor's work per blockIdx.y), kept for A/B runs: FUNGEN_CUDA_HEAD_KERNEL=old.
-enum class HeadKernel { kSplit, kAnchor };
-
 struct HeadKernelDesc {
   int64_t batch = 0;
   int anchors = 0, classes = 0, bins = 0;
   float w[kHeadMaxBins] = {};
   float bias = 0.0f;
   float m0[16] = {};
-  HeadKernel kernel = HeadKernel::kSplit;
 };
 
 // `out_f32`: y is fp32 whatever the element type `e` of the inputs. Returns cudaGetLastError()

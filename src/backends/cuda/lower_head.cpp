@@ -4,10 +4,7 @@
 // the head's output leaves the run (no cast step after it). CudaRun::lower finds the heads
 // before lowering (find_detect_heads), marks their nodes absorbed and calls lower_detect_head at
 // the output Concat. FUNGEN_CUDA_HEAD=0 (or FUNGEN_CUDA_DFL=0) lowers them one by one as before.
-// FUNGEN_CUDA_HEAD_KERNEL=old: the first kernel (HeadKernel::kAnchor) instead of the split one.
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <string>
 
@@ -20,12 +17,6 @@ namespace fungen::cuda {
 namespace {
 std::atomic<int> g_heads{0};
 static_assert(kHeadMaxBins == kMaxHeadBins, "the matcher and the kernel agree on the bins");
-
-// FUNGEN_CUDA_HEAD_KERNEL: "old" the anchor kernel; unset or anything else the split kernel.
-HeadKernel head_kernel() {
-  const char* v = std::getenv("FUNGEN_CUDA_HEAD_KERNEL");
-  return v && std::strcmp(v, "old") == 0 ? HeadKernel::kAnchor : HeadKernel::kSplit;
-}
 }  // namespace
 
 int head_fusions_lowered() {
@@ -41,7 +32,6 @@ Status lower_detect_head(CudaRun& run, const DetectHead& h) {
   std::copy(h.dfl_w, h.dfl_w + h.bins, d.w);
   d.bias = h.dfl_bias;
   std::copy(h.m0, h.m0 + 16, d.m0);
-  d.kernel = head_kernel();
   const int table = run.persistent(h.table.size() * sizeof(float));
   if (!run.ptr(table))
     return out_of_memory("cuda: no device memory left for the detect head's anchor table");
@@ -57,8 +47,7 @@ Status lower_detect_head(CudaRun& run, const DetectHead& h) {
   CudaRun* r = &run;
   const std::string label = run.graph().nodes[static_cast<size_t>(h.output_node)].name +
                             " (detect head: dfl, box decode, sigmoid, concat in one kernel" +
-                            (direct ? ", into the fp32 output" : "") +
-                            (d.kernel == HeadKernel::kAnchor ? ", old kernel" : "") + ")";
+                            (direct ? ", into the fp32 output" : "") + ")";
   run.add_step(label, {xb, cb, table, yb}, [=](cudaStream_t st) {
     CUDA_CHECK(launch_detect_head(e, f32, r->ptr(xb), r->ptr(cb),
                                   static_cast<const float*>(r->ptr(table)), r->ptr(yb), d, st));
