@@ -38,7 +38,7 @@ m=/opt/models/yolo11n_640_dyn.onnx
 row() { grep -E '^\| [0-9]|^\| batch|check fp(16|32) run 2|FAILED'; }
 
 hr "unit tests"
-for fam in ${FINAL_FAMILIES:-DW:FUNGEN_CUDA_DW=old HeadKernel:FUNGEN_CUDA_HEAD_KERNEL=old}; do
+for fam in ${FINAL_FAMILIES:-DW:FUNGEN_CUDA_DW=old}; do
   name=${fam%%:*}; off=${fam#*:}
   filter=$(case $name in DW) echo '*Depthwise*:*depthwise*';; HeadKernel) echo '*CudaHead*';; esac)
   FUNGEN_TEST_MODELS=/tmp/m37:/opt/models timeout 120 fungen_unit_tests --gtest_filter="$filter" \
@@ -76,7 +76,7 @@ done
 
 hr "fungen YOLO11n again, after the peers"
 timeout 90 fungen_gpu_bench --model $m --no-check --batches 1,128 --iterations 50 2>&1 | row
-for v in ${FINAL_AB:-FUNGEN_CUDA_DW=old FUNGEN_CUDA_HEAD_KERNEL=old FUNGEN_CUDA_TILE3=0}; do
+for v in ${FINAL_AB:-FUNGEN_CUDA_DW=old FUNGEN_CUDA_TILE3=0}; do
   echo "-- $v, then defaults"
   env $v timeout 60 fungen_gpu_bench --model $m --no-check --batches 1,128 --iterations 30 2>&1 | row
   timeout 60 fungen_gpu_bench --model $m --no-check --batches 1,128 --iterations 30 2>&1 | row
