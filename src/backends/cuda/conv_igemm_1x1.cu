@@ -118,29 +118,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) persist_kernel(
     const uint32_t sa_j = sa0 + (j % p.stages) * a_stage;
     for (int kt = 0; kt < p.k_tiles; ++kt) {
       const uint32_t sa = sa_j + kt * BM * kRowBytes, sbk = sb + kt * BN * kRowBytes;
-#pragma unroll
-      for (int kk = 0; kk < kBK / 16; ++kk) {
-        uint32_t a[C::kMI][4], b[C::kNI][2];
-#pragma unroll
-        for (int mi = 0; mi < C::kMI; ++mi) {
-          const int row = warp_m * WM + mi * 16 + (lane & 15);
-          ldmatrix_x4(a[mi], sa + swz64(row, kk * 2 + (lane >> 4)));
-        }
-#pragma unroll
-        for (int nj = 0; nj < C::kNI / 2; ++nj) {
-          const int row = warp_n * WN + nj * 16 + (lane & 7) + ((lane >> 4) << 3);
-          uint32_t t[4];
-          ldmatrix_x4(t, sbk + swz64(row, kk * 2 + ((lane >> 3) & 1)));
-          b[2 * nj][0] = t[0];
-          b[2 * nj][1] = t[1];
-          b[2 * nj + 1][0] = t[2];
-          b[2 * nj + 1][1] = t[3];
-        }
-#pragma unroll
-        for (int mi = 0; mi < C::kMI; ++mi)
-#pragma unroll
-          for (int ni = 0; ni < C::kNI; ++ni) mma16816(acc[mi][ni], a[mi], b[ni][0], b[ni][1]);
-      }
+      mma_k32_swz64<C::kMI, C::kNI, WM, WN>(acc, sa, sbk, warp_m, warp_n, lane);
     }
 
     // Epilogue (conv_mma.cuh): act(acc + bias) as fp16 into the staged tile, then + residual and

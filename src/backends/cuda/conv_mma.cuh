@@ -73,6 +73,51 @@ __device__ __forceinline__ uint32_t swz32(int row, int chunk) {
   return static_cast<uint32_t>(row * 32 + ((chunk ^ ((row >> 2) & 1)) << 4));
 }
 
+// Two n8 B fragments from one ldmatrix.x4 at `addr` (16 rows of output channels: b0 the first 8,
+// b1 the next 8).
+__device__ __forceinline__ void ldmatrix_b_pair(uint32_t (&b0)[2], uint32_t (&b1)[2],
+                                                uint32_t addr) {
+  uint32_t t[4];
+  ldmatrix_x4(t, addr);
+  b0[0] = t[0];
+  b0[1] = t[1];
+  b1[0] = t[2];
+  b1[1] = t[3];
+}
+
+// acc[mi][ni] += a[mi] * b[ni], m16n8k16 each.
+template <int MI, int NI>
+__device__ __forceinline__ void mma_block(float (&acc)[MI][NI][4], const uint32_t (&a)[MI][4],
+                                          const uint32_t (&b)[NI][2]) {
+#pragma unroll
+  for (int mi = 0; mi < MI; ++mi)
+#pragma unroll
+    for (int ni = 0; ni < NI; ++ni) mma16816(acc[mi][ni], a[mi], b[ni][0], b[ni][1]);
+}
+
+// One K tile held in 64-byte swizzled rows (swz64: 32 halves of K, two k16 steps) into a warp's
+// WM x WN block: A rows (pixels) at sa, the warp's from warp_m * WM; B rows (output channels) at
+// sb, from warp_n * WN.
+template <int MI, int NI, int WM, int WN>
+__device__ __forceinline__ void mma_k32_swz64(float (&acc)[MI][NI][4], uint32_t sa, uint32_t sb,
+                                              int warp_m, int warp_n, int lane) {
+#pragma unroll
+  for (int kk = 0; kk < 2; ++kk) {
+    uint32_t a[MI][4], b[NI][2];
+#pragma unroll
+    for (int mi = 0; mi < MI; ++mi) {
+      const int row = warp_m * WM + mi * 16 + (lane & 15);
+      ldmatrix_x4(a[mi], sa + swz64(row, kk * 2 + (lane >> 4)));
+    }
+#pragma unroll
+    for (int nj = 0; nj < NI / 2; ++nj) {
+      const int row = warp_n * WN + nj * 16 + (lane & 7) + ((lane >> 4) << 3);
+      ldmatrix_b_pair(b[2 * nj], b[2 * nj + 1], sb + swz64(row, kk * 2 + ((lane >> 3) & 1)));
+    }
+    mma_block(acc, a, b);
+  }
+}
+
 __device__ __forceinline__ float silu(float v) {
   return v / (1.0f + __expf(-v));
 }

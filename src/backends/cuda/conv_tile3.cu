@@ -191,18 +191,10 @@ __global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
         for (int mi = 0; mi < C::kMI; ++mi)
           ldmatrix_x4(a[mi], sa + swz32(abase[mi] + shift, achunk));
 #pragma unroll
-        for (int nj = 0; nj < C::kNI / 2; ++nj) {
-          uint32_t t[4];
-          ldmatrix_x4(t, sb + swz32((r * 3 + s) * BN + nj * 16 + brow, bchunk));
-          bf[2 * nj][0] = t[0];
-          bf[2 * nj][1] = t[1];
-          bf[2 * nj + 1][0] = t[2];
-          bf[2 * nj + 1][1] = t[3];
-        }
-#pragma unroll
-        for (int mi = 0; mi < C::kMI; ++mi)
-#pragma unroll
-          for (int ni = 0; ni < C::kNI; ++ni) mma16816(acc[mi][ni], a[mi], bf[ni][0], bf[ni][1]);
+        for (int nj = 0; nj < C::kNI / 2; ++nj)
+          ldmatrix_b_pair(bf[2 * nj], bf[2 * nj + 1],
+                          sb + swz32((r * 3 + s) * BN + nj * 16 + brow, bchunk));
+        mma_block(acc, a, bf);
       }
     }
   };
