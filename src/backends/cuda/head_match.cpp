@@ -20,12 +20,28 @@ int64_t softmax_axis(const Node& n, int64_t opset, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
 }
 
+}  // namespace
+
+bool is_plain_unit_conv(const Node& n) {
+  if (n.op_type != "Conv" && n.op_type != "FusedConv") return false;
+  if (n.inputs.size() < 2 || n.inputs.size() > 3) return false;  // a 4th input is a residual
+  if (!n.attr_string("activation", "").empty() || n.attr_int("group", 1) != 1) return false;
+  auto all = [](const std::vector<int64_t>& v, int64_t x) {
+    return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
+  };
+  if (!all(n.attr_ints("strides", {1, 1}), 1) || !all(n.attr_ints("dilations", {1, 1}), 1) ||
+      !all(n.attr_ints("pads", {0, 0, 0, 0}), 0))
+    return false;
+  const std::string pad = n.attr_string("auto_pad", "NOTSET");
+  return pad == "NOTSET" || pad == "VALID";
+}
+
+namespace {
+
 // The DFL's expectation: a 1x1, one-output-channel, ungrouped, unpadded, unstrided convolution
 // with constant fp32 weights [1, bins, 1, 1], an optional scalar bias, no activation/residual.
 bool is_expectation_conv(const RunView& rv, const Node& n, int& bins) {
-  if (n.op_type != "Conv" && n.op_type != "FusedConv") return false;
-  if (n.inputs.size() < 2 || n.inputs.size() > 3) return false;
-  if (!n.attr_string("activation", "").empty()) return false;
+  if (!is_plain_unit_conv(n)) return false;
   const int w = n.inputs[1];
   if (!rv.is_constant(w) ||
       rv.g.values[static_cast<size_t>(w)].constant->dtype() != DType::kFloat32)
@@ -39,15 +55,7 @@ bool is_expectation_conv(const RunView& rv, const Node& n, int& bins) {
     if (!b.is_constant() || b.constant->numel() != 1 || b.constant->dtype() != DType::kFloat32)
       return false;
   }
-  if (n.attr_int("group", 1) != 1) return false;
-  auto all = [](const std::vector<int64_t>& v, int64_t x) {
-    return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
-  };
-  if (!all(n.attr_ints("strides", {1, 1}), 1) || !all(n.attr_ints("dilations", {1, 1}), 1) ||
-      !all(n.attr_ints("pads", {0, 0, 0, 0}), 0))
-    return false;
-  const std::string pad = n.attr_string("auto_pad", "NOTSET");
-  return pad == "NOTSET" || pad == "VALID";
+  return true;
 }
 
 // The nodes from box_x to the expectation conv's input, either export form; box_x or -1.

@@ -32,6 +32,11 @@ namespace fungen::cuda {
 
 inline constexpr int kMaxHeadBins = 32;  // DFL bins the fused kernel takes (reg_max 16 in YOLO)
 
+// A Conv (or FusedConv) with weights and at most a bias as inputs, no activation, group 1, unit
+// strides and dilations, no padding: the shape the DFL's expectation conv has (head_match.cpp,
+// lower_dfl.cpp check its weights themselves).
+bool is_plain_unit_conv(const Node& n);
+
 // The nodes of one run and who reads what.
 struct RunView {
   RunView(const Graph& graph, const NodeRun& run);
