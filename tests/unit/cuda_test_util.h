@@ -58,19 +58,31 @@ inline void conv_silu(ModelBuilder& b, std::mt19937& rng, const std::string& x,
   b.node("Mul", {y + "_c", y + "_s"}, {y});
 }
 
-// Sets an environment variable for the scope (the backend reads its switches when created);
-// a null value leaves it unset.
+// Sets an environment variable for the scope (the backend reads its switches when created) and
+// puts back what it was afterwards (unset, or the caller's value: a switch exported for a whole
+// test run, e.g. FUNGEN_CUDA_HEAD_KERNEL=old, stays in force after a test set it briefly); a
+// null value leaves it as it is.
 class ScopedEnv {
  public:
   ScopedEnv(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    had_ = old != nullptr;
+    if (had_) old_ = old;
     if (value) setenv(name, value, 1);
   }
-  ~ScopedEnv() { unsetenv(name_); }
+  ~ScopedEnv() {
+    if (had_)
+      setenv(name_, old_.c_str(), 1);
+    else
+      unsetenv(name_);
+  }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
 
  private:
   const char* name_;
+  bool had_ = false;
+  std::string old_;
 };
 
 // One engine at several batch sizes in turn (eager, captured and replayed graphs at each): per
