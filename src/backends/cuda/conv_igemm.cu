@@ -126,12 +126,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
   };
 
   float acc[C::kMI][C::kNI][4];
-#pragma unroll
-  for (int mi = 0; mi < C::kMI; ++mi)
-#pragma unroll
-    for (int ni = 0; ni < C::kNI; ++ni)
-#pragma unroll
-      for (int q = 0; q < 4; ++q) acc[mi][ni][q] = 0.0f;
+  zero_acc(acc);
 
   auto compute = [&](int stage) {
     const uint32_t sa = smem_addr(smem + stage * C::kStageBytes);

@@ -109,12 +109,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) persist_kernel(
     cp_async_commit();
 
     float acc[C::kMI][C::kNI][4];
-#pragma unroll
-    for (int mi = 0; mi < C::kMI; ++mi)
-#pragma unroll
-      for (int ni = 0; ni < C::kNI; ++ni)
-#pragma unroll
-        for (int q = 0; q < 4; ++q) acc[mi][ni][q] = 0.0f;
+    zero_acc(acc);
     const uint32_t sa_j = sa0 + (j % p.stages) * a_stage;
     for (int kt = 0; kt < p.k_tiles; ++kt) {
       const uint32_t sa = sa_j + kt * BM * kRowBytes, sbk = sb + kt * BN * kRowBytes;

@@ -85,6 +85,17 @@ __device__ __forceinline__ void ldmatrix_b_pair(uint32_t (&b0)[2], uint32_t (&b1
   b1[1] = t[3];
 }
 
+// The accumulators of a warp's block set to zero.
+template <int MI, int NI>
+__device__ __forceinline__ void zero_acc(float (&acc)[MI][NI][4]) {
+#pragma unroll
+  for (int mi = 0; mi < MI; ++mi)
+#pragma unroll
+    for (int ni = 0; ni < NI; ++ni)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[mi][ni][q] = 0.0f;
+}
+
 // acc[mi][ni] += a[mi] * b[ni], m16n8k16 each.
 template <int MI, int NI>
 __device__ __forceinline__ void mma_block(float (&acc)[MI][NI][4], const uint32_t (&a)[MI][4],

@@ -171,12 +171,7 @@ __global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
   const int brow = (lane & 7) + ((lane >> 4) << 3), bchunk = (lane >> 3) & 1;
 
   float acc[C::kMI][C::kNI][4];
-#pragma unroll
-  for (int mi = 0; mi < C::kMI; ++mi)
-#pragma unroll
-    for (int ni = 0; ni < C::kNI; ++ni)
-#pragma unroll
-      for (int q = 0; q < 4; ++q) acc[mi][ni][q] = 0.0f;
+  zero_acc(acc);
 
   auto compute = [&](int stage) {
     const uint32_t sa = smem_addr(smem + stage * p.stage_bytes);
@@ -232,12 +227,7 @@ __global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
     const EpilogueOut o{p.z,    p.out,  d.cout,    oh * ow,      d.out_ld,       d.nchw_out,
                         p.z_ld, p.out2, d.out2_ld, d.nchw_ch_ld, d.nchw_batch_ld};
     store_tile<C::kBM, BN, C::kThreads>(tile, C::kLdc, pixel, t.n0, o, tid);
-#pragma unroll
-    for (int mi = 0; mi < C::kMI; ++mi)
-#pragma unroll
-      for (int ni = 0; ni < C::kNI; ++ni)
-#pragma unroll
-        for (int q = 0; q < 4; ++q) acc[mi][ni][q] = 0.0f;
+    zero_acc(acc);
   }
 }
 
