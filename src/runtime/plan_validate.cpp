@@ -172,8 +172,11 @@ DetectionMatch compare_detections(const Tensor& reference, const Tensor& test, i
   std::vector<size_t> missed;
   DetectionMatch m = match_detections(want, got, options.min_iou, &missed);
   const Shape& head = reference.shape();
-  if (head.size() == 3 && head[0] == 1 && head[2] != 6 && test.rank() == 3 &&
-      test.dim(1) == head[1] && test.dim(2) == head[2] && image < test.dim(0)) {
+  const bool raw_heads = head.size() == 3 && head[0] == 1 && head[2] != 6 &&
+                         reference.dtype() == DType::kFloat32 && test.rank() == 3 &&
+                         test.dtype() == DType::kFloat32 && test.dim(1) == head[1] &&
+                         test.dim(2) == head[2] && image < test.dim(0);
+  if (raw_heads) {
     const int64_t n = head[1] * head[2];
     const NearTies ties = near_tie_flips(reference.data<float>(), test.data<float>() + image * n,
                                          static_cast<int>(head[1]), static_cast<int>(head[2]), want,
