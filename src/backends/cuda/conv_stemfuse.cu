@@ -57,30 +57,57 @@ __device__ __forceinline__ float stem_silu(float v) {
   return __fdividef(v, 1.0f + __expf(-v));
 }
 
-// Step 2: the input copy, one 16-byte (fp16) or 4-element (fp32, rounded to fp16) vector each.
-template <class TIn, int TW, int BN, int kCh>
+// Step 2: the input copy, one 16-byte (fp16) or 4-element (fp32, rounded to fp16) vector each,
+// kBatch loads of a thread in flight before their stores (a CTA has nothing else to overlap the
+// copy with; other CTAs of the SM compute meanwhile).
+template <class TIn>
+struct InVec {
+  using Raw = std::conditional_t<std::is_same_v<TIn, float>, float4, uint4>;
+  static constexpr int kElems = std::is_same_v<TIn, float> ? 4 : 8;
+  __device__ __forceinline__ static Raw load(const TIn* p) {
+    return __ldg(reinterpret_cast<const Raw*>(p));
+  }
+  __device__ __forceinline__ static Raw zero() { return Raw{0, 0, 0, 0}; }
+  __device__ __forceinline__ static void store(__half* dst, const Raw& r) {
+    if constexpr (std::is_same_v<TIn, float>) {
+      __half2 h[2] = {__floats2half2_rn(r.x, r.y), __floats2half2_rn(r.z, r.w)};
+      *reinterpret_cast<uint2*>(dst) = *reinterpret_cast<const uint2*>(h);
+    } else {
+      *reinterpret_cast<uint4*>(dst) = r;
+    }
+  }
+};
+
+template <class TIn, int TW>
 __device__ __forceinline__ void copy_input(const Params& p, __half* in, int img, int oy0, int ox0,
                                            int tid) {
-  using G = typename Cfg<TW, BN, kCh>::G;
-  constexpr int kVec = std::is_same_v<TIn, float> ? 4 : 8, kVecs = G::kIW / kVec;
+  using G = sf::Geom<kTH, TW>;
+  using V = InVec<TIn>;
+  constexpr int kVecs = G::kIW / V::kElems, kTotal = kStemCin * G::kIH * kVecs;
+  constexpr int kPer = (kTotal + kThreads - 1) / kThreads, kBatch = 8;
   const TIn* x =
       static_cast<const TIn*>(p.x) + static_cast<int64_t>(img) * kStemCin * p.in_h * p.in_w;
   const int iy0 = sf::in_row0(oy0), ix0 = sf::in_col0(ox0);
-  for (int i = tid; i < kStemCin * G::kIH * kVecs; i += kThreads) {
-    const int row = i / kVecs, v = i - row * kVecs;  // row = plane * kIH + copy row
-    const int plane = row / G::kIH, iy = iy0 + row - plane * G::kIH, ix = ix0 + v * kVec;
-    const bool ok = static_cast<unsigned>(iy) < static_cast<unsigned>(p.in_h) &&
-                    static_cast<unsigned>(ix) < static_cast<unsigned>(p.in_w);
-    const int64_t at = (static_cast<int64_t>(plane) * p.in_h + iy) * p.in_w + ix;
-    __half* dst = in + row * G::kIW + v * kVec;
-    if constexpr (kVec == 4) {
-      const float4 f =
-          ok ? __ldg(reinterpret_cast<const float4*>(x + at)) : make_float4(0, 0, 0, 0);
-      __half2 h[2] = {__floats2half2_rn(f.x, f.y), __floats2half2_rn(f.z, f.w)};
-      *reinterpret_cast<uint2*>(dst) = *reinterpret_cast<const uint2*>(h);
-    } else {
-      const uint4 u = ok ? __ldg(reinterpret_cast<const uint4*>(x + at)) : make_uint4(0, 0, 0, 0);
-      *reinterpret_cast<uint4*>(dst) = u;
+#pragma unroll 1
+  for (int k0 = 0; k0 < kPer; k0 += kBatch) {
+    typename V::Raw r[kBatch];
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const int i = tid + (k0 + j) * kThreads;
+      const int row = i / kVecs, v = i - row * kVecs;  // row = plane * kIH + copy row
+      const int plane = row / G::kIH, iy = iy0 + row - plane * G::kIH, ix = ix0 + v * V::kElems;
+      const bool ok = i < kTotal && static_cast<unsigned>(iy) < static_cast<unsigned>(p.in_h) &&
+                      static_cast<unsigned>(ix) < static_cast<unsigned>(p.in_w);
+      r[j] =
+          ok ? V::load(x + (static_cast<int64_t>(plane) * p.in_h + iy) * p.in_w + ix) : V::zero();
+    }
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const int i = tid + (k0 + j) * kThreads;
+      if (i < kTotal) {
+        const int row = i / kVecs, v = i - row * kVecs;
+        V::store(in + row * G::kIW + v * V::kElems, r[j]);
+      }
     }
   }
 }
@@ -145,7 +172,7 @@ __global__ void __launch_bounds__(kThreads, 3) stemfuse_kernel(const Params p) {
   cp_async_commit();
   // 2. The input under the halo.
   __half* in = reinterpret_cast<__half*>(smem + C::kInOffset);
-  copy_input<TIn, TW, BN, kCh>(p, in, img, oy0, ox0, tid);
+  copy_input<TIn, TW>(p, in, img, oy0, ox0, tid);
   __syncthreads();
   // 3. A on the halo: tile3's layout, zero outside A's map (B's padding).
   for (int hp = tid; hp < G::kHaloRows; hp += kThreads) {
