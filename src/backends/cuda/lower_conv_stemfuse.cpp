@@ -8,6 +8,7 @@
 // faster) and recorded in the tuning cache under "stemfuse " + the geometry (algorithm 1 fused,
 // math_type / workspace its tile, 0 not fused); "1" always where it applies; "0" never.
 // Label "A (stem fused into B: stemfuse 3->16->32 @160x160 tile 128x32, ...)".
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
