@@ -171,7 +171,7 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
   ConvKernel kernel = ConvKernel::kIgemm;
   std::string chosen;  // auto: ", chosen: 0.41 vs cudnn 0.56 ms" for the label
-  if (up) {  // kernel and tile chosen with the pattern (FUNGEN_CUDA_UPFUSE)
+  if (up) {            // kernel and tile chosen with the pattern (FUNGEN_CUDA_UPFUSE)
     kernel = up->persist ? ConvKernel::kPersist : ConvKernel::kIgemm;
     d.tile_m = up->tile_m;
     d.tile_n = up->tile_n;

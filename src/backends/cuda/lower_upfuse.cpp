@@ -157,7 +157,8 @@ Result<Decision> measure(CudaRun& run, const Node& conv, IgemmDesc d, const Igem
           best = {pers ? kPersist : kIgemm, tm, tn, ""};
         }
       }
-      FUNGEN_ASSIGN_OR_RETURN(float ms, time_kernel(run, dm, nullptr, tm, tn, bias, residual, pers));
+      FUNGEN_ASSIGN_OR_RETURN(float ms,
+                              time_kernel(run, dm, nullptr, tm, tn, bias, residual, pers));
       mat = mat == 0 ? ms : std::min(mat, ms);
     }
   }
@@ -202,8 +203,7 @@ Status CudaRun::find_upfuse(const NodeRun& run) {
   upfuse_at_.assign(graph_.values.size(), -1);
   upfuse_.clear();
   const Mode mode = igemm_1x1_mode();
-  if (ctx_.upfuse == 0 || !ctx_.nhwc || elem() != Elem::kF16 || mode == Mode::kOff)
-    return Status();
+  if (ctx_.upfuse == 0 || !ctx_.nhwc || elem() != Elem::kF16 || mode == Mode::kOff) return Status();
   std::vector<bool> run_output(graph_.values.size(), false);
   for (int v : run.outputs) run_output[static_cast<size_t>(v)] = true;
   auto in_run = [&](int k) {
@@ -220,7 +220,8 @@ Status CudaRun::find_upfuse(const NodeRun& run) {
     const int cv = cat.outputs[0];
     const Shape& cs = shape(cv);
     const int64_t axis = cat.attr_int("axis", 1);
-    if (cs.size() != 4 || (axis != 1 && axis != -3) || run_output[static_cast<size_t>(cv)]) continue;
+    if (cs.size() != 4 || (axis != 1 && axis != -3) || run_output[static_cast<size_t>(cv)])
+      continue;
     const int ck = only_reader(cv);
     if (ck < 0 || !in_run(ck)) continue;
     const Node& conv = graph_.nodes[static_cast<size_t>(ck)];
