@@ -143,7 +143,9 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
                                        "scale3",   "linear",  "conv3x3"};
   const std::string m = std::get<2>(info.param);
   return std::string(kNames[std::get<0>(info.param)]) + "_" + std::get<1>(info.param) + "_" +
-         (m == "1" ? "on" : m == "0" ? "off" : "auto");
+         (m == "1"   ? "on"
+          : m == "0" ? "off"
+                     : "auto");
 }
 
 INSTANTIATE_TEST_SUITE_P(Upfuse, CudaUpfuse,
@@ -211,8 +213,8 @@ TEST(CudaUpfuseYolo, Yolo11nReadsTwoConcatsInPlace) {
     ASSERT_TRUE(s.ok()) << s.message();
     ASSERT_EQ(got.size(), want.size());
     for (size_t o = 0; o < want.size(); ++o)
-      EXPECT_LE(rel_l2(got[o], want[o]), 1e-2) << "output " << o << " run " << rep << " seed "
-                                               << seed;
+      EXPECT_LE(rel_l2(got[o], want[o]), 1e-2)
+          << "output " << o << " run " << rep << " seed " << seed;
   }
   EXPECT_EQ(cuda::upfuse_reads_lowered() - reads, 2) << "/model.13/cv1 and /model.16/cv1";
 }

@@ -44,8 +44,15 @@ const Case kCases[] = {
     {"up_then_plain_7x9", 2, 14, 18, 16, {{16, 1, 0, 0}, {24, 0, 0, 0}}, false, 0, 0},
     {"plain_then_up_7x9", 3, 14, 18, 24, {{24, 0, 8, 8}, {16, 1, 0, 8}}, true, 8, 16},
     {"three_pieces", 1, 10, 12, 40, {{8, 0, 0, 0}, {32, 1, 8, 0}, {16, 1, 0, 16}}, true, 0, 8},
-    {"four_pieces", 2, 6, 10, 8, {{8, 1, 0, 0}, {8, 0, 0, 8}, {8, 1, 8, 0}, {16, 0, 0, 0}}, false,
-     0, 0},
+    {"four_pieces",
+     2,
+     6,
+     10,
+     8,
+     {{8, 1, 0, 0}, {8, 0, 0, 8}, {8, 1, 8, 0}, {16, 0, 0, 0}},
+     false,
+     0,
+     0},
     {"yolo_model15_like", 1, 16, 16, 64, {{128, 1, 0, 0}, {128, 0, 0, 0}}, false, 0, 0},
 };
 
@@ -93,9 +100,9 @@ void check_case(const Case& c, int tm, int tn, std::mt19937& rng, const std::str
     }
     dev.bufs.push_back(std::make_unique<DeviceBuf>(host[i].size() * 2));
     ASSERT_TRUE(dev.bufs.back()->p) << "cudaMalloc failed";
-    ASSERT_EQ(cudaMemcpy(dev.bufs.back()->p, host[i].data(), host[i].size() * 2,
-                         cudaMemcpyHostToDevice),
-              cudaSuccess);
+    ASSERT_EQ(
+        cudaMemcpy(dev.bufs.back()->p, host[i].data(), host[i].size() * 2, cudaMemcpyHostToDevice),
+        cudaSuccess);
     dev.ps.p[i].base = static_cast<const uint16_t*>(dev.bufs.back()->p) + p.offset;
     dev.ps.p[i].ld = ld;
     dev.ps.p[i].c0 = c0;
@@ -119,9 +126,9 @@ void check_case(const Case& c, int tm, int tn, std::mt19937& rng, const std::str
   ASSERT_EQ(cudaMemcpy(dz.p, z.data(), z.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
   ASSERT_EQ(cudaMemcpy(dout.p, out.data(), out.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
   void* dst = static_cast<uint16_t*>(dout.p) + c.out_offset;
-  ASSERT_EQ(launch(d, dev.ps, dw.p, static_cast<const float*>(db.p), c.residual ? dz.p : nullptr,
-                   dst),
-            cudaSuccess)
+  ASSERT_EQ(
+      launch(d, dev.ps, dw.p, static_cast<const float*>(db.p), c.residual ? dz.p : nullptr, dst),
+      cudaSuccess)
       << label;
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess) << label;
   ASSERT_EQ(cudaMemcpy(out.data(), dout.p, out.size() * 2, cudaMemcpyDeviceToHost), cudaSuccess);
@@ -187,8 +194,8 @@ TEST_P(CudaUpfuseKernel, EveryTileMatchesHostConv) {
       for (int walkers : {0, 1, 3}) {
         ++persisted;
         check_case(c, tm, tn, rng, "persistent walkers " + std::to_string(walkers) + " " + at,
-                   [walkers](const cuda::IgemmDesc& d, const cuda::IgemmPieces& ps,
-                             const void* w, const float* b, const void* z, void* out) {
+                   [walkers](const cuda::IgemmDesc& d, const cuda::IgemmPieces& ps, const void* w,
+                             const float* b, const void* z, void* out) {
                      return cuda::launch_conv_igemm_1x1_persist(d, nullptr, w, b, z, out, nullptr,
                                                                 walkers, &ps);
                    });

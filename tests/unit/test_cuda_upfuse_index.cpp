@@ -70,7 +70,7 @@ void check_layout(const Layout& l) {
   int64_t bad = 0;
   for (int m = 0; m < m_total; ++m) {
     const int img = m / (l.h * l.w), y = m % (l.h * l.w) / l.w, x = m % l.w;
-    const int row = m / l.w;  // conv_igemm.cu
+    const int row = m / l.w;                                                // conv_igemm.cu
     const int prow = static_cast<int>(by_w.div(static_cast<uint32_t>(m)));  // conv_igemm_1x1.cu
     for (int k = 0; k < cin; k += 8) {
       int want_p = 0;
@@ -98,10 +98,10 @@ void check_layout(const Layout& l) {
 // of its slice in the row (the base points at the slice).
 TEST(CudaUpfuseIndex, LoadersAddressTheConcatPieces) {
   check_layout({1, 4, 4, {8, 8}, {1, 0}, {0, 0}, {0, 0}});
-  check_layout({2, 14, 18, {16, 24}, {1, 0}, {0, 8}, {0, 8}});     // 7x9 source, two images
-  check_layout({3, 14, 18, {24, 16}, {0, 1}, {16, 0}, {8, 0}});    // reversed order
+  check_layout({2, 14, 18, {16, 24}, {1, 0}, {0, 8}, {0, 8}});   // 7x9 source, two images
+  check_layout({3, 14, 18, {24, 16}, {0, 1}, {16, 0}, {8, 0}});  // reversed order
   check_layout({3, 10, 12, {8, 32, 16}, {0, 1, 1}, {0, 0, 8}, {0, 8, 0}});  // three pieces
-  check_layout({2, 16, 16, {128, 128}, {1, 0}, {0, 0}, {0, 0}});   // YOLO's /model.15 shape
+  check_layout({2, 16, 16, {128, 128}, {1, 0}, {0, 0}, {0, 0}});  // YOLO's /model.15 shape
   check_layout({1, 6, 2, {8, 8, 8, 8}, {1, 0, 1, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}});  // four
 }
 

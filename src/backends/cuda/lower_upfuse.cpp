@@ -138,6 +138,7 @@ Result<Decision> measure(CudaRun& run, const Node& conv, IgemmDesc d, const Igem
   count_conv_autotune_timing();
   Decision best;
   float virt = 0, mat = 0;
+  bool has_mat = false;
   std::string tried;
   IgemmDesc dm = d;  // the materialized input: every tile the conv's own timing tries
   for (const auto& [tm, tn] : igemm_tile_candidates(d)) {
@@ -159,7 +160,8 @@ Result<Decision> measure(CudaRun& run, const Node& conv, IgemmDesc d, const Igem
       }
       FUNGEN_ASSIGN_OR_RETURN(float ms,
                               time_kernel(run, dm, nullptr, tm, tn, bias, residual, pers));
-      mat = mat == 0 ? ms : std::min(mat, ms);
+      mat = has_mat ? std::min(mat, ms) : ms;
+      has_mat = true;
     }
   }
   if (best.algo == kMaterialized) return best;
@@ -167,7 +169,7 @@ Result<Decision> measure(CudaRun& run, const Node& conv, IgemmDesc d, const Igem
                                : into_slice ? CudnnTimedOutput::kSlice
                                             : CudnnTimedOutput::kPacked;
   FUNGEN_ASSIGN_OR_RETURN(float cu, time_cudnn_conv(run, conv, out, d.out_ld));
-  mat = std::min(mat, cu);
+  mat = has_mat ? std::min(mat, cu) : cu;
   float resize = 0;
   for (const CudaRun::UpfusePiece& pc : u.pieces) {
     if (pc.shift == 0) continue;
@@ -309,7 +311,8 @@ Status CudaRun::find_upfuse(const NodeRun& run) {
       const bool fits = igemm_tile_fits(t) && igemm_pieces_supports(t, ps) &&
                         (dec.algo != kPersist || (pmode != PersistMode::kOff &&
                                                   igemm_1x1_persist_supports(t, ctx_.device)));
-      if (dec.algo != kMaterialized && !fits) hit.reset();  // measured again
+      const bool known = dec.algo == kMaterialized || dec.algo == kIgemm || dec.algo == kPersist;
+      if (!known || (dec.algo != kMaterialized && !fits)) hit.reset();  // measured again
     }
     if (!forced && !hit) {
       Result<Decision> m = measure(*this, conv, d, ps, u, b >= 0, z >= 0, into.ok, pmode);
