@@ -14,13 +14,14 @@
 // or FUNGEN_CUDA_PERSIST=1 do too); FUNGEN_CUDA_IGEMM=0 (or 3x3) leaves it off.
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "backends/cuda/conv_autotune.cuh"
 #include "backends/cuda/conv_autotune.h"
 #include "backends/cuda/conv_igemm.cuh"
 #include "backends/cuda/conv_igemm_1x1.cuh"
@@ -35,10 +36,6 @@ namespace fungen::cuda {
 namespace {
 
 std::atomic<int> g_reads{0}, g_materialized{0};
-
-constexpr int32_t kMaterialized = 0, kIgemm = 1, kPersist = 2;
-constexpr float kMargin = 0.97f;  // as conv_igemm_autotune.cpp: 3% faster, or for convs under
-constexpr float kSmallMs = 0.05f, kSmallMargin = 0.85f, kSmallMinGainMs = 0.002f;  // 0.05 ms
 
 bool env_on(const char* name) {
   const char* v = std::getenv(name);
@@ -61,12 +58,6 @@ PersistMode persist_env() {
   return std::strcmp(v, "1") == 0 ? PersistMode::kOnly : PersistMode::kOff;
 }
 
-std::string ms_str(float ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.3f", static_cast<double>(ms));
-  return buf;
-}
-
 // The pieces' geometry with null bases (support checks and timings fill them).
 IgemmPieces pieces_of(const CudaRun::Upfuse& u) {
   IgemmPieces ps;
@@ -77,116 +68,6 @@ IgemmPieces pieces_of(const CudaRun::Upfuse& u) {
     ps.p[i].shift = u.pieces[i].shift;
   }
   return ps;
-}
-
-// Median ms of the kernel (persistent or igemm, tile tm x tn) reading `ps` (pieces non-null) or
-// the materialized input, on scratch buffers of d's shapes.
-Result<float> time_kernel(CudaRun& run, IgemmDesc d, const IgemmPieces* ps, int tm, int tn,
-                          bool bias, bool residual, bool persist) {
-  d.tile_m = tm;
-  d.tile_n = tn;
-  const size_t m = static_cast<size_t>(d.n) * d.oh * d.ow;
-  size_t piece_bytes[kIgemmMaxPieces] = {};
-  for (int i = 0; ps && i < ps->count; ++i)
-    piece_bytes[i] = (m >> (2 * ps->p[i].shift)) * static_cast<size_t>(ps->p[i].ld) * 2;
-  DeviceScratch s;
-  FUNGEN_RETURN_IF_ERROR(s.reserve(
-      {ps ? 0 : m * static_cast<size_t>(d.cin) * 2,
-       static_cast<size_t>(igemm_cout_pad(d)) * igemm_k_pad(d) * 2,
-       bias ? static_cast<size_t>(d.cout) * sizeof(float) : 0, residual ? m * d.cout * 2 : 0,
-       m * static_cast<size_t>(d.nchw_out ? d.cout : d.out_ld) * 2, piece_bytes[0], piece_bytes[1],
-       piece_bytes[2], piece_bytes[3]},
-      run.ctx().stream));
-  IgemmPieces at;
-  if (ps) {
-    at = *ps;
-    for (int i = 0; i < at.count; ++i) at.p[i].base = s.ptr(5 + static_cast<size_t>(i));
-  }
-  const float* b = bias ? static_cast<const float*>(s.ptr(2)) : nullptr;
-  return median_launch_ms(run.ctx().stream, [&](cudaStream_t st) {
-    if (persist)
-      return launch_conv_igemm_1x1_persist(d, s.ptr(0), s.ptr(1), b, s.ptr(3), s.ptr(4), st, 0,
-                                           ps ? &at : nullptr);
-    return ps ? launch_conv_igemm_pieces(d, at, s.ptr(1), b, s.ptr(3), s.ptr(4), st)
-              : launch_conv_igemm(d, s.ptr(0), s.ptr(1), b, s.ptr(3), s.ptr(4), st);
-  });
-}
-
-// Median ms of the Resize of an upsampled piece into its slice of the materialized Concat.
-Result<float> time_resize(CudaRun& run, const IgemmDesc& d, const CudaRun::UpfusePiece& pc) {
-  const Image4d in{d.n, pc.channels, d.h / 2, d.w / 2}, out{d.n, pc.channels, d.h, d.w};
-  const size_t m = static_cast<size_t>(d.n) * d.h * d.w;
-  DeviceScratch s;
-  FUNGEN_RETURN_IF_ERROR(s.reserve({m / 4 * pc.channels * 2, m * d.cin * 2}, run.ctx().stream));
-  return median_launch_ms(run.ctx().stream, [&](cudaStream_t st) {
-    launch_resize_nearest(Elem::kF16, s.ptr(0), static_cast<std::byte*>(s.ptr(1)) + pc.c0 * 2, in,
-                          out, true, st, d.cin);
-    return cudaGetLastError();
-  });
-}
-
-struct Decision {
-  int32_t algo = kMaterialized;
-  int tile_m = 0, tile_n = 0;
-  std::string note;
-};
-
-// Virtual read vs Resize + Concat + the best kernel on the materialized input (see the top).
-Result<Decision> measure(CudaRun& run, const Node& conv, IgemmDesc d, const IgemmPieces& ps,
-                         const CudaRun::Upfuse& u, bool bias, bool residual, bool into_slice,
-                         PersistMode pmode) {
-  count_conv_autotune_timing();
-  Decision best;
-  float virt = 0, mat = 0;
-  bool has_mat = false;
-  std::string tried;
-  IgemmDesc dm = d;  // the materialized input: every tile the conv's own timing tries
-  for (const auto& [tm, tn] : igemm_tile_candidates(d)) {
-    for (int pers = 0; pers < 2; ++pers) {
-      if (pers == 0 && pmode == PersistMode::kOnly) continue;  // as lower_conv_igemm's timing
-      if (pers == 1 && pmode == PersistMode::kOff) continue;
-      IgemmDesc t = d;
-      t.tile_m = tm;
-      t.tile_n = tn;
-      if (pers && !igemm_1x1_persist_supports(t, run.ctx().device)) continue;
-      if (igemm_pieces_supports(t, ps)) {
-        FUNGEN_ASSIGN_OR_RETURN(float ms, time_kernel(run, d, &ps, tm, tn, bias, residual, pers));
-        tried += std::string(tried.empty() ? "" : ", ") + (pers ? "p" : "") + std::to_string(tm) +
-                 "x" + std::to_string(tn) + " " + ms_str(ms);
-        if (best.algo == kMaterialized || ms < virt) {
-          virt = ms;
-          best = {pers ? kPersist : kIgemm, tm, tn, ""};
-        }
-      }
-      FUNGEN_ASSIGN_OR_RETURN(float ms,
-                              time_kernel(run, dm, nullptr, tm, tn, bias, residual, pers));
-      mat = has_mat ? std::min(mat, ms) : ms;
-      has_mat = true;
-    }
-  }
-  if (best.algo == kMaterialized) return best;
-  const CudnnTimedOutput out = d.nchw_out   ? CudnnTimedOutput::kNchw
-                               : into_slice ? CudnnTimedOutput::kSlice
-                                            : CudnnTimedOutput::kPacked;
-  FUNGEN_ASSIGN_OR_RETURN(float cu, time_cudnn_conv(run, conv, out, d.out_ld));
-  mat = has_mat ? std::min(mat, cu) : cu;
-  float resize = 0;
-  for (const CudaRun::UpfusePiece& pc : u.pieces) {
-    if (pc.shift == 0) continue;
-    FUNGEN_ASSIGN_OR_RETURN(float ms, time_resize(run, d, pc));
-    resize += ms;
-  }
-  const float base = mat + resize;
-  const bool take = base < kSmallMs ? virt <= kSmallMargin * base && base - virt >= kSmallMinGainMs
-                                    : virt <= kMargin * base;
-  best.note = ", chosen: " + ms_str(virt) + " vs " + ms_str(mat) + " + resize " + ms_str(resize) +
-              " ms (tiles " + tried + ")";
-  if (!take) {
-    best.algo = kMaterialized;
-    best.note = "; materialized: " + ms_str(mat) + " + resize " + ms_str(resize) + " vs " +
-                ms_str(virt) + " ms reading the pieces (tiles " + tried + ")";
-  }
-  return best;
 }
 
 }  // namespace
@@ -291,9 +172,9 @@ Status CudaRun::find_upfuse(const NodeRun& run) {
     choose_igemm_tile(d, sms);
     if (!igemm_pieces_supports(d, ps)) continue;
     const PersistMode pmode = persist_env();
-    Decision dec{kIgemm, d.tile_m, d.tile_n, ""};
+    UpfuseDecision dec{kUpfuseIgemm, d.tile_m, d.tile_n, ""};
     if (pmode == PersistMode::kOnly && igemm_1x1_persist_supports(d, ctx_.device))
-      dec.algo = kPersist;
+      dec.algo = kUpfusePersist;
     const std::string key = "upfuse " + igemm_tuning_key(d, b >= 0, z >= 0) + " pieces=" + [&] {
       std::string p;
       for (const UpfusePiece& pc : u.pieces)
@@ -308,14 +189,17 @@ Status CudaRun::find_upfuse(const NodeRun& run) {
       IgemmDesc t = d;
       t.tile_m = dec.tile_m;
       t.tile_n = dec.tile_n;
-      const bool fits = igemm_tile_fits(t) && igemm_pieces_supports(t, ps) &&
-                        (dec.algo != kPersist || (pmode != PersistMode::kOff &&
-                                                  igemm_1x1_persist_supports(t, ctx_.device)));
-      const bool known = dec.algo == kMaterialized || dec.algo == kIgemm || dec.algo == kPersist;
-      if (!known || (dec.algo != kMaterialized && !fits)) hit.reset();  // measured again
+      const bool fits =
+          igemm_tile_fits(t) && igemm_pieces_supports(t, ps) &&
+          (dec.algo != kUpfusePersist ||
+           (pmode != PersistMode::kOff && igemm_1x1_persist_supports(t, ctx_.device)));
+      const bool known =
+          dec.algo == kUpfuseMaterialized || dec.algo == kUpfuseIgemm || dec.algo == kUpfusePersist;
+      if (!known || (dec.algo != kUpfuseMaterialized && !fits)) hit.reset();  // measured again
     }
     if (!forced && !hit) {
-      Result<Decision> m = measure(*this, conv, d, ps, u, b >= 0, z >= 0, into.ok, pmode);
+      Result<UpfuseDecision> m =
+          measure_upfuse(*this, conv, d, ps, u, b >= 0, z >= 0, into.ok, pmode);
       if (!m.ok()) {  // no memory for the scratch or a refused launch: materialized, unrecorded
         cudaGetLastError();
         CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
@@ -329,11 +213,11 @@ Status CudaRun::find_upfuse(const NodeRun& run) {
                                  .math_type = dec.tile_m,
                                  .workspace = static_cast<uint64_t>(dec.tile_n)});
       log(LogLevel::kInfo, "cuda autotune: {} -> {}{}", conv.name,
-          dec.algo == kMaterialized ? "materialized Concat" : "reading the Concat's pieces",
+          dec.algo == kUpfuseMaterialized ? "materialized Concat" : "reading the Concat's pieces",
           dec.note);
     }
-    if (dec.algo == kMaterialized) continue;
-    u.persist = dec.algo == kPersist;
+    if (dec.algo == kUpfuseMaterialized) continue;
+    u.persist = dec.algo == kUpfusePersist;
     u.tile_m = dec.tile_m;
     u.tile_n = dec.tile_n;
     u.note = ", reading " + names + "'s source 2x" + (forced ? ", forced" : dec.note);
