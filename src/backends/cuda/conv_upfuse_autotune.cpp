@@ -135,5 +135,4 @@ Result<UpfuseDecision> measure_upfuse(CudaRun& run, const Node& conv, IgemmDesc 
   return best;
 }
 
-
 }  // namespace fungen::cuda

@@ -220,7 +220,11 @@ Status CudaRun::find_upfuse(const NodeRun& run) {
     u.persist = dec.algo == kUpfusePersist;
     u.tile_m = dec.tile_m;
     u.tile_n = dec.tile_n;
-    u.note = ", reading " + names + "'s source 2x" + (forced ? ", forced" : dec.note);
+    int64_t up_channels = 0;
+    for (const UpfusePiece& pc : u.pieces) up_channels += pc.shift ? pc.channels : 0;
+    // "(128 ch)": the channels read at a quarter of their bytes (bench/gpu/conv_floor.py).
+    u.note = ", reading " + names + "'s source 2x (" + std::to_string(up_channels) + " ch)" +
+             (forced ? ", forced" : dec.note);
     // Nothing is written into this Concat now: its pieces keep their own buffers.
     for (Candidate& c : candidates_) {
       if (c.concat == cv) c = Candidate{};
