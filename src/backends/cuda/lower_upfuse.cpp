@@ -10,8 +10,9 @@
 // producer writes into the Concat besides its own buffer is not counted: that favours the
 // materialized input). The choice is a tuning entry "upfuse " + the conv's igemm key + the
 // pieces: algorithm 0 (materialized), 1 (igemm) or 2 (persistent), tile in math_type/workspace.
-// FUNGEN_CUDA_UPFUSE=0 off, =1 taken without measuring wherever it applies (as FUNGEN_CUDA_IGEMM=1
-// or FUNGEN_CUDA_PERSIST=1 do too); FUNGEN_CUDA_IGEMM=0 (or 3x3) leaves it off.
+// FUNGEN_CUDA_UPFUSE=0 off, =1 taken without measuring wherever it applies (so does
+// FUNGEN_CUDA_IGEMM=1 or 1x1; the igemm kernel, the persistent one with FUNGEN_CUDA_PERSIST=1);
+// FUNGEN_CUDA_IGEMM=0 (or 3x3) leaves it off.
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
