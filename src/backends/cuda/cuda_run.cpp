@@ -189,6 +189,7 @@ void CudaRun::add_step(std::string label, std::vector<int> bufs, StepFn fn) {
 Result<int> CudaRun::get(int value, Layout want) {
   auto& held = variants_[static_cast<size_t>(value)];
   if (held.empty() && view_of(value).buf >= 0) FUNGEN_RETURN_IF_ERROR(copy_view(value));
+  if (held.empty() && upfuse_of(value)) FUNGEN_RETURN_IF_ERROR(materialize_upfuse(value));
   for (const Held& h : held) {
     if (h.layout == want) return h.buf;
   }
@@ -303,6 +304,7 @@ Status CudaRun::lower(const NodeRun& run) {
     absorbed_[static_cast<size_t>(heads[i].output_node)] = 0;
     head_at[static_cast<size_t>(heads[i].output_node)] = static_cast<int>(i);
   }
+  FUNGEN_RETURN_IF_ERROR(find_upfuse(run));
   for (size_t k = run.first; k <= run.last; ++k) {
     if (absorbed_[k]) continue;
     const Node& node = graph_.nodes[k];
