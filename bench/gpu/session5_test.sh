@@ -26,7 +26,7 @@ for s in ${S5_SCRIPTS:-}; do
 done
 if [ "${S5_UNIT:-1}" != 0 ]; then
   echo; echo "=== all CUDA unit tests ($(date +%T)) ==="
-  timeout 240 fungen_unit_tests --gtest_filter='*Cuda*:*Gpu*:*GPU*:*Stem*:*Dual*' \
+  timeout "${S5_UNIT_TIMEOUT:-150}" fungen_unit_tests --gtest_filter='*Cuda*:*Gpu*:*GPU*:*Stem*:*Dual*' \
     > "$out/unit_all.txt" 2>&1
   grep -E '^\[  (PASSED|FAILED) |^\[  FAILED' "$out/unit_all.txt" | head -n 20
 fi
