@@ -18,6 +18,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iterator>
@@ -194,6 +197,12 @@ std::vector<uint8_t> model_bytes(const std::string& path, uint32_t seed) {
   return all_zero ? bench::model_bytes(path, true, seed) : bytes;
 }
 
+bool all_finite(const Tensor& t) {
+  if (t.dtype() != DType::kFloat32) return true;
+  const float* p = t.data<float>();
+  return std::all_of(p, p + t.numel(), [](float v) { return std::isfinite(v); });
+}
+
 TEST(CudaHeadModels, FusedHeadMatchesUnfusedAndCpu) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const std::vector<std::string> files = model_files();
@@ -228,7 +237,7 @@ TEST(CudaHeadModels, FusedHeadMatchesUnfusedAndCpu) {
       ASSERT_TRUE(plain.ok()) << plain.status().message();
       const double tol_plain = precision == "fp16" ? 1e-2 : 1e-5;
       const double tol_cpu = precision == "fp16" ? 1e-2 : 1e-4;
-      int plans = 0;
+      int plans = 0, overflowed = 0;
       for (int64_t batch : dyn ? std::vector<int64_t>{1, 3} : std::vector<int64_t>{1}) {
         ++plans;
         for (int rep = 0; rep < 3; ++rep) {  // eager, capture, replay
@@ -246,9 +255,17 @@ TEST(CudaHeadModels, FusedHeadMatchesUnfusedAndCpu) {
           st = plain->run(inputs, want);
           ASSERT_TRUE(st.ok()) << st.message();
           ASSERT_EQ(got.size(), want.size());
-          for (size_t o = 0; o < got.size(); ++o)
+          for (size_t o = 0; o < got.size(); ++o) {
+            // Refilled random weights can overflow fp16 in the model's own layers (seen on the
+            // H100 with refilled YOLO12 at some seeds: inf in the FUNGEN_CUDA_HEAD=0 engine too).
+            // Such a run says nothing about the head; the fp32 runs and other models check it.
+            if (precision == "fp16" && !all_finite(want[o])) {
+              ++overflowed;
+              continue;
+            }
             EXPECT_LE(rel_l2(got[o], want[o]), tol_plain)
                 << precision << " batch " << batch << " run " << rep << " vs FUNGEN_CUDA_HEAD=0";
+          }
 #ifdef FUNGEN_HAVE_ONEDNN
           if (vs_cpu) {
             ASSERT_TRUE(cpu->run(inputs, want).ok());
@@ -258,6 +275,12 @@ TEST(CudaHeadModels, FusedHeadMatchesUnfusedAndCpu) {
           }
 #endif
         }
+      }
+      if (overflowed > 0) {
+        std::printf(
+            "%s %s: %d output(s) of the FUNGEN_CUDA_HEAD=0 engine not finite (fp16 "
+            "overflow of these random weights), not compared\n",
+            name.c_str(), precision.c_str(), overflowed);
       }
       // One fused head per plan the fused engine built (one per batch at least), none in the
       // FUNGEN_CUDA_HEAD=0 engine.

@@ -160,6 +160,9 @@ void check_case(const Case& c, const std::string& precision, std::mt19937& rng, 
     with_env("1", [&] {
       auto dr = device_run_of(*fused, {&shape, 1});
       ASSERT_TRUE(dr.ok()) << dr.status().message();
+      // No single device run for a graph whose stem output leaves it too (device_run_of's
+      // nullptr): that case is checked through run() only.
+      if (c.a_out && dr.value() == nullptr) return;
       ASSERT_NE(dr.value(), nullptr) << at;
       for (int rep = 0; rep < 2; ++rep) {
         Tensor input = random_tensor(shape, rng, -2.0f, 2.0f);
