@@ -85,7 +85,7 @@ __device__ __forceinline__ void head_rows_block(const TIn* __restrict__ x,
   const int row_chunks = ld / kChunkElems, total = n * row_chunks;
   const uint4* src = reinterpret_cast<const uint4*>(x + (b * A + a0) * static_cast<int64_t>(ld));
   for (int q0 = tid; q0 < total; q0 += kRowsLoads * kRowsThreads) {
-    uint4 v[kRowsLoads];
+    uint4 v[kRowsLoads] = {};  // (set where q < total, read only there)
     FUNGEN_ROWS_UNROLL
     for (int u = 0; u < kRowsLoads; ++u) {
       const int q = q0 + u * kRowsThreads;

@@ -23,12 +23,10 @@ bool read_once(const RunView& rv, int v) {
 
 // `cat` = Concat(last axis)(Reshape(conv_l) [B, C, H*W] ...) of shape [B, C, A]: appends each
 // conv's piece (channel_offset given) and the Concat and Reshape nodes.
-bool pieces_of(const RunView& rv, int cat, int64_t channel_offset, HeadRows& r,
-               std::string* why) {
+bool pieces_of(const RunView& rv, int cat, int64_t channel_offset, HeadRows& r, std::string* why) {
   const Node* cn = rv.producer(cat);
   const Shape& cs = rv.shape(cat);
-  if (!cn || cn->op_type != "Concat" || cs.size() != 3 || cs[0] != r.batch ||
-      cs[2] != r.anchors)
+  if (!cn || cn->op_type != "Concat" || cs.size() != 3 || cs[0] != r.batch || cs[2] != r.anchors)
     return fail(why, "a head input is not a Concat of [B, C, anchors] pieces");
   const int64_t axis = cn->attr_int("axis", 0);
   if (axis != 2 && axis != -1) return fail(why, "a head input Concat is not on the anchors");
@@ -60,8 +58,7 @@ bool pieces_of(const RunView& rv, int cat, int64_t channel_offset, HeadRows& r,
 
 }  // namespace
 
-std::optional<HeadRows> match_head_rows(const RunView& rv, const DetectHead& h,
-                                        std::string* why) {
+std::optional<HeadRows> match_head_rows(const RunView& rv, const DetectHead& h, std::string* why) {
   HeadRows r;
   r.batch = h.batch;
   r.anchors = h.anchors;
