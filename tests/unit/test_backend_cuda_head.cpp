@@ -3,14 +3,16 @@
 //  - CudaHead: the synthetic heads of head_model.h (xywh/xyxy, Slice/Split, Div/Mul, both DFL
 //    forms, batch 1-3, odd maps, nc 3..80) against the reference backend on fresh random inputs
 //    (three runs: eager, capture, replay; the arena NaN-filled before each: FUNGEN_CUDA_POISON=1),
-//    with FUNGEN_CUDA_HEAD unset, =place and =0, and the
+//    with FUNGEN_CUDA_HEAD unset (anchor-major head input, head_rows.h), =nchw (the v7 NCHW
+//    placement and kernel), =place and =0, and the
 //    twists that must fall back (boxes also an output, a non-affine decode, per-image anchors);
 //    each case checks how many heads were fused, how many DFLs and how many convs were placed.
 //  - CudaHeadModels (only when FUNGEN_TEST_MODELS names folders, ':'-separated, e.g.
 //    ~/.cache/fungen/models/a56ef39f66a55338:/tmp/m37:/opt/models: six export forms of the test
 //    models and the device's yolo11n/yolov8n/yolo12s; weight-stripped files are refilled),
-//    batch 1 and 3 (dynamic exports), fp16 and fp32: the fused head vs the
-//    same engine without it (FUNGEN_CUDA_HEAD=0; cuDNN only, so both run the same convolutions)
+//    batch 1 and 3 (dynamic exports), fp16 and fp32: the fused head (anchor-major input, and
+//    FUNGEN_CUDA_HEAD=nchw) vs the same engine without it (FUNGEN_CUDA_HEAD=0; cuDNN only, so
+//    all run the same convolutions)
 //    and, for the 640x640 exports but refilled YOLO12 (whose random attention is chaotic,
 //    docs/gpu-notes.md), vs the CPU (oneDNN) fp32 path.
 // Compiled only with -DFUNGEN_CUDA=ON; skipped when no GPU is present.
@@ -106,7 +108,7 @@ const HeadSpec kCases[] = {
      0},
 };
 
-const char* kModes[] = {"default", "place", "0"};  // FUNGEN_CUDA_HEAD
+const char* kModes[] = {"default", "nchw", "place", "0"};  // FUNGEN_CUDA_HEAD
 
 class CudaHead : public ::testing::TestWithParam<std::tuple<int, const char*, int>> {
  protected:
@@ -127,14 +129,21 @@ TEST_P(CudaHead, MatchesReference) {
   std::mt19937 rng(seed);
   const std::string bytes = head_model(rng, c);
   const int heads = cuda::head_fusions_lowered(), dfls = cuda::dfl_fusions_lowered();
-  const int placed = cuda::nchw_placements();
+  const int placed = cuda::nchw_placements(), rows = cuda::head_rows_lowered();
+  const int anchor = cuda::anchor_placements(), copies = cuda::anchor_piece_copies();
   expect_cuda_matches_reference(bytes, precision, rng, 3, c.name, seed, true);
-  const int fused = mode == "default" ? c.fused : 0;
-  EXPECT_EQ(cuda::head_fusions_lowered() - heads, fused) << c.name << " " << mode;
-  EXPECT_EQ(cuda::dfl_fusions_lowered() - dfls, 1 - fused) << c.name << " " << mode;
-  // Every level's box and class conv writes into its Concat, unless FUNGEN_CUDA_HEAD=0.
+  const int fused = mode == "default" || mode == "nchw" ? c.fused : 0;
+  // Default: a fused head reads the anchor-major input, every level's box and class conv
+  // writing its rows there (none copied); else they write NCHW into their Concats (unless
+  // FUNGEN_CUDA_HEAD=0).
+  const int rows_fused = mode == "default" ? c.fused : 0;
   const int levels = static_cast<int>(c.levels.size());
-  EXPECT_EQ(cuda::nchw_placements() - placed, mode == "0" ? 0 : 2 * levels)
+  EXPECT_EQ(cuda::head_fusions_lowered() - heads, fused) << c.name << " " << mode;
+  EXPECT_EQ(cuda::head_rows_lowered() - rows, rows_fused) << c.name << " " << mode;
+  EXPECT_EQ(cuda::dfl_fusions_lowered() - dfls, 1 - fused) << c.name << " " << mode;
+  EXPECT_EQ(cuda::anchor_placements() - anchor, rows_fused * 2 * levels) << c.name << " " << mode;
+  EXPECT_EQ(cuda::anchor_piece_copies() - copies, 0) << c.name << " " << mode;
+  EXPECT_EQ(cuda::nchw_placements() - placed, mode == "0" || rows_fused ? 0 : 2 * levels)
       << c.name << " " << mode;
 }
 
@@ -218,9 +227,18 @@ TEST(CudaHeadModels, FusedHeadMatchesUnfusedAndCpu) {
     ASSERT_TRUE(cpu.ok()) << cpu.status().message();
 #endif
     for (const std::string precision : {"fp16", "fp32"}) {
-      const int heads = cuda::head_fusions_lowered();
-      auto fused = Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
+      const int heads = cuda::head_fusions_lowered(), rows = cuda::head_rows_lowered();
+      // The switch is read when each engine's backend is created (here), whatever the runs.
+      Result<Engine> fused = [&] {
+        ScopedEnv def("FUNGEN_CUDA_HEAD", "1");
+        return Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
+      }();
       ASSERT_TRUE(fused.ok()) << fused.status().message();
+      Result<Engine> nchw = [&] {
+        ScopedEnv v7("FUNGEN_CUDA_HEAD", "nchw");
+        return Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
+      }();
+      ASSERT_TRUE(nchw.ok()) << nchw.status().message();
       Result<Engine> plain = [&] {
         ScopedEnv off("FUNGEN_CUDA_HEAD", "0");
         return Engine::load_from_memory(span, {.backend = "cuda", .precision = precision});
@@ -241,14 +259,23 @@ TEST(CudaHeadModels, FusedHeadMatchesUnfusedAndCpu) {
             }
             inputs.push_back(random_tensor(s, rng, 0.0f, 1.0f));
           }
+          std::vector<Tensor> got_nchw;
           Status st = fused->run(inputs, got);
+          ASSERT_TRUE(st.ok()) << st.message();
+          st = nchw->run(inputs, got_nchw);
           ASSERT_TRUE(st.ok()) << st.message();
           st = plain->run(inputs, want);
           ASSERT_TRUE(st.ok()) << st.message();
           ASSERT_EQ(got.size(), want.size());
-          for (size_t o = 0; o < got.size(); ++o)
+          ASSERT_EQ(got_nchw.size(), want.size());
+          for (size_t o = 0; o < got.size(); ++o) {
             EXPECT_LE(rel_l2(got[o], want[o]), tol_plain)
-                << precision << " batch " << batch << " run " << rep << " vs FUNGEN_CUDA_HEAD=0";
+                << precision << " batch " << batch << " run " << rep
+                << " anchor-major head vs FUNGEN_CUDA_HEAD=0";
+            EXPECT_LE(rel_l2(got_nchw[o], want[o]), tol_plain)
+                << precision << " batch " << batch << " run " << rep
+                << " FUNGEN_CUDA_HEAD=nchw vs FUNGEN_CUDA_HEAD=0";
+          }
 #ifdef FUNGEN_HAVE_ONEDNN
           if (vs_cpu) {
             ASSERT_TRUE(cpu->run(inputs, want).ok());
@@ -259,9 +286,13 @@ TEST(CudaHeadModels, FusedHeadMatchesUnfusedAndCpu) {
 #endif
         }
       }
-      // One fused head per plan the fused engine built (one per batch at least), none in the
-      // FUNGEN_CUDA_HEAD=0 engine.
-      EXPECT_GE(cuda::head_fusions_lowered() - heads, plans) << precision;
+      // One fused head per plan of the fused and the nchw engines (one per batch at least), none
+      // in the FUNGEN_CUDA_HEAD=0 engine; the fused engine's read the anchor-major input, the
+      // nchw engine's not (both engines build the same plans: half of the heads).
+      const int fused_heads = cuda::head_fusions_lowered() - heads;
+      EXPECT_GE(fused_heads, 2 * plans) << precision;
+      EXPECT_GE(cuda::head_rows_lowered() - rows, plans) << precision;
+      EXPECT_EQ(2 * (cuda::head_rows_lowered() - rows), fused_heads) << precision;
     }
   }
 }

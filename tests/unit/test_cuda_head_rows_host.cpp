@@ -156,16 +156,56 @@ std::vector<TIn> fill_rows(const cuda::HeadRows& r, const std::vector<const Tens
 }
 
 const HeadSpec kSpecs[] = {
-    {"xywh_slices_b1", 1, {{4, 6}, {2, 3}, {1, 2}}, 5, false, false, false, false,
-     HeadTwist::kNone, 1},
-    {"xywh_split_half_b3_nc80", 3, {{8, 8}, {4, 4}, {2, 2}}, 80, false, false, true, true,
-     HeadTwist::kNone, 1},
-    {"xyxy_opset12_b2", 2, {{6, 10}, {3, 5}, {2, 3}}, 3, true, true, false, false,
-     HeadTwist::kNone, 1},
-    {"opset12_split_b1_odd", 1, {{13, 17}, {7, 9}, {4, 5}}, 16, true, false, true, false,
-     HeadTwist::kNone, 1},
-    {"xywh_b2_nc37_blocks", 2, {{9, 11}, {5, 6}, {3, 3}}, 37, false, false, false, false,
-     HeadTwist::kNone, 1},
+    {"xywh_slices_b1",
+     1,
+     {{4, 6}, {2, 3}, {1, 2}},
+     5,
+     false,
+     false,
+     false,
+     false,
+     HeadTwist::kNone,
+     1},
+    {"xywh_split_half_b3_nc80",
+     3,
+     {{8, 8}, {4, 4}, {2, 2}},
+     80,
+     false,
+     false,
+     true,
+     true,
+     HeadTwist::kNone,
+     1},
+    {"xyxy_opset12_b2",
+     2,
+     {{6, 10}, {3, 5}, {2, 3}},
+     3,
+     true,
+     true,
+     false,
+     false,
+     HeadTwist::kNone,
+     1},
+    {"opset12_split_b1_odd",
+     1,
+     {{13, 17}, {7, 9}, {4, 5}},
+     16,
+     true,
+     false,
+     true,
+     false,
+     HeadTwist::kNone,
+     1},
+    {"xywh_b2_nc37_blocks",
+     2,
+     {{9, 11}, {5, 6}, {3, 3}},
+     37,
+     false,
+     false,
+     false,
+     false,
+     HeadTwist::kNone,
+     1},
 };
 
 TEST(CudaHeadRows, SyntheticHeads) {
@@ -256,7 +296,10 @@ size_t check_random(const cuda::DetectHead& h, const cuda::HeadRows& r, std::mt1
   std::vector<TIn> x(static_cast<size_t>(r.batch * r.batch_ld()));
   for (TIn& v : x) {
     const int k = pick(rng);
-    v = from_float<TIn>(k == 0 ? 65504.0f : k == 1 ? -65504.0f : k < 5 ? 1000 * u(rng) : 12 * u(rng));
+    v = from_float<TIn>(k == 0   ? 65504.0f
+                        : k == 1 ? -65504.0f
+                        : k < 5  ? 1000 * u(rng)
+                                 : 12 * u(rng));
   }
   const std::vector<float> y = run_kernel<TIn, TOut>(h, r, x);
   const int64_t A = h.anchors, nc = h.classes;
@@ -267,8 +310,7 @@ size_t check_random(const cuda::DetectHead& h, const cuda::HeadRows& r, std::mt1
     if (std::isfinite(got) && std::abs(got - want) <= tol * scale) return;
     if (bad++ == 0)
       *first = "image " + std::to_string(b) + " row " + std::to_string(row) + " anchor " +
-               std::to_string(a) + ": got " + std::to_string(got) + " want " +
-               std::to_string(want);
+               std::to_string(a) + ": got " + std::to_string(got) + " want " + std::to_string(want);
   };
   auto at = [&](int64_t b, int64_t a, int64_t c) {
     return static_cast<double>(as_float(x[static_cast<size_t>(cuda::head_rows_index(r, b, a, c))]));
@@ -335,7 +377,8 @@ TEST(CudaHeadRows, ExportedModels) {
       EXPECT_EQ(r.batch, batch);
       ASSERT_EQ(r.pieces.size(), 6u);
       EXPECT_EQ(r.nodes.size(), 9u);
-      const int64_t sizes[3] = {(hw.first / 8) * (hw.second / 8), (hw.first / 16) * (hw.second / 16),
+      const int64_t sizes[3] = {(hw.first / 8) * (hw.second / 8),
+                                (hw.first / 16) * (hw.second / 16),
                                 (hw.first / 32) * (hw.second / 32)};
       for (size_t i = 0; i < 6; ++i) {
         const cuda::HeadRowsPiece& p = r.pieces[i];
