@@ -26,6 +26,7 @@
 #include <sstream>
 #include <string>
 
+#include "backends/cuda/conv_igemm.cuh"
 #include "backends/cuda/cuda_run.h"
 #include "bench/gpu/model_weights.h"
 #include "cuda_test_util.h"
@@ -157,6 +158,32 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(kCases[std::get<0>(info.param)].name) + "_" + std::get<1>(info.param) +
              "_head_" + (mode == "0" ? "off" : mode);
     });
+
+// The anchor-major store of the own kernels (IgemmDesc::out_img_ld): every head conv forced on
+// the implicit-GEMM kernel (FUNGEN_CUDA_IGEMM=1; channel counts multiples of 8), plain and
+// persistent (FUNGEN_CUDA_PERSIST=0 / 1), fp16, the arena NaN-filled before each run.
+TEST(CudaHeadIgemm, AnchorMajorStoresMatchReference) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "1");
+  ScopedEnv poison("FUNGEN_CUDA_POISON", "1");
+  for (const char* persist : {"0", "1"}) {
+    ScopedEnv pe("FUNGEN_CUDA_PERSIST", persist);
+    for (int i : {1, 3}) {  // nc 80 batch 3, nc 16 odd maps
+      const HeadSpec& c = kCases[i];
+      const uint32_t seed = test_seed();
+      std::mt19937 rng(seed);
+      const std::string bytes = head_model(rng, c);
+      const int convs = cuda::igemm_convs_lowered(), anchor = cuda::anchor_placements();
+      const int rows = cuda::head_rows_lowered();
+      expect_cuda_matches_reference(bytes, "fp16", rng, 3,
+                                    std::string(c.name) + " persist " + persist, seed, true);
+      const int levels = static_cast<int>(c.levels.size());
+      EXPECT_GE(cuda::igemm_convs_lowered() - convs, 2 * levels) << c.name << " " << persist;
+      EXPECT_EQ(cuda::anchor_placements() - anchor, 2 * levels) << c.name << " " << persist;
+      EXPECT_EQ(cuda::head_rows_lowered() - rows, 1) << c.name << " " << persist;
+    }
+  }
+}
 
 // The exported models this test takes (several export forms of each family; /opt/models holds
 // the device's own exports, named <model>_640_dyn.onnx).
