@@ -5,8 +5,11 @@
 # One machine, one call, ~4 min (each command has a timeout; ~5 min at most):
 #   1. unit tests (fresh random inputs): *CudaHead.* (synthetic heads vs the reference backend
 #      with FUNGEN_CUDA_HEAD unset = anchor-major, =nchw, =place, =0; counts of heads, rows
-#      heads, anchor-major / NCHW placements, no piece copied), *CudaHeadRows* (CPU: pieces and
-#      the kernel's source on host threads), *CudaHeadMatch*, *Dfl*; then *CudaHeadModels* (the
+#      heads, anchor-major / NCHW placements, no piece copied), *CudaHeadIgemm* (the head convs
+#      forced on igemm, plain and persistent: their anchor-major store), *CudaIgemmKernel* (the
+#      kernels' image-strided store vs a host convolution, every tile), *CudaHeadRows* (CPU:
+#      pieces and the kernel's source on host threads), *CudaHeadMatch*, *Dfl*; then
+#      *CudaHeadModels* (the
 #      exported models of FUNGEN_TEST_MODELS, default /opt/models, plus /tmp/m37 when
 #      $HEAD_MODELS_TGZ exists and HEADNHWC_M37=1: anchor-major and nchw engines vs
 #      FUNGEN_CUDA_HEAD=0, batch 1 and 3, fp16/fp32, eager/capture/replay, and vs the CPU);
@@ -34,12 +37,13 @@ summary() {  # file
 }
 if command -v fungen_unit_tests >/dev/null; then
   echo "== head unit tests: synthetic heads (FUNGEN_CUDA_HEAD unset/nchw/place/0), CPU emulation"
-  timeout 90 fungen_unit_tests \
-    --gtest_filter='*CudaHead.*:*CudaHeadRows*:*CudaHeadMatch*:*Dfl*' > "$out/unit_headnhwc.txt" 2>&1
+  timeout 120 fungen_unit_tests \
+    --gtest_filter='*CudaHead.*:*CudaHeadIgemm*:*CudaHeadRows*:*CudaHeadMatch*:*Dfl*:*CudaIgemmKernel*' \
+    > "$out/unit_headnhwc.txt" 2>&1
   echo "exit $?"
   summary "$out/unit_headnhwc.txt"
   echo "== CudaHeadModels on $models (anchor-major and nchw engines vs FUNGEN_CUDA_HEAD=0)"
-  FUNGEN_TEST_MODELS=$models timeout 120 fungen_unit_tests \
+  FUNGEN_TEST_MODELS=$models timeout 90 fungen_unit_tests \
     --gtest_filter='*CudaHeadModels*' > "$out/unit_headnhwc_models.txt" 2>&1
   echo "exit $?"
   summary "$out/unit_headnhwc_models.txt"
