@@ -183,8 +183,12 @@ void CudaRun::add_step(std::string label, std::vector<int> bufs, StepFn fn) {
   for (int b : bufs) {
     if (b >= 0) touch(b);
   }
-  steps_.push_back(Step{std::move(label), std::move(fn), std::move(bufs), next_library_});
+  steps_.push_back(Step{std::move(label), std::move(fn), std::move(bufs), next_library_, {}});
   next_library_ = StepLibrary::kNone;
+}
+
+void CudaRun::narrow_last_step(int buf, size_t offset, size_t bytes) {
+  if (!steps_.empty() && buf >= 0) steps_.back().narrowed.push_back({buf, offset, bytes});
 }
 
 Result<int> CudaRun::get(int value, Layout want) {

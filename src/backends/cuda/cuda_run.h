@@ -189,6 +189,15 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   AnchorSlice anchor_slice_shape(int value) const;
   AnchorSlice anchor_placement(int value);
   bool anchor_placed(int value) const { return anchor_taken_[static_cast<size_t>(value)] != 0; }
+  // The step writing `value` (batch x pixels x channels) into its anchor slice `s` touches only
+  // the bytes from its first to its last element (narrow_last_step).
+  void narrow_to_anchor_slice(const AnchorSlice& s, int64_t batch, int64_t pixels,
+                              int64_t channels) {
+    const int64_t end = (batch - 1) * s.batch_ld + s.offset + (pixels - 1) * s.ld + channels;
+    const size_t esz = elem_size(elem());
+    narrow_last_step(s.buf, static_cast<size_t>(s.offset) * esz,
+                     static_cast<size_t>(end - s.offset) * esz);
+  }
   bool placed(int value) const { return placed_into_[static_cast<size_t>(value)] >= 0; }
   // The Concat output a placed value was written into (-1: not placed). A Concat skips only
   // its own placed pieces: another Concat reading the same value copies it.
@@ -242,6 +251,10 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   // Adds a step; `bufs` are the buffers it reads or writes (they live at least until it runs).
   using StepFn = std::function<Status(cudaStream_t)>;
   void add_step(std::string label, std::vector<int> bufs, StepFn fn);
+  // The last step touches only bytes [offset, offset + bytes) of `buf` (one of its buffers): the
+  // multi-stream capture (cuda_lanes.cpp) orders it only after steps touching those (the head's
+  // convs writing rows of one anchor-major buffer, head_rows.h, at batch 1 one range per level).
+  void narrow_last_step(int buf, size_t offset, size_t bytes);
   // The next step calls cuDNN or cuBLAS (cuda_lanes.cpp): through the context's handles, bound
   // to its stream (kContext: a multi-stream capture keeps the step there), or through
   // cudnn_for/cublas_for/workspace_for of the stream it is given (kPerStream).
@@ -271,6 +284,11 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     StepFn fn;
     std::vector<int> bufs;  // what add_step was given (FUNGEN_CUDA_POISON=2 inspects them)
     StepLibrary library = StepLibrary::kNone;  // next_step_uses
+    struct Range {
+      int buf = -1;
+      size_t offset = 0, bytes = 0;
+    };
+    std::vector<Range> narrowed;  // narrow_last_step
   };
   // Multi-stream capture (cuda_lanes.cpp): each step's lane (0: the context's stream) and the
   // steps of other lanes it waits for; `record`: a later step of another lane waits for it.

@@ -435,6 +435,7 @@ Status lower_conv(CudaRun& run, const Node& node) {
     }
     return Status();
   });
+  if (rows_to.buf >= 0) run.narrow_to_anchor_slice(rows_to, ys[0], ys[2] * ys[3], channels);
   return Status();
 }
 

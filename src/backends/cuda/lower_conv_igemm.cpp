@@ -299,6 +299,7 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     }
     return Status();
   });
+  if (rows_to.buf >= 0) run.narrow_to_anchor_slice(rows_to, d.n, int64_t{d.oh} * d.ow, d.cout);
   return true;
 }
 
