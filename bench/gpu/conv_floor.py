@@ -5,7 +5,8 @@
     conv_floor.py PROFILE.txt BATCH [--bw 3.0e12] [--kernel tile3|igemm]
 
 Reads the labels "name (tile3 3x3s1 16->16 @160x160 tile ..., residual ...)" (igemm, igemm
-persistent too; ", and into concat": the dual store's second write counted); the input map is
+persistent too; ", and into concat": the dual store's second write counted; "source 2x (C ch)":
+C input channels read from a map of a quarter of the pixels, lower_upfuse.cpp); the input map is
 taken as stride x the output map (pad 1, 3x3: exact for even sizes). Prints, per step, ms, floor
 ms and their ratio, largest ms first; then the sums.
 """
@@ -40,6 +41,9 @@ def main():
                 nbytes += 2 * out_px * cout
             if ", and into concat" in m.group(11):  # the dual store writes the output twice
                 nbytes += 2 * out_px * cout
+            up = re.search(r"source 2x \((\d+) ch\)", m.group(11))
+            if up:  # an upsampled Concat's pieces read in place: those channels at 1/4 the pixels
+                nbytes -= 2 * out_px * int(up.group(1)) * 3 // 4
             floor = nbytes / bw * 1e3
             rows.append((ms, floor, m.group(2), f"{m.group(3)} {m.group(4)}x{m.group(5)}s{s} "
                          f"{cin}->{cout} @{oh}x{ow}"))

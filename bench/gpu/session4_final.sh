@@ -45,9 +45,10 @@ m=/opt/models/yolo11n_640_dyn.onnx
 row() { grep -E '^\| [0-9]|^\| batch|check fp(16|32) run 2|FAILED'; }
 
 hr "unit tests"
+# FINAL_FAMILIES: NAME:SWITCH=VALUE[:GTEST_FILTER] per kernel family (the filter defaults by name).
 for fam in ${FINAL_FAMILIES:-DW:FUNGEN_CUDA_DW=old}; do
-  name=${fam%%:*}; off=${fam#*:}
-  filter=$(case $name in DW) echo '*Depthwise*:*depthwise*';; HeadKernel) echo '*CudaHead*';; esac)
+  name=${fam%%:*}; rest=${fam#*:}; off=${rest%%:*}; filter=${rest#"$off"}; filter=${filter#:}
+  [ -n "$filter" ] || filter=$(case $name in DW) echo '*Depthwise*:*depthwise*';; HeadKernel) echo '*CudaHead*';; esac)
   FUNGEN_TEST_MODELS=/tmp/m37:/opt/models timeout 120 fungen_unit_tests --gtest_filter="$filter" \
     > "$out/unit_$name.txt" 2>&1
   if grep -q '^\[  PASSED' "$out/unit_$name.txt" && ! grep -q '^\[  FAILED' "$out/unit_$name.txt"; then

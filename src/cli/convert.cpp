@@ -173,11 +173,10 @@ int convert_one(const std::string& onnx, const std::string& out_path,
     for (const std::string& line : r->lines) std::printf("  %s\n", line.c_str());
     std::printf(
         "  max rel L2 %.3e (limit %.0e), mean %.3e; CPU detections at conf %.2f "
-        "reproduced: %zu/%zu = %.2f%% (limit %.0f%%; at the same conf and max_det: "
-        "%zu)\n",
-        r->max_rel_l2, vo.max_rel_l2, r->mean_rel_l2, vo.conf, r->detections.matched,
-        r->detections.reference, 100.0 * r->detections.recall(), 100.0 * vo.min_recall,
-        r->exact_matched);
+        "reproduced: %s (limit %.0f%%, near-tie flips counted; at the same conf and max_det: "
+        "%zu strict)\n",
+        r->max_rel_l2, vo.max_rel_l2, r->mean_rel_l2, vo.conf,
+        detections_text(r->detections).c_str(), 100.0 * vo.min_recall, r->exact_matched);
     if (r->detections.reference == 0) {
       std::printf(
           "  note: the CPU found no detections at conf %.2f (random weights?); only the "

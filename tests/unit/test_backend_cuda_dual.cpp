@@ -137,6 +137,8 @@ TEST_P(CudaDualTest, MatchesReference) {
   ScopedEnv tile3("FUNGEN_CUDA_TILE3", tile3_mode ? "1" : "0");
   const int igemm_before = cuda::igemm_convs_lowered(), tile3_before = cuda::tile3_convs_lowered();
   ScopedEnv off("FUNGEN_CUDA_DUAL", dual ? nullptr : "0");
+  // The neck's Concat is read by a 1x1 conv: not materialized at all by default (upfuse).
+  ScopedEnv upfuse("FUNGEN_CUDA_UPFUSE", "0");
   const std::string bytes = build(rng, c);
   std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   auto ref = Engine::load_from_memory(span, {.backend = "reference"});
@@ -199,6 +201,7 @@ void yolo11n_case(const char* igemm, int fewer_at_least) {
   const std::string path = env ? env : "/opt/models/yolo11n_640_dyn.onnx";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not there";
   ScopedEnv mode("FUNGEN_CUDA_IGEMM", igemm);
+  ScopedEnv upfuse("FUNGEN_CUDA_UPFUSE", "0");  // /model.12 and .15 would not be copied at all
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
   Tensor input = random_tensor({2, 3, 640, 640}, rng, 0.0f, 1.0f);

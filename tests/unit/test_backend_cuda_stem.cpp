@@ -23,6 +23,7 @@
 
 #include "backends/cuda/conv_stem.cuh"
 #include "backends/cuda/cuda_run.h"
+#include "cuda_enqueue_util.h"
 #include "cuda_test_util.h"
 #include "fungen/engine.h"
 #include "model_builder.h"
@@ -69,45 +70,6 @@ std::string stem_model(std::mt19937& rng, const Case& c) {
     b.output("u");
   }
   return b.build();
-}
-
-// The input rounded to fp16 (what an fp16 DeviceRun caller writes), as fp32 and as fp16 bits.
-Tensor round_to_half(const Tensor& t, std::vector<__half>& bits) {
-  Tensor r(DType::kFloat32, t.shape());
-  bits.resize(static_cast<size_t>(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    bits[static_cast<size_t>(i)] = __float2half_rn(t.data<float>()[i]);
-    r.data<float>()[i] = __half2float(bits[static_cast<size_t>(i)]);
-  }
-  return r;
-}
-
-// Writes `input` to the device run's input, enqueues, reads its outputs back (fp32).
-std::vector<Tensor> enqueue_once(DeviceRun& run, const Tensor& input, size_t outputs) {
-  const DeviceBuffer in = run.device_input(0);
-  auto st = static_cast<cudaStream_t>(run.device_stream());
-  std::vector<__half> bits;
-  if (in.dtype == DType::kFloat16) {
-    round_to_half(input, bits);
-    EXPECT_EQ(cudaMemcpyAsync(in.data, bits.data(), bits.size() * sizeof(__half),
-                              cudaMemcpyHostToDevice, st),
-              cudaSuccess);
-  } else {
-    EXPECT_EQ(cudaMemcpyAsync(in.data, input.raw(), input.nbytes(), cudaMemcpyHostToDevice, st),
-              cudaSuccess);
-  }
-  Status s = run.enqueue();
-  EXPECT_TRUE(s.ok()) << s.message();
-  std::vector<Tensor> got;
-  for (size_t o = 0; o < outputs; ++o) {
-    const DeviceBuffer out = run.device_output(o);
-    Tensor t(DType::kFloat32, out.shape);
-    EXPECT_EQ(cudaMemcpyAsync(t.raw(), out.data, t.nbytes(), cudaMemcpyDeviceToHost, st),
-              cudaSuccess);
-    got.push_back(std::move(t));
-  }
-  EXPECT_EQ(cudaStreamSynchronize(st), cudaSuccess);
-  return got;
 }
 
 class CudaStemTest : public ::testing::TestWithParam<std::tuple<int, const char*>> {

@@ -1,7 +1,9 @@
-// The checks behind `fungen convert --validate`: relative L2, detection matching, and
-// validate_engine passing an engine against itself and failing one whose weights differ.
+// The checks behind `fungen convert --validate`: relative L2, detection matching with near-tie
+// flips, and validate_engine passing an engine against itself and failing one whose weights or
+// scores differ.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -50,6 +52,78 @@ TEST(PlanValidate, DetectionsOfARawHead) {
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].class_id, 1);
   EXPECT_FLOAT_EQ(d[0].x1, 46);
+}
+
+// A raw head [1, 4 + 2, anchors]: per anchor {cx, cy, w, h, score of class 0, of class 1}.
+Tensor head(const std::vector<std::array<float, 6>>& anchors) {
+  const int64_t a = static_cast<int64_t>(anchors.size());
+  Tensor t(DType::kFloat32, {1, 6, a});
+  for (int64_t i = 0; i < a; ++i) {
+    for (int r = 0; r < 6; ++r) t.data<float>()[r * a + i] = anchors[static_cast<size_t>(i)][r];
+  }
+  return t;
+}
+
+// Anchor 0 (class 0, 0.800) overlaps anchor 1 (0.799) at IoU 0.54: NMS (IoU > 0.45) keeps anchor 0
+// alone; anchor 1 is no match for it (IoU < 0.9). Anchor 2, class 1, far away, is a plain match.
+using Anchors = std::vector<std::array<float, 6>>;
+const Anchors kReference = {{50, 50, 20, 20, 0.800f, 0.01f},
+                            {56, 50, 20, 20, 0.799f, 0.01f},
+                            {200, 200, 20, 20, 0.01f, 0.9f}};
+
+TEST(PlanValidate, ANearTieFlipCounts) {
+  Anchors test = kReference;
+  test[0][4] = 0.799f;  // the pair's order flips by 1.3e-3, within the 1e-2 tolerance
+  test[1][4] = 0.800f;
+  DetectionMatch m = compare_detections(head(kReference), head(test), 0, {});
+  EXPECT_EQ(m.reference, 2u);
+  EXPECT_EQ(m.matched, 1u) << "anchor 1 took anchor 0's place";
+  EXPECT_EQ(m.tie_flips, 1u);
+  EXPECT_EQ(m.tie_aware_recall(), 1.0);
+  EXPECT_NE(detections_text(m).find("1/2 (50.00%) strict; 2/2 (100.00%) counting 1 near-tie"),
+            std::string::npos)
+      << detections_text(m);
+  // The same flip needs a 1.3e-3 move: beyond a 1e-4 tolerance (fp32) it is a miss.
+  EXPECT_EQ(compare_detections(head(kReference), head(test), 0, {.tie_tolerance = 1e-4}).tie_flips,
+            0u);
+}
+
+TEST(PlanValidate, MissesWithoutANearTieStayMisses) {
+  auto flips = [](const Anchors& reference, const Anchors& test) {
+    DetectionMatch m = compare_detections(head(reference), head(test), 0, {});
+    EXPECT_EQ(m.reference, 2u);
+    EXPECT_EQ(m.matched, 1u);
+    return m.tie_flips;
+  };
+  Anchors moved = kReference;
+  moved[0][0] = 53;  // IoU 0.74 with the reference box, scores as they were
+  EXPECT_EQ(flips(kReference, moved), 0u) << "a moved box";
+  Anchors other_class = kReference;
+  other_class[0][4] = 0.01f, other_class[0][5] = 0.8f;
+  EXPECT_EQ(flips(kReference, other_class), 0u) << "a wrong class (its neighbour near-tied)";
+  Anchors gone = kReference;
+  gone[0][4] = 0.1f, gone[1][4] = 0.1f;
+  EXPECT_EQ(flips(kReference, gone), 0u) << "a box lost, nothing in its place";
+  // Anchor 1 at 0.6: the neighbour that takes anchor 0's place is no near-tie.
+  Anchors apart = kReference;
+  apart[1][4] = 0.6f;
+  Anchors lost = apart;
+  lost[0][4] = 0.1f;
+  EXPECT_EQ(flips(apart, lost), 0u) << "a box lost, a neighbour far below it kept";
+  Anchors swapped = apart;
+  swapped[0][4] = 0.6f, swapped[1][4] = 0.8f;
+  EXPECT_EQ(flips(apart, swapped), 0u) << "an order flip that needs a 25% move";
+}
+
+TEST(PlanValidate, AClassNearTieIsReportedNotCounted) {
+  Anchors reference = kReference, test = kReference;
+  reference[0][5] = 0.799f;  // anchor 0's two class scores within the tolerance
+  test[0][4] = 0.799f, test[0][5] = 0.800f;
+  DetectionMatch m = compare_detections(head(reference), head(test), 0, {});
+  EXPECT_EQ(m.matched, 1u);
+  EXPECT_EQ(m.tie_flips, 0u);
+  EXPECT_EQ(m.class_ties, 1u);
+  EXPECT_NE(detections_text(m).find("1 more lost to class near-ties"), std::string::npos);
 }
 
 TEST(PlanValidate, ImagesAreNoiseAndScenesInRange) {
@@ -115,6 +189,67 @@ TEST(PlanValidate, AnEngineAgainstItselfPassesAndAnotherFails) {
   ASSERT_TRUE(strict.ok());
   EXPECT_FALSE(strict->passed);
   EXPECT_NE(strict->failure.find("detections"), std::string::npos) << strict->failure;
+}
+
+// [N,3,16,16] -> Conv 1x1 -> [N, 6, 256] + a grid: anchor a's box is centred at (4 (a % 16) + 2,
+// 4 (a / 16) + 2), 12..15 wide and high, so that each box overlaps its row and column neighbours
+// at IoU ~0.5 and NMS decides between them; its two class scores come from the pixel's values
+// (smooth regions of the scene images give near-equal scores). The scores are then multiplied by
+// 1 + score_noise x N(0, 1), one factor per score: an error of that size.
+std::string grid_head_model(float score_noise) {
+  std::mt19937 rng(11);
+  Tensor w = test::random_tensor({6, 3, 1, 1}, rng, 0.5f, 1.0f);
+  Tensor b(DType::kFloat32, {6});
+  const float bias[6] = {0, 0, 12, 12, -0.5f, -0.7f};
+  std::memcpy(b.raw(), bias, sizeof bias);
+  Tensor grid(DType::kFloat32, {1, 6, 256}), noise(DType::kFloat32, {1, 6, 256});
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (int a = 0; a < 256; ++a) {
+    for (int r = 0; r < 6; ++r) {
+      grid.data<float>()[r * 256 + a] = r == 0   ? 4.f * (a % 16) + 2
+                                        : r == 1 ? 4.f * (a / 16) + 2
+                                                 : 0;
+      noise.data<float>()[r * 256 + a] = r < 4 ? 1.f : 1.f + score_noise * normal(rng);
+    }
+  }
+  test::ModelBuilder mb(17);
+  mb.input("images", DType::kFloat32, {std::string("N"), int64_t{3}, int64_t{16}, int64_t{16}});
+  mb.initializer("w", w).initializer("b", b).initializer("grid", grid).initializer("noise", noise);
+  mb.initializer("shape", test::int64_tensor({3}, {0, 6, 256}));
+  mb.node("Conv", {"images", "w", "b"}, {"c"});
+  mb.node("Reshape", {"c", "shape"}, {"r"});
+  mb.node("Add", {"r", "grid"}, {"g"});
+  mb.node("Mul", {"g", "noise"}, {"output0"});
+  mb.output("output0");
+  return mb.build();
+}
+
+TEST(PlanValidate, NearTiesPassAndScoresOffBy5PercentFail) {
+  Engine ref = load(grid_head_model(0));
+  const ValidationOptions options{.images = 8};
+  Engine same = load(grid_head_model(0));
+  auto exact = validate_engine(same, {4}, ref, {1, 3, 16, 16}, options);
+  ASSERT_TRUE(exact.ok()) << exact.status().message();
+  EXPECT_TRUE(exact->passed) << exact->failure;
+  EXPECT_GT(exact->detections.reference, 100u);
+  EXPECT_EQ(exact->detections.matched, exact->detections.reference);
+
+  // Scores off by 0.5% (half the tolerance): flips of near-equal neighbours, which the strict
+  // count loses (96.6%) and the near-tie rule explains (99.5%).
+  Engine close = load(grid_head_model(5e-3f));
+  auto near = validate_engine(close, {8}, ref, {1, 3, 16, 16}, options);
+  ASSERT_TRUE(near.ok()) << near.status().message();
+  EXPECT_LT(near->detections.recall(), options.min_recall) << near->lines[0];
+  EXPECT_GT(near->detections.tie_flips, 0u);
+  EXPECT_TRUE(near->passed) << near->failure;
+
+  // Off by 5%: 62% strict, 72% with near-tie flips.
+  Engine off = load(grid_head_model(0.05f));
+  auto bad = validate_engine(off, {8}, ref, {1, 3, 16, 16}, options);
+  ASSERT_TRUE(bad.ok()) << bad.status().message();
+  EXPECT_LT(bad->max_rel_l2, options.max_rel_l2) << "the raw outputs alone would pass";
+  EXPECT_FALSE(bad->passed) << bad->lines[0];
+  EXPECT_NE(bad->failure.find("detections reproduced"), std::string::npos) << bad->failure;
 }
 
 }  // namespace

@@ -17,6 +17,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "backends/cuda/conv_igemm.cuh"
 #include "backends/cuda/cuda_run.h"
@@ -36,6 +38,10 @@ Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput o
 // The tuning cache key of the choice for this problem (the geometry, SiLU, bias, residual and
 // where the output goes, whether tile3 was a candidate); `d`'s tile is not part of it.
 std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual, bool tile3 = false);
+
+// The igemm tiles choose_igemm_or_cudnn times for d (d's tile first), for other timings of the
+// same kernels (lower_upfuse.cpp).
+std::vector<std::pair<int, int>> igemm_tile_candidates(const IgemmDesc& d);
 
 enum class ConvKernel { kCudnn, kIgemm, kPersist, kTile3 };
 

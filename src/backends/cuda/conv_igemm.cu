@@ -15,6 +15,7 @@
 
 #include "backends/cuda/conv_igemm.cuh"
 #include "backends/cuda/conv_mma.cuh"
+#include "backends/cuda/igemm_pieces.h"
 
 namespace fungen::cuda {
 namespace {
@@ -36,6 +37,7 @@ struct Params {
   int m, k_pad, k_tiles;
   int64_t x_ld, z_ld;      // igemm_x_ld / igemm_z_ld: input and residual pixel strides
   __half* out2 = nullptr;  // dual store: the rows again at out2 + m * d.out2_ld (NHWC)
+  IgemmPieces pieces{};    // kPieces: the input's channel pieces (igemm_pieces.h), x unused
 };
 
 template <int BM, int BN, int WM, int WN>
@@ -55,7 +57,9 @@ struct Cfg {
   static_assert(BN <= kIgemmPadN);
 };
 
-template <int BM, int BN, int WM, int WN>
+// kPieces: a 1x1 stride-1 unpadded convolution whose input channels come from p.pieces
+// (igemm_pieces.h: never-materialized Concat pieces, some upsampled 2x on the fly).
+template <int BM, int BN, int WM, int WN, bool kPieces>
 __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(const Params p) {
   using C = Cfg<BM, BN, WM, WN>;
   // min(kStages, k_tiles) stages (a 1x1 conv over 32 channels needs one), at least the staged
@@ -78,7 +82,12 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
 #pragma unroll
   for (int i = 0; i < C::kARows; ++i) {
     const int m = m0 + arow0 + i * C::kRowStep;
-    if (m < p.m) {
+    if (kPieces && m < p.m) {  // 1x1 s1: aih = the pixel's row over the batch, aiw its column
+      const int row = m / d.w;
+      abase[i] = p.x;
+      aih[i] = row;
+      aiw[i] = m - row * d.w;
+    } else if (m < p.m) {
       const int img = m / ohw, rem = m - img * ohw, oy = rem / d.ow, ox = rem - oy * d.ow;
       abase[i] = p.x + static_cast<int64_t>(img) * d.h * d.w * p.x_ld;
       aih[i] = oy * d.sh - d.ph;
@@ -105,13 +114,25 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
   auto load_a = [&](int stage) {
     const uint32_t sa = smem_addr(smem + stage * C::kStageBytes);
     const bool kvalid = kr < d.kh;
+    if constexpr (kPieces) {  // kr 0: channel kc of the input, from its piece
+      const IgemmPiece pc = piece_for(p.pieces, kvalid ? kc : 0);
+      const __half* base = static_cast<const __half*>(pc.base);
 #pragma unroll
-    for (int i = 0; i < C::kARows; ++i) {
-      const int ih = aih[i] + kr, iw = aiw[i] + ks;
-      const bool ok = kvalid && static_cast<unsigned>(ih) < static_cast<unsigned>(d.h) &&
-                      static_cast<unsigned>(iw) < static_cast<unsigned>(d.w);
-      const __half* src = ok ? abase[i] + (static_cast<int64_t>(ih) * d.w + iw) * p.x_ld + kc : p.x;
-      cp_async16_ca(sa + swz64(arow0 + i * C::kRowStep, achunk), src, ok);
+      for (int i = 0; i < C::kARows; ++i) {
+        const bool ok = kvalid && aih[i] >= 0;
+        const __half* src = ok ? base + piece_offset(pc, aih[i], aiw[i], d.w, kc) : base;
+        cp_async16_ca(sa + swz64(arow0 + i * C::kRowStep, achunk), src, ok);
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < C::kARows; ++i) {
+        const int ih = aih[i] + kr, iw = aiw[i] + ks;
+        const bool ok = kvalid && static_cast<unsigned>(ih) < static_cast<unsigned>(d.h) &&
+                        static_cast<unsigned>(iw) < static_cast<unsigned>(d.w);
+        const __half* src =
+            ok ? abase[i] + (static_cast<int64_t>(ih) * d.w + iw) * p.x_ld + kc : p.x;
+        cp_async16_ca(sa + swz64(arow0 + i * C::kRowStep, achunk), src, ok);
+      }
     }
     kc += kBK;
     normalize();
@@ -179,8 +200,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
   store_tile<BM, BN, C::kThreads>(tile, C::kLdc, pixel, n0, o, tid);
 }
 
-template <int BM, int BN, int WM, int WN>
-cudaError_t launch(const Params& p, cudaStream_t s) {
+template <int BM, int BN, int WM, int WN, bool kPieces>
+cudaError_t launch_as(const Params& p, cudaStream_t s) {
   using C = Cfg<BM, BN, WM, WN>;
   const int64_t tiles = static_cast<int64_t>((p.m + BM - 1) / BM) * ((p.d.cout + BN - 1) / BN);
   if (tiles > INT_MAX) return cudaErrorInvalidConfiguration;
@@ -188,8 +209,21 @@ cudaError_t launch(const Params& p, cudaStream_t s) {
   const int stages = p.k_tiles < C::kStages ? p.k_tiles : C::kStages;
   const size_t smem = static_cast<size_t>(
       stages * C::kStageBytes > C::kStagingBytes ? stages * C::kStageBytes : C::kStagingBytes);
-  igemm_kernel<BM, BN, WM, WN><<<grid, C::kThreads, smem, s>>>(p);
+  igemm_kernel<BM, BN, WM, WN, kPieces><<<grid, C::kThreads, smem, s>>>(p);
   return cudaGetLastError();
+}
+
+// Pieces only on the power-of-two tiles (fewer instantiations; igemm_pieces_supports says so).
+template <int BM, int BN, int WM, int WN>
+cudaError_t launch(const Params& p, cudaStream_t s) {
+  if (p.pieces.count > 0) {
+    if constexpr (BN == 16 || BN == 32 || BN == 64 || BN == 128) {
+      return launch_as<BM, BN, WM, WN, true>(p, s);
+    } else {
+      return cudaErrorInvalidConfiguration;  // igemm_pieces_supports refuses these tiles
+    }
+  }
+  return launch_as<BM, BN, WM, WN, false>(p, s);
 }
 
 bool aligned(const void* p, uintptr_t a) {
@@ -218,6 +252,22 @@ bool igemm_supports(const IgemmDesc& d) {
   if (m > INT_MAX - 256 || static_cast<int64_t>(d.oh) * d.ow * d.cout > INT_MAX) return false;
   if (static_cast<int64_t>(d.kh) * d.kw * d.cin > INT_MAX / 2) return false;
   return static_cast<int64_t>(d.h) * d.w <= INT_MAX / 2;  // every tap is bounds-checked anyway
+}
+
+bool igemm_pieces_supports(const IgemmDesc& d, const IgemmPieces& ps) {
+  if (d.kh != 1 || d.kw != 1 || d.sh != 1 || d.sw != 1 || d.ph != 0 || d.pw != 0) return false;
+  if (d.oh != d.h || d.ow != d.w || d.x_ld != 0 || !igemm_supports(d)) return false;
+  if (d.tile_n != 16 && d.tile_n != 32 && d.tile_n != 64 && d.tile_n != 128) return false;
+  if (ps.count < 1 || ps.count > kIgemmMaxPieces || ps.p[0].c0 != 0) return false;
+  for (int i = 0; i < ps.count; ++i) {
+    const IgemmPiece& pc = ps.p[i];
+    const int end = i + 1 < ps.count ? ps.p[i + 1].c0 : d.cin;
+    if (pc.c0 % 8 != 0 || end <= pc.c0 || pc.ld < end - pc.c0 || pc.ld % 8 != 0) return false;
+    if (pc.shift != 0 && pc.shift != 1) return false;
+    if (pc.shift == 1 && (d.h % 2 != 0 || d.w % 2 != 0)) return false;
+    if (reinterpret_cast<uintptr_t>(pc.base) % 16 != 0) return false;
+  }
+  return static_cast<int64_t>(d.n) * d.h <= INT_MAX / 2;
 }
 
 bool igemm_tile_fits(const IgemmDesc& d) {
@@ -258,9 +308,11 @@ std::vector<uint16_t> pack_igemm_weights(const float* oihw, const IgemmDesc& d) 
   return out;
 }
 
-cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_packed,
-                              const float* bias, const void* z, void* out, cudaStream_t stream,
-                              void* out2) {
+namespace {
+cudaError_t launch_any(const IgemmDesc& d, const void* x, const void* w_packed, const float* bias,
+                       const void* z, void* out, cudaStream_t stream, void* out2,
+                       const IgemmPieces* pieces) {
+  if (pieces && !igemm_pieces_supports(d, *pieces)) return cudaErrorInvalidValue;
   if (!igemm_supports(d) || !igemm_tile_fits(d) || !aligned(x, 16) || !aligned(w_packed, 16) ||
       !aligned(out, d.nchw_out ? 2 : 16) || (z && !aligned(z, 16)) || (bias && !aligned(bias, 4))) {
     return cudaErrorInvalidValue;
@@ -279,6 +331,7 @@ cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_p
            igemm_x_ld(d),
            igemm_z_ld(d)};
   p.out2 = static_cast<__half*>(out2);
+  if (pieces) p.pieces = *pieces;
   if (p.d.nchw_ch_ld == 0) {  // packed NCHW
     p.d.nchw_ch_ld = static_cast<int64_t>(d.oh) * d.ow;
     p.d.nchw_batch_ld = p.d.nchw_ch_ld * d.cout;
@@ -301,6 +354,20 @@ cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_p
   if (tm == 64 && tn == 80) return launch<64, 80, 16, 80>(p, stream);
   if (tm == 64 && tn == 96) return launch<64, 96, 16, 96>(p, stream);
   return cudaErrorInvalidConfiguration;
+}
+
+}  // namespace
+
+cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_packed,
+                              const float* bias, const void* z, void* out, cudaStream_t stream,
+                              void* out2) {
+  return launch_any(d, x, w_packed, bias, z, out, stream, out2, nullptr);
+}
+
+cudaError_t launch_conv_igemm_pieces(const IgemmDesc& d, const IgemmPieces& pieces,
+                                     const void* w_packed, const float* bias, const void* z,
+                                     void* out, cudaStream_t stream, void* out2) {
+  return launch_any(d, pieces.p[0].base, w_packed, bias, z, out, stream, out2, &pieces);
 }
 
 int igemm_convs_lowered() {

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "backends/cuda/igemm_pieces.h"
+
 namespace fungen::cuda {
 
 struct IgemmDesc {
@@ -78,6 +80,18 @@ std::vector<uint16_t> pack_igemm_weights(const float* oihw, const IgemmDesc& d);
 cudaError_t launch_conv_igemm(const IgemmDesc& d, const void* x, const void* w_packed,
                               const float* bias, const void* z, void* out, cudaStream_t stream,
                               void* out2 = nullptr);
+// The same for a 1x1 stride-1 unpadded convolution reading its input from `pieces`
+// (igemm_pieces.h; d.x_ld 0); cudaErrorInvalidValue for what igemm_pieces_supports refuses.
+cudaError_t launch_conv_igemm_pieces(const IgemmDesc& d, const IgemmPieces& pieces,
+                                     const void* w_packed, const float* bias, const void* z,
+                                     void* out, cudaStream_t stream, void* out2 = nullptr);
+
+// Whether the kernels (this one and the persistent 1x1, conv_igemm_1x1.cuh) take d reading its
+// input from `ps`: a 1x1 stride-1 unpadded convolution igemm_supports accepts, d.x_ld 0, tile_n
+// 16, 32, 64 or 128, 1..kIgemmMaxPieces pieces in channel order from 0, each c0 and ld a multiple
+// of 8 (16-byte chunks never straddle two pieces), ld >= the piece's channels, base 16-byte
+// aligned, shift 0 or 1 (1: H and W even).
+bool igemm_pieces_supports(const IgemmDesc& d, const IgemmPieces& ps);
 
 // Convolutions lowered to this kernel since the process started (tests check it was taken).
 int igemm_convs_lowered();

@@ -16,6 +16,7 @@
 
 #include "backends/cuda/conv_igemm_1x1.cuh"
 #include "backends/cuda/conv_mma.cuh"
+#include "backends/cuda/igemm_pieces.h"
 
 namespace fungen::cuda {
 namespace {
@@ -35,6 +36,8 @@ struct Params {
   IgemmDesc d;
   int m, k_pad, k_tiles, m_tiles, n_tiles, stages;
   int64_t x_ld, z_ld;
+  IgemmPieces pieces{};  // kPieces: the input's channel pieces (igemm_pieces.h), x unused
+  FastDiv by_w{};        // kPieces: pixel -> (row over the batch, column)
 };
 
 template <int BM, int BN, int WM, int WN>
@@ -56,7 +59,7 @@ Smem smem_of(int tile_m, int tile_n, int k_tiles) {
   return {k_tiles * tile_n * kRowBytes, k_tiles * tile_m * kRowBytes, tile_m * (tile_n + 8) * 2};
 }
 
-template <int BM, int BN, int WM, int WN>
+template <int BM, int BN, int WM, int WN, bool kPieces>
 __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) persist_kernel(const Params p) {
   using C = Cfg<BM, BN, WM, WN>;
   extern __shared__ __align__(128) unsigned char smem[];
@@ -88,7 +91,15 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) persist_kernel(
       const int row = i / kt4, rem = i - row * kt4, kt = rem >> 2, ch = rem & 3;
       const int m = m0 + row, k = kt * kBK + ch * 8;
       const bool ok = m < p.m && k < d.cin;
-      const __half* src = ok ? p.x + static_cast<int64_t>(m) * p.x_ld + k : p.x;
+      const __half* src = p.x;
+      if constexpr (kPieces) {  // channel k of pixel m from its piece (upsampled or not)
+        const IgemmPiece pc = piece_for(p.pieces, ok ? k : 0);
+        const int prow = static_cast<int>(p.by_w.div(static_cast<uint32_t>(ok ? m : 0)));
+        src = static_cast<const __half*>(pc.base);
+        if (ok) src += piece_offset(pc, prow, m - prow * d.w, d.w, k);
+      } else if (ok) {
+        src = p.x + static_cast<int64_t>(m) * p.x_ld + k;
+      }
       cp_async16_cg_zfill(sa + kt * BM * kRowBytes + swz64(row, ch), src, ok);
     }
   };
@@ -172,10 +183,10 @@ cudaError_t resident_ctas(const void* kernel, int threads, int bytes, int device
   return e;
 }
 
-template <int BM, int BN, int WM, int WN>
-cudaError_t launch(Params p, const DeviceLimits& l, cudaStream_t s, int forced_walkers) {
+template <int BM, int BN, int WM, int WN, bool kPieces>
+cudaError_t launch_as(Params p, const DeviceLimits& l, cudaStream_t s, int forced_walkers) {
   using C = Cfg<BM, BN, WM, WN>;
-  auto* kernel = persist_kernel<BM, BN, WM, WN>;
+  auto* kernel = persist_kernel<BM, BN, WM, WN, kPieces>;
   const Smem sm = smem_of(BM, BN, p.k_tiles);
   p.stages = stages_for(sm, l);
   if (p.stages == 0) return cudaErrorInvalidConfiguration;
@@ -192,6 +203,19 @@ cudaError_t launch(Params p, const DeviceLimits& l, cudaStream_t s, int forced_w
   if (grid > INT_MAX) return cudaErrorInvalidConfiguration;
   kernel<<<static_cast<unsigned>(grid), C::kThreads, static_cast<size_t>(bytes), s>>>(p);
   return cudaGetLastError();
+}
+
+// Pieces only on the power-of-two tiles (fewer instantiations; igemm_pieces_supports says so).
+template <int BM, int BN, int WM, int WN>
+cudaError_t launch(const Params& p, const DeviceLimits& l, cudaStream_t s, int forced_walkers) {
+  if (p.pieces.count > 0) {
+    if constexpr (BN == 16 || BN == 32 || BN == 64 || BN == 128) {
+      return launch_as<BM, BN, WM, WN, true>(p, l, s, forced_walkers);
+    } else {
+      return cudaErrorInvalidConfiguration;
+    }
+  }
+  return launch_as<BM, BN, WM, WN, false>(p, l, s, forced_walkers);
 }
 
 bool aligned(const void* p, uintptr_t a) {
@@ -212,10 +236,13 @@ bool igemm_1x1_persist_supports(const IgemmDesc& d, int device) {
 
 cudaError_t launch_conv_igemm_1x1_persist(const IgemmDesc& d, const void* x, const void* w_packed,
                                           const float* bias, const void* z, void* out,
-                                          cudaStream_t stream, int walkers) {
+                                          cudaStream_t stream, int walkers,
+                                          const IgemmPieces* pieces) {
   int device = 0;
   cudaError_t e = cudaGetDevice(&device);
   if (e != cudaSuccess) return e;
+  if (pieces && !igemm_pieces_supports(d, *pieces)) return cudaErrorInvalidValue;
+  if (pieces) x = pieces->p[0].base;
   if (!igemm_1x1_persist_supports(d, device) || !aligned(x, 16) || !aligned(w_packed, 16) ||
       !aligned(out, d.nchw_out ? 2 : 16) || (z && !aligned(z, 16)) || (bias && !aligned(bias, 4))) {
     return cudaErrorInvalidValue;
@@ -238,6 +265,10 @@ cudaError_t launch_conv_igemm_1x1_persist(const IgemmDesc& d, const void* x, con
            0,
            igemm_x_ld(d),
            igemm_z_ld(d)};
+  if (pieces) {
+    p.pieces = *pieces;
+    p.by_w = FastDiv(static_cast<uint32_t>(d.w));
+  }
   if (p.d.nchw_ch_ld == 0) {  // packed NCHW
     p.d.nchw_ch_ld = static_cast<int64_t>(d.oh) * d.ow;
     p.d.nchw_batch_ld = p.d.nchw_ch_ld * d.cout;

@@ -24,9 +24,12 @@ bool igemm_1x1_persist_supports(const IgemmDesc& d, int device);
 // cudaErrorInvalidValue for what igemm_1x1_persist_supports refuses or misaligned pointers.
 // `walkers`: CTAs per N tile (each walks M tiles walkers apart); 0: as many as are resident at
 // once (occupancy x multiprocessors / N tiles), at most the M tiles. Tests force a few.
+// pieces (or null): the input read from them (igemm_pieces.h; x unused, d.x_ld 0), where
+// igemm_pieces_supports (conv_igemm.cuh) accepts them.
 cudaError_t launch_conv_igemm_1x1_persist(const IgemmDesc& d, const void* x, const void* w_packed,
                                           const float* bias, const void* z, void* out,
-                                          cudaStream_t stream, int walkers = 0);
+                                          cudaStream_t stream, int walkers = 0,
+                                          const IgemmPieces* pieces = nullptr);
 
 // Convolutions lowered to the persistent kernel since the process started (tests).
 int igemm_1x1_persist_convs_lowered();

@@ -138,6 +138,10 @@ Result<float> time_tile3(CudaRun& run, IgemmDesc d, int tm, int tn, bool bias, b
 
 }  // namespace
 
+std::vector<std::pair<int, int>> igemm_tile_candidates(const IgemmDesc& d) {
+  return tile_candidates(d);
+}
+
 std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual, bool tile3) {
   auto str = [](int64_t v) { return std::to_string(v); };
   return "igemm x=" + str(d.n) + "," + str(d.cin) + "," + str(d.h) + "," + str(d.w) +

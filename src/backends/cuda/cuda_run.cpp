@@ -194,6 +194,7 @@ void CudaRun::narrow_last_step(int buf, size_t offset, size_t bytes) {
 Result<int> CudaRun::get(int value, Layout want) {
   auto& held = variants_[static_cast<size_t>(value)];
   if (held.empty() && view_of(value).buf >= 0) FUNGEN_RETURN_IF_ERROR(copy_view(value));
+  if (held.empty() && upfuse_of(value)) FUNGEN_RETURN_IF_ERROR(materialize_upfuse(value));
   for (const Held& h : held) {
     if (h.layout == want) return h.buf;
   }
@@ -317,6 +318,7 @@ Status CudaRun::lower(const NodeRun& run) {
       if (!planned) rows_buf[i] = -1;
     }
   }
+  FUNGEN_RETURN_IF_ERROR(find_upfuse(run));
   for (size_t k = run.first; k <= run.last; ++k) {
     if (absorbed_[k]) continue;
     const Node& node = graph_.nodes[k];

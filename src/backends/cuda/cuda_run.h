@@ -55,6 +55,11 @@ struct CudaContext {
   // Convs read by Reshape -> Concat on the last axis (the head's per-level pieces) write their
   // NCHW output straight into the concat output (placement_nchw); FUNGEN_CUDA_HEAD=0: off.
   bool place_nchw = true;
+  // A channel Concat of 2x nearest Resizes and other values read only by a 1x1 convolution is
+  // never materialized: the igemm / persistent 1x1 kernel reads the pieces, upsampling on the fly
+  // (lower_upfuse.cpp). FUNGEN_CUDA_UPFUSE: 2 (unset, auto) where it measures faster than
+  // Resize + Concat + the best kernel on the materialized input, 1 wherever it applies, 0 off.
+  int upfuse = 2;
   bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
   // Streams a captured run spreads its steps over (cuda_lanes.cpp; FUNGEN_CUDA_LANES, 1: one).
@@ -233,6 +238,30 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   int input_staging(int value) const;
   void read_from_staging(int value) { ++staging_reads_[static_cast<size_t>(value)]; }
   bool from_staging() const { return from_staging_; }
+  // Upsampled Concat read by its consumer (lower_upfuse.cpp): a channel Concat (NHWC, fp16) whose
+  // pieces are values or 2x nearest Resizes of values (read only there), read only by one 1x1
+  // stride-1 convolution, decided at the start of lowering (measured, FUNGEN_CUDA_UPFUSE). The
+  // Concat and its Resizes then lower to nothing; the convolution (lower_conv_igemm) reads the
+  // pieces' sources (IgemmPieces). upfuse_of(v): the pattern whose Concat output or Resize
+  // output v is, else null. get() of such a value materializes it (a fallback no path takes).
+  struct UpfusePiece {
+    int value = -1;   // the Concat input
+    int source = -1;  // value itself, or the Resize's input
+    int shift = 0;    // 1: upsampled 2x (value = Resize(source))
+    int64_t c0 = 0, channels = 0;
+  };
+  struct Upfuse {
+    int concat = -1;  // the Concat's output value
+    int conv_node = -1;
+    std::vector<UpfusePiece> pieces;
+    bool persist = false;  // the persistent 1x1 kernel, else igemm
+    int tile_m = 0, tile_n = 0;
+    std::string note;  // for the convolution's step label
+  };
+  const Upfuse* upfuse_of(int value) const {
+    const int i = upfuse_at_.empty() ? -1 : upfuse_at_[static_cast<size_t>(value)];
+    return i >= 0 ? &upfuse_[static_cast<size_t>(i)] : nullptr;
+  }
   // A node lowered as part of an earlier one (a fused pattern): the loop skips it.
   void absorb(int node) { absorbed_[static_cast<size_t>(node)] = 1; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
@@ -340,6 +369,10 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   std::vector<int> transposed_from_;       // value -> its deferred transpose's source, or -1
   size_t first_node_ = 0, last_node_ = 0;  // this run's nodes
   void find_placements(const NodeRun& run);
+  std::vector<int> upfuse_at_;  // value -> index into upfuse_, or -1
+  std::vector<Upfuse> upfuse_;
+  Status find_upfuse(const NodeRun& run);  // lower_upfuse.cpp
+  Status materialize_upfuse(int value);    // get() of a value upfuse_of names
   void find_nchw_placements(const NodeRun& run, const std::vector<bool>& run_output);
   std::vector<int> direct_staging_;  // value -> output staging written by a step, or -1
   std::vector<int> run_outputs_;
@@ -377,6 +410,12 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   int profiled_runs_ = 0;
   void print_profile() const;
 };
+
+// Convolutions lowered reading an upsampled Concat's pieces, and such Concats materialized by
+// get() after all, since the process started (tests; lower_upfuse.cpp).
+int upfuse_reads_lowered();
+void count_upfuse_read();
+int upfuse_materialized();
 
 // Packed copies of Split pieces out of their Concat slices made so far in this process (by the
 // Split, or by get() for a view): tests check a C2f block's bottleneck reads its piece in place.

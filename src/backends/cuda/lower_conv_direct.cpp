@@ -7,7 +7,8 @@
 // The stem (3 -> 16/32, 3x3) runs the band kernel (conv_stem.cuh) where it fits: in fp16 runs it
 // reads the model input's fp32 staging under run(), so the input cast is skipped, and the fp16
 // input under enqueue(). FUNGEN_CUDA_STEM=old: the first stem kernel (conv_direct.cuh) after the
-// cast, as before (for A/B runs).
+// cast, as before (for A/B runs). In fp16 runs a stem whose only reader is a 3x3 stride-2 conv
+// may run with it as one kernel (lower_conv_stemfuse.cpp, FUNGEN_CUDA_STEMFUSE).
 // Depthwise convolutions run the row-run kernel (conv_depthwise.cuh) where it takes the shape;
 // FUNGEN_CUDA_DW=old: the first depthwise kernel everywhere (for A/B runs); 8|4|2 forces a run.
 #include <cstdlib>
@@ -44,6 +45,10 @@ Result<int> upload(CudaRun& run, const std::vector<float>& host) {
 }
 
 }  // namespace
+
+// lower_conv_stemfuse.cpp: the stem and its only reader as one step (true), else nothing done.
+Result<bool> lower_stem_fused(CudaRun& run, const Node& node, const DirectConvDesc& a,
+                              std::shared_ptr<StemWeights> wa);
 
 // True when the node was lowered here; false leaves it to cuDNN (lower_conv).
 Result<bool> lower_conv_direct(CudaRun& run, const Node& node) {
@@ -118,6 +123,11 @@ Result<bool> lower_conv_direct(CudaRun& run, const Node& node) {
     }
   }
 
+  // The stem and the 3x3 stride-2 conv reading it as one kernel (lower_conv_stemfuse.cpp).
+  if (stem && !old_stem()) {
+    FUNGEN_ASSIGN_OR_RETURN(bool fused, lower_stem_fused(run, node, d, stem_w));
+    if (fused) return true;
+  }
   // Depthwise reads NHWC; the small-C_in kernel reads the plain layout (the model input).
   FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, depthwise ? Layout::kNhwc : Layout::kPlain));
   int zb = -1;

@@ -27,6 +27,7 @@
 #include "backends/cuda/conv_tile3.cuh"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
+#include "backends/cuda/lower_upfuse.h"
 
 namespace fungen::cuda {
 
@@ -171,6 +172,8 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     const CudaRun::Slice s = v >= 0 ? run.view_of(v) : CudaRun::Slice{};
     return s.buf >= 0 && s.ld % 8 == 0 && s.offset % 8 == 0 ? s : CudaRun::Slice{};
   };
+  // An upsampled Concat never materialized (lower_upfuse.cpp): the kernel reads its pieces.
+  const CudaRun::Upfuse* up = run.is_defined(x) ? nullptr : run.upfuse_of(x);
   const CudaRun::Slice x_view = in_place(x);
   const CudaRun::Slice z_view = in_place(z);
   if (x_view.buf >= 0) d.x_ld = x_view.ld;
@@ -181,7 +184,12 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
   ConvKernel kernel = ConvKernel::kIgemm;
   std::string chosen;  // auto: ", chosen: 0.41 vs cudnn 0.56 ms" for the label
-  if (tile3_ok && mode3 == IgemmMode::kAll) {
+  if (up) {            // kernel and tile chosen with the pattern (FUNGEN_CUDA_UPFUSE)
+    kernel = up->persist ? ConvKernel::kPersist : ConvKernel::kIgemm;
+    d.tile_m = up->tile_m;
+    d.tile_n = up->tile_n;
+    chosen = up->note;
+  } else if (tile3_ok && mode3 == IgemmMode::kAll) {
     kernel = ConvKernel::kTile3;
     choose_tile3_tile(d, sms);
   } else if (mode == IgemmMode::kOff) {
@@ -249,7 +257,11 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   int xb = x_view.buf, zb = z_view.buf;
   const int64_t x_off = x_view.buf >= 0 ? x_view.offset : 0;
   const int64_t z_off = z_view.buf >= 0 ? z_view.offset : 0;
-  if (xb < 0) {
+  UpfuseSources pieces;
+  if (up) {
+    FUNGEN_ASSIGN_OR_RETURN(pieces, upfuse_sources(run, *up));
+    count_upfuse_read();
+  } else if (xb < 0) {
     FUNGEN_ASSIGN_OR_RETURN(xb, run.get(x, Layout::kNhwc));
   }
   if (z >= 0 && zb < 0) {
@@ -283,14 +295,21 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
       (dual.buf >= 0 ? ", and into concat" : "") + (nchw_out ? ", NCHW out" : "") +
       (into.buf >= 0 ? " into concat" : "") +
       (to_rows ? ", into the head's anchor-major input" : "") + chosen + ")";
-  run.add_step(label, {xb, zb, wbuf, bbuf, outb, dual.buf}, [=](cudaStream_t st) {
+  std::vector<int> bufs = {xb, zb, wbuf, bbuf, outb, dual.buf};
+  bufs.insert(bufs.end(), pieces.buf, pieces.buf + kIgemmMaxPieces);
+  run.add_step(label, bufs, [=](cudaStream_t st) {
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements
-    const void* xp = static_cast<const std::byte*>(r->ptr(xb)) + x_off * 2;
+    const void* xp = xb >= 0 ? static_cast<const std::byte*>(r->ptr(xb)) + x_off * 2 : nullptr;
     const void* zp = zb >= 0 ? static_cast<const std::byte*>(r->ptr(zb)) + z_off * 2 : nullptr;
     void* out2 =
         dual.buf >= 0 ? static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * 2 : nullptr;
-    if (tile3) {
+    const IgemmPieces ps = pieces.at(*r);
+    if (up && persist) {
+      CUDA_CHECK(launch_conv_igemm_1x1_persist(d, nullptr, r->ptr(wbuf), bp, zp, out, st, 0, &ps));
+    } else if (up) {
+      CUDA_CHECK(launch_conv_igemm_pieces(d, ps, r->ptr(wbuf), bp, zp, out, st, out2));
+    } else if (tile3) {
       CUDA_CHECK(launch_conv_tile3(d, xp, r->ptr(wbuf), bp, zp, out, st, 0, out2));
     } else if (persist) {
       CUDA_CHECK(launch_conv_igemm_1x1_persist(d, xp, r->ptr(wbuf), bp, zp, out, st));

@@ -41,6 +41,10 @@ Image4d image_of(const Shape& s) {
 
 Status lower_concat(CudaRun& run, const Node& node) {
   const int y = node.outputs[0];
+  if (run.upfuse_of(y)) {  // its 1x1 conv reads the pieces (lower_upfuse.cpp): nothing to do
+    run.add_step(node.name + " (read by its consumer)", {}, [](cudaStream_t) { return Status(); });
+    return Status();
+  }
   const Shape& ys = run.shape(y);
   const int64_t axis = normalized_axis(node, ys.size(), 1);
   // Defined already when a producer wrote its piece in place: NHWC (CudaRun::placement), or
@@ -289,6 +293,10 @@ bool check_resize(const Node& node, const Graph& graph) {
 
 Status lower_resize(CudaRun& run, const Node& node) {
   const int x = node.inputs[0], y = node.outputs[0];
+  if (run.upfuse_of(y)) {  // read upsampled by its Concat's 1x1 conv (lower_upfuse.cpp)
+    run.add_step(node.name + " (read by its consumer)", {}, [](cudaStream_t) { return Status(); });
+    return Status();
+  }
   const Layout layout = run.produced_layout(x);
   FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, layout));
   const Image4d in = image_of(run.shape(x)), out = image_of(run.shape(y));
