@@ -5,7 +5,9 @@
 // (a Concat-like slice) must keep a NaN sentinel. The input and residual may be read from longer
 // rows (x_ld / z_ld, at a channel offset: a Split piece in its Concat slice; the rest of each row
 // a NaN the kernel must not read), and the output written a second time (dual store, out2_ld):
-// the same bits there, the rest untouched.
+// the same bits there, the rest untouched. With d.out_img_ld, images of the output lie that many
+// elements apart (the anchor-major head input): pixel p of image b at b * out_img_ld + offset +
+// p * out_ld, offset then holding the first row too.
 //
 //   ConvKernelUnderTest k{cuda::pack_igemm_weights, cuda::launch_conv_igemm, cuda::igemm_supports};
 //   ConvProblem p{.d = conv_desc(2, 24, 13, 11, 40, 3, 1)};
@@ -96,7 +98,13 @@ inline void check_conv_kernel(const ConvProblem& pr, std::mt19937& rng, const st
       z[static_cast<size_t>(p * z_ld + pr.z_off + c)] = to_half(u(rng));
   const std::vector<uint16_t> packed = k.pack(w.data(), d);
   const size_t out_elems = d.nchw_out ? static_cast<size_t>(m) * d.cout
-                                      : static_cast<size_t>(m) * static_cast<size_t>(d.out_ld);
+                           : d.out_img_ld > 0
+                               ? static_cast<size_t>(d.n * d.out_img_ld)
+                               : static_cast<size_t>(m) * static_cast<size_t>(d.out_ld);
+  if (d.out_img_ld > 0) {
+    ASSERT_LE(pr.offset + (static_cast<int64_t>(d.oh) * d.ow - 1) * d.out_ld + d.cout, d.out_img_ld)
+        << label;
+  }
   if (pr.dual) {
     ASSERT_FALSE(d.nchw_out) << label;
     ASSERT_LE(pr.out2_offset + d.cout, d.out2_ld) << label;
@@ -150,8 +158,11 @@ inline void check_conv_kernel(const ConvProblem& pr, std::mt19937& rng, const st
       if (pr.bias) acc += bias[static_cast<size_t>(co)];
       if (d.silu) acc = acc / (1.0 + std::exp(-acc));
       if (pr.residual) acc += from_half(z[static_cast<size_t>(p * z_ld + pr.z_off + co)]);
-      const size_t at = d.nchw_out ? static_cast<size_t>((img * d.cout + co) * d.oh * d.ow + pix)
-                                   : static_cast<size_t>(p * d.out_ld + pr.offset + co);
+      const size_t at =
+          d.nchw_out ? static_cast<size_t>((img * d.cout + co) * d.oh * d.ow + pix)
+          : d.out_img_ld > 0
+              ? static_cast<size_t>(img * d.out_img_ld + pr.offset + pix * d.out_ld + co)
+              : static_cast<size_t>(p * d.out_ld + pr.offset + co);
       written[at] = true;
       if (pr.dual) {
         const size_t at2 = static_cast<size_t>(p * d.out2_ld + pr.out2_offset + co);

@@ -42,8 +42,11 @@ inline Tensor float_tensor(Shape shape, const std::vector<float>& v) {
 }
 
 // Inputs "x0", "x1", ...: [B, 16, H, W] per level. Output "y": [B, 4 + nc, anchors]; with
-// `expose`, also the fused kernel's inputs "dr" ([B, 4, bins, anchors]) and "cls_cat".
-inline std::string head_model(std::mt19937& rng, const HeadSpec& s, bool expose = false) {
+// `expose`, also the fused kernel's inputs "dr" ([B, 4, bins, anchors]) and "cls_cat"; with
+// `expose_convs`, then each level's box and class conv output "bc<l>", "cc<l>" ([B, C, H, W]).
+// The same rng state gives the same weights whatever is exposed.
+inline std::string head_model(std::mt19937& rng, const HeadSpec& s, bool expose = false,
+                              bool expose_convs = false) {
   const int64_t bins = 16, cin = 16;
   ModelBuilder b(s.opset12_dfl ? 12 : 17);
   std::vector<std::string> boxes, scores;
@@ -148,6 +151,8 @@ inline std::string head_model(std::mt19937& rng, const HeadSpec& s, bool expose 
   b.output("y");
   if (s.twist == HeadTwist::kBoxAlsoOutput) b.output("boxes");
   if (expose) b.output("dr").output("cls_cat");
+  for (size_t l = 0; l < s.levels.size() && expose_convs; ++l)
+    b.output("bc" + std::to_string(l)).output("cc" + std::to_string(l));
   return b.build();
 }
 

@@ -142,6 +142,17 @@ TEST_P(CudaIgemmKernel, MatchesHostConvolution) {
     check(p, rng, "1x1 dual " + tile);
   }
   {
+    Problem p;  // 1x1 into anchor-major head rows: images apart, 5 rows and 8 channels in
+    p.d = conv_desc(2, 32, 9, 11, exact ? tn : tn + 8, 1, 1);
+    p.d.out_ld = (p.d.cout + 7) / 8 * 8 + 16;
+    p.offset = 5 * p.d.out_ld + 8;
+    p.d.out_img_ld = (9 * 11 + 12) * p.d.out_ld;
+    p.residual = false;
+    p.d.tile_m = tm;
+    p.d.tile_n = tn;
+    check(p, rng, "1x1 anchor-major rows " + tile);
+  }
+  {
     Problem p;  // 1x1 over 32 channels at offset 16 of 48-channel rows, NCHW out (C3k's cv1)
     p.d = conv_desc(3, 32, 9, 7, exact ? tn : tn - 8, 1, 1);
     p.d.x_ld = 48;
@@ -160,6 +171,15 @@ TEST_P(CudaIgemmKernel, MatchesHostConvolution) {
     EXPECT_FALSE(cuda::igemm_supports(d));
     d.x_ld = 24;
     d.z_ld = 36;
+    EXPECT_FALSE(cuda::igemm_supports(d));
+    d = conv_desc(1, 16, 8, 8, 32, 1, 1);
+    d.out_img_ld = 8 * 8 * 32 - 8;  // images closer than their rows
+    EXPECT_FALSE(cuda::igemm_supports(d));
+    d.out_img_ld = 8 * 8 * 32 + 4;  // not a multiple of 8
+    EXPECT_FALSE(cuda::igemm_supports(d));
+    d.out_img_ld = 8 * 8 * 32 + 8;
+    EXPECT_TRUE(cuda::igemm_supports(d));
+    d.nchw_out = true;  // an image stride is for NHWC rows
     EXPECT_FALSE(cuda::igemm_supports(d));
   }
 }
@@ -209,6 +229,14 @@ TEST_P(CudaIgemmKernel, PersistentMatchesHostConvolution) {
     p.bias = false;
     p.residual = false;
     check(p, rng, "1x1 16 strided nchw " + tile);
+  }
+  {
+    Problem p = make(3, 64, 13, 17, exact ? tn : tn + 8);  // anchor-major head rows, M tail
+    p.d.out_ld = (p.d.cout + 7) / 8 * 8 + 8;
+    p.offset = 3 * p.d.out_ld + 8;
+    p.d.out_img_ld = (13 * 17 + 7) * p.d.out_ld;
+    p.residual = false;
+    check(p, rng, "1x1 64 anchor-major rows " + tile);
   }
   {
     Problem p = make(1, 64, 31, 33, tn);  // strided input and residual

@@ -62,9 +62,19 @@ struct Vec {
 };
 
 // One thread per 16-byte vector of a row; I is the index type (int32 when everything fits).
+// Where row r goes in out: rows of out_ld back to back, or (img_rows > 0) images of img_rows rows
+// out_img_ld elements apart.
+template <class I>
+__device__ __forceinline__ I out_row(I r, I out_ld, I img_rows, I out_img_ld) {
+  if (img_rows == 0) return r * out_ld;
+  const I img = r / img_rows;
+  return img * out_img_ld + (r - img * img_rows) * out_ld;
+}
+
 template <class T, bool kSilu, class I>
 __global__ void epilogue_rows_vec(const T* y, T* out, I out_ld, const float* bias, const T* z,
-                                  I rows, I channels, T* out2, I out2_ld) {
+                                  I rows, I channels, T* out2, I out2_ld, I img_rows,
+                                  I out_img_ld) {
   constexpr int kN = Vec<T>::kN;
   const I per_row = channels / kN, n = rows * per_row;
   for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
@@ -90,7 +100,7 @@ __global__ void epilogue_rows_vec(const T* y, T* out, I out_ld, const float* bia
       b.load(z + r * channels + c);
       for (int k = 0; k < kN; ++k) a.v[k] += b.v[k];
     }
-    a.store(out + r * out_ld + c);
+    a.store(out + out_row(r, out_ld, img_rows, out_img_ld) + c);
     if (out2) a.store(out2 + r * out2_ld + c);
   }
 }
@@ -99,7 +109,7 @@ __global__ void epilogue_rows_vec(const T* y, T* out, I out_ld, const float* bia
 template <class T, bool kSilu>
 __global__ void epilogue_rows_scalar(const T* y, T* out, int64_t out_ld, const float* bias,
                                      const T* z, int64_t rows, int64_t channels, T* out2,
-                                     int64_t out2_ld) {
+                                     int64_t out2_ld, int64_t img_rows, int64_t out_img_ld) {
   const int64_t n = rows * channels;
   FUNGEN_GRID_STRIDE(i, n) {
     const int64_t r = i / channels, c = i - r * channels;
@@ -107,7 +117,7 @@ __global__ void epilogue_rows_scalar(const T* y, T* out, int64_t out_ld, const f
     if (bias) v += bias[c];
     if constexpr (kSilu) v = silu(v);
     if (z) v += load(z, i);
-    store(out, r * out_ld + c, v);
+    store(out, out_row(r, out_ld, img_rows, out_img_ld) + c, v);
     if (out2) store(out2, r * out2_ld + c, v);
   }
 }
@@ -118,38 +128,44 @@ bool aligned16(const void* p) {
 
 template <class T, bool kSilu>
 void rows(const T* y, T* out, int64_t out_ld, const float* bias, const T* z, int64_t r, int64_t c,
-          T* out2, int64_t out2_ld, cudaStream_t s) {
+          T* out2, int64_t out2_ld, int64_t img_rows, int64_t out_img_ld, cudaStream_t s) {
   constexpr int kN = 16 / sizeof(T);
   const bool vec = c % kN == 0 && out_ld % kN == 0 && aligned16(y) && aligned16(out) &&
                    (!z || aligned16(z)) && (!bias || aligned16(bias)) &&
-                   (!out2 || (out2_ld % kN == 0 && aligned16(out2)));
+                   (!out2 || (out2_ld % kN == 0 && aligned16(out2))) &&
+                   (img_rows == 0 || out_img_ld % kN == 0);
   if (!vec) {
-    epilogue_rows_scalar<T, kSilu>
-        <<<blocks_for(r * c), kThreads, 0, s>>>(y, out, out_ld, bias, z, r, c, out2, out2_ld);
+    epilogue_rows_scalar<T, kSilu><<<blocks_for(r * c), kThreads, 0, s>>>(
+        y, out, out_ld, bias, z, r, c, out2, out2_ld, img_rows, out_img_ld);
     return;
   }
   const int64_t vectors = r * c / kN;
-  if (r * std::max({c, out_ld, out2_ld}) < 0x7fffffff) {
+  // The largest offset: past the last row of y, out (packed, or its last image) and out2.
+  const int64_t images = img_rows > 0 ? (r + img_rows - 1) / img_rows : 0;
+  const int64_t reach = std::max(r * std::max({c, out_ld, out2_ld}), images * out_img_ld);
+  if (reach < 0x7fffffff) {
     epilogue_rows_vec<T, kSilu, int32_t><<<blocks_for(vectors), kThreads, 0, s>>>(
         y, out, static_cast<int32_t>(out_ld), bias, z, static_cast<int32_t>(r),
-        static_cast<int32_t>(c), out2, static_cast<int32_t>(out2_ld));
+        static_cast<int32_t>(c), out2, static_cast<int32_t>(out2_ld),
+        static_cast<int32_t>(img_rows), static_cast<int32_t>(out_img_ld));
   } else {
-    epilogue_rows_vec<T, kSilu, int64_t>
-        <<<blocks_for(vectors), kThreads, 0, s>>>(y, out, out_ld, bias, z, r, c, out2, out2_ld);
+    epilogue_rows_vec<T, kSilu, int64_t><<<blocks_for(vectors), kThreads, 0, s>>>(
+        y, out, out_ld, bias, z, r, c, out2, out2_ld, img_rows, out_img_ld);
   }
 }
 
 template <class T>
 void rows_dispatch(const void* y, void* out, int64_t out_ld, const float* bias, const void* z,
-                   int64_t r, int64_t c, bool silu, void* out2, int64_t out2_ld, cudaStream_t s) {
+                   int64_t r, int64_t c, bool silu, void* out2, int64_t out2_ld, int64_t img_rows,
+                   int64_t out_img_ld, cudaStream_t s) {
   auto* yt = static_cast<const T*>(y);
   auto* ot = static_cast<T*>(out);
   auto* zt = static_cast<const T*>(z);
   auto* o2 = static_cast<T*>(out2);
   if (silu)
-    rows<T, true>(yt, ot, out_ld, bias, zt, r, c, o2, out2_ld, s);
+    rows<T, true>(yt, ot, out_ld, bias, zt, r, c, o2, out2_ld, img_rows, out_img_ld, s);
   else
-    rows<T, false>(yt, ot, out_ld, bias, zt, r, c, o2, out2_ld, s);
+    rows<T, false>(yt, ot, out_ld, bias, zt, r, c, o2, out2_ld, img_rows, out_img_ld, s);
 }
 
 // Tile of 32 channels (p, contiguous in y) x 32 pixels (q): read along channels, written along
@@ -227,13 +243,17 @@ void launch_conv_epilogue(Elem e, void* y, const float* bias, const void* z, int
 
 void launch_conv_epilogue_rows(Elem e, const void* y, void* out, int64_t out_ld, const float* bias,
                                const void* z, int64_t rows, int64_t channels, bool silu,
-                               cudaStream_t stream, void* out2, int64_t out2_ld) {
+                               cudaStream_t stream, void* out2, int64_t out2_ld, int64_t img_rows,
+                               int64_t out_img_ld) {
   if (rows == 0 || channels == 0) return;
   if (!out2) out2_ld = 0;
+  if (img_rows <= 0) img_rows = out_img_ld = 0;
   if (e == Elem::kF16)
-    rows_dispatch<__half>(y, out, out_ld, bias, z, rows, channels, silu, out2, out2_ld, stream);
+    rows_dispatch<__half>(y, out, out_ld, bias, z, rows, channels, silu, out2, out2_ld, img_rows,
+                          out_img_ld, stream);
   else
-    rows_dispatch<float>(y, out, out_ld, bias, z, rows, channels, silu, out2, out2_ld, stream);
+    rows_dispatch<float>(y, out, out_ld, bias, z, rows, channels, silu, out2, out2_ld, img_rows,
+                         out_img_ld, stream);
 }
 
 }  // namespace fungen::cuda

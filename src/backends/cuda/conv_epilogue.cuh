@@ -8,6 +8,9 @@
 //    output). 16-byte vectors when channels, out_ld and the pointers allow, 32-bit index math.
 //    out2 (or null): the same rows written a second time at out2 + r * out2_ld (dual store: the
 //    value's own buffer and its slice of a Concat output, CudaRun::dual_placement).
+//    img_rows > 0: out holds images of img_rows rows out_img_ld elements apart (row r of y at
+//    out + (r / img_rows) * out_img_ld + (r % img_rows) * out_ld: the anchor-major head input,
+//    head_rows.h); out2 stays packed.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -21,7 +24,8 @@ void launch_conv_epilogue(Elem e, void* y, const float* bias, const void* z, int
 
 void launch_conv_epilogue_rows(Elem e, const void* y, void* out, int64_t out_ld, const float* bias,
                                const void* z, int64_t rows, int64_t channels, bool silu,
-                               cudaStream_t stream, void* out2 = nullptr, int64_t out2_ld = 0);
+                               cudaStream_t stream, void* out2 = nullptr, int64_t out2_ld = 0,
+                               int64_t img_rows = 0, int64_t out_img_ld = 0);
 
 // NHWC y (packed, [n][hw][channels]) -> NCHW out ([n][channels][hw]) with bias and SiLU on the
 // way, through a shared-memory tile: the conv epilogue and the layout change in one pass, for

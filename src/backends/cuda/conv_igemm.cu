@@ -185,9 +185,18 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
   __syncthreads();
   const int m_end = p.m;
   const auto pixel = [m0, m_end](int r) { return m0 + r < m_end ? m0 + r : -1; };
-  const EpilogueOut o{p.z,       p.out,          d.cout,           ohw,
-                      d.out_ld,  d.nchw_out,     p.z_ld,           p.out2,
-                      d.out2_ld, p.d.nchw_ch_ld, p.d.nchw_batch_ld};
+  const EpilogueOut o{p.z,
+                      p.out,
+                      d.cout,
+                      ohw,
+                      d.out_ld,
+                      d.nchw_out,
+                      p.z_ld,
+                      p.out2,
+                      d.out2_ld,
+                      p.d.nchw_ch_ld,
+                      p.d.nchw_batch_ld,
+                      d.out_img_ld};
   store_tile<BM, BN, C::kThreads>(tile, C::kLdc, pixel, n0, o, tid);
 }
 
@@ -230,6 +239,9 @@ bool igemm_supports(const IgemmDesc& d) {
   if (d.cin % 8 != 0 || d.cout % 8 != 0 || d.cin <= 0 || d.cout <= 0) return false;
   if (d.kh <= 0 || d.kw <= 0 || d.sh <= 0 || d.sw <= 0 || d.ph < 0 || d.pw < 0) return false;
   if (!d.nchw_out && (d.out_ld < d.cout || d.out_ld % 8 != 0)) return false;
+  if (d.out_img_ld != 0 && (d.nchw_out || d.out_img_ld % 8 != 0 ||
+                            d.out_img_ld < static_cast<int64_t>(d.oh) * d.ow * d.out_ld))
+    return false;
   if (igemm_x_ld(d) < d.cin || igemm_x_ld(d) % 8 != 0) return false;
   if (igemm_z_ld(d) < d.cout || igemm_z_ld(d) % 8 != 0) return false;
   if (d.nchw_out && d.nchw_ch_ld != 0 &&

@@ -35,6 +35,9 @@ struct IgemmDesc {
   // NCHW: channel c of image b at out + b * nchw_batch_ld + c * nchw_ch_ld; 0: packed (OH*OW,
   // C_out*OH*OW), larger for a piece of a Concat on the last axis (CudaRun::placement_nchw).
   int64_t nchw_ch_ld = 0, nchw_batch_ld = 0;
+  // NHWC: elements between images of the output (>= oh * ow * out_ld, a multiple of 8; the
+  // anchor-major head input, head_rows.h); 0: rows back to back.
+  int64_t out_img_ld = 0;
   int tile_m = 128, tile_n = 64;  // CTA tile, picked by choose_igemm_tile
 };
 

@@ -134,8 +134,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) persist_kernel(
     __syncthreads();
     const int m0 = (first_mt + j * walkers) * BM, m_end = p.m;
     const auto pixel = [m0, m_end](int r) { return m0 + r < m_end ? m0 + r : -1; };
-    const EpilogueOut o{p.z,    p.out,   d.cout, d.oh * d.ow,  d.out_ld,       d.nchw_out,
-                        p.z_ld, nullptr, 0,      d.nchw_ch_ld, d.nchw_batch_ld};
+    const EpilogueOut o{p.z,    p.out,   d.cout, d.oh * d.ow,  d.out_ld,        d.nchw_out,
+                        p.z_ld, nullptr, 0,      d.nchw_ch_ld, d.nchw_batch_ld, d.out_img_ld};
     store_tile<BM, BN, C::kThreads>(tile, C::kLdc, pixel, n0, o, tid);
   }
   cp_async_wait<0>();  // no copy outlives the CTA (the last groups are empty)

@@ -26,6 +26,14 @@ constexpr float kIgemmMargin = 0.97f;  // the kernel must be 3% faster to replac
 // with 3% alone vs 0.606 ms with cuDNN only; at batch 128 the choices gained 1.3 ms).
 constexpr float kSmallConvMs = 0.05f, kSmallMargin = 0.85f, kSmallMinGainMs = 0.002f;
 
+// Elements of the output the kernels write for d (m pixels): NCHW, NHWC rows of out_ld, or
+// images out_img_ld apart (the anchor-major head input).
+size_t out_elems_of(const IgemmDesc& d, size_t m) {
+  if (d.nchw_out) return m * static_cast<size_t>(d.cout);
+  if (d.out_img_ld > 0) return static_cast<size_t>(d.n) * static_cast<size_t>(d.out_img_ld);
+  return m * static_cast<size_t>(d.out_ld);
+}
+
 bool valid_tile(IgemmDesc d, int tm, int tn) {
   d.tile_m = tm;
   d.tile_n = tn;
@@ -69,7 +77,7 @@ Result<float> time_igemm(CudaRun& run, IgemmDesc d, int tm, int tn, bool bias, b
   d.tile_m = tm;
   d.tile_n = tn;
   const size_t m = static_cast<size_t>(d.n) * d.oh * d.ow;
-  const size_t out_elems = d.nchw_out ? m * d.cout : m * static_cast<size_t>(d.out_ld);
+  const size_t out_elems = out_elems_of(d, m);
   DeviceScratch s;
   FUNGEN_RETURN_IF_ERROR(s.reserve({static_cast<size_t>(d.n) * d.h * d.w * igemm_x_ld(d) * 2,
                                     static_cast<size_t>(igemm_cout_pad(d)) * igemm_k_pad(d) * 2,
@@ -115,7 +123,7 @@ Result<float> time_tile3(CudaRun& run, IgemmDesc d, int tm, int tn, bool bias, b
   d.tile_m = tm;
   d.tile_n = tn;
   const size_t m = static_cast<size_t>(d.n) * d.oh * d.ow;
-  const size_t out_elems = d.nchw_out ? m * d.cout : m * static_cast<size_t>(d.out_ld);
+  const size_t out_elems = out_elems_of(d, m);
   DeviceScratch s;
   FUNGEN_RETURN_IF_ERROR(
       s.reserve({static_cast<size_t>(d.n) * d.h * d.w * igemm_x_ld(d) * 2,
@@ -141,6 +149,7 @@ std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual, bool 
          str(d.kw) + " str=" + str(d.sh) + "," + str(d.sw) + " pad=" + str(d.ph) + "," + str(d.pw) +
          (d.silu ? " silu" : "") + (bias ? " bias" : "") + (residual ? " residual" : "") +
          (d.nchw_out ? std::string(" nchw") : " ld=" + str(d.out_ld)) +
+         (d.out_img_ld > 0 ? " imgld=" + str(d.out_img_ld) : "") +
          (d.x_ld > 0 ? " xld=" + str(d.x_ld) : "") + (d.z_ld > 0 ? " zld=" + str(d.z_ld) : "") +
          (tile3 ? " tile3" : "");
 }

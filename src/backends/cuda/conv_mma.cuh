@@ -181,13 +181,16 @@ struct EpilogueOut {
   int64_t out2_ld = 0;
   // NCHW: channel c of image b at out + b * nchw_batch_ld + c * nchw_ch_ld; 0: packed.
   int64_t nchw_ch_ld = 0, nchw_batch_ld = 0;
+  // NHWC: elements between images of out (pixel p of image b at out + b * out_img_ld + p *
+  // out_ld: the anchor-major head input, head_rows.h); 0: ohw * out_ld (rows back to back).
+  int64_t out_img_ld = 0;
 };
 
 // Epilogue 2: the staged BM x BN tile + residual to global memory. pixel(r) is the output pixel
 // (n * OH * OW index) of tile row r, or -1 when the row is outside the output. NHWC: 16-byte
 // chunks of 8 channels along the rows (cout, out_ld and the pointers multiples of 8 halves).
-// The NHWC rows go to out2 too when it is set. NCHW: consecutive threads take consecutive rows of
-// one channel.
+// The NHWC rows go to out2 too when it is set (packed rows there, whatever out_img_ld). NCHW:
+// consecutive threads take consecutive rows of one channel.
 template <int BM, int BN, int kThreads, class PixelOf>
 __device__ __forceinline__ void store_tile(const __half* tile, int ldc, const PixelOf& pixel,
                                            int n0, const EpilogueOut& o, int tid) {
@@ -209,7 +212,13 @@ __device__ __forceinline__ void store_tile(const __half* tile, int ldc, const Pi
           h[q] = __floats2half2_rn(a.x + b.x, a.y + b.y);
         }
       }
-      *reinterpret_cast<uint4*>(o.out + static_cast<int64_t>(m) * o.out_ld + c) = v;
+      int64_t at = static_cast<int64_t>(m) * o.out_ld + c;
+      if (o.out_img_ld) {
+        const int img = m / o.ohw;
+        at = static_cast<int64_t>(img) * o.out_img_ld +
+             static_cast<int64_t>(m - img * o.ohw) * o.out_ld + c;
+      }
+      *reinterpret_cast<uint4*>(o.out + at) = v;
       if (o.out2) *reinterpret_cast<uint4*>(o.out2 + static_cast<int64_t>(m) * o.out2_ld + c) = v;
     }
   } else {

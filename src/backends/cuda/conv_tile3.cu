@@ -224,8 +224,8 @@ __global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
       const int oy = oy0 + r / TW, ox = ox0 + r % TW;
       return oy < oh && ox < ow ? pix0 + oy * ow + ox : -1;
     };
-    const EpilogueOut o{p.z,    p.out,  d.cout,    oh * ow,      d.out_ld,       d.nchw_out,
-                        p.z_ld, p.out2, d.out2_ld, d.nchw_ch_ld, d.nchw_batch_ld};
+    const EpilogueOut o{p.z,    p.out,  d.cout,    oh * ow,      d.out_ld,        d.nchw_out,
+                        p.z_ld, p.out2, d.out2_ld, d.nchw_ch_ld, d.nchw_batch_ld, d.out_img_ld};
     store_tile<C::kBM, BN, C::kThreads>(tile, C::kLdc, pixel, t.n0, o, tid);
     zero_acc(acc);
   }

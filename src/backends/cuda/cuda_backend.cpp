@@ -60,11 +60,15 @@ class CudaBackend final : public Backend {
     ctx_.fold_transpose = !cuda::env_off("FUNGEN_CUDA_FOLD_TRANSPOSE");
     if (const char* lanes = std::getenv("FUNGEN_CUDA_LANES"))
       ctx_.lanes = std::clamp(std::atoi(lanes), 1, 8);
-    // FUNGEN_CUDA_HEAD: unset/1 the detect head in one kernel and its per-level pieces written
-    // into their concat; "place" the latter only; "0" neither (as before). DFL=0: no head kernel.
+    // FUNGEN_CUDA_HEAD: unset/1 the detect head in one kernel, its per-level convs writing one
+    // anchor-major input for it (head_rows.h); "nchw" the head kernel reading the per-level
+    // convs written NCHW into their two Concats (as in v7); "place" the latter placement only;
+    // "0" neither (as before). DFL=0: no head kernel. Read here, when the backend is created
+    // (a plan lowered later, at the first run, follows the setting of this moment).
     const char* head = std::getenv("FUNGEN_CUDA_HEAD");
     ctx_.place_nchw = !cuda::env_off("FUNGEN_CUDA_HEAD");
     ctx_.fuse_head = ctx_.place_nchw && ctx_.fuse_dfl && !(head && std::strcmp(head, "place") == 0);
+    ctx_.head_rows = ctx_.fuse_head && !(head && std::strcmp(head, "nchw") == 0);
     if (const char* up = std::getenv("FUNGEN_CUDA_UPFUSE"))
       ctx_.upfuse = std::strcmp(up, "0") == 0 ? 0 : std::strcmp(up, "1") == 0 ? 1 : 2;
     const char* prof = std::getenv("FUNGEN_CUDA_PROFILE");
@@ -83,9 +87,14 @@ class CudaBackend final : public Backend {
     CUBLAS_CHECK(cublasSetStream(ctx_.cublas, ctx_.stream));
     cudaDeviceProp prop{};
     CUDA_CHECK(cudaGetDeviceProperties(&prop, ctx_.device));
-    log(LogLevel::kInfo, "cuda backend: {} (sm_{}{}), {}, cuDNN {}, layout {}, graphs {}{}{}",
-        prop.name, prop.major, prop.minor, options.precision, cudnnGetVersion(),
-        ctx_.nhwc ? "NHWC" : "NCHW", ctx_.graphs ? "on" : "off",
+    log(LogLevel::kInfo,
+        "cuda backend: {} (sm_{}{}), {}, cuDNN {}, layout {}, graphs {}, head {}{}{}", prop.name,
+        prop.major, prop.minor, options.precision, cudnnGetVersion(), ctx_.nhwc ? "NHWC" : "NCHW",
+        ctx_.graphs ? "on" : "off",
+        ctx_.head_rows    ? "anchor-major"
+        : ctx_.fuse_head  ? "nchw"
+        : ctx_.place_nchw ? "place"
+                          : "off",
         ctx_.profile ? ", per-step profile" : "",
         ctx_.poison ? ", arena poisoned with NaN before each run" : "");
     return Status();

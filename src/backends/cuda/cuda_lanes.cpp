@@ -63,7 +63,12 @@ Status CudaRun::plan_lanes() {
       const Buf& buf = bufs_[static_cast<size_t>(b)];
       if (!buf.ptr || buf.bytes == 0) continue;
       auto p = reinterpret_cast<uintptr_t>(buf.ptr);
-      ranges[s].push_back({p, p + buf.bytes});
+      Range r{p, p + buf.bytes};
+      for (const Step::Range& n : steps_[s].narrowed) {  // narrow_last_step: a part of it
+        if (n.buf == b && n.offset < buf.bytes)
+          r = {p + n.offset, p + std::min(buf.bytes, n.offset + n.bytes)};
+      }
+      ranges[s].push_back(r);
     }
   }
   // Per-lane handles and workspaces, unless the workspace is large (b128 search results).

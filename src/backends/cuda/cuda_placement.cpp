@@ -17,6 +17,7 @@ namespace {
 std::atomic<int> g_split_piece_copies{0};
 std::atomic<int> g_dual{0}, g_copies{0};
 std::atomic<int> g_nchw_placed{0};
+std::atomic<int> g_anchor_placed{0};
 
 bool dual_enabled() {
   const char* v = std::getenv("FUNGEN_CUDA_DUAL");
@@ -41,6 +42,9 @@ void count_concat_copy() {
 }
 int nchw_placements() {
   return g_nchw_placed.load();
+}
+int anchor_placements() {
+  return g_anchor_placed.load();
 }
 
 // Concat(Reshape(conv_0), Reshape(conv_1), ...) on the last axis of [B, C, A] pieces, each
@@ -86,6 +90,8 @@ void CudaRun::find_nchw_placements(const NodeRun& run, const std::vector<bool>& 
 void CudaRun::find_placements(const NodeRun& run) {
   candidates_.assign(graph_.values.size(), {});
   placed_into_.assign(graph_.values.size(), -1);
+  anchor_slices_.assign(graph_.values.size(), {});
+  anchor_taken_.assign(graph_.values.size(), 0);
   uses_ = graph_.use_counts();
   if (!ctx_.nhwc) return;
   std::vector<bool> run_output(graph_.values.size(), false);
@@ -189,6 +195,24 @@ CudaRun::NchwSlice CudaRun::placement_nchw(int value) {
   g_nchw_placed.fetch_add(1);
   const Shape& ys = shape(c.concat);
   return NchwSlice{h.buf, c.offset, ys[2], ys[1] * ys[2]};
+}
+
+void CudaRun::plan_anchor_slice(int value, AnchorSlice s) {
+  candidates_[static_cast<size_t>(value)] = {};  // no NCHW / NHWC Concat slice besides
+  anchor_slices_[static_cast<size_t>(value)] = s;
+}
+
+CudaRun::AnchorSlice CudaRun::anchor_slice_shape(int value) const {
+  if (anchor_slices_.empty() || anchor_taken_[static_cast<size_t>(value)]) return {};
+  return anchor_slices_[static_cast<size_t>(value)];
+}
+
+CudaRun::AnchorSlice CudaRun::anchor_placement(int value) {
+  const AnchorSlice s = anchor_slice_shape(value);
+  if (s.buf < 0) return {};
+  anchor_taken_[static_cast<size_t>(value)] = 1;
+  g_anchor_placed.fetch_add(1);
+  return s;
 }
 
 CudaRun::Slice CudaRun::placement(int value) {

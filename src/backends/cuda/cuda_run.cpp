@@ -10,6 +10,7 @@
 #include "backends/cuda/cuda_ops.h"
 #include "backends/cuda/graph_capture.h"
 #include "backends/cuda/head_match.h"
+#include "backends/cuda/head_rows.h"
 #include "backends/cuda/permute.cuh"
 #include "fungen/log.h"
 #include "graph/memory_plan.h"
@@ -182,8 +183,12 @@ void CudaRun::add_step(std::string label, std::vector<int> bufs, StepFn fn) {
   for (int b : bufs) {
     if (b >= 0) touch(b);
   }
-  steps_.push_back(Step{std::move(label), std::move(fn), std::move(bufs), next_library_});
+  steps_.push_back(Step{std::move(label), std::move(fn), std::move(bufs), next_library_, {}});
   next_library_ = StepLibrary::kNone;
+}
+
+void CudaRun::narrow_last_step(int buf, size_t offset, size_t bytes) {
+  if (!steps_.empty() && buf >= 0) steps_.back().narrowed.push_back({buf, offset, bytes});
 }
 
 Result<int> CudaRun::get(int value, Layout want) {
@@ -298,18 +303,29 @@ Status CudaRun::lower(const NodeRun& run) {
   // where their output Concat stands.
   std::vector<DetectHead> heads;
   std::vector<int> head_at(graph_.nodes.size(), -1);
-  if (ctx_.fuse_head) heads = find_detect_heads(RunView(graph_, run));
+  const RunView rv(graph_, run);
+  if (ctx_.fuse_head) heads = find_detect_heads(rv);
+  // Their per-level convs writing one anchor-major input (head_rows.h) where it fits.
+  std::vector<HeadRows> head_rows(heads.size());
+  std::vector<int> rows_buf(heads.size(), -1);
   for (size_t i = 0; i < heads.size(); ++i) {
     for (int k : heads[i].nodes) absorbed_[static_cast<size_t>(k)] = 1;
     absorbed_[static_cast<size_t>(heads[i].output_node)] = 0;
     head_at[static_cast<size_t>(heads[i].output_node)] = static_cast<int>(i);
+    if (ctx_.head_rows && ctx_.nhwc) {
+      FUNGEN_ASSIGN_OR_RETURN(bool planned,
+                              plan_head_rows(*this, rv, heads[i], head_rows[i], rows_buf[i]));
+      if (!planned) rows_buf[i] = -1;
+    }
   }
   FUNGEN_RETURN_IF_ERROR(find_upfuse(run));
   for (size_t k = run.first; k <= run.last; ++k) {
     if (absorbed_[k]) continue;
     const Node& node = graph_.nodes[k];
     if (head_at[k] >= 0) {
-      Status s = lower_detect_head(*this, heads[static_cast<size_t>(head_at[k])]);
+      const size_t i = static_cast<size_t>(head_at[k]);
+      Status s = rows_buf[i] >= 0 ? lower_detect_head(*this, heads[i], &head_rows[i], rows_buf[i])
+                                  : lower_detect_head(*this, heads[i]);
       if (!s.ok()) return s.with_context(node.describe(graph_.opset));
       continue;
     }

@@ -48,6 +48,10 @@ struct CudaContext {
   // YOLO's Detect head tail as one kernel (lower_head.cpp): FUNGEN_CUDA_HEAD=0 or
   // FUNGEN_CUDA_DFL=0 off, FUNGEN_CUDA_HEAD=place: only place_nchw.
   bool fuse_head = true;
+  // The fused head's per-level convs write one anchor-major buffer [B, anchors, 4 * bins + nc]
+  // (NHWC rows, head_rows.h) that the head kernel reads with 16-byte loads (NHWC runs only);
+  // FUNGEN_CUDA_HEAD=nchw: they write NCHW into the two Concats as before (place_nchw).
+  bool head_rows = true;
   // Convs read by Reshape -> Concat on the last axis (the head's per-level pieces) write their
   // NCHW output straight into the concat output (placement_nchw); FUNGEN_CUDA_HEAD=0: off.
   bool place_nchw = true;
@@ -176,6 +180,29 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     int64_t offset = 0, ch_ld = 0, batch_ld = 0;
   };
   NchwSlice placement_nchw(int value);
+  // Anchor-major head input (head_rows.h, lower_head.cpp): the head's per-level convs write NHWC
+  // rows into one buffer, element (b, pixel p, channel c) of the conv's output at
+  // offset + b * batch_ld + p * ld + c. plan_anchor_slice (when the head is planned, before the
+  // convs are lowered) records the slice of `value` and drops any other placement of it;
+  // anchor_slice_shape asks (buf -1: none), anchor_placement hands it out and marks it taken
+  // (a producer that writes it elsewhere leaves it to lower_detect_head's copy).
+  struct AnchorSlice {
+    int buf = -1;
+    int64_t offset = 0, ld = 0, batch_ld = 0;
+  };
+  void plan_anchor_slice(int value, AnchorSlice s);
+  AnchorSlice anchor_slice_shape(int value) const;
+  AnchorSlice anchor_placement(int value);
+  bool anchor_placed(int value) const { return anchor_taken_[static_cast<size_t>(value)] != 0; }
+  // The step writing `value` (batch x pixels x channels) into its anchor slice `s` touches only
+  // the bytes from its first to its last element (narrow_last_step).
+  void narrow_to_anchor_slice(const AnchorSlice& s, int64_t batch, int64_t pixels,
+                              int64_t channels) {
+    const int64_t end = (batch - 1) * s.batch_ld + s.offset + (pixels - 1) * s.ld + channels;
+    const size_t esz = elem_size(elem());
+    narrow_last_step(s.buf, static_cast<size_t>(s.offset) * esz,
+                     static_cast<size_t>(end - s.offset) * esz);
+  }
   bool placed(int value) const { return placed_into_[static_cast<size_t>(value)] >= 0; }
   // The Concat output a placed value was written into (-1: not placed). A Concat skips only
   // its own placed pieces: another Concat reading the same value copies it.
@@ -253,6 +280,10 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   // Adds a step; `bufs` are the buffers it reads or writes (they live at least until it runs).
   using StepFn = std::function<Status(cudaStream_t)>;
   void add_step(std::string label, std::vector<int> bufs, StepFn fn);
+  // The last step touches only bytes [offset, offset + bytes) of `buf` (one of its buffers): the
+  // multi-stream capture (cuda_lanes.cpp) orders it only after steps touching those (the head's
+  // convs writing rows of one anchor-major buffer, head_rows.h, at batch 1 one range per level).
+  void narrow_last_step(int buf, size_t offset, size_t bytes);
   // The next step calls cuDNN or cuBLAS (cuda_lanes.cpp): through the context's handles, bound
   // to its stream (kContext: a multi-stream capture keeps the step there), or through
   // cudnn_for/cublas_for/workspace_for of the stream it is given (kPerStream).
@@ -282,6 +313,11 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     StepFn fn;
     std::vector<int> bufs;  // what add_step was given (FUNGEN_CUDA_POISON=2 inspects them)
     StepLibrary library = StepLibrary::kNone;  // next_step_uses
+    struct Range {
+      int buf = -1;
+      size_t offset = 0, bytes = 0;
+    };
+    std::vector<Range> narrowed;  // narrow_last_step
   };
   // Multi-stream capture (cuda_lanes.cpp): each step's lane (0: the context's stream) and the
   // steps of other lanes it waits for; `record`: a later step of another lane waits for it.
@@ -318,8 +354,10 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   };
   Slice take_slice(int value, bool dual);
   SliceShape slice_shape(int value, bool dual) const;
-  std::vector<Candidate> candidates_;  // value -> slice it may be written into (placement())
-  std::vector<int> placed_into_;       // value -> the Concat output it was written into, or -1
+  std::vector<Candidate> candidates_;       // value -> slice it may be written into (placement())
+  std::vector<AnchorSlice> anchor_slices_;  // value -> its anchor-major head input slice
+  std::vector<char> anchor_taken_;          // value -> anchor_placement handed it out
+  std::vector<int> placed_into_;            // value -> the Concat output it was written into, or -1
   struct View {
     Slice slice;
     std::string copy_label;
@@ -416,9 +454,21 @@ Result<bool> lower_dfl(CudaRun& run, const Node& transpose);
 int dfl_fusions_lowered();  // how many DFL heads were lowered so, in this process (tests)
 int multi_lane_captures();  // captures that used more than one stream, in this process (tests)
 struct DetectHead;          // head_match.h
-Status lower_detect_head(CudaRun& run, const DetectHead& head);  // lower_head.cpp
+struct HeadRows;            // head_rows.h
+struct RunView;             // head_match.h
+// lower_head.cpp: plan_head_rows (before the nodes are lowered) gives the head's per-level convs
+// their anchor-major slices and absorbs the views and Concats between them and the head; false
+// when the head's inputs are not built that way (it then reads them plain). lower_detect_head
+// lowers the fused step, reading the anchor-major input when `rows` is given.
+Result<bool> plan_head_rows(CudaRun& run, const RunView& rv, const DetectHead& head, HeadRows& rows,
+                            int& buf);
+Status lower_detect_head(CudaRun& run, const DetectHead& head, const HeadRows* rows = nullptr,
+                         int rows_buf = -1);
 int head_fusions_lowered();  // detect heads lowered as one kernel, in this process (tests)
+int head_rows_lowered();     // ... of them reading the anchor-major input (tests)
 int nchw_placements();       // conv outputs written NCHW into a Concat, in this process (tests)
+int anchor_placements();     // conv outputs written into an anchor-major head input (tests)
+int anchor_piece_copies();   // head pieces lower_detect_head copied there instead (tests)
 Status lower_softmax(CudaRun& run, const Node& node);
 
 bool check_conv(const Node& node, const Graph& graph);

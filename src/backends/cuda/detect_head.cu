@@ -4,9 +4,12 @@
 // softmax.cu's expectation kernel) and the box decode, 1.. a chunk of kClassChunk class scores
 // (more threads in flight at batch 1).
 #include <cfloat>
+#include <climits>
+#include <cstdint>
 
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/detect_head.cuh"
+#include "backends/cuda/detect_head_rows.cuh"
 
 namespace fungen::cuda {
 namespace {
@@ -95,16 +98,66 @@ void launch(const void* box_x, const void* cls_x, const float* table, void* y,
         <<<grid, kHeadThreads, 0, s>>>(bx, cx, table, out, d);
 }
 
+// Anchor-major input (detect_head_rows.cuh): blockIdx.x the anchor block, images along y.
+template <class TIn, class TOut, int KB>
+__global__ void __launch_bounds__(kRowsThreads)
+    detect_head_rows_kernel(const TIn* __restrict__ x, const float* __restrict__ table,
+                            TOut* __restrict__ y, HeadKernelDesc d) {
+  extern __shared__ uint32_t rows[];
+  __shared__ float dist[4 * kRowsAnchors];
+  const int a0 = static_cast<int>(blockIdx.x) * kRowsAnchors;
+  for (int64_t b = blockIdx.y; b < d.batch; b += gridDim.y) {
+    head_rows_block<TIn, TOut, KB>(x, table, y, d, b, a0, rows, dist);
+    __syncthreads();  // the next image reuses rows and dist
+  }
+}
+
+template <class TIn, class TOut>
+cudaError_t launch_rows(const void* x, const float* table, void* y, const HeadKernelDesc& d,
+                        cudaStream_t s) {
+  const dim3 grid(static_cast<unsigned>((d.anchors + kRowsAnchors - 1) / kRowsAnchors),
+                  static_cast<unsigned>(d.batch < 65535 ? d.batch : 65535));
+  const size_t smem = head_rows_smem_bytes(d.ld, static_cast<int>(sizeof(TIn)));
+  auto* xi = static_cast<const TIn*>(x);
+  auto* out = static_cast<TOut*>(y);
+  if (d.bins <= 16)
+    detect_head_rows_kernel<TIn, TOut, 16><<<grid, kRowsThreads, smem, s>>>(xi, table, out, d);
+  else
+    detect_head_rows_kernel<TIn, TOut, kHeadMaxBins>
+        <<<grid, kRowsThreads, smem, s>>>(xi, table, out, d);
+  return cudaGetLastError();
+}
+
+bool sizes_ok(const HeadKernelDesc& d) {
+  return d.batch > 0 && d.anchors > 0 && d.classes > 0 && d.bins > 0 && d.bins <= kHeadMaxBins &&
+         static_cast<int64_t>(4 + d.classes) * d.anchors <= INT32_MAX &&
+         static_cast<int64_t>(4 * d.bins) * d.anchors <= INT32_MAX;
+}
+
 }  // namespace
+
+bool head_rows_supported(Elem e, const HeadKernelDesc& d) {
+  const int es = e == Elem::kF16 ? 2 : 4;
+  return sizes_ok(d) && d.ld % 8 == 0 && d.cls_offset % 8 == 0 && d.cls_offset >= 4 * d.bins &&
+         d.cls_offset + d.classes <= d.ld && 5 * static_cast<int64_t>(d.anchors) <= INT32_MAX &&
+         static_cast<int64_t>(kRowsAnchors) * d.ld <= INT32_MAX &&
+         head_rows_smem_bytes(d.ld, es) <= 48 * 1024;
+}
+
+cudaError_t launch_detect_head_rows(Elem e, bool out_f32, const void* x, const float* table,
+                                    void* y, const HeadKernelDesc& d, cudaStream_t stream) {
+  if (!head_rows_supported(e, d) || reinterpret_cast<uintptr_t>(x) % 16 != 0)
+    return cudaErrorInvalidValue;
+  if (e == Elem::kF16)
+    return out_f32 ? launch_rows<__half, float>(x, table, y, d, stream)
+                   : launch_rows<__half, __half>(x, table, y, d, stream);
+  return launch_rows<float, float>(x, table, y, d, stream);
+}
 
 cudaError_t launch_detect_head(Elem e, bool out_f32, const void* box_x, const void* cls_x,
                                const float* table, void* y, const HeadKernelDesc& d,
                                cudaStream_t stream) {
-  if (d.batch <= 0 || d.anchors <= 0 || d.classes <= 0 || d.bins <= 0 || d.bins > kHeadMaxBins ||
-      static_cast<int64_t>(4 + d.classes) * d.anchors > INT32_MAX ||
-      static_cast<int64_t>(4 * d.bins) * d.anchors > INT32_MAX) {
-    return cudaErrorInvalidValue;
-  }
+  if (!sizes_ok(d)) return cudaErrorInvalidValue;
   if (e == Elem::kF16) {
     if (out_f32)
       launch<__half, float>(box_x, cls_x, table, y, d, stream);

@@ -5,7 +5,7 @@
 //   y[b][4+c][a] = sigmoid(cls_x[b][c][a])                                    (scores)
 // box_x [B, 4, bins, A] and cls_x [B, nc, A] plain in the run's element type; the anchor table
 // fp32 [5][A] (s, then c[0..3]); y [B, 4 + nc, A] in fp32 (the run's output staging) or in the
-// run's element type.
+// run's element type. launch_detect_head_rows: the same from the anchor-major input (head_rows.h).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -24,6 +24,8 @@ struct HeadKernelDesc {
   float w[kHeadMaxBins] = {};
   float bias = 0.0f;
   float m0[16] = {};
+  // Anchor-major input (launch_detect_head_rows only): elements per anchor row, first class column.
+  int ld = 0, cls_offset = 0;
 };
 
 // `out_f32`: y is fp32 whatever the element type `e` of the inputs. Returns cudaGetLastError()
@@ -31,5 +33,14 @@ struct HeadKernelDesc {
 cudaError_t launch_detect_head(Elem e, bool out_f32, const void* box_x, const void* cls_x,
                                const float* table, void* y, const HeadKernelDesc& d,
                                cudaStream_t stream);
+
+// The same head reading the anchor-major input x [B, A, ld] (head_rows.h, detect_head_rows.cuh):
+// box logits of anchor a at columns [0, 4 * bins), class logits at [cls_offset, cls_offset + nc);
+// d.ld a multiple of 8, x 16-byte aligned. cudaErrorInvalidValue for what it does not take
+// (head_rows_supported).
+cudaError_t launch_detect_head_rows(Elem e, bool out_f32, const void* x, const float* table,
+                                    void* y, const HeadKernelDesc& d, cudaStream_t stream);
+// Whether launch_detect_head_rows takes these sizes (the block's shared rows fit in 48 KiB).
+bool head_rows_supported(Elem e, const HeadKernelDesc& d);
 
 }  // namespace fungen::cuda

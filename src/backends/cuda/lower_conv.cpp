@@ -328,19 +328,26 @@ Status lower_conv(CudaRun& run, const Node& node) {
   // NHWC: the epilogue may write into the value's slice of a Concat output (placement), or, when
   // only plain-layout views read y (YOLO's head: Reshape), write it NCHW from a scratch buffer.
   // NCHW out may go into a Concat on the last axis behind the Reshape (placement_nchw).
+  // Or into the detect head's anchor-major input (CudaRun::anchor_placement, head_rows.h).
   const CudaRun::Slice slice = ctx.nhwc ? run.placement(y) : CudaRun::Slice{};
-  const bool nchw_out = ctx.nhwc && slice.buf < 0 && zb < 0 && read_by_views_only(run.graph(), y);
+  const CudaRun::AnchorSlice rows_to =
+      ctx.nhwc && slice.buf < 0 && zb < 0 ? run.anchor_placement(y) : CudaRun::AnchorSlice{};
+  const bool nchw_out =
+      ctx.nhwc && slice.buf < 0 && rows_to.buf < 0 && zb < 0 && read_by_views_only(run.graph(), y);
   const CudaRun::NchwSlice into = nchw_out ? run.placement_nchw(y) : CudaRun::NchwSlice{};
   int yb = -1, outb = -1;
-  if (nchw_out) {
+  if (nchw_out || rows_to.buf >= 0) {
     yb = run.scratch(static_cast<size_t>(shape_numel(ys)) * elem_size(run.elem()));
-    outb = into.buf >= 0 ? into.buf : run.define(y, Layout::kPlain);
+    outb = rows_to.buf >= 0 ? rows_to.buf
+           : into.buf >= 0  ? into.buf
+                            : run.define(y, Layout::kPlain);
   } else {
     yb = run.define(y, layout);
   }
   // Read by a Concat and by other nodes: the epilogue writes y and its concat slice (dual store).
-  const CudaRun::Slice dual =
-      ctx.nhwc && slice.buf < 0 && !nchw_out ? run.dual_placement(y) : CudaRun::Slice{};
+  const CudaRun::Slice dual = ctx.nhwc && slice.buf < 0 && !nchw_out && rows_to.buf < 0
+                                  ? run.dual_placement(y)
+                                  : CudaRun::Slice{};
   const Elem e = run.elem();
   const int64_t n = shape_numel(ys), channels = ys[1];
   const int64_t inner = ctx.nhwc ? 1 : ys[2] * ys[3];
@@ -359,7 +366,8 @@ Status lower_conv(CudaRun& run, const Node& node) {
       node.name +
       (gemm ? std::string(" (cublas gemm 1x1") : " (cudnn conv algo " + std::to_string(d->algo)) +
       (slice.buf >= 0 ? ", into concat" : "") + (dual.buf >= 0 ? ", and into concat" : "") +
-      (nchw_out ? ", NCHW out" : "") + (into.buf >= 0 ? " into concat" : "") + igemm_note;
+      (nchw_out ? ", NCHW out" : "") + (into.buf >= 0 ? " into concat" : "") +
+      (rows_to.buf >= 0 ? ", into the head's anchor-major input" : "") + igemm_note;
   if (ctx.profile) {  // what the search saw: algo, tensor-op math, ms, workspace MiB
     label += "; search:";
     for (int i = 0; i < found && i < 4; ++i) {
@@ -401,7 +409,11 @@ Status lower_conv(CudaRun& run, const Node& node) {
     }
     const float* bias = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     const void* res = zb >= 0 ? r->ptr(zb) : nullptr;
-    if (nchw_out) {
+    if (rows_to.buf >= 0) {
+      void* out = static_cast<std::byte*>(r->ptr(outb)) + rows_to.offset * elem_size(e);
+      launch_conv_epilogue_rows(e, r->ptr(yb), out, rows_to.ld, bias, nullptr, n / channels,
+                                channels, silu, st, nullptr, 0, ys[2] * ys[3], rows_to.batch_ld);
+    } else if (nchw_out) {
       void* out = static_cast<std::byte*>(r->ptr(outb)) + into.offset * elem_size(e);
       launch_conv_epilogue_to_nchw(e, r->ptr(yb), out, bias, ys[0], channels, ys[2] * ys[3], silu,
                                    st, into.ch_ld, into.batch_ld);
@@ -423,6 +435,7 @@ Status lower_conv(CudaRun& run, const Node& node) {
     }
     return Status();
   });
+  if (rows_to.buf >= 0) run.narrow_to_anchor_slice(rows_to, ys[0], ys[2] * ys[3], channels);
   return Status();
 }
 

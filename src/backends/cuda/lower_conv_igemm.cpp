@@ -2,8 +2,9 @@
 // instead of cuDNN + a separate epilogue pass: NHWC fp16 only, group 1, no dilation, 1x1 and 3x3
 // kernels (any stride and padding), C_in and C_out multiples of 8. Bias, SiLU and the residual
 // are folded in; the output goes where lower_conv's epilogue would put it: packed NHWC, its
-// Concat slice (CudaRun::placement; row length and offset multiples of 8), or NCHW when only
-// Reshape/Flatten read it. Its input and residual may be read in place from a Concat slice (a
+// Concat slice (CudaRun::placement; row length and offset multiples of 8), the detect head's
+// anchor-major input (CudaRun::anchor_placement, head_rows.h), or NCHW when only Reshape/Flatten
+// read it. Its input and residual may be read in place from a Concat slice (a
 // Split piece, CudaRun::view_of). Anything else stays on cuDNN (lower_conv).
 // FUNGEN_CUDA_IGEMM: auto (default) the faster of the two per convolution, measured when the
 // plan is built (conv_autotune.h); 1 every convolution the kernel takes; 0 none. The step label
@@ -142,11 +143,23 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
 
   // Where the output goes: a Concat slice this kernel cannot write (row length or offset not a
   // multiple of 8) keeps the node on cuDNN; asked before placement(), which marks y as placed.
-  const bool nchw_out = z < 0 && read_by_views_only(run.graph(), y);
+  // The detect head's anchor-major input (head_rows.h): NHWC rows of its ld, images batch_ld
+  // apart; one this kernel cannot write (offsets not multiples of 8) stays on cuDNN.
+  const CudaRun::AnchorSlice rows_shape =
+      z < 0 ? run.anchor_slice_shape(y) : CudaRun::AnchorSlice{};
+  const bool to_rows = rows_shape.buf >= 0;
+  if (to_rows &&
+      (rows_shape.ld % 8 != 0 || rows_shape.offset % 8 != 0 || rows_shape.batch_ld % 8 != 0))
+    return false;
+  const bool nchw_out = !to_rows && z < 0 && read_by_views_only(run.graph(), y);
   d.nchw_out = nchw_out;
   d.out_ld = d.cout;
   bool into_slice = false;
-  if (!nchw_out) {
+  if (to_rows) {
+    d.out_ld = rows_shape.ld;
+    d.out_img_ld = rows_shape.batch_ld;
+    into_slice = true;
+  } else if (!nchw_out) {
     const CudaRun::SliceShape into = run.placement_shape(y);
     if (into.ok && (into.ld % 8 != 0 || into.offset % 8 != 0)) return false;
     if (into.ok) d.out_ld = into.ld;
@@ -203,19 +216,23 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     }
   }
   const bool tile3 = kernel == ConvKernel::kTile3, persist = kernel == ConvKernel::kPersist;
-  const CudaRun::Slice slice = nchw_out ? CudaRun::Slice{} : run.placement(y);
+  const CudaRun::Slice slice = nchw_out || to_rows ? CudaRun::Slice{} : run.placement(y);
+  const CudaRun::AnchorSlice rows_to = to_rows ? run.anchor_placement(y) : CudaRun::AnchorSlice{};
+  if (to_rows && (rows_to.buf != rows_shape.buf || rows_to.offset != rows_shape.offset))
+    return internal_error("cuda igemm: anchor-major placement of '" + node.name + "' changed");
   // NCHW: into a Concat on the last axis behind the Reshape when it is a candidate.
   const CudaRun::NchwSlice into = nchw_out ? run.placement_nchw(y) : CudaRun::NchwSlice{};
   d.nchw_ch_ld = into.buf >= 0 ? into.ch_ld : 0;
   d.nchw_batch_ld = into.buf >= 0 ? into.batch_ld : 0;
   if (slice.buf >= 0 && (slice.ld != d.out_ld || slice.offset % 8 != 0))
     return internal_error("cuda igemm: placement of '" + node.name + "' changed");
-  if (slice.buf < 0) d.out_ld = d.cout;  // placement_shape's concat turned out not NHWC
+  if (slice.buf < 0 && !to_rows) d.out_ld = d.cout;  // placement_shape's concat was not NHWC
   // Read by a Concat and by other nodes: the epilogue writes y and its slice (dual store) when
   // the slice's row length and offset are multiples of 8; else the Concat copies it.
   // (tile3 writes it too; not the persistent kernel: no second output is passed to it.)
-  const CudaRun::SliceShape dual_shape =
-      nchw_out || slice.buf >= 0 || persist ? CudaRun::SliceShape{} : run.dual_placement_shape(y);
+  const CudaRun::SliceShape dual_shape = nchw_out || to_rows || slice.buf >= 0 || persist
+                                             ? CudaRun::SliceShape{}
+                                             : run.dual_placement_shape(y);
   const CudaRun::Slice dual = dual_shape.ok && dual_shape.ld % 8 == 0 && dual_shape.offset % 8 == 0
                                   ? run.dual_placement(y)
                                   : CudaRun::Slice{};
@@ -250,8 +267,8 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   if (z >= 0 && zb < 0) {
     FUNGEN_ASSIGN_OR_RETURN(zb, run.get(z, Layout::kNhwc));
   }
-  int outb = into.buf >= 0 ? into.buf : slice.buf;
-  int64_t offset = into.buf >= 0 ? into.offset : slice.offset;
+  int outb = rows_to.buf >= 0 ? rows_to.buf : into.buf >= 0 ? into.buf : slice.buf;
+  int64_t offset = rows_to.buf >= 0 ? rows_to.offset : into.buf >= 0 ? into.offset : slice.offset;
   if (outb < 0) {
     outb = run.define(y, nchw_out ? Layout::kPlain : Layout::kNhwc);
     offset = 0;
@@ -276,7 +293,8 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
       (zb >= 0 ? ", residual" : "") + (d.x_ld > 0 ? ", strided in" : "") +
       (d.z_ld > 0 ? ", strided residual" : "") + (slice.buf >= 0 ? ", into concat" : "") +
       (dual.buf >= 0 ? ", and into concat" : "") + (nchw_out ? ", NCHW out" : "") +
-      (into.buf >= 0 ? " into concat" : "") + chosen + ")";
+      (into.buf >= 0 ? " into concat" : "") +
+      (to_rows ? ", into the head's anchor-major input" : "") + chosen + ")";
   std::vector<int> bufs = {xb, zb, wbuf, bbuf, outb, dual.buf};
   bufs.insert(bufs.end(), pieces.buf, pieces.buf + kIgemmMaxPieces);
   run.add_step(label, bufs, [=](cudaStream_t st) {
@@ -300,6 +318,7 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     }
     return Status();
   });
+  if (rows_to.buf >= 0) run.narrow_to_anchor_slice(rows_to, d.n, int64_t{d.oh} * d.ow, d.cout);
   return true;
 }
 
