@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# bench/gpu/session4_final.sh — issue 5's closing measurement, side by side on one GPU machine in
-# two calls made back to back while it stays warm (each call is limited to 10 minutes):
+# bench/gpu/final.sh — issue 5's closing measurement, side by side on one GPU machine in two
+# calls made back to back while it stays warm (each call is limited to 10 minutes; it was
+# bench/gpu/session4_final.sh in session 4, where the YOLO11s/12s peers ran in the fungen call):
 #
 #   call 1 (carry .devcarry-p1: bundle, FFmpeg half 1, Ultralytics wheels):
-#     CARRY=.devcarry-p1 bash bench/gpu/session4_final.sh torch
+#     CARRY=.devcarry-p1 bash bench/gpu/final.sh torch
 #       setup + export YOLO11n/11s/12s from yaml (seeded weights), PyTorch peers on YOLO11n:
-#       eager, torch.compile default and reduce-overhead at batches 1, 8, 32, 128
+#       eager, torch.compile default and reduce-overhead at batches 1, 8, 32, 128; then (unless
+#       FINAL_OTHER_PEERS=fungen) the peers on YOLO11s/12s: eager b1/b128, compile default b128,
+#       reduce-overhead b1
 #   call 2 (carry .devcarry-p2: FFmpeg half 2, trained model, weight-stripped test exports):
-#     CARRY=.devcarry-p2 bash bench/gpu/session4_final.sh fungen
+#     CARRY=.devcarry-p2 bash bench/gpu/final.sh fungen
 #       unit tests (a kernel family whose tests fail is switched off for the rest of the run, and
-#       the run says so), fungen checks against the CPU and timings on the three models, PyTorch
-#       peers on YOLO11s/12s (eager b1/b128, compile default b128, reduce-overhead b1), YOLO11n
-#       timed again after them, `fungen convert` checks (plan build time, --validate, --benchmark,
-#       --compare), the trained-model detection agreement, 1080p frame -> detections at batch 1,
-#       and the batch-128 per-step profile.
+#       the run says so), fungen checks against the CPU and timings on the three models, YOLO11n
+#       timed again, A/B of each switch of FINAL_AB at batch 128, `fungen convert` checks (plan
+#       build time, --validate, --benchmark, --compare), the trained-model detection agreement,
+#       1080p frame -> detections at batch 1, and the batch-128 per-step profile.
 # Output: tables on stdout, files in $OUT.
 # Prepared here (ignored folders, each under the 64 MiB carry limit):
 #   .devcarry-p1: B=build-cuda90/bin BUNDLE_TAR=.devcarry-p1/fungen.tar.xz scripts/bundle.sh
@@ -27,11 +29,23 @@ part=${1:?torch or fungen}
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 carry=${CARRY:-.devcarry-p2}
 hr() { echo; echo "=== $1 ($(date +%T)) ==="; }
+other_peers() {
+  hr "torch peers: YOLO11s, YOLO12s"
+  for mm in yolo11s yolo12s; do
+    PYTHONUNBUFFERED=1 timeout 150 python3 bench/gpu/torch_bench.py --yaml $mm.yaml --batches 1,128 \
+      --modes eager 2>&1 | grep -E '^\|' | tail -n 2
+    PYTHONUNBUFFERED=1 timeout 100 python3 bench/gpu/torch_bench.py --yaml $mm.yaml --batches 128 \
+      --modes default 2>&1 | grep -E '^\|' | tail -n 1
+    PYTHONUNBUFFERED=1 timeout 100 python3 bench/gpu/torch_bench.py --yaml $mm.yaml --batches 1 \
+      --modes reduce-overhead 2>&1 | grep -E '^\|' | tail -n 1
+  done
+}
 
 if [ "$part" = torch ]; then
   MODELS="yolo11n yolo11s yolo12s" CARRY=$carry bash bench/gpu/device_run.sh setup export
   MODELS=yolo11n TORCH_BATCHES=1,8,32,128 TORCH_MODES=eager,default,reduce-overhead \
     bash bench/gpu/device_run.sh torch
+  [ "${FINAL_OTHER_PEERS:-torch}" = torch ] && other_peers
   exit 0
 fi
 
@@ -46,7 +60,7 @@ row() { grep -E '^\| [0-9]|^\| batch|check fp(16|32) run 2|FAILED'; }
 
 hr "unit tests"
 # FINAL_FAMILIES: NAME:SWITCH=VALUE[:GTEST_FILTER] per kernel family (the filter defaults by name).
-for fam in ${FINAL_FAMILIES:-DW:FUNGEN_CUDA_DW=old}; do
+for fam in ${FINAL_FAMILIES:-HeadRows:FUNGEN_CUDA_HEAD=nchw:*CudaHead*:*HeadRows* StemFuse:FUNGEN_CUDA_STEMFUSE=0:*StemFuse* Upfuse:FUNGEN_CUDA_UPFUSE=0:*Upfuse*}; do
   name=${fam%%:*}; rest=${fam#*:}; off=${rest%%:*}; filter=${rest#"$off"}; filter=${filter#:}
   [ -n "$filter" ] || filter=$(case $name in DW) echo '*Depthwise*:*depthwise*';; HeadKernel) echo '*CudaHead*';; esac)
   FUNGEN_TEST_MODELS=/tmp/m37:/opt/models timeout 120 fungen_unit_tests --gtest_filter="$filter" \
@@ -72,22 +86,14 @@ for mm in yolo11s yolo12s; do
     --iterations 30 2>&1 | tee "$out/fungen_$mm.txt" | row
 done
 
-hr "torch peers: YOLO11s, YOLO12s"
-for mm in yolo11s yolo12s; do
-  PYTHONUNBUFFERED=1 timeout 150 python3 bench/gpu/torch_bench.py --yaml $mm.yaml --batches 1,128 \
-    --modes eager 2>&1 | grep -E '^\|' | tail -n 2
-  PYTHONUNBUFFERED=1 timeout 100 python3 bench/gpu/torch_bench.py --yaml $mm.yaml --batches 128 \
-    --modes default 2>&1 | grep -E '^\|' | tail -n 1
-  PYTHONUNBUFFERED=1 timeout 100 python3 bench/gpu/torch_bench.py --yaml $mm.yaml --batches 1 \
-    --modes reduce-overhead 2>&1 | grep -E '^\|' | tail -n 1
-done
+[ "${FINAL_OTHER_PEERS:-torch}" = fungen ] && other_peers
 
 hr "fungen YOLO11n again, after the peers"
 timeout 90 fungen_gpu_bench --model $m --no-check --batches 1,128 --iterations 50 2>&1 | row
-for v in ${FINAL_AB:-FUNGEN_CUDA_DW=old FUNGEN_CUDA_TILE3=0}; do
-  echo "-- $v, then defaults"
-  env $v timeout 60 fungen_gpu_bench --model $m --no-check --batches 1,128 --iterations 30 2>&1 | row
-  timeout 60 fungen_gpu_bench --model $m --no-check --batches 1,128 --iterations 30 2>&1 | row
+for v in ${FINAL_AB:-FUNGEN_CUDA_HEAD=nchw FUNGEN_CUDA_UPFUSE=0 FUNGEN_CUDA_STEMFUSE=0}; do
+  echo "-- $v, then defaults (batch 128)"
+  env $v timeout 60 fungen_gpu_bench --model $m --no-check --batches 128 --iterations 30 2>&1 | row
+  timeout 60 fungen_gpu_bench --model $m --no-check --batches 128 --iterations 30 2>&1 | row
 done
 
 hr "fungen convert: plan build, --validate, --benchmark, --compare"
