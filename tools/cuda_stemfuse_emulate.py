@@ -61,7 +61,8 @@ def pack_stem_mma(wa, ba):
                         for h in range(2):
                             k = ks * 16 + 2 * t + 8 * reg + h
                             if k < 27:
-                                words[q, lane, ks * 4 + ni * 2 + reg, h] = wk[16 * q + ni * 8 + g, k]
+                                word = ks * 4 + ni * 2 + reg
+                                words[q, lane, word, h] = wk[16 * q + ni * 8 + g, k]
     return words, ba.reshape(ca // 16, 16)
 
 
@@ -89,7 +90,8 @@ def stem_mma(c, smem, put, in_at, TW, ch, oy0, ox0, ah, aw, a_silu, mw, mb):
                         for h in range(2):
                             k = ks * 16 + 2 * t + 8 * (reg >> 1) + h
                             if k >= 27: continue  # masked to 0
-                            off = base[reg & 1] + ((k // 9) * c['IH'] + (k // 3) % 3) * c['IW'] + k % 3
+                            tap = ((k // 9) * c['IH'] + (k // 3) % 3) * c['IW'] + k % 3
+                            off = base[reg & 1] + tap
                             assert 0 <= off < 3 * c['IH'] * c['IW']
                             v = smem[in_at // 2 + off]
                             assert not np.isnan(v), "stem_mma read an unwritten copy slot"
