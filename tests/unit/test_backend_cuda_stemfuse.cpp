@@ -143,7 +143,9 @@ void check_case(const Case& c, const std::string& precision, std::mt19937& rng, 
         Status s = mma->run({&input, 1}, got_m);
         ASSERT_TRUE(s.ok()) << s.message();
       });
-      if (rep == 0) EXPECT_EQ(cuda::stemfuse_convs_lowered() - lowered_m, fuses ? 1 : 0) << at;
+      if (rep == 0) {
+        EXPECT_EQ(cuda::stemfuse_convs_lowered() - lowered_m, fuses ? 1 : 0) << at << " mma";
+      }
       with_env("0", [&] {
         Status s = unfused->run({&input, 1}, got_u);
         ASSERT_TRUE(s.ok()) << s.message();
