@@ -8,7 +8,12 @@ tile3's ldmatrix addresses at the 9 taps and the mma.m16n8k16 fragments, and the
 SiLU, Concat slice with a row stride and offset, the dual store). Compared in float64 with the
 stem then the 3x3 stride-2 conv computed directly; every output element written once; every
 shared read inside its region and of a written slot; every ldmatrix phase conflict-free. Mirror
-kernel changes here first.
+kernel changes here first. The mma variant's stem (stem_mma, FUNGEN_CUDA_STEMFUSE=mma) too: the
+host packing of the stem's B fragments (pack_stemfuse_mma_weights: [chunk][lane][ks][ni][reg]
+words, then the biases), each warp's m tiles over the halo, the lanes' A registers gathered from
+the input copy by half loads (taps >= 27 masked), mma.m16n8k16, bias, SiLU, and each lane's
+32-bit stores into the swizzled halo (every halo slot written exactly once). Exact arithmetic in
+float64 (the fp16 rounding of the kernel is not modelled).
 
     $(tools/setup_python.sh) tools/cuda_stemfuse_emulate.py [seed]     # prints ALL OK
 """
@@ -41,7 +46,81 @@ def silu(v):
     return v / (1 + np.exp(-v))
 
 
-def run(x, wa, ba, a_silu, wpk, cpad, bias, b_silu, cb, TW, BN, vec, out, ld, off, out2, ld2, off2):
+def pack_stem_mma(wa, ba):
+    """pack_stemfuse_mma_weights: per chunk, lane, (ks, ni, reg) word the two halves (K rows
+    ks*16 + 2t + 8reg + h, N column ni*8 + g; taps >= 27 zero), then 16 fp32 biases."""
+    ca = wa.shape[0]
+    wk = wa.reshape(ca, 27)  # tap k = plane*9 + ky*3 + kx (the band order)
+    words = np.zeros((ca // 16, 32, 8, 2))
+    for q in range(ca // 16):
+        for lane in range(32):
+            g, t = lane >> 2, lane & 3
+            for ks in range(2):
+                for ni in range(2):
+                    for reg in range(2):
+                        for h in range(2):
+                            k = ks * 16 + 2 * t + 8 * reg + h
+                            if k < 27:
+                                word = ks * 4 + ni * 2 + reg
+                                words[q, lane, word, h] = wk[16 * q + ni * 8 + g, k]
+    return words, ba.reshape(ca // 16, 16)
+
+
+def stem_mma(c, smem, put, in_at, TW, ch, oy0, ox0, ah, aw, a_silu, mw, mb):
+    HW, rows = c['HW'], c['halo_rows']
+    mt_count = (rows + 15) // 16
+    stored = set()
+    for warp in range(4):
+        for mt in range(warp, mt_count, 4):
+            a = np.zeros((2, 32, 4, 2))  # [ks][lane][reg][half]
+            hps, keep = np.zeros((32, 2), int), np.zeros((32, 2), bool)
+            for lane in range(32):
+                g, t = lane >> 2, lane & 3
+                base = []
+                for i in range(2):
+                    hp = mt * 16 + g + 8 * i
+                    hc = min(hp, rows - 1)
+                    hr = hc // HW
+                    col = halo_col(2, TW, hc - hr * HW)
+                    ay, ax = 2 * oy0 - 1 + hr, 2 * ox0 - 1 + col
+                    hps[lane, i], keep[lane, i] = hp, hp < rows and 0 <= ay < ah and 0 <= ax < aw
+                    base.append(2 * hr * c['IW'] + 2 * col + 5)  # mma_pixel_offset
+                for ks in range(2):
+                    for reg in range(4):
+                        for h in range(2):
+                            k = ks * 16 + 2 * t + 8 * (reg >> 1) + h
+                            if k >= 27: continue  # masked to 0
+                            tap = ((k // 9) * c['IH'] + (k // 3) % 3) * c['IW'] + k % 3
+                            off = base[reg & 1] + tap
+                            assert 0 <= off < 3 * c['IH'] * c['IW']
+                            v = smem[in_at // 2 + off]
+                            assert not np.isnan(v), "stem_mma read an unwritten copy slot"
+                            a[ks, lane, reg, h] = v
+            for q in range(ch):
+                for ni in range(2):
+                    acc = np.zeros((32, 4))
+                    for lane in range(32):
+                        t = lane & 3
+                        acc[lane] = [mb[q, ni * 8 + 2 * t + (i & 1)] for i in range(4)]
+                    for ks in range(2):
+                        b = np.stack([mw[q, :, ks * 4 + ni * 2 + reg] for reg in range(2)], axis=1)
+                        mma(acc, a[ks], b)
+                    for lane in range(32):
+                        t = lane & 3
+                        for i in range(2):
+                            hp = hps[lane, i]
+                            if hp >= rows: continue
+                            v = acc[lane, 2 * i:2 * i + 2]
+                            v = (silu(v) if a_silu else v) if keep[lane, i] else np.zeros(2)
+                            dst = q * c['halo_bytes'] + swz32(hp, ni) + 4 * t
+                            assert dst not in stored
+                            stored.add(dst)
+                            put(dst, v, q * c['halo_bytes'], (q + 1) * c['halo_bytes'])
+    assert len(stored) == ch * rows * 8  # every halo slot (16 channels = 8 words a row) once
+
+
+def run(x, wa, ba, a_silu, wpk, cpad, bias, b_silu, cb, TW, BN, vec, out, ld, off, out2, ld2, off2,
+        variant='exact'):
     n, _, h, w = x.shape
     ca = wa.shape[0]
     ch = ca // 16
@@ -51,6 +130,7 @@ def run(x, wa, ba, a_silu, wpk, cpad, bias, b_silu, cb, TW, BN, vec, out, ld, of
     HW, MI, NI, WM, BM = c['HW'], c['MI'], c['NI'], c['WM'], c['BM']
     n_tiles, tiles_x, tiles_y = (cb + BN - 1) // BN, (ow + TW - 1) // TW, (oh + TH - 1) // TH
     xf = x.reshape(-1)
+    mw, mb = pack_stem_mma(wa, ba)
     written, written2 = set(), set()
     for blk in range(n * tiles_y * tiles_x * n_tiles):
         t = blk
@@ -93,7 +173,9 @@ def run(x, wa, ba, a_silu, wpk, cpad, bias, b_silu, cb, TW, BN, vec, out, ld, of
                     assert dst % (2 * vec) == 0
                     put(dst, vals, c['in_off'], c['in_off'] + c['in_bytes'])
         # 3. the stem on the halo
-        for hp in range(c['halo_rows']):
+        if variant == 'mma':
+            stem_mma(c, smem, put, c['in_off'], TW, ch, oy0, ox0, ah, aw, a_silu, mw, mb)
+        for hp in range(c['halo_rows'] if variant == 'exact' else 0):
             hr = hp // HW
             col = halo_col(2, TW, hp - hr * HW)
             ay, ax = 2 * oy0 - 1 + hr, 2 * ox0 - 1 + col
@@ -184,7 +266,7 @@ def run(x, wa, ba, a_silu, wpk, cpad, bias, b_silu, cb, TW, BN, vec, out, ld, of
     return written, written2, (oh, ow)
 
 
-def test(n, h, w, ca, cb, TW, BN, vec, act=True, ld_extra=0, off=0, ld2=0, off2=0):
+def test(n, h, w, ca, cb, TW, BN, vec, act=True, ld_extra=0, off=0, ld2=0, off2=0, variant='exact'):
     x = rng.standard_normal((n, 3, h, w))
     wa = rng.standard_normal((ca, 3, 3, 3)) * 0.5
     ba = rng.standard_normal(ca) if act else np.zeros(ca)
@@ -197,7 +279,7 @@ def test(n, h, w, ca, cb, TW, BN, vec, act=True, ld_extra=0, off=0, ld2=0, off2=
     out = np.full(n * oh * ow * ld, np.nan)
     out2 = np.full(n * oh * ow * ld2, np.nan) if ld2 else None
     written, written2, _ = run(x, wa, ba, act, wpk, cpad, bias, act, cb, TW, BN, vec, out, ld, off,
-                               out2, ld2, off2)
+                               out2, ld2, off2, variant)
     # Direct: the stem (zero padding), then the conv on its map (zero padding).
     xp = np.pad(x.transpose(0, 2, 3, 1), ((0, 0), (1, 1), (1, 1), (0, 0)))
     a = np.zeros((n, ah, aw, ca))
@@ -222,7 +304,7 @@ def test(n, h, w, ca, cb, TW, BN, vec, act=True, ld_extra=0, off=0, ld2=0, off2=
         ok = ok and len(wr) == idx.size and set(idx.tolist()) == wr
         err = max(err, np.abs(o[idx] - expect[idx]).max())
     ok = ok and err < 1e-9
-    print(f"n{n} {h}x{w} 3->{ca}->{cb} tile 8x{TW}x{BN} vec {vec}"
+    print(f"{variant} n{n} {h}x{w} 3->{ca}->{cb} tile 8x{TW}x{BN} vec {vec}"
           f"{' ld+' + str(ld_extra) + ' off ' + str(off) if ld_extra else ''}"
           f"{f' out2 ld{ld2}+{off2}' if ld2 else ''}: max err {err:.2e}", "OK" if ok else "FAIL")
     return ok
@@ -235,6 +317,10 @@ def main():
     ok &= test(1, 21, 48, 32, 64, 16, 32, 4)                   # two chunks, two N tiles
     ok &= test(1, 35, 72, 16, 16, 8, 16, 8, act=False, ld_extra=32, off=16, ld2=24, off2=8)
     ok &= test(1, 70, 136, 16, 32, 16, 32, 4)                  # several tiles both ways
+    ok &= test(1, 33, 40, 16, 32, 16, 32, 4, variant='mma')    # the mma stem: 8x16 tiles
+    ok &= test(2, 19, 24, 32, 64, 8, 64, 8, variant='mma')     # two chunks, 8x8 tiles
+    ok &= test(1, 35, 72, 16, 16, 8, 16, 8, act=False, ld_extra=32, off=16, ld2=24, off2=8,
+               variant='mma')
     print("ALL OK" if ok else "SOME FAILED")
     return ok
 

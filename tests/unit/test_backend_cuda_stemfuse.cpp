@@ -5,7 +5,11 @@
 //  - against the unfused pair (FUNGEN_CUDA_STEMFUSE=0; both with FUNGEN_CUDA_TILE3=1, so the
 //    second conv runs tile3 there): the second conv's output bit for bit in fp16, since the fused
 //    kernel computes the stem with the band kernel's arithmetic and accumulates as tile3 does;
-//  - run() (the fp32 input staging read and rounded) and enqueue() (fp16 input) bit for bit;
+//  - the mma variant (FUNGEN_CUDA_STEMFUSE=mma: the stem on tensor cores, fp16 operands, so not
+//    bit for bit the unfused pair) against the reference with the fp16 tolerance, and its second
+//    conv's output against the exact variant's (rel L2, the same tolerance);
+//  - run() (the fp32 input staging read and rounded) and enqueue() (fp16 input) bit for bit, for
+//    both variants;
 //  - maps 384x640, 97x136 (odd height), 65x72 with 32 -> 64 channels (two chunks), a plain
 //    second conv (no bias, no SiLU), the second conv's output also in a Concat (dual store); not
 //    fused: 97x131 (odd width: not the band kernel's), the stem's output also a graph output.
@@ -107,13 +111,15 @@ void check_case(const Case& c, const std::string& precision, std::mt19937& rng, 
   auto ref = Engine::load_from_memory(span, {.backend = "reference"});
   ASSERT_TRUE(ref.ok()) << ref.status().message();
   const EngineOptions opts{.backend = "cuda", .precision = precision};
-  Result<Engine> fused = Status(), unfused = Status(), timed = Status();
+  Result<Engine> fused = Status(), unfused = Status(), timed = Status(), mma = Status();
   with_env("1", [&] { fused = Engine::load_from_memory(span, opts); });
+  with_env("mma", [&] { mma = Engine::load_from_memory(span, opts); });
   with_env("0", [&] { unfused = Engine::load_from_memory(span, opts); });
   with_env(nullptr, [&] { timed = Engine::load_from_memory(span, opts); });
   ASSERT_TRUE(fused.ok()) << fused.status().message();
   ASSERT_TRUE(unfused.ok()) << unfused.status().message();
   ASSERT_TRUE(timed.ok()) << timed.status().message();
+  ASSERT_TRUE(mma.ok()) << mma.status().message();
   const double tol = precision == "fp16" ? 1e-2 : 1e-4;
   const bool fuses = c.fused && precision == "fp16";
   for (int64_t batch : {1, 3}) {
@@ -122,7 +128,7 @@ void check_case(const Case& c, const std::string& precision, std::mt19937& rng, 
     const Shape shape = {batch, 3, c.h, c.w};
     for (int rep = 0; rep < 3; ++rep) {  // eager, capture, replay
       Tensor input = random_tensor(shape, rng, -2.0f, 2.0f);
-      std::vector<Tensor> want, got_f, got_u, got_t;
+      std::vector<Tensor> want, got_f, got_u, got_t, got_m;
       ASSERT_TRUE(ref->run({&input, 1}, want).ok());
       const int lowered = cuda::stemfuse_convs_lowered();
       with_env("1", [&] {
@@ -131,6 +137,14 @@ void check_case(const Case& c, const std::string& precision, std::mt19937& rng, 
       });
       if (rep == 0) {  // the plan of this batch is lowered at its first run
         EXPECT_EQ(cuda::stemfuse_convs_lowered() - lowered, fuses ? 1 : 0) << at;
+      }
+      const int lowered_m = cuda::stemfuse_convs_lowered();
+      with_env("mma", [&] {
+        Status s = mma->run({&input, 1}, got_m);
+        ASSERT_TRUE(s.ok()) << s.message();
+      });
+      if (rep == 0) {
+        EXPECT_EQ(cuda::stemfuse_convs_lowered() - lowered_m, fuses ? 1 : 0) << at << " mma";
       }
       with_env("0", [&] {
         Status s = unfused->run({&input, 1}, got_u);
@@ -143,11 +157,14 @@ void check_case(const Case& c, const std::string& precision, std::mt19937& rng, 
       ASSERT_EQ(got_f.size(), want.size());
       ASSERT_EQ(got_u.size(), want.size());
       ASSERT_EQ(got_t.size(), want.size());
+      ASSERT_EQ(got_m.size(), want.size());
       for (size_t o = 0; o < want.size(); ++o) {
         EXPECT_LE(rel_l2(got_f[o], want[o]), tol) << at << " fused, output " << o << " run " << rep;
         EXPECT_LE(rel_l2(got_u[o], want[o]), tol) << at << " unfused, output " << o;
         EXPECT_LE(rel_l2(got_t[o], want[o]), tol) << at << " timed, output " << o;
+        EXPECT_LE(rel_l2(got_m[o], want[o]), tol) << at << " mma, output " << o << " run " << rep;
       }
+      EXPECT_LE(rel_l2(got_m[0], got_f[0]), tol) << at << " mma vs exact, run " << rep;
       // The second conv's output: the same bits fused or not (the 1x1 conv after it may take
       // another kernel in each engine: its timing chooses; fp32 runs the second conv on cuDNN,
       // whose algorithm each engine picks by timing too).
@@ -156,29 +173,33 @@ void check_case(const Case& c, const std::string& precision, std::mt19937& rng, 
             << at << " fused and unfused differ, run " << rep;
       }
     }
-    // run() and enqueue() on the fused plan, bit for bit (the staging rounded as the cast does).
-    with_env("1", [&] {
-      auto dr = device_run_of(*fused, {&shape, 1});
-      ASSERT_TRUE(dr.ok()) << dr.status().message();
-      // No single device run for a graph whose stem output leaves it too (device_run_of's
-      // nullptr): that case is checked through run() only.
-      if (c.a_out && dr.value() == nullptr) return;
-      ASSERT_NE(dr.value(), nullptr) << at;
-      for (int rep = 0; rep < 2; ++rep) {
-        Tensor input = random_tensor(shape, rng, -2.0f, 2.0f);
-        std::vector<__half> bits;
-        const Tensor fed = precision == "fp16" ? round_to_half(input, bits) : input;
-        std::vector<Tensor> by_run, want;
-        ASSERT_TRUE(fused->run({&input, 1}, by_run).ok());
-        const std::vector<Tensor> by_enqueue = enqueue_once(*dr.value(), fed, by_run.size());
-        ASSERT_TRUE(ref->run({&fed, 1}, want).ok());
-        for (size_t o = 0; o < by_run.size(); ++o) {
-          EXPECT_TRUE(same_bits(by_run[o], by_enqueue[o]))
-              << at << " output " << o << ": run() and enqueue() differ";
-          EXPECT_LE(rel_l2(by_enqueue[o], want[o]), tol) << at << " enqueue, output " << o;
+    // run() and enqueue() on each fused plan, bit for bit (the staging rounded as the cast does).
+    for (const char* variant : {"1", "mma"}) {
+      Engine& engine = std::strcmp(variant, "mma") == 0 ? *mma : *fused;
+      with_env(variant, [&] {
+        auto dr = device_run_of(engine, {&shape, 1});
+        ASSERT_TRUE(dr.ok()) << dr.status().message();
+        // No single device run for a graph whose stem output leaves it too (device_run_of's
+        // nullptr): that case is checked through run() only.
+        if (c.a_out && dr.value() == nullptr) return;
+        ASSERT_NE(dr.value(), nullptr) << at;
+        for (int rep = 0; rep < 2; ++rep) {
+          Tensor input = random_tensor(shape, rng, -2.0f, 2.0f);
+          std::vector<__half> bits;
+          const Tensor fed = precision == "fp16" ? round_to_half(input, bits) : input;
+          std::vector<Tensor> by_run, want;
+          ASSERT_TRUE(engine.run({&input, 1}, by_run).ok());
+          const std::vector<Tensor> by_enqueue = enqueue_once(*dr.value(), fed, by_run.size());
+          ASSERT_TRUE(ref->run({&fed, 1}, want).ok());
+          for (size_t o = 0; o < by_run.size(); ++o) {
+            EXPECT_TRUE(same_bits(by_run[o], by_enqueue[o]))
+                << at << " " << variant << " output " << o << ": run() and enqueue() differ";
+            EXPECT_LE(rel_l2(by_enqueue[o], want[o]), tol)
+                << at << " " << variant << " enqueue, output " << o;
+          }
         }
-      }
-    });
+      });
+    }
   }
 }
 

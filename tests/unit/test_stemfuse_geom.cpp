@@ -113,6 +113,105 @@ void check_map(const Map& m, std::mt19937& rng, uint32_t seed) {
   }
 }
 
+// The mma variant's gather (conv_stemfuse.cu, stem_mma) on the same copy: per 16-pixel tile of
+// the halo, each lane's A registers from the copy (mma_pixel_offset + mma_tap_offset of the K
+// index mma_a_k, taps >= 27 zero) and its B registers from the weights (mma_b_k / mma_b_n, the
+// packer's order), placed into the 16x16 A and 16x8 B matrices by the PTX m16n8k16 layout
+// written here on its own (element e of a lane: A row g + 8 ((e >> 1) & 1), column 2 t + (e & 1)
+// + 8 (e >> 2); B row 2 t + (e & 1) + 8 (e >> 1), column g), multiplied in double; each C
+// element, read back through mma_c_row / mma_c_col, must be the stem at that halo pixel.
+template <int TW>
+void check_mma_map(const Map& m, std::mt19937& rng, uint32_t seed) {
+  using G = sf::Geom<8, TW>;
+  const int ah = (m.h - 1) / 2 + 1, aw = m.w / 2;
+  const int bh = (ah - 1) / 2 + 1, bw = (aw - 1) / 2 + 1;
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(3) * m.h * m.w), wt(27 * 8);  // [tap][n] (8 channels)
+  for (float& v : x) v = u(rng);
+  for (float& v : wt) v = u(rng);
+  const std::string at = "mma map " + std::to_string(m.h) + "x" + std::to_string(m.w) + " TW " +
+                         std::to_string(TW) + " seed " + std::to_string(seed);
+  // B (K 32 x N 8) from the lanes' registers, the same for every tile.
+  double bm[32][8] = {};
+  int bset[32][8] = {};
+  for (int lane = 0; lane < 32; ++lane)
+    for (int ks = 0; ks < 2; ++ks)
+      for (int e = 0; e < 4; ++e) {
+        const int k = sf::mma_b_k(lane, ks, e >> 1, e & 1), n = sf::mma_b_n(lane);
+        const int kr = ks * 16 + 2 * (lane & 3) + (e & 1) + 8 * (e >> 1), nc = lane >> 2;
+        ASSERT_EQ(k, kr) << at;
+        ASSERT_EQ(n, nc) << at;
+        bm[kr][nc] = k < sf::kMmaK ? wt[static_cast<size_t>(k) * 8 + n] : 0.0;
+        ++bset[kr][nc];
+      }
+  for (auto& row : bset)
+    for (int c : row) ASSERT_EQ(c, 1) << at << ": B element set twice or never";
+  for (int oy0 = 0; oy0 < bh; oy0 += 8) {
+    for (int ox0 = 0; ox0 < bw; ox0 += TW) {
+      std::vector<float> copy(static_cast<size_t>(3) * G::kIH * G::kIW);
+      for (int row = 0; row < 3 * G::kIH; ++row) {
+        const int plane = row / G::kIH, iy = sf::in_row0(oy0) + row % G::kIH;
+        for (int c = 0; c < G::kIW; ++c) {
+          const int ix = sf::in_col0(ox0) + c;
+          const bool ok = iy >= 0 && iy < m.h && ix >= 0 && ix < m.w;
+          copy[static_cast<size_t>(row) * G::kIW + c] =
+              ok ? x[(static_cast<size_t>(plane) * m.h + iy) * m.w + ix] : 0.0f;
+        }
+      }
+      for (int mt = 0; mt < (G::kHaloRows + 15) / 16; ++mt) {
+        double am[16][32] = {};
+        int aset[16][32] = {};
+        for (int lane = 0; lane < 32; ++lane)
+          for (int ks = 0; ks < 2; ++ks)
+            for (int e = 0; e < 8; ++e) {
+              const int reg = e >> 1, h = e & 1;
+              const int row = sf::mma_a_row(lane, reg), k = sf::mma_a_k(lane, ks, reg, h);
+              const int rr = (lane >> 2) + 8 * ((e >> 1) & 1);
+              const int kr = ks * 16 + 2 * (lane & 3) + (e & 1) + 8 * (e >> 2);
+              ASSERT_EQ(row, rr) << at;
+              ASSERT_EQ(k, kr) << at;
+              const int hp0 = mt * 16 + row;
+              const int hp = hp0 < G::kHaloRows ? hp0 : G::kHaloRows - 1;
+              const int hr = hp / G::kHW, col = sf::halo_col(hp % G::kHW, TW);
+              const int off = sf::mma_pixel_offset(hr, col, G::kIW) +
+                              (k < sf::kMmaK ? sf::mma_tap_offset(k, G::kIH, G::kIW) : 0);
+              ASSERT_TRUE(off >= 0 && off < 3 * G::kIH * G::kIW) << at;
+              am[rr][kr] = k < sf::kMmaK ? copy[static_cast<size_t>(off)] : 0.0;
+              ++aset[rr][kr];
+            }
+        for (auto& row : aset)
+          for (int c : row) ASSERT_EQ(c, 1) << at << ": A element set twice or never";
+        for (int lane = 0; lane < 32; ++lane)
+          for (int i = 0; i < 4; ++i) {
+            const int r = sf::mma_c_row(lane, i), n = sf::mma_c_col(lane, i);
+            const int hp = mt * 16 + r;
+            if (hp >= G::kHaloRows) continue;
+            double c = 0.0;
+            for (int k = 0; k < 32; ++k) c += am[r][k] * bm[k][n];
+            const int hr = hp / G::kHW, col = sf::halo_col(hp % G::kHW, TW);
+            const int ay = sf::a_row(oy0, hr), ax = sf::a_col(ox0, col);
+            if (ay < 0 || ay >= ah || ax < 0 || ax >= aw) continue;  // stored as 0 (keep)
+            std::vector<float> wn(27);
+            for (int k = 0; k < 27; ++k)
+              wn[static_cast<size_t>(k)] = wt[static_cast<size_t>(k) * 8 + n];
+            const double want = stem_direct(x, m, wn, 0.0f, ay, ax);
+            ASSERT_NEAR(c, want, 1e-5)
+                << at << " tile " << oy0 << "," << ox0 << " halo pixel " << hp << " channel " << n;
+          }
+      }
+    }
+  }
+}
+
+TEST(StemFuseGeom, MmaFragmentsMatchDirectStem) {
+  const uint32_t seed = test_seed();
+  std::mt19937 rng(seed);
+  for (const Map m : {Map{97, 136}, Map{33, 40}, Map{20, 16}, Map{3, 8}}) {
+    check_mma_map<16>(m, rng, seed);
+    check_mma_map<8>(m, rng, seed);
+  }
+}
+
 TEST(StemFuseGeom, HaloMatchesDirectStem) {
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);

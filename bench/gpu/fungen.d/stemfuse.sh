@@ -57,7 +57,7 @@ if [[ $parts == *" profile "* ]]; then
   grep -E 'ms per run|^\|' "$out/stemfuse_profile.txt" | head -n 4
   grep -E 'model\.[01]/|stem|cast input' "$out/stemfuse_profile.txt" | head -n 10
 fi
-if [[ $parts == *" pipeline "* ]]; then
+if [[ $parts == *" pipeline "* ]] && command -v fungen_pipeline_bench >/dev/null; then
   echo "== frame -> detections, batch 1 (enqueue: the fused kernel reads the fp16 input)"
   timeout 30 fungen_pipeline_bench --model "$m" --batches 1 --iterations 50 2>&1 |
     tee "$out/stemfuse_pipeline.txt" | grep -iE 'check|pass|fail|mismatch|median|img/s' | head

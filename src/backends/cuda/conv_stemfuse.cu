@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <climits>
+#include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "backends/cuda/conv_mma.cuh"
 #include "backends/cuda/conv_stem.cuh"
@@ -34,6 +36,7 @@ struct Params {
   bool a_silu;
   int cout_pad, n_tiles, tiles_x, tiles_y, tiles;
   StemWeights wa;
+  const uint32_t* wa_mma;  // the mma variant's packed stem weights (pack_stemfuse_mma_weights)
 };
 
 template <int TW, int BN, int kCh>
@@ -146,8 +149,111 @@ __device__ __forceinline__ void stem_pixel(const Params& p, const __half* in, in
   }
 }
 
-template <class TIn, int TW, int BN, int kCh>
-__global__ void __launch_bounds__(kThreads, 3) stemfuse_kernel(const Params p) {
+// Step 3, mma variant: the halo's pixels as an implicit GEMM on tensor cores (M: halo pixels
+// in 16-row tiles, a warp's tiles warp, warp + 4, ...; N: kCh x 16 channels; K: the 27 taps
+// padded to 32), A fragments gathered from the input copy by half loads (mma_a_k / mma_a_row),
+// fp16 products accumulated in fp32 from the bias, SiLU, fp16 into tile3's halo layout.
+template <int TW, int kCh>
+__device__ __forceinline__ void stem_mma(const Params& p, const __half* in, unsigned char* smem,
+                                         int oy0, int ox0, int warp, int lane) {
+  using G = sf::Geom<kTH, TW>;
+  constexpr int kHaloBytes = Cfg<TW, 16, kCh>::kHaloBytes;
+  constexpr int kMT = (G::kHaloRows + 15) / 16;
+  uint32_t b[kCh][8];
+  float bias[kCh][4];  // [ni * 2 + h]: channel ni * 8 + 2 t + h
+#pragma unroll
+  for (int q = 0; q < kCh; ++q) {
+    const uint32_t* w = p.wa_mma + q * sf::kMmaChunkWords;
+    const uint4 lo = __ldg(reinterpret_cast<const uint4*>(w + lane * 8));
+    const uint4 hi = __ldg(reinterpret_cast<const uint4*>(w + lane * 8 + 4));
+    b[q][0] = lo.x, b[q][1] = lo.y, b[q][2] = lo.z, b[q][3] = lo.w;
+    b[q][4] = hi.x, b[q][5] = hi.y, b[q][6] = hi.z, b[q][7] = hi.w;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      bias[q][i] = __uint_as_float(__ldg(w + 256 + (i >> 1) * 8 + sf::mma_c_col(lane, i)));
+  }
+  // The lane's taps: offsets [ks][reg >> 1][h] from a pixel's base, and masks of taps >= 27.
+  int toff[2][2][2];
+  uint32_t mask[2][2];
+#pragma unroll
+  for (int ks = 0; ks < 2; ++ks)
+#pragma unroll
+    for (int c = 0; c < 2; ++c) {
+      mask[ks][c] = 0;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int k = sf::mma_a_k(lane, ks, 2 * c, h);
+        toff[ks][c][h] = k < sf::kMmaK ? sf::mma_tap_offset(k, G::kIH, G::kIW) : 0;
+        mask[ks][c] |= k < sf::kMmaK ? 0xffffu << (16 * h) : 0u;
+      }
+    }
+  const unsigned short* ins = reinterpret_cast<const unsigned short*>(in);
+#pragma unroll 1
+  for (int mt = warp; mt < kMT; mt += kThreads / 32) {
+    int base[2], hp[2];
+    bool keep[2];
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      hp[i] = mt * 16 + sf::mma_a_row(lane, i);
+      const int h = hp[i] < G::kHaloRows ? hp[i] : G::kHaloRows - 1;
+      const int hr = h / G::kHW, col = sf::halo_col(h - hr * G::kHW, TW);
+      base[i] = sf::mma_pixel_offset(hr, col, G::kIW);
+      const int ay = sf::a_row(oy0, hr), ax = sf::a_col(ox0, col);
+      keep[i] = hp[i] < G::kHaloRows && static_cast<unsigned>(ay) < static_cast<unsigned>(p.d.h) &&
+                static_cast<unsigned>(ax) < static_cast<unsigned>(p.d.w);
+    }
+    float acc[kCh][2][4];
+#pragma unroll
+    for (int q = 0; q < kCh; ++q)
+#pragma unroll
+      for (int ni = 0; ni < 2; ++ni)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) acc[q][ni][i] = bias[q][ni * 2 + (i & 1)];
+#pragma unroll
+    for (int ks = 0; ks < 2; ++ks) {
+      uint32_t a[4];
+#pragma unroll
+      for (int reg = 0; reg < 4; ++reg) {
+        const int r = reg & 1, c = reg >> 1;
+        const uint32_t v = static_cast<uint32_t>(ins[base[r] + toff[ks][c][0]]) |
+                           static_cast<uint32_t>(ins[base[r] + toff[ks][c][1]]) << 16;
+        a[reg] = v & mask[ks][c];
+      }
+#pragma unroll
+      for (int q = 0; q < kCh; ++q)
+#pragma unroll
+        for (int ni = 0; ni < 2; ++ni)
+          mma16816(acc[q][ni], a, b[q][sf::mma_b_word(ks, ni, 0)], b[q][sf::mma_b_word(ks, ni, 1)]);
+    }
+#pragma unroll
+    for (int q = 0; q < kCh; ++q)
+#pragma unroll
+      for (int ni = 0; ni < 2; ++ni)
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+          if (hp[i] >= G::kHaloRows) continue;
+          float v0 = acc[q][ni][2 * i], v1 = acc[q][ni][2 * i + 1];
+          if (p.a_silu) {
+            v0 = stem_silu(v0);
+            v1 = stem_silu(v1);
+          }
+          const __half2 h2 = keep[i] ? __floats2half2_rn(v0, v1) : __floats2half2_rn(0.0f, 0.0f);
+          *reinterpret_cast<__half2*>(smem + q * kHaloBytes + swz32(hp[i], ni) + 4 * (lane & 3)) =
+              h2;
+        }
+  }
+}
+
+// CTAs per SM the registers are capped for: 3, or 2 for the mma variant where 3 CTAs' shared
+// memory exceeds an SM's 228 KB anyway (16x64 tiles, two chunks: 88 KB; 3 spilled there).
+template <int TW, int BN, int kCh, bool kMma>
+constexpr int min_ctas() {
+  return kMma && 3 * (Cfg<TW, BN, kCh>::kSmem + 1024) > 228 * 1024 ? 2 : 3;
+}
+
+template <class TIn, int TW, int BN, int kCh, bool kMma>
+__global__ void __launch_bounds__(kThreads, (min_ctas<TW, BN, kCh, kMma>()))
+    stemfuse_kernel(const Params p) {
   using C = Cfg<TW, BN, kCh>;
   using G = typename C::G;
   extern __shared__ __align__(128) unsigned char smem[];
@@ -175,20 +281,24 @@ __global__ void __launch_bounds__(kThreads, 3) stemfuse_kernel(const Params p) {
   copy_input<TIn, TW>(p, in, img, oy0, ox0, tid);
   __syncthreads();
   // 3. A on the halo: tile3's layout, zero outside A's map (B's padding).
-  for (int hp = tid; hp < G::kHaloRows; hp += kThreads) {
-    const int hr = hp / G::kHW, col = sf::halo_col(hp - hr * G::kHW, TW);
-    const int ay = sf::a_row(oy0, hr), ax = sf::a_col(ox0, col);
-    const bool inside = static_cast<unsigned>(ay) < static_cast<unsigned>(d.h) &&
-                        static_cast<unsigned>(ax) < static_cast<unsigned>(d.w);
-    uint4 u[2] = {make_uint4(0, 0, 0, 0), make_uint4(0, 0, 0, 0)};
-    if (inside) stem_pixel<TW, 0>(p, in, hr, col, u);
-    *reinterpret_cast<uint4*>(smem + swz32(hp, 0)) = u[0];
-    *reinterpret_cast<uint4*>(smem + swz32(hp, 1)) = u[1];
-    if constexpr (kCh == 2) {
-      u[0] = u[1] = make_uint4(0, 0, 0, 0);
-      if (inside) stem_pixel<TW, 1>(p, in, hr, col, u);
-      *reinterpret_cast<uint4*>(smem + C::kHaloBytes + swz32(hp, 0)) = u[0];
-      *reinterpret_cast<uint4*>(smem + C::kHaloBytes + swz32(hp, 1)) = u[1];
+  if constexpr (kMma) {
+    stem_mma<TW, kCh>(p, in, smem, oy0, ox0, warp, lane);
+  } else {
+    for (int hp = tid; hp < G::kHaloRows; hp += kThreads) {
+      const int hr = hp / G::kHW, col = sf::halo_col(hp - hr * G::kHW, TW);
+      const int ay = sf::a_row(oy0, hr), ax = sf::a_col(ox0, col);
+      const bool inside = static_cast<unsigned>(ay) < static_cast<unsigned>(d.h) &&
+                          static_cast<unsigned>(ax) < static_cast<unsigned>(d.w);
+      uint4 u[2] = {make_uint4(0, 0, 0, 0), make_uint4(0, 0, 0, 0)};
+      if (inside) stem_pixel<TW, 0>(p, in, hr, col, u);
+      *reinterpret_cast<uint4*>(smem + swz32(hp, 0)) = u[0];
+      *reinterpret_cast<uint4*>(smem + swz32(hp, 1)) = u[1];
+      if constexpr (kCh == 2) {
+        u[0] = u[1] = make_uint4(0, 0, 0, 0);
+        if (inside) stem_pixel<TW, 1>(p, in, hr, col, u);
+        *reinterpret_cast<uint4*>(smem + C::kHaloBytes + swz32(hp, 0)) = u[0];
+        *reinterpret_cast<uint4*>(smem + C::kHaloBytes + swz32(hp, 1)) = u[1];
+      }
     }
   }
   cp_async_wait<0>();
@@ -240,7 +350,7 @@ __global__ void __launch_bounds__(kThreads, 3) stemfuse_kernel(const Params p) {
   store_tile<C::kBM, BN, kThreads>(tile, C::kLdc, pixel, n0, o, tid);
 }
 
-template <class TIn, int TW, int BN, int kCh>
+template <class TIn, int TW, int BN, int kCh, bool kMma>
 cudaError_t launch(Params p, cudaStream_t stream) {
   using C = Cfg<TW, BN, kCh>;
   p.n_tiles = (p.d.cout + BN - 1) / BN;
@@ -258,37 +368,43 @@ cudaError_t launch(Params p, cudaStream_t stream) {
     if (const cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) return e;
     const uint64_t bit = dev < 64 ? uint64_t{1} << dev : 0;
     if ((opted_in.load() & bit) == 0) {
-      const cudaError_t e = cudaFuncSetAttribute(
-          stemfuse_kernel<TIn, TW, BN, kCh>, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem);
+      const cudaError_t e =
+          cudaFuncSetAttribute(stemfuse_kernel<TIn, TW, BN, kCh, kMma>,
+                               cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem);
       if (e != cudaSuccess) return e;
       opted_in.fetch_or(bit);
     }
   }
-  stemfuse_kernel<TIn, TW, BN, kCh>
+  stemfuse_kernel<TIn, TW, BN, kCh, kMma>
       <<<dim3(static_cast<unsigned>(tiles)), kThreads, static_cast<size_t>(C::kSmem), stream>>>(p);
   return cudaGetLastError();
 }
 
-template <class TIn, int TW, int kCh>
+template <class TIn, int TW, int kCh, bool kMma>
 cudaError_t launch_n(const Params& p, cudaStream_t stream) {
   switch (p.d.tile_n) {
     case 16:
-      return launch<TIn, TW, 16, kCh>(p, stream);
+      return launch<TIn, TW, 16, kCh, kMma>(p, stream);
     case 32:
-      return launch<TIn, TW, 32, kCh>(p, stream);
+      return launch<TIn, TW, 32, kCh, kMma>(p, stream);
     case 64:
-      return launch<TIn, TW, 64, kCh>(p, stream);
+      return launch<TIn, TW, 64, kCh, kMma>(p, stream);
     default:
       return cudaErrorInvalidConfiguration;
   }
 }
 
-template <class TIn>
-cudaError_t launch_in(const Params& p, cudaStream_t stream) {
+template <class TIn, bool kMma>
+cudaError_t launch_mma(const Params& p, cudaStream_t stream) {
   const bool two = p.d.cin == 32;
   if (p.d.tile_m == 128)
-    return two ? launch_n<TIn, 16, 2>(p, stream) : launch_n<TIn, 16, 1>(p, stream);
-  return two ? launch_n<TIn, 8, 2>(p, stream) : launch_n<TIn, 8, 1>(p, stream);
+    return two ? launch_n<TIn, 16, 2, kMma>(p, stream) : launch_n<TIn, 16, 1, kMma>(p, stream);
+  return two ? launch_n<TIn, 8, 2, kMma>(p, stream) : launch_n<TIn, 8, 1, kMma>(p, stream);
+}
+
+template <class TIn>
+cudaError_t launch_in(const Params& p, cudaStream_t stream) {
+  return p.wa_mma ? launch_mma<TIn, true>(p, stream) : launch_mma<TIn, false>(p, stream);
 }
 
 bool aligned16(const void* ptr) {
@@ -310,9 +426,11 @@ bool stemfuse_supports(const DirectConvDesc& a, const IgemmDesc& b) {
 
 cudaError_t launch_conv_stemfuse(Elem in, const DirectConvDesc& a, const StemWeights& wa,
                                  const IgemmDesc& b, const void* x, const void* w_packed,
-                                 const float* bias, void* out, void* out2, cudaStream_t stream) {
+                                 const float* bias, void* out, void* out2, cudaStream_t stream,
+                                 const void* wa_mma) {
   if (!stemfuse_supports(a, b) || !tile3_tile_fits(b) || !aligned16(x) || !aligned16(w_packed) ||
-      !aligned16(out) || (bias && reinterpret_cast<uintptr_t>(bias) % 4 != 0) ||
+      (wa_mma && !aligned16(wa_mma)) || !aligned16(out) ||
+      (bias && reinterpret_cast<uintptr_t>(bias) % 4 != 0) ||
       (in != Elem::kF16 && in != Elem::kF32)) {
     return cudaErrorInvalidValue;
   }
@@ -330,7 +448,33 @@ cudaError_t launch_conv_stemfuse(Elem in, const DirectConvDesc& a, const StemWei
   p.a_silu = a.silu;
   p.cout_pad = tile3_cout_pad(b);
   p.wa = wa;
+  p.wa_mma = static_cast<const uint32_t*>(wa_mma);
   return in == Elem::kF32 ? launch_in<float>(p, stream) : launch_in<__half>(p, stream);
+}
+
+std::vector<uint32_t> pack_stemfuse_mma_weights(const StemWeights& w, int cout) {
+  const int chunks = cout / 16;
+  std::vector<uint32_t> out(static_cast<size_t>(chunks) * sf::kMmaChunkWords, 0);
+  auto half_bits = [](float v) -> uint32_t {
+    const __half_raw h = __float2half_rn(v);
+    return h.x;
+  };
+  for (int q = 0; q < chunks; ++q) {
+    uint32_t* c = out.data() + static_cast<size_t>(q) * sf::kMmaChunkWords;
+    for (int lane = 0; lane < 32; ++lane)
+      for (int ks = 0; ks < 2; ++ks)
+        for (int ni = 0; ni < 2; ++ni)
+          for (int reg = 0; reg < 2; ++reg) {
+            uint32_t word = 0;
+            for (int h = 0; h < 2; ++h) {
+              const int k = sf::mma_b_k(lane, ks, reg, h), n = ni * 8 + sf::mma_b_n(lane);
+              if (k < sf::kMmaK) word |= half_bits(w.w[(q * kTaps + k) * 16 + n]) << (16 * h);
+            }
+            c[lane * 8 + sf::mma_b_word(ks, ni, reg)] = word;
+          }
+    for (int n = 0; n < 16; ++n) std::memcpy(&c[256 + n], &w.bias[q * 16 + n], sizeof(float));
+  }
+  return out;
 }
 
 int stemfuse_convs_lowered() {

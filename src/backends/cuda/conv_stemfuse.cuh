@@ -23,6 +23,9 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
+#include <vector>
+
 #include "backends/cuda/conv_direct.cuh"
 #include "backends/cuda/conv_igemm.cuh"
 #include "backends/cuda/elem.h"
@@ -36,11 +39,19 @@ bool stemfuse_supports(const DirectConvDesc& a, const IgemmDesc& b);
 
 // x: NCHW [n][3][h][w], fp32 (in kF32: the run's staging, rounded to fp16 as read) or fp16
 // (kF16); w_packed: B's weights as pack_tile3_weights packs them; bias: B's (or null); out (and
-// out2, the dual store, or null): NHWC rows of b.out_ld (b.out2_ld) halves. Returns the first
-// CUDA error (cudaErrorInvalidValue for a problem, tile or alignment it does not take).
+// out2, the dual store, or null): NHWC rows of b.out_ld (b.out2_ld) halves. wa_mma null: the
+// exact stem (the band kernel's bits, wa); else the mma variant, A on tensor cores from wa_mma
+// (pack_stemfuse_mma_weights of wa, 16-byte aligned; wa unused). Returns the first CUDA error
+// (cudaErrorInvalidValue for a problem, tile or alignment it does not take).
 cudaError_t launch_conv_stemfuse(Elem in, const DirectConvDesc& a, const StemWeights& wa,
                                  const IgemmDesc& b, const void* x, const void* w_packed,
-                                 const float* bias, void* out, void* out2, cudaStream_t stream);
+                                 const float* bias, void* out, void* out2, cudaStream_t stream,
+                                 const void* wa_mma = nullptr);
+
+// The mma variant's stem weights (C_out 16 or 32): per chunk of 16 channels the B fragments of
+// m16n8k16 as fp16 (round to nearest, taps 27..31 zero) in each lane's order, then the 16 biases
+// as fp32 (conv_stemfuse_geom.h: kMmaChunkWords, mma_b_k, mma_b_n, mma_b_word).
+std::vector<uint32_t> pack_stemfuse_mma_weights(const StemWeights& w, int cout);
 
 // Stem pairs lowered to the fused kernel since the process started (tests).
 int stemfuse_convs_lowered();

@@ -3,11 +3,14 @@
 // Conv B (3x3 stride 2 pads 1, C_in = A's C_out, bias / SiLU, no residual) that tile3 takes,
 // both become one step and B is absorbed. A's output never exists; B's goes where igemm would put
 // it (packed NHWC, its Concat slice, the dual store).
-// FUNGEN_CUDA_STEMFUSE: unset / "auto" timed when the plan is built (the fused kernel's tiles
-// against the band kernel + tile3 with choose_tile3_tile's tile, the fused one taken when 3%
-// faster) and recorded in the tuning cache under "stemfuse " + the geometry (algorithm 1 fused,
-// math_type / workspace its tile, 0 not fused); "1" always where it applies; "0" never.
-// Label "A (stem fused into B: stemfuse 3->16->32 @160x160 tile 128x32, ...)".
+// Two fused variants: "exact" (the stem with the band kernel's fp32 FMAs: bit for bit the unfused
+// pair) and "mma" (the stem as an implicit GEMM on tensor cores, fp16 operands: close to it).
+// FUNGEN_CUDA_STEMFUSE: unset / "auto" timed when the plan is built (both variants' tiles
+// against the band kernel + tile3 with choose_tile3_tile's tile, the fastest fused one taken when
+// 3% faster) and recorded in the tuning cache under "stemfuse " + the geometry (algorithm 1
+// exact, 2 mma, math_type / workspace its tile, 0 not fused); "1" or "exact": the exact variant
+// always where it applies; "mma": the mma variant always; "0" never.
+// Label "A (stem fused into B: stemfuse 3->16->32 @160x160 tile 128x32, mma stem, ...)".
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +22,7 @@
 #include "backends/cuda/conv_autotune.cuh"
 #include "backends/cuda/conv_stem.cuh"
 #include "backends/cuda/conv_stemfuse.cuh"
+#include "backends/cuda/conv_stemfuse_geom.h"
 #include "backends/cuda/conv_tile3.cuh"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
@@ -27,12 +31,13 @@
 namespace fungen::cuda {
 namespace {
 
-enum class FuseMode { kOff, kAll, kAuto };
+enum class FuseMode { kOff, kExact, kMma, kAuto };
 
 FuseMode fuse_mode() {
   const char* v = std::getenv("FUNGEN_CUDA_STEMFUSE");
   if (!v || !*v || std::strcmp(v, "auto") == 0) return FuseMode::kAuto;
-  return std::strcmp(v, "1") == 0 ? FuseMode::kAll : FuseMode::kOff;
+  if (std::strcmp(v, "1") == 0 || std::strcmp(v, "exact") == 0) return FuseMode::kExact;
+  return std::strcmp(v, "mma") == 0 ? FuseMode::kMma : FuseMode::kOff;
 }
 
 std::string ms_str(float ms) {
@@ -110,10 +115,11 @@ struct Choice {
   bool fuse = false;
   int tile_m = 0, tile_n = 0;
   std::string note;
+  bool mma = false;  // the tensor-core stem (algorithm 2)
 };
 
-// Times the fused kernel's tiles against the band kernel + tile3 (its own pick) on scratch
-// buffers, or replays the cache's entry.
+// Times the fused kernel's tiles, both variants, against the band kernel + tile3 (its own pick)
+// on scratch buffers, or replays the cache's entry.
 Result<Choice> choose(CudaRun& run, const Node& node, const DirectConvDesc& a,
                       const StemWeights& wa, IgemmDesc b, bool bias, Elem in, int sms) {
   Choice c;
@@ -127,8 +133,8 @@ Result<Choice> choose(CudaRun& run, const Node& node, const DirectConvDesc& a,
         c.note = ", not fused (plan)";
         return c;
       }
-      if (hit->algorithm == 1 && tile3_tile_fits(b)) {
-        c = {true, b.tile_m, b.tile_n, ", chosen (plan)"};
+      if ((hit->algorithm == 1 || hit->algorithm == 2) && tile3_tile_fits(b)) {
+        c = {true, b.tile_m, b.tile_n, ", chosen (plan)", hit->algorithm == 2};
         return c;
       }
     }
@@ -141,7 +147,8 @@ Result<Choice> choose(CudaRun& run, const Node& node, const DirectConvDesc& a,
   Status st =
       s.reserve({in_bytes, tile3_weight_elems(b) * 2, static_cast<size_t>(b.cout) * sizeof(float),
                  mid_bytes, m * static_cast<size_t>(b.out_ld) * 2,
-                 b.out2_ld > 0 ? m * static_cast<size_t>(b.out2_ld) * 2 : 0},
+                 b.out2_ld > 0 ? m * static_cast<size_t>(b.out2_ld) * 2 : 0,
+                 static_cast<size_t>(a.cout / 16) * stemfuse::kMmaChunkWords * 4},
                 run.ctx().stream);
   auto fallback = [&](const Status& why) -> Result<Choice> {
     cudaGetLastError();
@@ -156,20 +163,26 @@ Result<Choice> choose(CudaRun& run, const Node& node, const DirectConvDesc& a,
   const float* bp = bias ? static_cast<const float*>(s.ptr(2)) : nullptr;
   float best = 0;
   std::string tried;
-  for (const auto& [tm, tn] : candidates(b, sms)) {
-    IgemmDesc t = b;
-    t.tile_m = tm;
-    t.tile_n = tn;
-    Result<float> ms = median_launch_ms(run.ctx().stream, [&](cudaStream_t cs) {
-      return launch_conv_stemfuse(in, a, wa, t, s.ptr(0), s.ptr(1), bp, s.ptr(4), s.ptr(5), cs);
-    });
-    if (!ms.ok()) return fallback(ms.status());
-    tried += (tried.empty() ? "" : ", ") + std::to_string(tm) + "x" + std::to_string(tn) + " " +
-             ms_str(ms.value());
-    if (c.tile_m == 0 || ms.value() < best) {
-      best = ms.value();
-      c.tile_m = tm;
-      c.tile_n = tn;
+  // The mma variant's weights: their values do not change its time (scratch left as it is).
+  for (const bool mma : {false, true}) {
+    tried += mma ? "; mma " : "exact ";
+    for (const auto& [tm, tn] : candidates(b, sms)) {
+      IgemmDesc t = b;
+      t.tile_m = tm;
+      t.tile_n = tn;
+      Result<float> ms = median_launch_ms(run.ctx().stream, [&](cudaStream_t cs) {
+        return launch_conv_stemfuse(in, a, wa, t, s.ptr(0), s.ptr(1), bp, s.ptr(4), s.ptr(5), cs,
+                                    mma ? s.ptr(6) : nullptr);
+      });
+      if (!ms.ok()) return fallback(ms.status());
+      tried += (tried.back() == ' ' ? "" : ", ") + std::to_string(tm) + "x" + std::to_string(tn) +
+               " " + ms_str(ms.value());
+      if (c.tile_m == 0 || ms.value() < best) {
+        best = ms.value();
+        c.tile_m = tm;
+        c.tile_n = tn;
+        c.mma = mma;
+      }
     }
   }
   IgemmDesc t = b;
@@ -183,12 +196,12 @@ Result<Choice> choose(CudaRun& run, const Node& node, const DirectConvDesc& a,
   });
   if (!pair.ok()) return fallback(pair.status());
   c.fuse = best <= 0.97f * pair.value();
-  c.note = (c.fuse ? ", chosen: " : ", not chosen: ") + ms_str(best) + " vs stem + tile3 " +
-           ms_str(pair.value()) + " ms (tiles " + tried + ")";
-  log(LogLevel::kInfo, "cuda autotune: {} -> {}{}", node.name, c.fuse ? "stemfuse" : "unfused",
-      c.note);
+  c.note = (c.fuse ? ", chosen: " : ", not chosen: ") + std::string(c.mma ? "mma " : "exact ") +
+           ms_str(best) + " vs stem + tile3 " + ms_str(pair.value()) + " ms (tiles " + tried + ")";
+  log(LogLevel::kInfo, "cuda autotune: {} -> {}{}", node.name,
+      c.fuse ? (c.mma ? "stemfuse mma" : "stemfuse exact") : "unfused", c.note);
   if (cache) {
-    cache->store(key, {.algorithm = c.fuse ? 1 : 0,
+    cache->store(key, {.algorithm = c.fuse ? (c.mma ? 2 : 1) : 0,
                        .math_type = c.tile_m,
                        .workspace = static_cast<uint64_t>(c.tile_n)});
   }
@@ -225,10 +238,10 @@ Result<bool> lower_stem_fused(CudaRun& run, const Node& node, const DirectConvDe
   int sms = 0;
   CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device));
   Choice c;
-  if (mode == FuseMode::kAll) {
+  if (mode == FuseMode::kExact || mode == FuseMode::kMma) {
     IgemmDesc t = d;
     choose_tile3_tile(t, sms);
-    c = {true, t.tile_m, t.tile_n, ""};
+    c = {true, t.tile_m, t.tile_n, "", mode == FuseMode::kMma};
   } else {
     FUNGEN_ASSIGN_OR_RETURN(c, choose(run, node, a, *wa, d, sec.bias >= 0, timed_in, sms));
     if (!c.fuse) return false;
@@ -257,6 +270,13 @@ Result<bool> lower_stem_fused(CudaRun& run, const Node& node, const DirectConvDe
     FUNGEN_RETURN_IF_ERROR(run.upload(run.ptr(bbuf), bt.data<float>(),
                                       static_cast<size_t>(bt.numel()) * sizeof(float)));
   }
+  int mbuf = -1;  // the mma variant's stem weights
+  if (c.mma) {
+    const std::vector<uint32_t> mw = pack_stemfuse_mma_weights(*wa, static_cast<int>(a.cout));
+    mbuf = run.persistent(mw.size() * sizeof(uint32_t));
+    if (!run.ptr(mbuf)) return out_of_memory("cuda: cannot allocate stem weights");
+    FUNGEN_RETURN_IF_ERROR(run.upload(run.ptr(mbuf), mw.data(), mw.size() * sizeof(uint32_t)));
+  }
   FUNGEN_ASSIGN_OR_RETURN(int xb, run.get(x, Layout::kPlain));
   if (staging >= 0) run.read_from_staging(x);
   int outb = slice.buf;
@@ -271,20 +291,20 @@ Result<bool> lower_stem_fused(CudaRun& run, const Node& node, const DirectConvDe
   const std::string label = node.name + " (stem fused into " + bn.name + ": stemfuse 3->" +
                             str(a.cout) + "->" + str(d.cout) + " @" + str(d.oh) + "x" + str(d.ow) +
                             " tile " + str(d.tile_m) + "x" + str(d.tile_n) +
-                            (staging >= 0 ? ", fp32 input" : "") +
+                            (c.mma ? ", mma stem" : "") + (staging >= 0 ? ", fp32 input" : "") +
                             (slice.buf >= 0 ? ", into concat" : "") +
                             (dual.buf >= 0 ? ", and into concat" : "") + c.note + ")";
   CudaRun* r = &run;
   const DirectConvDesc ad = a;
-  run.add_step(label, {xb, staging, wbuf, bbuf, outb, dual.buf}, [=](cudaStream_t st) {
+  run.add_step(label, {xb, staging, wbuf, bbuf, outb, dual.buf, mbuf}, [=](cudaStream_t st) {
     const bool staged = staging >= 0 && r->from_staging();
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements
     void* out2 =
         dual.buf >= 0 ? static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * 2 : nullptr;
     CUDA_CHECK(launch_conv_stemfuse(staged ? Elem::kF32 : Elem::kF16, ad, *wa, d,
-                                    r->ptr(staged ? staging : xb), r->ptr(wbuf), bp, out, out2,
-                                    st));
+                                    r->ptr(staged ? staging : xb), r->ptr(wbuf), bp, out, out2, st,
+                                    mbuf >= 0 ? r->ptr(mbuf) : nullptr));
     return Status();
   });
   return true;
