@@ -35,16 +35,17 @@ std::string ms_str(float ms) {
 Status reserve(DeviceScratch& s, const IgemmDesc& d, bool dw_bias, bool bias, bool residual,
                cudaStream_t st) {
   const size_t m = static_cast<size_t>(d.n) * d.oh * d.ow;
-  const size_t out_rows = d.out_img_ld > 0 ? static_cast<size_t>(d.n) * d.out_img_ld
-                                           : m * static_cast<size_t>(d.nchw_out ? d.cout : d.out_ld);
-  return s.reserve({m * static_cast<size_t>(d.cin) * 2,
-                    static_cast<size_t>(igemm_cout_pad(d)) * igemm_k_pad(d) * 2,
-                    bias ? static_cast<size_t>(d.cout) * sizeof(float) : 0,
-                    residual ? m * d.cout * 2 : 0, out_rows * 2,
-                    static_cast<size_t>(9 * d.cin) * sizeof(float),
-                    dw_bias ? static_cast<size_t>(d.cin) * sizeof(float) : 0,
-                    m * static_cast<size_t>(d.cin) * 2},
-                   st);
+  const size_t out_rows = d.out_img_ld > 0
+                              ? static_cast<size_t>(d.n) * d.out_img_ld
+                              : m * static_cast<size_t>(d.nchw_out ? d.cout : d.out_ld);
+  return s.reserve(
+      {m * static_cast<size_t>(d.cin) * 2,
+       static_cast<size_t>(igemm_cout_pad(d)) * igemm_k_pad(d) * 2,
+       bias ? static_cast<size_t>(d.cout) * sizeof(float) : 0, residual ? m * d.cout * 2 : 0,
+       out_rows * 2, static_cast<size_t>(9 * d.cin) * sizeof(float),
+       dw_bias ? static_cast<size_t>(d.cin) * sizeof(float) : 0,
+       m * static_cast<size_t>(d.cin) * 2},
+      st);
 }
 
 }  // namespace
@@ -88,9 +89,8 @@ Result<DwfuseDecision> measure_dwfuse(CudaRun& run, const Node& conv, const Igem
         continue;
       if (pers && !igemm_1x1_persist_supports(t, run.ctx().device)) continue;
       FUNGEN_ASSIGN_OR_RETURN(float ms, median_launch_ms(stream, [&](cudaStream_t st) {
-                                return pers ? launch_conv_igemm_1x1_persist(t, s.ptr(7), s.ptr(1),
-                                                                            b, s.ptr(3), s.ptr(4),
-                                                                            st)
+                                return pers ? launch_conv_igemm_1x1_persist(
+                                                  t, s.ptr(7), s.ptr(1), b, s.ptr(3), s.ptr(4), st)
                                             : launch_conv_igemm(t, s.ptr(7), s.ptr(1), b, s.ptr(3),
                                                                 s.ptr(4), st);
                               }));
@@ -115,18 +115,16 @@ Result<DwfuseDecision> measure_dwfuse(CudaRun& run, const Node& conv, const Igem
   dd.silu = true;
   dd.out_ld = d.cin;
   int sms = 0;
-  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device) !=
-      cudaSuccess)
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, run.ctx().device) != cudaSuccess)
     return internal_error("cuda: multiprocessor count of the device");
   const int dw_run = depthwise_run_length(dd, Elem::kF16, sms, std::getenv("FUNGEN_CUDA_DW"));
-  FUNGEN_ASSIGN_OR_RETURN(float dms, median_launch_ms(stream, [&](cudaStream_t st) {
-                            if (dw_run == 0 ||
-                                !launch_depthwise_rows(Elem::kF16, dw_run, s.ptr(0), dw.w, dw.bias,
-                                                       nullptr, s.ptr(7), dd, st))
-                              launch_depthwise_conv(Elem::kF16, s.ptr(0), dw.w, dw.bias, nullptr,
-                                                    s.ptr(7), dd, st);
-                            return cudaGetLastError();
-                          }));
+  FUNGEN_ASSIGN_OR_RETURN(
+      float dms, median_launch_ms(stream, [&](cudaStream_t st) {
+        if (dw_run == 0 || !launch_depthwise_rows(Elem::kF16, dw_run, s.ptr(0), dw.w, dw.bias,
+                                                  nullptr, s.ptr(7), dd, st))
+          launch_depthwise_conv(Elem::kF16, s.ptr(0), dw.w, dw.bias, nullptr, s.ptr(7), dd, st);
+        return cudaGetLastError();
+      }));
   const float base = sep + dms;
   const bool take = base < kSmallMs
                         ? fused <= kSmallMargin * base && base - fused >= kSmallMinGainMs

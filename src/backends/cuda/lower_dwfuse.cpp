@@ -90,7 +90,8 @@ Status CudaRun::find_dwfuse(const NodeRun& run) {
     const int64_t c = xs[1];
     const std::string act = dw.attr_string("activation", "");
     if (c % 8 != 0 || dw.attr_int("group", 1) != c || dws != Shape{c, 1, 3, 3} || !f32_const(dwv) ||
-        (db >= 0 && (!f32_const(db) || constant(db).numel() != c)) || (!act.empty() && act != "silu") ||
+        (db >= 0 && (!f32_const(db) || constant(db).numel() != c)) ||
+        (!act.empty() && act != "silu") ||
         ints(dw, "strides", {1, 1}) != std::vector<int64_t>{1, 1} ||
         ints(dw, "dilations", {1, 1}) != std::vector<int64_t>{1, 1} ||
         ints(dw, "pads", {0, 0, 0, 0}) != std::vector<int64_t>{1, 1, 1, 1} ||
@@ -108,7 +109,8 @@ Status CudaRun::find_dwfuse(const NodeRun& run) {
     const Shape& ys = shape(y);
     if (!f32_const(w) || ws.size() != 4 || ws[1] != c || ws[2] != 1 || ws[3] != 1 ||
         ys.size() != 4 || ys[0] != xs[0] || ys[1] != ws[0] || ys[2] != xs[2] || ys[3] != xs[3] ||
-        conv.attr_int("group", 1) != 1 || ints(conv, "strides", {1, 1}) != std::vector<int64_t>{1, 1} ||
+        conv.attr_int("group", 1) != 1 ||
+        ints(conv, "strides", {1, 1}) != std::vector<int64_t>{1, 1} ||
         ints(conv, "dilations", {1, 1}) != std::vector<int64_t>{1, 1} ||
         ints(conv, "pads", {0, 0, 0, 0}) != std::vector<int64_t>{0, 0, 0, 0} ||
         (b >= 0 && !f32_const(b)) || (z >= 0 && (shape(z) != ys || z == dy)))
@@ -201,7 +203,8 @@ Result<DwfuseSources> dwfuse_sources(CudaRun& run, const CudaRun::Dwfuse& f) {
   const int64_t c = run.shape(dw.inputs[0])[1];
   std::vector<float> host(static_cast<size_t>(9 * c));
   for (int64_t o = 0; o < c; ++o)
-    for (int64_t r = 0; r < 9; ++r) host[static_cast<size_t>(r * c + o)] = wt.data<float>()[o * 9 + r];
+    for (int64_t r = 0; r < 9; ++r)
+      host[static_cast<size_t>(r * c + o)] = wt.data<float>()[o * 9 + r];
   s.w = run.persistent(host.size() * sizeof(float));
   FUNGEN_RETURN_IF_ERROR(run.upload(run.ptr(s.w), host.data(), host.size() * sizeof(float)));
   if (dw.inputs.size() > 2) {
