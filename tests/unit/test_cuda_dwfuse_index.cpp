@@ -11,8 +11,8 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -65,7 +65,8 @@ void check(const Geometry& g, int tile_m, int threads, std::mt19937& rng) {
       const int achunk = tid & 3, arow0 = tid >> 2;
       std::vector<DwRow> rows(static_cast<size_t>(a_rows));
       for (int i = 0; i < a_rows; ++i)
-        rows[static_cast<size_t>(i)] = cuda::dw_row(m0 + arow0 + i * rows_step, m_total, g.h, g.w, g.c);
+        rows[static_cast<size_t>(i)] =
+            cuda::dw_row(m0 + arow0 + i * rows_step, m_total, g.h, g.w, g.c);
       int kc = achunk * 8, kr = 0;
       auto normalize = [&] {  // a 1x1 conv: K = C_in, then kr 1 (past K)
         while (kc >= g.c) {

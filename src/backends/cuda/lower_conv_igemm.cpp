@@ -196,6 +196,8 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     d.tile_m = dwf->tile_m;
     d.tile_n = dwf->tile_n;
     chosen = dwf->note;
+    // Built as find_dwfuse built it, so taken; else cuDNN, and get() lowers the depthwise conv.
+    if (!igemm_dw_supports(d)) return false;
   } else if (tile3_ok && mode3 == IgemmMode::kAll) {
     kernel = ConvKernel::kTile3;
     choose_tile3_tile(d, sms);
