@@ -293,11 +293,12 @@ cudaError_t launch_as(const Params& p, cudaStream_t s) {
 }
 
 // Pieces only on the power-of-two tiles (fewer instantiations; igemm_pieces_supports says so).
-// The depthwise-fed input on those and the 80-wide tile (YOLO's 80-class head).
+// The depthwise-fed input on tile_n 64, 80 (YOLO's 80-class head) and 128: with the narrower
+// tiles' warp layouts ptxas (sm_86/89) spills its registers.
 template <int BM, int BN, int WM, int WN>
 cudaError_t launch(const Params& p, cudaStream_t s) {
   if (p.dw.x) {
-    if constexpr (BN == 16 || BN == 32 || BN == 64 || BN == 80 || BN == 128) {
+    if constexpr (BN == 64 || BN == 80 || BN == 128) {
       return launch_as<BM, BN, WM, WN, false, true>(p, s);
     } else {
       return cudaErrorInvalidConfiguration;  // igemm_dw_supports refuses these tiles
@@ -398,8 +399,7 @@ std::vector<uint16_t> pack_igemm_weights(const float* oihw, const IgemmDesc& d) 
 bool igemm_dw_supports(const IgemmDesc& d) {
   if (d.kh != 1 || d.kw != 1 || d.sh != 1 || d.sw != 1 || d.ph != 0 || d.pw != 0) return false;
   if (d.oh != d.h || d.ow != d.w || d.x_ld != 0 || !igemm_supports(d)) return false;
-  if (d.tile_n != 16 && d.tile_n != 32 && d.tile_n != 64 && d.tile_n != 80 && d.tile_n != 128)
-    return false;
+  if (d.tile_n != 64 && d.tile_n != 80 && d.tile_n != 128) return false;
   // The depthwise input's element offsets (dw_tap) in 64 bits; its pixel index in 32.
   return static_cast<int64_t>(d.n) * d.h * d.w <= INT_MAX / 2 && igemm_tile_fits(d);
 }

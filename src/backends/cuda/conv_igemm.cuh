@@ -104,7 +104,7 @@ cudaError_t launch_conv_igemm_dw(const IgemmDesc& d, const IgemmDw& dw, const vo
                                  void* out2 = nullptr);
 
 // Whether launch_conv_igemm_dw takes d: a 1x1 stride-1 unpadded convolution igemm_supports
-// accepts, d.x_ld 0, tile_n 16, 32, 64, 80 or 128 (igemm_tile_fits), N * H * W < 2^30.
+// accepts, d.x_ld 0, tile_n 64, 80 or 128 (igemm_tile_fits), N * H * W < 2^30.
 bool igemm_dw_supports(const IgemmDesc& d);
 
 // Convolutions lowered to this kernel since the process started (tests check it was taken).

@@ -144,6 +144,7 @@ Status CudaRun::find_dwfuse(const NodeRun& run) {
     if (sms == 0)
       CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, ctx_.device));
     choose_igemm_tile(d, sms);
+    if (d.tile_n < 64) d.tile_n = 64;  // the narrowest tile the fused kernel has (any C_out)
     if (!igemm_dw_supports(d)) continue;
     DwfuseDecision dec{kDwfuseFused, d.tile_m, d.tile_n, ""};
     const std::string key = "dwfuse " + igemm_tuning_key(d, b >= 0, z >= 0) + " dw" +
