@@ -15,7 +15,6 @@
 
 #include "backends/cuda/conv_igemm.cuh"
 #include "backends/cuda/conv_mma.cuh"
-#include "backends/cuda/igemm_dw.h"
 #include "backends/cuda/igemm_pieces.h"
 
 namespace fungen::cuda {
@@ -39,7 +38,6 @@ struct Params {
   int64_t x_ld, z_ld;      // igemm_x_ld / igemm_z_ld: input and residual pixel strides
   __half* out2 = nullptr;  // dual store: the rows again at out2 + m * d.out2_ld (NHWC)
   IgemmPieces pieces{};    // kPieces: the input's channel pieces (igemm_pieces.h), x unused
-  IgemmDw dw{};            // kDw: the depthwise conv computing the input (igemm_dw.h), x unused
 };
 
 template <int BM, int BN, int WM, int WN>
@@ -60,9 +58,8 @@ struct Cfg {
 };
 
 // kPieces: a 1x1 stride-1 unpadded convolution whose input channels come from p.pieces
-// (igemm_pieces.h: never-materialized Concat pieces, some upsampled 2x on the fly). kDw: the
-// same whose input is computed by the 3x3 depthwise conv p.dw (igemm_dw.h) from its input.
-template <int BM, int BN, int WM, int WN, bool kPieces, bool kDw = false>
+// (igemm_pieces.h: never-materialized Concat pieces, some upsampled 2x on the fly).
+template <int BM, int BN, int WM, int WN, bool kPieces>
 __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(const Params p) {
   using C = Cfg<BM, BN, WM, WN>;
   // min(kStages, k_tiles) stages (a 1x1 conv over 32 channels needs one), at least the staged
@@ -82,11 +79,9 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
   const int achunk = tid & 3, arow0 = tid >> 2;
   const __half* abase[C::kARows];
   int aih[C::kARows], aiw[C::kARows];
-  [[maybe_unused]] DwRow dw_rows[C::kARows];
 #pragma unroll
   for (int i = 0; i < C::kARows; ++i) {
     const int m = m0 + arow0 + i * C::kRowStep;
-    if constexpr (kDw) dw_rows[i] = dw_row(m, p.m, d.h, d.w, d.cin);
     if (kPieces && m < p.m) {  // 1x1 s1: aih = the pixel's row over the batch, aiw its column
       const int row = m / d.w;
       abase[i] = p.x;
@@ -116,84 +111,10 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
   };
   normalize();
 
-  // kDw: the depthwise conv's values for this thread's chunk of every A row it fills, stored
-  // as fp16 (plain shared stores; the barrier before the tile is read orders them). Rows in
-  // groups of kDwRows: each group loads the 9 taps' weights (L1 hits after the first) and keeps
-  // kDwRows x 8 accumulators, few enough registers beside the MMA accumulators.
-  constexpr int kDwRows = C::kMI * C::kNI > 16 || C::kARows < 2 ? 1 : 2;
-  static_assert(C::kARows % kDwRows == 0);
-  auto load_a_dw = [&](uint32_t sa, bool kvalid, int k, const DwRow(&rows)[C::kARows]) {
-    const __half* x = static_cast<const __half*>(p.dw.x);
-    float b[8];
-#pragma unroll
-    for (int j = 0; j < 8; ++j) b[j] = 0.0f;
-    if (kvalid && p.dw.bias) {
-      const float4 b0 = __ldg(reinterpret_cast<const float4*>(p.dw.bias + k));
-      const float4 b1 = __ldg(reinterpret_cast<const float4*>(p.dw.bias + k + 4));
-      b[0] = b0.x, b[1] = b0.y, b[2] = b0.z, b[3] = b0.w;
-      b[4] = b1.x, b[5] = b1.y, b[6] = b1.z, b[7] = b1.w;
-    }
-#pragma unroll
-    for (int g = 0; g < C::kARows; g += kDwRows) {
-      float acc[kDwRows][8];
-#pragma unroll
-      for (int i = 0; i < kDwRows; ++i)
-#pragma unroll
-        for (int j = 0; j < 8; ++j) acc[i][j] = b[j];
-      if (kvalid) {
-#pragma unroll
-        for (int ky = 0; ky < kDwK; ++ky) {
-#pragma unroll
-          for (int kx = 0; kx < kDwK; ++kx) {
-            const float* wk = p.dw.w + dw_weight(ky, kx, d.cin, k);
-            const float4 w0 = __ldg(reinterpret_cast<const float4*>(wk));
-            const float4 w1 = __ldg(reinterpret_cast<const float4*>(wk + 4));
-            const float wv[8] = {w0.x, w0.y, w0.z, w0.w, w1.x, w1.y, w1.z, w1.w};
-#pragma unroll
-            for (int i = 0; i < kDwRows; ++i) {
-              const int64_t at = dw_tap(rows[g + i], ky, kx, d.h, d.w, d.cin, k);
-              if (at < 0) continue;  // padding taps add nothing (as in the depthwise kernels)
-              const uint4 u = __ldg(reinterpret_cast<const uint4*>(x + at));
-              const __half2* h2 = reinterpret_cast<const __half2*>(&u);
-#pragma unroll
-              for (int q = 0; q < 4; ++q) {
-                const float2 f = __half22float2(h2[q]);
-                acc[i][2 * q] = fmaf(f.x, wv[2 * q], acc[i][2 * q]);
-                acc[i][2 * q + 1] = fmaf(f.y, wv[2 * q + 1], acc[i][2 * q + 1]);
-              }
-            }
-          }
-        }
-      }
-#pragma unroll
-      for (int i = 0; i < kDwRows; ++i) {
-        uint4 u = make_uint4(0, 0, 0, 0);
-        if (kvalid && rows[g + i].y0 != INT_MIN / 2) {
-          __half2* h2 = reinterpret_cast<__half2*>(&u);
-#pragma unroll
-          for (int q = 0; q < 4; ++q) {
-            float v0 = acc[i][2 * q], v1 = acc[i][2 * q + 1];
-            if (p.dw.silu) {
-              v0 = silu(v0);
-              v1 = silu(v1);
-            }
-            h2[q] = __floats2half2_rn(v0, v1);
-          }
-        }
-        const uint32_t dst = sa + swz64(arow0 + (g + i) * C::kRowStep, achunk);
-        asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(dst), "r"(u.x), "r"(u.y),
-                     "r"(u.z), "r"(u.w)
-                     : "memory");
-      }
-    }
-  };
-
   auto load_a = [&](int stage) {
     const uint32_t sa = smem_addr(smem + stage * C::kStageBytes);
     const bool kvalid = kr < d.kh;
-    if constexpr (kDw) {  // kr 0: channels kc..kc+7 of the depthwise output, computed here
-      load_a_dw(sa, kvalid, kc, dw_rows);
-    } else if constexpr (kPieces) {  // kr 0: channel kc of the input, from its piece
+    if constexpr (kPieces) {  // kr 0: channel kc of the input, from its piece
       const IgemmPiece pc = piece_for(p.pieces, kvalid ? kc : 0);
       const __half* base = static_cast<const __half*>(pc.base);
 #pragma unroll
@@ -279,7 +200,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, WM, WN>::kThreads) igemm_kernel(co
   store_tile<BM, BN, C::kThreads>(tile, C::kLdc, pixel, n0, o, tid);
 }
 
-template <int BM, int BN, int WM, int WN, bool kPieces, bool kDw = false>
+template <int BM, int BN, int WM, int WN, bool kPieces>
 cudaError_t launch_as(const Params& p, cudaStream_t s) {
   using C = Cfg<BM, BN, WM, WN>;
   const int64_t tiles = static_cast<int64_t>((p.m + BM - 1) / BM) * ((p.d.cout + BN - 1) / BN);
@@ -288,22 +209,13 @@ cudaError_t launch_as(const Params& p, cudaStream_t s) {
   const int stages = p.k_tiles < C::kStages ? p.k_tiles : C::kStages;
   const size_t smem = static_cast<size_t>(
       stages * C::kStageBytes > C::kStagingBytes ? stages * C::kStageBytes : C::kStagingBytes);
-  igemm_kernel<BM, BN, WM, WN, kPieces, kDw><<<grid, C::kThreads, smem, s>>>(p);
+  igemm_kernel<BM, BN, WM, WN, kPieces><<<grid, C::kThreads, smem, s>>>(p);
   return cudaGetLastError();
 }
 
 // Pieces only on the power-of-two tiles (fewer instantiations; igemm_pieces_supports says so).
-// The depthwise-fed input on tile_n 64, 80 (YOLO's 80-class head) and 128: with the narrower
-// tiles' warp layouts ptxas (sm_86/89) spills its registers.
 template <int BM, int BN, int WM, int WN>
 cudaError_t launch(const Params& p, cudaStream_t s) {
-  if (p.dw.x) {
-    if constexpr (BN == 64 || BN == 80 || BN == 128) {
-      return launch_as<BM, BN, WM, WN, false, true>(p, s);
-    } else {
-      return cudaErrorInvalidConfiguration;  // igemm_dw_supports refuses these tiles
-    }
-  }
   if (p.pieces.count > 0) {
     if constexpr (BN == 16 || BN == 32 || BN == 64 || BN == 128) {
       return launch_as<BM, BN, WM, WN, true>(p, s);
@@ -396,22 +308,11 @@ std::vector<uint16_t> pack_igemm_weights(const float* oihw, const IgemmDesc& d) 
   return out;
 }
 
-bool igemm_dw_supports(const IgemmDesc& d) {
-  if (d.kh != 1 || d.kw != 1 || d.sh != 1 || d.sw != 1 || d.ph != 0 || d.pw != 0) return false;
-  if (d.oh != d.h || d.ow != d.w || d.x_ld != 0 || !igemm_supports(d)) return false;
-  if (d.tile_n != 64 && d.tile_n != 80 && d.tile_n != 128) return false;
-  // The depthwise input's element offsets (dw_tap) in 64 bits; its pixel index in 32.
-  return static_cast<int64_t>(d.n) * d.h * d.w <= INT_MAX / 2 && igemm_tile_fits(d);
-}
-
 namespace {
 cudaError_t launch_any(const IgemmDesc& d, const void* x, const void* w_packed, const float* bias,
                        const void* z, void* out, cudaStream_t stream, void* out2,
-                       const IgemmPieces* pieces, const IgemmDw* dw = nullptr) {
+                       const IgemmPieces* pieces) {
   if (pieces && !igemm_pieces_supports(d, *pieces)) return cudaErrorInvalidValue;
-  if (dw && (!igemm_dw_supports(d) || !dw->x || !dw->w || !aligned(dw->w, 16) ||
-             (dw->bias && !aligned(dw->bias, 16))))
-    return cudaErrorInvalidValue;
   if (!igemm_supports(d) || !igemm_tile_fits(d) || !aligned(x, 16) || !aligned(w_packed, 16) ||
       !aligned(out, d.nchw_out ? 2 : 16) || (z && !aligned(z, 16)) || (bias && !aligned(bias, 4))) {
     return cudaErrorInvalidValue;
@@ -431,7 +332,6 @@ cudaError_t launch_any(const IgemmDesc& d, const void* x, const void* w_packed, 
            igemm_z_ld(d)};
   p.out2 = static_cast<__half*>(out2);
   if (pieces) p.pieces = *pieces;
-  if (dw) p.dw = *dw;
   if (p.d.nchw_ch_ld == 0) {  // packed NCHW
     p.d.nchw_ch_ld = static_cast<int64_t>(d.oh) * d.ow;
     p.d.nchw_batch_ld = p.d.nchw_ch_ld * d.cout;
@@ -468,12 +368,6 @@ cudaError_t launch_conv_igemm_pieces(const IgemmDesc& d, const IgemmPieces& piec
                                      const void* w_packed, const float* bias, const void* z,
                                      void* out, cudaStream_t stream, void* out2) {
   return launch_any(d, pieces.p[0].base, w_packed, bias, z, out, stream, out2, &pieces);
-}
-
-cudaError_t launch_conv_igemm_dw(const IgemmDesc& d, const IgemmDw& dw, const void* w_packed,
-                                 const float* bias, const void* z, void* out, cudaStream_t stream,
-                                 void* out2) {
-  return launch_any(d, dw.x, w_packed, bias, z, out, stream, out2, nullptr, &dw);
 }
 
 int igemm_convs_lowered() {

@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "backends/cuda/igemm_dw.h"
 #include "backends/cuda/igemm_pieces.h"
 
 namespace fungen::cuda {
@@ -93,19 +92,6 @@ cudaError_t launch_conv_igemm_pieces(const IgemmDesc& d, const IgemmPieces& piec
 // of 8 (16-byte chunks never straddle two pieces), ld >= the piece's channels, base 16-byte
 // aligned, shift 0 or 1 (1: H and W even).
 bool igemm_pieces_supports(const IgemmDesc& d, const IgemmPieces& ps);
-
-// The same for a 1x1 stride-1 unpadded convolution whose input is the output of the 3x3
-// depthwise conv `dw` (igemm_dw.h), computed in the A loader from dw.x (d's map and C_in; NHWC
-// fp16 dense rows, 16-byte aligned; weights and bias 16-byte aligned): the values the
-// depthwise kernels would store, bit for bit. cudaErrorInvalidValue for what igemm_dw_supports
-// refuses.
-cudaError_t launch_conv_igemm_dw(const IgemmDesc& d, const IgemmDw& dw, const void* w_packed,
-                                 const float* bias, const void* z, void* out, cudaStream_t stream,
-                                 void* out2 = nullptr);
-
-// Whether launch_conv_igemm_dw takes d: a 1x1 stride-1 unpadded convolution igemm_supports
-// accepts, d.x_ld 0, tile_n 64, 80 or 128 (igemm_tile_fits), N * H * W < 2^30.
-bool igemm_dw_supports(const IgemmDesc& d);
 
 // Convolutions lowered to this kernel since the process started (tests check it was taken).
 int igemm_convs_lowered();

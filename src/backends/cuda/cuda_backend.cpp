@@ -71,8 +71,6 @@ class CudaBackend final : public Backend {
     ctx_.head_rows = ctx_.fuse_head && !(head && std::strcmp(head, "nchw") == 0);
     if (const char* up = std::getenv("FUNGEN_CUDA_UPFUSE"))
       ctx_.upfuse = std::strcmp(up, "0") == 0 ? 0 : std::strcmp(up, "1") == 0 ? 1 : 2;
-    if (const char* dw = std::getenv("FUNGEN_CUDA_DWFUSE"))
-      ctx_.dwfuse = std::strcmp(dw, "0") == 0 ? 0 : std::strcmp(dw, "1") == 0 ? 1 : 2;
     const char* prof = std::getenv("FUNGEN_CUDA_PROFILE");
     ctx_.profile = prof && std::strcmp(prof, "1") == 0;
     if (ctx_.profile) ctx_.graphs = false;  // per-step events need eager launches

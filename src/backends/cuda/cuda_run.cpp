@@ -195,7 +195,6 @@ Result<int> CudaRun::get(int value, Layout want) {
   auto& held = variants_[static_cast<size_t>(value)];
   if (held.empty() && view_of(value).buf >= 0) FUNGEN_RETURN_IF_ERROR(copy_view(value));
   if (held.empty() && upfuse_of(value)) FUNGEN_RETURN_IF_ERROR(materialize_upfuse(value));
-  if (held.empty() && dwfuse_of(value)) FUNGEN_RETURN_IF_ERROR(materialize_dwfuse(value));
   for (const Held& h : held) {
     if (h.layout == want) return h.buf;
   }
@@ -320,7 +319,6 @@ Status CudaRun::lower(const NodeRun& run) {
     }
   }
   FUNGEN_RETURN_IF_ERROR(find_upfuse(run));
-  FUNGEN_RETURN_IF_ERROR(find_dwfuse(run));
   for (size_t k = run.first; k <= run.last; ++k) {
     if (absorbed_[k]) continue;
     const Node& node = graph_.nodes[k];

@@ -60,10 +60,6 @@ struct CudaContext {
   // (lower_upfuse.cpp). FUNGEN_CUDA_UPFUSE: 2 (unset, auto) where it measures faster than
   // Resize + Concat + the best kernel on the materialized input, 1 wherever it applies, 0 off.
   int upfuse = 2;
-  // A 3x3 depthwise conv read only by a 1x1 convolution is computed by that convolution's igemm
-  // A loader from its input (lower_dwfuse.cpp): FUNGEN_CUDA_DWFUSE 2 (unset, auto) where it
-  // measures faster than the depthwise step + the 1x1's best kernel, 1 wherever it applies, 0 off.
-  int dwfuse = 2;
   bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
   // Streams a captured run spreads its steps over (cuda_lanes.cpp; FUNGEN_CUDA_LANES, 1: one).
@@ -266,20 +262,6 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     const int i = upfuse_at_.empty() ? -1 : upfuse_at_[static_cast<size_t>(value)];
     return i >= 0 ? &upfuse_[static_cast<size_t>(i)] : nullptr;
   }
-  // A 3x3 stride-1 depthwise convolution read only by one 1x1 convolution that the igemm kernel
-  // takes (lower_dwfuse.cpp), decided at the start of lowering (measured, FUNGEN_CUDA_DWFUSE):
-  // the depthwise node lowers to nothing, the 1x1 (lower_conv_igemm) computes its input from the
-  // depthwise input (launch_conv_igemm_dw). dwfuse_of(v): the pattern whose depthwise output v
-  // is, else null; get() of v lowers the depthwise conv after all (a fallback no path takes).
-  struct Dwfuse {
-    int dw_node = -1, conv_node = -1;
-    int tile_m = 0, tile_n = 0;
-    std::string note;  // for the convolution's step label
-  };
-  const Dwfuse* dwfuse_of(int value) const {
-    const int i = dwfuse_at_.empty() ? -1 : dwfuse_at_[static_cast<size_t>(value)];
-    return i >= 0 ? &dwfuse_[static_cast<size_t>(i)] : nullptr;
-  }
   // A node lowered as part of an earlier one (a fused pattern): the loop skips it.
   void absorb(int node) { absorbed_[static_cast<size_t>(node)] = 1; }
   // A buffer that lives as long as the run (weights, bias), allocated now.
@@ -391,10 +373,6 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   std::vector<Upfuse> upfuse_;
   Status find_upfuse(const NodeRun& run);  // lower_upfuse.cpp
   Status materialize_upfuse(int value);    // get() of a value upfuse_of names
-  std::vector<int> dwfuse_at_;             // value -> index into dwfuse_, or -1
-  std::vector<Dwfuse> dwfuse_;
-  Status find_dwfuse(const NodeRun& run);  // lower_dwfuse.cpp
-  Status materialize_dwfuse(int value);    // get() of a value dwfuse_of names
   void find_nchw_placements(const NodeRun& run, const std::vector<bool>& run_output);
   std::vector<int> direct_staging_;  // value -> output staging written by a step, or -1
   std::vector<int> run_outputs_;
@@ -438,12 +416,6 @@ class CudaRun final : public NodeKernel, public DeviceRun {
 int upfuse_reads_lowered();
 void count_upfuse_read();
 int upfuse_materialized();
-
-// 1x1 convolutions lowered computing their input by the fused depthwise conv, and depthwise
-// outputs lowered by get() after all, since the process started (tests; lower_dwfuse.cpp).
-int dwfuse_reads_lowered();
-void count_dwfuse_read();
-int dwfuse_materialized();
 
 // Packed copies of Split pieces out of their Concat slices made so far in this process (by the
 // Split, or by get() for a view): tests check a C2f block's bottleneck reads its piece in place.

@@ -253,11 +253,6 @@ Result<float> time_cudnn_conv(CudaRun& run, const Node& node, CudnnTimedOutput o
 }
 
 Status lower_conv(CudaRun& run, const Node& node) {
-  // A depthwise conv its 1x1 reader computes (lower_dwfuse.cpp): nothing to do here.
-  if (run.dwfuse_of(node.outputs[0]) && !run.is_defined(node.outputs[0])) {
-    run.add_step(node.name + " (fused into its reader)", {}, [](cudaStream_t) { return Status(); });
-    return Status();
-  }
   FUNGEN_ASSIGN_OR_RETURN(bool direct, lower_conv_direct(run, node));
   if (direct) return Status();
   std::string igemm_note;  // FUNGEN_CUDA_IGEMM=auto: what it measured, for the step label

@@ -27,7 +27,6 @@
 #include "backends/cuda/conv_tile3.cuh"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_run.h"
-#include "backends/cuda/lower_dwfuse.h"
 #include "backends/cuda/lower_upfuse.h"
 
 namespace fungen::cuda {
@@ -175,8 +174,6 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   };
   // An upsampled Concat never materialized (lower_upfuse.cpp): the kernel reads its pieces.
   const CudaRun::Upfuse* up = run.is_defined(x) ? nullptr : run.upfuse_of(x);
-  // A 3x3 depthwise conv never stored (lower_dwfuse.cpp): the kernel computes it from its input.
-  const CudaRun::Dwfuse* dwf = run.is_defined(x) ? nullptr : run.dwfuse_of(x);
   const CudaRun::Slice x_view = in_place(x);
   const CudaRun::Slice z_view = in_place(z);
   if (x_view.buf >= 0) d.x_ld = x_view.ld;
@@ -192,12 +189,6 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     d.tile_m = up->tile_m;
     d.tile_n = up->tile_n;
     chosen = up->note;
-  } else if (dwf) {  // tile chosen with the pattern (FUNGEN_CUDA_DWFUSE)
-    d.tile_m = dwf->tile_m;
-    d.tile_n = dwf->tile_n;
-    chosen = dwf->note;
-    // Built as find_dwfuse built it, so taken; else cuDNN, and get() lowers the depthwise conv.
-    if (!igemm_dw_supports(d)) return false;
   } else if (tile3_ok && mode3 == IgemmMode::kAll) {
     kernel = ConvKernel::kTile3;
     choose_tile3_tile(d, sms);
@@ -267,10 +258,7 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
   const int64_t x_off = x_view.buf >= 0 ? x_view.offset : 0;
   const int64_t z_off = z_view.buf >= 0 ? z_view.offset : 0;
   UpfuseSources pieces;
-  DwfuseSources dw_src;
-  if (dwf) {
-    FUNGEN_ASSIGN_OR_RETURN(dw_src, dwfuse_sources(run, *dwf));
-  } else if (up) {
+  if (up) {
     FUNGEN_ASSIGN_OR_RETURN(pieces, upfuse_sources(run, *up));
     count_upfuse_read();
   } else if (xb < 0) {
@@ -309,7 +297,6 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
       (to_rows ? ", into the head's anchor-major input" : "") + chosen + ")";
   std::vector<int> bufs = {xb, zb, wbuf, bbuf, outb, dual.buf};
   bufs.insert(bufs.end(), pieces.buf, pieces.buf + kIgemmMaxPieces);
-  bufs.insert(bufs.end(), {dw_src.x, dw_src.w, dw_src.bias});
   run.add_step(label, bufs, [=](cudaStream_t st) {
     const float* bp = bbuf >= 0 ? static_cast<const float*>(r->ptr(bbuf)) : nullptr;
     void* out = static_cast<std::byte*>(r->ptr(outb)) + offset * 2;  // fp16 elements
@@ -318,9 +305,7 @@ Result<bool> lower_conv_igemm(CudaRun& run, const Node& node, std::string& note)
     void* out2 =
         dual.buf >= 0 ? static_cast<std::byte*>(r->ptr(dual.buf)) + dual.offset * 2 : nullptr;
     const IgemmPieces ps = pieces.at(*r);
-    if (dwf) {
-      CUDA_CHECK(launch_conv_igemm_dw(d, dw_src.at(*r), r->ptr(wbuf), bp, zp, out, st, out2));
-    } else if (up && persist) {
+    if (up && persist) {
       CUDA_CHECK(launch_conv_igemm_1x1_persist(d, nullptr, r->ptr(wbuf), bp, zp, out, st, 0, &ps));
     } else if (up) {
       CUDA_CHECK(launch_conv_igemm_pieces(d, ps, r->ptr(wbuf), bp, zp, out, st, out2));
