@@ -28,6 +28,10 @@ set -uo pipefail
 part=${1:?torch or fungen}
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 carry=${CARRY:-.devcarry-p2}
+# The whole output also in one file: the device reply keeps only stdout's tail and a limited
+# number of files (session 5 lost the YOLO11s/12s peers' rows and the unit families' lines).
+exec > >(tee "$out/final_$part.log") 2>&1
+export PYTHONPATH=/opt/site${PYTHONPATH:+:$PYTHONPATH}  # Ultralytics, from device_run.sh setup
 hr() { echo; echo "=== $1 ($(date +%T)) ==="; }
 other_peers() {
   hr "torch peers: YOLO11s, YOLO12s"
