@@ -137,8 +137,11 @@ struct ModelManager::Impl {
 
 ModelManager::ModelManager(std::string model_dir, std::string device, int max_batch_size,
                            bool warmup, bool verbose)
-    : ModelManager(ModelManagerOptions{std::move(model_dir), std::move(device), max_batch_size,
-                                       warmup, verbose}) {}
+    : ModelManager(ModelManagerOptions{.model_dir = std::move(model_dir),
+                                       .device = std::move(device),
+                                       .max_batch_size = max_batch_size,
+                                       .warmup = warmup,
+                                       .verbose = verbose}) {}
 
 ModelManager::ModelManager(const ModelManagerOptions& options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;

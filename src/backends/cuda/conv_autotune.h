@@ -43,6 +43,19 @@ std::string igemm_tuning_key(const IgemmDesc& d, bool bias, bool residual, bool 
 // same kernels (lower_upfuse.cpp).
 std::vector<std::pair<int, int>> igemm_tile_candidates(const IgemmDesc& d);
 
+// Whether a timed candidate (ms) replaces the incumbent (ms): at least 3% faster, and for steps
+// of a few microseconds (under 0.05 ms, batch 1) 15% and 2 us faster: timed alone such small
+// kernels differ by less than they vary inside the graph (H100, YOLO11n batch 1: 0.636 ms with
+// 3% alone vs 0.606 ms with cuDNN only; at batch 128 the choices gained 1.3 ms). Every own-kernel
+// choice at plan build goes through it (igemm/persistent/tile3 vs cuDNN, upfuse, stemfuse).
+inline bool candidate_wins(float candidate, float incumbent) {
+  if (incumbent < 0.05f) return candidate <= 0.85f * incumbent && incumbent - candidate >= 0.002f;
+  return candidate <= 0.97f * incumbent;
+}
+
+// "0.412": a timing in ms as the step labels and the autotune's log lines print it.
+std::string ms_str(float ms);
+
 enum class ConvKernel { kCudnn, kIgemm, kPersist, kTile3 };
 
 struct IgemmChoice {

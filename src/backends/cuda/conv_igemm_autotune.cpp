@@ -20,11 +20,6 @@ namespace {
 constexpr int32_t kChoseCudnn = 0, kChoseIgemm = 1, kChosePersist = 2, kChoseTile3 = 3;
 // The tile3 branch's plans, written before the persistent kernel took 2: tile3 on " tile3" keys.
 constexpr int32_t kChoseTile3Before = 2;
-constexpr float kIgemmMargin = 0.97f;  // the kernel must be 3% faster to replace cuDNN
-// ... and, for convolutions of a few microseconds (batch 1), 15% faster and 2 us: timed alone such
-// small kernels differ by less than they vary inside the graph (H100, YOLO11n batch 1: 0.636 ms
-// with 3% alone vs 0.606 ms with cuDNN only; at batch 128 the choices gained 1.3 ms).
-constexpr float kSmallConvMs = 0.05f, kSmallMargin = 0.85f, kSmallMinGainMs = 0.002f;
 
 // Elements of the output the kernels write for d (m pixels): NCHW, NHWC rows of out_ld, or
 // images out_img_ld apart (the anchor-major head input).
@@ -62,12 +57,6 @@ bool persist_fits(CudaRun& run, IgemmDesc d, int tm, int tn) {
   d.tile_m = tm;
   d.tile_n = tn;
   return igemm_1x1_persist_supports(d, run.ctx().device);
-}
-
-std::string ms_str(float ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.3f", static_cast<double>(ms));
-  return buf;
 }
 
 // Median ms of the kernel (persist: the persistent 1x1 one) with tile (tm, tn) on scratch
@@ -256,8 +245,7 @@ Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const 
   // The fastest own kernel, then the margin against cuDNN.
   const bool t3 = best3_m != 0 && (best_m == 0 || best3 < best);
   const float own = t3 ? best3 : best;
-  const bool take = cu < kSmallConvMs ? own <= kSmallMargin * cu && cu - own >= kSmallMinGainMs
-                                      : own <= kIgemmMargin * cu;
+  const bool take = candidate_wins(own, cu);
   const std::string kname = t3 ? "tile3" : best_persist ? "igemm persistent" : "igemm";
   if (take) {
     choice.kernel = t3             ? ConvKernel::kTile3
@@ -289,6 +277,12 @@ Result<IgemmChoice> choose_igemm_or_cudnn(CudaRun& run, const Node& node, const 
                        .workspace = static_cast<uint64_t>(choice.tile_n)});
   }
   return choice;
+}
+
+std::string ms_str(float ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f", static_cast<double>(ms));
+  return buf;
 }
 
 }  // namespace fungen::cuda

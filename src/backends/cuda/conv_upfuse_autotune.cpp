@@ -20,15 +20,6 @@
 namespace fungen::cuda {
 namespace {
 
-constexpr float kMargin = 0.97f, kSmallMs = 0.05f, kSmallMargin = 0.85f;
-constexpr float kSmallMinGainMs = 0.002f;
-
-std::string ms_str(float ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.3f", static_cast<double>(ms));
-  return buf;
-}
-
 // Median ms of the kernel (persistent or igemm, tile tm x tn) reading `ps` (pieces non-null) or
 // the materialized input, on scratch buffers of d's shapes.
 Result<float> time_kernel(CudaRun& run, IgemmDesc d, const IgemmPieces* ps, int tm, int tn,
@@ -123,8 +114,7 @@ Result<UpfuseDecision> measure_upfuse(CudaRun& run, const Node& conv, IgemmDesc 
     resize += ms;
   }
   const float base = mat + resize;
-  const bool take = base < kSmallMs ? virt <= kSmallMargin * base && base - virt >= kSmallMinGainMs
-                                    : virt <= kMargin * base;
+  const bool take = candidate_wins(virt, base);
   best.note = ", chosen: " + ms_str(virt) + " vs " + ms_str(mat) + " + resize " + ms_str(resize) +
               " ms (tiles " + tried + ")";
   if (!take) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "backends/cuda/conv_autotune.cuh"
+#include "backends/cuda/conv_autotune.h"
 #include "backends/cuda/conv_stem.cuh"
 #include "backends/cuda/conv_stemfuse.cuh"
 #include "backends/cuda/conv_stemfuse_geom.h"
@@ -38,12 +39,6 @@ FuseMode fuse_mode() {
   if (!v || !*v || std::strcmp(v, "auto") == 0) return FuseMode::kAuto;
   if (std::strcmp(v, "1") == 0 || std::strcmp(v, "exact") == 0) return FuseMode::kExact;
   return std::strcmp(v, "mma") == 0 ? FuseMode::kMma : FuseMode::kOff;
-}
-
-std::string ms_str(float ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.3f", static_cast<double>(ms));
-  return buf;
 }
 
 // B's geometry when `node` is a convolution the fused kernel takes after stem a; ok false else.
@@ -195,7 +190,7 @@ Result<Choice> choose(CudaRun& run, const Node& node, const DirectConvDesc& a,
     return launch_conv_tile3(t, s.ptr(3), s.ptr(1), bp, nullptr, s.ptr(4), cs, 0, s.ptr(5));
   });
   if (!pair.ok()) return fallback(pair.status());
-  c.fuse = best <= 0.97f * pair.value();
+  c.fuse = candidate_wins(best, pair.value());
   c.note = (c.fuse ? ", chosen: " : ", not chosen: ") + std::string(c.mma ? "mma " : "exact ") +
            ms_str(best) + " vs stem + tile3 " + ms_str(pair.value()) + " ms (tiles " + tried + ")";
   log(LogLevel::kInfo, "cuda autotune: {} -> {}{}", node.name,
