@@ -18,7 +18,7 @@
 #       1080p frame -> detections at batch 1, and the batch-128 per-step profile.
 # Output: tables on stdout, files in $OUT.
 # Prepared here (ignored folders, each under the 64 MiB carry limit):
-#   .devcarry-p1: B=build-cuda90/bin BUNDLE_TAR=.devcarry-p1/fungen.tar.xz scripts/bundle.sh
+#   .devcarry-p1: B=build-cuda90/bin; BUNDLE_TAR=.devcarry-p1/fungen.tar.xz scripts/bundle.sh
 #                 /tmp/bundle/fungen $B/fungen $B/fungen_unit_tests $B/fungen_gpu_bench
 #                 $B/fungen_pipeline_bench; the first half of scripts/bundle_ffmpeg.sh's output as
 #                 ff-1.tar.xz; `pip download ultralytics==8.4.190 ultralytics-thop --no-deps -d wheels`

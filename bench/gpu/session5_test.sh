@@ -4,7 +4,7 @@
 #   Made here (ignored folder .devcarry-t, under the 64 MiB carry limit):
 #     cmake -S . -B build-cuda-t -DFUNGEN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DFUNGEN_FFMPEG=OFF
 #     cmake --build build-cuda-t --target fungen_unit_tests fungen_gpu_bench fungen_cli
-#     B=build-cuda-t/bin BUNDLE_TAR=.devcarry-t/fungen.tar.xz scripts/bundle.sh /tmp/bundle-t/fungen \
+#     B=build-cuda-t/bin; BUNDLE_TAR=.devcarry-t/fungen.tar.xz scripts/bundle.sh /tmp/bundle-t/fungen \
 #       $B/fungen $B/fungen_unit_tests $B/fungen_gpu_bench
 #     cp -r .devcarry-p1/wheels .devcarry-p2/models37.tgz .devcarry-t/
 #   Device: OUT=$OUT S5_SCRIPTS="bench/gpu/fungen.d/a.sh ..." bash bench/gpu/session5_test.sh
