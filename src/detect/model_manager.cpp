@@ -137,11 +137,15 @@ struct ModelManager::Impl {
 
 ModelManager::ModelManager(std::string model_dir, std::string device, int max_batch_size,
                            bool warmup, bool verbose)
-    : ModelManager(ModelManagerOptions{.model_dir = std::move(model_dir),
-                                       .device = std::move(device),
-                                       .max_batch_size = max_batch_size,
-                                       .warmup = warmup,
-                                       .verbose = verbose}) {}
+    : ModelManager([&] {
+        ModelManagerOptions o;  // the other fields keep their defaults
+        o.model_dir = std::move(model_dir);
+        o.device = std::move(device);
+        o.max_batch_size = max_batch_size;
+        o.warmup = warmup;
+        o.verbose = verbose;
+        return o;
+      }()) {}
 
 ModelManager::ModelManager(const ModelManagerOptions& options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;

@@ -27,6 +27,7 @@
 
 #include "backends/cuda/head_match.h"
 #include "backends/cuda/head_rows.h"
+#include "exported_graph.h"
 #include "fungen/engine.h"
 #include "graph/passes/fusions.h"
 #include "graph/passes/passes.h"
@@ -40,24 +41,6 @@
 
 namespace fungen::test {
 namespace {
-
-Graph prepared(Graph g, int64_t batch, std::pair<int64_t, int64_t> hw = {0, 0}) {
-  EXPECT_TRUE(bind_schemas(g).ok());
-  std::vector<Shape> shapes;
-  for (int id : g.inputs) {
-    Shape s;
-    for (const DeclaredDim& d : g.values[static_cast<size_t>(id)].declared) s.push_back(d.size);
-    s[0] = batch;
-    if (s.size() == 4 && s[2] <= 0) s[2] = hw.first;
-    if (s.size() == 4 && s[3] <= 0) s[3] = hw.second;
-    shapes.push_back(s);
-  }
-  Status st = specialize_shapes(g, shapes);
-  EXPECT_TRUE(st.ok()) << st.message();
-  remove_dead_nodes(g);
-  run_fusions(g);
-  return g;
-}
 
 struct Matched {
   cuda::DetectHead head;
@@ -280,12 +263,6 @@ TEST(CudaHeadRows, SyntheticHeads) {
   }
 }
 
-std::string models_dir() {
-  if (const char* d = std::getenv("FUNGEN_TEST_MODELS")) return d;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "") + "/.cache/fungen/models/a56ef39f66a55338";
-}
-
 // The kernel on random rows (logits up to the fp16 limits) against the formula in double read
 // through head_rows_index; returns the elements of y off by more than the tolerance.
 template <class TIn, class TOut>
@@ -346,7 +323,7 @@ size_t check_random(const cuda::DetectHead& h, const cuda::HeadRows& r, std::mt1
 }
 
 TEST(CudaHeadRows, ExportedModels) {
-  const std::string dir = models_dir();
+  const std::string dir = test_models_dir();
   if (!std::filesystem::is_directory(dir)) GTEST_SKIP() << "no test models in " << dir;
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
@@ -363,9 +340,7 @@ TEST(CudaHeadRows, ExportedModels) {
     SCOPED_TRACE(name + " seed " + std::to_string(seed));
     auto g = import_onnx_file(path.string());
     ASSERT_TRUE(g.ok()) << g.status().message();
-    std::pair<int64_t, int64_t> hw = {640, 640};
-    if (const size_t x = name.find("x640"); x != std::string::npos && x >= 3)
-      hw.first = std::atoll(name.substr(x - 3, 3).c_str());
+    const std::pair<int64_t, int64_t> hw = export_hw(name);
     const bool dyn = name.find("_dyn") != std::string::npos;
     for (int64_t batch : dyn ? std::vector<int64_t>{1, 3} : std::vector<int64_t>{1}) {
       const std::optional<Matched> m = match(prepared(g.value(), batch, hw));
