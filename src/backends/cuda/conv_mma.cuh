@@ -129,6 +129,31 @@ __device__ __forceinline__ void mma_k32_swz64(float (&acc)[MI][NI][4], uint32_t 
   }
 }
 
+// The 9 taps of a 3x3 convolution over one 16-channel chunk of an input halo held in 32-byte
+// swizzled rows (swz32; tile3 and the fused stem): tap (r, s) reads the A rows abase[mi] +
+// r * halo_w + col_offset(s) (abase: each fragment's row of tap (0, 0)) and the B rows
+// (r * 3 + s) * BN + nj * 16 + brow.
+template <int MI, int NI, int BN, class ColOffset>
+__device__ __forceinline__ void mma_3x3_swz32(float (&acc)[MI][NI][4], uint32_t sa, uint32_t sb,
+                                              const int (&abase)[MI], int achunk, int brow,
+                                              int bchunk, int halo_w, ColOffset col_offset) {
+#pragma unroll
+  for (int r = 0; r < 3; ++r) {
+#pragma unroll
+    for (int s = 0; s < 3; ++s) {
+      const int shift = r * halo_w + col_offset(s);
+      uint32_t a[MI][4], bf[NI][2];
+#pragma unroll
+      for (int mi = 0; mi < MI; ++mi) ldmatrix_x4(a[mi], sa + swz32(abase[mi] + shift, achunk));
+#pragma unroll
+      for (int nj = 0; nj < NI / 2; ++nj)
+        ldmatrix_b_pair(bf[2 * nj], bf[2 * nj + 1],
+                        sb + swz32((r * 3 + s) * BN + nj * 16 + brow, bchunk));
+      mma_block(acc, a, bf);
+    }
+  }
+}
+
 __device__ __forceinline__ float silu(float v) {
   return v / (1.0f + __expf(-v));
 }

@@ -320,22 +320,8 @@ __global__ void __launch_bounds__(kThreads, (min_ctas<TW, BN, kCh, kMma>()))
   for (int kc = 0; kc < kCh; ++kc) {
     const uint32_t sa = smem_addr(smem + kc * C::kHaloBytes);
     const uint32_t sb = sw + kc * C::kBBytes;
-#pragma unroll
-    for (int r = 0; r < 3; ++r) {
-#pragma unroll
-      for (int s = 0; s < 3; ++s) {
-        const int shift = r * G::kHW + sf::tap_col_offset(s, TW);
-        uint32_t a[C::kMI][4], bf[C::kNI][2];
-#pragma unroll
-        for (int mi = 0; mi < C::kMI; ++mi)
-          ldmatrix_x4(a[mi], sa + swz32(abase[mi] + shift, achunk));
-#pragma unroll
-        for (int nj = 0; nj < C::kNI / 2; ++nj)
-          ldmatrix_b_pair(bf[2 * nj], bf[2 * nj + 1],
-                          sb + swz32((r * 3 + s) * BN + nj * 16 + brow, bchunk));
-        mma_block(acc, a, bf);
-      }
-    }
+    mma_3x3_swz32<C::kMI, C::kNI, BN>(acc, sa, sb, abase, achunk, brow, bchunk, G::kHW,
+                                      [](int s) { return sf::tap_col_offset(s, TW); });
   }
   __half* tile = in;
   stage_accumulators<C::kMI, C::kNI>(acc, tile, C::kLdc, warp * C::kWM, 0, n0, p.bias, d.cout,

@@ -176,22 +176,8 @@ __global__ void __launch_bounds__(128, Cfg<S, TH, TW, BN>::kMinBlocks)
   auto compute = [&](int stage) {
     const uint32_t sa = smem_addr(smem + stage * p.stage_bytes);
     const uint32_t sb = p.w_resident ? smem_addr(smem + p.w_bytes) : sa + C::kHaloBytes;
-#pragma unroll
-    for (int r = 0; r < 3; ++r) {
-#pragma unroll
-      for (int s = 0; s < 3; ++s) {
-        const int shift = r * C::kHW + tap_col_offset<S, TW>(s);
-        uint32_t a[C::kMI][4], bf[C::kNI][2];
-#pragma unroll
-        for (int mi = 0; mi < C::kMI; ++mi)
-          ldmatrix_x4(a[mi], sa + swz32(abase[mi] + shift, achunk));
-#pragma unroll
-        for (int nj = 0; nj < C::kNI / 2; ++nj)
-          ldmatrix_b_pair(bf[2 * nj], bf[2 * nj + 1],
-                          sb + swz32((r * 3 + s) * BN + nj * 16 + brow, bchunk));
-        mma_block(acc, a, bf);
-      }
-    }
+    mma_3x3_swz32<C::kMI, C::kNI, BN>(acc, sa, sb, abase, achunk, brow, bchunk, C::kHW,
+                                      [](int s) { return tap_col_offset<S, TW>(s); });
   };
 
 #pragma unroll
