@@ -15,7 +15,10 @@
 
 #include "cli/commands.h"
 #include "cli/convert_measure.h"
+#include "detect/letterbox.h"
+#include "fungen/calibration.h"
 #include "fungen/engine.h"
+#include "fungen/image.h"
 #include "runtime/engine_impl.h"
 #include "runtime/plan_file.h"
 #include "runtime/plan_validate.h"
@@ -32,6 +35,7 @@ struct ConvertOptions {
   std::string precision;  // "" = fp16 on cuda, fp32 otherwise
   int batch = 1;
   std::string batch_range;
+  std::string validate_images;  // a folder of real pictures for --validate
   bool validate = false, benchmark = false, compare = false;
   int threads = 0;
   int images = 8;
@@ -57,22 +61,50 @@ Result<std::vector<Throughput>> bench_all(Engine& engine, const std::vector<int6
   return out;
 }
 
-// `engine` at every batch of `batches` against the CPU fp32 path of `onnx` (plan_validate.h).
+#ifdef FUNGEN_HAVE_ONEDNN
+constexpr const char* kReferenceBackend = "cpu";
+#else
+constexpr const char* kReferenceBackend = "reference";
+#endif
+
+// --validate's relative L2 limit on raw outputs (docs/cli.md).
+double rel_l2_limit(const std::string& precision) {
+  return precision == "fp32" ? 1e-4 : 1e-2;
+}
+
+// The pictures of `dir` letterboxed to `shape` (N×3×H×W, N ignored) as `fungen detect` does.
+Result<Tensor> letterboxed_images(const std::string& dir, const Shape& shape) {
+  FUNGEN_ASSIGN_OR_RETURN(auto paths, list_images(dir));
+  const int h = static_cast<int>(shape[2]), w = static_cast<int>(shape[3]);
+  Tensor t(DType::kFloat32, {static_cast<int64_t>(paths.size()), 3, h, w});
+  std::vector<uint8_t> scratch;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    FUNGEN_ASSIGN_OR_RETURN(Image img, read_image(paths[i]));
+    const Frame f = img.frame();
+    detect::letterbox_to_chw(f, letterbox_params(f.width, f.height, w, h), w, h,
+                             t.data<float>() + i * static_cast<size_t>(3 * h * w), scratch);
+  }
+  return t;
+}
+
+// `engine` at every batch of `batches` against the CPU fp32 path of `onnx` (plan_validate.h), on
+// the generated images and those of --validate-images.
 Result<ValidationReport> validate_on_cpu(Engine& engine, const std::string& onnx,
                                          const std::string& precision,
                                          const std::vector<int64_t>& batches,
                                          const ConvertOptions& opt) {
-#ifdef FUNGEN_HAVE_ONEDNN
-  const char* ref_backend = "cpu";
-#else
-  const char* ref_backend = "reference";
-#endif
-  auto reference = Engine::load(onnx, {.threads = opt.threads, .backend = ref_backend});
+  auto reference = Engine::load(onnx, {.threads = opt.threads, .backend = kReferenceBackend});
   if (!reference.ok()) return reference.status();
   FUNGEN_ASSIGN_OR_RETURN(Shape shape, input_shape_at(engine, 1));
   ValidationOptions vo;
   vo.images = opt.images;
-  vo.max_rel_l2 = precision == "fp32" ? 1e-4 : 1e-2;
+  vo.max_rel_l2 = rel_l2_limit(precision);
+  Tensor real;
+  if (!opt.validate_images.empty()) {
+    if (shape.size() != 4) return invalid_argument("--validate-images needs an NCHW image input");
+    FUNGEN_ASSIGN_OR_RETURN(real, letterboxed_images(opt.validate_images, shape));
+    vo.real_images = &real;
+  }
   return validate_engine(engine, batches, reference.value(), shape, vo);
 }
 
@@ -154,28 +186,19 @@ int convert_one(const std::string& onnx, const std::string& out_path,
 
   int code = 0;
   if (opt.validate) {
-#ifdef FUNGEN_HAVE_ONEDNN
-    const char* ref_backend = "cpu";
-#else
-    const char* ref_backend = "reference";
-#endif
-    auto reference = Engine::load(onnx, {.threads = opt.threads, .backend = ref_backend});
-    if (!reference.ok()) return report(reference.status());
-    auto shape = input_shape_at(engine.value(), 1);
-    if (!shape.ok()) return report(shape.status());
-    ValidationOptions vo;
-    vo.images = opt.images;
-    vo.max_rel_l2 = precision == "fp32" ? 1e-4 : 1e-2;
-    auto r = validate_engine(engine.value(), plan->batches, reference.value(), shape.value(), vo);
+    auto r = validate_on_cpu(engine.value(), onnx, precision, plan->batches, opt);
     if (!r.ok()) return report(r.status());
-    std::printf("validate against CPU fp32 (%s backend), %d images (noise and scenes):\n",
-                ref_backend, opt.images);
+    const ValidationOptions vo;  // the criteria's constants, for printing
+    const std::string real =
+        opt.validate_images.empty() ? "" : " and the pictures of " + opt.validate_images;
+    std::printf("validate against CPU fp32 (%s backend), %d images (noise and scenes)%s:\n",
+                kReferenceBackend, opt.images, real.c_str());
     for (const std::string& line : r->lines) std::printf("  %s\n", line.c_str());
     std::printf(
         "  max rel L2 %.3e (limit %.0e), mean %.3e; CPU detections at conf %.2f "
         "reproduced: %s (limit %.0f%%, near-tie flips counted; at the same conf and max_det: "
         "%zu strict)\n",
-        r->max_rel_l2, vo.max_rel_l2, r->mean_rel_l2, vo.conf,
+        r->max_rel_l2, rel_l2_limit(precision), r->mean_rel_l2, vo.conf,
         detections_text(r->detections).c_str(), 100.0 * vo.min_recall, r->exact_matched);
     if (r->detections.reference == 0) {
       std::printf(
@@ -295,8 +318,11 @@ Action add_convert_command(CLI::App& app) {
   cmd->add_flag("--compare", opt->compare, "The same for the ONNX model run without a plan");
   cmd->add_option("-t,--threads", opt->threads, "CPU threads (0 = physical cores)")
       ->check(CLI::Range(0, 1024));
-  cmd->add_option("--images", opt->images, "Validation images (default 8)")
-      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--images", opt->images, "Generated validation images (default 8)")
+      ->check(CLI::Range(0, 4096));
+  cmd->add_option("--validate-images", opt->validate_images,
+                  "With --validate: also these pictures (.png/.jpg), letterboxed as detect does")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("-n,--iterations", opt->iterations, "Timed runs per batch size, at least")
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--seconds", opt->seconds, "Timed seconds per batch size, at least")

@@ -84,7 +84,8 @@ Result<std::vector<std::string>> list_images(const std::string& dir) {
       out.push_back(e.path().string());
   }
   if (ec) return io_error(dir + ": cannot list (" + ec.message() + ")");
-  if (out.empty()) return not_found(dir + ": no .png/.jpg/.jpeg images to calibrate with");
+  if (out.empty())
+    return not_found(dir + ": no .png/.jpg/.jpeg images there; give a folder that holds some");
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -241,15 +241,28 @@ void fill_validation_images(Tensor& t, uint64_t seed, int64_t first_index) {
 Result<ValidationReport> validate_engine(Engine& engine, const std::vector<int64_t>& batches,
                                          Engine& reference, const Shape& input_shape,
                                          const ValidationOptions& options) {
-  if (input_shape.size() != 4 || options.images < 1) {
+  if (input_shape.size() != 4 || options.images < 0) {
     return invalid_argument("validation needs an NCHW input and at least one image");
   }
-  const int64_t images = options.images;
   Shape one = input_shape;
   one[0] = 1;
   const size_t per_image = static_cast<size_t>(shape_numel(one));
+  const Tensor* real = options.real_images;
+  if (real && (real->dtype() != DType::kFloat32 || real->rank() != 4 || real->dim(1) != one[1] ||
+               real->dim(2) != one[2] || real->dim(3) != one[3])) {
+    return invalid_argument("validation images are " + shape_to_string(real->shape()) +
+                            ", the model takes " + shape_to_string(one));
+  }
+  const int64_t generated = options.images, images = generated + (real ? real->dim(0) : 0);
+  if (images < 1) return invalid_argument("validation needs at least one image");
   Tensor set(DType::kFloat32, {images, one[1], one[2], one[3]});
-  fill_validation_images(set, options.seed);
+  if (generated > 0) {
+    Tensor head =
+        Tensor::view(DType::kFloat32, {generated, one[1], one[2], one[3]}, set.data<float>());
+    fill_validation_images(head, options.seed);
+  }
+  if (real)
+    std::copy_n(real->data<float>(), real->numel(), set.data<float>() + generated * per_image);
 
   // The reference, image by image.
   std::vector<std::vector<Tensor>> ref(static_cast<size_t>(images));
@@ -267,32 +280,36 @@ Result<ValidationReport> validate_engine(Engine& engine, const std::vector<int64
     Shape shape = one;
     shape[0] = b;
     Tensor in(DType::kFloat32, shape);
-    for (int64_t k = 0; k < b; ++k) {
-      std::copy_n(set.data<float>() + (k % images) * per_image, per_image,
-                  in.data<float>() + k * per_image);
-    }
-    std::vector<Tensor> out;
-    Status s = engine.run({&in, 1}, out);
-    if (!s.ok()) return s.with_context("plan run at batch " + std::to_string(b));
     double worst = 0;
     DetectionMatch det, exact;
-    for (int64_t k = 0; k < b; ++k) {
-      const std::vector<Tensor>& r = ref[static_cast<size_t>(k % images)];
-      for (size_t o = 0; o < out.size() && o < r.size(); ++o) {
-        const size_t n = static_cast<size_t>(r[o].numel());
-        if (out[o].dtype() != DType::kFloat32 || static_cast<size_t>(out[o].numel()) != n * b) {
-          continue;  // not a per-image float output
-        }
-        double e = relative_l2(out[o].data<float>() + k * n, r[o].data<float>(), n);
-        worst = std::max(worst, e);
-        sum += e;
-        ++count;
+    // Every image at every batch size: ceil(images / b) runs, slot k of run j taking image
+    // (j b + k) mod images (a batch larger than the set repeats it).
+    for (int64_t first = 0; first < images; first += b) {
+      for (int64_t k = 0; k < b; ++k) {
+        std::copy_n(set.data<float>() + ((first + k) % images) * per_image, per_image,
+                    in.data<float>() + k * per_image);
       }
-      if (!out.empty() && !r.empty()) {
-        det += compare_detections(r[0], out[0], k, options);
-        exact += match_detections(detections_of(r[0], 0, options.conf, options.max_det),
-                                  detections_of(out[0], k, options.conf, options.max_det),
-                                  options.min_iou);
+      std::vector<Tensor> out;
+      Status s = engine.run({&in, 1}, out);
+      if (!s.ok()) return s.with_context("plan run at batch " + std::to_string(b));
+      for (int64_t k = 0; k < b; ++k) {
+        const std::vector<Tensor>& r = ref[static_cast<size_t>((first + k) % images)];
+        for (size_t o = 0; o < out.size() && o < r.size(); ++o) {
+          const size_t n = static_cast<size_t>(r[o].numel());
+          if (out[o].dtype() != DType::kFloat32 || static_cast<size_t>(out[o].numel()) != n * b) {
+            continue;  // not a per-image float output
+          }
+          double e = relative_l2(out[o].data<float>() + k * n, r[o].data<float>(), n);
+          worst = std::max(worst, e);
+          sum += e;
+          ++count;
+        }
+        if (!out.empty() && !r.empty()) {
+          det += compare_detections(r[0], out[0], k, options);
+          exact += match_detections(detections_of(r[0], 0, options.conf, options.max_det),
+                                    detections_of(out[0], k, options.conf, options.max_det),
+                                    options.min_iou);
+        }
       }
     }
     report.max_rel_l2 = std::max(report.max_rel_l2, worst);

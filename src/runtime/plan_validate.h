@@ -8,15 +8,16 @@
 //
 // Inputs: `images` pictures at the model's size, half uniform noise in [0, 1] and half "real-ish"
 // synthetic scenes (a gradient with filled rectangles and ellipses, like objects on a
-// background), each run alone by the reference and at every batch size by the plan's engine.
-// Criteria: the relative L2 error of every raw output of every image (||plan - ref|| / ||ref||)
-// at most max_rel_l2, and at least min_recall of the reference's detections (conf, max_det)
-// found by the plan's engine with the same class and IoU >= min_iou. The engine's detections are
-// taken at conf - conf_margin and 3 x max_det, so that a box that sits on the threshold or on the
-// max_det cut in fp32 does not count as lost for a last-digit change of its score; the count at
-// the very same conf and max_det is reported too (exact_matched). A reference detection that is
-// still missing may be a near-tie flip (near_tie_flips below); the recall criterion counts those
-// as reproduced, and the report gives both counts.
+// background), then the caller's real pictures (real_images) if any, each run alone by the
+// reference and at every batch size by the plan's engine. Criteria: the relative L2 error of every
+// raw output of every image (||plan - ref|| / ||ref||) at most max_rel_l2, and at least min_recall
+// of the reference's detections (conf, max_det) found by the plan's engine with the same class and
+// IoU >= min_iou. The engine's detections are taken at conf - conf_margin and 3 x max_det, so that
+// a box that sits on the threshold or on the max_det cut in fp32 does not count as lost for a
+// last-digit change of its score; the count at the very same conf and max_det is reported too
+// (exact_matched). A reference detection that is still missing may be a near-tie flip
+// (near_tie_flips below); the recall criterion counts those as reproduced, and the report gives
+// both counts.
 #pragma once
 
 #include <cstdint>
@@ -75,6 +76,9 @@ struct ValidationOptions {
   float min_iou = 0.9f;
   double min_recall = 0.99;   // of the reference's detections, near-tie flips counted
   double tie_tolerance = -1;  // relative score move of near_tie_flips; < 0: max_rel_l2
+  // Real pictures, [M, C, H, W] float32 at the input's size (letterboxed as the detector does),
+  // validated after the `images` generated ones; may be null.
+  const Tensor* real_images = nullptr;
 };
 
 // Near-tie flips of one image of a raw head ([4 + nc, anchors] at `reference_head` and
@@ -118,8 +122,9 @@ struct ValidationReport {
   std::string failure;  // one line when !passed
 };
 
-// `engine` runs at each of `batches` (image i of the set at slot i % images); `reference` at
-// batch 1. Both take one NCHW float32 input of `input_shape` (its batch dimension ignored).
+// `engine` runs every image of the set at each of `batches` (ceil(images / b) runs, a batch
+// larger than the set repeating it); `reference` at batch 1. Both take one NCHW float32 input of
+// `input_shape` (its batch dimension ignored).
 Result<ValidationReport> validate_engine(Engine& engine, const std::vector<int64_t>& batches,
                                          Engine& reference, const Shape& input_shape,
                                          const ValidationOptions& options);

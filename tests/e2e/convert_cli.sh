@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `fungen convert` end to end on the CPU (CTest label `e2e`): the GPU default says "no CUDA
 # device:" with exit 3 when there is none; a CPU plan of a YOLO export is built, validated against
-# the CPU fp32 path and benchmarked; a plan from "another machine" is rebuilt by the next load
-# with one log line; --dir converts a folder. Model: $FUNGEN_TEST_MODEL (scripts/test.sh sets it).
+# the CPU fp32 path (generated images, then real pictures) and benchmarked; a plan from "another
+# machine" is rebuilt by the next load with one log line; --dir converts a folder. Model: $FUNGEN_TEST_MODEL (scripts/test.sh sets it).
 #   tests/e2e/convert_cli.sh build/bin/fungen
 set -uo pipefail
 fungen=$1
@@ -31,6 +31,21 @@ cat "$work/out.txt"
 grep -q "validation PASSED" "$work/out.txt" || fail "validation did not pass"
 grep -q "^built $work/m.engine in" "$work/out.txt" || fail "no build line"
 [ "$(grep -c ' batch ' "$work/out.txt")" -ge 4 ] || fail "validate/benchmark lines per batch"
+
+# --validate-images: real pictures too (any size, letterboxed as detect does); a folder without
+# pictures is one error line and a non-zero exit.
+mkdir "$work/pics" "$work/empty"
+ffmpeg -v error -f lavfi -i testsrc2=size=480x270 -frames:v 2 "$work/pics/p%d.png" ||
+  fail "ffmpeg could not draw the test pictures"
+"$fungen" convert --model "$work/m.onnx" --backend cpu --validate --images 0 --threads 2 \
+  --validate-images "$work/pics" --out "$work/pics.engine" >"$work/out.txt" 2>&1 ||
+  { code=$?; cat "$work/out.txt"; fail "--validate-images: exit $code"; }
+grep -q "and the pictures of $work/pics" "$work/out.txt" || fail "--validate-images not named"
+grep -q "validation PASSED" "$work/out.txt" || fail "--validate-images did not pass"
+"$fungen" convert --model "$work/m.onnx" --backend cpu --validate --validate-images "$work/empty" \
+  --out "$work/e.engine" >"$work/out.txt" 2>&1 && fail "a folder without pictures passed"
+grep -q "^fungen: error: .*empty: no .png/.jpg/.jpeg images" "$work/out.txt" ||
+  { cat "$work/out.txt"; fail "no error line naming the empty folder"; }
 
 # A plan from another machine: same-length device name, checksum recomputed.
 python3 - "$work/m.engine" <<'PY'

@@ -191,6 +191,41 @@ TEST(PlanValidate, AnEngineAgainstItselfPassesAndAnotherFails) {
   EXPECT_NE(strict->failure.find("detections"), std::string::npos) << strict->failure;
 }
 
+TEST(PlanValidate, RealImagesAreValidatedAfterTheGeneratedOnes) {
+  Engine ref = load(head_model(1.0f));
+  Engine off = load(head_model(1.1f));
+  // Three "real" pictures: gradients unlike the generated set.
+  Tensor real(DType::kFloat32, {3, 3, 16, 16});
+  for (int64_t i = 0; i < real.numel(); ++i) {
+    real.data<float>()[i] = static_cast<float>((i * 7) % 97) / 96.f;
+  }
+  std::vector<size_t> per_image;
+  for (int64_t k = 0; k < 3; ++k) {
+    Tensor in = Tensor::view(DType::kFloat32, {1, 3, 16, 16}, real.data<float>() + k * 768);
+    std::vector<Tensor> out;
+    ASSERT_TRUE(ref.run({&in, 1}, out).ok());
+    per_image.push_back(detections_of(out[0], 0, 0.25f).size());
+  }
+  const size_t want = per_image[0] + per_image[1] + per_image[2];
+  ASSERT_GT(want, 0u);
+  // Every image at every batch size: batch 1 runs 3 times, batch 2 twice (images 0 1, then 2 0).
+  auto only_real =
+      validate_engine(ref, {1, 2}, ref, {1, 3, 16, 16}, {.images = 0, .real_images = &real});
+  ASSERT_TRUE(only_real.ok()) << only_real.status().message();
+  EXPECT_TRUE(only_real->passed) << only_real->failure;
+  EXPECT_EQ(only_real->detections.reference, want + want + per_image[0]);
+
+  auto mixed = validate_engine(off, {5}, ref, {1, 3, 16, 16}, {.images = 2, .real_images = &real});
+  ASSERT_TRUE(mixed.ok());
+  EXPECT_FALSE(mixed->passed);
+
+  Tensor wrong(DType::kFloat32, {1, 3, 8, 8});
+  auto bad = validate_engine(ref, {1}, ref, {1, 3, 16, 16}, {.images = 2, .real_images = &wrong});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("[1,3,8,8]"), std::string::npos) << bad.status().message();
+  EXPECT_FALSE(validate_engine(ref, {1}, ref, {1, 3, 16, 16}, {.images = 0}).ok());
+}
+
 // [N,3,16,16] -> Conv 1x1 -> [N, 6, 256] + a grid: anchor a's box is centred at (4 (a % 16) + 2,
 // 4 (a / 16) + 2), 12..15 wide and high, so that each box overlaps its row and column neighbours
 // at IoU ~0.5 and NMS decides between them; its two class scores come from the pixel's values
