@@ -60,6 +60,10 @@ struct CudaContext {
   // (lower_upfuse.cpp). FUNGEN_CUDA_UPFUSE: 2 (unset, auto) where it measures faster than
   // Resize + Concat + the best kernel on the materialized input, 1 wherever it applies, 0 off.
   int upfuse = 2;
+  // Scaled dot-product attention (attn_match.h) as one kernel that never writes the attention
+  // matrix (lower_attention.cpp): 1 tensor cores in fp16 runs, 2 (FUNGEN_CUDA_ATTN=simt) fp32
+  // FMAs also in fp16, 0 (FUNGEN_CUDA_ATTN=0) off. fp32 runs use the fp32 kernel.
+  int attention = 1;
   bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
   // Streams a captured run spreads its steps over (cuda_lanes.cpp; FUNGEN_CUDA_LANES, 1: one).
@@ -470,6 +474,9 @@ int nchw_placements();       // conv outputs written NCHW into a Concat, in this
 int anchor_placements();     // conv outputs written into an anchor-major head input (tests)
 int anchor_piece_copies();   // head pieces lower_detect_head copied there instead (tests)
 Status lower_softmax(CudaRun& run, const Node& node);
+struct AttentionMatch;  // attn_match.h
+Status lower_attention(CudaRun& run, const AttentionMatch& m);
+int attention_fusions_lowered();  // attentions lowered as one kernel, in this process (tests)
 
 bool check_conv(const Node& node, const Graph& graph);
 bool check_matmul(const Node& node, const Graph& graph);
