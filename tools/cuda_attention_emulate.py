@@ -34,7 +34,23 @@ def strides(dim_major, tokens, dims):  # (z, token, dim) strides of a plain tens
     return (tokens * dims, 1, tokens) if dim_major else (tokens * dims, dims, 1)
 
 
-def load_tile(src, st, rows, d, tok0, n, dst, ld, token_rows, threads):
+def vec8(st, n):  # launch_dims' vec8 (the pointer alignment aside: arena buffers are aligned)
+    return st[1] == 1 and n % 8 == 0 and st[2] % 8 == 0 and st[0] % 8 == 0
+
+
+def load_tile(src, st, rows, d, tok0, n, dst, ld, token_rows, threads, vec=False):
+    if vec:  # load_tile_vec8: chunk c of 8 tokens of one dim, all in or all out
+        for i in range(rows // 8 * d):
+            c, dim = i % (rows // 8), i // (rows // 8)
+            t = tok0 + c * 8
+            u = src[t + dim * st[2]:t + dim * st[2] + 8] if t < n else np.zeros(8)
+            check(len(u) == 8, "16-byte load past the operand")
+            at = [(c * 8 + j) * ld + dim for j in range(8)] if token_rows else \
+                [dim * ld + c * 8 + j for j in range(8)]
+            check(token_rows or (dim * ld + c * 8) % 8 == 0, "unaligned 16-byte shared store")
+            check(max(at) < dst.size, "shared store outside the tile")
+            dst[at] = u
+        return
     tok_fast = st[1] <= st[2]
     for i in range(rows * d):  # thread i % threads, iteration i // threads: the same elements
         tok, dim = (i % rows, i // rows) if tok_fast else (i // d, i % d)
@@ -66,7 +82,8 @@ def mma_kernel(q, k, v, o, d, written):
         for by in range((d['n_q'] + ROWS - 1) // ROWS):
             q0 = by * ROWS
             qs = np.zeros(ROWS * ldq, np.float16)
-            load_tile(qz[q0 * d['q'][1]:], d['q'], ROWS, dqk, 0, d['n_q'] - q0, qs, ldq, True, 128)
+            load_tile(qz[q0 * d['q'][1]:], d['q'], ROWS, dqk, 0, d['n_q'] - q0, qs, ldq, True, 128,
+                      vec8(d['q'], d['n_q']))
             for warp in range(WARPS):
                 r0 = warp * 16 + G
                 qa = []
@@ -79,8 +96,10 @@ def mma_kernel(q, k, v, o, d, written):
                 acc = np.zeros((dv // 8, 32, 4))
                 for k0 in range(0, d['n_k'], BK):
                     ks = np.zeros(BK * ldq, np.float16); vs = np.zeros(dv * ldv, np.float16)
-                    load_tile(kz, d['k'], BK, dqk, k0, d['n_k'], ks, ldq, True, 128)
-                    load_tile(vz, d['v'], BK, dv, k0, d['n_k'], vs, ldv, False, 128)
+                    load_tile(kz, d['k'], BK, dqk, k0, d['n_k'], ks, ldq, True, 128,
+                              vec8(d['k'], d['n_k']))
+                    load_tile(vz, d['v'], BK, dv, k0, d['n_k'], vs, ldv, False, 128,
+                              vec8(d['v'], d['n_k']))
                     s = np.zeros((BK // 8, 32, 4))
                     for ni in range(BK // 8):
                         kr = (ni * 8 + G) * ldq + 2 * T
@@ -177,6 +196,9 @@ for simt in (False, True):
     test(2, 24, 130, 16, 64, True, True, True, True, simt)
     test(1, 33, 70, 64, 32, False, False, False, False, simt)
     test(1, 129, 40, 32, 16, False, True, False, True, simt)
-test(1, 400, 400, 32, 32, True, True, True, True, False)
+test(1, 400, 400, 32, 32, True, True, True, True, False)  # vec8 loads from here on
+test(3, 240, 240, 32, 32, True, True, True, True, False)
+test(2, 40, 136, 16, 64, True, True, True, True, False)
+test(1, 64, 64, 32, 32, True, False, True, True, False)
 print("ALL OK" if not failures else "SOME FAILED:\n  " + "\n  ".join(sorted(set(failures))[:20]))
 sys.exit(1 if failures else 0)

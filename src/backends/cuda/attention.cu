@@ -32,6 +32,37 @@ __device__ __forceinline__ void load_tile(const T* src, const AttnOperand& op, i
   }
 }
 
+// The same for an fp16 operand with vec8 (attention.cuh): 16-byte chunks of 8 tokens of one dim,
+// stored as they are in [dim][token] rows (ld and the tile 16-byte aligned) or spread over 8
+// [token][dim] rows. n is a multiple of 8, so a chunk is all in or all out.
+template <int kRows, int kD>
+__device__ __forceinline__ void load_tile_vec8(const __half* src, const AttnOperand& op, int tok0,
+                                               int n, __half* dst, int ld, bool token_rows) {
+  constexpr int kChunks = kRows / 8;
+  for (int i = threadIdx.x; i < kChunks * kD; i += blockDim.x) {
+    const int c = i % kChunks, dim = i / kChunks, t = tok0 + c * 8;
+    uint4 u = make_uint4(0, 0, 0, 0);
+    if (t < n) u = *reinterpret_cast<const uint4*>(src + t + dim * op.dim_stride);
+    if (!token_rows) {
+      *reinterpret_cast<uint4*>(dst + dim * ld + c * 8) = u;
+    } else {
+      const __half* h = reinterpret_cast<const __half*>(&u);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) dst[(c * 8 + j) * ld + dim] = h[j];
+    }
+  }
+}
+
+template <int kRows, int kD>
+__device__ __forceinline__ void load_half_tile(const __half* src, const AttnOperand& op, int tok0,
+                                               int n, __half* dst, int ld, bool token_rows) {
+  if (op.vec8) {
+    load_tile_vec8<kRows, kD>(src, op, tok0, n, dst, ld, token_rows);
+  } else {
+    load_tile<kRows, kD>(src, op, tok0, n, dst, ld, token_rows);
+  }
+}
+
 __device__ __forceinline__ uint32_t ld32(const __half* p) {
   return *reinterpret_cast<const uint32_t*>(p);
 }
@@ -62,8 +93,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   const __half* vz = v + z * d.v.z_stride;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
-  load_tile<kAttnMmaRows, DQK>(qz + static_cast<int64_t>(q0) * d.q.tok_stride, d.q, 0, d.n_q - q0,
-                               qs, kLdq, true);
+  load_half_tile<kAttnMmaRows, DQK>(qz + static_cast<int64_t>(q0) * d.q.tok_stride, d.q, 0,
+                                    d.n_q - q0, qs, kLdq, true);
   __syncthreads();
   uint32_t qa[DQK / 16][4];
   const int r0 = warp * 16 + g;
@@ -84,8 +115,8 @@ __global__ void __launch_bounds__(kWarps * 32)
 
   for (int k0 = 0; k0 < d.n_k; k0 += kBk) {
     __syncthreads();  // the previous tile is consumed
-    load_tile<kBk, DQK>(kz, d.k, k0, d.n_k, ks, kLdq, true);
-    load_tile<kBk, DV>(vz, d.v, k0, d.n_k, vs, kLdv, false);
+    load_half_tile<kBk, DQK>(kz, d.k, k0, d.n_k, ks, kLdq, true);
+    load_half_tile<kBk, DV>(vz, d.v, k0, d.n_k, vs, kLdv, false);
     __syncthreads();
     float s[kBk / 8][4];
 #pragma unroll
@@ -223,10 +254,19 @@ __global__ void __launch_bounds__(kAttnSimtRows)
   for (int i = 0; i < DV; ++i) store(oz, row * d.o.tok_stride + i * d.o.dim_stride, acc[i] * inv);
 }
 
+// 16-byte chunks of 8 tokens: tokens contiguous, chunk starts aligned in every problem and dim.
+bool vec8(const AttnOperand& op, const void* p, int n) {
+  return op.tok_stride == 1 && n % 8 == 0 && op.dim_stride % 8 == 0 && op.z_stride % 8 == 0 &&
+         reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
 template <int DQK, int DV>
-void launch_dims(Elem e, const AttnDesc& d, const void* q, const void* k, const void* v, void* o,
+void launch_dims(Elem e, AttnDesc d, const void* q, const void* k, const void* v, void* o,
                  bool simt, cudaStream_t st) {
   if (e == Elem::kF16 && !simt) {
+    d.q.vec8 = vec8(d.q, q, d.n_q);
+    d.k.vec8 = vec8(d.k, k, d.n_k);
+    d.v.vec8 = vec8(d.v, v, d.n_k);
     const dim3 grid(static_cast<unsigned>(d.z),
                     static_cast<unsigned>((d.n_q + kAttnMmaRows - 1) / kAttnMmaRows));
     attention_mma_kernel<DQK, DV>

@@ -21,6 +21,9 @@ namespace fungen::cuda {
 
 struct AttnOperand {
   int64_t z_stride = 0, tok_stride = 0, dim_stride = 0;
+  // Set by launch_attention: tokens contiguous, every 8-token chunk 16-byte aligned and n a
+  // multiple of 8 (fp16): the tensor-core kernel loads the operand in 16-byte chunks.
+  bool vec8 = false;
 };
 
 struct AttnDesc {
