@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 5, branch attn: YOLO12's area attention as one kernel (attention.cu, lower_attention.cpp;
 # FUNGEN_CUDA_ATTN unset: tensor cores in fp16, =simt: fp32 FMAs, =0: the nodes one by one).
-# One machine, one call, ~3 minutes expected (each command has a timeout):
+# One machine, one call, ~3 minutes expected (each command has a timeout; 375 s at most, so run
+# it with S5_TIMEOUT=400 under session5_test.sh):
 #   1. unit tests: CudaAttnFused (synthetic attention graphs vs the reference backend, fp32 /
 #      fp16 / simt / off, eager, capture, replay), CudaAttnMatch (the matcher, CPU), the A2C2f
 #      block tests (CudaAttentionTest, CudaAttentionBatches: now fused), then CudaAttnModels
@@ -20,14 +21,14 @@ parts=" ${ATTN_PARTS:-unit check bench profile} "
 [ -f "$m" ] || { echo "attn: $m missing, skipped"; exit 0; }
 if [[ $parts == *" unit "* ]] && command -v fungen_unit_tests >/dev/null; then
   echo "== attention unit tests (synthetic, matcher, A2C2f blocks)"
-  timeout 75 fungen_unit_tests \
+  timeout 60 fungen_unit_tests \
     --gtest_filter='CudaAttnFused*:CudaAttnMatch*:*CudaAttentionTest*:CudaAttentionBatches*' \
     > "$out/unit_attn.txt" 2>&1
   echo "exit $?"
   grep -E '^\[  (PASSED|FAILED) |FAILED|tests ran|Failure|Expected|Which is|seed' \
     "$out/unit_attn.txt" | head -n 40
   echo "== YOLO12 exports: fused vs FUNGEN_CUDA_ATTN=0 and vs the CPU"
-  timeout 100 fungen_unit_tests --gtest_filter='CudaAttnModels*' > "$out/unit_attn_models.txt" 2>&1
+  timeout 90 fungen_unit_tests --gtest_filter='CudaAttnModels*' > "$out/unit_attn_models.txt" 2>&1
   echo "exit $?"
   grep -E '^\[  (PASSED|FAILED) |FAILED|Failure|Which is|fused vs|vs cpu' \
     "$out/unit_attn_models.txt" | head -n 60
@@ -37,7 +38,7 @@ if [[ $parts == *" check "* ]]; then
     echo "== FUNGEN_CUDA_ATTN=$v: YOLO12s vs the CPU path at batch 1"
     envs=(FUNGEN_CUDA_ATTN=1)
     [ $v != default ] && envs=(FUNGEN_CUDA_ATTN=$v)
-    env "${envs[@]}" timeout 40 fungen_gpu_bench --model "$m" --batches 1 --iterations 1 2>&1 |
+    env "${envs[@]}" timeout 30 fungen_gpu_bench --model "$m" --batches 1 --iterations 1 2>&1 |
       grep -E '^check|FAILED|error|mismatch' | head -n 8
   done
 fi
@@ -46,7 +47,7 @@ if [[ $parts == *" bench "* ]]; then
     echo "== FUNGEN_CUDA_ATTN=$v: batches 1, 128"
     envs=(FUNGEN_CUDA_ATTN=1)
     [ $v = 0 ] && envs=(FUNGEN_CUDA_ATTN=0)
-    env "${envs[@]}" timeout 30 fungen_gpu_bench --model "$m" --no-check --batches 1,128 \
+    env "${envs[@]}" timeout 25 fungen_gpu_bench --model "$m" --no-check --batches 1,128 \
       --iterations 20 2>&1 | grep -E '^\||FAILED|error'
   done
 fi
