@@ -168,7 +168,7 @@ def simt_kernel(q, k, v, o, d, written):
                 np.add.at(written, at, 1)
 
 
-def test(z, n_q, n_k, dqk, dv, q_dm, k_dm, v_dm, o_dm, simt):
+def test(z, n_q, n_k, dqk, dv, q_dm, k_dm, v_dm, o_dm, simt, split=False):
     d = dict(z=z, n_q=n_q, n_k=n_k, d_qk=dqk, d_v=dv, scale=dqk ** -0.5,
              q=strides(q_dm, n_q, dqk), k=strides(k_dm, n_k, dqk), v=strides(v_dm, n_k, dv),
              o=strides(o_dm, n_q, dv))
@@ -176,11 +176,18 @@ def test(z, n_q, n_k, dqk, dv, q_dm, k_dm, v_dm, o_dm, simt):
     Q, K, V = (rng.uniform(-2, 2, (z, n, dd)).astype(dt) for n, dd in ((n_q, dqk), (n_k, dqk), (n_k, dv)))
     flat = lambda X, dm: (X.transpose(0, 2, 1) if dm else X).reshape(-1).copy()
     o = np.full(z * n_q * dv, np.nan); written = np.zeros(o.size, int)
-    (simt_kernel if simt else mma_kernel)(flat(Q, q_dm), flat(K, k_dm), flat(V, v_dm), o, d, written)
+    q, k = flat(Q, q_dm), flat(K, k_dm)
+    if split:  # lower_attention's read_in_split: q and k inside qkv [z, 2d + dv, n] (dim-major)
+        assert q_dm and k_dm and n_q == n_k
+        total = 2 * dqk + dv
+        qkv = np.concatenate([Q, K, V], axis=2).transpose(0, 2, 1).reshape(-1).copy()
+        d['q'] = d['k'] = (n_k * total, 1, n_k)
+        q, k = qkv, qkv[dqk * n_k:]  # offsets before * tokens: 0 and d_qk * n
+    (simt_kernel if simt else mma_kernel)(q, k, flat(V, v_dm), o, d, written)
     S = np.einsum('zqd,zkd->zqk', Q.astype(np.float64), K.astype(np.float64)) * d['scale']
     P = np.exp(S - S.max(-1, keepdims=True)); P /= P.sum(-1, keepdims=True)
     want = flat(np.einsum('zqk,zkd->zqd', P, V.astype(np.float64)), o_dm)
-    name = f"z{z} q{n_q} k{n_k} d{dqk}/{dv} dm{int(q_dm)}{int(k_dm)}{int(v_dm)}{int(o_dm)} {'simt' if simt else 'mma'}"
+    name = ("split " if split else "") + f"z{z} q{n_q} k{n_k} d{dqk}/{dv} dm{int(q_dm)}{int(k_dm)}{int(v_dm)}{int(o_dm)} {'simt' if simt else 'mma'}"
     check(np.all(written == 1), name + ": output elements not written exactly once")
     err = np.linalg.norm(o - want) / np.linalg.norm(want)
     tol = 1e-6 if simt else 2e-3
@@ -200,5 +207,8 @@ test(1, 400, 400, 32, 32, True, True, True, True, False)  # vec8 loads from here
 test(3, 240, 240, 32, 32, True, True, True, True, False)
 test(2, 40, 136, 16, 64, True, True, True, True, False)
 test(1, 64, 64, 32, 32, True, False, True, True, False)
+test(2, 400, 400, 32, 32, True, True, True, True, False, split=True)
+test(1, 37, 37, 16, 64, True, True, True, True, False, split=True)
+test(2, 40, 40, 32, 32, True, True, True, True, True, split=True)
 print("ALL OK" if not failures else "SOME FAILED:\n  " + "\n  ".join(sorted(set(failures))[:20]))
 sys.exit(1 if failures else 0)

@@ -3,6 +3,8 @@
 // GPU): q, k, v graph inputs [batch, heads, .., ..], one output.
 //   kExport:  Mul(q [b,h,d,n], c) -> Transpose -> MatMul(qᵀ, k [b,h,d,n]) -> Softmax(last)
 //             -> Transpose -> MatMul(v [b,h,dv,n], Pᵀ)        (every YOLO export's form)
+//   kSplit:   as kExport, q, k, v the pieces of Split(axis 2) of one input qkv [b,h,2d+dv,n]
+//             (q and k are then read inside qkv by the fused kernel, lower_attention.cpp)
 //   kTokens:  MatMul(q [b,h,n,d], Transpose(k [b,h,n,d])) -> Div(S, c) -> Softmax
 //             -> MatMul(P, v [b,h,n,dv])                   (the textbook form, scale after)
 // Twists that must not match (or must not absorb a node).
@@ -19,7 +21,7 @@
 
 namespace fungen::test {
 
-enum class AttnForm { kExport, kTokens };
+enum class AttnForm { kExport, kSplit, kTokens };
 enum class AttnTwist {
   kNone,
   kScoresAlsoOutput,  // S is a graph output too: no match
@@ -38,14 +40,20 @@ struct AttnSpec {
 inline std::string attention_model(const AttnSpec& s) {
   ModelBuilder b(s.twist == AttnTwist::kSoftmaxAxis ? 17 : 12);
   const int64_t dqk = s.twist == AttnTwist::kHeadDim48 ? 48 : s.d_qk;
-  const bool ex = s.form == AttnForm::kExport;
+  const bool ex = s.form != AttnForm::kTokens;
   const int64_t B = s.batch, H = s.heads;
   auto dims = [&](int64_t d, int64_t n) {
     return ex ? std::vector<Dim>{B, H, d, n} : std::vector<Dim>{B, H, n, d};
   };
-  b.input("q", DType::kFloat32, dims(dqk, s.n_q));
-  b.input("k", DType::kFloat32, dims(dqk, s.n_k));
-  b.input("v", DType::kFloat32, dims(s.d_v, s.n_k));
+  if (s.form == AttnForm::kSplit) {  // self-attention: n_q == n_k
+    b.input("qkv", DType::kFloat32, dims(2 * dqk + s.d_v, s.n_k));
+    b.node("Split", {"qkv"}, {"q", "k", "v"},
+           {{"axis", attr_int(2)}, {"split", attr_ints({dqk, dqk, s.d_v})}});
+  } else {
+    b.input("q", DType::kFloat32, dims(dqk, s.n_q));
+    b.input("k", DType::kFloat32, dims(dqk, s.n_k));
+    b.input("v", DType::kFloat32, dims(s.d_v, s.n_k));
+  }
   const float c = 1.0f / std::sqrt(static_cast<float>(dqk));
   Tensor scale(DType::kFloat32, s.twist == AttnTwist::kTensorScale ? Shape{1, H, 1, 1} : Shape{});
   const bool div = !ex && s.twist != AttnTwist::kTensorScale;  // Div(S, 1 / c)

@@ -2,8 +2,9 @@
 //  - CudaAttnFused: the synthetic graphs of attn_model.h (both forms; tokens 1 to 400, head dims
 //    16/32/64, q/k and v dims apart, cross attention, 1-3 heads, batch 1-3) against the reference
 //    backend on fresh random inputs, three runs each (eager, capture, replay), fp32 (the SIMT
-//    kernel), fp16 (tensor cores) and fp16 with FUNGEN_CUDA_ATTN=simt; each run checks that the
-//    fused step was lowered (and not with FUNGEN_CUDA_ATTN=0, which must match too).
+//    kernel), fp16 (tensor cores), fp16 with FUNGEN_CUDA_ATTN=simt and =copy (q and k of a Split
+//    from its copies, not inside its input); each checks that the fused step was lowered (and
+//    not with FUNGEN_CUDA_ATTN=0, which must match too).
 //  - CudaAttnModels (when FUNGEN_TEST_MODELS names folders, ':'-separated): every 640x640 YOLO12
 //    export there (the 384x640 ones match the same way: CudaAttnMatch), batch 1 and 2 (dynamic
 //    exports), fp16 and fp32: fused vs FUNGEN_CUDA_ATTN=0 and vs
@@ -39,6 +40,8 @@ const AttnSpec kSpecs[] = {
     {"yolo12_640", 1, 4, 400, 400, 32, 32, AttnForm::kExport, AttnTwist::kNone},
     {"c2psa_dv64", 2, 2, 400, 400, 32, 64, AttnForm::kExport, AttnTwist::kNone},
     {"cross_q24_k130", 2, 2, 24, 130, 16, 64, AttnForm::kExport, AttnTwist::kNone},
+    {"split_n400", 2, 2, 400, 400, 32, 32, AttnForm::kSplit, AttnTwist::kNone},
+    {"split_n37_dv64", 1, 3, 37, 37, 16, 64, AttnForm::kSplit, AttnTwist::kNone},
     {"tokens_n33", 3, 2, 33, 33, 64, 32, AttnForm::kTokens, AttnTwist::kNone},
     {"tokens_cross", 1, 3, 129, 70, 32, 16, AttnForm::kTokens, AttnTwist::kNone},
     {"tensor_scale", 2, 2, 50, 50, 32, 32, AttnForm::kExport, AttnTwist::kTensorScale},
@@ -49,11 +52,8 @@ struct Mode {
   const char* env;  // FUNGEN_CUDA_ATTN
   bool fused;
 };
-const Mode kModes[] = {{"fp32", "1", true},
-                       {"fp16", "1", true},
-                       {"fp16", "simt", true},
-                       {"fp16", "0", false},
-                       {"fp32", "0", false}};
+const Mode kModes[] = {{"fp32", "1", true},    {"fp16", "1", true},  {"fp16", "simt", true},
+                       {"fp16", "copy", true}, {"fp16", "0", false}, {"fp32", "0", false}};
 
 TEST(CudaAttnFused, SyntheticMatchesReference) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the cuda backend tests need a GPU";

@@ -57,6 +57,7 @@ const AttnSpec kSpecs[] = {
     {"export", 2, 3, 40, 40, 32, 32, AttnForm::kExport, AttnTwist::kNone},
     {"export_cross", 1, 2, 24, 56, 16, 64, AttnForm::kExport, AttnTwist::kNone},
     {"tokens", 2, 2, 33, 33, 64, 32, AttnForm::kTokens, AttnTwist::kNone},
+    {"split", 2, 2, 40, 40, 32, 64, AttnForm::kSplit, AttnTwist::kNone},
     {"scores_output", 1, 2, 16, 16, 32, 32, AttnForm::kExport, AttnTwist::kScoresAlsoOutput},
     {"softmax_axis", 1, 2, 16, 16, 32, 32, AttnForm::kExport, AttnTwist::kSoftmaxAxis},
     {"tensor_scale_q", 1, 2, 16, 16, 32, 32, AttnForm::kExport, AttnTwist::kTensorScale},
@@ -83,7 +84,7 @@ TEST(CudaAttnMatch, SyntheticGraphs) {
     ASSERT_EQ(found.size(), want ? 1u : 0u);
     if (!want) continue;
     const cuda::AttentionMatch& m = found[0];
-    const bool ex = s.form == AttnForm::kExport;
+    const bool ex = s.form != AttnForm::kTokens;
     EXPECT_EQ(m.z, s.batch * s.heads);
     EXPECT_EQ(m.n_q, s.n_q);
     EXPECT_EQ(m.n_k, s.n_k);
@@ -107,7 +108,15 @@ TEST(CudaAttnMatch, SyntheticGraphs) {
           << op;
       if (tensor) EXPECT_NE(op, "Mul");
     }
-    // q, k, v are what the graph reads: the inputs (the tensor Mul's output for q).
+    // q, k, v are what the graph reads: the inputs (the tensor Mul's output for q), or the
+    // Split's pieces in order.
+    if (s.form == AttnForm::kSplit) {
+      const int split = g.values[static_cast<size_t>(m.q.value)].producer;
+      ASSERT_GE(split, 0);
+      EXPECT_EQ(g.nodes[static_cast<size_t>(split)].outputs,
+                (std::vector<int>{m.q.value, m.k.value, m.v.value}));
+      continue;
+    }
     EXPECT_EQ(m.k.value, g.inputs[1]);
     EXPECT_EQ(m.v.value, g.inputs[2]);
     if (!tensor) EXPECT_EQ(m.q.value, g.inputs[0]);

@@ -266,6 +266,7 @@ int CudaRun::direct_output(int value) {
 Status CudaRun::lower(const NodeRun& run) {
   variants_.assign(graph_.values.size(), {});
   transposed_from_.assign(graph_.values.size(), -1);
+  split_in_place_.assign(graph_.values.size(), 0);
   views_.assign(graph_.values.size(), {});
   staging_reads_.assign(graph_.values.size(), 0);
   direct_staging_.assign(graph_.values.size(), -1);
@@ -327,6 +328,7 @@ Status CudaRun::lower(const NodeRun& run) {
     for (int k : attns[i].nodes) absorbed_[static_cast<size_t>(k)] = 1;
     absorbed_[static_cast<size_t>(attns[i].output_node)] = 0;
     attn_at[static_cast<size_t>(attns[i].output_node)] = static_cast<int>(i);
+    if (ctx_.attention != 3) plan_attention_inputs(*this, rv, attns[i]);
   }
   FUNGEN_RETURN_IF_ERROR(find_upfuse(run));
   for (size_t k = run.first; k <= run.last; ++k) {
