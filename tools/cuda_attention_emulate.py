@@ -5,7 +5,8 @@ shared rows (Q and K as [token][dim] rows of d + 8 halves, V as [dim][key] rows 
 m16n8k16 fragments read as 32-bit words (the PTX ISA layouts, mma() shared with
 tools/cuda_igemm_emulate.py), the key mask, the online softmax in base 2 (row max over the 4
 threads of a quad, the correction of l and the accumulators, P rounded to fp16 as the A fragment
-of P·V, l summed over the quad at the end) and the strided output stores; the fp32 SIMT kernel's
+of P·V, l summed over the quad at the end) and the strided output stores (also [B', N, h, d]:
+problem_offset with z_inner; q and k read inside a qkv Split input); the fp32 SIMT kernel's
 per-row loop likewise. Checks: every output element written exactly once and equal to a direct
 softmax(scale * Q Kᵀ) V in float64 (fp16 kernel: rel L2 <= 2e-3 on fp16 inputs; SIMT: 1e-6);
 every fragment load of a warp touches 32 distinct banks (or one word); shared reads stay inside
@@ -32,6 +33,10 @@ def check(cond, what):
 
 def strides(dim_major, tokens, dims):  # (z, token, dim) strides of a plain tensor
     return (tokens * dims, 1, tokens) if dim_major else (tokens * dims, dims, 1)
+
+
+def zoff(st, z):  # problem_offset: (z / z_inner) * z_stride + (z % z_inner) * inner_stride
+    return z * st[0] if len(st) == 3 else (z // st[3]) * st[0] + (z % st[3]) * st[4]
 
 
 def vec8(st, n):  # launch_dims' vec8 (the pointer alignment aside: arena buffers are aligned)
@@ -78,7 +83,7 @@ def mma_kernel(q, k, v, o, d, written):
     ldq, ldv = dqk + 8, BK + 8
     sl2 = d['scale'] * LOG2E
     for z in range(d['z']):
-        qz, kz, vz = (x[z * d[s][0]:] for x, s in ((q, 'q'), (k, 'k'), (v, 'v')))
+        qz, kz, vz = (x[zoff(d[s], z):] for x, s in ((q, 'q'), (k, 'k'), (v, 'v')))
         for by in range((d['n_q'] + ROWS - 1) // ROWS):
             q0 = by * ROWS
             qs = np.zeros(ROWS * ldq, np.float16)
@@ -137,7 +142,7 @@ def mma_kernel(q, k, v, o, d, written):
                         row = q0 + r0 + (c >> 1) * 8
                         dim = ni * 8 + 2 * T + (c & 1)
                         for lane in np.nonzero(row < d['n_q'])[0]:
-                            at = z * d['o'][0] + row[lane] * d['o'][1] + dim[lane] * d['o'][2]
+                            at = zoff(d['o'], z) + row[lane] * d['o'][1] + dim[lane] * d['o'][2]
                             o[at] = np.float16(acc[ni][lane, c] * inv[lane, c >> 1])
                             written[at] += 1
 
@@ -145,7 +150,7 @@ def mma_kernel(q, k, v, o, d, written):
 def simt_kernel(q, k, v, o, d, written):
     dqk, dv, sl2 = d['d_qk'], d['d_v'], d['scale'] * LOG2E
     for z in range(d['z']):
-        qz, kz, vz = (x[z * d[s][0]:] for x, s in ((q, 'q'), (k, 'k'), (v, 'v')))
+        qz, kz, vz = (x[zoff(d[s], z):] for x, s in ((q, 'q'), (k, 'k'), (v, 'v')))
         for by in range((d['n_q'] + SIMT_ROWS - 1) // SIMT_ROWS):
             rows = by * SIMT_ROWS + np.arange(SIMT_ROWS)
             live = rows < d['n_q']
@@ -163,12 +168,12 @@ def simt_kernel(q, k, v, o, d, written):
                 l *= corr; acc *= corr[:, None]
                 p = np.exp2(s - m[:, None]); l += p.sum(1); acc += p @ vs.reshape(KEYS, dv)
             for i in range(dv):
-                at = z * d['o'][0] + rows[live] * d['o'][1] + i * d['o'][2]
+                at = zoff(d['o'], z) + rows[live] * d['o'][1] + i * d['o'][2]
                 o[at] = acc[live, i] / l[live]
                 np.add.at(written, at, 1)
 
 
-def test(z, n_q, n_k, dqk, dv, q_dm, k_dm, v_dm, o_dm, simt, split=False):
+def test(z, n_q, n_k, dqk, dv, q_dm, k_dm, v_dm, o_dm, simt, split=0):
     d = dict(z=z, n_q=n_q, n_k=n_k, d_qk=dqk, d_v=dv, scale=dqk ** -0.5,
              q=strides(q_dm, n_q, dqk), k=strides(k_dm, n_k, dqk), v=strides(v_dm, n_k, dv),
              o=strides(o_dm, n_q, dv))
@@ -177,16 +182,21 @@ def test(z, n_q, n_k, dqk, dv, q_dm, k_dm, v_dm, o_dm, simt, split=False):
     flat = lambda X, dm: (X.transpose(0, 2, 1) if dm else X).reshape(-1).copy()
     o = np.full(z * n_q * dv, np.nan); written = np.zeros(o.size, int)
     q, k = flat(Q, q_dm), flat(K, k_dm)
-    if split:  # lower_attention's read_in_split: q and k inside qkv [z, 2d + dv, n] (dim-major)
+    if split:  # lower_attention's read_in_split: q and k inside qkv [z, 2d + dv, n] (dim-major),
         assert q_dm and k_dm and n_q == n_k
         total = 2 * dqk + dv
         qkv = np.concatenate([Q, K, V], axis=2).transpose(0, 2, 1).reshape(-1).copy()
         d['q'] = d['k'] = (n_k * total, 1, n_k)
         q, k = qkv, qkv[dqk * n_k:]  # offsets before * tokens: 0 and d_qk * n
+        # and the output written [z / h, n, h, dv] (the exports' Transpose absorbed), h = split
+        d['o'] = (n_q * split * dv, split * dv, 1, split, dv)
     (simt_kernel if simt else mma_kernel)(q, k, flat(V, v_dm), o, d, written)
     S = np.einsum('zqd,zkd->zqk', Q.astype(np.float64), K.astype(np.float64)) * d['scale']
     P = np.exp(S - S.max(-1, keepdims=True)); P /= P.sum(-1, keepdims=True)
     want = flat(np.einsum('zqk,zkd->zqd', P, V.astype(np.float64)), o_dm)
+    if split:
+        want = np.einsum('zqk,zkd->zqd', P, V.astype(np.float64))
+        want = want.reshape(z // split, split, n_q, dv).transpose(0, 2, 1, 3).reshape(-1)
     name = ("split " if split else "") + f"z{z} q{n_q} k{n_k} d{dqk}/{dv} dm{int(q_dm)}{int(k_dm)}{int(v_dm)}{int(o_dm)} {'simt' if simt else 'mma'}"
     check(np.all(written == 1), name + ": output elements not written exactly once")
     err = np.linalg.norm(o - want) / np.linalg.norm(want)
@@ -207,8 +217,8 @@ test(1, 400, 400, 32, 32, True, True, True, True, False)  # vec8 loads from here
 test(3, 240, 240, 32, 32, True, True, True, True, False)
 test(2, 40, 136, 16, 64, True, True, True, True, False)
 test(1, 64, 64, 32, 32, True, False, True, True, False)
-test(2, 400, 400, 32, 32, True, True, True, True, False, split=True)
-test(1, 37, 37, 16, 64, True, True, True, True, False, split=True)
-test(2, 40, 40, 32, 32, True, True, True, True, True, split=True)
+test(4, 400, 400, 32, 32, True, True, True, True, False, split=2)  # split: the heads
+test(3, 37, 37, 16, 64, True, True, True, True, False, split=3)
+test(2, 40, 40, 32, 32, True, True, True, True, True, split=2)
 print("ALL OK" if not failures else "SOME FAILED:\n  " + "\n  ".join(sorted(set(failures))[:20]))
 sys.exit(1 if failures else 0)

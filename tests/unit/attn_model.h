@@ -4,7 +4,8 @@
 //   kExport:  Mul(q [b,h,d,n], c) -> Transpose -> MatMul(qᵀ, k [b,h,d,n]) -> Softmax(last)
 //             -> Transpose -> MatMul(v [b,h,dv,n], Pᵀ)        (every YOLO export's form)
 //   kSplit:   as kExport, q, k, v the pieces of Split(axis 2) of one input qkv [b,h,2d+dv,n]
-//             (q and k are then read inside qkv by the fused kernel, lower_attention.cpp)
+//             and the output transposed to [b,n,h,dv] (q and k are then read inside qkv and
+//             the output written transposed by the fused kernel, lower_attention.cpp)
 //   kTokens:  MatMul(q [b,h,n,d], Transpose(k [b,h,n,d])) -> Div(S, c) -> Softmax
 //             -> MatMul(P, v [b,h,n,dv])                   (the textbook form, scale after)
 // Twists that must not match (or must not absorb a node).
@@ -75,7 +76,12 @@ inline std::string attention_model(const AttnSpec& s) {
     b.node("Softmax", {"s"}, {"p"}, {{"axis", attr_int(axis)}});
     b.node("MatMul", {"p", "v"}, {"o"});
   }
-  b.output("o");
+  if (s.form == AttnForm::kSplit) {  // the exports' Transpose to [b, n, h, dv] follows
+    b.node("Transpose", {"o"}, {"ot"}, {{"perm", attr_ints({0, 3, 1, 2})}});
+    b.output("ot");
+  } else {
+    b.output("o");
+  }
   if (s.twist == AttnTwist::kScoresAlsoOutput) b.output("s");
   return b.build();
 }

@@ -3,9 +3,10 @@
 // absorbs) and with each twist (not matched, or matched without the node that does not fit),
 // and every exported test model: each attention Softmax (one reading a MatMul) matches, in the
 // exports' form (Mul(q, 32^-0.5) -> Transpose -> MatMul -> Softmax -> Transpose -> MatMul, six
-// nodes); YOLO12's eight blocks at 640x640 have 400 tokens (240 at 384x640), head dim 32 and
-// 48 problems per image (yolo12n: 4 blocks of 4 areas x 2 heads, 4 of 4 heads). Compiled with
-// the cuda backend (-DFUNGEN_CUDA=ON), where attn_match.cpp is built.
+// nodes; YOLO12: the output's Transpose(0,3,1,2) found); YOLO12's eight blocks at 640x640 have 400
+// tokens (240 at 384x640), head dim 32 and 48 problems per image (yolo12n: 4 blocks of 4 areas x 2
+// heads, 4 of 4 heads). Compiled with the cuda backend (-DFUNGEN_CUDA=ON), where attn_match.cpp is
+// built.
 #ifdef FUNGEN_HAVE_CUDA
 
 #include <gtest/gtest.h>
@@ -94,7 +95,14 @@ TEST(CudaAttnMatch, SyntheticGraphs) {
     EXPECT_EQ(m.k.dim_major, ex);
     EXPECT_EQ(m.v.dim_major, ex);
     EXPECT_EQ(m.o.dim_major, ex);
-    EXPECT_EQ(m.o.value, g.outputs[0]);
+    if (s.form == AttnForm::kSplit) {  // O -> Transpose(0,3,1,2) -> the graph output
+      ASSERT_GE(m.out_transpose, 0);
+      EXPECT_EQ(m.out_t, g.outputs[0]);
+      EXPECT_EQ(m.heads, s.heads);
+    } else {
+      EXPECT_EQ(m.o.value, g.outputs[0]);
+      EXPECT_EQ(m.out_transpose, -1);
+    }
     EXPECT_EQ(g.nodes[static_cast<size_t>(m.output_node)].op_type, "MatMul");
     const bool tensor = s.twist == AttnTwist::kTensorScale;
     EXPECT_NEAR(m.scale, tensor ? 1.0f : 1.0f / std::sqrt(static_cast<float>(s.d_qk)), 1e-6f);
@@ -169,7 +177,8 @@ TEST(CudaAttnMatch, ExportedModels) {
         EXPECT_EQ(m.d_qk, 32);
         EXPECT_EQ(m.n_q, m.n_k);
         problems += m.z;
-        if (!is12) continue;
+        if (!is12) continue;  // C2PSA reshapes its output to [B, C, H, W]: no Transpose
+        EXPECT_GE(m.out_transpose, 0) << "the output's Transpose(0,3,1,2)";
         EXPECT_EQ(m.d_v, 32);
         EXPECT_EQ(m.n_q, hw.first * hw.second / (32 * 32)) << "tokens per area";
       }

@@ -63,6 +63,11 @@ __device__ __forceinline__ void load_half_tile(const __half* src, const AttnOper
   }
 }
 
+__device__ __forceinline__ int64_t problem_offset(const AttnOperand& op, int64_t z) {
+  return op.z_inner == 1 ? z * op.z_stride
+                         : (z / op.z_inner) * op.z_stride + (z % op.z_inner) * op.inner_stride;
+}
+
 __device__ __forceinline__ uint32_t ld32(const __half* p) {
   return *reinterpret_cast<const uint32_t*>(p);
 }
@@ -88,9 +93,9 @@ __global__ void __launch_bounds__(kWarps * 32)
   __shared__ __align__(16) __half vs[DV * kLdv];   // [dim][key]
   const int64_t z = blockIdx.x;
   const int q0 = static_cast<int>(blockIdx.y) * kAttnMmaRows;
-  const __half* qz = q + z * d.q.z_stride;
-  const __half* kz = k + z * d.k.z_stride;
-  const __half* vz = v + z * d.v.z_stride;
+  const __half* qz = q + problem_offset(d.q, z);
+  const __half* kz = k + problem_offset(d.k, z);
+  const __half* vz = v + problem_offset(d.v, z);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 
   load_half_tile<kAttnMmaRows, DQK>(qz + static_cast<int64_t>(q0) * d.q.tok_stride, d.q, 0,
@@ -183,7 +188,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
     inv[h] = 1.0f / l[h];
   }
-  __half* oz = o + z * d.o.z_stride;
+  __half* oz = o + problem_offset(d.o, z);
 #pragma unroll
   for (int ni = 0; ni < DV / 8; ++ni) {
 #pragma unroll
@@ -208,9 +213,9 @@ __global__ void __launch_bounds__(kAttnSimtRows)
   const int64_t z = blockIdx.x;
   const int row = static_cast<int>(blockIdx.y) * kAttnSimtRows + static_cast<int>(threadIdx.x);
   const bool live = row < d.n_q;
-  const T* qz = q + z * d.q.z_stride;
-  const T* kz = k + z * d.k.z_stride;
-  const T* vz = v + z * d.v.z_stride;
+  const T* qz = q + problem_offset(d.q, z);
+  const T* kz = k + problem_offset(d.k, z);
+  const T* vz = v + problem_offset(d.v, z);
   const float sl2 = d.scale * kLog2e;
   float qr[DQK], acc[DV];
 #pragma unroll
@@ -249,7 +254,7 @@ __global__ void __launch_bounds__(kAttnSimtRows)
   }
   if (!live) return;
   const float inv = 1.0f / l;
-  T* oz = o + z * d.o.z_stride;
+  T* oz = o + problem_offset(d.o, z);
 #pragma unroll
   for (int i = 0; i < DV; ++i) store(oz, row * d.o.tok_stride + i * d.o.dim_stride, acc[i] * inv);
 }
@@ -257,7 +262,7 @@ __global__ void __launch_bounds__(kAttnSimtRows)
 // 16-byte chunks of 8 tokens: tokens contiguous, chunk starts aligned in every problem and dim.
 bool vec8(const AttnOperand& op, const void* p, int n) {
   return op.tok_stride == 1 && n % 8 == 0 && op.dim_stride % 8 == 0 && op.z_stride % 8 == 0 &&
-         reinterpret_cast<uintptr_t>(p) % 16 == 0;
+         (op.z_inner == 1 || op.inner_stride % 8 == 0) && reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
 
 template <int DQK, int DV>

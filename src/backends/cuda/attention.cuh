@@ -19,8 +19,11 @@
 
 namespace fungen::cuda {
 
+// Problem z starts at (z / z_inner) * z_stride + (z % z_inner) * inner_stride: z_inner 1 for a
+// tensor whose problems are back to back, the heads for an output written [B', N, heads, d].
 struct AttnOperand {
   int64_t z_stride = 0, tok_stride = 0, dim_stride = 0;
+  int64_t z_inner = 1, inner_stride = 0;
   // Set by launch_attention: tokens contiguous, every 8-token chunk 16-byte aligned and n a
   // multiple of 8 (fp16): the tensor-core kernel loads the operand in 16-byte chunks.
   bool vec8 = false;

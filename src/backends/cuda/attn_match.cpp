@@ -190,6 +190,16 @@ std::optional<AttentionMatch> match_attention(const RunView& rv, int softmax, st
     fail(why, "head dims other than 16/32/64, or too many tokens or problems");
     return std::nullopt;
   }
+  if (rank == 4 && m.o.dim_major && w.inner(m.o.value)) {
+    const int r3 = only_reader(rv, m.o.value);
+    const Node* t = r3 >= 0 ? &g.nodes[static_cast<size_t>(r3)] : nullptr;
+    if (t && t->op_type == "Transpose" &&
+        t->attr_ints("perm") == std::vector<int64_t>{0, 3, 1, 2}) {
+      m.out_transpose = r3;
+      m.out_t = t->outputs[0];
+      m.heads = ss[1];
+    }
+  }
   return m;
 }
 

@@ -47,6 +47,11 @@ struct AttentionMatch {
   float scale = 1.0f;
   int64_t z = 0;  // problems: the product of the batch axes
   int64_t n_q = 0, n_k = 0, d_qk = 0, d_v = 0;
+  // The exports' Transpose(0,3,1,2) of a rank-4 dim-major output [B', h, d, N] -> [B', N, h, d],
+  // when it is the output's only reader: the fused step may write that instead (-1: none).
+  int out_transpose = -1;  // the node
+  int out_t = -1;          // its output
+  int64_t heads = 0;       // h
 };
 
 // The attention whose Softmax is node `softmax` of the run, or nullopt (`why` says what did not

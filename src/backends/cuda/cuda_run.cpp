@@ -328,7 +328,10 @@ Status CudaRun::lower(const NodeRun& run) {
     for (int k : attns[i].nodes) absorbed_[static_cast<size_t>(k)] = 1;
     absorbed_[static_cast<size_t>(attns[i].output_node)] = 0;
     attn_at[static_cast<size_t>(attns[i].output_node)] = static_cast<int>(i);
-    if (ctx_.attention != 3) plan_attention_inputs(*this, rv, attns[i]);
+    if (ctx_.attention == 3) continue;  // FUNGEN_CUDA_ATTN=copy: the first version's I/O
+    plan_attention_inputs(*this, rv, attns[i]);
+    // The output written [B', N, h, d] (lower_attention.cpp): its Transpose lowers to nothing.
+    if (attns[i].out_transpose >= 0) absorbed_[static_cast<size_t>(attns[i].out_transpose)] = 1;
   }
   FUNGEN_RETURN_IF_ERROR(find_upfuse(run));
   for (size_t k = run.first; k <= run.last; ++k) {

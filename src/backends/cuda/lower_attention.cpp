@@ -4,6 +4,8 @@
 // axis (the exports' qkv Split) and read by nothing else are read inside the Split's input, so
 // the Split copies only v (read by the positional conv too). FUNGEN_CUDA_ATTN=0: off (the nodes
 // one by one); =simt: the fp32-FMA kernel also in fp16 runs; =copy: q and k from the copies.
+// The exports' Transpose(0,3,1,2) after the output is absorbed: the output written [B', N, h, d]
+// (not with =copy).
 #include <atomic>
 #include <cstddef>
 
@@ -111,7 +113,17 @@ Status lower_attention(CudaRun& run, const AttentionMatch& m) {
     FUNGEN_ASSIGN_OR_RETURN(kb, run.get(m.k.value, Layout::kPlain));
   }
   FUNGEN_ASSIGN_OR_RETURN(int vb, run.get(m.v.value, Layout::kPlain));
-  const int ob = run.define(m.o.value, Layout::kPlain);
+  // The exports' Transpose of the output absorbed (CudaRun::lower): element (b', h, d, token)
+  // written at [b', token, h, d].
+  const bool o_t = run.ctx().attention != 3 && m.out_transpose >= 0;
+  const int ob = run.define(o_t ? m.out_t : m.o.value, Layout::kPlain);
+  if (o_t) {
+    d.o.z_inner = m.heads;
+    d.o.inner_stride = m.d_v;
+    d.o.z_stride = m.n_q * m.heads * m.d_v;
+    d.o.tok_stride = m.heads * m.d_v;
+    d.o.dim_stride = 1;
+  }
   d.z = m.z;
   d.n_q = static_cast<int>(m.n_q);
   d.n_k = static_cast<int>(m.n_k);
@@ -125,6 +137,7 @@ Status lower_attention(CudaRun& run, const AttentionMatch& m) {
   label += simt ? ", fp32 FMAs" : ", tensor cores";
   if (run.split_read_in_place(m.q.value) || run.split_read_in_place(m.k.value))
     label += ", q/k read in the Split's input";
+  if (o_t) label += ", written token-major";
   label += ")";
   const size_t esz = elem_size(e);
   CudaRun* r = &run;
