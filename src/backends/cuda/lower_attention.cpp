@@ -8,6 +8,9 @@
 // (not with =copy).
 #include <atomic>
 #include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "backends/cuda/attention.cuh"
 #include "backends/cuda/attn_match.h"
@@ -140,12 +143,15 @@ Status lower_attention(CudaRun& run, const AttentionMatch& m) {
   if (o_t) label += ", written token-major";
   label += ")";
   const size_t esz = elem_size(e);
+  const std::string name = node.name;
+  std::vector<int> bufs = {qb, vb, ob};
+  if (kb != qb) bufs.push_back(kb);  // q and k both inside the Split's input: one buffer
   CudaRun* r = &run;
-  run.add_step(label, {qb, kb, vb, ob}, [=](cudaStream_t st) {
+  run.add_step(label, std::move(bufs), [=](cudaStream_t st) {
     const auto* qp = static_cast<const std::byte*>(r->ptr(qb)) + q_off * static_cast<int64_t>(esz);
     const auto* kp = static_cast<const std::byte*>(r->ptr(kb)) + k_off * static_cast<int64_t>(esz);
     if (!launch_attention(e, d, qp, kp, r->ptr(vb), r->ptr(ob), simt, st))
-      return internal_error("cuda attention: shape not launchable (" + node.name + ")");
+      return internal_error("cuda attention: shape not launchable (" + name + ")");
     return Status();
   });
   g_fused.fetch_add(1);
