@@ -71,6 +71,15 @@ class CudaBackend final : public Backend {
     ctx_.head_rows = ctx_.fuse_head && !(head && std::strcmp(head, "nchw") == 0);
     if (const char* up = std::getenv("FUNGEN_CUDA_UPFUSE"))
       ctx_.upfuse = std::strcmp(up, "0") == 0 ? 0 : std::strcmp(up, "1") == 0 ? 1 : 2;
+    // FUNGEN_CUDA_ATTN: unset/1 attention as one kernel (tensor cores in fp16), "simt" the
+    // fp32-FMA kernel also in fp16, "copy" q and k from the Split's copies, "0" the nodes one by
+    // one (lower_attention.cpp).
+    if (const char* attn = std::getenv("FUNGEN_CUDA_ATTN")) {
+      ctx_.attention = std::strcmp(attn, "0") == 0      ? 0
+                       : std::strcmp(attn, "simt") == 0 ? 2
+                       : std::strcmp(attn, "copy") == 0 ? 3
+                                                        : 1;
+    }
     const char* prof = std::getenv("FUNGEN_CUDA_PROFILE");
     ctx_.profile = prof && std::strcmp(prof, "1") == 0;
     if (ctx_.profile) ctx_.graphs = false;  // per-step events need eager launches

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "backends/cuda/attn_match.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_ops.h"
 #include "backends/cuda/graph_capture.h"
@@ -265,6 +266,7 @@ int CudaRun::direct_output(int value) {
 Status CudaRun::lower(const NodeRun& run) {
   variants_.assign(graph_.values.size(), {});
   transposed_from_.assign(graph_.values.size(), -1);
+  split_in_place_.assign(graph_.values.size(), 0);
   views_.assign(graph_.values.size(), {});
   staging_reads_.assign(graph_.values.size(), 0);
   direct_staging_.assign(graph_.values.size(), -1);
@@ -318,10 +320,28 @@ Status CudaRun::lower(const NodeRun& run) {
       if (!planned) rows_buf[i] = -1;
     }
   }
+  // Attention (attn_match.h): the fused step is lowered where its P·V MatMul stands.
+  std::vector<AttentionMatch> attns;
+  std::vector<int> attn_at(graph_.nodes.size(), -1);
+  if (ctx_.attention) attns = find_attention(rv);
+  for (size_t i = 0; i < attns.size(); ++i) {
+    for (int k : attns[i].nodes) absorbed_[static_cast<size_t>(k)] = 1;
+    absorbed_[static_cast<size_t>(attns[i].output_node)] = 0;
+    attn_at[static_cast<size_t>(attns[i].output_node)] = static_cast<int>(i);
+    if (ctx_.attention == 3) continue;  // FUNGEN_CUDA_ATTN=copy: the first version's I/O
+    plan_attention_inputs(*this, rv, attns[i]);
+    // The output written [B', N, h, d] (lower_attention.cpp): its Transpose lowers to nothing.
+    if (attns[i].out_transpose >= 0) absorbed_[static_cast<size_t>(attns[i].out_transpose)] = 1;
+  }
   FUNGEN_RETURN_IF_ERROR(find_upfuse(run));
   for (size_t k = run.first; k <= run.last; ++k) {
     if (absorbed_[k]) continue;
     const Node& node = graph_.nodes[k];
+    if (attn_at[k] >= 0) {
+      Status s = lower_attention(*this, attns[static_cast<size_t>(attn_at[k])]);
+      if (!s.ok()) return s.with_context(node.describe(graph_.opset));
+      continue;
+    }
     if (head_at[k] >= 0) {
       const size_t i = static_cast<size_t>(head_at[k]);
       Status s = rows_buf[i] >= 0 ? lower_detect_head(*this, heads[i], &head_rows[i], rows_buf[i])

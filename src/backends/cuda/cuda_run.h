@@ -60,6 +60,11 @@ struct CudaContext {
   // (lower_upfuse.cpp). FUNGEN_CUDA_UPFUSE: 2 (unset, auto) where it measures faster than
   // Resize + Concat + the best kernel on the materialized input, 1 wherever it applies, 0 off.
   int upfuse = 2;
+  // Scaled dot-product attention (attn_match.h) as one kernel that never writes the attention
+  // matrix (lower_attention.cpp): 1 tensor cores in fp16 runs, 2 (FUNGEN_CUDA_ATTN=simt) fp32
+  // FMAs also in fp16, 3 (FUNGEN_CUDA_ATTN=copy) as 1 but q and k read from the Split's copies
+  // instead of inside its input, 0 (FUNGEN_CUDA_ATTN=0) off. fp32 runs use the fp32 kernel.
+  int attention = 1;
   bool graphs = true;    // capture the run as a CUDA graph (FUNGEN_CUDA_GRAPHS=0 turns it off)
   bool profile = false;  // FUNGEN_CUDA_PROFILE=1: time each step, print a ranked table at exit
   // Streams a captured run spreads its steps over (cuda_lanes.cpp; FUNGEN_CUDA_LANES, 1: one).
@@ -229,6 +234,18 @@ class CudaRun final : public NodeKernel, public DeviceRun {
     transposed_from_[static_cast<size_t>(value)] = source;
   }
   int transposed_from(int value) const { return transposed_from_[static_cast<size_t>(value)]; }
+  // Split outputs read only by a fused attention (lower_attention.cpp), which reads them inside
+  // the Split's input: planned before lowering (plan_split_in_place); lower_split's plain path
+  // then neither defines nor copies such an output and marks it (split_in_place), so the
+  // attention reads the input; any other path of lower_split produces it as usual.
+  void plan_split_in_place(int value) { split_in_place_[static_cast<size_t>(value)] = 1; }
+  bool split_in_place_planned(int value) const {
+    return split_in_place_[static_cast<size_t>(value)] == 1;
+  }
+  void split_in_place(int value) { split_in_place_[static_cast<size_t>(value)] = 2; }
+  bool split_read_in_place(int value) const {
+    return split_in_place_[static_cast<size_t>(value)] == 2;
+  }
   // Reading a model input in fp32 (fp16 runs): run() copies each input into an fp32 staging
   // buffer and casts it to fp16 (the "cast input" step, which enqueue() skips: its caller writes
   // the fp16 input itself). A step that can read either asks input_staging(value) (-1 when value
@@ -367,6 +384,7 @@ class CudaRun final : public NodeKernel, public DeviceRun {
   std::vector<int> uses_;
   std::vector<char> absorbed_;             // node -> lowered by an earlier node's lowering
   std::vector<int> transposed_from_;       // value -> its deferred transpose's source, or -1
+  std::vector<char> split_in_place_;       // value -> 1 planned, 2 read in the Split's input
   size_t first_node_ = 0, last_node_ = 0;  // this run's nodes
   void find_placements(const NodeRun& run);
   std::vector<int> upfuse_at_;  // value -> index into upfuse_, or -1
@@ -470,6 +488,12 @@ int nchw_placements();       // conv outputs written NCHW into a Concat, in this
 int anchor_placements();     // conv outputs written into an anchor-major head input (tests)
 int anchor_piece_copies();   // head pieces lower_detect_head copied there instead (tests)
 Status lower_softmax(CudaRun& run, const Node& node);
+struct AttentionMatch;  // attn_match.h
+Status lower_attention(CudaRun& run, const AttentionMatch& m);
+// Before lowering: q and k read only by the attention, pieces of a Split on their head-dim axis,
+// are planned to be read inside the Split's input (CudaRun::plan_split_in_place).
+void plan_attention_inputs(CudaRun& run, const RunView& rv, const AttentionMatch& m);
+int attention_fusions_lowered();  // attentions lowered as one kernel, in this process (tests)
 
 bool check_conv(const Node& node, const Graph& graph);
 bool check_matmul(const Node& node, const Graph& graph);

@@ -136,6 +136,11 @@ Status lower_split(CudaRun& run, const Node& node) {
     if (id < 0) continue;
     const int64_t cols = run.shape(id)[static_cast<size_t>(axis)] * cut.inner;
     const int64_t off = offset;
+    if (layout == Layout::kPlain && run.split_in_place_planned(id)) {
+      run.split_in_place(id);  // a fused attention reads it inside x (lower_attention.cpp)
+      offset += cols;
+      continue;
+    }
     int yb = run.define(id, layout);
     run.add_step(node.name + " (piece)", {xb, yb}, [=](cudaStream_t st) {
       launch_copy_rows(e, static_cast<const std::byte*>(r->ptr(xb)) + off * esz, src_ld, r->ptr(yb),
