@@ -114,7 +114,9 @@ TEST(CudaAttnMatch, SyntheticGraphs) {
       EXPECT_TRUE(op == "Mul" || op == "Div" || op == "Transpose" || op == "MatMul" ||
                   op == "Softmax")
           << op;
-      if (tensor) EXPECT_NE(op, "Mul");
+      if (tensor) {
+        EXPECT_NE(op, "Mul");
+      }
     }
     // q, k, v are what the graph reads: the inputs (the tensor Mul's output for q), or the
     // Split's pieces in order.
@@ -127,7 +129,9 @@ TEST(CudaAttnMatch, SyntheticGraphs) {
     }
     EXPECT_EQ(m.k.value, g.inputs[1]);
     EXPECT_EQ(m.v.value, g.inputs[2]);
-    if (!tensor) EXPECT_EQ(m.q.value, g.inputs[0]);
+    if (!tensor) {
+      EXPECT_EQ(m.q.value, g.inputs[0]);
+    }
   }
 }
 
@@ -168,7 +172,9 @@ TEST(CudaAttnMatch, ExportedModels) {
       const std::vector<cuda::AttentionMatch> found = attention_of(pg);
       const int want = attention_softmaxes(pg);
       ASSERT_EQ(static_cast<int>(found.size()), want) << "batch " << batch;
-      if (is12) EXPECT_EQ(want, 8) << "batch " << batch;
+      if (is12) {
+        EXPECT_EQ(want, 8) << "batch " << batch;
+      }
       int64_t problems = 0;
       for (const cuda::AttentionMatch& m : found) {
         EXPECT_EQ(m.nodes.size(), 6u);
