@@ -242,7 +242,7 @@ Result<ValidationReport> validate_engine(Engine& engine, const std::vector<int64
                                          Engine& reference, const Shape& input_shape,
                                          const ValidationOptions& options) {
   if (input_shape.size() != 4 || options.images < 0) {
-    return invalid_argument("validation needs an NCHW input and at least one image");
+    return invalid_argument("validation needs an NCHW input and a generated image count >= 0");
   }
   Shape one = input_shape;
   one[0] = 1;
