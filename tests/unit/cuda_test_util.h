@@ -1,18 +1,24 @@
 // Helpers shared by the cuda backend tests (test_backend_cuda_*.cpp): small ONNX building blocks,
-// a scoped environment switch, and "this model on cuda equals the reference kernels".
+// a scoped environment switch, "this model on cuda equals the reference kernels", and the
+// exported test models of FUNGEN_TEST_MODELS (weight-stripped files refilled).
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
+#include <functional>
 #include <initializer_list>
 #include <random>
 #include <span>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/gpu/model_weights.h"
 #include "fungen/engine.h"
 #include "model_builder.h"
 #include "op_test_util.h"
@@ -136,6 +142,44 @@ inline void expect_cuda_matches_reference(const std::string& bytes, const std::s
     EXPECT_EQ(gpu->nodes_on("reference") + gpu->nodes_on("cpu"), 0u)
         << "every node should run on the GPU";
   }
+}
+
+// The .onnx files of the ':'-separated folders of FUNGEN_TEST_MODELS whose names `wanted` takes,
+// sorted.
+inline std::vector<std::string> test_model_files(
+    const std::function<bool(const std::string&)>& wanted) {
+  const char* d = std::getenv("FUNGEN_TEST_MODELS");
+  std::stringstream ss(d ? d : "");
+  std::vector<std::string> files;
+  for (std::string dir; std::getline(ss, dir, ':');) {
+    if (dir.empty() || !std::filesystem::is_directory(dir)) continue;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      const std::string name = e.path().filename().string();
+      if (e.path().extension() == ".onnx" && wanted(name)) files.push_back(e.path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// The file's bytes; conv weights refilled (seeded) when --strip-weights zeroed them all, which
+// `refilled` (optional) reports.
+inline std::vector<uint8_t> test_model_bytes(const std::string& path, uint32_t seed,
+                                             bool* refilled = nullptr) {
+  std::vector<uint8_t> bytes = bench::read_file(path);
+  bool all_zero = true;
+  bench::for_each_conv_weight(bytes, [&](float* w, int64_t n, int64_t) {
+    all_zero = all_zero && std::all_of(w, w + n, [](float v) { return v == 0.0f; });
+  });
+  if (refilled) *refilled = all_zero;
+  return all_zero ? bench::model_bytes(path, true, seed) : bytes;
+}
+
+// Every value finite (true for a tensor that is not float32).
+inline bool all_finite(const Tensor& t) {
+  if (t.dtype() != DType::kFloat32) return true;
+  const float* p = t.data<float>();
+  return std::all_of(p, p + t.numel(), [](float v) { return std::isfinite(v); });
 }
 
 }  // namespace fungen::test

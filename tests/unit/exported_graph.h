@@ -1,5 +1,5 @@
 // exported_graph.h — the exported test models and their graphs as the cuda backend sees them,
-// for the host-side tests of its graph matchers (head match, anchor-major head rows).
+// for the host-side tests of its graph matchers (head match, anchor-major head rows, attention).
 #pragma once
 
 #include <cstdlib>
@@ -11,6 +11,7 @@
 
 #include "graph/passes/fusions.h"
 #include "graph/passes/passes.h"
+#include "runtime/backend.h"
 
 namespace fungen::test {
 
@@ -47,6 +48,16 @@ inline Graph prepared(Graph g, int64_t batch, std::pair<int64_t, int64_t> hw = {
   remove_dead_nodes(g);
   run_fusions(g);
   return g;
+}
+
+// The whole graph as one run of nodes (what a matcher's RunView takes).
+inline NodeRun whole_run(const Graph& g) {
+  NodeRun run;
+  run.first = 0;
+  run.last = g.nodes.size() - 1;
+  run.inputs = g.inputs;
+  run.outputs = g.outputs;
+  return run;
 }
 
 }  // namespace fungen::test

@@ -73,30 +73,9 @@ TEST(CudaAttnFused, SyntheticMatchesReference) {
   }
 }
 
-std::vector<std::string> yolo12_files() {
-  const char* d = std::getenv("FUNGEN_TEST_MODELS");
-  std::stringstream ss(d ? d : "");
-  std::vector<std::string> files;
-  for (std::string dir; std::getline(ss, dir, ':');) {
-    if (dir.empty() || !std::filesystem::is_directory(dir)) continue;
-    for (const auto& e : std::filesystem::directory_iterator(dir)) {
-      const std::string name = e.path().filename().string();
-      if (e.path().extension() == ".onnx" && name.find("yolo12") != std::string::npos &&
-          name.find("640") != std::string::npos)
-        files.push_back(e.path().string());
-    }
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-bool weights_stripped(const std::vector<uint8_t>& bytes) {
-  bool all_zero = true;
-  std::vector<uint8_t> copy = bytes;
-  bench::for_each_conv_weight(copy, [&](float* w, int64_t n, int64_t) {
-    all_zero = all_zero && std::all_of(w, w + n, [](float v) { return v == 0.0f; });
-  });
-  return all_zero;
+// The YOLO12 exports with "640" in their names.
+bool yolo12_file(const std::string& name) {
+  return name.find("yolo12") != std::string::npos && name.find("640") != std::string::npos;
 }
 
 Result<Engine> cuda_engine(std::span<const uint8_t> span, const std::string& precision,
@@ -107,16 +86,15 @@ Result<Engine> cuda_engine(std::span<const uint8_t> span, const std::string& pre
 
 TEST(CudaAttnModels, FusedMatchesUnfusedAndCpu) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  const std::vector<std::string> files = yolo12_files();
+  const std::vector<std::string> files = test_model_files(yolo12_file);
   if (files.empty()) GTEST_SKIP() << "no YOLO12 exports (set FUNGEN_TEST_MODELS)";
   const uint32_t seed = test_seed();
   std::mt19937 rng(seed);
   for (const std::string& path : files) {
     const std::string name = std::filesystem::path(path).filename().string();
     SCOPED_TRACE(name + " seed " + std::to_string(seed));
-    const std::vector<uint8_t> raw = bench::read_file(path);
-    const bool refilled = weights_stripped(raw);
-    const std::vector<uint8_t> bytes = refilled ? bench::model_bytes(path, true, seed) : raw;
+    bool refilled = false;
+    const std::vector<uint8_t> bytes = test_model_bytes(path, seed, &refilled);
     const std::span<const uint8_t> span(bytes);
     const bool dyn = name.find("_dyn") != std::string::npos;
 #ifdef FUNGEN_HAVE_ONEDNN
@@ -153,9 +131,7 @@ TEST(CudaAttnModels, FusedMatchesUnfusedAndCpu) {
                           precision.c_str(), static_cast<long long>(batch), o, e,
                           refilled ? " (refilled: not held to a tolerance)" : "");
             }
-            const float* g = got[o].data<float>();
-            EXPECT_TRUE(
-                std::all_of(g, g + got[o].numel(), [](float v) { return std::isfinite(v); }))
+            EXPECT_TRUE(all_finite(got[o]))
                 << precision << " batch " << batch << " run " << rep << ": fused output not finite";
             if (!refilled) {
               EXPECT_LE(e, tol) << precision << " batch " << batch << " run " << rep

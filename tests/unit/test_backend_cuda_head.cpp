@@ -207,41 +207,9 @@ bool wanted(const std::string& name) {
                      [&](const char* n) { return name.find(n) != std::string::npos; });
 }
 
-std::vector<std::string> model_files() {
-  const char* d = std::getenv("FUNGEN_TEST_MODELS");
-  const std::string dirs = d ? d : "";
-  std::vector<std::string> files;
-  std::stringstream ss(dirs);
-  for (std::string dir; std::getline(ss, dir, ':');) {
-    if (dir.empty() || !std::filesystem::is_directory(dir)) continue;
-    for (const auto& e : std::filesystem::directory_iterator(dir)) {
-      const std::string name = e.path().filename().string();
-      if (e.path().extension() == ".onnx" && wanted(name)) files.push_back(e.path().string());
-    }
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-// The file's bytes; conv weights refilled when --strip-weights zeroed them all.
-std::vector<uint8_t> model_bytes(const std::string& path, uint32_t seed) {
-  std::vector<uint8_t> bytes = bench::read_file(path);
-  bool all_zero = true;
-  bench::for_each_conv_weight(bytes, [&](float* w, int64_t n, int64_t) {
-    all_zero = all_zero && std::all_of(w, w + n, [](float v) { return v == 0.0f; });
-  });
-  return all_zero ? bench::model_bytes(path, true, seed) : bytes;
-}
-
-bool all_finite(const Tensor& t) {
-  if (t.dtype() != DType::kFloat32) return true;
-  const float* p = t.data<float>();
-  return std::all_of(p, p + t.numel(), [](float v) { return std::isfinite(v); });
-}
-
 TEST(CudaHeadModels, FusedHeadMatchesUnfusedAndCpu) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  const std::vector<std::string> files = model_files();
+  const std::vector<std::string> files = test_model_files(wanted);
   if (files.empty()) GTEST_SKIP() << "no exported test models (set FUNGEN_TEST_MODELS)";
   ScopedEnv igemm("FUNGEN_CUDA_IGEMM", "0");  // the same (cuDNN) convolutions in both engines
   const uint32_t seed = test_seed();
@@ -249,7 +217,7 @@ TEST(CudaHeadModels, FusedHeadMatchesUnfusedAndCpu) {
   for (const std::string& path : files) {
     const std::string name = std::filesystem::path(path).filename().string();
     SCOPED_TRACE(name + " seed " + std::to_string(seed));
-    const std::vector<uint8_t> bytes = model_bytes(path, seed);
+    const std::vector<uint8_t> bytes = test_model_bytes(path, seed);
     const std::span<const uint8_t> span(bytes);
     // Against the CPU: the device's own exports and the 640x640 test exports other than YOLO12
     // (refilled YOLO12 is chaotic; the 384x640 ones had fp16 errors of their own, gpu-notes v4):

@@ -12,46 +12,19 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "attn_model.h"
 #include "backends/cuda/attn_match.h"
-#include "graph/passes/fusions.h"
-#include "graph/passes/passes.h"
+#include "exported_graph.h"
 #include "onnx/onnx_import.h"
 
 namespace fungen::test {
 namespace {
 
-// The graph as the cuda backend sees it: specialized for `batch` (and image size hw when its
-// input declares none), folded, fused.
-Graph prepared(Graph g, int64_t batch, std::pair<int64_t, int64_t> hw = {0, 0}) {
-  EXPECT_TRUE(bind_schemas(g).ok());
-  std::vector<Shape> shapes;
-  for (int id : g.inputs) {
-    Shape s;
-    for (const DeclaredDim& d : g.values[static_cast<size_t>(id)].declared) s.push_back(d.size);
-    s[0] = batch;
-    if (s.size() == 4 && s[2] <= 0) s[2] = hw.first;
-    if (s.size() == 4 && s[3] <= 0) s[3] = hw.second;
-    shapes.push_back(s);
-  }
-  Status st = specialize_shapes(g, shapes);
-  EXPECT_TRUE(st.ok()) << st.message();
-  remove_dead_nodes(g);
-  run_fusions(g);
-  return g;
-}
-
 std::vector<cuda::AttentionMatch> attention_of(const Graph& g) {
-  NodeRun run;
-  run.first = 0;
-  run.last = g.nodes.size() - 1;
-  run.inputs = g.inputs;
-  run.outputs = g.outputs;
-  return cuda::find_attention(cuda::RunView(g, run));
+  return cuda::find_attention(cuda::RunView(g, whole_run(g)));
 }
 
 const AttnSpec kSpecs[] = {
@@ -135,12 +108,6 @@ TEST(CudaAttnMatch, SyntheticGraphs) {
   }
 }
 
-std::string models_dir() {
-  if (const char* d = std::getenv("FUNGEN_TEST_MODELS")) return d;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "") + "/.cache/fungen/models/a56ef39f66a55338";
-}
-
 // Softmax nodes reading a MatMul: the graph's attentions.
 int attention_softmaxes(const Graph& g) {
   int n = 0;
@@ -153,7 +120,7 @@ int attention_softmaxes(const Graph& g) {
 }
 
 TEST(CudaAttnMatch, ExportedModels) {
-  const std::string dir = models_dir();
+  const std::string dir = test_models_dir();
   if (!std::filesystem::is_directory(dir)) GTEST_SKIP() << "no test models in " << dir;
   int yolo12 = 0, others = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
@@ -164,9 +131,7 @@ TEST(CudaAttnMatch, ExportedModels) {
     ASSERT_TRUE(g.ok()) << g.status().message();
     const bool dyn = name.find("_dyn") != std::string::npos;
     const bool is12 = name.rfind("yolo12", 0) == 0;
-    std::pair<int64_t, int64_t> hw = {640, 640};  // "..._384x640_..." names another size
-    if (const size_t x = name.find("x640"); x != std::string::npos && x >= 3)
-      hw.first = std::atoll(name.substr(x - 3, 3).c_str());
+    const std::pair<int64_t, int64_t> hw = export_hw(name);
     for (int64_t batch : dyn ? std::vector<int64_t>{1, 3} : std::vector<int64_t>{1}) {
       const Graph pg = prepared(g.value(), batch, hw);
       const std::vector<cuda::AttentionMatch> found = attention_of(pg);

@@ -27,12 +27,7 @@ namespace fungen::test {
 namespace {
 
 std::vector<cuda::DetectHead> heads_of(const Graph& g) {
-  NodeRun run;
-  run.first = 0;
-  run.last = g.nodes.size() - 1;
-  run.inputs = g.inputs;
-  run.outputs = g.outputs;
-  return cuda::find_detect_heads(cuda::RunView(g, run));
+  return cuda::find_detect_heads(cuda::RunView(g, whole_run(g)));
 }
 
 // The decode YOLO exports: xywh = ((x1y1 + x2y2) / 2, x2y2 - x1y1) * stride, x1y1 = p - lt,

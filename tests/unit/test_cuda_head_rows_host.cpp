@@ -50,12 +50,7 @@ struct Matched {
 
 // The graph's one head and its anchor-major pieces (rows empty: no match, `why` says why).
 std::optional<Matched> match(const Graph& pg) {
-  NodeRun run;
-  run.first = 0;
-  run.last = pg.nodes.size() - 1;
-  run.inputs = pg.inputs;
-  run.outputs = pg.outputs;
-  const cuda::RunView rv(pg, run);
+  const cuda::RunView rv(pg, whole_run(pg));
   std::vector<cuda::DetectHead> heads = cuda::find_detect_heads(rv);
   if (heads.size() != 1) return std::nullopt;
   Matched m{std::move(heads[0]), std::nullopt, ""};
